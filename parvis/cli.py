@@ -1,0 +1,207 @@
+"""The ``parvis`` command line (typer). Domains add their sub-commands in :func:`build_cli`.
+
+Every command has ``--help`` and, on failure, exits non-zero with a one-line reason on
+standard error (issue "Foundation", item 5) — never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
+
+import typer
+
+from parvis.kernel.errors import DomainError
+from parvis.kernel.settings import Mode, Settings, environment_snapshot, load_settings
+
+__all__ = ["app", "fail", "main", "one_line_errors", "settings_from_env"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+app = typer.Typer(
+    name="parvis",
+    help="Parvis: identity, consent and secure voting for French local authorities.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    """Print ``error: message`` on one line to stderr and exit with ``code``."""
+    typer.echo(f"error: {' '.join(message.split())}", err=True)
+    raise typer.Exit(code)
+
+
+def one_line_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn domain, configuration and database errors into a one-line exit."""
+
+    @wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            return func(*args, **kwargs)
+        except DomainError as exc:
+            fail(str(exc))
+        except SQLAlchemyError as exc:
+            # The driver's first line names the problem (connection refused, no such table).
+            reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+            fail(f"database error: {reason}")
+        except OSError as exc:
+            fail(f"{exc.strerror or exc}: {exc.filename or ''}".strip(": "))
+
+    return wrapper
+
+
+def settings_from_env(**overrides: Any) -> Settings:
+    return load_settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+@db_app.command("upgrade")
+@one_line_errors
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(help="target revision")] = "head",
+) -> None:
+    """Upgrade the database schema (default: to the latest revision)."""
+    from parvis import migrate
+
+    settings = settings_from_env()
+    _ensure_sqlite_dir(settings)
+    migrate.upgrade(settings.database_url, revision)
+    typer.echo(migrate.schema_status(settings.database_url).describe())
+
+
+@db_app.command("downgrade")
+@one_line_errors
+def db_downgrade(
+    revision: Annotated[str, typer.Argument(help="target revision, e.g. -1 or base")] = "-1",
+) -> None:
+    """Downgrade the database schema (default: by one revision)."""
+    from parvis import migrate
+
+    settings = settings_from_env()
+    migrate.downgrade(settings.database_url, revision)
+    typer.echo(migrate.schema_status(settings.database_url).describe())
+
+
+@db_app.command("current")
+@one_line_errors
+def db_current() -> None:
+    """Print the database's schema revision and whether it is at head."""
+    from parvis import migrate
+
+    status = migrate.schema_status(settings_from_env().database_url)
+    typer.echo(status.describe() + (" (up to date)" if status.at_head else " (behind)"))
+    if not status.at_head:
+        raise typer.Exit(1)
+
+
+@app.command("check-config")
+@one_line_errors
+def check_config() -> None:
+    """Validate the PARVIS_* settings and reach the database; exit 1 with the reason if not."""
+    from parvis import migrate
+
+    settings = settings_from_env()
+    for key, value in environment_snapshot().items():
+        typer.echo(f"{key}={value}")
+    typer.echo(f"mode={settings.mode.value} database={_redact_url(settings.database_url)}")
+    status = migrate.schema_status(settings.database_url)
+    if not status.at_head:
+        fail(f"{status.describe()}; run `parvis db upgrade`")
+    typer.echo("configuration ok; database reachable and up to date")
+
+
+@app.command("serve")
+@one_line_errors
+def serve(
+    host: Annotated[str | None, typer.Option(help="listen address")] = None,
+    port: Annotated[int | None, typer.Option(help="listen port", min=1, max=65535)] = None,
+    workers: Annotated[int | None, typer.Option(help="worker processes", min=1, max=64)] = None,
+) -> None:
+    """Serve Parvis with uvicorn (several workers need PostgreSQL)."""
+    settings = settings_from_env(host=host, port=port, workers=workers)
+    _serve(settings)
+
+
+@app.command("demo")
+@one_line_errors
+def demo(
+    port: Annotated[int, typer.Option(help="listen port", min=1, max=65535)] = 8000,
+) -> None:
+    """Create ./var/, upgrade the SQLite database, seed demo data and serve on 127.0.0.1."""
+    import os
+
+    from parvis import migrate
+
+    os.environ.setdefault("PARVIS_MODE", Mode.DEMO.value)
+    settings = settings_from_env(host="127.0.0.1", port=port, workers=1)
+    if settings.mode is Mode.PRODUCTION:
+        fail("`parvis demo` refuses to run in production mode")
+    _ensure_sqlite_dir(settings)
+    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    migrate.upgrade(settings.database_url)
+    from parvis.demo import seed_demo
+
+    for line in seed_demo(settings):
+        typer.echo(line)
+    typer.echo(f"Parvis demo: http://127.0.0.1:{settings.port}")
+    _serve(settings)
+
+
+def _serve(settings: Settings) -> None:
+    import uvicorn
+
+    from parvis import migrate
+    from parvis.logs import uvicorn_log_config
+
+    if settings.workers > 1 and settings.is_sqlite:
+        fail("several workers need PostgreSQL: set PARVIS_DATABASE_URL=postgresql+psycopg://…")
+    migrate.require_head(settings.database_url)
+    uvicorn.run(
+        "parvis.app:create_app_from_env",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        access_log=False,  # our middleware logs route templates, never addresses
+        log_config=uvicorn_log_config(settings.log_level),
+        server_header=False,
+        proxy_headers=False,
+    )
+
+
+def _ensure_sqlite_dir(settings: Settings) -> None:
+    path = settings.sqlite_path()
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+
+def _redact_url(url: str) -> str:
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}" if ":" in creds else url
+    return url
+
+
+def build_cli() -> typer.Typer:
+    """The root command with every domain's sub-commands attached."""
+    return app
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli = build_cli()
+    try:
+        cli()
+    except KeyboardInterrupt:
+        sys.exit(130)

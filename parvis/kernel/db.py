@@ -1,0 +1,131 @@
+"""Database engine and sessions for SQLite (embedded default) and PostgreSQL (production).
+
+architecture.md, "Storage": SQLite runs with WAL, ``foreign_keys=ON`` and
+``recursive_triggers=ON`` on **every** connection — without ``recursive_triggers``,
+``INSERT OR REPLACE`` silently deletes a row despite a ``BEFORE DELETE`` trigger
+(audit-log.md, "Append-only in the database"). PostgreSQL is reached through psycopg 3.
+
+Services open their own transaction (``with session.begin():``) so that one use case is one
+transaction: a failure leaves nothing half-written. On SQLite a writer can ask for
+``BEGIN IMMEDIATE`` (:meth:`Database.write_session`) to take the write lock up front instead of
+failing with ``database is locked`` when a read transaction later tries to write.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, MetaData, create_engine, event, text
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.pool import NullPool
+
+from parvis.kernel.settings import Settings
+
+__all__ = ["Base", "Database", "make_engine"]
+
+#: Deterministic constraint names so that migrations can drop and recreate them by name.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    """Declarative base shared by every domain's tables (one metadata, one migration history)."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def _sqlite_on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+    # Let SQLAlchemy's "begin" event below emit BEGIN itself: pysqlite's own implicit
+    # transaction handling defers BEGIN and breaks SAVEPOINT and BEGIN IMMEDIATE.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA recursive_triggers=ON")
+        # FULL: an acknowledged commit survives a power cut (audit entries are promises).
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+    finally:
+        cursor.close()
+
+
+def _sqlite_on_begin(conn: Any) -> None:
+    mode = conn.get_execution_options().get("sqlite_begin", "DEFERRED")
+    conn.exec_driver_sql(f"BEGIN {'IMMEDIATE' if mode == 'IMMEDIATE' else 'DEFERRED'}")
+
+
+def make_engine(url: str, *, echo: bool = False) -> Engine:
+    """Create an engine with the pragmas and pool settings Parvis relies on."""
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url,
+            echo=echo,
+            connect_args={"check_same_thread": False, "timeout": 10},
+        )
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_on_begin)
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+class Database:
+    """The engine and session factory of one process."""
+
+    def __init__(self, url: str, *, single_connection: bool = False) -> None:
+        self.url = url
+        self.engine = (
+            create_engine(url, poolclass=NullPool) if single_connection else make_engine(url)
+        )
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._write_sessions = sessionmaker(
+            self.engine.execution_options(sqlite_begin="IMMEDIATE"), expire_on_commit=False
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Database:
+        path = settings.sqlite_path()
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        return cls(settings.database_url)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    def session(self) -> Session:
+        """A new session; the caller opens the transaction with ``session.begin()``."""
+        return self._sessions()
+
+    @contextmanager
+    def write_session(self) -> Iterator[Session]:
+        """A session inside one write transaction (``BEGIN IMMEDIATE`` on SQLite).
+
+        Commits when the block ends normally, rolls back on any exception.
+        """
+        with self._write_sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def read_session(self) -> Iterator[Session]:
+        """A session inside one read transaction (consistent snapshot on PostgreSQL)."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+    def ping(self) -> None:
+        """Raise if the database cannot be reached."""
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    def dispose(self) -> None:
+        self.engine.dispose()

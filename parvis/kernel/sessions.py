@@ -1,0 +1,182 @@
+"""Server-side web sessions: an opaque random cookie id, the state kept in the database.
+
+Issue "Foundation", item 2: the cookie holds only a random identifier (256 bits from
+:mod:`secrets`); the database keeps its SHA-256 (so a read of the table does not give usable
+cookies), the principal, a CSRF token, the sign-in time and the last activity. A session
+ends after ``session_idle_seconds`` without a request or ``session_absolute_seconds`` after
+it began, whichever comes first (OWASP Session Management Cheat Sheet, "Session
+Expiration"). Signing in or changing privileges **rotates** the id (session fixation).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import DateTime, String, Text, delete, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from parvis.kernel.clock import Clock
+from parvis.kernel.db import Base
+from parvis.kernel.principal import (
+    Anonymous,
+    Principal,
+    principal_from_dict,
+    principal_to_dict,
+)
+
+__all__ = ["SessionStore", "WebSession", "WebSessionRow", "cookie_name"]
+
+_ID_BYTES = 32
+
+
+def cookie_name(*, secure: bool) -> str:
+    """``__Host-`` prefix when Secure: the browser then refuses a Domain attribute or a
+    non-root Path, so a sibling sub-domain cannot plant the cookie (RFC 6265bis §4.1.3.2)."""
+    return "__Host-parvis_session" if secure else "parvis_session"
+
+
+class WebSessionRow(Base):
+    """One server-side session. ``id_hash`` = SHA-256 of the cookie value, hex."""
+
+    __tablename__ = "web_sessions"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    data: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    last_seen_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, index=True
+    )
+
+
+@dataclass
+class WebSession:
+    """A loaded session. ``cookie`` is the raw value to send back (only after create/rotate)."""
+
+    id_hash: str
+    principal: Principal
+    csrf_token: str
+    created_at: datetime
+    last_seen_at: datetime
+    extra: dict[str, Any] = field(default_factory=dict)
+    cookie: str | None = None
+
+    def check_csrf(self, submitted: str | None) -> bool:
+        """Constant-time comparison of a submitted form token with the session's."""
+        if not submitted:
+            return False
+        return hmac.compare_digest(submitted.encode(), self.csrf_token.encode())
+
+
+def _hash(cookie: str) -> str:
+    return hashlib.sha256(cookie.encode("ascii", "replace")).hexdigest()
+
+
+def _aware(value: datetime, reference: datetime) -> datetime:
+    # SQLite returns naive datetimes even for timezone=True columns; they were stored as UTC.
+    return value if value.tzinfo is not None else value.replace(tzinfo=reference.tzinfo)
+
+
+class SessionStore:
+    """Create, load, rotate and destroy sessions inside the caller's transaction."""
+
+    def __init__(self, *, clock: Clock, idle_seconds: int, absolute_seconds: int) -> None:
+        self.clock = clock
+        self.idle = timedelta(seconds=idle_seconds)
+        self.absolute = timedelta(seconds=absolute_seconds)
+
+    def create(
+        self, db: Session, principal: Principal | None = None, *, extra: dict[str, Any] | None = None
+    ) -> WebSession:
+        now = self.clock.now()
+        cookie = secrets.token_urlsafe(_ID_BYTES)
+        session = WebSession(
+            id_hash=_hash(cookie),
+            principal=principal or Anonymous(),
+            csrf_token=secrets.token_urlsafe(24),
+            created_at=now,
+            last_seen_at=now,
+            extra=dict(extra or {}),
+            cookie=cookie,
+        )
+        db.add(
+            WebSessionRow(
+                id_hash=session.id_hash,
+                data=self._encode(session),
+                created_at=now,
+                last_seen_at=now,
+            )
+        )
+        return session
+
+    def load(self, db: Session, cookie: str | None) -> WebSession | None:
+        """The live session for ``cookie``, touching its last-seen time; None if absent or
+        expired (an expired row is deleted at once)."""
+        if not cookie or len(cookie) > 128:
+            return None
+        row = db.get(WebSessionRow, _hash(cookie))
+        if row is None:
+            return None
+        now = self.clock.now()
+        created = _aware(row.created_at, now)
+        last_seen = _aware(row.last_seen_at, now)
+        if now - last_seen >= self.idle or now - created >= self.absolute:
+            db.delete(row)
+            return None
+        data = json.loads(row.data)
+        row.last_seen_at = now
+        return WebSession(
+            id_hash=row.id_hash,
+            principal=principal_from_dict(data.get("principal", {})),
+            csrf_token=str(data.get("csrf", "")),
+            created_at=created,
+            last_seen_at=now,
+            extra=dict(data.get("extra", {})),
+        )
+
+    def save(self, db: Session, session: WebSession) -> None:
+        """Persist changes to ``extra`` (the principal changes only through :meth:`rotate`)."""
+        row = db.get(WebSessionRow, session.id_hash)
+        if row is not None:
+            row.data = self._encode(session)
+
+    def rotate(
+        self, db: Session, old: WebSession | None, principal: Principal
+    ) -> WebSession:
+        """Replace ``old`` by a new id carrying ``principal`` (sign-in, sign-out, new role).
+
+        The absolute lifetime restarts: a new sign-in is a new authentication.
+        """
+        extra = dict(old.extra) if old is not None else {}
+        if old is not None:
+            self.destroy(db, old)
+        return self.create(db, principal, extra=extra)
+
+    def destroy(self, db: Session, session: WebSession) -> None:
+        db.execute(delete(WebSessionRow).where(WebSessionRow.id_hash == session.id_hash))
+
+    def purge_expired(self, db: Session) -> int:
+        """Delete sessions idle for longer than the idle limit; returns how many."""
+        cutoff = self.clock.now() - self.idle
+        ids = list(
+            db.scalars(select(WebSessionRow.id_hash).where(WebSessionRow.last_seen_at < cutoff))
+        )
+        if ids:
+            db.execute(delete(WebSessionRow).where(WebSessionRow.id_hash.in_(ids)))
+        return len(ids)
+
+    @staticmethod
+    def _encode(session: WebSession) -> str:
+        return json.dumps(
+            {
+                "principal": principal_to_dict(session.principal),
+                "csrf": session.csrf_token,
+                "extra": session.extra,
+            },
+            separators=(",", ":"),
+        )

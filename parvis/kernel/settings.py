@@ -1,0 +1,200 @@
+"""Parvis settings, read from ``PARVIS_*`` environment variables and an optional ``.env``.
+
+Every value is validated when the process starts, so a bad configuration fails at once with
+one clear sentence per problem instead of a stack trace at the first request
+(issue "Foundation", item 2). :func:`load_settings` turns pydantic's validation error into a
+:class:`ConfigError` whose message lists each bad variable by its environment name.
+"""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from parvis.kernel.errors import DomainError
+
+__all__ = ["ConfigError", "Mode", "Settings", "load_settings"]
+
+#: SQLAlchemy URL schemes Parvis supports (architecture.md, "Storage").
+SUPPORTED_DB_SCHEMES = ("sqlite", "sqlite+pysqlite", "postgresql+psycopg", "postgresql")
+
+#: The master secret must carry at least 256 bits; 32 bytes hex-encoded is 64 characters,
+#: but a passphrase-like value of 32 characters or more is accepted (it goes through HKDF).
+MIN_SECRET_LENGTH = 32
+
+#: A fixed, public secret for the local demo and the tests only. Production refuses it.
+DEMO_SECRET = "parvis-demo-secret-not-for-production-0000"  # noqa: S105 - public by design
+
+
+class Mode(StrEnum):
+    """Where the process runs; it decides which shortcuts are allowed."""
+
+    DEMO = "demo"  #: local demo on 127.0.0.1: plain HTTP, demo secret, sandbox seeded
+    TEST = "test"  #: the test suite: cheapest argon2 profile, fixed clock where injected
+    PRODUCTION = "production"  #: real deployment: every secret explicit, Secure cookies
+
+
+class ConfigError(DomainError):
+    """The configuration cannot be used; the message names each bad variable."""
+
+    title = "Invalid configuration"
+
+
+class Settings(BaseSettings):
+    """Validated configuration. Field names map to ``PARVIS_<NAME>`` variables."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="PARVIS_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+    mode: Mode = Field(default=Mode.DEMO, description="demo, test or production")
+    database_url: str = Field(
+        default="sqlite:///./var/parvis.sqlite3",
+        description="SQLAlchemy URL: sqlite:///PATH or postgresql+psycopg://USER@HOST/DB",
+    )
+    secret_key: str = Field(
+        default="",
+        description="master secret (≥ 32 characters); keys for pseudonyms, sessions and data "
+        "at rest are derived from it with HKDF. Required in production.",
+        repr=False,
+    )
+    secret_key_file: Path | None = Field(
+        default=None, description="file holding the master secret (instead of SECRET_KEY)"
+    )
+    public_url: str = Field(
+        default="http://127.0.0.1:8000", description="the URL citizens reach Parvis at"
+    )
+    data_dir: Path = Field(default=Path("var"), description="directory for keys and the SQLite file")
+    behind_tls: bool = Field(
+        default=False, description="served over HTTPS: send HSTS and require Secure cookies"
+    )
+    hsts_max_age: Annotated[int, Field(ge=0)] = Field(
+        default=63072000, description="HSTS max-age in seconds when BEHIND_TLS"
+    )
+    session_idle_seconds: Annotated[int, Field(gt=0)] = Field(
+        default=1800, description="a session ends after this long without a request"
+    )
+    session_absolute_seconds: Annotated[int, Field(gt=0)] = Field(
+        default=43200, description="a session ends this long after sign-in, whatever happens"
+    )
+    max_body_bytes: Annotated[int, Field(gt=0)] = Field(
+        default=1_048_576, description="largest request body accepted (413 above)"
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", description="log level of the JSON logs"
+    )
+    default_locale: Literal["fr", "en"] = Field(default="fr", description="page language")
+    rsa_backend: Literal["auto", "libcrypto", "gmpy2", "python"] = Field(
+        default="auto", description="backend of the RSA blind-signature private operation"
+    )
+    host: str = Field(default="127.0.0.1", description="address `parvis serve` listens on")
+    port: Annotated[int, Field(ge=1, le=65535)] = Field(
+        default=8000, description="port `parvis serve` listens on"
+    )
+    workers: Annotated[int, Field(ge=1, le=64)] = Field(
+        default=1, description="uvicorn worker processes (PostgreSQL only when > 1)"
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        scheme = value.split("://", 1)[0] if "://" in value else ""
+        if scheme not in SUPPORTED_DB_SCHEMES:
+            raise ValueError(
+                f"unknown database URL scheme {scheme or value!r}; use sqlite:///PATH or "
+                "postgresql+psycopg://USER@HOST/DB"
+            )
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")) or value.endswith("/"):
+            raise ValueError("must be an absolute http(s) URL without a trailing slash")
+        return value
+
+    @model_validator(mode="after")
+    def _secrets_and_files(self) -> Settings:
+        if self.secret_key_file is not None:
+            try:
+                text = self.secret_key_file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ValueError(
+                    f"PARVIS_SECRET_KEY_FILE: cannot read {self.secret_key_file}: "
+                    f"{exc.strerror or exc}"
+                ) from None
+            object.__setattr__(self, "secret_key", text)
+        if not self.secret_key:
+            if self.mode is Mode.PRODUCTION:
+                raise ValueError(
+                    "PARVIS_SECRET_KEY (or PARVIS_SECRET_KEY_FILE) is required in production mode"
+                )
+            object.__setattr__(self, "secret_key", DEMO_SECRET)
+        if len(self.secret_key) < MIN_SECRET_LENGTH:
+            raise ValueError(
+                f"PARVIS_SECRET_KEY: must be at least {MIN_SECRET_LENGTH} characters long"
+            )
+        if self.mode is Mode.PRODUCTION:
+            if self.secret_key == DEMO_SECRET:
+                raise ValueError("PARVIS_SECRET_KEY: the public demo secret is refused in production")
+            if self.is_sqlite and self.workers > 1:
+                raise ValueError("PARVIS_WORKERS > 1 needs PostgreSQL (SQLite has one writer)")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True when the database is the embedded SQLite file."""
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Cookies carry ``Secure`` everywhere except the plain-HTTP local demo and tests."""
+        return self.behind_tls or self.mode is Mode.PRODUCTION
+
+    def sqlite_path(self) -> Path | None:
+        """The SQLite file path, or None for PostgreSQL or an in-memory database."""
+        if not self.is_sqlite:
+            return None
+        path = self.database_url.split(":///", 1)[1] if ":///" in self.database_url else ""
+        if not path or path == ":memory:":
+            return None
+        return Path(path)
+
+
+def _env_name(loc: tuple[int | str, ...]) -> str:
+    return "PARVIS_" + "_".join(str(part) for part in loc).upper() if loc else "configuration"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read and validate the settings, raising :class:`ConfigError` with one line per problem.
+
+    ``overrides`` take precedence over the environment (used by the CLI and the tests).
+    """
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            message = str(error["msg"]).removeprefix("Value error, ")
+            where = _env_name(error["loc"])
+            # model-level validators already name the variable in their message
+            problems.append(message if not error["loc"] else f"{where}: {message}")
+        raise ConfigError("; ".join(problems)) from None
+
+
+def environment_snapshot() -> dict[str, str]:
+    """The ``PARVIS_*`` variables present in the environment, secrets masked (for check-config)."""
+    return {
+        key: ("***" if "SECRET" in key else value)
+        for key, value in sorted(os.environ.items())
+        if key.startswith("PARVIS_")
+    }

@@ -1,0 +1,79 @@
+"""Alembic, driven from code: one migration history for every domain's tables.
+
+``parvis db upgrade|downgrade|current`` call these functions; the application refuses to
+serve a database whose schema is not at head (:func:`schema_status`), and ``/readyz`` says
+so too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine
+
+from parvis.kernel.db import make_engine
+from parvis.kernel.errors import DomainError
+
+__all__ = ["SchemaBehindError", "SchemaStatus", "alembic_config", "downgrade", "schema_status",
+           "upgrade"]
+
+
+class SchemaBehindError(DomainError):
+    """The database schema is not the one this code expects."""
+
+    title = "Database schema out of date"
+
+
+@dataclass(frozen=True)
+class SchemaStatus:
+    current: tuple[str, ...]
+    heads: tuple[str, ...]
+
+    @property
+    def at_head(self) -> bool:
+        return set(self.current) == set(self.heads)
+
+    def describe(self) -> str:
+        cur = ", ".join(self.current) or "empty"
+        return f"database schema is at {cur}, this code expects {', '.join(self.heads)}"
+
+
+def alembic_config(url: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", "parvis:migrations")
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    cfg.attributes["database_url"] = url
+    return cfg
+
+
+def upgrade(url: str, revision: str = "head") -> None:
+    command.upgrade(alembic_config(url), revision)
+
+
+def downgrade(url: str, revision: str = "-1") -> None:
+    command.downgrade(alembic_config(url), revision)
+
+
+def schema_status(url: str, *, engine: Engine | None = None) -> SchemaStatus:
+    """Current and expected revisions (raises the driver's error if unreachable)."""
+    script = ScriptDirectory.from_config(alembic_config(url))
+    own = engine is None
+    engine = engine or make_engine(url)
+    try:
+        with engine.connect() as conn:
+            current = MigrationContext.configure(conn).get_current_heads()
+    finally:
+        if own:
+            engine.dispose()
+    return SchemaStatus(current=tuple(current), heads=tuple(script.get_heads()))
+
+
+def require_head(url: str, *, engine: Engine | None = None) -> None:
+    """Raise :class:`SchemaBehindError` naming the command to run when not at head."""
+    status = schema_status(url, engine=engine)
+    if not status.at_head:
+        raise SchemaBehindError(f"{status.describe()}; run `parvis db upgrade`")

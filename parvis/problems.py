@@ -1,0 +1,133 @@
+"""RFC 9457 problem details for every error of Parvis's own APIs, through one table.
+
+Domains raise :class:`~parvis.kernel.errors.DomainError` subclasses that carry no HTTP status
+(style.md). :data:`PROBLEM_TABLE` maps them to a status and a problem type, most specific class
+first, like httpx's ``map_exceptions``. Unexpected exceptions become a bare 500 whose body
+says nothing about the internals (RFC 9457 §5: "problem details are not a debugging tool").
+
+OAuth/OIDC endpoints do not go through here: they keep RFC 6749 §5.2 error bodies.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import JSONResponse
+
+from parvis.kernel.errors import (
+    ConflictError,
+    DomainError,
+    ForbiddenError,
+    InvalidInputError,
+    NotFoundError,
+    UnauthenticatedError,
+)
+from parvis.kernel.settings import ConfigError
+from parvis.kernel.web import CsrfError, UnsupportedMediaTypeError
+
+__all__ = ["PROBLEM_TABLE", "ProblemResponse", "install_problem_handlers", "problem"]
+
+#: Problem type URIs are tag URIs (RFC 4151): stable names that never need to resolve;
+#: ``docs/problems.md`` documents each one.
+TYPE_PREFIX = "tag:parvis.fr,2026:problem/"
+
+#: (exception class, HTTP status, problem type slug) — most specific class first.
+#: Domains' own subclasses are added here by the composition root as they appear.
+PROBLEM_TABLE: list[tuple[type[DomainError], int, str]] = [
+    (UnsupportedMediaTypeError, 415, "unsupported-media-type"),
+    (CsrfError, 403, "csrf"),
+    (ConfigError, 500, "configuration"),
+    (UnauthenticatedError, 401, "unauthenticated"),
+    (ForbiddenError, 403, "forbidden"),
+    (NotFoundError, 404, "not-found"),
+    (ConflictError, 409, "conflict"),
+    (InvalidInputError, 422, "invalid-input"),
+    (DomainError, 400, "domain-error"),
+]
+
+log = logging.getLogger("parvis.errors")
+
+
+class ProblemResponse(JSONResponse):
+    media_type = "application/problem+json"
+
+
+def problem(
+    status: int,
+    *,
+    title: str | None = None,
+    detail: str | None = None,
+    type_: str = "about:blank",
+    extra: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> ProblemResponse:
+    """Build a problem+json response (RFC 9457 §3.1 members)."""
+    body: dict[str, Any] = {
+        "type": type_,
+        "title": title or HTTPStatus(status).phrase,
+        "status": status,
+    }
+    if detail:
+        body["detail"] = detail
+    if extra:
+        body.update(extra)
+    return ProblemResponse(body, status_code=status, headers=headers)
+
+
+def lookup(exc: DomainError, table: Sequence[tuple[type[DomainError], int, str]]) -> tuple[int, str]:
+    for cls, status, slug in table:
+        if isinstance(exc, cls):
+            return status, slug
+    return 400, "domain-error"
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    """Register the handlers that turn every error into problem+json."""
+
+    async def on_domain_error(_request: Request, exc: Exception) -> ProblemResponse:
+        assert isinstance(exc, DomainError)
+        status, slug = lookup(exc, PROBLEM_TABLE)
+        return problem(status, title=exc.title, detail=exc.detail, type_=TYPE_PREFIX + slug)
+
+    async def on_http_error(_request: Request, exc: Exception) -> ProblemResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        # Starlette's own messages ("Not Found", "Method Not Allowed") carry nothing private.
+        detail = exc.detail if isinstance(exc.detail, str) else None
+        if detail == HTTPStatus(exc.status_code).phrase:
+            detail = None
+        return problem(exc.status_code, detail=detail, headers=dict(exc.headers or {}))
+
+    async def on_validation_error(_request: Request, exc: Exception) -> ProblemResponse:
+        assert isinstance(exc, RequestValidationError)
+        # Only location, message and error type: the submitted value ("input") could be a
+        # secret or personal data and is never echoed back.
+        errors = [
+            {"loc": [str(part) for part in err.get("loc", ())], "msg": err.get("msg", ""),
+             "type": err.get("type", "")}
+            for err in exc.errors()
+        ]
+        return problem(
+            422,
+            title="Invalid request",
+            detail=f"{len(errors)} field error(s) in the request",
+            type_=TYPE_PREFIX + "validation",
+            extra={"errors": errors},
+        )
+
+    async def on_unexpected(request: Request, exc: Exception) -> ProblemResponse:
+        route = getattr(request.scope.get("route"), "path", "unmatched")
+        # The exception type and route are enough to find the bug; the message could hold
+        # personal data, so it is not logged, and nothing at all goes to the client.
+        log.error("unhandled exception", extra={"route": route, "exc_type": type(exc).__name__})
+        return problem(500, detail="An internal error occurred. It has been logged.")
+
+    app.add_exception_handler(DomainError, on_domain_error)
+    app.add_exception_handler(StarletteHTTPException, on_http_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(Exception, on_unexpected)

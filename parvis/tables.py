@@ -1,0 +1,14 @@
+"""Every table of every domain, imported so that the shared metadata is complete.
+
+Used by the migration environment and the schema-drift test. The composition root may
+import the domains; domains never import this module.
+"""
+
+from __future__ import annotations
+
+from parvis.kernel.db import Base
+from parvis.kernel.sessions import WebSessionRow
+
+__all__ = ["WebSessionRow", "metadata"]
+
+metadata = Base.metadata
