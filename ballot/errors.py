@@ -1,0 +1,174 @@
+"""Exceptions raised by the ballot domain's token and cast-request code.
+
+House style (style.md): one exception class per failure class, derived from the kernel's
+:class:`~parvis.kernel.errors.DomainError` tree, with typed context attributes and no HTTP
+status codes. The composition root maps them to RFC 9457 problem types, most specific class
+first. Messages never contain key material, tokens or personal data: only field names and
+sizes.
+
+The RFC 9474 error names ("message too long", "invalid input", "blinding error",
+"message representative out of range", "signing failure", "unexpected input size",
+"invalid signature") each map to one class below; their docstrings say which.
+"""
+
+from __future__ import annotations
+
+from parvis.kernel.errors import DomainError, InvalidInputError
+
+__all__ = [
+    "BackendUnavailableError",
+    "BlindingError",
+    "InvalidBallotSignatureError",
+    "InvalidKeyError",
+    "InvalidLengthError",
+    "InvalidSignatureError",
+    "MalformedCastError",
+    "MalformedTokenError",
+    "MessageTooLongError",
+    "OutOfRangeError",
+    "SigningFailureError",
+    "UncommittedKeyError",
+    "UnknownBackendError",
+    "WrongElectionError",
+]
+
+
+class InvalidKeyError(InvalidInputError):
+    """An RSA key is unusable here (modulus size outside the accepted range, wrong type).
+
+    ``bits`` is the modulus size that was refused (0 when the object is not an RSA key).
+    """
+
+    title = "Invalid key"
+
+    def __init__(self, detail: str, *, bits: int) -> None:
+        super().__init__(detail)
+        self.bits = bits
+
+
+class InvalidLengthError(InvalidInputError):
+    """A byte string has the wrong length (RFC 9474 "unexpected input size").
+
+    ``field`` names the input, ``expected`` and ``actual`` are lengths in bytes.
+    """
+
+    title = "Unexpected input size"
+
+    def __init__(self, detail: str, *, field: str, expected: int, actual: int) -> None:
+        super().__init__(detail)
+        self.field = field
+        self.expected = expected
+        self.actual = actual
+
+
+class OutOfRangeError(InvalidInputError):
+    """An integer representative is outside its range.
+
+    RFC 9474 "message representative out of range" (``BlindSign``, ``m`` not in
+    ``(0, n)``) and "invalid input" (``Blind``, encoded message not coprime with ``n``),
+    and the same checks on ``inv`` and ``blind_sig`` in ``Finalize``. ``field`` names the
+    input.
+    """
+
+    title = "Value out of range"
+
+    def __init__(self, detail: str, *, field: str) -> None:
+        super().__init__(detail)
+        self.field = field
+
+
+class MessageTooLongError(InvalidInputError):
+    """EMSA-PSS-ENCODE refused its input (RFC 8017 §9.1.1 "message too long" or
+    "encoding error")."""
+
+    title = "Message too long"
+
+
+class BlindingError(InvalidInputError):
+    """The blinding factor has no inverse modulo ``n`` (RFC 9474 §4.2 "blinding error")."""
+
+    title = "Blinding error"
+
+
+class InvalidSignatureError(InvalidInputError):
+    """An RSA-PSS signature (a token, or a finalized blind signature) does not verify.
+
+    RFC 9474 §4.4 "invalid signature".
+    """
+
+    title = "Invalid signature"
+
+
+class InvalidBallotSignatureError(InvalidSignatureError):
+    """The Ed25519 ballot signature does not verify under the key inside the token."""
+
+    title = "Invalid ballot signature"
+
+
+class SigningFailureError(DomainError):
+    """The signer's own output check failed (RFC 9474 §4.3 "signing failure").
+
+    This is a fault on the signer's side (hardware fault, broken backend), never the
+    client's: the signature is withheld because a faulty RSA-CRT result can reveal a
+    factor of ``n``. ``backend`` names the backend that produced the wrong value.
+    """
+
+    title = "Signing failure"
+
+    def __init__(self, detail: str, *, backend: str) -> None:
+        super().__init__(detail)
+        self.backend = backend
+
+
+class MalformedTokenError(InvalidInputError):
+    """A token message does not have the ``parvis-ballot-v1`` layout."""
+
+    title = "Malformed token"
+
+
+class MalformedCastError(InvalidInputError):
+    """A cast request (or a stored voting right) is not exactly the documented structure.
+
+    ``field`` is the dotted path of the offending member (``""`` for the whole object).
+    """
+
+    title = "Malformed cast request"
+
+    def __init__(self, detail: str, *, field: str) -> None:
+        super().__init__(detail)
+        self.field = field
+
+
+class WrongElectionError(InvalidInputError):
+    """A token or ballot names another election than the one it is presented to."""
+
+    title = "Wrong election"
+
+
+class UncommittedKeyError(InvalidInputError):
+    """The issuer offered a public key whose key id is not the one in the election manifest.
+
+    Blinding against it could tag the voter with a personal key, so the client refuses.
+    """
+
+    title = "Key not committed in the election manifest"
+
+
+class UnknownBackendError(InvalidInputError):
+    """``PARVIS_RSA_BACKEND`` (or ``get_backend(name)``) names no backend that exists."""
+
+    title = "Unknown RSA backend"
+
+    def __init__(self, detail: str, *, name: str) -> None:
+        super().__init__(detail)
+        self.name = name
+
+
+class BackendUnavailableError(DomainError):
+    """The named RSA backend exists but cannot run here (library missing)."""
+
+    title = "RSA backend unavailable"
+
+    def __init__(self, detail: str, *, name: str) -> None:
+        super().__init__(detail)
+        self.name = name
