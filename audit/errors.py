@@ -1,0 +1,162 @@
+"""Exception tree of the transparency-log engine (:mod:`audit.merkle`, :mod:`audit.note`).
+
+House style (style.md): one tree per domain under
+:class:`parvis.kernel.errors.DomainError`, typed context attributes, no HTTP status codes.
+Everything here is an :class:`~parvis.kernel.errors.InvalidInputError`: a proof, a note or a
+key that does not check out is bad input, whoever sent it. The message (``detail``) says
+precisely which rule failed; it never contains key material.
+
+Two roots, one per module:
+
+* :class:`MerkleError` — RFC 6962 / RFC 9162 Merkle tree proofs and ranges.
+* :class:`NoteError` — C2SP signed-note, tlog-checkpoint and tlog-cosignature.
+"""
+
+from __future__ import annotations
+
+from parvis.kernel.errors import InvalidInputError
+
+__all__ = [
+    "CheckpointOriginError",
+    "ConsistencyProofError",
+    "CosignatureQuorumError",
+    "DuplicateSignatureError",
+    "InclusionProofError",
+    "InvalidSignatureError",
+    "MalformedCheckpointError",
+    "MalformedKeyError",
+    "MalformedNoteError",
+    "MerkleError",
+    "NoteError",
+    "TreeRangeError",
+    "UnverifiedNoteError",
+]
+
+
+# --- RFC 6962 / RFC 9162 Merkle trees -------------------------------------------------------
+
+
+class MerkleError(InvalidInputError):
+    """Base class of every Merkle tree failure (:mod:`audit.merkle`)."""
+
+    title = "Invalid Merkle tree data"
+
+
+class TreeRangeError(MerkleError):
+    """A proof or range was requested for indexes or sizes that do not exist.
+
+    Raised by proof *generation* and by :class:`audit.merkle.CompactRange`, never by
+    verification (a bad size in a proof to verify is an :class:`InclusionProofError` or a
+    :class:`ConsistencyProofError`).
+    """
+
+    title = "Invalid tree range"
+
+
+class InclusionProofError(MerkleError):
+    """An inclusion proof (RFC 9162 §2.1.3.2) does not verify.
+
+    ``index`` and ``size`` are the leaf index and tree size the proof was checked against.
+    """
+
+    title = "Invalid inclusion proof"
+
+    def __init__(self, detail: str, *, index: int, size: int) -> None:
+        super().__init__(detail)
+        self.index = index
+        self.size = size
+
+
+class ConsistencyProofError(MerkleError):
+    """A consistency proof (RFC 9162 §2.1.4.2) does not verify.
+
+    ``size1`` and ``size2`` are the two tree sizes the proof was checked against.
+    """
+
+    title = "Invalid consistency proof"
+
+    def __init__(self, detail: str, *, size1: int, size2: int) -> None:
+        super().__init__(detail)
+        self.size1 = size1
+        self.size2 = size2
+
+
+# --- C2SP signed-note, tlog-checkpoint, tlog-cosignature -------------------------------------
+
+
+class NoteError(InvalidInputError):
+    """Base class of every signed-note, checkpoint and cosignature failure."""
+
+    title = "Invalid signed note"
+
+
+class MalformedNoteError(NoteError):
+    """The note does not follow the C2SP signed-note format (syntax, not signatures)."""
+
+    title = "Malformed signed note"
+
+
+class MalformedCheckpointError(NoteError):
+    """The note text is not a C2SP tlog-checkpoint body."""
+
+    title = "Malformed checkpoint"
+
+
+class MalformedKeyError(NoteError):
+    """A key name, verifier key or signer key text is invalid."""
+
+    title = "Malformed note key"
+
+
+class InvalidSignatureError(NoteError):
+    """A signature by a known key (matching name *and* key id) does not verify.
+
+    C2SP signed-note: "If a signature from a known key fails to verify, clients SHOULD reject
+    the whole note." We always do.
+    """
+
+    title = "Invalid note signature"
+
+    def __init__(self, detail: str, *, key_name: str, key_id: bytes) -> None:
+        super().__init__(detail)
+        self.key_name = key_name
+        self.key_id = key_id
+
+
+class DuplicateSignatureError(NoteError):
+    """Two signature lines carry the same known key (name and key id)."""
+
+    title = "Duplicate note signature"
+
+    def __init__(self, detail: str, *, key_name: str, key_id: bytes) -> None:
+        super().__init__(detail)
+        self.key_name = key_name
+        self.key_id = key_id
+
+
+class UnverifiedNoteError(NoteError):
+    """No signature from a required or known key verified."""
+
+    title = "Unverified signed note"
+
+
+class CheckpointOriginError(NoteError):
+    """The checkpoint is validly signed but belongs to another log (origin line)."""
+
+    title = "Unexpected checkpoint origin"
+
+    def __init__(self, detail: str, *, expected: str, found: str) -> None:
+        super().__init__(detail)
+        self.expected = expected
+        self.found = found
+
+
+class CosignatureQuorumError(NoteError):
+    """Fewer valid witness cosignatures than the caller's policy requires."""
+
+    title = "Not enough witness cosignatures"
+
+    def __init__(self, detail: str, *, required: int, found: int) -> None:
+        super().__init__(detail)
+        self.required = required
+        self.found = found
