@@ -108,6 +108,9 @@ class InvalidBallotSignatureError(InvalidSignatureError):
 class SigningFailureError(DomainError):
     """The signer's own output check failed (RFC 9474 §4.3 "signing failure").
 
+    Derived from :class:`DomainError`, not :class:`InvalidInputError`: the composition
+    root should map it to a 500, like the two backend errors below (configuration).
+
     This is a fault on the signer's side (hardware fault, broken backend), never the
     client's: the signature is withheld because a faulty RSA-CRT result can reveal a
     factor of ``n``. ``backend`` names the backend that produced the wrong value.
@@ -154,7 +157,7 @@ class UncommittedKeyError(InvalidInputError):
     title = "Key not committed in the election manifest"
 
 
-class UnknownBackendError(InvalidInputError):
+class UnknownBackendError(DomainError):
     """``PARVIS_RSA_BACKEND`` (or ``get_backend(name)``) names no backend that exists."""
 
     title = "Unknown RSA backend"

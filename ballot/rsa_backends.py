@@ -9,7 +9,7 @@ padding, so this module provides the raw operation behind one small interface,
 name       implementation                                                        side
                                                                                   channels
 ========== ===================================================================== =========
-``openssl`` OpenSSL 3 libcrypto through :mod:`ctypes`: ``EVP_PKEY_decrypt`` with  constant
+``libcrypto`` OpenSSL 3 libcrypto through :mod:`ctypes`: ``EVP_PKEY_decrypt`` with  constant
             ``RSA_NO_PADDING`` (CRT, constant-time exponentiation, RSA blinding  time +
             on by default), key loaded once per key object with                  blinding
             ``d2i_AutoPrivateKey`` and one ``EVP_PKEY_CTX`` per thread
@@ -21,7 +21,7 @@ name       implementation                                                       
 ========== ===================================================================== =========
 
 ``get_backend("auto")`` (the default) returns the first available one in that order. The
-kernel setting ``PARVIS_RSA_BACKEND`` takes exactly these values: ``auto``, ``openssl``,
+kernel setting ``PARVIS_RSA_BACKEND`` takes exactly these values: ``auto``, ``libcrypto``,
 ``gmpy2``, ``python``. See ``docs/adr/0002-rsa-blind-signature-backends.md`` for the
 measurements behind the choice.
 
@@ -66,7 +66,7 @@ __all__ = [
 ]
 
 #: Every value ``get_backend`` (and ``PARVIS_RSA_BACKEND``) accepts, ``auto`` first.
-BACKEND_NAMES: Final = ("auto", "openssl", "gmpy2", "python")
+BACKEND_NAMES: Final = ("auto", "libcrypto", "gmpy2", "python")
 
 # How many distinct private keys keep a loaded native handle. One election has one key;
 # a handful of concurrent elections is the realistic maximum. The bound keeps a process
@@ -226,7 +226,7 @@ def _load_libcrypto() -> _LibCrypto:
                 return _libcrypto
             _libcrypto_error = "; ".join(errors) or "libcrypto not found"
         raise BackendUnavailableError(
-            f"OpenSSL 3 libcrypto is not usable: {_libcrypto_error}", name="openssl"
+            f"OpenSSL 3 libcrypto is not usable: {_libcrypto_error}", name="libcrypto"
         )
 
 
@@ -267,7 +267,7 @@ class _EvpKey:
             ctypes.memset(buf, 0, len(der))
         if not pkey:
             lib.ERR_clear_error()
-            raise BackendUnavailableError("libcrypto could not load the RSA key", name="openssl")
+            raise BackendUnavailableError("libcrypto could not load the RSA key", name="libcrypto")
         self.pkey: int = pkey
         self._contexts: list[int] = []
         self._local = threading.local()
@@ -281,14 +281,14 @@ class _EvpKey:
         lib = self._lib
         new: int | None = lib.EVP_PKEY_CTX_new(self.pkey, None)
         if not new:
-            raise BackendUnavailableError("EVP_PKEY_CTX_new failed", name="openssl")
+            raise BackendUnavailableError("EVP_PKEY_CTX_new failed", name="libcrypto")
         if (
             lib.EVP_PKEY_decrypt_init(new) != 1
             or lib.EVP_PKEY_CTX_set_rsa_padding(new, _RSA_NO_PADDING) != 1
         ):
             lib.EVP_PKEY_CTX_free(new)
             lib.ERR_clear_error()
-            raise BackendUnavailableError("EVP_PKEY_decrypt_init failed", name="openssl")
+            raise BackendUnavailableError("EVP_PKEY_decrypt_init failed", name="libcrypto")
         with self._lock:
             self._contexts.append(new)
         self._local.ctx = new
@@ -304,7 +304,7 @@ class OpenSSLBackend:
     parallel.
     """
 
-    name = "openssl"
+    name = "libcrypto"
 
     def __init__(self) -> None:
         self._lib = _load_libcrypto()
@@ -449,7 +449,7 @@ class PythonBackend:
 # --------------------------------------------------------------------------------------
 
 _FACTORIES: Final[dict[str, Callable[[], RSABackend]]] = {
-    "openssl": OpenSSLBackend,
+    "libcrypto": OpenSSLBackend,
     "gmpy2": Gmpy2Backend,
     "python": PythonBackend,
 }
@@ -481,9 +481,9 @@ def available_backends() -> tuple[str, ...]:
 def get_backend(name: str = "auto") -> RSABackend:
     """Return the backend called ``name`` (one of :data:`BACKEND_NAMES`).
 
-    ``auto`` returns the first available of ``openssl``, ``gmpy2``, ``python``. A named
+    ``auto`` returns the first available of ``libcrypto``, ``gmpy2``, ``python``. A named
     backend that cannot run here raises :class:`BackendUnavailableError` rather than
-    silently falling back: an operator who forces ``openssl`` must learn that it is
+    silently falling back: an operator who forces ``libcrypto`` must learn that it is
     missing. An unknown name raises :class:`UnknownBackendError`.
     """
     if name == "auto":
