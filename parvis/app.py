@@ -19,7 +19,10 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.responses import HTMLResponse
 
-from parvis import migrate
+from parvis import (
+    locale_fr,  # noqa: F401 - registers the French catalogue
+    migrate,
+)
 from parvis.kernel.clock import Clock, SystemClock
 from parvis.kernel.db import Database
 from parvis.kernel.sessions import SessionStore
@@ -27,7 +30,6 @@ from parvis.kernel.settings import Settings, load_settings
 from parvis.kernel.web import AppContext, get_ctx, make_templates, render
 from parvis.middleware import BodyLimitMiddleware, ObservabilityMiddleware, security_headers
 from parvis.problems import install_problem_handlers, problem
-from parvis import locale_fr  # noqa: F401 - registers the French catalogue
 
 __all__ = ["create_app", "create_app_from_env"]
 
@@ -56,10 +58,12 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        if check_schema:
-            migrate.require_head(settings.database_url, engine=db.engine)
-        yield
-        db.dispose()
+        try:
+            if check_schema:
+                migrate.require_head(settings.database_url, engine=db.engine)
+            yield
+        finally:
+            db.dispose()
 
     app = FastAPI(
         title="Parvis",
@@ -107,7 +111,7 @@ def _operational_routes(app: FastAPI, registry: CollectorRegistry) -> None:
         """The database answers and its schema is at head; 503 otherwise."""
         try:
             status = migrate.schema_status(ctx.settings.database_url, engine=ctx.db.engine)
-        except Exception as exc:  # noqa: BLE001 - any driver failure means "not ready"
+        except Exception as exc:
             log.warning("readiness: database unreachable", extra={"exc_type": type(exc).__name__})
             return problem(503, detail="database unreachable")
         if not status.at_head:

@@ -10,14 +10,12 @@ MESSAGES = {
     "Home": "Accueil",
     "Welcome": "Bienvenue",
     "Welcome to Parvis": "Bienvenue sur Parvis",
-    "Parvis: identity, consent and secure voting for local authorities.":
-        "Parvis : identité, consentement et vote sécurisé pour les collectivités.",
+    "Parvis: identity, consent and secure voting for local authorities.": "Parvis : identité, consentement et vote sécurisé pour les collectivités.",
     "Sign in once with FranceConnect, take part in your town's consultations and participatory "
     "budgets, and check that your vote was counted, without anyone being able to link your "
-    "ballot to you.":
-        "Connectez-vous une fois avec FranceConnect, participez aux consultations et aux budgets "
-        "participatifs de votre commune, et vérifiez que votre vote a été compté, sans que "
-        "personne ne puisse relier votre bulletin à vous.",
+    "ballot to you.": "Connectez-vous une fois avec FranceConnect, participez aux consultations et aux budgets "
+    "participatifs de votre commune, et vérifiez que votre vote a été compté, sans que "
+    "personne ne puisse relier votre bulletin à vous.",
 }
 
 register_catalog("fr", MESSAGES)

@@ -47,8 +47,10 @@ def security_headers(settings: Settings) -> list[tuple[bytes, bytes]]:
     ]
     if settings.behind_tls:
         headers.append(
-            (b"strict-transport-security",
-             f"max-age={settings.hsts_max_age}; includeSubDomains".encode())
+            (
+                b"strict-transport-security",
+                f"max-age={settings.hsts_max_age}; includeSubDomains".encode(),
+            )
         )
     return headers
 
@@ -115,22 +117,26 @@ class BodyLimitMiddleware:
 
     async def _too_large(self, send: Send) -> None:
         await self._reject(
-            send, 413, "Content Too Large",
+            send,
+            413,
+            "Content Too Large",
             f"request bodies are limited to {self.max_bytes} bytes",
         )
 
     async def _reject(self, send: Send, status: int, title: str, detail: str) -> None:
         body = _problem_bytes(status, title, detail)
-        await send({
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/problem+json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),
-                *self.extra_headers,
-            ],
-        })
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/problem+json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"connection", b"close"),
+                    *self.extra_headers,
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": body})
 
 
@@ -147,11 +153,15 @@ class ObservabilityMiddleware:
         self.app = app
         self.headers = headers
         self.requests = Counter(
-            "parvis_http_requests", "HTTP requests", ["method", "route", "status"],
+            "parvis_http_requests",
+            "HTTP requests",
+            ["method", "route", "status"],
             registry=registry,
         )
         self.latency = Histogram(
-            "parvis_http_request_duration_seconds", "HTTP request duration", ["route"],
+            "parvis_http_request_duration_seconds",
+            "HTTP request duration",
+            ["route"],
             registry=registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
         )
@@ -186,6 +196,10 @@ class ObservabilityMiddleware:
             if access_log.isEnabledFor(logging.INFO):
                 access_log.info(
                     "request",
-                    extra={"method": method, "route": route, "status": status,
-                           "duration_ms": round(elapsed * 1000, 2)},
+                    extra={
+                        "method": method,
+                        "route": route,
+                        "status": status,
+                        "duration_ms": round(elapsed * 1000, 2),
+                    },
                 )

@@ -18,8 +18,14 @@ from sqlalchemy import Engine
 from parvis.kernel.db import make_engine
 from parvis.kernel.errors import DomainError
 
-__all__ = ["SchemaBehindError", "SchemaStatus", "alembic_config", "downgrade", "schema_status",
-           "upgrade"]
+__all__ = [
+    "SchemaBehindError",
+    "SchemaStatus",
+    "alembic_config",
+    "downgrade",
+    "schema_status",
+    "upgrade",
+]
 
 
 class SchemaBehindError(DomainError):

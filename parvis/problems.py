@@ -80,7 +80,9 @@ def problem(
     return ProblemResponse(body, status_code=status, headers=headers)
 
 
-def lookup(exc: DomainError, table: Sequence[tuple[type[DomainError], int, str]]) -> tuple[int, str]:
+def lookup(
+    exc: DomainError, table: Sequence[tuple[type[DomainError], int, str]]
+) -> tuple[int, str]:
     for cls, status, slug in table:
         if isinstance(exc, cls):
             return status, slug
@@ -98,7 +100,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def on_http_error(_request: Request, exc: Exception) -> ProblemResponse:
         assert isinstance(exc, StarletteHTTPException)
         # Starlette's own messages ("Not Found", "Method Not Allowed") carry nothing private.
-        detail = exc.detail if isinstance(exc.detail, str) else None
+        detail: str | None = exc.detail if isinstance(exc.detail, str) else None
         if detail == HTTPStatus(exc.status_code).phrase:
             detail = None
         return problem(exc.status_code, detail=detail, headers=dict(exc.headers or {}))
@@ -108,8 +110,11 @@ def install_problem_handlers(app: FastAPI) -> None:
         # Only location, message and error type: the submitted value ("input") could be a
         # secret or personal data and is never echoed back.
         errors = [
-            {"loc": [str(part) for part in err.get("loc", ())], "msg": err.get("msg", ""),
-             "type": err.get("type", "")}
+            {
+                "loc": [str(part) for part in err.get("loc", ())],
+                "msg": err.get("msg", ""),
+                "type": err.get("type", ""),
+            }
             for err in exc.errors()
         ]
         return problem(

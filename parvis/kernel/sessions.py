@@ -91,7 +91,11 @@ class SessionStore:
         self.absolute = timedelta(seconds=absolute_seconds)
 
     def create(
-        self, db: Session, principal: Principal | None = None, *, extra: dict[str, Any] | None = None
+        self,
+        db: Session,
+        principal: Principal | None = None,
+        *,
+        extra: dict[str, Any] | None = None,
     ) -> WebSession:
         now = self.clock.now()
         cookie = secrets.token_urlsafe(_ID_BYTES)
@@ -145,9 +149,7 @@ class SessionStore:
         if row is not None:
             row.data = self._encode(session)
 
-    def rotate(
-        self, db: Session, old: WebSession | None, principal: Principal
-    ) -> WebSession:
+    def rotate(self, db: Session, old: WebSession | None, principal: Principal) -> WebSession:
         """Replace ``old`` by a new id carrying ``principal`` (sign-in, sign-out, new role).
 
         The absolute lifetime restarts: a new sign-in is a new authentication.

@@ -73,7 +73,9 @@ class Settings(BaseSettings):
     public_url: str = Field(
         default="http://127.0.0.1:8000", description="the URL citizens reach Parvis at"
     )
-    data_dir: Path = Field(default=Path("var"), description="directory for keys and the SQLite file")
+    data_dir: Path = Field(
+        default=Path("var"), description="directory for keys and the SQLite file"
+    )
     behind_tls: bool = Field(
         default=False, description="served over HTTPS: send HSTS and require Secure cookies"
     )
@@ -145,7 +147,9 @@ class Settings(BaseSettings):
             )
         if self.mode is Mode.PRODUCTION:
             if self.secret_key == DEMO_SECRET:
-                raise ValueError("PARVIS_SECRET_KEY: the public demo secret is refused in production")
+                raise ValueError(
+                    "PARVIS_SECRET_KEY: the public demo secret is refused in production"
+                )
             if self.is_sqlite and self.workers > 1:
                 raise ValueError("PARVIS_WORKERS > 1 needs PostgreSQL (SQLite has one writer)")
         return self

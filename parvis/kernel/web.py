@@ -22,8 +22,8 @@ from parvis.kernel import i18n
 from parvis.kernel.clock import Clock
 from parvis.kernel.db import Database
 from parvis.kernel.errors import DomainError, ForbiddenError
-from parvis.kernel.principal import Principal, Role, Staff, require_citizen, require_role
 from parvis.kernel.principal import Citizen as CitizenPrincipal
+from parvis.kernel.principal import Principal, Role, Staff, require_citizen, require_role
 from parvis.kernel.sessions import SessionStore, WebSession, cookie_name
 from parvis.kernel.settings import Settings
 
@@ -37,6 +37,7 @@ __all__ = [
     "current_principal",
     "db_session",
     "get_ctx",
+    "principal_to_json",
     "render",
     "require_staff",
     "signed_in_citizen",
@@ -118,6 +119,13 @@ def current_principal(
     return session.principal if session is not None else Anonymous()
 
 
+def principal_to_json(principal: Principal) -> dict[str, Any]:
+    """The principal as a JSON-able dict (pseudonyms and roles only)."""
+    from parvis.kernel.principal import principal_to_dict
+
+    return principal_to_dict(principal)
+
+
 def signed_in_citizen(
     principal: Annotated[Principal, Depends(current_principal)],
 ) -> CitizenPrincipal:
@@ -147,9 +155,7 @@ def set_session_cookie(response: Response, session: WebSession, settings: Settin
     )
 
 
-def start_session(
-    request: Request, response: Response, principal: Principal
-) -> WebSession:
+def start_session(request: Request, response: Response, principal: Principal) -> WebSession:
     """Sign ``principal`` in (or out, with :class:`Anonymous`), rotating the session id."""
     ctx = get_ctx(request)
     old = web_session(request, ctx)

@@ -1,0 +1,59 @@
+# Parvis — the stable entry points. `make help` lists them.
+# Only Python 3.11+ and make are needed: everything else is installed by these targets.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+NODE_STAMP := web/node_modules/.installed-$(shell cat web/package-lock.json 2>/dev/null | cksum | cut -d' ' -f1)
+PACKAGES := parvis identity ballot consent audit
+PYTEST_ARGS ?=
+BENCH_ARGS ?= --quick
+
+.DEFAULT_GOAL := help
+.PHONY: help demo test lint typecheck contracts pytest bench install node-deps system-deps clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps -e .
+	@rm -f $(VENV)/.installed-* && touch $@
+
+install: $(STAMP) ## Create .venv and install the locked Python dependencies
+
+$(NODE_STAMP): web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --loglevel=error
+	@rm -f web/node_modules/.installed-* && touch $@
+
+node-deps: $(NODE_STAMP) ## Install the locked npm packages (booth, interop tests)
+
+system-deps: ## Install PostgreSQL server binaries when missing (as root; else print the command)
+	@scripts/ensure-system-deps.sh
+
+demo: $(STAMP) ## Run Parvis on http://127.0.0.1:8000 with the embedded SQLite defaults
+	$(BIN)/parvis demo
+
+lint: $(STAMP) ## ruff (lint and format check)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP) ## mypy --strict on every package
+	$(BIN)/mypy --strict $(PACKAGES)
+
+contracts: $(STAMP) ## import-linter: the dependency rule of architecture.md
+	$(BIN)/lint-imports
+
+pytest: $(STAMP) node-deps system-deps ## The test suite on SQLite and on a real PostgreSQL
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+test: lint typecheck contracts pytest ## Everything CI runs: lint, types, contracts, tests
+
+bench: $(STAMP) node-deps system-deps ## Run every benchmark in bench/ (BENCH_ARGS=--quick by default)
+	@set -e; for script in bench/*.py; do \
+	  echo "== $$script"; $(BIN)/python $$script $(BENCH_ARGS); done
+
+clean: ## Remove the virtualenv, node_modules and caches (keeps ./var)
+	rm -rf $(VENV) web/node_modules .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -1,0 +1,5 @@
+"""``python -m parvis`` runs the CLI."""
+
+from parvis.cli import main
+
+main()

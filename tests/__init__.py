@@ -1,0 +1,1 @@
+"""Parvis test suite."""
