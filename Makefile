@@ -28,7 +28,11 @@ $(NODE_STAMP): web/package.json web/package-lock.json
 	cd web && npm ci --no-audit --no-fund --loglevel=error
 	@rm -f web/node_modules/.installed-* && touch $@
 
+ifneq ($(wildcard web/package.json),)
 node-deps: $(NODE_STAMP) ## Install the locked npm packages (booth, interop tests)
+else
+node-deps:
+endif
 
 system-deps: ## Install PostgreSQL server binaries when missing (as root; else print the command)
 	@scripts/ensure-system-deps.sh
