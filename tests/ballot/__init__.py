@@ -1,0 +1,1 @@
+"""Tests of the ballot domain: RFC 9474 tokens, backends, formats and the voter client."""
