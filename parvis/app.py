@@ -1,7 +1,8 @@
 """The composition root: ``create_app(settings)`` wires the kernel and the domains together.
 
 Only this package imports the domains (architecture.md, dependency rule). Each domain
-contributes routers, templates, problem mappings and CLI commands through the lists below.
+contributes routers, templates, problem mappings, CLI commands and background work through
+its :class:`~parvis.kernel.context.DomainPlugin`, listed in :mod:`parvis.domains`.
 """
 
 from __future__ import annotations
@@ -23,22 +24,20 @@ from parvis import (
     locale_fr,  # noqa: F401 - registers the French catalogue
     migrate,
 )
-from parvis.kernel.clock import Clock, SystemClock
+from parvis.domains import plugins
+from parvis.kernel.clock import Clock
+from parvis.kernel.context import AppContext, build_context
 from parvis.kernel.db import Database
-from parvis.kernel.sessions import SessionStore
 from parvis.kernel.settings import Settings, load_settings
-from parvis.kernel.web import AppContext, get_ctx, make_templates, render
+from parvis.kernel.web import get_ctx, make_templates, render
 from parvis.middleware import BodyLimitMiddleware, ObservabilityMiddleware, security_headers
-from parvis.problems import install_problem_handlers, problem
+from parvis.problems import PROBLEM_TABLE, install_problem_handlers, problem
 
 __all__ = ["create_app", "create_app_from_env"]
 
 log = logging.getLogger("parvis.app")
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-
-#: Template folders of the domains, in addition to the kernel's layout.
-DOMAIN_TEMPLATE_DIRS: list[Path] = []
 
 
 def create_app(
@@ -53,17 +52,29 @@ def create_app(
     ``clock`` and ``database`` can be injected (tests); ``check_schema`` makes start-up fail
     with the command to run when the database is behind the code.
     """
-    clock = clock or SystemClock()
-    db = database or Database.from_settings(settings)
+    ctx = build_context(settings, clock=clock, database=database)
+    domains = plugins()
+    ctx.templates = make_templates([p.template_dir for p in domains if p.template_dir])
+    for plugin in domains:
+        if plugin.setup is not None:
+            plugin.setup(ctx)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        started = []
         try:
             if check_schema:
-                migrate.require_head(settings.database_url, engine=db.engine)
+                migrate.require_head(settings.database_url, engine=ctx.db.engine)
+            for plugin in domains:
+                if plugin.start is not None:
+                    plugin.start(ctx)
+                    started.append(plugin)
             yield
         finally:
-            db.dispose()
+            for plugin in reversed(started):
+                if plugin.stop is not None:
+                    plugin.stop(ctx)
+            ctx.db.dispose()
 
     app = FastAPI(
         title="Parvis",
@@ -76,21 +87,16 @@ def create_app(
         redoc_url=None,
         openapi_url="/openapi.json",
     )
-    app.state.ctx = AppContext(
-        settings=settings,
-        db=db,
-        clock=clock,
-        sessions=SessionStore(
-            clock=clock,
-            idle_seconds=settings.session_idle_seconds,
-            absolute_seconds=settings.session_absolute_seconds,
-        ),
-        templates=make_templates(DOMAIN_TEMPLATE_DIRS),
-    )
+    app.state.ctx = ctx
     registry = CollectorRegistry()
-    install_problem_handlers(app)
+    install_problem_handlers(app, [entry for p in domains for entry in p.problems] + PROBLEM_TABLE)
     _operational_routes(app, registry)
     _pages(app)
+    for plugin in domains:
+        for router in plugin.routers:
+            app.include_router(router)
+        if plugin.static_dir is not None:
+            app.mount(f"/static/{plugin.name}", StaticFiles(directory=plugin.static_dir))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
     headers = security_headers(settings)

@@ -67,9 +67,9 @@ def settings_from_env(**overrides: Any) -> Settings:
 @db_app.command("upgrade")
 @one_line_errors
 def db_upgrade(
-    revision: Annotated[str, typer.Argument(help="target revision")] = "head",
+    revision: Annotated[str, typer.Argument(help="target revision")] = "heads",
 ) -> None:
-    """Upgrade the database schema (default: to the latest revision)."""
+    """Upgrade the database schema (default: every branch to its latest revision)."""
     from parvis import migrate
 
     settings = settings_from_env()
@@ -150,7 +150,7 @@ def demo(
     migrate.upgrade(settings.database_url)
     from parvis.demo import seed_demo
 
-    for line in seed_demo(settings):
+    for line in seed_demo(cli_context(settings)):
         typer.echo(line)
     typer.echo(f"Parvis demo: http://127.0.0.1:{settings.port}")
     _serve(settings)
@@ -193,9 +193,34 @@ def _redact_url(url: str) -> str:
     return url
 
 
+_wired = False
+
+
 def build_cli() -> typer.Typer:
-    """The root command with every domain's sub-commands attached."""
+    """The root command with every domain's sub-commands attached (once)."""
+    global _wired  # noqa: PLW0603 - the typer app is a module-level singleton
+    if not _wired:
+        from parvis.domains import plugins
+
+        for plugin in plugins():
+            for group, sub_app in plugin.cli_groups.items():
+                app.add_typer(sub_app, name=group)
+            for command in plugin.cli_commands:
+                app.command()(command)
+        _wired = True
     return app
+
+
+def cli_context(settings: Settings | None = None) -> Any:
+    """An :class:`~parvis.kernel.context.AppContext` for a CLI command, domains set up."""
+    from parvis.domains import plugins
+    from parvis.kernel.context import build_context
+
+    ctx = build_context(settings or settings_from_env())
+    for plugin in plugins():
+        if plugin.setup is not None:
+            plugin.setup(ctx)
+    return ctx
 
 
 def main() -> None:

@@ -19,7 +19,17 @@ __all__ = ["JsonFormatter", "configure_logging"]
 #: LogRecord attributes that are not user-supplied ``extra`` fields.
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 #: Never emitted, whoever passes them as ``extra``.
-_FORBIDDEN = {"color_message", "body", "cookie", "cookies", "authorization", "token", "password", "client", "ip"}
+_FORBIDDEN = {
+    "color_message",
+    "body",
+    "cookie",
+    "cookies",
+    "authorization",
+    "token",
+    "password",
+    "client",
+    "ip",
+}
 
 
 class JsonFormatter(logging.Formatter):

@@ -49,6 +49,12 @@ class SchemaStatus:
 
 
 def alembic_config(url: str) -> Config:
+    """Alembic configuration for ``url``.
+
+    Each domain keeps its own branch (``branch_labels``) in the one ``versions/`` folder, with
+    ``depends_on`` where its tables reference another domain's; "at head" means every branch
+    is at its head, and ``upgrade`` defaults to ``heads``.
+    """
     cfg = Config()
     cfg.set_main_option("script_location", "parvis:migrations")
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
@@ -56,7 +62,7 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
-def upgrade(url: str, revision: str = "head") -> None:
+def upgrade(url: str, revision: str = "heads") -> None:
     command.upgrade(alembic_config(url), revision)
 
 

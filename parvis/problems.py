@@ -89,12 +89,17 @@ def lookup(
     return 400, "domain-error"
 
 
-def install_problem_handlers(app: FastAPI) -> None:
-    """Register the handlers that turn every error into problem+json."""
+def install_problem_handlers(
+    app: FastAPI, table: Sequence[tuple[type[DomainError], int, str]] = PROBLEM_TABLE
+) -> None:
+    """Register the handlers that turn every error into problem+json.
+
+    ``table`` is the domains' entries followed by :data:`PROBLEM_TABLE` (most specific first).
+    """
 
     async def on_domain_error(_request: Request, exc: Exception) -> ProblemResponse:
         assert isinstance(exc, DomainError)
-        status, slug = lookup(exc, PROBLEM_TABLE)
+        status, slug = lookup(exc, table)
         return problem(status, title=exc.title, detail=exc.detail, type_=TYPE_PREFIX + slug)
 
     async def on_http_error(_request: Request, exc: Exception) -> ProblemResponse:

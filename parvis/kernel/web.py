@@ -8,7 +8,6 @@ rule).
 from __future__ import annotations
 
 from collections.abc import Callable, Coroutine, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,16 +18,14 @@ from sqlalchemy.orm import Session
 from starlette.responses import HTMLResponse
 
 from parvis.kernel import i18n
-from parvis.kernel.clock import Clock
-from parvis.kernel.db import Database
+from parvis.kernel.context import AppContext
 from parvis.kernel.errors import DomainError, ForbiddenError
 from parvis.kernel.principal import Citizen as CitizenPrincipal
 from parvis.kernel.principal import Principal, Role, Staff, require_citizen, require_role
-from parvis.kernel.sessions import SessionStore, WebSession, cookie_name
+from parvis.kernel.sessions import WebSession, cookie_name
 from parvis.kernel.settings import Settings
 
 __all__ = [
-    "AppContext",
     "CsrfError",
     "JSONRoute",
     "UnsupportedMediaTypeError",
@@ -58,17 +55,6 @@ class CsrfError(ForbiddenError):
     """A form was posted without the session's CSRF token."""
 
     title = "Form expired or forged"
-
-
-@dataclass
-class AppContext:
-    """Everything a request handler may need from the process."""
-
-    settings: Settings
-    db: Database
-    clock: Clock
-    sessions: SessionStore
-    templates: Environment
 
 
 def make_templates(extra_dirs: list[Path]) -> Environment:
@@ -216,6 +202,7 @@ def render(
         "ngettext": ngettext,
         **(context or {}),
     }
+    assert ctx.templates is not None, "the composition root sets the templates"
     html = ctx.templates.get_template(template).render(values)
     response = HTMLResponse(html, status_code=status_code)
     if request.query_params.get("lang") in i18n.LANGUAGES:

@@ -13,10 +13,10 @@ from sqlalchemy import func, select
 
 from parvis.app import create_app
 from parvis.kernel.clock import FixedClock
+from parvis.kernel.context import AppContext
 from parvis.kernel.principal import Anonymous, Citizen, Principal, Role, Staff
 from parvis.kernel.sessions import WebSessionRow
 from parvis.kernel.web import (
-    AppContext,
     current_principal,
     principal_to_json,
     require_staff,

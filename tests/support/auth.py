@@ -10,9 +10,9 @@ from __future__ import annotations
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from parvis.kernel.context import AppContext
 from parvis.kernel.principal import Principal
 from parvis.kernel.sessions import WebSession, cookie_name
-from parvis.kernel.web import AppContext
 
 __all__ = ["sign_in"]
 
