@@ -148,7 +148,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     outcome = yield
     report = outcome.get_result()
     callspec = getattr(item, "callspec", None)
-    kind = callspec.params.get("db_kind") if callspec is not None else None
+    params = callspec.params if callspec is not None else {}
+    kind = params.get("db_kind", params.get("live_server"))
     if kind is None:
         return
     if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
