@@ -1,0 +1,156 @@
+"""Bulletin-board entries, tracking codes and the board export (``docs/board-format.md``).
+
+Pure core. Every entry of an election's board is a JSON object whose RFC 8785 canonical
+bytes are the Merkle leaf (RFC 6962 §2.1: leaf hash = SHA-256(0x00 ‖ bytes)). Kinds:
+
+``manifest``  entry 0, ``{"kind": "manifest", "manifest": MANIFEST}``
+``issuance``  ``{"kind": "issuance", "day": "YYYY-MM-DD", "tokens_issued": N}`` — the running
+              count of tokens issued, published periodically (never per voter)
+``ballot``    ``{"kind": "ballot", "cast": CAST-REQUEST}`` (token, ballot, ballot_sig)
+``close``     ``{"kind": "close", "closed_at": RFC3339, "tokens_issued": N}``
+``paper``     ``{"kind": "paper", "voters": N, "counts": {question: {option: N}}}``
+``results``   ``{"kind": "results", "tokens_issued": N, "ballots": N, "publication":
+              "individual"|"aggregate", "results": TALLY, "paper": PAPER-COUNTS|null}``
+
+A board export is ``{"format": "parvis-board-export-v1", "origin": ORIGIN, "entries":
+[ENTRY | {"withheld": LEAF-HASH}], "checkpoints": [SIGNED-NOTE, …]}``; an entry is withheld
+(only its leaf hash shown) while the election is open, and for good when fewer ballots than
+the minimum anonymity set were cast.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+import rfc8785
+
+from audit.merkle import leaf_hash
+from ballot.manifest import Manifest
+from ballot.token import CastRequest, b64u_decode, b64u_encode
+from parvis.kernel.errors import InvalidInputError
+
+__all__ = [
+    "EXPORT_FORMAT",
+    "InvalidEntryError",
+    "ballot_entry",
+    "close_entry",
+    "entry_bytes",
+    "entry_leaf_hash",
+    "issuance_entry",
+    "manifest_entry",
+    "nullifier_hash",
+    "paper_entry",
+    "results_entry",
+    "tracking_code",
+]
+
+EXPORT_FORMAT: Final = "parvis-board-export-v1"
+KINDS: Final = frozenset({"manifest", "issuance", "ballot", "close", "paper", "results"})
+
+
+class InvalidEntryError(InvalidInputError):
+    """A board entry is not one of the documented kinds or shapes."""
+
+    title = "Invalid board entry"
+
+
+def entry_bytes(entry: Mapping[str, Any]) -> bytes:
+    """The leaf bytes of an entry: its RFC 8785 canonical JSON."""
+    if entry.get("kind") not in KINDS:
+        raise InvalidEntryError(f"unknown entry kind {str(entry.get('kind'))[:32]!r}")
+    return rfc8785.dumps(dict(entry))
+
+
+def entry_leaf_hash(entry: Mapping[str, Any]) -> bytes:
+    """RFC 6962 leaf hash of an entry."""
+    return leaf_hash(entry_bytes(entry))
+
+
+def tracking_code(leaf: bytes) -> str:
+    """A short code for a receipt: the first 80 bits of the leaf hash in base32 (RFC 4648
+    §6, no padding), in four groups of four (``ABCD-EFGH-IJKL-MNOP``). 80 bits make an
+    accidental collision among 10⁷ ballots about one in 10¹⁰."""
+    if len(leaf) != 32:
+        raise InvalidEntryError("a leaf hash is 32 bytes")
+    text = base64.b32encode(leaf[:10]).decode("ascii")
+    return "-".join(text[i : i + 4] for i in range(0, 16, 4))
+
+
+def normalise_tracking_code(code: str) -> str:
+    """Upper-case, hyphens in place, Crockford-style look-alikes mapped (0→O, 1→I, 8→B)."""
+    cleaned = "".join(c for c in code.upper() if c.isalnum())
+    cleaned = cleaned.translate(str.maketrans("018", "OIB"))
+    if len(cleaned) != 16:
+        raise InvalidEntryError("a tracking code has 16 letters and digits")
+    return "-".join(cleaned[i : i + 4] for i in range(0, 16, 4))
+
+
+def nullifier_hash(nullifier: bytes) -> str:
+    """What the open board shows for a ballot besides its leaf hash: SHA-256 of the
+    nullifier, base64url. A voter recognises their own; nobody learns the token message."""
+    return b64u_encode(hashlib.sha256(nullifier).digest())
+
+
+def manifest_entry(manifest: Manifest) -> dict[str, Any]:
+    return {"kind": "manifest", "manifest": manifest.to_json()}
+
+
+def issuance_entry(*, day: str, tokens_issued: int) -> dict[str, Any]:
+    return {"kind": "issuance", "day": day, "tokens_issued": tokens_issued}
+
+
+def ballot_entry(cast: CastRequest) -> dict[str, Any]:
+    return {"kind": "ballot", "cast": cast.to_json()}
+
+
+def close_entry(*, closed_at: str, tokens_issued: int) -> dict[str, Any]:
+    return {"kind": "close", "closed_at": closed_at, "tokens_issued": tokens_issued}
+
+
+def paper_entry(*, voters: int, counts: Mapping[str, Mapping[str, int]]) -> dict[str, Any]:
+    return {"kind": "paper", "voters": voters, "counts": {q: dict(c) for q, c in counts.items()}}
+
+
+def results_entry(
+    *,
+    tokens_issued: int,
+    ballots: int,
+    individual: bool,
+    results: Mapping[str, Any],
+    paper: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    return {
+        "kind": "results",
+        "tokens_issued": tokens_issued,
+        "ballots": ballots,
+        "publication": "individual" if individual else "aggregate",
+        "results": dict(results),
+        "paper": dict(paper) if paper is not None else None,
+    }
+
+
+def export(
+    *, origin: str, entries: Sequence[Mapping[str, Any] | bytes], checkpoints: Sequence[str]
+) -> dict[str, Any]:
+    """A board export; an entry given as ``bytes`` is a withheld entry's leaf hash."""
+    return {
+        "format": EXPORT_FORMAT,
+        "origin": origin,
+        "entries": [
+            {"withheld": b64u_encode(e)} if isinstance(e, bytes) else dict(e) for e in entries
+        ],
+        "checkpoints": list(checkpoints),
+    }
+
+
+def withheld_hash(entry: Mapping[str, Any]) -> bytes | None:
+    """The leaf hash of a withheld entry, or None for a full entry."""
+    if set(entry) == {"withheld"}:
+        value = b64u_decode(entry["withheld"], field="withheld")
+        if len(value) != 32:
+            raise InvalidEntryError("a withheld entry's leaf hash is 32 bytes")
+        return value
+    return None

@@ -1,0 +1,250 @@
+"""The election manifest: entry 0 of every bulletin board (voting-protocol.md, "Keys and the
+bulletin board").
+
+Pure core. The manifest commits, before the first token is issued, to everything a voter's
+device and a verifier need: the questions and their rules, the opening and closing times,
+the eligibility rule and the eligible-population count, the issuer's RSA public key (SPKI
+DER) and its key id ``SHA-256(SPKI)``, the board's checkpoint key, whether re-voting is
+allowed and the minimum anonymity set. Clients refuse to blind against any other key.
+
+Wire form (``docs/board-format.md``): a JSON object with exactly these members, hashed and
+signed in its RFC 8785 canonical form::
+
+    {"format": "parvis-manifest-v1", "election": UUID, "title": {"fr": …, "en": …},
+     "questions": [...], "opens_at": RFC3339, "closes_at": RFC3339,
+     "eligibility": {"rule": ID, "population": INT},
+     "issuer": {"spki": B64U, "key_id": B64U, "variant": "RSABSSA-SHA384-PSS-Randomized"},
+     "board": {"origin": TEXT, "key": VERIFIER-KEY-TEXT},
+     "revote": BOOL, "min_anonymity_set": INT, "paper": BOOL}
+
+Times are UTC, whole seconds, written ``YYYY-MM-DDTHH:MM:SSZ`` (RFC 3339 §5.6).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import rfc8785
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from audit.note import VerifierKey
+from ballot import rsabssa
+from ballot.questions import InvalidQuestionError, Question, parse_questions
+from ballot.token import TOKEN_VARIANT, b64u_decode, b64u_encode, election_id_text
+from ballot.token import parse_election_id as _parse_election_id
+from parvis.kernel.errors import InvalidInputError
+
+__all__ = [
+    "MANIFEST_FORMAT",
+    "InvalidManifestError",
+    "Manifest",
+    "format_time",
+    "parse_time",
+]
+
+MANIFEST_FORMAT: Final = "parvis-manifest-v1"
+_MEMBERS = frozenset(
+    {
+        "format",
+        "election",
+        "title",
+        "questions",
+        "opens_at",
+        "closes_at",
+        "eligibility",
+        "issuer",
+        "board",
+        "revote",
+        "min_anonymity_set",
+        "paper",
+    }
+)
+
+
+class InvalidManifestError(InvalidInputError):
+    """A manifest is malformed or inconsistent (e.g. its key id does not match its key)."""
+
+    title = "Invalid election manifest"
+
+
+def format_time(value: datetime) -> str:
+    """RFC 3339 UTC with whole seconds: ``2026-03-01T08:00:00Z``."""
+    if value.tzinfo is None:
+        raise InvalidManifestError("manifest times must be timezone-aware")
+    return value.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_time(text: object, *, field: str) -> datetime:
+    """Parse exactly the form :func:`format_time` writes."""
+    if not isinstance(text, str):
+        raise InvalidManifestError(f"{field} must be an RFC 3339 UTC time string")
+    try:
+        value = datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        raise InvalidManifestError(f"{field} must look like 2026-03-01T08:00:00Z") from None
+    return value
+
+
+def _exact(obj: object, members: set[str] | frozenset[str], *, where: str) -> Mapping[str, Any]:
+    if not isinstance(obj, Mapping) or set(obj) != set(members):
+        raise InvalidManifestError(f"{where} must have exactly the members {sorted(members)}")
+    return obj
+
+
+def _count(value: object, *, field: str, low: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= 10**9:
+        raise InvalidManifestError(f"{field} must be an integer ≥ {low}")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    """A parsed, self-consistent manifest (construct with :meth:`create` or :meth:`from_json`)."""
+
+    election_id: bytes
+    title: Mapping[str, str]
+    questions: tuple[Question, ...]
+    opens_at: datetime
+    closes_at: datetime
+    eligibility_rule: str
+    eligible_population: int
+    issuer_spki: bytes
+    board_origin: str
+    board_key: str
+    revote: bool
+    min_anonymity_set: int
+    paper: bool
+
+    def __post_init__(self) -> None:
+        if self.closes_at <= self.opens_at:
+            raise InvalidManifestError("an election closes after it opens")
+        if self.min_anonymity_set < 1:
+            raise InvalidManifestError("the minimum anonymity set is at least 1")
+        # The board key must be a valid C2SP verifier key whose name is the board's origin.
+        key = VerifierKey.parse(self.board_key)
+        if key.name != self.board_origin:
+            raise InvalidManifestError("the board key's name must be the board's origin")
+        self.public_key()  # the SPKI must be a usable RSA key for the token variant
+
+    # -- keys ----------------------------------------------------------------------------
+
+    def public_key(self) -> rsa.RSAPublicKey:
+        """The issuer key, loaded from the committed SPKI DER."""
+        try:
+            key = serialization.load_der_public_key(self.issuer_spki)
+        except ValueError:
+            raise InvalidManifestError("issuer.spki is not a DER SubjectPublicKeyInfo") from None
+        if not isinstance(key, rsa.RSAPublicKey):
+            raise InvalidManifestError("issuer.spki is not an RSA key")
+        if not rsabssa.MIN_MODULUS_BITS <= key.key_size <= rsabssa.MAX_MODULUS_BITS:
+            raise InvalidManifestError("issuer key size is outside 2048–8192 bits")
+        return key
+
+    @property
+    def issuer_key_id(self) -> bytes:
+        """``SHA-256(SPKI DER)`` — what clients compare before blinding."""
+        return hashlib.sha256(self.issuer_spki).digest()
+
+    def verifier_key(self) -> VerifierKey:
+        return VerifierKey.parse(self.board_key)
+
+    # -- wire form -----------------------------------------------------------------------
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": MANIFEST_FORMAT,
+            "election": election_id_text(self.election_id),
+            "title": dict(self.title),
+            "questions": [q.to_json() for q in self.questions],
+            "opens_at": format_time(self.opens_at),
+            "closes_at": format_time(self.closes_at),
+            "eligibility": {
+                "rule": self.eligibility_rule,
+                "population": self.eligible_population,
+            },
+            "issuer": {
+                "spki": b64u_encode(self.issuer_spki),
+                "key_id": b64u_encode(self.issuer_key_id),
+                "variant": TOKEN_VARIANT.value,
+            },
+            "board": {"origin": self.board_origin, "key": self.board_key},
+            "revote": self.revote,
+            "min_anonymity_set": self.min_anonymity_set,
+            "paper": self.paper,
+        }
+
+    def canonical_bytes(self) -> bytes:
+        """RFC 8785 form: what the board's entry 0 commits to."""
+        return rfc8785.dumps(self.to_json())
+
+    @classmethod
+    def from_json(cls, obj: object) -> Manifest:
+        """Strictly parse a manifest; the published key id must match the published key."""
+        data = _exact(obj, _MEMBERS, where="manifest")
+        if data["format"] != MANIFEST_FORMAT:
+            raise InvalidManifestError(f"manifest format must be {MANIFEST_FORMAT}")
+        try:
+            election_id = _parse_election_id(data["election"], field="manifest.election")
+            questions = parse_questions(data["questions"])
+        except InvalidQuestionError:
+            raise
+        except InvalidInputError as exc:
+            raise InvalidManifestError(str(exc)) from None
+        title = data["title"]
+        if (
+            not isinstance(title, Mapping)
+            or "fr" not in title
+            or not all(k in {"fr", "en"} and isinstance(v, str) and v for k, v in title.items())
+        ):
+            raise InvalidManifestError("manifest.title needs a French text (and may have 'en')")
+        eligibility = _exact(
+            data["eligibility"], {"rule", "population"}, where="manifest.eligibility"
+        )
+        issuer = _exact(data["issuer"], {"spki", "key_id", "variant"}, where="manifest.issuer")
+        board = _exact(data["board"], {"origin", "key"}, where="manifest.board")
+        if issuer["variant"] != TOKEN_VARIANT.value:
+            raise InvalidManifestError(f"issuer.variant must be {TOKEN_VARIANT.value}")
+        try:
+            spki = b64u_decode(issuer["spki"], field="manifest.issuer.spki")
+            key_id = b64u_decode(issuer["key_id"], field="manifest.issuer.key_id")
+        except InvalidInputError as exc:
+            raise InvalidManifestError(str(exc)) from None
+        if not hmac.compare_digest(key_id, hashlib.sha256(spki).digest()):
+            raise InvalidManifestError("issuer.key_id is not SHA-256 of issuer.spki")
+        for flag in ("revote", "paper"):
+            if not isinstance(data[flag], bool):
+                raise InvalidManifestError(f"manifest.{flag} must be true or false")
+        if not isinstance(eligibility["rule"], str) or not eligibility["rule"]:
+            raise InvalidManifestError("manifest.eligibility.rule must be a non-empty string")
+        if not isinstance(board["origin"], str) or not isinstance(board["key"], str):
+            raise InvalidManifestError("manifest.board origin and key are strings")
+        try:
+            return cls(
+                election_id=election_id,
+                title=dict(title),
+                questions=questions,
+                opens_at=parse_time(data["opens_at"], field="manifest.opens_at"),
+                closes_at=parse_time(data["closes_at"], field="manifest.closes_at"),
+                eligibility_rule=eligibility["rule"],
+                eligible_population=_count(
+                    eligibility["population"], field="manifest.eligibility.population"
+                ),
+                issuer_spki=spki,
+                board_origin=board["origin"],
+                board_key=board["key"],
+                revote=data["revote"],
+                min_anonymity_set=_count(
+                    data["min_anonymity_set"], field="manifest.min_anonymity_set", low=1
+                ),
+                paper=data["paper"],
+            )
+        except InvalidManifestError:
+            raise
+        except InvalidInputError as exc:  # e.g. a malformed board verifier key
+            raise InvalidManifestError(str(exc)) from None
