@@ -18,6 +18,7 @@ import json
 import shutil
 import subprocess
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,8 +44,46 @@ NODE_MODULES = ROOT / "web" / "node_modules"
 ELECTION = uuid.UUID("9d2c1b0a-4e3f-4a5b-8c7d-6e5f4a3b2c1d")
 
 
+class NodeDriver:
+    """One ``node tests/node/interop.mjs`` process for the module: a JSON line in, one out."""
+
+    def __init__(self, executable: str) -> None:
+        self.process = subprocess.Popen(
+            [executable, str(SCRIPT)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def __call__(self, request: dict[str, Any]) -> dict[str, Any]:
+        assert self.process.stdin is not None
+        assert self.process.stdout is not None
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        if not line:
+            self.process.wait(timeout=30)
+            assert self.process.stderr is not None
+            pytest.fail(f"node exited ({self.process.returncode}): {self.process.stderr.read()}")
+        answer: dict[str, Any] = json.loads(line)
+        return answer
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        try:
+            self.process.wait(timeout=30)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+            for stream in (self.process.stdout, self.process.stderr):
+                if stream is not None:
+                    stream.close()
+
+
 @pytest.fixture(scope="module")
-def node() -> str:
+def node() -> Iterator[NodeDriver]:
     path = shutil.which("node")
     if path is None:
         pytest.fail("Node.js is not installed: the interop tests need `node` (Node 20) on PATH")
@@ -53,21 +92,15 @@ def node() -> str:
             f"{NODE_MODULES} is missing or incomplete: run `make node-deps` "
             "(npm ci --prefix web) before the interop tests"
         )
-    return path
+    driver = NodeDriver(path)
+    try:
+        yield driver
+    finally:
+        driver.close()
 
 
-def run_node(node: str, request: dict[str, Any]) -> dict[str, Any]:
-    completed = subprocess.run(
-        [node, str(SCRIPT)],
-        input=json.dumps(request),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr
-    answer: dict[str, Any] = json.loads(completed.stdout)
-    return answer
+def run_node(node: NodeDriver, request: dict[str, Any]) -> dict[str, Any]:
+    return node(request)
 
 
 def spki(private_key: rsa.RSAPrivateKey) -> str:
@@ -91,7 +124,7 @@ def right(key_2048: rsa.RSAPrivateKey) -> VotingRight:
 @pytest.mark.node
 @pytest.mark.parametrize("variant", list(rsabssa.Variant), ids=str)
 def test_blindrsa_ts_client_against_our_signer(
-    node: str, key_2048: rsa.RSAPrivateKey, variant: rsabssa.Variant
+    node: NodeDriver, key_2048: rsa.RSAPrivateKey, variant: rsabssa.Variant
 ) -> None:
     msg = b"parvis interop " + variant.value.encode()
     blinded = run_node(
@@ -126,7 +159,7 @@ def test_blindrsa_ts_client_against_our_signer(
 
 @pytest.mark.node
 def test_blindrsa_ts_finalize_rejects_a_wrong_blind_signature(
-    node: str, key_2048: rsa.RSAPrivateKey
+    node: NodeDriver, key_2048: rsa.RSAPrivateKey
 ) -> None:
     """The node side really checks: a blind signature on another value is refused."""
     variant = rsabssa.DEFAULT_VARIANT
@@ -154,7 +187,7 @@ def test_blindrsa_ts_finalize_rejects_a_wrong_blind_signature(
 @pytest.mark.node
 @pytest.mark.parametrize("variant", list(rsabssa.Variant), ids=str)
 def test_our_signatures_verify_in_blindrsa_ts(
-    node: str, key_2048: rsa.RSAPrivateKey, variant: rsabssa.Variant
+    node: NodeDriver, key_2048: rsa.RSAPrivateKey, variant: rsabssa.Variant
 ) -> None:
     public_key = key_2048.public_key()
     prepared = rsabssa.prepare(b"made by parvis", variant)
@@ -177,7 +210,7 @@ def test_our_signatures_verify_in_blindrsa_ts(
 
 @pytest.mark.node
 def test_our_client_tokens_verify_in_blindrsa_ts(
-    node: str, key_2048: rsa.RSAPrivateKey, right: VotingRight
+    node: NodeDriver, key_2048: rsa.RSAPrivateKey, right: VotingRight
 ) -> None:
     answer = run_node(
         node,
@@ -234,7 +267,7 @@ def test_openssl_cli_verifies_a_token_as_plain_rsa_pss(
 
 @pytest.mark.node
 def test_noble_ed25519_ballots_and_hashes_agree(
-    node: str, key_2048: rsa.RSAPrivateKey, right: VotingRight
+    node: NodeDriver, key_2048: rsa.RSAPrivateKey, right: VotingRight
 ) -> None:
     """The booth signs ballots with @noble/ed25519; the server verifies them."""
     ballot = Ballot(election_id=ELECTION.bytes, seq=1, choices={"q": ["a", "b"]})

@@ -2,9 +2,11 @@
 // RFC 9474 (@cloudflare/blindrsa-ts) and of Ed25519 / SHA-2 (@noble/ed25519, @noble/hashes),
 // the packages the browser booth will use.
 //
-// Reads ONE JSON request on stdin, writes ONE JSON answer on stdout. Binary values are
-// base64url without padding. Exit code 0 with {"error": "..."} means the library refused
-// (e.g. an invalid signature); any other failure exits non-zero with a message on stderr.
+// Reads JSON requests on stdin, one per line, and writes one JSON answer per line on stdout,
+// in order, until stdin closes (the test keeps one process for the whole module: Node's
+// start-up costs more than the operations). Binary values are base64url without padding.
+// {"error": "..."} means the library refused (e.g. an invalid signature); a crash exits
+// non-zero with a message on stderr.
 //
 //   {"op": "blind", "spki", "variant", "msg"}             -> {"prepared", "blinded_msg", "inv"}
 //   {"op": "finalize", "spki", "variant", "prepared", "blind_sig", "inv"} -> {"sig"}
@@ -15,6 +17,7 @@
 // Run from the repository root: node tests/node/interop.mjs (packages come from web/).
 
 import { createRequire } from 'node:module';
+import { createInterface } from 'node:readline';
 import { webcrypto } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
@@ -92,12 +95,13 @@ async function handle(req) {
   }
 }
 
-let input = '';
-for await (const chunk of process.stdin) input += chunk;
-let answer;
-try {
-  answer = await handle(JSON.parse(input));
-} catch (err) {
-  answer = { error: String(err && err.message ? err.message : err) };
+for await (const line of createInterface({ input: process.stdin, crlfDelay: Infinity })) {
+  if (!line.trim()) continue;
+  let answer;
+  try {
+    answer = await handle(JSON.parse(line));
+  } catch (err) {
+    answer = { error: String(err && err.message ? err.message : err) };
+  }
+  process.stdout.write(JSON.stringify(answer) + '\n');
 }
-process.stdout.write(JSON.stringify(answer) + '\n');
