@@ -272,7 +272,10 @@ class _EvpKey:
         self._contexts: list[int] = []
         self._local = threading.local()
         self._lock = threading.Lock()
-        weakref.finalize(self, _free_evp, lib, pkey, self._contexts)
+        finalizer = weakref.finalize(self, _free_evp, lib, pkey, self._contexts)
+        # Not at interpreter exit: the process is ending anyway, and freeing OpenSSL
+        # objects then would race libcrypto's own exit-time cleanup.
+        finalizer.atexit = False
 
     def context(self) -> int:
         ctx: int | None = getattr(self._local, "ctx", None)

@@ -297,10 +297,15 @@ def blind(
     message is not coprime with ``n``: :class:`OutOfRangeError`). Step 8: "If
     inverse_mod fails, raise a 'blinding error' error and stop" (:class:`BlindingError`).
     EMSA-PSS-ENCODE uses ``emBits = bit_len(n) - 1`` as RSASSA-PSS does (RFC 8017
-    §8.1.1), so that the finalized signature verifies as ordinary RSA-PSS.
+    §8.1.1), so that the finalized signature verifies as ordinary RSA-PSS; the RFC's
+    pseudocode writes ``bit_len(n)``, but its Appendix A vectors and other
+    implementations (blindrsa-ts, CIRCL) use ``bit_len(n) - 1``, and so do we.
 
     ``salt=`` (48 bytes for PSS, empty for PSSZERO) and one of ``r=``/``inv=`` replace
-    the random choices, for the RFC vectors only.
+    the random choices, to replay the RFC vectors only. RFC 9474 §7 ("PSS Salt Choice"):
+    "the salt MUST be generated from a cryptographically secure random number
+    generator" and implementations "SHOULD NOT allow clients to provide the salt
+    directly" — :mod:`ballot.client` never passes ``salt=``, ``r=`` or ``inv=``.
     """
     n, e, k = _public_numbers(public_key)
     prepared_msg = _require_bytes(prepared_msg, "prepared_msg")

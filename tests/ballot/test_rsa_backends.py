@@ -183,3 +183,29 @@ def test_blind_sign_withholds_a_wrong_length_result(key_2048: rsa.RSAPrivateKey)
 def test_crt_key_repr_hides_the_factors(key_2048: rsa.RSAPrivateKey) -> None:
     crt = rsa_backends._crt_key(key_2048)
     assert str(crt.p) not in repr(crt)
+
+
+def test_evicted_native_handles_are_freed(
+    monkeypatch: pytest.MonkeyPatch, key_2048: rsa.RSAPrivateKey, key_3072: rsa.RSAPrivateKey
+) -> None:
+    """An evicted key's EVP_PKEY and contexts are released once no call uses them."""
+    import gc
+    import weakref
+
+    freed: list[int] = []
+    real_free = rsa_backends._free_evp
+
+    def spy(lib: object, pkey: int, contexts: list[int]) -> None:
+        freed.append(pkey)
+        real_free(lib, pkey, contexts)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(rsa_backends, "_KEY_CACHE_SIZE", 1)
+    monkeypatch.setattr(rsa_backends, "_free_evp", spy)
+    backend = rsa_backends.OpenSSLBackend()
+    backend.private_op(key_2048, (7).to_bytes(256, "big"))
+    handle = weakref.ref(backend._keys.get(key_2048))
+    pkey = handle().pkey  # type: ignore[union-attr]
+    backend.private_op(key_3072, (7).to_bytes(384, "big"))  # evicts key_2048
+    gc.collect()
+    assert handle() is None
+    assert freed == [pkey]
