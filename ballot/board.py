@@ -25,9 +25,8 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-import rfc8785
-
 from audit.merkle import leaf_hash
+from ballot.jcs import canonical
 from ballot.manifest import Manifest
 from ballot.token import CastRequest, b64u_decode, b64u_encode
 from parvis.kernel.errors import InvalidInputError
@@ -61,7 +60,7 @@ def entry_bytes(entry: Mapping[str, Any]) -> bytes:
     """The leaf bytes of an entry: its RFC 8785 canonical JSON."""
     if entry.get("kind") not in KINDS:
         raise InvalidEntryError(f"unknown entry kind {str(entry.get('kind'))[:32]!r}")
-    return rfc8785.dumps(dict(entry))
+    return canonical(dict(entry))
 
 
 def entry_leaf_hash(entry: Mapping[str, Any]) -> bytes:

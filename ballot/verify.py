@@ -91,23 +91,29 @@ def _init_worker(manifest_json: Mapping[str, Any]) -> None:
     _WORKER_MANIFEST = Manifest.from_json(manifest_json)
 
 
-def _check_casts(
-    batch: Sequence[tuple[int, Mapping[str, Any]]],
-) -> list[tuple[int, bytes, int, Any] | tuple[int, str]]:
-    """Verify a batch of ballot entries; returns (index, nullifier, seq, choices) per good
-    ballot, or (index, reason) for the first bad one (and stops there)."""
+BallotResult = tuple[int, bytes, bytes, int, Any] | tuple[int, bytes, str]
+
+
+def _check_casts(batch: Sequence[tuple[int, Mapping[str, Any]]]) -> list[BallotResult]:
+    """Hash and verify a batch of ballot entries: per entry ``(index, leaf hash, nullifier,
+    seq, choices)``, or ``(index, leaf hash, reason)`` when it does not verify. Every entry
+    is hashed even after a failure, so that the tree checks can run first."""
     manifest = _WORKER_MANIFEST
     assert manifest is not None, "the pool initializer parses the manifest"
     key = manifest.public_key()
-    out: list[tuple[int, bytes, int, Any] | tuple[int, str]] = []
-    for index, cast in batch:
+    out: list[BallotResult] = []
+    for index, entry in batch:
+        leaf = entry_leaf_hash(entry)
         try:
+            if set(entry) != {"kind", "cast"}:
+                raise BoardVerificationError("a ballot entry has exactly kind and cast")
+            cast = entry["cast"]
             verified = verify_cast(key, expected_election_id=manifest.election_id, cast=cast)
             check_choices(manifest.questions, verified.choices)
         except DomainError as exc:
-            out.append((index, str(exc)))
-            return out
-        out.append((index, verified.nullifier, verified.seq, verified.choices))
+            out.append((index, leaf, str(exc)))
+            continue
+        out.append((index, leaf, verified.nullifier, verified.seq, verified.choices))
     return out
 
 
@@ -118,20 +124,15 @@ def _verify_ballots(
     workers: int,
     chunk: int,
     progress: Progress | None,
-) -> list[tuple[int, bytes, int, Any]]:
-    results: list[tuple[int, bytes, int, Any]] = []
+) -> list[BallotResult]:
+    """Every ballot entry hashed and verified, in index order (errors included)."""
+    results: list[BallotResult] = []
     batches = [ballots[i : i + chunk] for i in range(0, len(ballots), chunk)]
-    done = 0
 
-    def collect(batch_result: list[tuple[int, bytes, int, Any] | tuple[int, str]]) -> None:
-        nonlocal done
-        for item in batch_result:
-            if len(item) == 2:
-                raise BoardVerificationError(str(item[1]), index=int(item[0]))
-            results.append(item)
-        done += len(batch_result)
+    def collect(batch_result: list[BallotResult]) -> None:
+        results.extend(batch_result)
         if progress is not None:
-            progress("ballots", done, len(ballots))
+            progress("ballots", len(results), len(ballots))
 
     if workers <= 1 or len(ballots) < 2 * chunk:
         _init_worker(manifest.to_json())
@@ -143,7 +144,6 @@ def _verify_ballots(
         ) as pool:
             for batch_result in pool.map(_check_casts, batches):
                 collect(batch_result)
-    results.sort(key=lambda r: r[0])
     return results
 
 
@@ -212,6 +212,25 @@ def _check_checkpoints(
     )
 
 
+def _open_export(
+    export: Mapping[str, Any], *, trusted_key: str | None, report: VerificationReport
+) -> tuple[list[Mapping[str, Any]], Manifest]:
+    if export.get("format") != EXPORT_FORMAT or not isinstance(export.get("entries"), list):
+        raise BoardVerificationError(f"not a board export (format {EXPORT_FORMAT} expected)")
+    entries: list[Mapping[str, Any]] = export["entries"]
+    if not all(isinstance(e, Mapping) for e in entries):
+        raise BoardVerificationError("every entry must be a JSON object")
+    manifest = _manifest(entries)
+    report.election = str(manifest.to_json()["election"])
+    report.eligible_population = manifest.eligible_population
+    if export.get("origin") != manifest.board_origin:
+        raise BoardVerificationError("the export's origin is not the manifest's board origin")
+    if trusted_key is not None and VerifierKey.parse(trusted_key) != manifest.verifier_key():
+        raise BoardVerificationError("the manifest's board key is not the key you trust")
+    report.checks.append("entry 0 is the manifest; board origin and key match it")
+    return entries, manifest
+
+
 def verify_board(
     export: Mapping[str, Any],
     *,
@@ -227,44 +246,41 @@ def verify_board(
     core); boards with fewer than two batches are verified in this process.
     """
     report = VerificationReport()
-    if export.get("format") != EXPORT_FORMAT or not isinstance(export.get("entries"), list):
-        raise BoardVerificationError(f"not a board export (format {EXPORT_FORMAT} expected)")
-    entries: list[Mapping[str, Any]] = export["entries"]
-    if not all(isinstance(e, Mapping) for e in entries):
-        raise BoardVerificationError("every entry must be a JSON object")
-    manifest = _manifest(entries)
-    report.election = str(manifest.to_json()["election"])
-    report.eligible_population = manifest.eligible_population
-    if export.get("origin") != manifest.board_origin:
-        raise BoardVerificationError("the export's origin is not the manifest's board origin")
-    if trusted_key is not None and VerifierKey.parse(trusted_key) != manifest.verifier_key():
-        raise BoardVerificationError("the manifest's board key is not the key you trust")
-    report.checks.append("entry 0 is the manifest; board origin and key match it")
-
-    leaves: list[bytes] = []
-    for index, entry in enumerate(entries):
-        try:
-            hidden = withheld_hash(entry)
-            leaves.append(hidden if hidden is not None else entry_leaf_hash(entry))
-        except DomainError as exc:
-            raise BoardVerificationError(str(exc), index=index) from None
-        if progress is not None and index % 10_000 == 0:
-            progress("hashing", index, len(entries))
-    report.entries = len(entries)
-    checkpoints = export.get("checkpoints")
-    if not isinstance(checkpoints, list) or not all(isinstance(c, str) for c in checkpoints):
-        raise BoardVerificationError("checkpoints must be a list of signed notes")
-    _check_checkpoints(leaves, checkpoints, manifest=manifest, report=report)
+    entries, manifest = _open_export(export, trusted_key=trusted_key, report=report)
 
     ballots, close, results, paper, withheld, issued = _walk(entries)
-    report.ballots_on_board = len(ballots) + withheld
-    verified = _verify_ballots(
+    checked = _verify_ballots(
         manifest,
         ballots,
         workers=workers or os.cpu_count() or 1,
         chunk=chunk,
         progress=progress,
     )
+    leaves: list[bytes | None] = [None] * len(entries)
+    for item in checked:
+        leaves[item[0]] = item[1]
+    for index, entry in enumerate(entries):
+        if leaves[index] is None:
+            try:
+                hidden = withheld_hash(entry)
+                leaves[index] = hidden if hidden is not None else entry_leaf_hash(entry)
+            except DomainError as exc:
+                raise BoardVerificationError(str(exc), index=index) from None
+    all_leaves = [leaf for leaf in leaves if leaf is not None]
+    report.entries = len(entries)
+    checkpoints = export.get("checkpoints")
+    if not isinstance(checkpoints, list) or not all(isinstance(c, str) for c in checkpoints):
+        raise BoardVerificationError("checkpoints must be a list of signed notes")
+    # The tree is checked before the ballots: an altered entry is first of all a log that
+    # does not match its signed checkpoints.
+    _check_checkpoints(all_leaves, checkpoints, manifest=manifest, report=report)
+
+    verified: list[tuple[int, bytes, int, Any]] = []
+    for item in checked:
+        if len(item) == 3:
+            raise BoardVerificationError(item[2], index=item[0])
+        verified.append((item[0], item[2], item[3], item[4]))
+    report.ballots_on_board = len(ballots) + withheld
     counted = _resolve_nullifiers(verified, revote=manifest.revote)
     report.counted_ballots = len(counted) + withheld
     report.checks.append(
@@ -296,7 +312,7 @@ def verify_board(
             else "aggregate publication: individual ballots withheld (below the anonymity set)"
         )
     if receipt is not None:
-        report.receipt_index = _find_receipt(receipt, leaves, entries)
+        report.receipt_index = _find_receipt(receipt, all_leaves, entries)
         report.checks.append(f"receipt {receipt} names entry {report.receipt_index}")
     return report
 
@@ -329,11 +345,7 @@ def _walk(
         if kind == "ballot":
             if close is not None:
                 raise BoardVerificationError("a ballot after the close entry", index=index)
-            if set(entry) != {"kind", "cast"}:
-                raise BoardVerificationError(
-                    "a ballot entry has exactly kind and cast", index=index
-                )
-            ballots.append((index, entry["cast"]))
+            ballots.append((index, entry))
         elif kind == "issuance":
             count = entry.get("tokens_issued")
             if not isinstance(count, int) or (issued is not None and count < issued):
