@@ -1,1 +1,86 @@
-"""identity package."""
+"""identity: FranceConnect relying party and sandbox, pseudonymous citizen accounts,
+residency and age eligibility, staff accounts and roles (issue 6).
+
+Public surface for other domains (architecture.md: "a domain talks to another only through
+that domain's public surface"):
+
+- :func:`eligibility_for` — "is this citizen eligible for rule R now, and why not" (the
+  ballot domain calls it before issuing a token);
+- :func:`service_from` — the :class:`~identity.service.IdentityService` of a context;
+- the eligibility vocabulary: :class:`EligibilityDecision`, :class:`Reason`,
+  :class:`Evidence`, :class:`Rule`, :class:`Territory`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from identity.eligibility import EligibilityDecision, Evidence, Reason, Rule, Territory
+
+if TYPE_CHECKING:
+    import httpx
+    from sqlalchemy.orm import Session
+
+    from identity.relying_party import FranceConnectClient
+    from identity.sandbox import Sandbox
+    from identity.service import IdentityService
+    from identity.staff import StaffService
+    from parvis.kernel.context import AppContext
+
+__all__ = [
+    "EligibilityDecision",
+    "Evidence",
+    "Reason",
+    "Rule",
+    "Territory",
+    "eligibility_for",
+    "franceconnect_client",
+    "sandbox_from",
+    "service_from",
+    "staff_service_from",
+    "use_franceconnect_http",
+]
+
+
+def service_from(ctx: AppContext) -> IdentityService:
+    """The identity service of ``ctx`` (created on first use)."""
+    from identity.service import IdentityService
+
+    return ctx.extension("identity", IdentityService)
+
+
+def staff_service_from(ctx: AppContext) -> StaffService:
+    from identity.staff import StaffService
+
+    return ctx.extension("identity.staff", StaffService)
+
+
+def eligibility_for(
+    ctx: AppContext, session: Session, *, citizen_pseudonym: str, rule_id: str
+) -> EligibilityDecision:
+    """Decide now whether the citizen is eligible for ``rule_id``; the decision (and why
+    not) is stored and audited in the caller's transaction."""
+    return service_from(ctx).eligibility(
+        session, citizen_pseudonym=citizen_pseudonym, rule_id=rule_id
+    )
+
+
+def sandbox_from(ctx: AppContext) -> Sandbox:
+    """The built-in FranceConnect sandbox of ``ctx`` (demo and test modes)."""
+    from identity.plugin import make_sandbox
+
+    return ctx.extension("identity.sandbox", make_sandbox)
+
+
+def use_franceconnect_http(ctx: AppContext, client: httpx.Client) -> None:
+    """Send the relying party's calls to FranceConnect through ``client`` (tests pass a
+    client bound to the app itself; production keeps the default real HTTP client)."""
+    from identity.plugin import make_franceconnect_client
+
+    ctx.extensions["identity.fc_client"] = make_franceconnect_client(ctx, http=client)
+
+
+def franceconnect_client(ctx: AppContext) -> FranceConnectClient:
+    from identity.plugin import make_franceconnect_client
+
+    return ctx.extension("identity.fc_client", make_franceconnect_client)

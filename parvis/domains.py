@@ -16,4 +16,7 @@ def plugins() -> list[DomainPlugin]:
     found: list[DomainPlugin] = []
     # Domains add their import here as they land, e.g.:
     #   from audit.plugin import PLUGIN as audit_plugin; found.append(audit_plugin)
+    from identity.plugin import PLUGIN as IDENTITY
+
+    found.append(IDENTITY)
     return found

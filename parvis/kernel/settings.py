@@ -31,6 +31,11 @@ MIN_SECRET_LENGTH = 32
 DEMO_SECRET = "parvis-demo-secret-not-for-production-0000"  # noqa: S105 - public by design
 
 
+#: The sandbox client of the local demo and the tests (public, refused nowhere but unused in
+#: production, where PARVIS_FC_CLIENT_ID and PARVIS_FC_CLIENT_SECRET come from FranceConnect).
+DEMO_FC_CLIENT_ID = "parvis-demo"
+DEMO_FC_CLIENT_SECRET = "parvis-demo-fc-secret-not-for-production"  # noqa: S105 - public
+
 class Mode(StrEnum):
     """Where the process runs; it decides which shortcuts are allowed."""
 
@@ -95,6 +100,27 @@ class Settings(BaseSettings):
         default="INFO", description="log level of the JSON logs"
     )
     default_locale: Literal["fr", "en"] = Field(default="fr", description="page language")
+    consent_timezone: str = Field(
+        default="Europe/Paris",
+        description="IANA time zone of the calendar in which Art. 12(3) request deadlines run",
+    )
+    consent_evidence_retention: str = Field(
+        default="P5Y",
+        description="how long consent events are kept after a consent ends (ISO 8601 "
+        "duration; proof of consent, Art. 7(1))",
+    )
+    consent_webhook_poll_seconds: Annotated[float, Field(gt=0, le=60)] = Field(
+        default=1.0, description="how often the webhook worker looks for deliveries due"
+    )
+    consent_webhook_backoff_seconds: Annotated[float, Field(gt=0, le=3600)] = Field(
+        default=30.0, description="delay before the first webhook retry (doubles each time)"
+    )
+    consent_webhook_max_attempts: Annotated[int, Field(ge=1, le=30)] = Field(
+        default=12, description="webhook delivery attempts before giving up"
+    )
+    consent_webhook_timeout_seconds: Annotated[float, Field(gt=0, le=60)] = Field(
+        default=5.0, description="seconds before a webhook delivery attempt is abandoned"
+    )
     rsa_backend: Literal["auto", "libcrypto", "gmpy2", "python"] = Field(
         default="auto", description="backend of the RSA blind-signature private operation"
     )
@@ -104,6 +130,41 @@ class Settings(BaseSettings):
     )
     workers: Annotated[int, Field(ge=1, le=64)] = Field(
         default=1, description="uvicorn worker processes (PostgreSQL only when > 1)"
+    )
+
+    fc_issuer: str = Field(
+        default="",
+        description="FranceConnect issuer URL (e.g. https://fcp-low.sbx.dev-franceconnect.fr/api/v2); "
+        "outside production, empty means the built-in sandbox at {PUBLIC_URL}/fc-sandbox/api/v2",
+    )
+    fc_client_id: str = Field(
+        default="", description="FranceConnect client id (demo/test default: parvis-demo)"
+    )
+    fc_client_secret: str = Field(
+        default="",
+        description="FranceConnect client secret (client_secret_post); demo/test default is public",
+        repr=False,
+    )
+    fc_scopes: str = Field(
+        default="openid given_name family_name birthdate birthplace birthcountry",
+        description="space-separated FranceConnect scopes (the identity pivot without gender)",
+    )
+    fc_acr: str = Field(default="eidas1", description="acr_values requested from FranceConnect")
+    fc_redirect_uri: str = Field(
+        default="", description="callback URL (default {PUBLIC_URL}/auth/franceconnect/callback)"
+    )
+    fc_post_logout_redirect_uri: str = Field(
+        default="",
+        description="where FranceConnect returns after /session/end "
+        "(default {PUBLIC_URL}/auth/franceconnect/logged-out)",
+    )
+    fc_http_timeout: Annotated[float, Field(gt=0, le=60)] = Field(
+        default=10.0, description="seconds before a call to FranceConnect is abandoned"
+    )
+    fc_sandbox: bool | None = Field(
+        default=None,
+        description="serve the FranceConnect sandbox under /fc-sandbox/api/v2 "
+        "(default: on outside production; refused in production)",
     )
 
     @field_validator("database_url")
@@ -122,6 +183,26 @@ class Settings(BaseSettings):
     def _http_url(cls, value: str) -> str:
         if not value.startswith(("http://", "https://")) or value.endswith("/"):
             raise ValueError("must be an absolute http(s) URL without a trailing slash")
+        return value
+
+    @field_validator("consent_timezone")
+    @classmethod
+    def _time_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA time zone {value!r} (e.g. Europe/Paris)") from None
+        return value
+
+    @field_validator("consent_evidence_retention")
+    @classmethod
+    def _iso_duration(cls, value: str) -> str:
+        import re
+
+        if not re.fullmatch(r"P(?=\d)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?", value):
+            raise ValueError("an ISO 8601 duration of years, months, weeks, days (e.g. P5Y)")
         return value
 
     @model_validator(mode="after")
@@ -152,6 +233,42 @@ class Settings(BaseSettings):
                 )
             if self.is_sqlite and self.workers > 1:
                 raise ValueError("PARVIS_WORKERS > 1 needs PostgreSQL (SQLite has one writer)")
+        return self
+
+    @model_validator(mode="after")
+    def _franceconnect_defaults(self) -> Settings:
+        """Outside production the relying party points at the built-in sandbox by default;
+        production never serves the sandbox and has no default issuer or client."""
+        if self.fc_sandbox is None:
+            object.__setattr__(self, "fc_sandbox", self.mode is not Mode.PRODUCTION)
+        if self.mode is Mode.PRODUCTION:
+            if self.fc_sandbox:
+                raise ValueError("PARVIS_FC_SANDBOX: the sandbox is refused in production mode")
+        else:
+            if not self.fc_issuer:
+                object.__setattr__(self, "fc_issuer", f"{self.public_url}/fc-sandbox/api/v2")
+            if not self.fc_client_id:
+                object.__setattr__(self, "fc_client_id", DEMO_FC_CLIENT_ID)
+            if not self.fc_client_secret:
+                object.__setattr__(self, "fc_client_secret", DEMO_FC_CLIENT_SECRET)
+        if not self.fc_redirect_uri:
+            object.__setattr__(
+                self, "fc_redirect_uri", f"{self.public_url}/auth/franceconnect/callback"
+            )
+        if not self.fc_post_logout_redirect_uri:
+            object.__setattr__(
+                self,
+                "fc_post_logout_redirect_uri",
+                f"{self.public_url}/auth/franceconnect/logged-out",
+            )
+        for name in ("fc_issuer", "fc_redirect_uri", "fc_post_logout_redirect_uri"):
+            value = getattr(self, name)
+            if value and not value.startswith(("http://", "https://")):
+                raise ValueError(f"PARVIS_{name.upper()}: must be an absolute http(s) URL")
+        if self.fc_issuer.endswith("/"):
+            raise ValueError("PARVIS_FC_ISSUER: must not end with a slash")
+        if "openid" not in self.fc_scopes.split():
+            raise ValueError("PARVIS_FC_SCOPES: must contain openid")
         return self
 
     @property

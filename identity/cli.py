@@ -1,0 +1,135 @@
+"""``parvis territory …``, ``parvis staff …`` and ``parvis fc-sandbox`` (typer).
+
+Each command fails with a one-line reason (``parvis.cli.one_line_errors`` semantics: domain
+errors are raised, never printed as tracebacks).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, ParamSpec, TypeVar
+
+import typer
+
+from parvis.kernel.context import AppContext, build_context
+from parvis.kernel.errors import DomainError
+from parvis.kernel.principal import Role
+from parvis.kernel.settings import load_settings
+
+__all__ = ["fc_sandbox", "staff_app", "territory_app"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+territory_app = typer.Typer(help="Territories and census imports.", no_args_is_help=True)
+staff_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
+
+
+def _one_line(func: Callable[P, R]) -> Callable[P, R]:
+    """Domain errors become ``error: …`` on one line and exit status 1."""
+
+    @wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except DomainError as exc:
+            typer.echo(f"error: {' '.join(str(exc).split())}", err=True)
+            raise typer.Exit(1) from None
+        except OSError as exc:
+            typer.echo(f"error: {exc.strerror or exc}: {exc.filename or ''}", err=True)
+            raise typer.Exit(1) from None
+
+    return wrapper
+
+
+def _context() -> AppContext:
+    import identity
+
+    ctx = build_context(load_settings())
+    identity.service_from(ctx)
+    return ctx
+
+
+@territory_app.command("import-census")
+@_one_line
+def import_census(
+    file: Annotated[Path, typer.Argument(help="CSV file (UTF-8) of the census or roll")],
+    territory: Annotated[str, typer.Option("--territory", help="territory id")],
+    electoral_roll: Annotated[
+        bool, typer.Option("--electoral-roll", help="the file is the electoral roll")
+    ] = False,
+) -> None:
+    """Import a census or electoral roll: only keyed hashes are stored; prints the report."""
+    import identity
+
+    ctx = _context()
+    text = file.read_text(encoding="utf-8")
+    try:
+        with ctx.db.write_session() as db:
+            report = identity.service_from(ctx).import_census(
+                db,
+                territory_id=territory,
+                csv_text=text,
+                electoral_roll=electoral_roll,
+                actor="system:cli",
+            )
+    finally:
+        ctx.db.dispose()
+    for line in report.lines():
+        typer.echo(line)
+
+
+@staff_app.command("create")
+@_one_line
+def staff_create(
+    email: Annotated[str, typer.Argument(help="the staff member's e-mail address")],
+    role: Annotated[list[Role], typer.Option("--role", help="a role (repeatable)")],
+) -> None:
+    """Create a staff account; prints the one-time password and the TOTP URI once."""
+    import identity
+
+    ctx = _context()
+    try:
+        with ctx.db.write_session() as db:
+            created = identity.staff_service_from(ctx).create(
+                db, email=email, roles=frozenset(role), actor="system:cli"
+            )
+    finally:
+        ctx.db.dispose()
+    typer.echo(f"staff {created.staff_id} created for {created.email}")
+    typer.echo(f"password: {created.password}")
+    typer.echo(f"totp: {created.totp_uri}")
+
+
+@_one_line
+def fc_sandbox(
+    port: Annotated[int, typer.Option(help="listen port", min=1, max=65535)] = 8100,
+    host: Annotated[str, typer.Option(help="listen address")] = "127.0.0.1",
+    public_url: Annotated[
+        str | None, typer.Option(help="the URL clients reach the sandbox at")
+    ] = None,
+    nonce_min_length: Annotated[
+        int, typer.Option(help="shortest nonce accepted (22 like FranceConnect, up to 32)")
+    ] = 22,
+) -> None:
+    """Run the FranceConnect sandbox alone (issuer {public_url}/fc-sandbox/api/v2)."""
+    import uvicorn
+
+    from identity.plugin import sandbox_clients
+    from identity.sandbox import Sandbox, standalone_app
+    from parvis.kernel.clock import SystemClock
+    from parvis.kernel.keys import derive_key
+
+    settings = load_settings()
+    base = public_url or f"http://{host}:{port}"
+    sandbox = Sandbox(
+        issuer=f"{base}/fc-sandbox/api/v2",
+        clock=SystemClock(),
+        secret=derive_key(settings.secret_key, "identity/fc-sandbox/sub/v1"),
+        clients=sandbox_clients(settings, issuer_base=base),
+        nonce_min_length=nonce_min_length,
+    )
+    typer.echo(f"FranceConnect sandbox: {sandbox.issuer}")
+    uvicorn.run(standalone_app(sandbox), host=host, port=port, log_level="warning")

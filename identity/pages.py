@@ -1,0 +1,671 @@
+"""HTML pages of the identity domain: FranceConnect sign-in and sign-out, the citizen's
+eligibility page, staff sign-in, territories, rules, census imports, letters and the agent desk.
+
+Adapters only: parse the form, call the service, render. Every form carries the session's
+CSRF token (``csrf_token``) and works without JavaScript. FranceConnect failures are shown as
+a page that says what happened and what to do, never as a stack trace or JSON.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import date
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+import identity
+from identity.eligibility import Evidence, Reason, Rule, Territory
+from identity.errors import (
+    FranceConnectError,
+    FranceConnectRefusedError,
+    IdentityError,
+    ProviderUnavailableError,
+    StaffAuthenticationError,
+    StateMismatchError,
+)
+from identity.tables import PostalCodeRow
+from parvis.kernel.context import AppContext
+from parvis.kernel.principal import Anonymous, Citizen, Principal, Role, Staff
+from parvis.kernel.web import (
+    check_csrf,
+    current_principal,
+    ensure_session,
+    get_ctx,
+    render,
+    require_staff,
+    start_session,
+    web_session,
+)
+
+__all__ = ["citizen_router", "staff_router"]
+
+citizen_router = APIRouter(include_in_schema=False)
+staff_router = APIRouter(prefix="/staff", include_in_schema=False)
+
+CtxDep = Annotated[AppContext, Depends(get_ctx)]
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
+
+#: What the citizen reads for each FranceConnect failure (message ids, translated).
+FC_MESSAGES = {
+    "access_denied": "You cancelled the sign-in at FranceConnect. You can try again.",
+    "state": "This sign-in request has expired or did not start in this browser. Please "
+    "start again.",
+    "unavailable": "FranceConnect is not answering properly right now. Please try again in a "
+    "few minutes.",
+    "claims": "FranceConnect did not send the identity details Parvis needs (name, first "
+    "names, date and place of birth). Contact your town hall.",
+    "duplicate": "This identity is already linked to another Parvis account. Contact your "
+    "town hall.",
+    "rejected": "FranceConnect's answer could not be verified, so you were not signed in. "
+    "Please try again.",
+    "refused": "FranceConnect refused the sign-in request. Please try again later.",
+}
+
+#: What to do, per reason a citizen is not eligible.
+NEXT_STEPS = {
+    Reason.BIRTHDATE_UNKNOWN: "Your date of birth is unknown: sign in again with FranceConnect.",
+    Reason.TOO_YOUNG: "You are below the minimum age on the reference date of this vote.",
+    Reason.TOO_OLD: "You are above the maximum age on the reference date of this vote.",
+    Reason.ASSURANCE_TOO_LOW: "This vote needs a stronger FranceConnect sign-in.",
+    Reason.NO_RESIDENCY_EVIDENCE: "We have no proof that you live in the territory: ask for "
+    "a letter with a code below, or go to the town hall desk.",
+    Reason.OUTSIDE_TERRITORY: "Your proof of residence is for a commune outside this territory.",
+    Reason.COG_VINTAGE_MISMATCH: "The territory's list of communes changed since your proof "
+    "of residence was recorded: please prove your residence again.",
+    Reason.EVIDENCE_NOT_ACCEPTED: "This vote does not accept the kind of proof of residence "
+    "you gave: ask for a letter with a code, or go to the town hall desk.",
+    Reason.EVIDENCE_EXPIRED: "Your proof of residence has expired: please prove it again.",
+    Reason.ELECTORAL_ROLL_REQUIRED: "This consultation is open to registered voters only; you "
+    "were not found on the electoral roll.",
+    Reason.PAPER_VOTE_RECORDED: "You already voted on paper for this vote.",
+}
+
+
+def _page(
+    request: Request, template: str, values: dict[str, Any] | None = None, *, status: int = 200
+) -> Response:
+    """Render with a session (for the CSRF token), sending its cookie when new."""
+    holder = Response()
+    ensure_session(request, holder)
+    response = render(request, template, values, status_code=status)
+    for key, value in holder.raw_headers:
+        if key == b"set-cookie":
+            response.raw_headers.append((key, value))
+    return response
+
+
+def _redirect(url: str, *, form_target: str | None = None) -> RedirectResponse:
+    response = RedirectResponse(url, status_code=303)
+    if form_target:
+        # A form posted here is redirected to FranceConnect: form-action must allow it
+        # (browsers check form-action on redirects too).
+        origin = "{0.scheme}://{0.netloc}".format(urlsplit(form_target))
+        response.headers["content-security-policy"] = (
+            f"default-src 'none'; form-action 'self' {origin}; frame-ancestors 'none'"
+        )
+    return response
+
+
+# -- FranceConnect sign-in and sign-out ----------------------------------------------------
+
+
+@citizen_router.get("/connexion", response_class=HTMLResponse)
+def sign_in_page(request: Request, ctx: CtxDep) -> Response:
+    return _page(request, "identity/sign_in.html", {"sandbox": bool(ctx.settings.fc_sandbox)})
+
+
+@citizen_router.get("/auth/franceconnect/login")
+def franceconnect_login(request: Request, ctx: CtxDep) -> Response:
+    try:
+        auth = identity.franceconnect_client(ctx).begin(
+            prompt="login" if request.query_params.get("again") else None
+        )
+    except FranceConnectError as exc:
+        return _fc_error(request, exc)
+    response = _redirect(auth.url)
+    session = ensure_session(request, response)
+    session.extra.update({"fc_state": auth.state, "fc_nonce": auth.nonce})
+    with ctx.db.write_session() as db:
+        ctx.sessions.save(db, session)
+    return response
+
+
+def _fc_error(request: Request, exc: IdentityError) -> Response:
+    if isinstance(exc, FranceConnectRefusedError):
+        key = "access_denied" if exc.error == "access_denied" else "refused"
+        status = 401
+    elif isinstance(exc, StateMismatchError):
+        key, status = "state", 400
+    elif isinstance(exc, ProviderUnavailableError):
+        key, status = "unavailable", 502
+    elif isinstance(exc, FranceConnectError) and exc.reason.startswith("claim"):
+        key, status = "claims", 422
+    elif isinstance(exc, FranceConnectError):
+        key, status = "rejected", 401
+    else:
+        key, status = "duplicate", 409
+    code = getattr(exc, "reason", "duplicate")
+    return _page(
+        request,
+        "identity/fc_error.html",
+        {"message": FC_MESSAGES[key], "code": code, "kind": key},
+        status=status,
+    )
+
+
+@citizen_router.get("/auth/franceconnect/callback")
+def franceconnect_callback(request: Request, ctx: CtxDep) -> Response:
+    session = web_session(request, ctx)
+    extra = session.extra if session is not None else {}
+    state, nonce = str(extra.get("fc_state", "")), str(extra.get("fc_nonce", ""))
+    client = identity.franceconnect_client(ctx)
+    try:
+        result = client.finish(dict(request.query_params), state=state, nonce=nonce)
+        with ctx.db.write_session() as db:
+            pseudonym = identity.service_from(ctx).sign_in_citizen(
+                db, sub=result.sub, acr=result.acr, pivot=result.pivot
+            )
+    except IdentityError as exc:
+        if session is not None:
+            # A state is single use, whatever the outcome.
+            session.extra.pop("fc_state", None)
+            session.extra.pop("fc_nonce", None)
+            with ctx.db.write_session() as db:
+                ctx.sessions.save(db, session)
+        return _fc_error(request, exc)
+    response = _redirect("/mon-compte")
+    new = start_session(request, response, Citizen(pseudonym))
+    new.extra.pop("fc_state", None)
+    new.extra.pop("fc_nonce", None)
+    new.extra["fc_id_token"] = result.id_token
+    with ctx.db.write_session() as db:
+        ctx.sessions.save(db, new)
+    return response
+
+
+@citizen_router.post("/auth/logout")
+def sign_out(request: Request, ctx: CtxDep, csrf_token: Annotated[str, Form()] = "") -> Response:
+    """Sign out locally, then at FranceConnect through ``/session/end`` when signed in
+    with it (franceconnect.md: all three parameters required)."""
+    check_csrf(request, csrf_token)
+    session = web_session(request, ctx)
+    id_token = str(session.extra.get("fc_id_token", "")) if session else ""
+    if not id_token:
+        response = _redirect("/")
+        new = start_session(request, response, Anonymous())
+        new.extra.pop("fc_id_token", None)
+        with ctx.db.write_session() as db:
+            ctx.sessions.save(db, new)
+        return response
+    state = secrets.token_urlsafe(32)
+    url = identity.franceconnect_client(ctx).logout_url(id_token=id_token, state=state)
+    response = _redirect(url, form_target=url)
+    new = start_session(request, response, Anonymous())
+    new.extra.pop("fc_id_token", None)
+    new.extra["fc_logout_state"] = state
+    with ctx.db.write_session() as db:
+        ctx.sessions.save(db, new)
+    return response
+
+
+@citizen_router.get("/auth/franceconnect/logged-out", response_class=HTMLResponse)
+def logged_out(request: Request, ctx: CtxDep) -> Response:
+    session = web_session(request, ctx)
+    expected = str(session.extra.get("fc_logout_state", "")) if session else ""
+    returned = request.query_params.get("state", "")
+    confirmed = bool(expected) and secrets.compare_digest(expected, returned)
+    if session is not None and confirmed:
+        session.extra.pop("fc_logout_state", None)
+        with ctx.db.write_session() as db:
+            ctx.sessions.save(db, session)
+    return _page(request, "identity/logged_out.html", {"confirmed": confirmed})
+
+
+# -- the citizen's page --------------------------------------------------------------------
+
+
+def _account_values(ctx: AppContext, pseudonym: str) -> dict[str, Any]:
+    service = identity.service_from(ctx)
+    with ctx.db.write_session() as db:
+        territories = service.territories(db)
+        rules = service.rules(db)
+        decisions = [
+            (rule, service.eligibility(db, citizen_pseudonym=pseudonym, rule_id=rule.id))
+            for rule in rules
+        ]
+        letter: PostalCodeRow | None = service.postal_status(db, pseudonym)
+        letter_status = letter.status if letter is not None else None
+        letter_exported = letter is not None and letter.exported_at is not None
+    return {
+        "decisions": decisions,
+        "territories": list(territories.values()),
+        "next_steps": NEXT_STEPS,
+        "letter_status": letter_status,
+        "letter_exported": letter_exported,
+        "self_declaration_territories": sorted(
+            {r.territory_id for r in rules if Evidence.SELF_DECLARATION in r.accepted_evidence}
+        ),
+    }
+
+
+def _account(
+    request: Request,
+    ctx: CtxDep,
+    principal: Principal,
+    extra: dict[str, Any] | None = None,
+    *,
+    status: int = 200,
+) -> Response:
+    if not isinstance(principal, Citizen):
+        return _redirect("/connexion")
+    values = _account_values(ctx, principal.pseudonym)
+    values.update(extra or {})
+    return _page(request, "identity/account.html", values, status=status)
+
+
+@citizen_router.get("/mon-compte", response_class=HTMLResponse)
+def account(request: Request, ctx: CtxDep, principal: PrincipalDep) -> Response:
+    return _account(request, ctx, principal)
+
+
+def _citizen_form(
+    request: Request, ctx: CtxDep, principal: Principal, csrf_token: str
+) -> Citizen | Response:
+    check_csrf(request, csrf_token)
+    if not isinstance(principal, Citizen):
+        return _redirect("/connexion")
+    return principal
+
+
+@citizen_router.post("/mon-compte/declaration")
+def self_declaration(
+    request: Request,
+    *,
+    ctx: CtxDep,
+    principal: PrincipalDep,
+    territory: Annotated[str, Form()],
+    commune: Annotated[str, Form()],
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    citizen = _citizen_form(request, ctx, principal, csrf_token)
+    if isinstance(citizen, Response):
+        return citizen
+    try:
+        with ctx.db.write_session() as db:
+            identity.service_from(ctx).self_declare(
+                db,
+                citizen_id=citizen.pseudonym,
+                territory_id=territory,
+                commune_code=commune.strip().upper(),
+            )
+    except IdentityError as exc:
+        return _account(request, ctx, principal, {"error": exc.detail}, status=422)
+    return _account(request, ctx, principal, {"notice": "Your declaration is recorded."})
+
+
+@citizen_router.post("/mon-compte/courrier")
+def request_letter(
+    request: Request,
+    *,
+    ctx: CtxDep,
+    principal: PrincipalDep,
+    territory: Annotated[str, Form()],
+    commune: Annotated[str, Form()],
+    address: Annotated[str, Form()],
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    citizen = _citizen_form(request, ctx, principal, csrf_token)
+    if isinstance(citizen, Response):
+        return citizen
+    try:
+        with ctx.db.write_session() as db:
+            identity.service_from(ctx).request_postal_code(
+                db,
+                citizen_id=citizen.pseudonym,
+                territory_id=territory,
+                commune_code=commune.strip().upper(),
+                address=address,
+            )
+    except IdentityError as exc:
+        return _account(request, ctx, principal, {"error": exc.detail}, status=422)
+    return _account(
+        request, ctx, principal, {"notice": "A letter with a code will be sent to your address."}
+    )
+
+
+@citizen_router.post("/mon-compte/code")
+def enter_code(
+    request: Request,
+    ctx: CtxDep,
+    principal: PrincipalDep,
+    code: Annotated[str, Form()],
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    citizen = _citizen_form(request, ctx, principal, csrf_token)
+    if isinstance(citizen, Response):
+        return citizen
+    try:
+        identity.service_from(ctx).verify_postal_code(citizen_id=citizen.pseudonym, code=code)
+    except IdentityError as exc:
+        values: dict[str, Any] = {"error": exc.detail}
+        if hasattr(exc, "attempts_left"):
+            values["attempts_left"] = exc.attempts_left
+        return _account(request, ctx, principal, values, status=422)
+    return _account(
+        request, ctx, principal, {"notice": "Your code is correct: your residence is confirmed."}
+    )
+
+
+@citizen_router.post("/mon-compte/code-guichet")
+def desk_code(
+    request: Request,
+    ctx: CtxDep,
+    principal: PrincipalDep,
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    citizen = _citizen_form(request, ctx, principal, csrf_token)
+    if isinstance(citizen, Response):
+        return citizen
+    with ctx.db.write_session() as db:
+        code = identity.service_from(ctx).new_desk_code(db, citizen_id=citizen.pseudonym)
+    return _account(request, ctx, principal, {"desk_code": code})
+
+
+# -- staff -----------------------------------------------------------------------------------
+
+
+@staff_router.get("/login", response_class=HTMLResponse)
+def staff_login_page(request: Request) -> Response:
+    return _page(request, "identity/staff_login.html")
+
+
+@staff_router.post("/login")
+def staff_login(
+    request: Request,
+    *,
+    ctx: CtxDep,
+    email: Annotated[str, Form(max_length=254)],
+    password: Annotated[str, Form(max_length=1024)],
+    code: Annotated[str, Form(max_length=16)],
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    check_csrf(request, csrf_token)
+    try:
+        staff = identity.staff_service_from(ctx).authenticate(
+            email=email, password=password, totp_code=code
+        )
+    except StaffAuthenticationError as exc:
+        return _page(request, "identity/staff_login.html", {"error": exc.detail}, status=401)
+    response = _redirect("/staff")
+    start_session(request, response, staff)
+    return response
+
+
+@staff_router.post("/logout")
+def staff_logout(request: Request, csrf_token: Annotated[str, Form()] = "") -> Response:
+    check_csrf(request, csrf_token)
+    response = _redirect("/staff/login")
+    start_session(request, response, Anonymous())
+    return response
+
+
+def _staff_or_login(principal: Principal) -> Staff | Response:
+    if not isinstance(principal, Staff):
+        return _redirect("/staff/login")
+    return principal
+
+
+@staff_router.get("", response_class=HTMLResponse)
+def staff_home(request: Request, principal: PrincipalDep) -> Response:
+    staff = _staff_or_login(principal)
+    if isinstance(staff, Response):
+        return staff
+    return _page(request, "identity/staff_home.html", {"staff": staff, "Role": Role})
+
+
+def _admin_values(ctx: AppContext) -> dict[str, Any]:
+    service = identity.service_from(ctx)
+    with ctx.db.read_session() as db:
+        return {
+            "territories": list(service.territories(db).values()),
+            "rules": service.rules(db),
+            "imports": service.census_imports(db),
+            "evidence_kinds": list(Evidence),
+        }
+
+
+def _admin_page(
+    request: Request,
+    ctx: AppContext,
+    template: str,
+    extra: dict[str, Any] | None = None,
+    *,
+    status: int = 200,
+) -> Response:
+    values = _admin_values(ctx)
+    values.update(extra or {})
+    return _page(request, template, values, status=status)
+
+
+AdminDep = Annotated[Staff, Depends(require_staff(Role.ADMIN))]
+RulesDep = Annotated[Staff, Depends(require_staff(Role.ADMIN, Role.ELECTION_OFFICER))]
+AgentDep = Annotated[Staff, Depends(require_staff(Role.AGENT, Role.ADMIN))]
+
+
+@staff_router.get("/territoires", response_class=HTMLResponse)
+def territories_page(request: Request, ctx: CtxDep, _staff: AdminDep) -> Response:
+    return _admin_page(request, ctx, "identity/staff_territories.html")
+
+
+@staff_router.post("/territoires")
+def save_territory(
+    request: Request,
+    *,
+    ctx: CtxDep,
+    staff: AdminDep,
+    territory_id: Annotated[str, Form()],
+    name: Annotated[str, Form()],
+    cog_vintage: Annotated[int, Form()],
+    communes: Annotated[str, Form()],
+    parent_id: Annotated[str, Form()] = "",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    check_csrf(request, csrf_token)
+    try:
+        territory = Territory(
+            id=territory_id.strip(),
+            name=name.strip(),
+            cog_vintage=cog_vintage,
+            communes=frozenset(c.strip().upper() for c in communes.replace(",", " ").split()),
+            parent_id=parent_id.strip() or None,
+        )
+        with ctx.db.write_session() as db:
+            identity.service_from(ctx).save_territory(db, territory, actor=staff.audit_actor)
+    except (ValueError, IdentityError) as exc:
+        detail = exc.detail if isinstance(exc, IdentityError) else str(exc)
+        return _admin_page(
+            request, ctx, "identity/staff_territories.html", {"error": detail}, status=422
+        )
+    return _admin_page(
+        request, ctx, "identity/staff_territories.html", {"notice": "Territory saved."}
+    )
+
+
+@staff_router.get("/regles", response_class=HTMLResponse)
+def rules_page(request: Request, ctx: CtxDep, _staff: RulesDep) -> Response:
+    return _admin_page(request, ctx, "identity/staff_rules.html")
+
+
+@staff_router.post("/regles")
+def save_rule(
+    request: Request,
+    *,
+    ctx: CtxDep,
+    staff: RulesDep,
+    rule_id: Annotated[str, Form()],
+    name: Annotated[str, Form()],
+    territory_id: Annotated[str, Form()],
+    reference_date: Annotated[date, Form()],
+    evidence: Annotated[list[str], Form()],
+    min_age: Annotated[str, Form()] = "",
+    max_age: Annotated[str, Form()] = "",
+    electoral_roll: Annotated[bool, Form()] = False,
+    paper_votes: Annotated[bool, Form()] = False,
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    check_csrf(request, csrf_token)
+    try:
+        rule = Rule(
+            id=rule_id.strip(),
+            name=name.strip(),
+            territory_id=territory_id,
+            accepted_evidence=frozenset(Evidence(e) for e in evidence),
+            reference_date=reference_date,
+            min_age=int(min_age) if min_age.strip() else None,
+            max_age=int(max_age) if max_age.strip() else None,
+            electoral_roll=electoral_roll,
+            paper_votes=paper_votes,
+        )
+        with ctx.db.write_session() as db:
+            identity.service_from(ctx).save_rule(db, rule, actor=staff.audit_actor)
+    except (ValueError, IdentityError) as exc:
+        detail = exc.detail if isinstance(exc, IdentityError) else str(exc)
+        return _admin_page(request, ctx, "identity/staff_rules.html", {"error": detail}, status=422)
+    return _admin_page(request, ctx, "identity/staff_rules.html", {"notice": "Rule saved."})
+
+
+@staff_router.get("/recensement", response_class=HTMLResponse)
+def census_page(request: Request, ctx: CtxDep, _staff: AdminDep) -> Response:
+    return _admin_page(request, ctx, "identity/staff_census.html")
+
+
+@staff_router.post("/recensement")
+async def census_upload(
+    request: Request,
+    *,
+    ctx: CtxDep,
+    staff: AdminDep,
+    territory_id: Annotated[str, Form()],
+    file: Annotated[UploadFile, File()],
+    electoral_roll: Annotated[bool, Form()] = False,
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    check_csrf(request, csrf_token)
+    raw = await file.read()
+
+    def work() -> Response:
+        try:
+            text = raw.decode("utf-8")
+            with ctx.db.write_session() as db:
+                report = identity.service_from(ctx).import_census(
+                    db,
+                    territory_id=territory_id,
+                    csv_text=text,
+                    electoral_roll=electoral_roll,
+                    actor=staff.audit_actor,
+                )
+        except UnicodeDecodeError:
+            return _admin_page(
+                request,
+                ctx,
+                "identity/staff_census.html",
+                {"error": "The file is not UTF-8 text."},
+                status=422,
+            )
+        except IdentityError as exc:
+            return _admin_page(
+                request, ctx, "identity/staff_census.html", {"error": exc.detail}, status=422
+            )
+        return _admin_page(request, ctx, "identity/staff_census.html", {"report": report})
+
+    return await run_in_threadpool(work)
+
+
+@staff_router.post("/courriers.csv")
+def export_letters(
+    request: Request, ctx: CtxDep, staff: AgentDep, csrf_token: Annotated[str, Form()] = ""
+) -> Response:
+    check_csrf(request, csrf_token)
+    with ctx.db.write_session() as db:
+        export = identity.service_from(ctx).export_letters(db, actor=staff.audit_actor)
+    return Response(
+        export.csv_text,
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "content-disposition": 'attachment; filename="courriers-parvis.csv"',
+            "cache-control": "no-store",
+        },
+    )
+
+
+@staff_router.get("/guichet", response_class=HTMLResponse)
+def desk_page(request: Request, ctx: CtxDep, _staff: AgentDep) -> Response:
+    return _admin_page(request, ctx, "identity/staff_desk.html")
+
+
+@staff_router.post("/guichet")
+def desk_verify(
+    request: Request,
+    *,
+    ctx: CtxDep,
+    staff: AgentDep,
+    desk_code: Annotated[str, Form()],
+    territory_id: Annotated[str, Form()],
+    commune: Annotated[str, Form()],
+    reason: Annotated[str, Form()],
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    check_csrf(request, csrf_token)
+    try:
+        with ctx.db.write_session() as db:
+            identity.service_from(ctx).record_in_person(
+                db,
+                agent=staff.audit_actor,
+                desk_code=desk_code,
+                territory_id=territory_id,
+                commune_code=commune.strip().upper(),
+                reason=reason,
+            )
+    except IdentityError as exc:
+        return _admin_page(
+            request, ctx, "identity/staff_desk.html", {"error": exc.detail}, status=422
+        )
+    return _admin_page(request, ctx, "identity/staff_desk.html", {"notice": "Residence confirmed."})
+
+
+@staff_router.post("/guichet/vote-papier")
+def desk_paper_vote(
+    request: Request,
+    *,
+    ctx: CtxDep,
+    staff: AgentDep,
+    rule_id: Annotated[str, Form()],
+    family_name: Annotated[str, Form()],
+    given_names: Annotated[str, Form()],
+    birthdate: Annotated[str, Form()],
+    birthplace: Annotated[str, Form()] = "",
+    birthcountry: Annotated[str, Form()] = "",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    check_csrf(request, csrf_token)
+    try:
+        with ctx.db.write_session() as db:
+            identity.service_from(ctx).record_paper_vote(
+                db,
+                agent=staff.audit_actor,
+                rule_id=rule_id,
+                family_name=family_name,
+                given_names=given_names,
+                birthdate=birthdate,
+                birthplace=birthplace,
+                birthcountry=birthcountry,
+            )
+    except IdentityError as exc:
+        return _admin_page(
+            request, ctx, "identity/staff_desk.html", {"error": exc.detail}, status=422
+        )
+    return _admin_page(request, ctx, "identity/staff_desk.html", {"notice": "Paper vote recorded."})

@@ -1,0 +1,171 @@
+"""The identity domain's plug-in: services, routers, templates, CLI, problems, demo seed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import httpx
+from fastapi import HTTPException, Request
+
+import identity
+from identity import cli, locale_fr
+from identity.eligibility import Evidence, Rule, Territory
+from identity.errors import (
+    AttemptsExhaustedError,
+    CodeExpiredError,
+    DuplicateIdentityError,
+    FranceConnectError,
+    IdentityNotFoundError,
+    IdentityRuleError,
+    StaffAuthenticationError,
+    WrongCodeError,
+)
+from identity.pages import citizen_router, staff_router
+from identity.relying_party import FranceConnectClient, RelyingPartyConfig
+from identity.sandbox import (
+    DEMO_CITY,
+    Sandbox,
+    SandboxClient,
+    sandbox_router,
+)
+from parvis.kernel.context import AppContext, DomainPlugin
+from parvis.kernel.keys import derive_key
+from parvis.kernel.settings import Settings
+from parvis.kernel.web import get_ctx
+
+__all__ = ["PLUGIN", "make_franceconnect_client", "make_sandbox", "sandbox_clients"]
+
+locale_fr.register()
+
+#: A second sandbox client that signs with RS256 (FranceConnect chooses the alg per client).
+RS256_CLIENT_ID = "parvis-demo-rs256"
+
+
+def sandbox_clients(settings: Settings, *, issuer_base: str) -> list[SandboxClient]:
+    """The clients a sandbox knows: Parvis's own relying party (from its settings) and an
+    RS256 twin for the tests of per-client algorithms."""
+    del issuer_base
+    secret = settings.fc_client_secret
+    own = SandboxClient(
+        client_id=settings.fc_client_id,
+        client_secret=secret,
+        redirect_uris=(settings.fc_redirect_uri,),
+        post_logout_redirect_uris=(settings.fc_post_logout_redirect_uri,),
+        alg="ES256",
+    )
+    twin = SandboxClient(
+        client_id=RS256_CLIENT_ID,
+        client_secret=secret,
+        redirect_uris=(settings.fc_redirect_uri,),
+        post_logout_redirect_uris=(settings.fc_post_logout_redirect_uri,),
+        alg="RS256",
+    )
+    return [own, twin]
+
+
+def make_sandbox(ctx: AppContext) -> Sandbox:
+    settings = ctx.settings
+    issuer = f"{settings.public_url}/fc-sandbox/api/v2"
+    return Sandbox(
+        issuer=issuer,
+        clock=ctx.clock,
+        secret=derive_key(settings.secret_key, "identity/fc-sandbox/sub/v1"),
+        clients=sandbox_clients(settings, issuer_base=settings.public_url),
+    )
+
+
+def make_franceconnect_client(
+    ctx: AppContext, *, http: httpx.Client | None = None
+) -> FranceConnectClient:
+    config = RelyingPartyConfig.from_settings(ctx.settings)
+    client = http or httpx.Client(timeout=config.timeout, follow_redirects=False)
+    return FranceConnectClient(config, http=client, clock=ctx.clock)
+
+
+def _resolve_sandbox(request: Request) -> Sandbox:
+    ctx = get_ctx(request)
+    if not ctx.settings.fc_sandbox:
+        raise HTTPException(status_code=404)
+    return identity.sandbox_from(ctx)
+
+
+def setup(ctx: AppContext) -> None:
+    identity.service_from(ctx)
+
+
+def seed_demo(ctx: AppContext) -> Iterator[str]:
+    """The demo city, an all-ages rule and a youth rule, and a census of some citizens."""
+    from identity.sandbox import TEST_CITIZENS
+
+    service = identity.service_from(ctx)
+    with ctx.db.write_session() as db:
+        if "demo-city" in service.territories(db):
+            yield "identity: demo city already seeded"
+            return
+        service.save_territory(
+            db,
+            Territory(
+                id="demo-city",
+                name=DEMO_CITY["name"],
+                cog_vintage=2025,
+                communes=frozenset({DEMO_CITY["code"]}),
+            ),
+            actor="system:demo",
+        )
+        service.save_rule(
+            db,
+            Rule(
+                id="budget-participatif",
+                name=f"Budget participatif de {DEMO_CITY['name']}",
+                territory_id="demo-city",
+                accepted_evidence=frozenset(Evidence),
+                reference_date=date(2026, 6, 1),
+                min_age=11,
+            ),
+            actor="system:demo",
+        )
+        rows = ["family_name,given_names,birthdate,birthplace,birthcountry,commune"]
+        rows += [
+            ",".join(
+                (c.family_name, c.given_name, c.birthdate, c.birthplace, c.birthcountry, c.commune)
+            )
+            for c in TEST_CITIZENS
+            if c.commune == DEMO_CITY["code"] and c.login != "hors_territoire"
+        ]
+        report = service.import_census(
+            db,
+            territory_id="demo-city",
+            csv_text="\n".join(rows) + "\n",
+            electoral_roll=False,
+            actor="system:demo",
+        )
+    yield f"identity: demo city {DEMO_CITY['name']} ({DEMO_CITY['code']}), rule budget-participatif"
+    yield f"identity: census of {report.accepted} sandbox citizens imported"
+    yield "identity: sign in at /connexion with a sandbox citizen (e.g. 'test')"
+
+
+PLUGIN = DomainPlugin(
+    name="identity",
+    setup=setup,
+    routers=(
+        sandbox_router(_resolve_sandbox),
+        citizen_router,
+        staff_router,
+    ),
+    template_dir=Path(__file__).resolve().parent / "templates",
+    cli_groups={"territory": cli.territory_app, "staff": cli.staff_app},
+    cli_commands=(cli.fc_sandbox,),
+    problems=(
+        (StaffAuthenticationError, 401, "staff-authentication"),
+        (DuplicateIdentityError, 409, "duplicate-identity"),
+        (WrongCodeError, 422, "wrong-code"),
+        (CodeExpiredError, 422, "code-expired"),
+        (AttemptsExhaustedError, 403, "attempts-exhausted"),
+        (FranceConnectError, 401, "franceconnect"),
+        (IdentityNotFoundError, 404, "not-found"),
+        (IdentityRuleError, 422, "invalid-input"),
+    ),
+    seed_demo=seed_demo,
+)

@@ -1,0 +1,838 @@
+"""Identity use cases: citizen accounts, territories, rules, evidence and eligibility.
+
+Each use case either opens its own transaction or takes the caller's ``Session`` (so that
+several domains write in one transaction). Every decision and every staff action is audited
+through :mod:`identity.auditing` with pseudonyms and ids only.
+"""
+
+from __future__ import annotations
+
+import csv
+import hmac
+import io
+import json
+import secrets
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from identity import auditing
+from identity.census import CensusRow, Reject, read_census
+from identity.eligibility import (
+    BirthDate,
+    CitizenFacts,
+    EligibilityDecision,
+    Evidence,
+    ResidencyEvidence,
+    Rule,
+    Territory,
+    covered_communes,
+    decide,
+)
+from identity.errors import (
+    AttemptsExhaustedError,
+    ClaimError,
+    CodeExpiredError,
+    DuplicateIdentityError,
+    IdentityNotFoundError,
+    IdentityRuleError,
+    WrongCodeError,
+)
+from identity.franceconnect import IdentityPivot
+from identity.normalise import (
+    NormalisationError,
+    normalise_pivot,
+    pivot_from_franceconnect,
+    pivot_hash,
+)
+from identity.tables import (
+    CensusEntryRow,
+    CensusImportRow,
+    CitizenRow,
+    DecisionRow,
+    DeskCodeRow,
+    EvidenceRow,
+    FranceConnectLinkRow,
+    PaperVoteRow,
+    PostalCodeRow,
+    RuleRow,
+    TerritoryCommuneRow,
+    TerritoryRow,
+)
+from identity.vault import AttributeVault
+from parvis.kernel.context import AppContext
+from parvis.kernel.keys import derive_key, keyed_hash
+
+__all__ = [
+    "CensusReport",
+    "IdentityService",
+    "LetterExport",
+]
+
+#: How long a postal-letter code stays valid, and how many wrong entries void it.
+POSTAL_CODE_LIFETIME = timedelta(days=45)
+POSTAL_CODE_ATTEMPTS = 5
+#: Unambiguous alphabet (no 0/O, 1/I/L): 32 symbols, 10 characters = 50 bits.
+CODE_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+POSTAL_CODE_LENGTH = 10
+#: A desk code lets an agent find the citizen standing in front of them without a name.
+DESK_CODE_LIFETIME = timedelta(minutes=15)
+DESK_CODE_LENGTH = 8
+#: Validity of residency evidence other than the census (the census lasts until replaced).
+EVIDENCE_VALIDITY = {
+    Evidence.POSTAL_CODE: timedelta(days=365),
+    Evidence.IN_PERSON: timedelta(days=365),
+    Evidence.SELF_DECLARATION: timedelta(days=365),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class CensusReport:
+    """What an import did: counts and the refused lines (line number and reason only)."""
+
+    import_id: str
+    territory_id: str
+    rows: int
+    accepted: int
+    duplicates: int
+    duplicate_lines: tuple[int, ...]
+    rejects: tuple[Reject, ...] = field(default_factory=tuple)
+
+    def lines(self) -> list[str]:
+        out = [
+            f"import {self.import_id} into territory {self.territory_id}",
+            f"rows: {self.rows}",
+            f"accepted: {self.accepted}",
+            f"duplicates: {self.duplicates}"
+            + (f" (lines {', '.join(map(str, self.duplicate_lines))})" if self.duplicates else ""),
+            f"rejected: {len(self.rejects)}",
+        ]
+        out += [f"  line {r.line}: {r.reason}" for r in self.rejects]
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class LetterExport:
+    csv_text: str
+    count: int
+
+
+def _new_id() -> str:
+    return secrets.token_hex(16)
+
+
+def _code(length: int) -> str:
+    return "".join(secrets.choice(CODE_ALPHABET) for _ in range(length))
+
+
+def _clean_code(value: str) -> str:
+    return "".join(ch for ch in value.upper() if ch.isalnum())
+
+
+def _aware(value: datetime, reference: datetime) -> datetime:
+    # SQLite gives naive datetimes back for timezone=True columns; they were stored in UTC.
+    return value if value.tzinfo is not None else value.replace(tzinfo=reference.tzinfo)
+
+
+class IdentityService:
+    """The identity domain's services for one :class:`AppContext`."""
+
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+        secret = ctx.settings.secret_key
+        self._sub_key = derive_key(secret, "identity/fc-sub/v1")
+        self._pivot_key = derive_key(secret, "identity/pivot/v1")
+        self._code_key = derive_key(secret, "identity/postal-code/v1")
+        self._desk_key = derive_key(secret, "identity/desk-code/v1")
+        self.vault = AttributeVault(master_secret=secret, clock=ctx.clock)
+
+    @property
+    def now(self) -> datetime:
+        return self.ctx.clock.now()
+
+    def _audit(self, session: Session, event_type: str, actor: str, **kw: Any) -> None:
+        auditing.record(self.ctx, session, event_type=event_type, actor=actor, **kw)
+
+    # -- citizens -----------------------------------------------------------------------
+
+    def pivot_hash_of(self, pivot: IdentityPivot) -> str:
+        try:
+            return pivot_hash(self._pivot_key, pivot_from_franceconnect(pivot))
+        except NormalisationError as exc:
+            raise ClaimError(str(exc), reason="claim:pivot") from exc
+
+    def sign_in_citizen(self, session: Session, *, sub: str, acr: str, pivot: IdentityPivot) -> str:
+        """Find or create the account of a verified FranceConnect identity; returns the
+        pseudonym. Looks up the ``sub`` (keyed hash) first, then the normalised pivot (keyed
+        hash): a new ``sub`` for a known pivot is linked to the existing account (spelling
+        corrected, another provider), never a second account."""
+        now = self.now
+        sub_hash = keyed_hash(self._sub_key, sub.encode())
+        p_hash = self.pivot_hash_of(pivot)
+        link = session.get(FranceConnectLinkRow, sub_hash)
+        by_pivot = session.scalar(select(CitizenRow).where(CitizenRow.pivot_hash == p_hash))
+        if link is not None:
+            citizen = session.get(CitizenRow, link.citizen_id)
+            assert citizen is not None  # foreign key
+            if by_pivot is not None and by_pivot.id != citizen.id:
+                self._audit(session, "identity.citizen.duplicate_refused", f"citizen:{citizen.id}")
+                raise DuplicateIdentityError("this identity already belongs to another account")
+            if citizen.pivot_hash != p_hash:
+                citizen.pivot_hash = p_hash
+                self._audit(session, "identity.citizen.pivot_updated", f"citizen:{citizen.id}")
+        elif by_pivot is not None:
+            citizen = by_pivot
+            session.add(
+                FranceConnectLinkRow(sub_hash=sub_hash, citizen_id=citizen.id, created_at=now)
+            )
+            self._audit(session, "identity.citizen.relinked", f"citizen:{citizen.id}")
+        else:
+            citizen = self.create_citizen(
+                session, pivot_hash_value=p_hash, acr=acr, birth_year=pivot.birth_date.year
+            )
+            session.add(
+                FranceConnectLinkRow(sub_hash=sub_hash, citizen_id=citizen.id, created_at=now)
+            )
+        citizen.acr = acr
+        citizen.last_sign_in_at = now
+        citizen.birth_year = pivot.birth_date.year
+        session.flush()
+        # The full birth date only in the vault: eligibility needs it at the boundaries.
+        self.vault.put(session, citizen.id, "birthdate", pivot.birthdate.encode())
+        self._audit(
+            session, "identity.citizen.signed_in", f"citizen:{citizen.id}", details={"acr": acr}
+        )
+        return citizen.id
+
+    def create_citizen(
+        self, session: Session, *, pivot_hash_value: str, acr: str, birth_year: int
+    ) -> CitizenRow:
+        """A new pseudonymous account; a second account for the same pivot is refused."""
+        now = self.now
+        citizen = CitizenRow(
+            id=_new_id(),
+            pivot_hash=pivot_hash_value,
+            birth_year=birth_year,
+            acr=acr,
+            created_at=now,
+            last_sign_in_at=now,
+        )
+        try:
+            with session.begin_nested():
+                session.add(citizen)
+                session.flush()
+        except IntegrityError:
+            raise DuplicateIdentityError(
+                "this identity already belongs to another account"
+            ) from None
+        self._audit(session, "identity.citizen.created", f"citizen:{citizen.id}")
+        return citizen
+
+    def citizen(self, session: Session, pseudonym: str) -> CitizenRow:
+        found = session.get(CitizenRow, pseudonym)
+        if found is None:
+            raise IdentityNotFoundError("no such citizen")
+        return found
+
+    # -- territories and rules ----------------------------------------------------------
+
+    def save_territory(self, session: Session, territory: Territory, *, actor: str) -> None:
+        """Create or replace a territory (its communes and COG vintage)."""
+        if (
+            territory.parent_id is not None
+            and session.get(TerritoryRow, territory.parent_id) is None
+        ):
+            raise IdentityNotFoundError("unknown parent territory")
+        row = session.get(TerritoryRow, territory.id)
+        if row is None:
+            session.add(
+                TerritoryRow(
+                    id=territory.id,
+                    name=territory.name,
+                    cog_vintage=territory.cog_vintage,
+                    parent_id=territory.parent_id,
+                    created_at=self.now,
+                )
+            )
+        else:
+            row.name, row.cog_vintage, row.parent_id = (
+                territory.name,
+                territory.cog_vintage,
+                territory.parent_id,
+            )
+            session.execute(
+                delete(TerritoryCommuneRow).where(TerritoryCommuneRow.territory_id == territory.id)
+            )
+        session.flush()
+        session.add_all(
+            TerritoryCommuneRow(territory_id=territory.id, commune_code=code)
+            for code in sorted(territory.communes)
+        )
+        self._audit(
+            session,
+            "identity.territory.saved",
+            actor,
+            details={
+                "territory": territory.id,
+                "cog_vintage": territory.cog_vintage,
+                "communes": len(territory.communes),
+            },
+        )
+
+    def territories(self, session: Session) -> dict[str, Territory]:
+        communes: dict[str, set[str]] = {}
+        for tid, code in session.execute(
+            select(TerritoryCommuneRow.territory_id, TerritoryCommuneRow.commune_code)
+        ):
+            communes.setdefault(tid, set()).add(code)
+        return {
+            row.id: Territory(
+                id=row.id,
+                name=row.name,
+                cog_vintage=row.cog_vintage,
+                communes=frozenset(communes.get(row.id, ())),
+                parent_id=row.parent_id,
+            )
+            for row in session.scalars(select(TerritoryRow).order_by(TerritoryRow.id))
+        }
+
+    def territory(self, session: Session, territory_id: str) -> Territory:
+        found = self.territories(session).get(territory_id)
+        if found is None:
+            raise IdentityNotFoundError("no such territory")
+        return found
+
+    def save_rule(self, session: Session, rule: Rule, *, actor: str) -> None:
+        if session.get(TerritoryRow, rule.territory_id) is None:
+            raise IdentityNotFoundError("unknown territory")
+        values = {
+            "name": rule.name,
+            "territory_id": rule.territory_id,
+            "accepted_evidence": ",".join(sorted(rule.accepted_evidence)),
+            "min_acr": rule.min_acr,
+            "min_age": rule.min_age,
+            "max_age": rule.max_age,
+            "reference_date": rule.reference_date,
+            "electoral_roll": rule.electoral_roll,
+            "paper_votes": rule.paper_votes,
+        }
+        row = session.get(RuleRow, rule.id)
+        if row is None:
+            session.add(RuleRow(id=rule.id, created_at=self.now, **values))
+        else:
+            for key, value in values.items():
+                setattr(row, key, value)
+        self._audit(session, "identity.rule.saved", actor, details={"rule": rule.id})
+
+    @staticmethod
+    def _rule_of(row: RuleRow) -> Rule:
+        return Rule(
+            id=row.id,
+            name=row.name,
+            territory_id=row.territory_id,
+            accepted_evidence=frozenset(Evidence(v) for v in row.accepted_evidence.split(",") if v),
+            reference_date=row.reference_date,
+            min_age=row.min_age,
+            max_age=row.max_age,
+            min_acr=row.min_acr,
+            electoral_roll=row.electoral_roll,
+            paper_votes=row.paper_votes,
+        )
+
+    def rules(self, session: Session) -> list[Rule]:
+        return [self._rule_of(r) for r in session.scalars(select(RuleRow).order_by(RuleRow.id))]
+
+    def rule(self, session: Session, rule_id: str) -> Rule:
+        row = session.get(RuleRow, rule_id)
+        if row is None:
+            raise IdentityNotFoundError("no such rule")
+        return self._rule_of(row)
+
+    # -- census -------------------------------------------------------------------------
+
+    def import_census(
+        self,
+        session: Session,
+        *,
+        territory_id: str,
+        csv_text: str,
+        electoral_roll: bool,
+        actor: str,
+    ) -> CensusReport:
+        """Import a census or electoral roll, superseding the territory's previous import
+        (whose hashes are deleted). Only keyed hashes of the normalised pivots are stored."""
+        territories = self.territories(session)
+        if territory_id not in territories:
+            raise IdentityNotFoundError("no such territory")
+        communes = covered_communes(territory_id, territories)
+        try:
+            parsed = list(read_census(csv_text, communes=communes))
+        except (ValueError, csv.Error) as exc:
+            raise IdentityRuleError(f"census file: {exc}") from None
+        import_id = _new_id()
+        seen: set[str] = set()
+        entries: list[CensusEntryRow] = []
+        duplicates: list[int] = []
+        rejects: list[Reject] = []
+        for item in parsed:
+            if isinstance(item, Reject):
+                rejects.append(item)
+                continue
+            assert isinstance(item, CensusRow)
+            hashed = pivot_hash(self._pivot_key, item.pivot)
+            if hashed in seen:
+                duplicates.append(item.line)
+                continue
+            seen.add(hashed)
+            entries.append(
+                CensusEntryRow(import_id=import_id, pivot_hash=hashed, commune_code=item.commune)
+            )
+        old = list(
+            session.scalars(
+                select(CensusImportRow.id).where(
+                    CensusImportRow.territory_id == territory_id, CensusImportRow.active.is_(True)
+                )
+            )
+        )
+        if old:
+            session.execute(delete(CensusEntryRow).where(CensusEntryRow.import_id.in_(old)))
+            session.execute(
+                update(CensusImportRow).where(CensusImportRow.id.in_(old)).values(active=False)
+            )
+        session.add(
+            CensusImportRow(
+                id=import_id,
+                territory_id=territory_id,
+                electoral_roll=electoral_roll,
+                cog_vintage=territories[territory_id].cog_vintage,
+                rows=len(parsed),
+                accepted=len(entries),
+                duplicates=len(duplicates),
+                rejected=len(rejects),
+                active=True,
+                imported_by=actor,
+                imported_at=self.now,
+            )
+        )
+        session.flush()
+        session.add_all(entries)
+        report = CensusReport(
+            import_id=import_id,
+            territory_id=territory_id,
+            rows=len(parsed),
+            accepted=len(entries),
+            duplicates=len(duplicates),
+            duplicate_lines=tuple(duplicates),
+            rejects=tuple(rejects),
+        )
+        self._audit(
+            session,
+            "identity.census.imported",
+            actor,
+            details={
+                "import": import_id,
+                "territory": territory_id,
+                "electoral_roll": electoral_roll,
+                "rows": report.rows,
+                "accepted": report.accepted,
+                "duplicates": report.duplicates,
+                "rejected": len(rejects),
+            },
+        )
+        return report
+
+    def census_imports(self, session: Session) -> list[CensusImportRow]:
+        return list(
+            session.scalars(select(CensusImportRow).order_by(CensusImportRow.imported_at.desc()))
+        )
+
+    # -- evidence -----------------------------------------------------------------------
+
+    def _check_place(self, session: Session, territory_id: str, commune_code: str) -> Territory:
+        territories = self.territories(session)
+        if territory_id not in territories:
+            raise IdentityNotFoundError("no such territory")
+        if commune_code not in covered_communes(territory_id, territories):
+            raise IdentityRuleError("this commune is not in the territory")
+        return territories[territory_id]
+
+    def _add_evidence(
+        self,
+        session: Session,
+        *,
+        citizen_id: str,
+        kind: Evidence,
+        territory: Territory,
+        commune_code: str,
+        recorded_by: str,
+        reason: str | None = None,
+    ) -> None:
+        now = self.now
+        session.add(
+            EvidenceRow(
+                id=_new_id(),
+                citizen_id=citizen_id,
+                kind=kind.value,
+                territory_id=territory.id,
+                commune_code=commune_code,
+                cog_vintage=territory.cog_vintage,
+                recorded_by=recorded_by,
+                reason=reason,
+                recorded_at=now,
+                valid_until=now + EVIDENCE_VALIDITY[kind],
+            )
+        )
+        self._audit(
+            session,
+            "identity.evidence.recorded",
+            recorded_by,
+            subject=f"citizen:{citizen_id}",
+            purpose="eligibility",
+            details={"kind": kind.value, "territory": territory.id, "commune": commune_code},
+        )
+
+    def self_declare(
+        self, session: Session, *, citizen_id: str, territory_id: str, commune_code: str
+    ) -> None:
+        """Self-declaration (lowest assurance; counts only where a rule accepts it)."""
+        self.citizen(session, citizen_id)
+        territory = self._check_place(session, territory_id, commune_code)
+        self._add_evidence(
+            session,
+            citizen_id=citizen_id,
+            kind=Evidence.SELF_DECLARATION,
+            territory=territory,
+            commune_code=commune_code,
+            recorded_by=f"citizen:{citizen_id}",
+        )
+
+    def request_postal_code(
+        self,
+        session: Session,
+        *,
+        citizen_id: str,
+        territory_id: str,
+        commune_code: str,
+        address: str,
+    ) -> str:
+        """The citizen declares an address in the territory; a letter with a one-time code
+        waits (encrypted under the citizen's key) for staff to export it. Returns its id."""
+        self.citizen(session, citizen_id)
+        territory = self._check_place(session, territory_id, commune_code)
+        address = "\n".join(line.strip() for line in address.strip().splitlines() if line.strip())
+        if not 5 <= len(address) <= 300:
+            raise IdentityRuleError("the address must be 5 to 300 characters")
+        now = self.now
+        for old in session.scalars(
+            select(PostalCodeRow).where(
+                PostalCodeRow.citizen_id == citizen_id, PostalCodeRow.status == "pending"
+            )
+        ):
+            old.status = "replaced"
+            self.vault.delete(session, citizen_id, f"letter:{old.id}")
+        letter_id = _new_id()
+        code = _code(POSTAL_CODE_LENGTH)
+        session.add(
+            PostalCodeRow(
+                id=letter_id,
+                citizen_id=citizen_id,
+                territory_id=territory.id,
+                commune_code=commune_code,
+                cog_vintage=territory.cog_vintage,
+                code_hash=keyed_hash(self._code_key, f"{letter_id}:{code}".encode()),
+                attempts=0,
+                status="pending",
+                created_at=now,
+                expires_at=now + POSTAL_CODE_LIFETIME,
+            )
+        )
+        session.flush()
+        letter = {"address": address, "code": code}
+        self.vault.put(session, citizen_id, f"letter:{letter_id}", json.dumps(letter).encode())
+        self._audit(
+            session,
+            "identity.postal.requested",
+            f"citizen:{citizen_id}",
+            details={"letter": letter_id, "territory": territory.id},
+        )
+        return letter_id
+
+    def export_letters(self, session: Session, *, actor: str) -> LetterExport:
+        """Staff export the letters not yet sent (CSV for a mail merge). Each letter is
+        exported once: afterwards its address and code are erased, only the code's keyed
+        hash remains. Every address read is an access record."""
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["letter_id", "address", "code", "expires_on"])
+        count = 0
+        pending = session.scalars(
+            select(PostalCodeRow)
+            .where(PostalCodeRow.status == "pending", PostalCodeRow.exported_at.is_(None))
+            .order_by(PostalCodeRow.created_at)
+        ).all()
+        for row in pending:
+            sealed = self.vault.get(session, row.citizen_id, f"letter:{row.id}")
+            if sealed is None:
+                continue
+            letter = json.loads(sealed)
+            writer.writerow(
+                [
+                    row.id,
+                    letter["address"],
+                    letter["code"],
+                    _aware(row.expires_at, self.now).date().isoformat(),
+                ]
+            )
+            row.exported_at = self.now
+            self.vault.delete(session, row.citizen_id, f"letter:{row.id}")
+            count += 1
+            self._audit(
+                session,
+                "identity.access",
+                actor,
+                subject=f"citizen:{row.citizen_id}",
+                purpose="residency-postal-letter",
+                details={"fields": ["address", "postal_code"], "letter": row.id},
+            )
+        self._audit(session, "identity.postal.exported", actor, details={"letters": count})
+        return LetterExport(csv_text=out.getvalue(), count=count)
+
+    def verify_postal_code(self, *, citizen_id: str, code: str) -> None:
+        """Check a code typed by the citizen (own transaction: a wrong attempt is counted
+        even though the call raises). Constant-time comparison of keyed hashes."""
+        error: Exception | None = None
+        with self.ctx.db.write_session() as session:
+            now = self.now
+            row = session.scalars(
+                select(PostalCodeRow)
+                .where(PostalCodeRow.citizen_id == citizen_id, PostalCodeRow.status == "pending")
+                .order_by(PostalCodeRow.created_at.desc())
+                .limit(1)
+            ).first()
+            if row is None:
+                raise CodeExpiredError("no letter is waiting for a code; request a new one")
+            if now >= _aware(row.expires_at, now):
+                row.status = "expired"
+                error = CodeExpiredError("this code has expired; request a new letter")
+            elif row.attempts >= POSTAL_CODE_ATTEMPTS:
+                row.status = "void"
+                error = AttemptsExhaustedError("too many wrong codes; request a new letter")
+            else:
+                typed = keyed_hash(self._code_key, f"{row.id}:{_clean_code(code)}".encode())
+                if hmac.compare_digest(typed.encode(), row.code_hash.encode()):
+                    row.status = "used"
+                    territory = self.territory(session, row.territory_id)
+                    if territory.cog_vintage != row.cog_vintage:
+                        # Recorded as it was; the decision will report the vintage mismatch.
+                        territory = Territory(
+                            id=territory.id,
+                            name=territory.name,
+                            cog_vintage=row.cog_vintage,
+                            communes=territory.communes,
+                            parent_id=territory.parent_id,
+                        )
+                    self._add_evidence(
+                        session,
+                        citizen_id=citizen_id,
+                        kind=Evidence.POSTAL_CODE,
+                        territory=territory,
+                        commune_code=row.commune_code,
+                        recorded_by=f"citizen:{citizen_id}",
+                    )
+                    self.vault.delete(session, citizen_id, f"letter:{row.id}")
+                else:
+                    row.attempts += 1
+                    left = POSTAL_CODE_ATTEMPTS - row.attempts
+                    self._audit(
+                        session,
+                        "identity.postal.wrong_code",
+                        f"citizen:{citizen_id}",
+                        details={"letter": row.id, "attempts_left": left},
+                    )
+                    if left <= 0:
+                        row.status = "void"
+                        error = AttemptsExhaustedError("too many wrong codes; request a new letter")
+                    else:
+                        error = WrongCodeError("the code does not match", attempts_left=left)
+        if error is not None:
+            raise error
+
+    def postal_status(self, session: Session, citizen_id: str) -> PostalCodeRow | None:
+        return session.scalars(
+            select(PostalCodeRow)
+            .where(PostalCodeRow.citizen_id == citizen_id)
+            .order_by(PostalCodeRow.created_at.desc())
+            .limit(1)
+        ).first()
+
+    def new_desk_code(self, session: Session, *, citizen_id: str) -> str:
+        """A short-lived code the citizen reads out to the agent at the town-hall desk, so
+        that the agent finds the account without any name being stored or searched."""
+        self.citizen(session, citizen_id)
+        session.execute(delete(DeskCodeRow).where(DeskCodeRow.citizen_id == citizen_id))
+        code = _code(DESK_CODE_LENGTH)
+        session.add(
+            DeskCodeRow(
+                code_hash=keyed_hash(self._desk_key, code.encode()),
+                citizen_id=citizen_id,
+                expires_at=self.now + DESK_CODE_LIFETIME,
+            )
+        )
+        return code
+
+    def record_in_person(
+        self,
+        session: Session,
+        *,
+        agent: str,
+        desk_code: str,
+        territory_id: str,
+        commune_code: str,
+        reason: str,
+    ) -> str:
+        """An agent confirms residency in person; a reason is required and no copy of any
+        document is kept (there is no field for one). Returns the citizen's pseudonym."""
+        reason = " ".join(reason.split())
+        if not 3 <= len(reason) <= 300:
+            raise IdentityRuleError("a reason of 3 to 300 characters is required")
+        row = session.get(DeskCodeRow, keyed_hash(self._desk_key, _clean_code(desk_code).encode()))
+        if row is None or self.now >= _aware(row.expires_at, self.now):
+            raise IdentityNotFoundError("unknown or expired desk code")
+        territory = self._check_place(session, territory_id, commune_code)
+        citizen_id = row.citizen_id
+        session.delete(row)
+        self._add_evidence(
+            session,
+            citizen_id=citizen_id,
+            kind=Evidence.IN_PERSON,
+            territory=territory,
+            commune_code=commune_code,
+            recorded_by=agent,
+            reason=reason,
+        )
+        return citizen_id
+
+    def record_paper_vote(
+        self,
+        session: Session,
+        *,
+        agent: str,
+        rule_id: str,
+        family_name: str,
+        given_names: str,
+        birthdate: str,
+        birthplace: str,
+        birthcountry: str = "",
+    ) -> None:
+        """Mark that a person voted on paper for ``rule_id`` (by pivot hash only): they can
+        no longer be found eligible online for that rule."""
+        rule = self.rule(session, rule_id)
+        if not rule.paper_votes:
+            raise IdentityRuleError("this rule has no paper votes")
+        try:
+            pivot = normalise_pivot(
+                family_name=family_name,
+                given_names=given_names,
+                birthdate=birthdate,
+                birthplace=birthplace,
+                birthcountry=birthcountry,
+            )
+        except NormalisationError as exc:
+            raise IdentityRuleError(str(exc)) from None
+        hashed = pivot_hash(self._pivot_key, pivot)
+        if session.get(PaperVoteRow, (rule_id, hashed)) is not None:
+            raise IdentityRuleError("a paper vote is already recorded for this person")
+        session.add(
+            PaperVoteRow(
+                rule_id=rule_id, pivot_hash=hashed, recorded_by=agent, recorded_at=self.now
+            )
+        )
+        self._audit(session, "identity.paper_vote.recorded", agent, details={"rule": rule_id})
+
+    # -- eligibility --------------------------------------------------------------------
+
+    def facts(self, session: Session, citizen: CitizenRow) -> CitizenFacts:
+        now = self.now
+        raw = self.vault.get(session, citizen.id, "birthdate")
+        birth = None
+        if raw is not None:
+            born = date.fromisoformat(raw.decode())
+            birth = BirthDate(born.year, born.month, born.day)
+        evidence: list[ResidencyEvidence] = []
+        for entry, imp in session.execute(
+            select(CensusEntryRow, CensusImportRow)
+            .join(CensusImportRow, CensusImportRow.id == CensusEntryRow.import_id)
+            .where(
+                CensusEntryRow.pivot_hash == citizen.pivot_hash, CensusImportRow.active.is_(True)
+            )
+        ).tuples():
+            evidence.append(
+                ResidencyEvidence(
+                    kind=Evidence.CENSUS,
+                    territory_id=imp.territory_id,
+                    commune_code=entry.commune_code,
+                    cog_vintage=imp.cog_vintage,
+                    electoral_roll=imp.electoral_roll,
+                )
+            )
+        evidence.extend(
+            ResidencyEvidence(
+                kind=Evidence(row.kind),
+                territory_id=row.territory_id,
+                commune_code=row.commune_code,
+                cog_vintage=row.cog_vintage,
+                valid_until=_aware(row.valid_until, now),
+            )
+            for row in session.scalars(
+                select(EvidenceRow).where(EvidenceRow.citizen_id == citizen.id)
+            )
+        )
+        return CitizenFacts(birth=birth, acr=citizen.acr, evidence=tuple(evidence))
+
+    def eligibility(
+        self, session: Session, *, citizen_pseudonym: str, rule_id: str
+    ) -> EligibilityDecision:
+        """Is this citizen eligible for ``rule_id`` now, and why not. The decision is stored
+        and audited in the caller's transaction."""
+        citizen = self.citizen(session, citizen_pseudonym)
+        rule = self.rule(session, rule_id)
+        facts = self.facts(session, citizen)
+        if rule.paper_votes:
+            voted = session.get(PaperVoteRow, (rule.id, citizen.pivot_hash)) is not None
+            facts = CitizenFacts(
+                birth=facts.birth, acr=facts.acr, evidence=facts.evidence, paper_vote=voted
+            )
+        decision = decide(rule, self.territories(session), facts, now=self.now)
+        session.add(
+            DecisionRow(
+                id=_new_id(),
+                citizen_id=citizen.id,
+                rule_id=rule.id,
+                eligible=decision.eligible,
+                reasons=",".join(decision.reasons),
+                evidence=decision.evidence.value if decision.evidence else None,
+                assurance=decision.assurance,
+                territory_id=decision.territory_id,
+                valid_until=decision.valid_until,
+                decided_at=decision.decided_at,
+            )
+        )
+        self._audit(
+            session,
+            "identity.eligibility.decided",
+            f"citizen:{citizen.id}",
+            subject=f"citizen:{citizen.id}",
+            purpose="eligibility",
+            details={
+                "rule": rule.id,
+                "eligible": decision.eligible,
+                "reasons": list(decision.reasons),
+                "evidence": decision.evidence.value if decision.evidence else None,
+                "assurance": decision.assurance,
+            },
+        )
+        return decision
