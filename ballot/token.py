@@ -61,6 +61,7 @@ from ballot.errors import (
     MalformedTokenError,
     WrongElectionError,
 )
+from ballot.jcs import canonical
 
 __all__ = [
     "MAX_SEQ",
@@ -280,7 +281,7 @@ def _exact_object(obj: object, names: tuple[str, ...], *, path: str) -> dict[str
 
 def _canonical(value: JSONValue, *, field: str) -> bytes:
     try:
-        return rfc8785.dumps(value)
+        return canonical(value)
     except (rfc8785.CanonicalizationError, TypeError, ValueError, RecursionError) as exc:
         raise MalformedCastError(
             f"{field} is not canonicalizable JSON: {exc}", field=field
@@ -421,7 +422,7 @@ class CastRequest:
 
     def to_json_bytes(self) -> bytes:
         """The request body, in canonical JSON (any JSON form would parse)."""
-        return rfc8785.dumps(self.to_json())
+        return canonical(self.to_json())
 
 
 def _reject_duplicates(pairs: list[tuple[str, object]]) -> dict[str, object]:
