@@ -346,6 +346,8 @@ def verify_consistency(
     if size1 < 0 or size2 < size1:
         raise fail(f"tree size {size2} cannot follow tree size {size1}")
     if size1 == 0:
+        # Also load-bearing for step 4 below: with first = 0, fn = -1 and shifting -1 right
+        # never clears its low bit, so the RFC loop would never end.
         raise fail("a consistency proof from the empty tree (size1 = 0) proves nothing")
     if size1 == size2:
         if proof:
