@@ -141,7 +141,7 @@ class FranceConnectClient:
 
     def _get(self, url: str, **kwargs: Any) -> httpx.Response:
         try:
-            return self.http.get(url, timeout=self.config.timeout, **kwargs)
+            return self.http.get(url, **kwargs)
         except httpx.TimeoutException as exc:
             raise ProviderUnavailableError(
                 "FranceConnect did not answer in time", reason="timeout"
@@ -311,7 +311,6 @@ class FranceConnectClient:
                     "content-type": "application/x-www-form-urlencoded",
                     "accept": "application/json",
                 },
-                timeout=self.config.timeout,
             )
         except httpx.TimeoutException as exc:
             raise ProviderUnavailableError(

@@ -769,7 +769,7 @@ class IdentityService:
             .where(
                 CensusEntryRow.pivot_hash == citizen.pivot_hash, CensusImportRow.active.is_(True)
             )
-        ).tuples():
+        ):
             evidence.append(
                 ResidencyEvidence(
                     kind=Evidence.CENSUS,

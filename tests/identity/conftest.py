@@ -32,9 +32,10 @@ def path_and_query(url: str) -> str:
 
 
 @pytest.fixture
-def ctx(app: FastAPI) -> AppContext:
+def ctx(app: FastAPI) -> Iterator[AppContext]:
     context: AppContext = app.state.ctx
-    return context
+    yield context
+    context.db.dispose()  # tests that never start the app's lifespan still close their pool
 
 
 @pytest.fixture
