@@ -27,6 +27,11 @@ def test_every_template_message_is_translated() -> None:
 def test_every_page_message_is_translated() -> None:
     source = Path(pages.__file__).read_text(encoding="utf-8")
     notices = re.findall(r'\{"notice": "([^"]+)"\}', source)
-    messages = [*pages.FC_MESSAGES.values(), *pages.NEXT_STEPS.values(), *notices, *(e.value for e in Evidence)]
+    messages = [
+        *pages.FC_MESSAGES.values(),
+        *pages.NEXT_STEPS.values(),
+        *notices,
+        *(e.value for e in Evidence),
+    ]
     assert notices
     assert [m for m in messages if m not in locale_fr.MESSAGES] == []
