@@ -13,7 +13,7 @@ that domain's public surface"):
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from identity.eligibility import EligibilityDecision, Evidence, Reason, Rule, Territory
 
@@ -34,6 +34,7 @@ __all__ = [
     "Rule",
     "Territory",
     "eligibility_for",
+    "export_citizen",
     "franceconnect_client",
     "sandbox_from",
     "service_from",
@@ -63,6 +64,11 @@ def eligibility_for(
     return service_from(ctx).eligibility(
         session, citizen_pseudonym=citizen_pseudonym, rule_id=rule_id
     )
+
+
+def export_citizen(ctx: AppContext, session: Session, *, citizen_pseudonym: str) -> dict[str, Any]:
+    """Identity's part of an Art. 15 access request (the consent exporter registry calls it)."""
+    return service_from(ctx).export_citizen(session, citizen_pseudonym=citizen_pseudonym)
 
 
 def sandbox_from(ctx: AppContext) -> Sandbox:

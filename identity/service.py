@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -836,3 +836,63 @@ class IdentityService:
             },
         )
         return decision
+
+    # -- data-subject requests --------------------------------------------------------
+
+    def export_citizen(self, session: Session, *, citizen_pseudonym: str) -> dict[str, Any]:
+        """What identity holds about a citizen (GDPR Art. 15): the account, the evidence,
+        the decisions and the decrypted vault attributes. The consent issue's exporter
+        registry calls this (integration point); it does not record the access itself."""
+        citizen = self.citizen(session, citizen_pseudonym)
+        evidence = session.scalars(
+            select(EvidenceRow).where(EvidenceRow.citizen_id == citizen.id)
+        ).all()
+        decisions = session.scalars(
+            select(DecisionRow)
+            .where(DecisionRow.citizen_id == citizen.id)
+            .order_by(DecisionRow.decided_at)
+        ).all()
+        attributes = self.vault.export(session, citizen.id)
+        return {
+            "pseudonym": citizen.id,
+            "birth_year": citizen.birth_year,
+            "acr": citizen.acr,
+            "created_at": citizen.created_at.isoformat(),
+            "last_sign_in_at": citizen.last_sign_in_at.isoformat(),
+            "franceconnect_links": session.scalar(
+                select(func.count())
+                .select_from(FranceConnectLinkRow)
+                .where(FranceConnectLinkRow.citizen_id == citizen.id)
+            ),
+            "on_census": bool(
+                session.scalar(
+                    select(func.count())
+                    .select_from(CensusEntryRow)
+                    .where(CensusEntryRow.pivot_hash == citizen.pivot_hash)
+                )
+            ),
+            "evidence": [
+                {
+                    "kind": e.kind,
+                    "territory": e.territory_id,
+                    "commune": e.commune_code,
+                    "recorded_by": e.recorded_by,
+                    "reason": e.reason,
+                    "recorded_at": e.recorded_at.isoformat(),
+                }
+                for e in evidence
+            ],
+            "decisions": [
+                {
+                    "rule": d.rule_id,
+                    "eligible": d.eligible,
+                    "reasons": [r for r in d.reasons.split(",") if r],
+                    "evidence": d.evidence,
+                    "decided_at": d.decided_at.isoformat(),
+                }
+                for d in decisions
+            ],
+            "attributes": {
+                name: value.decode("utf-8", "replace") for name, value in attributes.items()
+            },
+        }

@@ -363,3 +363,24 @@ def test_import_census_cli(
     )
     assert missing.exit_code == 1
     assert "no such territory" in missing.output
+
+
+def test_access_request_export_and_crypto_shredding(
+    seeded: AppContext, flow: Flow, browser: TestClient
+) -> None:
+    flow.sign_in("hors_territoire")
+    who = pseudonym(browser, seeded)
+    service = identity.service_from(seeded)
+    with seeded.db.write_session() as db:
+        service.self_declare(db, citizen_id=who, territory_id="demo-city", commune_code="93048")
+        identity.eligibility_for(seeded, db, citizen_pseudonym=who, rule_id="budget-participatif")
+        exported = identity.export_citizen(seeded, db, citizen_pseudonym=who)
+    assert exported["pseudonym"] == who
+    assert exported["attributes"] == {"birthdate": "1988-09-09"}
+    assert exported["evidence"][0]["kind"] == "self_declaration"
+    assert exported["decisions"][-1]["eligible"] is True
+    assert exported["on_census"] is False
+    with seeded.db.write_session() as db:
+        service.vault.shred(db, who)
+    with seeded.db.read_session() as db:
+        assert service.vault.get(db, who, "birthdate") is None
