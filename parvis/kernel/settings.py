@@ -121,6 +121,11 @@ class Settings(BaseSettings):
     consent_webhook_timeout_seconds: Annotated[float, Field(gt=0, le=60)] = Field(
         default=5.0, description="seconds before a webhook delivery attempt is abandoned"
     )
+    consent_webhook_worker: bool | None = Field(
+        default=None,
+        description="run the webhook and expiry worker in `parvis serve` (default: on, "
+        "except in test mode where it must be asked for)",
+    )
     rsa_backend: Literal["auto", "libcrypto", "gmpy2", "python"] = Field(
         default="auto", description="backend of the RSA blind-signature private operation"
     )
