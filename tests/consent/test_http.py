@@ -1,0 +1,365 @@
+"""The consent domain through HTTP: platform API, privacy page, DPO console, problem+json."""
+
+from __future__ import annotations
+
+import html
+import json
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from consent import service_from
+from consent.clients import create_client
+from consent.loader import load_document
+from consent.receipts import ReceiptKey, verify_receipt
+from parvis.kernel.clock import FixedClock
+from parvis.kernel.context import AppContext
+from parvis.kernel.principal import Citizen, Role, Staff
+from tests.consent.factories import catalogue
+from tests.support.auth import sign_in
+
+PROBLEM = "tag:parvis.fr,2026:problem/"
+ALICE = Citizen("alice-pseudo")
+DPO = Staff("dpo-1", frozenset({Role.DPO}))
+
+
+@pytest.fixture
+def loaded(app: FastAPI) -> AppContext:
+    ctx: AppContext = app.state.ctx
+    doc = catalogue()
+    doc["controllers"][0]["notices"] = [
+        {"language": "fr", "text": "Notice."},
+        {"language": "en", "text": "Notice."},
+    ]
+    other = catalogue(controller_id="ville-voisine")["controllers"][0]
+    for p in other["purposes"]:
+        p["id"] = "voisine-" + p["id"]
+    other["notices"] = [{"language": "fr", "text": "Voisine."}]
+    doc["controllers"].append(other)
+    with ctx.db.write_session() as session:
+        load_document(ctx, session, doc, actor="staff:dpo-1")
+    return ctx
+
+
+@pytest.fixture
+def api_key(loaded: AppContext) -> str:
+    with loaded.db.write_session() as session:
+        return create_client(
+            loaded,
+            session,
+            client_id="decidim",
+            controller_id="ville-exemple",
+            name="Decidim",
+            actor="staff:admin",
+        )
+
+
+@pytest.fixture
+def citizen(client: TestClient, app: FastAPI, loaded: AppContext) -> str:
+    session = sign_in(client, app, ALICE)
+    return session.csrf_token
+
+
+def problem(response: httpx.Response, status: int, slug: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    body: dict[str, Any] = response.json()
+    assert body["type"] == PROBLEM + slug, body
+    return body
+
+
+def notice_id(ctx: AppContext, lang: str = "fr") -> str:
+    with ctx.db.read_session() as session:
+        notice = service_from(ctx).current_notice(session, "ville-exemple", lang)
+        assert notice is not None
+        return notice.id
+
+
+def give(
+    client: TestClient, csrf: str, ctx: AppContext, purpose: str = "newsletter"
+) -> httpx.Response:
+    return client.post(
+        f"/mes-donnees/consentements/{purpose}",
+        data={"csrf_token": csrf, "action": "give", "notice": notice_id(ctx)},
+        follow_redirects=False,
+    )
+
+
+def test_privacy_page_needs_a_citizen(client: TestClient, loaded: AppContext) -> None:
+    response = client.get("/mes-donnees")
+    assert response.status_code == 401
+    assert "/connexion" in response.text
+
+
+def test_give_download_receipt_withdraw(
+    client: TestClient, citizen: str, loaded: AppContext
+) -> None:
+    page = client.get("/mes-donnees")
+    assert page.status_code == 200
+    assert "Lettre d'information" in html.unescape(page.text)
+    assert "mission d'intérêt public" in html.unescape(page.text)  # public task and its basis
+    response = give(client, citizen, loaded)
+    assert response.status_code == 303
+    page = client.get(response.headers["location"])
+    assert "Votre consentement est enregistré" in page.text
+    link = page.text.split('href="/mes-donnees/recus/')[1].split('"')[0]
+    receipt = client.get(f"/mes-donnees/recus/{link}")
+    assert receipt.status_code == 200
+    assert "attachment" in receipt.headers["content-disposition"]
+    keys = client.get("/api/consent/v1/keys").json()
+    verified = verify_receipt(
+        receipt.content, trusted=[ReceiptKey.parse(json.dumps(keys["receipts"]))]
+    )
+    assert verified.event_type == "given"
+    withdrawn = client.post(
+        "/mes-donnees/consentements/newsletter",
+        data={"csrf_token": citizen, "action": "withdraw"},
+        follow_redirects=False,
+    )
+    assert withdrawn.status_code == 303
+    with loaded.db.read_session() as session:
+        assert not service_from(loaded).check(session, ALICE.pseudonym, "newsletter").in_force
+
+
+def test_forms_need_the_csrf_token(client: TestClient, citizen: str, loaded: AppContext) -> None:
+    response = client.post(
+        "/mes-donnees/consentements/newsletter",
+        data={"csrf_token": "forged", "action": "give", "notice": notice_id(loaded)},
+    )
+    problem(response, 403, "csrf")
+    with loaded.db.read_session() as session:
+        assert service_from(loaded).states(session, ALICE.pseudonym) == []
+
+
+def test_page_refusals_are_explained(client: TestClient, citizen: str, loaded: AppContext) -> None:
+    again = client.post(
+        "/mes-donnees/consentements/newsletter",
+        data={"csrf_token": citizen, "action": "withdraw"},
+    )
+    assert again.status_code == 409
+    assert 'role="alert"' in again.text
+    public_task = give(client, citizen, loaded, purpose="budget-participatif")
+    assert public_task.status_code == 409
+    assert "Le consentement ne s’applique pas à ce traitement" in public_task.text
+
+
+def test_platform_api_check_list_and_events(
+    client: TestClient, citizen: str, loaded: AppContext, api_key: str
+) -> None:
+    auth = {"authorization": f"Bearer {api_key}"}
+    give(client, citizen, loaded)
+    url = f"/api/consent/v1/subjects/{ALICE.pseudonym}/consents/newsletter"
+    body = client.get(url, headers=auth).json()
+    assert body["consented"] is True
+    assert body["status"] == "given"
+    listing = client.get(f"/api/consent/v1/subjects/{ALICE.pseudonym}/consents", headers=auth)
+    assert [c["purpose"] for c in listing.json()["consents"]] == ["newsletter"]
+    purposes = client.get("/api/consent/v1/purposes", headers=auth).json()
+    assert {p["id"] for p in purposes["purposes"]} == {
+        "newsletter",
+        "budget-participatif",
+        "listes-electorales",
+    }
+    created = client.post(
+        "/api/consent/v1/events",
+        json={"subject": ALICE.pseudonym, "purpose": "newsletter", "status": "withdrawn"},
+        headers=auth,
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["status"] == "withdrawn"
+    assert client.get(url, headers=auth).json()["consented"] is False
+    # Each disclosure to the platform is an access record.
+    with loaded.db.read_session() as session:
+        from consent.access import access_records
+
+        reads = access_records(loaded, session, actor="platform:decidim")
+        assert len(reads) >= 3
+        assert all(r.fields == ("consent.status",) for r in reads)
+
+
+def test_platform_api_bad_input(
+    client: TestClient, citizen: str, loaded: AppContext, api_key: str
+) -> None:
+    auth = {"authorization": f"Bearer {api_key}"}
+    give(client, citizen, loaded)
+    base = f"/api/consent/v1/subjects/{ALICE.pseudonym}/consents"
+    problem(client.get(f"{base}/nope", headers=auth), 404, "consent-unknown-purpose")
+    # another controller's purpose is answered like an unknown one
+    problem(client.get(f"{base}/voisine-newsletter", headers=auth), 404, "consent-unknown-purpose")
+    problem(
+        client.get("/api/consent/v1/subjects/nobody/consents/newsletter", headers=auth),
+        404,
+        "consent-unknown-subject",
+    )
+    body = problem(
+        client.get(f"{base}/budget-participatif", headers=auth), 422, "consent-not-applicable"
+    )
+    assert "object" in body["detail"]
+    problem(client.get(f"{base}/newsletter"), 401, "consent-api-client")
+    problem(
+        client.get(f"{base}/newsletter", headers={"authorization": "Bearer decidim.wrong"}),
+        401,
+        "consent-api-client",
+    )
+    events = "/api/consent/v1/events"
+    send = {"subject": ALICE.pseudonym, "purpose": "newsletter"}
+    problem(
+        client.post(
+            events, json={**send, "status": "given", "notice": notice_id(loaded)}, headers=auth
+        ),
+        409,
+        "consent-transition",
+    )  # already given
+    client.post(events, json={**send, "status": "withdrawn"}, headers=auth)
+    problem(
+        client.post(events, json={**send, "status": "withdrawn"}, headers=auth),
+        409,
+        "consent-not-given",
+    )
+    problem(
+        client.post(events, json={**send, "status": "given", "notice": "nope"}, headers=auth),
+        404,
+        "consent-unknown-notice",
+    )
+    problem(
+        client.post(
+            events, json={**send, "status": "given", "purpose": "budget-participatif"}, headers=auth
+        ),
+        422,
+        "consent-not-applicable",
+    )
+    problem(client.post(events, json={**send, "status": "maybe"}, headers=auth), 422, "validation")
+    problem(
+        client.post(events, json={**send, "status": "given", "extra": 1}, headers=auth),
+        422,
+        "validation",
+    )
+    malformed = client.post(
+        events, content=b'{"subject": ', headers={**auth, "content-type": "application/json"}
+    )
+    problem(malformed, 422, "validation")
+    big = client.post(
+        events,
+        content=json.dumps({**send, "status": "given", "notice": "x" * 9000}),
+        headers={**auth, "content-type": "application/json"},
+    )
+    problem(big, 413, "consent-body-too-large")
+    wrong_type = client.post(
+        events,
+        content=b"status=given",
+        headers={**auth, "content-type": "application/x-www-form-urlencoded"},
+    )
+    problem(wrong_type, 415, "unsupported-media-type")
+    with loaded.db.read_session() as session:
+        history = service_from(loaded).history(session, ALICE.pseudonym)
+    assert [e.status.value for e in history] == ["given", "withdrawn"]
+
+
+def test_access_request_deadline_extension_completion_export(
+    client: TestClient, app: FastAPI, citizen: str, loaded: AppContext, clock: FixedClock
+) -> None:
+    give(client, citizen, loaded)
+    opened = client.post(
+        "/mes-donnees/demandes",
+        data={
+            "csrf_token": citizen,
+            "right": "access",
+            "controller": "ville-exemple",
+            "note": "Tout, svp.",
+        },
+        follow_redirects=False,
+    )
+    assert opened.status_code == 303
+    page = client.get("/mes-donnees")
+    assert "2026-02-15" in page.text  # received 2026-01-15 (Paris), due one month later
+    request_id = page.text.split('data-request="')[1].split('"')[0]
+    dpo = TestClient(app, base_url="http://127.0.0.1")
+    dpo_session = sign_in(dpo, app, DPO)
+    console = dpo.get("/dpo")
+    assert console.status_code == 200
+    assert request_id in console.text
+    assert "2026-02-15" in console.text
+    clock.advance(timedelta(days=10))  # sessions expire meanwhile: sign in again
+    dpo_session = sign_in(dpo, app, DPO)
+    sign_in(client, app, ALICE)
+    extended = dpo.post(
+        f"/dpo/demandes/{request_id}",
+        data={
+            "csrf_token": dpo_session.csrf_token,
+            "action": "extend",
+            "months": "2",
+            "reasons": "Demandes nombreuses.",
+        },
+        follow_redirects=False,
+    )
+    assert extended.status_code == 303
+    assert "2026-04-15" in client.get("/mes-donnees").text
+    done = dpo.post(
+        f"/dpo/demandes/{request_id}",
+        data={
+            "csrf_token": dpo_session.csrf_token,
+            "action": "complete",
+            "outcome": "granted",
+            "motivation": "",
+        },
+        follow_redirects=False,
+    )
+    assert done.status_code == 303, done.text
+    export = client.get(f"/mes-donnees/demandes/{request_id}/export.json")
+    assert export.status_code == 200
+    data = export.json()
+    assert data["subject"] == ALICE.pseudonym
+    assert [s["purpose"] for s in data["consent"]["states"]] == ["newsletter"]
+    assert data["consent"]["receipts"][0]["record"]["pii_principal_id"] == ALICE.pseudonym
+    # Only the subject may download it.
+    other = TestClient(app, base_url="http://127.0.0.1")
+    sign_in(other, app, Citizen("mallory"))
+    problem(
+        other.get(f"/mes-donnees/demandes/{request_id}/export.json"), 404, "consent-unknown-request"
+    )
+
+
+def test_dpo_pages_need_the_dpo_role(client: TestClient, app: FastAPI, loaded: AppContext) -> None:
+    assert client.get("/dpo").status_code == 401
+    for principal, status in ((Staff("agent-1", frozenset({Role.AGENT})), 403), (ALICE, 401)):
+        with TestClient(app, base_url="http://127.0.0.1") as other:
+            sign_in(other, app, principal)
+            assert other.get("/dpo").status_code == status
+
+
+def test_register_export_and_edit(client: TestClient, app: FastAPI, loaded: AppContext) -> None:
+    session = sign_in(client, app, DPO)
+    csv_text = client.get("/dpo/registre/ville-exemple.csv")
+    assert csv_text.status_code == 200
+    assert csv_text.text.startswith("feuille,rubrique,élément,champ,valeur")
+    as_json = client.get("/dpo/registre/ville-exemple.json").json()
+    assert len(as_json["activities"]) == 3
+    page = client.get("/dpo/finalites/newsletter")
+    assert page.status_code == 200
+    definition = page.text.split('class="definition" rows="30" spellcheck="false">')[1].split(
+        "</textarea>"
+    )[0]
+    text = html.unescape(definition).replace("P1Y", "P2Y")
+    saved = client.post(
+        "/dpo/finalites/newsletter",
+        data={"csrf_token": session.csrf_token, "definition": text, "reason": "durée"},
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303, saved.text
+    page = client.get("/dpo/finalites/newsletter?done=saved")
+    assert "P2Y" in page.text
+    bad = client.post(
+        "/dpo/finalites/newsletter",
+        data={
+            "csrf_token": session.csrf_token,
+            "definition": text.replace("consent_validity: P2Y", "consent_validity: forever"),
+        },
+    )
+    assert bad.status_code == 422
+    assert "forever" in bad.text
+    console = client.get("/dpo")
+    assert "publiez une nouvelle version" in console.text  # the notice no longer covers it
