@@ -36,6 +36,7 @@ DEMO_SECRET = "parvis-demo-secret-not-for-production-0000"  # noqa: S105 - publi
 DEMO_FC_CLIENT_ID = "parvis-demo"
 DEMO_FC_CLIENT_SECRET = "parvis-demo-fc-secret-not-for-production"  # noqa: S105 - public
 
+
 class Mode(StrEnum):
     """Where the process runs; it decides which shortcuts are allowed."""
 
@@ -139,8 +140,9 @@ class Settings(BaseSettings):
 
     fc_issuer: str = Field(
         default="",
-        description="FranceConnect issuer URL (e.g. https://fcp-low.sbx.dev-franceconnect.fr/api/v2); "
-        "outside production, empty means the built-in sandbox at {PUBLIC_URL}/fc-sandbox/api/v2",
+        description="FranceConnect issuer URL, e.g. "
+        "https://fcp-low.sbx.dev-franceconnect.fr/api/v2; outside production, empty means "
+        "the built-in sandbox at {PUBLIC_URL}/fc-sandbox/api/v2",
     )
     fc_client_id: str = Field(
         default="", description="FranceConnect client id (demo/test default: parvis-demo)"
