@@ -73,6 +73,7 @@ MESSAGES = {
     "Password": "Mot de passe",
     "Code from your authenticator app": "Code de votre application d’authentification",
     "e-mail, password or code incorrect": "courriel, mot de passe ou code incorrect",
+    "Too many attempts from this device. Wait a minute and try again.": "Trop de tentatives depuis cet appareil. Patientez une minute puis réessayez.",
     "Staff": "Espace agents",
     "Territories": "Territoires",
     "Census imports": "Imports du recensement",

@@ -27,6 +27,7 @@ from identity.errors import (
     StaffAuthenticationError,
     StateMismatchError,
 )
+from identity.ratelimit import RateLimiter
 from identity.tables import PostalCodeRow
 from parvis.kernel.context import AppContext
 from parvis.kernel.principal import Anonymous, Citizen, Principal, Role, Staff
@@ -45,6 +46,17 @@ __all__ = ["citizen_router", "staff_router"]
 
 citizen_router = APIRouter(include_in_schema=False)
 staff_router = APIRouter(prefix="/staff", include_in_schema=False)
+
+#: Staff sign-in attempts per client address and minute (the per-account lockout is separate).
+STAFF_LOGIN_ATTEMPTS_PER_MINUTE = 20
+
+
+def staff_login_limiter(ctx: AppContext) -> RateLimiter:
+    return ctx.extension(
+        "identity.staff_login_limit",
+        lambda _ctx: RateLimiter(limit=STAFF_LOGIN_ATTEMPTS_PER_MINUTE, window=60.0),
+    )
+
 
 CtxDep = Annotated[AppContext, Depends(get_ctx)]
 PrincipalDep = Annotated[Principal, Depends(current_principal)]
@@ -394,6 +406,14 @@ def staff_login(
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     check_csrf(request, csrf_token)
+    client = request.client.host if request.client else "unknown"
+    if not staff_login_limiter(ctx).allow(client):
+        return _page(
+            request,
+            "identity/staff_login.html",
+            {"error": "Too many attempts from this device. Wait a minute and try again."},
+            status=429,
+        )
     try:
         staff = identity.staff_service_from(ctx).authenticate(
             email=email, password=password, totp_code=code

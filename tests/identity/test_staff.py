@@ -240,3 +240,40 @@ def test_staff_create_cli(ctx: AppContext, tmp_path: Path, monkeypatch: pytest.M
     assert "exists" in again.output
     bad_role = runner.invoke(build_cli(), ["staff", "create", "--role", "mayor", "m@ville.example"])
     assert bad_role.exit_code != 0
+
+
+def test_rate_limiter_window() -> None:
+    from identity.ratelimit import RateLimiter
+
+    now = [0.0]
+    limiter = RateLimiter(limit=3, window=60, now=lambda: now[0])
+    assert [limiter.allow("a") for _ in range(4)] == [True, True, True, False]
+    assert limiter.allow("b"), "keys are independent"
+    now[0] = 60.0
+    assert limiter.allow("a")
+
+
+def test_staff_sign_in_is_rate_limited_per_client(
+    app: FastAPI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from identity import pages
+    from identity.ratelimit import RateLimiter
+
+    monkeypatch.setattr(pages, "STAFF_LOGIN_LIMIT", RateLimiter(limit=2, window=60))
+    with TestClient(app, base_url="http://127.0.0.1:8000", follow_redirects=False) as browser:
+        token = (
+            browser.get("/staff/login")
+            .text.split('name="csrf_token" value="', 1)[1]
+            .split('"', 1)[0]
+        )
+        form = {
+            "csrf_token": token,
+            "email": "x@ville.example",
+            "password": "nope nope nope",
+            "code": "000000",
+        }
+        assert [browser.post("/staff/login", data=form).status_code for _ in range(3)] == [
+            401,
+            401,
+            429,
+        ]
