@@ -253,13 +253,10 @@ def test_rate_limiter_window() -> None:
     assert limiter.allow("a")
 
 
-def test_staff_sign_in_is_rate_limited_per_client(
-    app: FastAPI, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from identity import pages
+def test_staff_sign_in_is_rate_limited_per_client(app: FastAPI, ctx: AppContext) -> None:
     from identity.ratelimit import RateLimiter
 
-    monkeypatch.setattr(pages, "STAFF_LOGIN_LIMIT", RateLimiter(limit=2, window=60))
+    ctx.extensions["identity.staff_login_limit"] = RateLimiter(limit=2, window=60)
     with TestClient(app, base_url="http://127.0.0.1:8000", follow_redirects=False) as browser:
         token = (
             browser.get("/staff/login")
