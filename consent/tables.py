@@ -242,13 +242,15 @@ class WebhookSubscriptionRow(Base):
 class WebhookDeliveryRow(Base):
     """The outbox: one row per (event, subscription), written in the event's transaction.
 
-    ``id`` is the idempotency key sent as ``webhook-id`` on every attempt.
+    ``id`` is the idempotency key sent as ``webhook-id`` on every attempt; ``seq`` orders
+    deliveries in the order their events happened.
     """
 
     __tablename__ = "consent_deliveries"
     __table_args__ = (Index("ix_consent_deliveries_due", "delivered_at", "next_attempt_at"),)
 
-    id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(ID), nullable=False, unique=True)
     subscription_id: Mapped[int] = mapped_column(ForeignKey("consent_webhooks.id"), nullable=False)
     event_type: Mapped[str] = mapped_column(String(48), nullable=False)
     payload: Mapped[str] = mapped_column(Text, nullable=False)

@@ -16,7 +16,10 @@ failure retries with exponential back-off (``consent_webhook_backoff_seconds`` d
 capped at 6 hours) up to ``consent_webhook_max_attempts``.
 
 Payloads carry the platform's own identifier of the person (through the subject mapper),
-the purpose, the new status and times — never a name.
+the purpose, the new status and times — never a name — and ``sequence``, the number of
+events of that consent so far: deliveries go out in event order, but a retried delivery can
+arrive after a later one, so a receiver keeps the highest sequence it has seen per (subject,
+purpose), or asks the check endpoint for the authoritative state.
 """
 
 from __future__ import annotations
@@ -204,6 +207,7 @@ def enqueue_consent_event(
             "consented": state.in_force(state.since),
             "valid_until": state.valid_until.isoformat() if state.valid_until else None,
             "event": state.last_event_id,
+            "sequence": state.events,
             "occurred_at": state.since.isoformat(),
         }
 
@@ -252,7 +256,7 @@ def _claim(ctx: AppContext, *, limit: int) -> list[tuple[str, str, str]]:
                     WebhookDeliveryRow.lease_until < now,
                 ),
             )
-            .order_by(WebhookDeliveryRow.next_attempt_at, WebhookDeliveryRow.id)
+            .order_by(WebhookDeliveryRow.next_attempt_at, WebhookDeliveryRow.seq)
             .limit(limit)
         ).all()
         for delivery_id, url, payload in due:
@@ -313,7 +317,9 @@ def _settle(ctx: AppContext, delivery_id: str, error: str, report: DeliveryRepor
     now = ctx.clock.now()
     settings = ctx.settings
     with ctx.db.write_session() as session:
-        row = session.get(WebhookDeliveryRow, delivery_id)
+        row = session.scalars(
+            select(WebhookDeliveryRow).where(WebhookDeliveryRow.id == delivery_id)
+        ).first()
         if row is None:  # purged meanwhile
             return
         row.attempts += 1

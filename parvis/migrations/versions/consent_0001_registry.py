@@ -280,6 +280,12 @@ def upgrade() -> None:
     )
     op.create_table(
         "consent_deliveries",
+        sa.Column(
+            "seq",
+            sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+            autoincrement=True,
+            nullable=False,
+        ),
         sa.Column("id", sa.String(length=64), nullable=False),
         sa.Column(
             "subscription_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
@@ -298,7 +304,8 @@ def upgrade() -> None:
             ["consent_webhooks.id"],
             name=op.f("fk_consent_deliveries_subscription_id_consent_webhooks"),
         ),
-        sa.PrimaryKeyConstraint("id", name=op.f("pk_consent_deliveries")),
+        sa.PrimaryKeyConstraint("seq", name=op.f("pk_consent_deliveries")),
+        sa.UniqueConstraint("id", name=op.f("uq_consent_deliveries_id")),
     )
     op.create_index(
         "ix_consent_deliveries_due",
