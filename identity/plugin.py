@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import httpx
 from fastapi import HTTPException, Request
+from sqlalchemy.orm import Session
 
+import consent
 import identity
 from identity import cli, locale_fr
 from identity.eligibility import Evidence, Rule, Territory
@@ -30,6 +33,7 @@ from identity.sandbox import (
     SandboxClient,
     sandbox_router,
 )
+from identity.tables import CitizenRow
 from parvis.kernel.context import AppContext, DomainPlugin
 from parvis.kernel.keys import derive_key
 from parvis.kernel.settings import Settings
@@ -93,6 +97,32 @@ def _resolve_sandbox(request: Request) -> Sandbox:
 
 def setup(ctx: AppContext) -> None:
     identity.service_from(ctx)
+    consent.register_exporter("identity", _export)
+    consent.register_eraser("identity", _erase)
+    consent.register_age_source(_age)
+
+
+def _export(export: consent.ExportContext) -> dict[str, Any]:
+    """Art. 15/20: what identity holds on the subject (nothing if not a citizen account)."""
+    if export.session.get(CitizenRow, export.subject) is None:
+        return {}
+    return identity.export_citizen(export.ctx, export.session, citizen_pseudonym=export.subject)
+
+
+def _erase(erasure: consent.ErasureContext) -> None:
+    """Art. 17: shred identity's vault and delete the account (links, evidence, letters,
+    desk codes and decisions go with it through ON DELETE CASCADE)."""
+    service = identity.service_from(erasure.ctx)
+    service.erase_citizen(erasure.session, citizen_pseudonym=erasure.subject, actor=erasure.actor)
+
+
+def _age(ctx: AppContext, session: Session, subject: str) -> consent.AgeFacts | None:
+    citizen = session.get(CitizenRow, subject)
+    if citizen is None:
+        return None
+    raw = identity.service_from(ctx).vault.get(session, subject, "birthdate")
+    born = date.fromisoformat(raw.decode()) if raw is not None else None
+    return consent.AgeFacts(birth_year=citizen.birth_year, birth_date=born)
 
 
 def seed_demo(ctx: AppContext) -> Iterator[str]:

@@ -896,3 +896,22 @@ class IdentityService:
                 name: value.decode("utf-8", "replace") for name, value in attributes.items()
             },
         }
+
+    def erase_citizen(self, session: Session, *, citizen_pseudonym: str, actor: str) -> None:
+        """Erase a citizen account (GDPR Art. 17): vault shredded, account deleted with its
+        links, evidence, letters, desk codes and decisions. Paper-vote marks stay (they
+        carry no account and protect the one-person-one-vote rule of an election)."""
+        self.vault.shred(session, citizen_pseudonym)
+        citizen = session.get(CitizenRow, citizen_pseudonym)
+        if citizen is None:
+            return
+        for table in (DecisionRow, DeskCodeRow, PostalCodeRow, EvidenceRow, FranceConnectLinkRow):
+            session.execute(delete(table).where(table.citizen_id == citizen_pseudonym))
+        session.delete(citizen)
+        self._audit(
+            session,
+            "identity.citizen.erased",
+            actor,
+            subject=f"citizen:{citizen_pseudonym}",
+            purpose="parvis:data-subject-requests",
+        )

@@ -20,7 +20,7 @@ from identity import auditing
 from identity.eligibility import Evidence, Reason, Rule, Territory
 from identity.errors import AttemptsExhaustedError, CodeExpiredError, WrongCodeError
 from identity.plugin import seed_demo
-from identity.tables import CensusEntryRow, DecisionRow, PostalCodeRow
+from identity.tables import CensusEntryRow, CitizenRow, DecisionRow, PostalCodeRow
 from parvis.kernel.clock import FixedClock
 from parvis.kernel.context import AppContext
 from parvis.kernel.principal import Citizen, Role, Staff
@@ -384,3 +384,31 @@ def test_access_request_export_and_crypto_shredding(
         service.vault.shred(db, who)
     with seeded.db.read_session() as db:
         assert service.vault.get(db, who, "birthdate") is None
+
+
+def test_consent_hooks_export_erase_and_age(
+    seeded: AppContext, flow: Flow, browser: TestClient
+) -> None:
+    """identity plugs into consent's data-subject requests: exporter, eraser, age source."""
+    import consent
+    from consent import hooks
+
+    flow.sign_in("jeune")
+    who = pseudonym(browser, seeded)
+    with seeded.db.write_session() as db:
+        exported = hooks.exporters()["identity"](consent.ExportContext(seeded, db, who, "access"))
+        assert exported["birth_year"] == 2012
+        assert exported["on_census"] is True
+        assert (
+            hooks.exporters()["identity"](consent.ExportContext(seeded, db, "unknown", "access"))
+            == {}
+        )
+        age_source = hooks.age_source()
+        assert age_source is not None
+        facts = age_source(seeded, db, who)
+        assert facts is not None
+        assert facts.birth_year == 2012
+        hooks.erasers()["identity"](consent.ErasureContext(seeded, db, who, "staff:dpo1"))
+    with seeded.db.read_session() as db:
+        assert db.get(CitizenRow, who) is None
+        assert identity.service_from(seeded).vault.get(db, who, "birthdate") is None
