@@ -1,0 +1,105 @@
+"""Issue 6, item 6, in a real browser: a sandbox citizen signs in through FranceConnect's
+sandbox, is found eligible through the census and signs out through ``/session/end``; a
+citizen outside the territory sees why not and completes the postal-code path."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+
+import pytest
+from playwright.sync_api import Page, expect
+
+import identity
+from identity.plugin import seed_demo
+from parvis.kernel.context import build_context
+from parvis.kernel.settings import load_settings
+from tests.browser.conftest import assert_accessible
+from tests.support.server import ServerProcess
+
+
+@pytest.fixture(scope="module")
+def demo_server(live_server: ServerProcess) -> Iterator[ServerProcess]:
+    """The live server with the demo city, its rule and its census (as `parvis demo`)."""
+    ctx = build_context(
+        load_settings(
+            mode="test",
+            database_url=live_server.env["PARVIS_DATABASE_URL"],
+            public_url=live_server.url,
+        )
+    )
+    try:
+        list(seed_demo(ctx))
+        yield live_server
+    finally:
+        ctx.db.dispose()
+
+
+def sign_in(page: Page, server: ServerProcess, login: str) -> None:
+    page.goto(server.url + "/connexion")
+    assert_accessible(page)
+    page.get_by_role("link", name="S’identifier avec FranceConnect").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Choisissez une identité de test")
+    page.locator(f"#login-{login}").click()
+    expect(page).to_have_url(server.url + "/mon-compte")
+
+
+def test_census_citizen_signs_in_is_eligible_and_signs_out(
+    page: Page, demo_server: ServerProcess
+) -> None:
+    sign_in(page, demo_server, "test")
+    expect(page.locator("#rule-budget-participatif .eligible")).to_contain_text(
+        "Vous pouvez participer"
+    )
+    assert_accessible(page)
+    page.get_by_role("button", name="Se déconnecter").click()
+    expect(page.locator("#logged-out")).to_have_text(
+        "Vous êtes déconnecté de Parvis et de FranceConnect."
+    )
+    page.goto(demo_server.url + "/mon-compte")
+    expect(page).to_have_url(demo_server.url + "/connexion")
+
+
+def test_outsider_sees_why_and_completes_the_postal_code_path(
+    page: Page, demo_server: ServerProcess
+) -> None:
+    sign_in(page, demo_server, "hors_territoire")
+    reason = page.locator('#rule-budget-participatif [data-reason="no_residency_evidence"]')
+    expect(reason).to_contain_text("demandez ci-dessous un courrier avec un code")
+    page.get_by_label("Code commune (INSEE)").first.fill("93048")
+    page.get_by_label("Adresse postale").fill("12 rue de Paris\n93100 Montreuil")
+    page.get_by_role("button", name="M’envoyer un courrier").click()
+    expect(page.get_by_role("status")).to_contain_text("Un courrier avec un code sera envoyé")
+    # The town hall exports the letters (mail merge); the citizen receives the code.
+    ctx = build_context(
+        load_settings(
+            mode="test",
+            database_url=demo_server.env["PARVIS_DATABASE_URL"],
+            public_url=demo_server.url,
+        )
+    )
+    try:
+        with ctx.db.write_session() as db:
+            letters = identity.service_from(ctx).export_letters(db, actor="staff:agent1")
+    finally:
+        ctx.db.dispose()
+    code = next(csv.DictReader(io.StringIO(letters.csv_text)))["code"]
+    page.get_by_label("Code imprimé sur le courrier").fill("WRONGCODE2")
+    page.get_by_role("button", name="Vérifier le code").click()
+    expect(page.get_by_role("alert")).to_contain_text("essais restants : 4")
+    page.get_by_label("Code imprimé sur le courrier").fill(code)
+    page.get_by_role("button", name="Vérifier le code").click()
+    expect(page.get_by_role("status")).to_contain_text("Votre code est correct")
+    expect(page.locator("#rule-budget-participatif .eligible")).to_contain_text(
+        "code reçu par courrier"
+    )
+    assert_accessible(page)
+
+
+def test_cancel_at_the_sandbox_shows_a_clear_page(page: Page, demo_server: ServerProcess) -> None:
+    page.goto(demo_server.url + "/connexion")
+    page.get_by_role("link", name="S’identifier avec FranceConnect").click()
+    page.locator("#cancel").click()
+    expect(page.get_by_role("alert")).to_contain_text("Vous avez annulé la connexion")
+    assert_accessible(page)
