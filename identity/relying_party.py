@@ -16,8 +16,9 @@ change (franceconnect.md, first paragraph). The flow, in order:
    ID token's; the identity pivot parsed;
 4. :meth:`FranceConnectClient.logout_url`: ``/session/end`` with its three parameters.
 
-HTTP goes through an injected :class:`httpx.Client`, so tests run the whole flow in-process
-(``TestClient`` on the same app) or over real HTTP against ``parvis fc-sandbox``.
+HTTP goes through an injected :class:`httpx.Client` that carries the timeout
+(``PARVIS_FC_HTTP_TIMEOUT``), so tests run the whole flow in-process (``TestClient`` on the
+same app) or over real HTTP against ``parvis fc-sandbox``.
 """
 
 from __future__ import annotations
