@@ -25,6 +25,8 @@ def test_demo_and_test_default_to_the_built_in_sandbox() -> None:
         == "https://parvis.example.fr/auth/franceconnect/logged-out"
     )
     assert settings.fc_acr == "eidas1"
+    # franceconnect.md: "email is not trustworthy for account linking" — not even asked for.
+    assert not {"email", "identite_pivot", "gender"} & set(settings.fc_scopes.split())
 
 
 def test_production_has_no_default_client_and_no_sandbox() -> None:
