@@ -97,9 +97,12 @@ def start(ctx: AppContext) -> None:
 
 
 def stop(ctx: AppContext) -> None:
+    from consent.webhooks import close_http
+
     worker = ctx.extensions.pop(WORKER, None)
     if worker is not None:
         worker.stop()
+    close_http(ctx)
 
 
 DEMO_REGISTER = {

@@ -9,6 +9,7 @@ import pytest
 from consent import service_from
 from consent.loader import load_document
 from consent.service import ConsentService
+from consent.webhooks import close_http
 from parvis.kernel.clock import FixedClock
 from parvis.kernel.context import AppContext, build_context
 from parvis.kernel.settings import Settings
@@ -21,6 +22,7 @@ DPO = "staff:dpo-1"
 def ctx(settings: Settings, clock: FixedClock) -> Iterator[AppContext]:
     context = build_context(settings, clock=clock)
     yield context
+    close_http(context)
     context.db.dispose()
 
 

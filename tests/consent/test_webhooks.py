@@ -205,7 +205,7 @@ def test_rolled_back_event_sends_nothing(service: ConsentService, ctx: AppContex
 def test_background_worker_delivers(service: ConsentService, ctx: AppContext) -> None:
     with Receiver() as receiver:
         platform(ctx, "decidim", receiver.url)
-        worker = WebhookWorker(ctx)
+        worker = WebhookWorker(ctx, poll=0.05)
         worker.start()
         try:
             act(service, ctx, Status.GIVEN)
