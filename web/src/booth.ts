@@ -1,0 +1,533 @@
+// The voting booth (ballot/templates/booth.html): fills the ballot, obtains the voting right
+// and casts, with every cryptographic step on the citizen's device
+// (voting-protocol.md "Token issuance" and "Casting"; docs/ballot-api.md).
+//
+// Order of operations, and why:
+// 1. The manifest is fetched with credentials omitted and its issuer key checked against
+//    the key id this page was served with (committedKey): a per-voter key is refused
+//    before any secret exists ("tagging").
+// 2. Without a stored voting right: generate the Ed25519 key and nonce, Prepare and Blind
+//    (RFC 9474 §4.1-4.2), POST the blinded message with the session cookie, Finalize
+//    (§4.4, which verifies), and store the right at once.
+// 3. Sign the ballot (Ed25519 over RFC 8785 JCS), store last_seq, wait a random 1-5 s, and
+//    cast with credentials omitted: the cast request carries no cookie and no referrer.
+// 4. Check the receipt on the device: the leaf hash is our ballot's, the tracking code is
+//    derived from it, and the inclusion proof leads to a checkpoint the board key signed.
+
+import { ApiError, byId, fetchJson, label, Messages, setText, show } from './dom.js';
+import { b64uDecode, b64uEncode } from './lib/bytes.js';
+import { beginIssuance, committedKey, type ManifestLike } from './lib/issuance.js';
+import { checkReceiptLeaf, ReceiptError, verifyInclusionEvidence } from './lib/receipt.js';
+import { castLeafHash, signBallot, type VotingRight } from './lib/right.js';
+import {
+  checkChoices,
+  countBounds,
+  inOptionOrder,
+  totalCost,
+  type Choice,
+  type Choices,
+  type Problem,
+  type Question,
+} from './lib/rules.js';
+import * as store from './store.js';
+
+interface Manifest extends ManifestLike {
+  title: Record<string, string>;
+  questions: Question[];
+}
+
+interface Receipt {
+  election: string;
+  leaf_hash: string;
+  tracking_code: string;
+  index: number | null;
+  tree_size?: number | null;
+  checkpoint: string | null;
+  inclusion_proof: string[] | null;
+  promise: { leaf_hash: string; integrate_by: string; note: string } | null;
+}
+
+interface Eligibility {
+  eligible: boolean;
+  reasons: string[];
+  token_issued: boolean;
+  paper_vote: boolean;
+}
+
+interface Config {
+  election: string;
+  keyId: string;
+  manifestUrl: string;
+  tokensUrl: string;
+  ballotsUrl: string;
+  eligibilityUrl: string;
+  trackerUrl: string;
+  signedIn: boolean;
+  csrf: string;
+  minDelayMs: number;
+  maxDelayMs: number;
+}
+
+function readConfig(root: HTMLElement): Config {
+  const d = root.dataset;
+  const need = (name: string): string => {
+    const value = d[name];
+    if (!value) throw new Error(`#booth lacks data-${name}`);
+    return value;
+  };
+  return {
+    election: need('election'),
+    keyId: need('keyId'),
+    manifestUrl: need('manifestUrl'),
+    tokensUrl: need('tokensUrl'),
+    ballotsUrl: need('ballotsUrl'),
+    eligibilityUrl: need('eligibilityUrl'),
+    trackerUrl: need('trackerUrl'),
+    signedIn: d.signedIn === 'true',
+    csrf: d.csrf ?? '',
+    minDelayMs: 1000,
+    maxDelayMs: 5000,
+  };
+}
+
+/** A uniformly random delay in [min, max] ms from the CSPRNG (not Math.random). */
+function randomDelay(min: number, max: number): Promise<void> {
+  const span = max - min + 1;
+  const [word] = crypto.getRandomValues(new Uint32Array(1));
+  const ms = min + ((word ?? 0) % span);
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+class Booth {
+  private right: VotingRight | null;
+  private busy = false;
+  private readonly status = byId('booth-status');
+  private readonly errors = byId('booth-errors');
+  private readonly form = byId<HTMLFormElement>('ballot-form');
+  private readonly submit = byId<HTMLButtonElement>('cast');
+
+  constructor(
+    private readonly cfg: Config,
+    private readonly manifest: Manifest,
+    private readonly spki: Uint8Array,
+    private readonly m: Messages,
+  ) {
+    this.right = store.loadRight(cfg.election);
+  }
+
+  start(): void {
+    for (const q of this.manifest.questions) this.enhance(q);
+    this.form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      void this.vote();
+    });
+    const notice = byId('booth-notice');
+    const last = store.loadReceipt(this.cfg.election);
+    if (this.right && this.right.last_seq > 0) {
+      if (!this.manifest.revote) {
+        setText(notice, this.m.t('alreadyVoted', { code: last?.tracking_code ?? '' }));
+        this.submit.disabled = true;
+      } else {
+        setText(notice, this.m.t('canRevote', { code: last?.tracking_code ?? '' }));
+        this.submit.textContent = this.m.t('revoteButton');
+      }
+      show(notice);
+    } else if (!this.right && !this.cfg.signedIn) {
+      setText(notice, this.m.t('signInFirst'));
+      show(notice);
+      show(byId('sign-in-link'));
+      this.submit.disabled = true;
+    }
+    if (!store.storageAvailable()) {
+      const warning = byId('booth-storage');
+      setText(warning, this.m.t('noStorage'));
+      show(warning);
+    }
+    this.form.hidden = false;
+    this.form.setAttribute('aria-busy', 'false');
+  }
+
+  // -- reading and checking the form ---------------------------------------------------
+
+  private inputs(q: Question): HTMLInputElement[] {
+    return Array.from(this.form.querySelectorAll<HTMLInputElement>(`input[name="q:${CSS.escape(q.id)}"]`));
+  }
+
+  private readChoice(q: Question): Choice | undefined {
+    switch (q.type) {
+      case 'single':
+        return this.inputs(q).find((i) => i.checked)?.value;
+      case 'approval':
+      case 'budget':
+        return inOptionOrder(
+          q,
+          this.inputs(q)
+            .filter((i) => i.checked)
+            .map((i) => i.value),
+        );
+      case 'ranked':
+        // The ranking is the order of the ticked options in the list (see moveOption).
+        return this.inputs(q)
+          .filter((i) => i.checked)
+          .map((i) => i.value);
+      case 'majority_judgment': {
+        const grades: Record<string, number> = {};
+        for (const option of q.options) {
+          const picked = this.form.querySelector<HTMLInputElement>(
+            `input[name="q:${CSS.escape(q.id)}:${CSS.escape(option.id)}"]:checked`,
+          );
+          if (picked) grades[option.id] = Number(picked.value);
+        }
+        return grades;
+      }
+    }
+  }
+
+  private readChoices(): Choices {
+    const choices: Choices = {};
+    for (const q of this.manifest.questions) {
+      const value = this.readChoice(q);
+      if (value !== undefined) choices[q.id] = value;
+    }
+    return choices;
+  }
+
+  private problemText(p: Problem): string {
+    const q = this.manifest.questions.find((x) => x.id === p.question);
+    const title = (id: string) => label(q?.options.find((o) => o.id === id)?.title, this.m.lang) || id;
+    switch (p.code) {
+      case 'choose_one':
+        return this.m.t('chooseOne');
+      case 'exactly':
+        return this.m.t('chooseExactly', { k: p.k });
+      case 'too_few':
+        return this.m.t('chooseAtLeast', { min: p.min });
+      case 'too_many':
+        return this.m.t(q?.type === 'budget' ? 'tooManyProjects' : 'chooseAtMost', { max: p.max });
+      case 'over_budget':
+        return this.m.t('overBudget', { total: this.m.euros(p.total), envelope: this.m.euros(p.envelope) });
+      case 'grade_missing':
+        return this.m.t('gradeMissing', { options: p.options.map(title).join(', ') });
+      case 'rank_too_few':
+        return this.m.t('rankAtLeast', { min: p.min });
+      case 'rank_too_many':
+        return this.m.t('rankAtMost', { max: p.max });
+      case 'invalid':
+        return this.m.t('invalidAnswer');
+      case 'unanswered':
+      case 'unknown_question':
+        return this.m.t('invalidAnswer');
+    }
+  }
+
+  private clearProblems(): void {
+    for (const el of this.form.querySelectorAll<HTMLElement>('.field-error')) {
+      el.textContent = '';
+      el.hidden = true;
+    }
+    for (const fs of this.form.querySelectorAll('fieldset.question')) fs.classList.remove('has-error');
+    for (const input of this.form.querySelectorAll('[aria-invalid]')) input.removeAttribute('aria-invalid');
+    this.errors.replaceChildren();
+    show(this.errors, false);
+  }
+
+  /** Per-question messages next to the question, and a linked summary announced at once. */
+  private showProblems(problems: Problem[]): void {
+    this.clearProblems();
+    const heading = document.createElement('h2');
+    heading.textContent = this.m.t('problemsTitle');
+    const list = document.createElement('ul');
+    for (const p of problems) {
+      const text = this.problemText(p);
+      const item = document.createElement('li');
+      if (p.question) {
+        const fieldset = document.getElementById(`q-${p.question}`);
+        fieldset?.classList.add('has-error');
+        const slot = document.getElementById(`q-${p.question}-error`);
+        if (slot) {
+          slot.textContent = slot.textContent ? `${slot.textContent} ${text}` : text;
+          slot.hidden = false;
+        }
+        const q = this.manifest.questions.find((x) => x.id === p.question);
+        if (q) for (const input of this.form.querySelectorAll(`[name^="q:${CSS.escape(q.id)}"]`)) input.setAttribute('aria-invalid', 'true');
+        const link = document.createElement('a');
+        link.href = `#q-${p.question}`;
+        link.textContent = `${label(q?.title, this.m.lang)} — ${text}`;
+        item.append(link);
+      } else {
+        item.textContent = text;
+      }
+      list.append(item);
+    }
+    this.errors.append(heading, list);
+    show(this.errors);
+    this.errors.focus();
+  }
+
+  // -- progressive enhancement per question type -------------------------------------
+
+  private enhance(q: Question): void {
+    if (q.type === 'budget') this.enhanceBudget(q);
+    if (q.type === 'ranked') this.enhanceRanking(q);
+    // Answering a question clears its error as soon as it becomes valid.
+    const fieldset = document.getElementById(`q-${q.id}`);
+    fieldset?.addEventListener('change', () => {
+      const slot = document.getElementById(`q-${q.id}-error`);
+      if (!slot || slot.hidden) return;
+      if (checkChoices([q], { [q.id]: this.readChoice(q) ?? [] }).length === 0) {
+        slot.hidden = true;
+        slot.textContent = '';
+        fieldset.classList.remove('has-error');
+        for (const input of fieldset.querySelectorAll('[aria-invalid]')) input.removeAttribute('aria-invalid');
+      }
+    });
+  }
+
+  /** Live total of a budget question against its envelope (announced politely). */
+  private enhanceBudget(q: Question): void {
+    const total = document.getElementById(`q-${q.id}-total`);
+    const meter = document.getElementById(`q-${q.id}-meter`) as HTMLMeterElement | null;
+    if (!total) return;
+    const envelope = q.envelope ?? 0;
+    const { max } = countBounds(q);
+    const update = () => {
+      const chosen = this.inputs(q)
+        .filter((i) => i.checked)
+        .map((i) => i.value);
+      const sum = totalCost(q, chosen);
+      const parts = [this.m.t('budgetTotal', { total: this.m.euros(sum), envelope: this.m.euros(envelope) })];
+      if (sum > envelope) parts.push(this.m.t('budgetOver', { amount: this.m.euros(sum - envelope) }));
+      else parts.push(this.m.t('budgetLeft', { amount: this.m.euros(envelope - sum) }));
+      if (q.max_count != null) parts.push(this.m.t('budgetCount', { count: chosen.length, max }));
+      total.textContent = parts.join(' ');
+      total.classList.toggle('over', sum > envelope);
+      if (meter) meter.value = Math.min(sum, envelope);
+    };
+    for (const input of this.inputs(q)) input.addEventListener('change', update);
+    update();
+  }
+
+  /** Ranking with buttons (keyboard and screen readers), not drag only. */
+  private enhanceRanking(q: Question): void {
+    const list = document.getElementById(`q-${q.id}-ranking`);
+    if (!list) return;
+    const live = document.getElementById(`q-${q.id}-live`);
+    const items = () => Array.from(list.querySelectorAll<HTMLLIElement>('li[data-option]'));
+    const isRanked = (li: HTMLLIElement) => li.querySelector<HTMLInputElement>('input[type=checkbox]')?.checked ?? false;
+    const titleOf = (li: HTMLLIElement) => li.querySelector('label')?.textContent?.trim() ?? '';
+    const renumber = () => {
+      let position = 0;
+      for (const li of items()) {
+        const badge = li.querySelector<HTMLElement>('.rank-position');
+        const ranked = isRanked(li);
+        if (ranked) position++;
+        if (badge) badge.textContent = ranked ? String(position) : '–';
+        li.classList.toggle('ranked', ranked);
+        for (const button of li.querySelectorAll<HTMLButtonElement>('button[data-move]')) button.disabled = !ranked;
+      }
+    };
+    const announce = (li: HTMLLIElement) => {
+      const ranked = items().filter(isRanked);
+      const position = ranked.indexOf(li) + 1;
+      if (live) live.textContent = position ? this.m.t('rankMoved', { option: titleOf(li), position, count: ranked.length }) : this.m.t('rankRemoved', { option: titleOf(li) });
+    };
+    list.addEventListener('change', (event) => {
+      const input = event.target as HTMLInputElement;
+      const li = input.closest<HTMLLIElement>('li[data-option]');
+      if (!li) return;
+      // A newly ranked option goes right after the last ranked one; an unranked one after them.
+      const others = items().filter((x) => x !== li && isRanked(x));
+      const anchor = others[others.length - 1];
+      if (anchor) anchor.after(li);
+      else list.prepend(li);
+      input.focus();
+      renumber();
+      announce(li);
+    });
+    list.addEventListener('click', (event) => {
+      const button = (event.target as HTMLElement).closest<HTMLButtonElement>('button[data-move]');
+      if (!button) return;
+      const li = button.closest<HTMLLIElement>('li[data-option]');
+      if (!li || !isRanked(li)) return;
+      if (button.dataset.move === 'up') {
+        const previous = li.previousElementSibling;
+        if (previous) previous.before(li);
+      } else {
+        const next = li.nextElementSibling as HTMLLIElement | null;
+        if (next && isRanked(next)) next.after(li);
+      }
+      button.focus();
+      renumber();
+      announce(li);
+    });
+    renumber();
+  }
+
+  // -- voting --------------------------------------------------------------------------
+
+  private say(key: string, params: Record<string, string | number> = {}): void {
+    setText(this.status, this.m.t(key, params));
+  }
+
+  private fail(text: string): void {
+    this.errors.replaceChildren();
+    const p = document.createElement('p');
+    p.textContent = text;
+    this.errors.append(p);
+    show(this.errors);
+    this.errors.focus();
+    setText(this.status, '');
+  }
+
+  private apiMessage(err: unknown): string {
+    if (err instanceof ApiError) {
+      const known: Record<string, string> = {
+        'not-eligible': 'notEligible',
+        'token-already-issued': 'tokenAlreadyIssued',
+        'paper-vote-recorded': 'paperVote',
+        'election-state': 'electionNotOpen',
+        'token-already-used': 'alreadyVotedNoCode',
+        'stale-revote': 'staleRevote',
+        'invalid-ballot': 'serverRefusedBallot',
+        'rate-limited': 'rateLimited',
+        unauthenticated: 'signInFirst',
+        network: 'network',
+      };
+      const key = known[err.slug];
+      return key ? this.m.t(key) : this.m.t('serverError', { detail: err.detail });
+    }
+    if (err instanceof ReceiptError) return this.m.t('receiptMismatch', { detail: err.message });
+    return this.m.t('deviceError', { detail: err instanceof Error ? err.message : String(err) });
+  }
+
+  /** Steps 2: a voting right, obtained once and kept. */
+  private async obtainRight(): Promise<VotingRight> {
+    if (this.right) return this.right;
+    this.say('checkingEligibility');
+    const eligibility = await fetchJson<Eligibility>(this.cfg.eligibilityUrl, { credentials: 'same-origin' });
+    if (!eligibility.eligible) {
+      if (eligibility.token_issued) throw new ApiError(409, 'token-already-issued', '');
+      if (eligibility.paper_vote) throw new ApiError(409, 'paper-vote-recorded', '');
+      throw new ApiError(403, 'not-eligible', eligibility.reasons.join(', '));
+    }
+    this.say('preparingRight');
+    const pending = await beginIssuance(this.spki, this.cfg.election);
+    const answer = await fetchJson<{ blind_sig: string }>(this.cfg.tokensUrl, {
+      method: 'POST',
+      body: { blinded_msg: b64uEncode(pending.blindedMsg) },
+      credentials: 'same-origin',
+      headers: this.cfg.csrf ? { 'X-CSRF-Token': this.cfg.csrf } : {},
+    });
+    const right = await pending.finish(b64uDecode(answer.blind_sig, 'blind_sig'));
+    store.saveRight(right);
+    this.right = right;
+    return right;
+  }
+
+  private async vote(): Promise<void> {
+    if (this.busy) return;
+    const choices = this.readChoices();
+    const problems = checkChoices(this.manifest.questions, choices);
+    if (problems.length) {
+      this.showProblems(problems);
+      return;
+    }
+    this.clearProblems();
+    this.busy = true;
+    this.submit.disabled = true;
+    this.form.setAttribute('aria-busy', 'true');
+    try {
+      const right = await this.obtainRight();
+      const { request, right: next } = signBallot(right, choices);
+      store.saveRight(next); // before sending: a retry after an unknown outcome uses a higher seq
+      this.right = next;
+      this.say('sending');
+      await randomDelay(this.cfg.minDelayMs, this.cfg.maxDelayMs);
+      const receipt = await fetchJson<Receipt>(this.cfg.ballotsUrl, { method: 'POST', body: request, credentials: 'omit' });
+      this.showReceipt(receipt, castLeafHash(request), next.last_seq);
+    } catch (err) {
+      this.fail(this.apiMessage(err));
+      this.submit.disabled = false;
+    } finally {
+      this.busy = false;
+      this.form.setAttribute('aria-busy', 'false');
+    }
+  }
+
+  private showReceipt(receipt: Receipt, leaf: Uint8Array, seq: number): void {
+    checkReceiptLeaf(leaf, receipt.leaf_hash, receipt.tracking_code);
+    const proof = byId('receipt-proof');
+    if (receipt.checkpoint && receipt.inclusion_proof && receipt.index != null) {
+      const checkpoint = verifyInclusionEvidence(
+        {
+          leafHash: leaf,
+          index: receipt.index,
+          treeSize: receipt.tree_size ?? null,
+          proof: receipt.inclusion_proof,
+          checkpoint: receipt.checkpoint,
+        },
+        this.manifest.board,
+      );
+      setText(proof, this.m.t('receiptIncluded', { index: receipt.index, size: checkpoint.size }));
+    } else {
+      setText(proof, this.m.t('receiptPromised'));
+    }
+    store.saveReceipt(this.cfg.election, {
+      tracking_code: receipt.tracking_code,
+      seq,
+      board_origin: this.manifest.board.origin,
+      board_key: this.manifest.board.key,
+    });
+    setText(byId('tracking-code'), receipt.tracking_code);
+    const link = byId<HTMLAnchorElement>('tracker-link');
+    link.href = `${this.cfg.trackerUrl}?code=${encodeURIComponent(receipt.tracking_code)}`;
+    const revote = byId('revote-note');
+    show(revote, this.manifest.revote);
+    this.say('sent');
+    const section = byId('receipt');
+    show(section);
+    section.focus();
+    if (this.manifest.revote) {
+      this.submit.textContent = this.m.t('revoteButton');
+      this.submit.disabled = false;
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  const root = document.getElementById('booth');
+  if (!root) return;
+  const m = new Messages(byId('parvis-messages'));
+  const status = byId('booth-status');
+  let cfg: Config;
+  let manifest: Manifest;
+  let spki: Uint8Array;
+  try {
+    cfg = readConfig(root);
+    setText(status, m.t('loading'));
+    // Anonymous fetch: the server cannot tell which signed-in citizen asks for the manifest.
+    manifest = await fetchJson<Manifest>(cfg.manifestUrl, { credentials: 'omit' });
+  } catch (err) {
+    setText(status, '');
+    const errors = byId('booth-errors');
+    setText(errors, m.t('manifestUnavailable', { detail: err instanceof Error ? err.message : String(err) }));
+    show(errors);
+    return;
+  }
+  try {
+    spki = committedKey(manifest, cfg.election, cfg.keyId);
+  } catch (err) {
+    // Refuse to go on at all: this page or the manifest carries a key not committed to.
+    setText(status, '');
+    const errors = byId('booth-errors');
+    setText(errors, m.t('uncommittedKey', { detail: err instanceof Error ? err.message : String(err) }));
+    show(errors);
+    errors.focus();
+    byId('ballot-form').remove();
+    return;
+  }
+  setText(status, '');
+  new Booth(cfg, manifest, spki, m).start();
+}
+
+void main();
