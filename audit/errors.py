@@ -10,25 +10,40 @@ Two roots, one per module:
 
 * :class:`MerkleError` — RFC 6962 / RFC 9162 Merkle tree proofs and ranges.
 * :class:`NoteError` — C2SP signed-note, tlog-checkpoint and tlog-cosignature.
+
+The log engine (issue 3, items 3-9) adds :class:`UnknownLogError`, :class:`LogNameError`,
+:class:`LogConflictError`, :class:`LogKeyError`, :class:`EventError`,
+:class:`RangeTooLargeError`, :class:`PromiseError`, :class:`StateFileError`,
+:class:`StorageIntegrityError` and :class:`LogVerificationError`.
 """
 
 from __future__ import annotations
 
-from parvis.kernel.errors import InvalidInputError
+from parvis.kernel.errors import ConflictError, DomainError, InvalidInputError, NotFoundError
 
 __all__ = [
     "CheckpointOriginError",
     "ConsistencyProofError",
     "CosignatureQuorumError",
     "DuplicateSignatureError",
+    "EventError",
     "InclusionProofError",
     "InvalidSignatureError",
+    "LogConflictError",
+    "LogKeyError",
+    "LogNameError",
+    "LogVerificationError",
     "MalformedCheckpointError",
     "MalformedKeyError",
     "MalformedNoteError",
     "MerkleError",
     "NoteError",
+    "PromiseError",
+    "RangeTooLargeError",
+    "StateFileError",
+    "StorageIntegrityError",
     "TreeRangeError",
+    "UnknownLogError",
     "UnverifiedNoteError",
 ]
 
@@ -160,3 +175,87 @@ class CosignatureQuorumError(NoteError):
         super().__init__(detail)
         self.required = required
         self.found = found
+
+
+# --- the log engine (issue 3, items 3-9) ------------------------------------------------------
+
+
+class UnknownLogError(NotFoundError):
+    """No log of this name exists (``name`` is the log name asked for)."""
+
+    title = "Unknown log"
+
+    def __init__(self, detail: str, *, name: str) -> None:
+        super().__init__(detail)
+        self.name = name
+
+
+class LogNameError(InvalidInputError):
+    """A log name breaks the naming rule (it becomes part of URLs, file names and origins)."""
+
+    title = "Invalid log name"
+
+
+class LogConflictError(ConflictError):
+    """A log exists already with other settings (public flag) than the ones asked for."""
+
+    title = "Log exists with other settings"
+
+
+class LogKeyError(DomainError):
+    """A log's signing key is missing, unreadable, or does not match the published key.
+
+    A configuration problem of the installation, never the caller's fault; the message never
+    contains key material.
+    """
+
+    title = "Log signing key unavailable"
+
+
+class EventError(InvalidInputError):
+    """An audit event field is empty, too long, or its details are not JSON data."""
+
+    title = "Invalid audit event"
+
+
+class RangeTooLargeError(InvalidInputError):
+    """A read asks for more entries at once than the API serves (``limit`` is the maximum)."""
+
+    title = "Range too large"
+
+    def __init__(self, detail: str, *, limit: int) -> None:
+        super().__init__(detail)
+        self.limit = limit
+
+
+class PromiseError(InvalidInputError):
+    """A signed promise does not parse or does not verify under the log's key."""
+
+    title = "Invalid log promise"
+
+
+class StateFileError(InvalidInputError):
+    """A verifier state file cannot be read or is not a state file of this log."""
+
+    title = "Invalid verifier state file"
+
+
+class LogVerificationError(InvalidInputError):
+    """``parvis audit verify`` found a discrepancy; ``detail`` names the first one.
+
+    ``index`` is the first entry involved when one can be named, else ``None``.
+    """
+
+    title = "Log verification failed"
+
+    def __init__(self, detail: str, *, index: int | None = None) -> None:
+        super().__init__(detail)
+        self.index = index
+
+
+class StorageIntegrityError(DomainError):
+    """The stored log is not what the engine wrote: a row is missing or a stored hash does
+    not match. Only tampering (or a corrupt database) produces this; the operator must
+    investigate, and ``parvis audit verify`` names the first discrepancy."""
+
+    title = "Log storage damaged"
