@@ -127,6 +127,31 @@ class Settings(BaseSettings):
         description="run the webhook and expiry worker in `parvis serve` (default: on, "
         "except in test mode where it must be asked for)",
     )
+    audit_batch_size: Annotated[int, Field(ge=1, le=65536)] = Field(
+        default=256, description="most entries the audit log sequencer integrates per checkpoint"
+    )
+    audit_batch_delay_ms: Annotated[int, Field(ge=1, le=60000)] = Field(
+        default=250, description="longest wait (ms) before the sequencer integrates pending entries"
+    )
+    audit_max_delay_seconds: Annotated[int, Field(ge=1, le=86400)] = Field(
+        default=60, description="integration deadline that signed promises give writers (s)"
+    )
+    audit_sequencer: bool | None = Field(
+        default=None,
+        description="run the log sequencer in `parvis serve` (default: on, except in test mode "
+        "where it must be asked for)",
+    )
+    audit_secret_keys: str = Field(
+        default="",
+        repr=False,
+        description="log signing keys (Go signer key texts PRIVATE+KEY+<origin>+..., separated "
+        "by spaces), used instead of the key files under DATA_DIR/keys",
+    )
+    audit_verifier_keys: str = Field(
+        default="",
+        description="verifier keys (<origin>+<key id>+<key>, separated by spaces) that "
+        "`parvis audit verify` trusts",
+    )
     rsa_backend: Literal["auto", "libcrypto", "gmpy2", "python"] = Field(
         default="auto", description="backend of the RSA blind-signature private operation"
     )

@@ -1,0 +1,628 @@
+"""The audit service: the surface other domains use (issue 3, items 3, 5 and 6).
+
+Writers call :meth:`AuditService.record` (typed audit events) or :meth:`AuditService.append`
+(raw entries, e.g. a bulletin board) inside **their own** transaction, so a domain's change
+and its audit entry commit together or not at all; the entry is queued, and the sequencer
+gives it its index later (:mod:`audit.sequencer`). The writer gets a signed
+:class:`~audit.promise.Promise` at once.
+
+Readers get checkpoints, proofs and entries of the tree as of the latest checkpoint, and the
+DPO's questions answered by :meth:`AuditService.query` over the typed event index.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Connection, delete, exists, func, insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from audit import merkle, storage
+from audit.errors import (
+    EventError,
+    LogConflictError,
+    LogKeyError,
+    RangeTooLargeError,
+    TreeRangeError,
+    UnknownLogError,
+)
+from audit.events import (
+    EventLeaf,
+    canonical_details,
+    check_log_name,
+    coarse_time,
+    details_commitment,
+    origin_for,
+)
+from audit.keys import KeyStore
+from audit.note import Signer, VerifierKey
+from audit.promise import Promise, PromiseBody
+from audit.sequencer import SequencerThread, leadership
+from audit.tables import DetailRow, EntryRow, EventRow, LogRow
+from audit.tiles import TilePath
+from parvis.kernel.context import AppContext
+from parvis.kernel.settings import Mode
+
+__all__ = [
+    "DEFAULT_LOG",
+    "MAX_ENTRIES",
+    "AuditEvent",
+    "AuditService",
+    "ConsistencyProof",
+    "InclusionProof",
+    "LogEntry",
+    "LogInfo",
+    "service_from",
+]
+
+DEFAULT_LOG = "audit"
+"""The audit trail (not public; created on first use)."""
+
+MAX_ENTRIES = 1000
+"""Most entries one :meth:`AuditService.entries` call returns (and the HTTP API serves)."""
+
+
+def _b64(raw: bytes) -> str:
+    return base64.b64encode(raw).decode("ascii")
+
+
+def _utc(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything stored is UTC.
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class LogInfo:
+    """A named log: its origin line, its published verifier key text, public or not."""
+
+    name: str
+    origin: str
+    verifier_key: str
+    public: bool
+
+
+@dataclass(frozen=True, slots=True)
+class _Log:
+    id: int
+    info: LogInfo
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """One audit event as the DPO sees it.
+
+    ``index`` is ``None`` while the entry waits for the sequencer; ``details`` is ``None``
+    once erased (or when the event had none).
+    """
+
+    index: int | None
+    leaf_hash: bytes
+    event_type: str
+    actor: str
+    subject: str | None
+    purpose: str | None
+    time: datetime
+    details: Mapping[str, Any] | None
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    index: int
+    leaf_hash: bytes
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class InclusionProof:
+    """RFC 6962 ``PATH(index, D[tree_size])`` with the leaf hash and the root it leads to."""
+
+    index: int
+    tree_size: int
+    leaf_hash: bytes
+    root: bytes
+    proof: tuple[bytes, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """The issue's CLI format: ``{"index", "tree_size", "leaf_hash", "root", "proof"}``."""
+        return {
+            "index": self.index,
+            "tree_size": self.tree_size,
+            "leaf_hash": _b64(self.leaf_hash),
+            "root": _b64(self.root),
+            "proof": [_b64(p) for p in self.proof],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class ConsistencyProof:
+    """RFC 6962 ``PROOF(first, D[second])``."""
+
+    first: int
+    second: int
+    proof: tuple[bytes, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """The issue's CLI format: ``{"from", "to", "proof"}``."""
+        return {"from": self.first, "to": self.second, "proof": [_b64(p) for p in self.proof]}
+
+
+class AuditService:
+    """The log engine of one process. Get it with :func:`service_from`."""
+
+    def __init__(self, ctx: AppContext) -> None:
+        settings = ctx.settings
+        self._ctx = ctx
+        self._db = ctx.db
+        self._clock = ctx.clock
+        self.keys = KeyStore.from_settings(settings)
+        self.batch_size = settings.audit_batch_size
+        self.batch_delay = settings.audit_batch_delay_ms / 1000
+        self.max_delay = timedelta(seconds=settings.audit_max_delay_seconds)
+        self._public_url = settings.public_url
+        self._by_id: dict[int, _Log] = {}
+        self._ranges = storage.RangeCache(ranges={})
+        self._lock = threading.Lock()
+        self._sequencer: SequencerThread | None = None
+        self.run_sequencer = (
+            settings.audit_sequencer
+            if settings.audit_sequencer is not None
+            else settings.mode is not Mode.TEST
+        )
+
+    # --- logs ---------------------------------------------------------------------------------
+
+    def _find(self, session: Session, name: str) -> _Log | None:
+        row = session.execute(
+            select(LogRow.id, LogRow.name, LogRow.origin, LogRow.verifier_key, LogRow.public).where(
+                LogRow.name == name
+            )
+        ).one_or_none()
+        if row is None:
+            return None
+        return _Log(
+            id=row.id,
+            info=LogInfo(
+                name=row.name, origin=row.origin, verifier_key=row.verifier_key, public=row.public
+            ),
+        )
+
+    def _log(self, session: Session, name: str) -> _Log:
+        """The log ``name``; the default audit log is created on first use."""
+        check_log_name(name)
+        found = self._find(session, name)
+        if found is not None:
+            return found
+        if name == DEFAULT_LOG:
+            return self._create(session, name=name, public=False)
+        raise UnknownLogError(f"no log named {name}", name=name)
+
+    def _create(self, session: Session, *, name: str, public: bool) -> _Log:
+        origin = origin_for(self._public_url, name)
+        signer = self.keys.signer(name=name, origin=origin, create=True)
+        now = self._clock.now()
+        try:
+            with session.begin_nested():
+                conn = session.connection()
+                log_id = conn.execute(
+                    insert(LogRow).returning(LogRow.id),
+                    {
+                        "name": name,
+                        "origin": origin,
+                        "public": public,
+                        "verifier_key": signer.verifier.text,
+                        "created_at": now,
+                    },
+                ).scalar_one()
+                storage.insert_checkpoint(
+                    conn,
+                    log_id=log_id,
+                    origin=origin,
+                    size=0,
+                    root_hash=merkle.EMPTY_ROOT,
+                    signer=signer,
+                    now=now,
+                )
+        except IntegrityError:
+            # Another transaction created it first (unique name): use theirs.
+            found = self._find(session, name)
+            if found is None:
+                raise
+            return found
+        return _Log(
+            id=log_id,
+            info=LogInfo(
+                name=name, origin=origin, verifier_key=signer.verifier.text, public=public
+            ),
+        )
+
+    def ensure_log(self, session: Session, *, name: str, public: bool) -> LogInfo:
+        """The log ``name``, created in the caller's transaction if it does not exist.
+
+        Raises :class:`~audit.errors.LogConflictError` if it exists with the other public
+        flag (a log never changes from private to public or back).
+        """
+        check_log_name(name)
+        found = self._find(session, name) or self._create(session, name=name, public=public)
+        if found.info.public != public:
+            raise LogConflictError(
+                f"log {name} exists and is {'public' if found.info.public else 'not public'}"
+            )
+        return found.info
+
+    def log_info(self, session: Session, *, log: str) -> LogInfo:
+        """Origin, verifier key text and public flag of ``log``."""
+        return self._log(session, log).info
+
+    def _signer(self, log: _Log) -> Signer:
+        signer = self.keys.signer(name=log.info.name, origin=log.info.origin, create=False)
+        if signer.verifier.text != log.info.verifier_key:
+            raise LogKeyError(
+                f"the signing key of log {log.info.name} does not match its published key"
+            )
+        return signer
+
+    def verifier(self, session: Session, *, log: str) -> VerifierKey:
+        """The published verifier key of ``log``, parsed."""
+        return VerifierKey.parse(self._log(session, log).info.verifier_key)
+
+    # --- writing ------------------------------------------------------------------------------
+
+    def _promise(self, log: _Log, leaf: bytes, now: datetime) -> Promise:
+        # The key is looked up when the note is first read: queueing an entry needs no key
+        # (a process without the log's key can still write; the leader signs checkpoints).
+        def sign(body: PromiseBody) -> str:
+            return body.sign(self._signer(log))
+
+        return Promise(
+            log=log.info.name,
+            origin=log.info.origin,
+            leaf_hash=leaf,
+            integrate_by=(now + self.max_delay).replace(microsecond=0),
+            _sign=sign,
+        )
+
+    def record(
+        self,
+        session: Session,
+        *,
+        event_type: str,
+        actor: str,
+        subject: str | None = None,
+        purpose: str | None = None,
+        details: Mapping[str, Any] | None = None,
+        log: str = DEFAULT_LOG,
+    ) -> Promise:
+        """Append a typed audit event in the caller's transaction (issue 3, item 6).
+
+        ``actor`` is a pseudonym or role (``citizen:<pseudonym>``, ``staff:<id>``,
+        ``platform:<client id>``, ``system``), ``subject`` a pseudonym. The leaf holds the
+        type, the time to the minute, actor, subject, purpose and a salted hash of the
+        details; the details and the salt go to the erasable table (audit-log.md,
+        "Content").
+        """
+        target = self._log(session, log)
+        now = self._clock.now()
+        salt = secrets.token_bytes(32)
+        canonical = canonical_details(details)
+        leaf = EventLeaf(
+            event_type=event_type,
+            actor=actor,
+            subject=subject,
+            purpose=purpose,
+            time=coarse_time(now),
+            commitment=details_commitment(salt=salt, canonical=canonical),
+        )
+        data = leaf.encode()
+        leaf_hash = merkle.leaf_hash(data)
+        conn = session.connection()
+        storage.enqueue(conn, target.id, [data])
+        conn.execute(
+            insert(EventRow),
+            {
+                "log_id": target.id,
+                "leaf_hash": leaf_hash,
+                "event_type": event_type,
+                "actor": actor,
+                "subject": subject,
+                "purpose": purpose,
+                "time": leaf.time,
+            },
+        )
+        conn.execute(
+            insert(DetailRow),
+            {
+                "log_id": target.id,
+                "leaf_hash": leaf_hash,
+                "salt": salt,
+                "details": canonical.decode("utf-8"),
+            },
+        )
+        return self._promise(target, leaf_hash, now)
+
+    def append(self, session: Session, *, log: str, data: bytes) -> Promise:
+        """Append raw entry bytes (the caller canonicalises them; the leaf is ``data``)."""
+        return self.append_many(session, log=log, data=[data])[0]
+
+    def append_many(self, session: Session, *, log: str, data: Sequence[bytes]) -> list[Promise]:
+        """:meth:`append` for several entries in one statement (bulk writers, imports)."""
+        if isinstance(data, bytes | bytearray):
+            raise EventError("append_many takes a sequence of entries, not one bytes object")
+        for n, item in enumerate(data):
+            if not isinstance(item, bytes) or len(item) > 0xFFFF:
+                raise EventError(f"entry {n} is not bytes of at most 65535 bytes (tlog-tiles)")
+        if not data:
+            return []
+        target = self._log(session, log)
+        storage.enqueue(session.connection(), target.id, data)
+        now = self._clock.now()
+        return [self._promise(target, merkle.leaf_hash(item), now) for item in data]
+
+    def erase_subject_details(self, session: Session, *, subject: str) -> int:
+        """Erase the details (and salts) of every event about ``subject``, in every log.
+
+        The leaves stay: the tree and every proof remain valid, the event stays provable,
+        its content is gone. Returns the number of detail rows erased.
+        """
+        about_subject = exists().where(
+            EventRow.log_id == DetailRow.log_id,
+            EventRow.leaf_hash == DetailRow.leaf_hash,
+            EventRow.subject == subject,
+        )
+        result = session.execute(delete(DetailRow).where(about_subject))
+        return int(getattr(result, "rowcount", 0))
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def query(
+        self,
+        session: Session,
+        *,
+        log: str = DEFAULT_LOG,
+        subject: str | None = None,
+        actor: str | None = None,
+        purpose: str | None = None,
+        event_type: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[AuditEvent]:
+        """Events matching every given filter, oldest first (the DPO's questions).
+
+        ``since`` is inclusive and ``until`` exclusive, compared with the event times, which
+        are truncated to the minute. Pending events are included with ``index`` None.
+        """
+        if not 1 <= limit <= MAX_ENTRIES or offset < 0:
+            raise RangeTooLargeError(
+                f"limit must be 1 to {MAX_ENTRIES} and offset not negative", limit=MAX_ENTRIES
+            )
+        target = self._log(session, log)
+        index = (
+            select(func.min(EntryRow.idx))
+            .where(EntryRow.log_id == EventRow.log_id, EntryRow.leaf_hash == EventRow.leaf_hash)
+            .scalar_subquery()
+        )
+        stmt = (
+            select(EventRow, index.label("idx"), DetailRow.details)
+            .outerjoin(
+                DetailRow,
+                (DetailRow.log_id == EventRow.log_id) & (DetailRow.leaf_hash == EventRow.leaf_hash),
+            )
+            .where(EventRow.log_id == target.id)
+        )
+        for column, value in (
+            (EventRow.subject, subject),
+            (EventRow.actor, actor),
+            (EventRow.purpose, purpose),
+            (EventRow.event_type, event_type),
+        ):
+            if value is not None:
+                stmt = stmt.where(column == value)
+        if since is not None:
+            stmt = stmt.where(EventRow.time >= _utc_param(since))
+        if until is not None:
+            stmt = stmt.where(EventRow.time < _utc_param(until))
+        rows = session.execute(stmt.order_by(EventRow.seq).limit(limit).offset(offset)).all()
+        return [
+            AuditEvent(
+                index=idx,
+                leaf_hash=bytes(event.leaf_hash),
+                event_type=event.event_type,
+                actor=event.actor,
+                subject=event.subject,
+                purpose=event.purpose,
+                time=_utc(event.time),
+                details=json.loads(details) if details is not None else None,
+            )
+            for event, idx, details in rows
+        ]
+
+    def head(self, session: Session, *, log: str) -> storage.Head:
+        """The latest checkpoint of ``log`` (size, root, signed note)."""
+        return storage.latest_head(session.connection(), self._log(session, log).id)
+
+    def checkpoint(self, session: Session, *, log: str) -> str:
+        """The latest signed checkpoint of ``log`` (C2SP tlog-checkpoint note)."""
+        return self.head(session, log=log).note
+
+    def _size(self, conn: Connection, log: _Log, size: int | None) -> int:
+        latest = storage.latest_head(conn, log.id).size
+        if size is None:
+            return latest
+        if not 0 <= size <= latest:
+            raise TreeRangeError(f"tree size {size} is not in 0..{latest}, the log's size")
+        return size
+
+    def inclusion_proof(
+        self, session: Session, *, log: str, index: int, size: int | None = None
+    ) -> InclusionProof:
+        """Inclusion proof of entry ``index`` in the tree of ``size`` (default: latest)."""
+        target = self._log(session, log)
+        conn = session.connection()
+        size = self._size(conn, target, size)
+        if not 0 <= index < size:
+            raise TreeRangeError(f"entry {index} is not in the tree of size {size}")
+
+        def compute(source: merkle.NodeSource) -> tuple[list[bytes], bytes, bytes]:
+            proof = merkle.inclusion_proof(source, index=index, size=size)
+            root = merkle.CompactRange.from_source(size, source).root()
+            return proof, root, source(0, index)
+
+        proof, root, leaf = storage.with_hashes(conn, target.id, compute)
+        return InclusionProof(
+            index=index, tree_size=size, leaf_hash=leaf, root=root, proof=tuple(proof)
+        )
+
+    def index_of(
+        self, session: Session, *, log: str, leaf_hash: bytes, size: int | None = None
+    ) -> int:
+        """Index of the first entry with ``leaf_hash`` in the tree of ``size``."""
+        target = self._log(session, log)
+        conn = session.connection()
+        size = self._size(conn, target, size)
+        found = storage.leaf_index(conn, target.id, leaf_hash, size)
+        if found is None:
+            raise TreeRangeError(f"no entry with this leaf hash in the tree of size {size}")
+        return found
+
+    def consistency_proof(
+        self, session: Session, *, log: str, first: int, second: int
+    ) -> ConsistencyProof:
+        """Consistency proof between the trees of sizes ``first`` and ``second``."""
+        target = self._log(session, log)
+        conn = session.connection()
+        second = self._size(conn, target, second)
+        if not 0 < first <= second:
+            raise TreeRangeError(f"no consistency proof from size {first} to size {second}")
+        proof = storage.with_hashes(
+            conn, target.id, lambda source: merkle.consistency_proof(source, m=first, n=second)
+        )
+        return ConsistencyProof(first=first, second=second, proof=tuple(proof))
+
+    def root(self, session: Session, *, log: str, size: int) -> bytes:
+        """The root hash of the tree of ``size`` (any size up to the latest)."""
+        target = self._log(session, log)
+        conn = session.connection()
+        size = self._size(conn, target, size)
+        return storage.with_hashes(
+            conn, target.id, lambda source: merkle.CompactRange.from_source(size, source).root()
+        )
+
+    def entries(self, session: Session, *, log: str, start: int, end: int) -> list[LogEntry]:
+        """Entries ``[start, end)`` of the latest tree, at most :data:`MAX_ENTRIES`."""
+        target = self._log(session, log)
+        conn = session.connection()
+        size = self._size(conn, target, None)
+        if not 0 <= start <= end <= size:
+            raise TreeRangeError(f"entries [{start}, {end}) are not in 0..{size}")
+        if end - start > MAX_ENTRIES:
+            raise RangeTooLargeError(
+                f"at most {MAX_ENTRIES} entries per request", limit=MAX_ENTRIES
+            )
+        return [
+            LogEntry(index=i, leaf_hash=leaf, data=data)
+            for i, leaf, data in storage.entries_range(conn, target.id, start, end)
+        ]
+
+    def tile(self, session: Session, *, log: str, tile: TilePath) -> bytes:
+        """A C2SP tlog-tiles tile or entry bundle of the latest tree."""
+        target = self._log(session, log)
+        conn = session.connection()
+        return storage.tile_bytes(conn, target.id, tile, self._size(conn, target, None))
+
+    # --- sequencing ---------------------------------------------------------------------------
+
+    def _by_log_id(self, conn: Connection, log_id: int) -> _Log:
+        with self._lock:
+            cached = self._by_id.get(log_id)
+        if cached is not None:
+            return cached
+        row = conn.execute(
+            select(LogRow.id, LogRow.name, LogRow.origin, LogRow.verifier_key, LogRow.public).where(
+                LogRow.id == log_id
+            )
+        ).one()
+        # audit_logs rows never change (append-only), so caching them is safe.
+        found = _Log(
+            id=row.id,
+            info=LogInfo(
+                name=row.name, origin=row.origin, verifier_key=row.verifier_key, public=row.public
+            ),
+        )
+        with self._lock:
+            self._by_id[log_id] = found
+        return found
+
+    def integrate_on(self, conn: Connection, *, log_ids: Sequence[int] | None = None) -> int:
+        """Integrate everything pending (in ``log_ids`` or all logs) on a leading connection:
+        batches of at most ``audit_batch_size``, one transaction and one checkpoint each."""
+        if log_ids is None:
+            with conn.begin():
+                log_ids = storage.pending_logs(conn)
+        total = 0
+        for log_id in log_ids:
+            while True:
+                with conn.begin():
+                    target = self._by_log_id(conn, log_id)
+                    count = storage.integrate_batch(
+                        conn,
+                        log_id=log_id,
+                        origin=target.info.origin,
+                        signer=self._signer(target),
+                        batch_size=self.batch_size,
+                        now=self._clock.now(),
+                        cache=self._ranges,
+                    )
+                total += count
+                if count < self.batch_size:
+                    break
+        return total
+
+    def integrate(self, *, log: str | None = None) -> int:
+        """Integrate pending entries now (CLI commands, tests); returns how many.
+
+        Returns 0 without waiting when a sequencer leader runs elsewhere (on PostgreSQL):
+        that leader integrates them within the batch delay.
+        """
+        log_ids: list[int] | None = None
+        if log is not None:
+            with self._db.read_session() as session:
+                log_ids = [self._log(session, log).id]
+        with leadership(self._db) as conn:
+            if conn is None:
+                return 0
+            return self.integrate_on(conn, log_ids=log_ids)
+
+    def start_sequencer(self) -> SequencerThread:
+        """Start the background leader loop (idempotent)."""
+        if self._sequencer is None:
+            self._sequencer = SequencerThread(
+                db=self._db, integrate=self.integrate_on, delay=self.batch_delay
+            )
+            self._sequencer.start()
+        return self._sequencer
+
+    def stop_sequencer(self) -> None:
+        if self._sequencer is not None:
+            self._sequencer.stop()
+            self._sequencer = None
+
+
+def _utc_param(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise EventError("query times must be timezone-aware")
+    # Stored times are UTC; SQLite compares the text form, so bind UTC too.
+    return moment.astimezone(UTC)
+
+
+def service_from(ctx: AppContext) -> AuditService:
+    """The audit service of ``ctx``, set up on first use (CONTRIBUTING, "How a domain joins")."""
+    return ctx.extension("audit", AuditService)
