@@ -12,7 +12,10 @@ six months to a year.
 
 from __future__ import annotations
 
+import contextlib
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,7 +29,14 @@ from consent.tables import PurposeRow
 from parvis.kernel.context import AppContext
 from parvis.kernel.errors import InvalidInputError
 
-__all__ = ["ACCESS_EVENT", "INTERNAL_PURPOSES", "AccessRecord", "access_records", "record_access"]
+__all__ = [
+    "ACCESS_EVENT",
+    "INTERNAL_PURPOSES",
+    "AccessRecord",
+    "access_records",
+    "record_access",
+    "record_read",
+]
 
 ACCESS_EVENT = "personal_data.read"
 #: Activities of Parvis itself that read personal data without being a platform purpose:
@@ -41,7 +51,7 @@ _FIELD = re.compile(r"^[a-z][a-z0-9_.]{0,63}$")
 class AccessRecord:
     """One read: who, whose, which fields, for which purpose, when."""
 
-    index: int
+    index: int  #: the log index, -1 while the sequencer has not integrated the entry
     time: datetime
     actor: str
     subject: str | None
@@ -95,6 +105,59 @@ def record_access(
     )
 
 
+class _RecentReads:
+    """Access records written in the current minute by this process (bounded)."""
+
+    def __init__(self, size: int = 100_000) -> None:
+        self.size = size
+        self._keys: OrderedDict[tuple[object, ...], None] = OrderedDict()
+        self._lock = threading.Lock()
+        self.sqlite_gate = threading.Lock()
+
+    def __contains__(self, key: tuple[object, ...]) -> bool:
+        with self._lock:
+            return key in self._keys
+
+    def add(self, key: tuple[object, ...]) -> None:
+        with self._lock:
+            self._keys[key] = None
+            while len(self._keys) > self.size:
+                self._keys.popitem(last=False)
+
+
+def record_read(
+    ctx: AppContext,
+    *,
+    actor: str,
+    subject: str,
+    fields: Sequence[str],
+    purpose: str,
+) -> bool:
+    """The access record of a platform's read, in its own transaction, at most once per
+    (actor, subject, fields, purpose) and minute; returns whether one was written.
+
+    Why this is lossless: the audit log keeps event times to the minute (audit-log.md,
+    "Content"), so identical reads within one minute would be indistinguishable entries —
+    recording the first answers "who read this person's data, when and why" exactly as well
+    (only the count of repeated reads within the minute is not kept). A platform that checks
+    consent on every page view would otherwise write an audit entry per page. The caller
+    sends its answer only after this returns, so nothing is disclosed without its record.
+    """
+    minute = ctx.clock.now().replace(second=0, microsecond=0)
+    key = (actor, subject, tuple(sorted(set(fields))), purpose, minute)
+    recent = ctx.extension("consent.recent_reads", lambda _ctx: _RecentReads())
+    if key in recent:
+        return False
+    # On SQLite, threads of one process that wait for the write lock inside SQLite back off
+    # by sleeping (up to 100 ms a time); queueing them on a Python lock first is fairer and
+    # cuts the tail latency of concurrent first reads several-fold. PostgreSQL needs none.
+    gate = recent.sqlite_gate if ctx.db.is_sqlite else contextlib.nullcontext()
+    with gate, ctx.db.write_session() as session:
+        record_access(ctx, session, actor=actor, subject=subject, fields=fields, purpose=purpose)
+    recent.add(key)
+    return True
+
+
 def access_records(
     ctx: AppContext,
     session: Session,
@@ -123,10 +186,10 @@ def access_records(
     records = []
     for entry in entries:
         details = entry.details
-        fields = tuple(details.get("fields", ())) if isinstance(details, dict) else ()
+        fields = tuple(details.get("fields", ())) if details is not None else ()
         records.append(
             AccessRecord(
-                index=entry.index,
+                index=entry.index if entry.index is not None else -1,
                 time=entry.time,
                 actor=entry.actor,
                 subject=entry.subject,

@@ -4,8 +4,9 @@ Platforms authenticate as API clients of one controller (``Authorization: Bearer
 :mod:`consent.clients`) and see only that controller's purposes: a purpose of another
 controller is answered exactly like an unknown one. Subjects are named by the platform's own
 identifier of the person (mapped by identity when it registers its mapper). Every answer
-that discloses a person's consent is an access record (:func:`consent.record_access`) written
-in the same transaction. Errors are RFC 9457 problem details (``docs/problems.md``).
+that discloses a person's consent is preceded by its access record
+(:func:`consent.access.record_read`: written and committed before the answer leaves).
+Errors are RFC 9457 problem details (``docs/problems.md``).
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from consent import service_from
-from consent.access import record_access
+from consent.access import record_read
 from consent.clients import ApiClient, authenticate
 from consent.errors import UnknownPurposeError, UnknownSubjectError
 from consent.hooks import subject_mapper
 from consent.ledger import Actor, ActorKind, Method, Status
-from consent.service import ConsentService
+from consent.service import ConsentService, PurposeRecord
 from parvis.kernel.context import AppContext
 from parvis.kernel.errors import DomainError
 from parvis.kernel.web import api_router, get_ctx
@@ -58,10 +59,11 @@ def _subject(ctx: AppContext, session: Session, client: ApiClient, subject: str)
 
 def _own_purpose(
     service: ConsentService, session: Session, client: ApiClient, purpose_id: str
-) -> None:
+) -> PurposeRecord:
     record = service.purpose(session, purpose_id)
     if record.purpose.controller_id != client.controller_id:
         raise UnknownPurposeError(purpose_id)
+    return record
 
 
 @router.get("/keys", summary="Public keys of receipts and webhooks")
@@ -123,19 +125,28 @@ def check(
     still says what the register says.
     """
     service = service_from(ctx)
-    with ctx.db.write_session() as session:
+    with ctx.db.read_session() as session:
         client = authenticate(ctx, session, authorization)
-        _own_purpose(service, session, client, purpose_id)
-        pseudonym = _subject(ctx, session, client, subject)
-        result = service.check(session, pseudonym, purpose_id)
-        record_access(
-            ctx,
+        mapper = subject_mapper()
+        pseudonym = subject
+        known = None
+        if mapper is not None:
+            mapped = mapper.from_platform(ctx, session, client_id=client.id, subject=subject)
+            pseudonym, known = (mapped, True) if mapped is not None else (subject, False)
+        result = service.platform_check(
             session,
-            actor=client.audit_actor,
+            controller_id=client.controller_id,
             subject=pseudonym,
-            fields=["consent.status"],
-            purpose=purpose_id,
+            purpose_id=purpose_id,
+            known=known,
         )
+    record_read(
+        ctx,
+        actor=client.audit_actor,
+        subject=pseudonym,
+        fields=["consent.status"],
+        purpose=purpose_id,
+    )
     return {"subject": subject, **result.to_json()}
 
 
@@ -144,7 +155,7 @@ def list_consents(
     subject: str, ctx: CtxDep, authorization: Annotated[str | None, Header()] = None
 ) -> dict[str, Any]:
     service = service_from(ctx)
-    with ctx.db.write_session() as session:
+    with ctx.db.read_session() as session:
         client = authenticate(ctx, session, authorization)
         pseudonym = _subject(ctx, session, client, subject)
         own = {
@@ -157,15 +168,14 @@ def list_consents(
             for state in service.states(session, pseudonym)
             if state.purpose_id in own
         ]
-        for item in consents:
-            record_access(
-                ctx,
-                session,
-                actor=client.audit_actor,
-                subject=pseudonym,
-                fields=["consent.status"],
-                purpose=item["purpose"],
-            )
+    for item in consents:
+        record_read(
+            ctx,
+            actor=client.audit_actor,
+            subject=pseudonym,
+            fields=["consent.status"],
+            purpose=item["purpose"],
+        )
     return {"subject": subject, "consents": consents}
 
 

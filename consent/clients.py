@@ -13,12 +13,14 @@ then reads the client from the access token instead, and nothing else changes.
 
 from __future__ import annotations
 
+import functools
 import hmac
 import re
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from consent.errors import ApiClientError, CatalogueError, UnknownControllerError
@@ -101,6 +103,17 @@ def revoke_client(ctx: AppContext, session: Session, *, client_id: str, actor: s
         )
 
 
+@functools.cache
+def _client_statement() -> Any:
+    return select(
+        ApiClientRow.id,
+        ApiClientRow.controller_id,
+        ApiClientRow.name,
+        ApiClientRow.key_hash,
+        ApiClientRow.revoked_at,
+    ).where(ApiClientRow.id == bindparam("id"))
+
+
 def authenticate(ctx: AppContext, session: Session, authorization: str | None) -> ApiClient:
     """The client named by an ``Authorization: Bearer <client id>.<secret>`` header."""
     scheme, _, token = (authorization or "").partition(" ")
@@ -108,7 +121,7 @@ def authenticate(ctx: AppContext, session: Session, authorization: str | None) -
         raise ApiClientError("send the platform's API key as `Authorization: Bearer <key>`")
     client_id, _, secret = token.strip().partition(".")
     well_formed = bool(_CLIENT_ID.match(client_id)) and len(secret) == _SECRET_LENGTH
-    row = session.get(ApiClientRow, client_id) if well_formed else None
+    row = session.execute(_client_statement(), {"id": client_id}).first() if well_formed else None
     expected = row.key_hash if row is not None and row.revoked_at is None else _DUMMY
     presented = _hash(ctx, secret)
     if not hmac.compare_digest(presented, expected) or row is None or row.revoked_at is not None:

@@ -13,6 +13,7 @@ be back-dated through the API.
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from collections import Counter
@@ -22,7 +23,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import nacl.signing
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from consent.auditing import AuditPort, audit_of
@@ -37,6 +38,7 @@ from consent.errors import (
     UnknownNoticeError,
     UnknownPurposeError,
     UnknownReceiptError,
+    UnknownSubjectError,
 )
 from consent.hooks import age_source
 from consent.ledger import (
@@ -186,13 +188,49 @@ def _notice_from_row(row: NoticeRow) -> NoticeRecord:
     )
 
 
+@functools.lru_cache(maxsize=4096)
+def _parse_purpose(definition: str, controller_id: str) -> Purpose:
+    # A stored definition is immutable text (a new version is new text), so parsing and
+    # validating it once per process is enough: the platform API reads purposes constantly.
+    return Purpose.from_dict(json.loads(definition), controller_id=controller_id)
+
+
 def _purpose_from_row(row: PurposeRow) -> PurposeRecord:
     return PurposeRecord(
-        purpose=Purpose.from_dict(json.loads(row.definition), controller_id=row.controller_id),
+        purpose=_parse_purpose(row.definition, row.controller_id),
         version=row.version,
         fingerprint=row.fingerprint,
         created_at=aware(row.created_at),
         updated_at=aware(row.updated_at),
+    )
+
+
+@functools.cache
+def _platform_check_statement() -> Any:
+    """Built once: building table aliases per call costs more than running the query."""
+    state = ConsentStateRow.__table__.alias("s")
+    seen = ConsentStateRow.__table__.alias("seen")
+    return (
+        select(
+            PurposeRow.controller_id,
+            PurposeRow.legal_basis,
+            PurposeRow.fingerprint,
+            PurposeRow.active,
+            state.c.status,
+            state.c.valid_until,
+            state.c.notice_id,
+            select(seen.c.subject)
+            .where(seen.c.subject == bindparam("subject"))
+            .limit(1)
+            .scalar_subquery()
+            .label("seen"),
+        )
+        .select_from(PurposeRow)
+        .outerjoin(
+            state,
+            (state.c.purpose_id == PurposeRow.id) & (state.c.subject == bindparam("subject")),
+        )
+        .where(PurposeRow.id == bindparam("purpose"))
     )
 
 
@@ -204,6 +242,7 @@ class ConsentService:
         self.clock = ctx.clock
         secret = ctx.settings.secret_key
         self.keys = DataKeys(master_secret=secret, clock=ctx.clock)
+        self._notice_fps: dict[str, dict[str, str]] = {}
         self.receipt_signer = ReceiptSigner(derive_key(secret, "consent/receipt-signing/v1"))
         self.webhook_signing_key = nacl.signing.SigningKey(
             derive_key(secret, "consent/webhook-signing/v1")
@@ -681,9 +720,16 @@ class ConsentService:
         rows = session.scalars(query.order_by(ConsentEventRow.purpose_id, ConsentEventRow.seq))
         return [_event_from_row(r) for r in rows]
 
-    def check(self, session: Session, subject: str, purpose_id: str) -> ConsentCheck:
+    def check(
+        self,
+        session: Session,
+        subject: str,
+        purpose_id: str,
+        *,
+        purpose: PurposeRecord | None = None,
+    ) -> ConsentCheck:
         """Whether processing for ``purpose_id`` may rely on ``subject``'s consent now."""
-        purpose = self.purpose(session, purpose_id)
+        purpose = purpose or self.purpose(session, purpose_id)
         if purpose.purpose.legal_basis is not LegalBasis.CONSENT:
             require_consent_basis(purpose.purpose.id, purpose.purpose.legal_basis)
         state = self.state(session, subject, purpose_id)
@@ -714,13 +760,70 @@ class ConsentService:
     ) -> str | None:
         if notice_id is None:
             return None
-        cache: dict[str, dict[str, str]] = session.info.setdefault("consent.notice_fps", {})
+        # Notices are immutable: their fingerprints can be kept for the life of the process.
+        cache = self._notice_fps
         if notice_id not in cache:
             fps = session.scalar(
                 select(NoticeRow.purpose_fingerprints).where(NoticeRow.id == notice_id)
             )
-            cache[notice_id] = json.loads(fps) if fps else {}
+            if fps is None:
+                return None
+            if len(cache) > 10_000:
+                cache.clear()
+            cache[notice_id] = json.loads(fps)
         return cache[notice_id].get(purpose_id)
+
+    def platform_check(
+        self,
+        session: Session,
+        *,
+        controller_id: str,
+        subject: str,
+        purpose_id: str,
+        known: bool | None = None,
+    ) -> ConsentCheck:
+        """:meth:`check` for the platform API's hot path: one query for the purpose, the
+        state and whether the subject is known, without parsing the register entry.
+
+        Raises UnknownPurposeError (also for another controller's purpose),
+        UnknownSubjectError (``known`` False, or None and never seen by the registry) and
+        LegalBasisError. Returns exactly what :meth:`check` returns (tested).
+        """
+        if len(purpose_id) > 64 or len(subject) > 64:
+            raise UnknownPurposeError(purpose_id[:64])
+        row = session.execute(
+            _platform_check_statement(), {"subject": subject, "purpose": purpose_id}
+        ).first()
+        if row is None or row.controller_id != controller_id:
+            raise UnknownPurposeError(purpose_id)
+        if known is None:
+            known = row.seen is not None or self.is_known(session, subject)
+        if not known:
+            raise UnknownSubjectError("no person with this identifier for this platform")
+        basis = LegalBasis(row.legal_basis)
+        if basis is not LegalBasis.CONSENT:
+            require_consent_basis(purpose_id, basis)
+        if row.status is None:
+            return ConsentCheck(purpose_id, None, False, None, None, "never asked")
+        status = Status(row.status)
+        valid_until = _maybe(row.valid_until)
+        now = self.clock.now()
+        in_force = status in ACTIVE and (valid_until is None or now < valid_until)
+        if not in_force:
+            lapsed = status in ACTIVE
+            reason = "validity period ended" if lapsed else f"consent {status}"
+            return ConsentCheck(purpose_id, status.value, False, None, row.notice_id, reason)
+        fingerprint = self._notice_fingerprint(session, row.notice_id, purpose_id)
+        if fingerprint != row.fingerprint or not row.active:
+            return ConsentCheck(
+                purpose_id,
+                status.value,
+                False,
+                valid_until,
+                row.notice_id,
+                "the information given changed materially: consent must be renewed",
+            )
+        return ConsentCheck(purpose_id, status.value, True, valid_until, row.notice_id, "in force")
 
     def needs_renewal(self, session: Session, subject: str, purpose_id: str) -> bool:
         state = self.state(session, subject, purpose_id)

@@ -222,3 +222,53 @@ def test_receipt_is_sealed_under_the_subject_key(service: ConsentService, ctx: A
         assert doc["record"]["pii_principal_id"] == "alice"
         with pytest.raises(Exception, match="no such receipt"):
             service.receipt_document(session, "mallory", row.id)
+
+
+def test_platform_check_answers_exactly_like_check(
+    service: ConsentService, ctx: AppContext, clock: FixedClock
+) -> None:
+    """The API's one-query fast path and the general check agree in every state."""
+    from consent.errors import UnknownSubjectError
+
+    def both(subject: str, purpose_id: str = "newsletter") -> None:
+        with ctx.db.read_session() as session:
+            slow = service.check(session, subject, purpose_id)
+            fast = service.platform_check(
+                session, controller_id="ville-exemple", subject=subject, purpose_id=purpose_id
+            )
+        assert fast == slow
+
+    nid = notice_id(service, ctx)
+    record(service, ctx, Status.GIVEN, subject="given", notice=nid)
+    record(service, ctx, Status.GIVEN, subject="gone", notice=nid)
+    record(service, ctx, Status.WITHDRAWN, subject="gone")
+    record(service, ctx, Status.REFUSED, subject="no", notice=nid)
+    record(service, ctx, Status.GIVEN, subject="other-purpose-only", notice=nid)
+    for subject in ("given", "gone", "no"):
+        both(subject)
+    clock.advance(timedelta(days=400))  # lapsed, expiry not yet recorded
+    both("given")
+    record(service, ctx, Status.GIVEN, subject="fresh", notice=nid)
+    wider = Purpose.from_dict(
+        purpose(NEWSLETTER, recipients=[{"name": "X", "kind": "external"}]),
+        controller_id="ville-exemple",
+    )
+    with ctx.db.write_session() as session:
+        service.save_purpose(session, wider, actor=DPO)
+    both("fresh")  # given under a notice that no longer says what the register says
+    with ctx.db.read_session() as session:
+        with pytest.raises(LegalBasisError):
+            service.platform_check(
+                session,
+                controller_id="ville-exemple",
+                subject="given",
+                purpose_id="budget-participatif",
+            )
+        with pytest.raises(UnknownPurposeError):
+            service.platform_check(
+                session, controller_id="ville-voisine", subject="given", purpose_id="newsletter"
+            )
+        with pytest.raises(UnknownSubjectError):
+            service.platform_check(
+                session, controller_id="ville-exemple", subject="nobody", purpose_id="newsletter"
+            )
