@@ -124,11 +124,12 @@ class Booth {
     const notice = byId('booth-notice');
     const last = store.loadReceipt(this.cfg.election);
     if (this.right && this.right.last_seq > 0) {
+      const code = last ? ` ${this.m.t('lastCode', { code: last.tracking_code })}` : '';
       if (!this.manifest.revote) {
-        setText(notice, this.m.t('alreadyVoted', { code: last?.tracking_code ?? '' }));
+        setText(notice, this.m.t('alreadyVoted') + code);
         this.submit.disabled = true;
       } else {
-        setText(notice, this.m.t('canRevote', { code: last?.tracking_code ?? '' }));
+        setText(notice, this.m.t('canRevote') + code);
         this.submit.textContent = this.m.t('revoteButton');
       }
       show(notice);
