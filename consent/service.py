@@ -26,7 +26,8 @@ import nacl.signing
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
-from consent.auditing import AuditPort, audit_of
+from audit import AuditService
+from consent.auditing import audit_of
 from consent.bases import LegalBasis
 from consent.catalogue import Controller, Purpose
 from consent.datakeys import DataKeys
@@ -249,7 +250,7 @@ class ConsentService:
         )
 
     @property
-    def audit(self) -> AuditPort:
+    def audit(self) -> AuditService:
         return audit_of(self.ctx)
 
     @property

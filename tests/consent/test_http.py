@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 
 from consent import service_from
 from consent.access import access_records
+from consent.auditing import audit_of
 from consent.clients import create_client
 from consent.loader import load_document
 from consent.receipts import ReceiptKey, verify_receipt
@@ -368,3 +369,18 @@ def test_register_export_and_edit(client: TestClient, app: FastAPI, loaded: AppC
     assert "forever" in bad.text
     console = client.get("/dpo")
     assert "publiez une nouvelle version" in console.text  # the notice no longer covers it
+
+
+def test_dpo_console_shows_a_verified_audit_checkpoint(
+    client: TestClient, app: FastAPI, citizen: str, loaded: AppContext
+) -> None:
+    give(client, citizen, loaded)
+    integrated = audit_of(loaded).integrate()
+    assert integrated > 0
+    with TestClient(app, base_url="http://127.0.0.1") as dpo:
+        sign_in(dpo, app, DPO)
+        page = html.unescape(dpo.get("/dpo").text)
+    status = page.split('id="audit-status">')[1].split("</p>")[0]
+    assert "est vérifié avec la clé publiée" in status
+    assert f"Entrées : {integrated}" in status
+    assert "— " in page.split('<pre class="checkpoint">')[1]  # the signature line of the note
