@@ -36,12 +36,18 @@ class SchemaBehindError(DomainError):
 
 @dataclass(frozen=True)
 class SchemaStatus:
+    """``current``: the revisions recorded in ``alembic_version``; ``applied``: those and
+    every revision they descend from or depend on; ``heads``: what the code expects."""
+
     current: tuple[str, ...]
     heads: tuple[str, ...]
+    applied: frozenset[str] = frozenset()
 
     @property
     def at_head(self) -> bool:
-        return set(self.current) == set(self.heads)
+        # Alembic records only the tips: a head reached through another branch's
+        # ``depends_on`` is applied without appearing in alembic_version.
+        return set(self.heads) <= (self.applied or set(self.current))
 
     def describe(self) -> str:
         cur = ", ".join(self.current) or "empty"
@@ -81,7 +87,28 @@ def schema_status(url: str, *, engine: Engine | None = None) -> SchemaStatus:
     finally:
         if own:
             engine.dispose()
-    return SchemaStatus(current=tuple(current), heads=tuple(script.get_heads()))
+    return SchemaStatus(
+        current=tuple(current),
+        heads=tuple(script.get_heads()),
+        applied=_ancestry(script, current),
+    )
+
+
+def _ancestry(script: ScriptDirectory, tips: tuple[str, ...]) -> frozenset[str]:
+    """Every revision reachable from ``tips`` through ``down_revision`` and ``depends_on``."""
+    seen: set[str] = set()
+    todo = list(tips)
+    while todo:
+        revision = script.get_revision(todo.pop())
+        if revision is None or revision.revision in seen:
+            continue
+        seen.add(revision.revision)
+        for field in (revision.down_revision, revision.dependencies):
+            if isinstance(field, str):
+                todo.append(field)
+            elif field:
+                todo.extend(field)
+    return frozenset(seen)
 
 
 def require_head(url: str, *, engine: Engine | None = None) -> None:
