@@ -13,22 +13,43 @@ The RFC 9474 error names ("message too long", "invalid input", "blinding error",
 
 from __future__ import annotations
 
-from parvis.kernel.errors import DomainError, InvalidInputError
+from parvis.kernel.errors import (
+    ConflictError,
+    DomainError,
+    ForbiddenError,
+    InvalidInputError,
+    NotFoundError,
+)
 
 __all__ = [
     "BackendUnavailableError",
+    "BallotTooLargeError",
+    "BlindInputError",
     "BlindingError",
+    "ElectionNotFoundError",
+    "ElectionStateError",
     "InvalidBallotSignatureError",
+    "InvalidElectionError",
     "InvalidKeyError",
     "InvalidLengthError",
+    "InvalidPaperTotalsError",
     "InvalidSignatureError",
     "MalformedCastError",
     "MalformedTokenError",
+    "ManifestNotPublishedError",
     "MessageTooLongError",
+    "NotEligibleError",
     "OutOfRangeError",
+    "PaperVoteRecordedError",
+    "RateLimitedError",
+    "ResultsNotPublishedError",
     "SigningFailureError",
+    "StaleRevoteError",
+    "TokenAlreadyIssuedError",
+    "TokenAlreadyUsedError",
     "UncommittedKeyError",
     "UnknownBackendError",
+    "UnknownReceiptError",
     "WrongElectionError",
 ]
 
@@ -175,3 +196,116 @@ class BackendUnavailableError(DomainError):
     def __init__(self, detail: str, *, name: str) -> None:
         super().__init__(detail)
         self.name = name
+
+
+# --------------------------------------------------------------------------------------
+# Elections, issuance and casting (the service layer; docs/ballot-api.md lists the slugs)
+# --------------------------------------------------------------------------------------
+
+
+class ElectionNotFoundError(NotFoundError):
+    """No such election, or a draft the caller may not see (answered alike)."""
+
+    title = "Election not found"
+
+
+class ElectionStateError(ConflictError):
+    """The election's status (or the time) does not allow this step.
+
+    ``status`` is the election's current status.
+    """
+
+    title = "Not possible in the election's current status"
+
+    def __init__(self, detail: str, *, status: str) -> None:
+        super().__init__(detail)
+        self.status = status
+
+
+class InvalidElectionError(InvalidInputError):
+    """An election definition (file, staff or platform API) breaks a rule."""
+
+    title = "Invalid election definition"
+
+
+class ManifestNotPublishedError(NotFoundError):
+    """The manifest exists only once the election is open."""
+
+    title = "Manifest not published yet"
+
+
+class ResultsNotPublishedError(NotFoundError):
+    """Results are public only once the election is published."""
+
+    title = "Results not published yet"
+
+
+class NotEligibleError(ForbiddenError):
+    """The citizen is not eligible under the election's rule now; ``reasons`` says why
+    (identity's reason codes, no personal data)."""
+
+    title = "Not eligible for this election"
+
+    def __init__(self, detail: str, *, reasons: tuple[str, ...]) -> None:
+        super().__init__(detail)
+        self.reasons = reasons
+
+
+class TokenAlreadyIssuedError(ConflictError):
+    """A token was already issued to this citizen for this election (voting-protocol.md,
+    issuance step 4: "has no token yet"); also refuses a paper mark after issuance."""
+
+    title = "Voting token already issued"
+
+
+class PaperVoteRecordedError(ConflictError):
+    """The citizen voted on paper for this election: no online token."""
+
+    title = "Paper vote recorded"
+
+
+class RateLimitedError(DomainError):
+    """Too many token requests (per citizen, or for this process's signer)."""
+
+    title = "Too many requests"
+
+
+class BlindInputError(InvalidInputError):
+    """``blinded_msg`` has the wrong length or is out of range (RFC 9474 §4.3 inputs)."""
+
+    title = "Invalid blinded message"
+
+
+class TokenAlreadyUsedError(ConflictError):
+    """The token already cast a ballot and the election does not allow re-voting
+    (voting-protocol.md, "Casting": the nullifier is UNIQUE)."""
+
+    title = "Token already used"
+
+
+class StaleRevoteError(ConflictError):
+    """A re-vote whose ``seq`` is not above the last accepted ballot of its token."""
+
+    title = "Re-vote with a stale sequence number"
+
+    def __init__(self, detail: str, *, seq: int) -> None:
+        super().__init__(detail)
+        self.seq = seq
+
+
+class BallotTooLargeError(DomainError):
+    """A cast request larger than the casting endpoint accepts."""
+
+    title = "Cast request too large"
+
+
+class UnknownReceiptError(NotFoundError):
+    """No ballot on the board has this tracking code."""
+
+    title = "Unknown tracking code"
+
+
+class InvalidPaperTotalsError(InvalidInputError):
+    """Paper totals name unknown questions or options, or hold impossible counts."""
+
+    title = "Invalid paper totals"

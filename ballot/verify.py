@@ -283,6 +283,12 @@ def verify_board(
     report.ballots_on_board = len(ballots) + withheld
     counted = _resolve_nullifiers(verified, revote=manifest.revote)
     report.counted_ballots = len(counted) + withheld
+    if withheld and results is not None:
+        # Withheld entries hide which of them are re-votes: the count is the published one,
+        # which _check_results holds between the ballots shown and every entry on the board.
+        published = results[1].get("ballots")
+        if isinstance(published, int) and not isinstance(published, bool):
+            report.counted_ballots = published
     report.checks.append(
         f"{len(verified)} ballot(s): tokens verify under the manifest key "
         f"{manifest.issuer_key_id.hex()[:16]}…, ballot signatures and rules hold"
@@ -400,11 +406,23 @@ def _check_results(
     index, entry = results
     if entry.get("tokens_issued") != tokens:
         raise BoardVerificationError("results state another number of tokens", index=index)
-    if entry.get("ballots") != len(counted) + withheld:
+    stated = entry.get("ballots")
+    if withheld:
+        # A withheld entry may be a first vote or a re-vote: the count lies between the
+        # ballots shown and every ballot entry on the board.
+        if (
+            isinstance(stated, bool)
+            or not isinstance(stated, int)
+            or not len(counted) <= stated <= len(counted) + withheld
+        ):
+            raise BoardVerificationError(
+                f"results count {stated} ballots, the board has between {len(counted)} and "
+                f"{len(counted) + withheld}",
+                index=index,
+            )
+    elif stated != len(counted):
         raise BoardVerificationError(
-            f"results count {entry.get('ballots')} ballots, the board has "
-            f"{len(counted) + withheld}",
-            index=index,
+            f"results count {stated} ballots, the board has {len(counted)}", index=index
         )
     expected_paper = (
         {"voters": paper["voters"], "counts": paper["counts"]} if paper is not None else None

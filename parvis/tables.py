@@ -7,6 +7,7 @@ import the domains; domains never import this module.
 from __future__ import annotations
 
 import audit.tables  # noqa: F401 - registers audit's tables in the metadata
+import ballot.tables  # noqa: F401 - registers ballot's tables in the metadata
 import consent.tables  # noqa: F401 - registers consent's tables in the metadata
 import identity.tables  # noqa: F401 - registers identity's tables in the metadata
 from parvis.kernel.db import Base

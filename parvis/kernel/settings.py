@@ -155,6 +155,23 @@ class Settings(BaseSettings):
     rsa_backend: Literal["auto", "libcrypto", "gmpy2", "python"] = Field(
         default="auto", description="backend of the RSA blind-signature private operation"
     )
+    ballot_key_bits: Literal[2048, 3072, 4096] = Field(
+        default=2048, description="modulus size of each election's RSA blind-signature key"
+    )
+    ballot_issuance_seconds: Annotated[float, Field(gt=0, le=86400)] = Field(
+        default=3600.0, description="how often the board publishes the count of tokens issued"
+    )
+    ballot_publisher: bool | None = Field(
+        default=None,
+        description="run the issuance-count publisher in `parvis serve` (default: on, except "
+        "in test mode where it must be asked for)",
+    )
+    ballot_token_attempts: Annotated[int, Field(ge=1, le=1000)] = Field(
+        default=10, description="token requests allowed per citizen per minute (per worker)"
+    )
+    ballot_signatures_per_second: Annotated[int, Field(ge=1, le=100000)] = Field(
+        default=1000, description="blind signatures per second a worker grants at most"
+    )
     host: str = Field(default="127.0.0.1", description="address `parvis serve` listens on")
     port: Annotated[int, Field(ge=1, le=65535)] = Field(
         default=8000, description="port `parvis serve` listens on"

@@ -1,0 +1,170 @@
+"""Group commit of cast ballots: one transaction (and one disk flush) for many ballots.
+
+Every accepted ballot must be durable before its receipt is sent, and a durable commit costs
+a disk flush (SQLite ``synchronous=FULL``; PostgreSQL ``fsync``): a few milliseconds on the
+machines Parvis targets, which alone would cap casting at a few hundred ballots per second.
+Request handlers therefore verify their ballot (the CPU work: RSA-PSS, Ed25519, the rules)
+themselves and hand it to :class:`CastCommitter`, one thread per process that takes every
+ballot waiting, puts them in the ballot box in one transaction
+(:meth:`ballot.service.ElectionService.cast_batch`), asks the audit engine to integrate
+them, and answers each handler through a future. While one batch commits the next one
+gathers, so batches grow with the load and cost nothing when it is light.
+
+One bad ballot cannot sink a batch: refusals (used token, stale ``seq``) are per ballot; if
+the batch transaction itself fails, each ballot is retried alone.
+
+Nothing here logs a ballot, a token or a client address.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections import defaultdict
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+from audit import Promise
+from ballot.board import tracking_code
+from ballot.manifest import format_time
+from ballot.token import b64u_encode
+from parvis.kernel.errors import DomainError
+
+if TYPE_CHECKING:
+    from ballot.service import ElectionService, PreparedBallot
+
+__all__ = ["CastCommitter"]
+
+log = logging.getLogger("parvis.ballot.casting")
+
+#: Most ballots in one transaction.
+MAX_BATCH: Final = 256
+_STOP: Final = object()
+
+
+@dataclass(frozen=True, slots=True)
+class _Item:
+    election_id: str
+    ballot: PreparedBallot
+    future: Future[dict[str, Any]]
+
+
+class CastCommitter:
+    """The per-process committer; :meth:`submit` returns a future of the receipt."""
+
+    def __init__(self, service: ElectionService) -> None:
+        self._service = service
+        self._queue: queue.SimpleQueue[_Item | object] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, election_id: str, ballot: PreparedBallot) -> Future[dict[str, Any]]:
+        """Queue a verified ballot; the future gives the receipt or raises the refusal."""
+        self._ensure_started()
+        future: Future[dict[str, Any]] = Future()
+        self._queue.put(_Item(election_id, ballot, future))
+        return future
+
+    def cast(self, election_id: str, ballot: PreparedBallot) -> dict[str, Any]:
+        """Submit and wait (CLI, tests, synchronous callers)."""
+        return self.submit(election_id, ballot).result()
+
+    def _ensure_started(self) -> None:
+        # Started on first use, so that it lives in the worker process that serves, never
+        # in a parent that forks.
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="parvis-ballot-committer", daemon=True
+                )
+                self._thread.start()
+
+    def stop(self) -> None:
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._queue.put(_STOP)
+            thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is _STOP:
+                return
+            batch = [first]
+            while len(batch) < MAX_BATCH:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            stop = any(item is _STOP for item in batch)
+            items = [item for item in batch if isinstance(item, _Item)]
+            by_election: dict[str, list[_Item]] = defaultdict(list)
+            for item in items:
+                by_election[item.election_id].append(item)
+            for election_id, group in by_election.items():
+                self._commit(election_id, group)
+            if stop:
+                return
+
+    def _commit(self, election_id: str, group: list[_Item]) -> None:
+        try:
+            self._settle(group, self._service.cast_batch(election_id, [i.ballot for i in group]))
+        except Exception as exc:  # the batch transaction failed: retry one by one
+            if len(group) == 1:
+                _fail(group[0], exc)
+                return
+            log.warning(
+                "cast batch failed; retrying singly", extra={"exc_type": type(exc).__name__}
+            )
+            for item in group:
+                try:
+                    self._settle([item], self._service.cast_batch(election_id, [item.ballot]))
+                except Exception as single:
+                    _fail(item, single)
+
+    def _settle(
+        self, group: list[_Item], result: tuple[str | None, list[Promise | DomainError]]
+    ) -> None:
+        name, outcome = result
+        leaves = [
+            i.ballot.leaf for i, o in zip(group, outcome, strict=True) if isinstance(o, Promise)
+        ]
+        proofs: dict[bytes, dict[str, Any]] = {}
+        if name is not None and leaves:
+            try:
+                proofs = self._service.receipts(name, leaves)
+            except Exception as exc:  # the ballots are in: a receipt with the promise will do
+                log.warning("receipt proofs failed", extra={"exc_type": type(exc).__name__})
+        for item, out in zip(group, outcome, strict=True):
+            if isinstance(out, DomainError):
+                item.future.set_exception(out)
+                continue
+            leaf = item.ballot.leaf
+            integrated = proofs.get(leaf)
+            receipt: dict[str, Any] = {
+                "election": item.election_id,
+                "leaf_hash": b64u_encode(leaf),
+                "tracking_code": tracking_code(leaf),
+                "index": None,
+                "tree_size": None,
+                "checkpoint": None,
+                "inclusion_proof": None,
+                "promise": None,
+            }
+            if integrated is not None:
+                receipt.update(integrated)
+            else:
+                receipt["promise"] = {
+                    "leaf_hash": b64u_encode(out.leaf_hash),
+                    "integrate_by": format_time(out.integrate_by),
+                    "note": out.note,
+                }
+            item.future.set_result(receipt)
+
+
+def _fail(item: _Item, exc: BaseException) -> None:
+    if not item.future.done():
+        item.future.set_exception(exc)

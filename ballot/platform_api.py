@@ -1,0 +1,119 @@
+"""The platform API (``/api/ballot/v1``): participation platforms delegate voting to Parvis.
+
+A platform authenticates as an API client of its controller with the consent domain's API
+keys (``Authorization: Bearer <client id>.<secret>``, :func:`consent.clients.authenticate`;
+issue 7, item 10: "the same client mechanism as the consent API"). It can create and edit
+its draft elections, read their status, results and board URLs, and get booth links that
+bring the citizen back to the platform. It sees only the elections it created, and nothing
+here ever names a citizen: the platform cannot link anyone to a ballot, or even to a token.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import Body, Depends, Header
+from pydantic import BaseModel, ConfigDict, Field
+
+from ballot.links import booth_link
+from ballot.service import service_from
+from consent.clients import ApiClient, authenticate
+from parvis.kernel.context import AppContext
+from parvis.kernel.web import api_router, get_ctx
+
+__all__ = ["router"]
+
+router = api_router(prefix="/api/ballot/v1", tags=["ballot platform API"])
+
+Ctx = Annotated[AppContext, Depends(get_ctx)]
+Definition = Annotated[dict[str, Any], Body(description="election definition (docs/ballot-api.md)")]
+
+
+def platform(
+    ctx: Ctx,
+    authorization: Annotated[str | None, Header(description="Bearer <API key>")] = None,
+) -> ApiClient:
+    with ctx.db.read_session() as session:
+        return authenticate(ctx, session, authorization)
+
+
+Platform = Annotated[ApiClient, Depends(platform)]
+
+
+class BoothLinkRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    return_url: str = Field(max_length=2000)
+
+
+def _absolute(ctx: AppContext, status: dict[str, Any]) -> dict[str, Any]:
+    base = ctx.settings.public_url
+    status["links"] = {
+        name: (base + value if isinstance(value, str) else None)
+        for name, value in status["links"].items()
+    }
+    return status
+
+
+def _status(ctx: AppContext, election_id: str, client: ApiClient) -> dict[str, Any]:
+    service = service_from(ctx)
+    with ctx.db.read_session() as session:
+        row = service.get(session, election_id, owner_client=client.id)
+        return _absolute(ctx, service.status(session, row))
+
+
+@router.get("/elections", summary="The platform's elections")
+def list_elections(ctx: Ctx, client: Platform) -> dict[str, Any]:
+    service = service_from(ctx)
+    with ctx.db.read_session() as session:
+        rows = service.elections(session, owner_client=client.id)
+        return {"elections": [_absolute(ctx, service.status(session, r)) for r in rows]}
+
+
+@router.post("/elections", summary="Create a draft election", status_code=201)
+def create_election(data: Definition, ctx: Ctx, client: Platform) -> dict[str, Any]:
+    with ctx.db.write_session() as session:
+        row = service_from(ctx).create(
+            session, data=data, actor=client.audit_actor, owner_client=client.id
+        )
+        election_id = row.id
+    return _status(ctx, election_id, client)
+
+
+@router.get(
+    "/elections/{election_id}", summary="Status and URLs of one of the platform's elections"
+)
+def election_status(election_id: str, ctx: Ctx, client: Platform) -> dict[str, Any]:
+    return _status(ctx, election_id, client)
+
+
+@router.put("/elections/{election_id}", summary="Edit a draft election")
+def update_election(
+    election_id: str, data: Definition, ctx: Ctx, client: Platform
+) -> dict[str, Any]:
+    with ctx.db.write_session() as session:
+        service_from(ctx).update(
+            session,
+            election_id=election_id,
+            data=data,
+            actor=client.audit_actor,
+            owner_client=client.id,
+        )
+    return _status(ctx, election_id, client)
+
+
+@router.get("/elections/{election_id}/results", summary="Published results")
+def results(election_id: str, ctx: Ctx, client: Platform) -> dict[str, Any]:
+    service = service_from(ctx)
+    with ctx.db.read_session() as session:
+        service.get(session, election_id, owner_client=client.id)
+        return service.results(session, election_id)
+
+
+@router.post(
+    "/elections/{election_id}/booth-link",
+    summary="A booth URL that brings the citizen back to the platform",
+)
+def booth(election_id: str, body: BoothLinkRequest, ctx: Ctx, client: Platform) -> dict[str, str]:
+    with ctx.db.read_session() as session:
+        row = service_from(ctx).get(session, election_id, owner_client=client.id)
+    return {"url": booth_link(ctx, election_id=row.id, return_url=body.return_url)}

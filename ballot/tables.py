@@ -1,0 +1,167 @@
+"""The ballot domain's tables (SQLAlchemy 2 typed models).
+
+Two groups that share **no identifier and no join key** (architecture.md, "Separate the
+voter list from the ballot box"):
+
+* the **voter list** — :class:`VoterRow`: (election, citizen pseudonym, channel, day). Who
+  received a token (or voted on paper), never what they voted; no time finer than the day,
+  no blinded message, no row number that a ballot refers to;
+* the **ballot box** — :class:`BallotRow` (one row per nullifier: the UNIQUE key that makes
+  a token count once, its last ``seq`` and entry) and what ballot keeps beside the board:
+  :class:`CommitmentRow`, :class:`MilestoneRow`, :class:`BoardRow`. No timestamp at all.
+
+The bulletin board itself is an audit log (``board-<election id>``): entries, tree and
+signed checkpoints live in the audit engine's append-only tables (ADR 0006).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from parvis.kernel.db import Base
+
+__all__ = [
+    "BallotRow",
+    "BoardRow",
+    "CommitmentRow",
+    "ElectionKeyRow",
+    "ElectionRow",
+    "MilestoneRow",
+    "PaperTotalsRow",
+    "VoterRow",
+]
+
+
+class ElectionRow(Base):
+    """An election: its definition (canonical JSON, ``ballot.definition``) and status."""
+
+    __tablename__ = "ballot_elections"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    definition: Mapped[str] = mapped_column(Text, nullable=False)
+    opens_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    closes_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    #: The consent API client that created it (platform elections), else None (staff, CLI).
+    owner_client: Mapped[str | None] = mapped_column(String(48), nullable=True, index=True)
+    created_by: Mapped[str] = mapped_column(String(100), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class ElectionKeyRow(Base):
+    """The election's RSA private key, encrypted at rest (XChaCha20-Poly1305, ``ballot.keys``)."""
+
+    __tablename__ = "ballot_election_keys"
+
+    election_id: Mapped[str] = mapped_column(ForeignKey("ballot_elections.id"), primary_key=True)
+    rsa_key: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+
+
+class BoardRow(Base):
+    """An election's bulletin board: the audit log that holds it and what ballot publishes.
+
+    The log itself (entries, Merkle nodes, signed checkpoints, its Ed25519 key) is the audit
+    engine's (``audit.service_from(ctx)``, log ``log``); the leaf hashes of the manifest,
+    close and results entries say where they are. ``issued_published`` is the token
+    count of the last issuance entry and ``issued_published_at`` when it was appended
+    (scheduling only: the entry itself carries the day).
+    """
+
+    __tablename__ = "ballot_boards"
+
+    election_id: Mapped[str] = mapped_column(ForeignKey("ballot_elections.id"), primary_key=True)
+    log: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    origin: Mapped[str] = mapped_column(String(255), nullable=False)
+    verifier_key: Mapped[str] = mapped_column(Text, nullable=False)
+    manifest_hash: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False)
+    close_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
+    results_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
+    issued_published: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    issued_published_at: Mapped[datetime | None] = mapped_column(
+        DateTime(timezone=True), nullable=True
+    )
+
+
+class CommitmentRow(Base):
+    """What the open board shows of a ballot entry, and how a receipt finds it.
+
+    ``code`` is the tracking code without hyphens (``board-format.md`` §5);
+    ``nullifier_hash`` = SHA-256(nullifier). Keyed by the entry's leaf hash; the entry and
+    its index are in the audit log.
+    """
+
+    __tablename__ = "ballot_commitments"
+    __table_args__ = (Index("ix_ballot_commitments_code", "election_id", "code"),)
+
+    election_id: Mapped[str] = mapped_column(ForeignKey("ballot_elections.id"), primary_key=True)
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), nullable=False)
+    nullifier_hash: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False)
+
+
+class MilestoneRow(Base):
+    """Checkpoints kept for the board export: after the manifest, the close and the results
+    were integrated (``board-format.md`` §7 ``checkpoints``)."""
+
+    __tablename__ = "ballot_milestones"
+
+    election_id: Mapped[str] = mapped_column(ForeignKey("ballot_elections.id"), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    note: Mapped[str] = mapped_column(Text, nullable=False)
+
+
+class BallotRow(Base):
+    """The ballot box's uniqueness key: one row per nullifier (SHA-256 of the token message).
+
+    The primary key is the UNIQUE constraint that makes a token count once
+    (voting-protocol.md, "Casting"); ``seq`` and ``entry_index`` name the counted ballot
+    (the highest ``seq``: its entry's leaf hash). No timestamp, nothing about the voter.
+    """
+
+    __tablename__ = "ballot_ballots"
+
+    election_id: Mapped[str] = mapped_column(ForeignKey("ballot_elections.id"), primary_key=True)
+    nullifier: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False)
+
+
+class VoterRow(Base):
+    """The voter list: this citizen received a token (``online``) or voted on ``paper``.
+
+    The primary key makes the two exclusive and a token unique per citizen and election,
+    on every database, whatever the concurrency. ``day`` only: no finer time.
+    """
+
+    __tablename__ = "ballot_voters"
+    __table_args__ = (Index("ix_ballot_voters_channel", "election_id", "channel"),)
+
+    election_id: Mapped[str] = mapped_column(ForeignKey("ballot_elections.id"), primary_key=True)
+    citizen: Mapped[str] = mapped_column(String(64), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(8), nullable=False)
+    day: Mapped[date] = mapped_column(Date, nullable=False)
+
+
+class PaperTotalsRow(Base):
+    """Paper-ballot totals entered by an election officer (shown separately in results)."""
+
+    __tablename__ = "ballot_paper_totals"
+
+    election_id: Mapped[str] = mapped_column(ForeignKey("ballot_elections.id"), primary_key=True)
+    voters: Mapped[int] = mapped_column(Integer, nullable=False)
+    counts: Mapped[str] = mapped_column(Text, nullable=False)
+    entered_by: Mapped[str] = mapped_column(String(100), nullable=False)
