@@ -391,8 +391,8 @@ class Booth {
         'stale-revote': 'staleRevote',
         'invalid-ballot': 'serverRefusedBallot',
         'rate-limited': 'rateLimited',
-        unauthenticated: 'signInFirst',
-        network: 'network',
+        'unauthenticated': 'signInFirst',
+        'network': 'network',
       };
       const key = known[err.slug];
       return key ? this.m.t(key) : this.m.t('serverError', { detail: err.detail });
