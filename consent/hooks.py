@@ -22,6 +22,7 @@ process, a test) replaces the previous entry instead of adding a duplicate.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -120,9 +121,12 @@ _mapper: list[SubjectMapper] = []
 _age: list[Callable[[AppContext, Session, str], AgeFacts | None]] = []
 
 
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
 def _check_name(name: str) -> None:
-    if not name or len(name) > 64 or not name.replace("_", "").replace("-", "").isalnum():
-        raise ValueError("a registry name is 1 to 64 letters, digits, '-' or '_'")
+    if not isinstance(name, str) or not _NAME.match(name):
+        raise ValueError("a registry name is 1 to 64 letters, digits, '.', '-' or '_'")
 
 
 def register_exporter(name: str, fn: Exporter) -> None:
@@ -139,7 +143,7 @@ def register_eraser(name: str, fn: Eraser) -> None:
 def register_retention_handler(category_id: str, fn: RetentionHandler) -> None:
     """The domain that stores data category ``category_id`` purges it with ``fn``
     (idempotent; returns how many records it deleted, or would delete on a dry run)."""
-    _check_name(category_id.replace(".", "_"))
+    _check_name(category_id)
     _retention[category_id] = fn
 
 

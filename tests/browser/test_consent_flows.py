@@ -42,6 +42,7 @@ def consent_server(live_server: ServerProcess) -> Iterator[tuple[ServerProcess, 
         load_settings(
             mode="test",
             database_url=live_server.env["PARVIS_DATABASE_URL"],
+            data_dir=live_server.env["PARVIS_DATA_DIR"],  # the server's keys (audit log)
             public_url=live_server.url,
         )
     )
@@ -59,7 +60,7 @@ def consent_server(live_server: ServerProcess) -> Iterator[tuple[ServerProcess, 
 
 def sign_in_citizen(page: Page, server: ServerProcess) -> None:
     page.goto(server.url + "/connexion")
-    page.get_by_role("link", name="S’identifier avec FranceConnect").click()
+    page.locator("#franceconnect").click()
     page.locator("#login-test").click()
     expect(page).to_have_url(server.url + "/mon-compte")
     page.goto(server.url + "/mes-donnees")
