@@ -169,6 +169,14 @@ def _fc_error(request: Request, exc: IdentityError) -> Response:
     )
 
 
+def _local(target: object) -> str | None:
+    """A same-origin path to continue to after sign-in/out (the OpenID provider sets it);
+    anything else (another origin, ``//host``) is ignored."""
+    if isinstance(target, str) and target.startswith("/") and not target.startswith("//"):
+        return target
+    return None
+
+
 @citizen_router.get("/auth/franceconnect/callback")
 def franceconnect_callback(request: Request, ctx: CtxDep) -> Response:
     session = web_session(request, ctx)
@@ -189,8 +197,9 @@ def franceconnect_callback(request: Request, ctx: CtxDep) -> Response:
             with ctx.db.write_session() as db:
                 ctx.sessions.save(db, session)
         return _fc_error(request, exc)
-    response = _redirect("/mon-compte")
+    response = _redirect(_local(extra.get("after_sign_in")) or "/mon-compte")
     new = start_session(request, response, Citizen(pseudonym))
+    new.extra.pop("after_sign_in", None)
     new.extra.pop("fc_state", None)
     new.extra.pop("fc_nonce", None)
     new.extra["fc_id_token"] = result.id_token
@@ -232,8 +241,11 @@ def logged_out(request: Request, ctx: CtxDep) -> Response:
     confirmed = bool(expected) and secrets.compare_digest(expected, returned)
     if session is not None and confirmed:
         session.extra.pop("fc_logout_state", None)
+        after = _local(session.extra.pop("after_sign_out", None))
         with ctx.db.write_session() as db:
             ctx.sessions.save(db, session)
+        if after:
+            return _redirect(after)
     return _page(request, "identity/logged_out.html", {"confirmed": confirmed})
 
 

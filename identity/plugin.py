@@ -25,6 +25,7 @@ from identity.errors import (
     StaffAuthenticationError,
     WrongCodeError,
 )
+from identity.oidc import plugin as oidc_plugin
 from identity.pages import citizen_router, staff_router
 from identity.relying_party import FranceConnectClient, RelyingPartyConfig
 from identity.sandbox import (
@@ -100,6 +101,7 @@ def setup(ctx: AppContext) -> None:
     consent.register_exporter("identity", _export)
     consent.register_eraser("identity", _erase)
     consent.register_age_source(_age)
+    oidc_plugin.setup(ctx)
 
 
 def _export(export: consent.ExportContext) -> dict[str, Any]:
@@ -183,9 +185,10 @@ PLUGIN = DomainPlugin(
         sandbox_router(_resolve_sandbox),
         citizen_router,
         staff_router,
+        oidc_plugin.router,
     ),
     template_dir=Path(__file__).resolve().parent / "templates",
-    cli_groups={"territory": cli.territory_app, "staff": cli.staff_app},
+    cli_groups={"territory": cli.territory_app, "staff": cli.staff_app, **oidc_plugin.CLI_GROUPS},
     cli_commands=(cli.fc_sandbox,),
     problems=(
         (StaffAuthenticationError, 401, "staff-authentication"),

@@ -1,0 +1,138 @@
+"""Which claims a platform may receive: scopes, claim groups, and the claims computed for
+them (OpenID Connect Core 1.0 §5.4 and §5.5, and Parvis's own minimal claims).
+
+Minimal by design (issue 8, item 5): the birth date is never released, only
+``age_over_NN`` booleans computed at the time of the request; eligibility releases the
+decision (rule, territory, assurance, validity), never its evidence; ``residence`` is the
+INSEE commune code and, like ``profile`` and ``email``, needs the citizen's explicit consent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+__all__ = [
+    "AGE_THRESHOLDS",
+    "CLAIM_GROUPS",
+    "SCOPES",
+    "ClaimGroup",
+    "age_over",
+    "claims_for",
+    "groups_for_scopes",
+    "requested_claim_names",
+]
+
+AGE_THRESHOLDS = (11, 15, 16, 18)
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimGroup:
+    """A scope whose claims are released together.
+
+    ``needs_consent``: released only after the citizen said yes on the consent screen;
+    otherwise the group rests on public task (listed on the screen, released without
+    consent)."""
+
+    scope: str
+    claims: tuple[str, ...]
+    needs_consent: bool
+    label: str
+
+
+CLAIM_GROUPS: dict[str, ClaimGroup] = {
+    g.scope: g
+    for g in (
+        ClaimGroup(
+            "eligibility",
+            ("eligibility",),
+            needs_consent=False,
+            label="The votes and consultations you can take part in now (not how this was "
+            "proven)",
+        ),
+        ClaimGroup(
+            "age",
+            tuple(f"age_over_{n}" for n in AGE_THRESHOLDS),
+            needs_consent=False,
+            label="Whether you are over 11, 15, 16 and 18 (never your date of birth)",
+        ),
+        ClaimGroup(
+            "residence",
+            ("residence",),
+            needs_consent=True,
+            label="The INSEE code of the commune where you live",
+        ),
+        ClaimGroup(
+            "profile",
+            ("given_name", "family_name"),
+            needs_consent=True,
+            label="Your first names and family name",
+        ),
+        ClaimGroup(
+            "email",
+            ("email", "email_verified"),
+            needs_consent=True,
+            label="Your e-mail address",
+        ),
+    )
+}
+
+#: Every scope the provider understands (discovery ``scopes_supported``).
+SCOPES = ("openid", *CLAIM_GROUPS)
+
+
+def groups_for_scopes(scopes: Iterable[str]) -> tuple[ClaimGroup, ...]:
+    wanted = set(scopes)
+    return tuple(g for s, g in CLAIM_GROUPS.items() if s in wanted)
+
+
+def requested_claim_names(claims_parameter: Mapping[str, Any] | None) -> frozenset[str]:
+    """Names asked for in the ``claims`` request parameter (Core §5.5). They are honoured
+    only inside the granted scopes: asking for a claim never widens what is released."""
+    if not claims_parameter:
+        return frozenset()
+    names: set[str] = set()
+    for member in ("userinfo", "id_token"):
+        part = claims_parameter.get(member)
+        if isinstance(part, Mapping):
+            names.update(str(k) for k in part)
+    return frozenset(names)
+
+
+def age_over(threshold: int, *, birth: date | None, birth_year: int | None, on: date) -> bool | None:
+    """Whether the citizen is at least ``threshold`` years old ``on`` that day; ``None``
+    when unknown (a birth year alone decides only away from the boundary year)."""
+    if birth is not None:
+        had_birthday = (on.month, on.day) >= (birth.month, birth.day)
+        return on.year - birth.year - (0 if had_birthday else 1) >= threshold
+    if birth_year is None:
+        return None
+    years = on.year - birth_year
+    if years > threshold:
+        return True
+    if years < threshold:
+        return False
+    return None
+
+
+def claims_for(
+    *,
+    scopes: Iterable[str],
+    granted: Iterable[str],
+    facts: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The claims released: those of the scopes asked for, limited to groups that rest on
+    public task or were ``granted`` by the citizen, with values taken from ``facts``
+    (absent facts are left out). The ``claims`` request parameter (Core §5.5) is accepted
+    but cannot add a claim outside these groups: escalation is ignored, not an error."""
+    allowed_groups = set(granted)
+    out: dict[str, Any] = {}
+    for group in groups_for_scopes(scopes):
+        if group.needs_consent and group.scope not in allowed_groups:
+            continue
+        for name in group.claims:
+            if name in facts and facts[name] is not None:
+                out[name] = facts[name]
+    return out

@@ -1,0 +1,552 @@
+"""The OpenID provider on Authlib: grants, endpoints and the storage they need.
+
+- Authorization code (RFC 6749 §4.1) with PKCE (RFC 7636; ``S256`` only, required for
+  public clients) and OpenID Connect Core 1.0 §3.1 (``nonce``, ``prompt``, ID token);
+- client credentials (RFC 6749 §4.4) for the platform-to-Parvis APIs (``api:*`` scopes);
+- client authentication ``client_secret_basic``, ``client_secret_post``, ``private_key_jwt``
+  (RFC 7523 §2.2, ``jti`` single use), ``none`` for public clients;
+- revocation (RFC 7009) and introspection (RFC 7662), confidential clients only;
+- RFC 9207 ``iss`` on every authorization response, errors included.
+
+Every callback Authlib makes runs inside the one database transaction of the request
+(:data:`CURRENT_DB`), so a code exchange and its tokens commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from authlib.oauth2.rfc6749 import InvalidRequestError, grants
+from authlib.oauth2.rfc6750 import BearerTokenGenerator
+from authlib.oauth2.rfc7009 import RevocationEndpoint
+from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
+from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint
+from authlib.oauth2.rfc9207 import IssuerParameter
+from authlib.oidc.core import grants as oidc_grants
+from joserfc import jwk
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from identity.oidc.clients import API_SCOPE_PREFIX, Client, ClientRegistry
+from identity.oidc.keystore import KeyStore
+from identity.oidc.pairwise import pairwise_sub
+from identity.oidc.starlette import StarletteAuthorizationServer
+from identity.oidc.tables import OidcCodeRow, OidcJtiRow, OidcSessionRow, OidcTokenRow
+from parvis.kernel.clock import Clock
+
+__all__ = [
+    "ACCESS_TOKEN_SECONDS",
+    "CODE_SECONDS",
+    "CURRENT_DB",
+    "ID_TOKEN_SECONDS",
+    "EndUser",
+    "Provider",
+    "digest",
+]
+
+#: RFC 6749 §4.1.2: "A maximum authorization code lifetime of 10 minutes is RECOMMENDED";
+#: a browser redirect takes seconds.
+CODE_SECONDS = 60
+ACCESS_TOKEN_SECONDS = 600
+ID_TOKEN_SECONDS = 600
+#: private_key_jwt assertions are accepted this long after their iat (and jti kept as long).
+ASSERTION_SECONDS = 300
+
+CURRENT_DB: ContextVar[Session] = ContextVar("identity.oidc.db")
+
+
+def digest(value: str) -> str:
+    return hashlib.sha256(value.encode("utf-8", "replace")).hexdigest()
+
+
+def _db() -> Session:
+    return CURRENT_DB.get()
+
+
+def _aware(value: datetime, now: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=now.tzinfo)
+
+
+@dataclass(frozen=True, slots=True)
+class EndUser:
+    """The signed-in citizen as the grants see them."""
+
+    pseudonym: str
+    auth_time: int
+    acr: str | None = None
+    sid: str | None = None
+    sector: str | None = None
+
+    def get_user_id(self) -> str:
+        return self.pseudonym
+
+
+@dataclass
+class StoredCode:
+    """An authorization code row seen through Authlib's ``AuthorizationCodeMixin``."""
+
+    row: OidcCodeRow
+
+    def get_redirect_uri(self) -> str:
+        return self.row.redirect_uri
+
+    def get_scope(self) -> str:
+        return self.row.scope
+
+    def get_nonce(self) -> str | None:
+        return self.row.nonce
+
+    def get_auth_time(self) -> int:
+        return int(self.row.auth_time.timestamp())
+
+    def get_acr(self) -> str | None:
+        return self.row.acr
+
+    def get_amr(self) -> list[str] | None:
+        return None
+
+    @property
+    def code_challenge(self) -> str | None:
+        return self.row.code_challenge
+
+    @property
+    def code_challenge_method(self) -> str | None:
+        return self.row.code_challenge_method
+
+
+@dataclass
+class StoredToken:
+    """An access token row seen through Authlib's ``TokenMixin``."""
+
+    row: OidcTokenRow
+    now: datetime
+
+    def check_client(self, client: Client) -> bool:
+        return self.row.client_id == client.client_id
+
+    def get_scope(self) -> str:
+        return self.row.scope
+
+    def get_expires_in(self) -> int:
+        return ACCESS_TOKEN_SECONDS
+
+    def is_expired(self) -> bool:
+        return _aware(self.row.expires_at, self.now) <= self.now
+
+    def is_revoked(self) -> bool:
+        return self.row.revoked_at is not None
+
+    def get_user(self) -> str | None:
+        return self.row.citizen
+
+    def get_client(self) -> Any:
+        return None
+
+
+class Provider(StarletteAuthorizationServer):  # type: ignore[misc]  # Authlib is untyped
+    """The authorization server of one process."""
+
+    def __init__(
+        self,
+        *,
+        issuer: str,
+        clock: Clock,
+        clients: ClientRegistry,
+        keys: KeyStore,
+        pairwise_key: bytes,
+    ) -> None:
+        super().__init__(scopes_supported=None)
+        self.issuer = issuer
+        self.clock = clock
+        self.clients = clients
+        self.keys = keys
+        self.pairwise_key = pairwise_key
+        provider = self
+
+        def access_token(*_args: Any, **_kwargs: Any) -> str:
+            return secrets.token_urlsafe(32)
+
+        def expires_in(_client: Any, _grant_type: str) -> int:
+            return ACCESS_TOKEN_SECONDS
+
+        self.register_token_generator(
+            "default", BearerTokenGenerator(access_token, None, expires_in)
+        )
+        self.register_client_auth_method(
+            JWTBearerClientAssertion.CLIENT_AUTH_METHOD, _PrivateKeyJwt(provider)
+        )
+        self.register_grant(
+            _AuthorizationCode, [_PkceS256(required=True), _OpenIDCode(provider)]
+        )
+        self.register_grant(_ClientCredentials)
+        self.register_endpoint(_Revocation(self))
+        self.register_endpoint(_Introspection(self))
+        self.register_extension(_Issuer(issuer))
+
+    # -- AuthorizationServer -----------------------------------------------------------------
+
+    def query_client(self, client_id: str) -> Client | None:
+        if not isinstance(client_id, str):
+            return None
+        return self.clients.get(_db(), client_id)
+
+    def save_token(self, token: dict[str, Any], request: Any) -> None:
+        now = self.clock.now()
+        user = request.user
+        code = request.authorization_code
+        _db().add(
+            OidcTokenRow(
+                token_hash=digest(token["access_token"]),
+                client_id=request.client.client_id,
+                citizen=user.pseudonym if isinstance(user, EndUser) else None,
+                scope=token.get("scope", ""),
+                claims=code.row.claims if isinstance(code, StoredCode) else "{}",
+                code_hash=code.row.code_hash if isinstance(code, StoredCode) else None,
+                issued_at=now,
+                expires_at=now + timedelta(seconds=ACCESS_TOKEN_SECONDS),
+            )
+        )
+
+    def get_error_uri(self, request: Any, error: Any) -> None:
+        return None
+
+    # -- helpers for the adapters ------------------------------------------------------------
+
+    def subject_for(self, client: Client, pseudonym: str) -> str:
+        return pairwise_sub(self.pairwise_key, sector=client.sector, pseudonym=pseudonym)
+
+    def bearer(self, session: Session, token: str) -> OidcTokenRow | None:
+        """A live access token (not expired, not revoked), or None."""
+        if not token or len(token) > 200:
+            return None
+        row = session.get(OidcTokenRow, digest(token))
+        now = self.clock.now()
+        if row is None or row.revoked_at is not None or _aware(row.expires_at, now) <= now:
+            return None
+        return row
+
+    def sign(self, session: Session, client: Client, claims: dict[str, Any], *, typ: str | None = None) -> str:
+        from joserfc import jwt
+
+        alg = client.id_token_signed_response_alg
+        key = self.keys.signing_key(session, alg)
+        header: dict[str, Any] = {"alg": alg, "kid": key.kid}
+        if typ:
+            header["typ"] = typ
+        return jwt.encode(header, claims, key, algorithms=[alg])
+
+    def revoke_for(self, session: Session, *, citizen: str, client_id: str | None = None) -> int:
+        """Revoke every live token of ``citizen`` (at one client, or everywhere)."""
+        query = update(OidcTokenRow).where(
+            OidcTokenRow.citizen == citizen, OidcTokenRow.revoked_at.is_(None)
+        )
+        if client_id is not None:
+            query = query.where(OidcTokenRow.client_id == client_id)
+        result = session.execute(query.values(revoked_at=self.clock.now()))
+        return int(getattr(result, "rowcount", 0) or 0)
+
+
+# -- grants ----------------------------------------------------------------------------------
+
+
+class _AuthorizationCode(grants.AuthorizationCodeGrant):  # type: ignore[misc]
+    TOKEN_ENDPOINT_AUTH_METHODS = [  # noqa: RUF012 - Authlib's class attribute
+        "client_secret_basic",
+        "client_secret_post",
+        "client_assertion_jwt",
+        "none",
+    ]
+
+    def save_authorization_code(self, code: str, request: Any) -> None:
+        provider: Provider = self.server
+        user: EndUser = request.user
+        now = provider.clock.now()
+        data = request.payload.data
+        session = _db()
+        sid = user.sid or secrets.token_urlsafe(16)
+        if session.get(OidcSessionRow, sid) is None:
+            session.add(
+                OidcSessionRow(
+                    sid=sid,
+                    citizen=user.pseudonym,
+                    client_id=request.client.client_id,
+                    created_at=now,
+                )
+            )
+        claims = data.get("claims")
+        session.add(
+            OidcCodeRow(
+                code_hash=digest(code),
+                client_id=request.client.client_id,
+                citizen=user.pseudonym,
+                redirect_uri=request.payload.redirect_uri,
+                scope=request.payload.scope or "",
+                nonce=data.get("nonce"),
+                code_challenge=data.get("code_challenge"),
+                code_challenge_method=data.get("code_challenge_method"),
+                claims=claims if isinstance(claims, str) else "{}",
+                acr=user.acr,
+                sid=sid,
+                auth_time=datetime.fromtimestamp(user.auth_time, tz=now.tzinfo),
+                expires_at=now + timedelta(seconds=CODE_SECONDS),
+            )
+        )
+
+    def query_authorization_code(self, code: str, client: Client) -> StoredCode | None:
+        provider: Provider = self.server
+        session = _db()
+        row = session.get(OidcCodeRow, digest(code), with_for_update=True)
+        if row is None or row.client_id != client.client_id:
+            return None
+        now = provider.clock.now()
+        if row.used_at is not None:
+            # RFC 6749 §4.1.2: a code used twice "SHOULD revoke … all tokens previously
+            # issued based on that authorization code". The revocation must survive the
+            # error response, so it is flagged for the caller to commit.
+            session.execute(
+                update(OidcTokenRow)
+                .where(OidcTokenRow.code_hash == row.code_hash, OidcTokenRow.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
+            session.info["commit_on_error"] = True
+            return None
+        if _aware(row.expires_at, now) <= now:
+            return None
+        return StoredCode(row)
+
+    def delete_authorization_code(self, authorization_code: StoredCode) -> None:
+        # Kept (marked used) rather than deleted, so that a replay can be recognised.
+        authorization_code.row.used_at = self.server.clock.now()
+
+    def authenticate_user(self, authorization_code: StoredCode) -> EndUser:
+        row = authorization_code.row
+        client = self.request.client
+        return EndUser(
+            pseudonym=row.citizen,
+            auth_time=int(row.auth_time.timestamp()),
+            acr=row.acr,
+            sid=row.sid,
+            sector=client.sector,
+        )
+
+
+class _PkceS256(CodeChallenge):  # type: ignore[misc]
+    """RFC 7636 with ``S256`` only (RFC 9700 §2.1.1: ``plain`` SHOULD NOT be used; we
+    refuse it), and a challenge required from public clients."""
+
+    DEFAULT_CODE_CHALLENGE_METHOD = "S256"
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]  # noqa: RUF012 - Authlib's class attribute
+
+    def validate_code_challenge(self, grant: Any, redirect_uri: str) -> None:
+        data = grant.request.payload.data
+        challenge = data.get("code_challenge")
+        if challenge and data.get("code_challenge_method") != "S256":
+            # Without a method RFC 7636 §4.3 means "plain": refused, not silently upgraded.
+            raise InvalidRequestError(
+                "code_challenge_method must be S256", redirect_uri=redirect_uri
+            )
+        if not challenge and grant.request.client.public:
+            raise InvalidRequestError(
+                "public clients must use PKCE (S256)", redirect_uri=redirect_uri
+            )
+        try:
+            super().validate_code_challenge(grant, redirect_uri)
+        except InvalidRequestError as exc:
+            exc.redirect_uri = redirect_uri
+            raise
+
+
+class _OpenIDCode(oidc_grants.OpenIDCode):  # type: ignore[misc]
+    def __init__(self, provider: Provider) -> None:
+        super().__init__(require_nonce=False)
+        self.provider = provider
+
+    def exists_nonce(self, nonce: str, request: Any) -> bool:
+        # A nonce already bound to a live code of this client is a replayed request.
+        found = _db().scalar(
+            select(OidcCodeRow.code_hash).where(
+                OidcCodeRow.client_id == request.payload.client_id,
+                OidcCodeRow.nonce == nonce,
+                OidcCodeRow.used_at.is_(None),
+            )
+        )
+        return found is not None
+
+    def resolve_client_private_key(self, client: Client) -> jwk.Key:
+        return self.provider.keys.signing_key(_db(), client.id_token_signed_response_alg)
+
+    def get_client_algorithm(self, client: Client) -> str:
+        return client.id_token_signed_response_alg
+
+    def get_encode_header(self, client: Client) -> dict[str, str]:
+        key = self.resolve_client_private_key(client)
+        return {"alg": client.id_token_signed_response_alg, "kid": key.kid}
+
+    def get_client_claims(self, client: Client) -> dict[str, Any]:
+        now = int(self.provider.clock.now().timestamp())
+        return {
+            "iss": self.provider.issuer,
+            "aud": client.client_id,
+            "iat": now,
+            "exp": now + ID_TOKEN_SECONDS,
+        }
+
+    def generate_user_info(self, user: EndUser, scope: str) -> dict[str, Any]:
+        # Minimal ID token: the claims of the scopes are served by the userinfo endpoint
+        # (Core §5.4, response_type=code); the ID token says only who and which session.
+        assert user.sector is not None, "authenticate_user sets the client's sector"
+        info: dict[str, Any] = {
+            "sub": pairwise_sub(self.provider.pairwise_key, sector=user.sector, pseudonym=user.pseudonym)
+        }
+        if user.sid:
+            info["sid"] = user.sid
+        return info
+
+
+class _ClientCredentials(grants.ClientCredentialsGrant):  # type: ignore[misc]
+    TOKEN_ENDPOINT_AUTH_METHODS = [  # noqa: RUF012 - Authlib's class attribute
+        "client_secret_basic",
+        "client_secret_post",
+        "client_assertion_jwt",
+    ]
+
+    def validate_token_request(self) -> None:
+        super().validate_token_request()
+        scope = self.request.payload.scope or ""
+        if not scope or any(not s.startswith(API_SCOPE_PREFIX) for s in scope.split()):
+            from authlib.oauth2.rfc6749 import InvalidScopeError
+
+            raise InvalidScopeError("client credentials carry only api:* scopes")
+
+
+class _PrivateKeyJwt(JWTBearerClientAssertion):  # type: ignore[misc]
+    """RFC 7523 §2.2 client authentication with the client's registered JWKS. joserfc
+    refuses ``alg: none`` and an HMAC algorithm over a public key (key confusion): the
+    registered keys are asymmetric, and only RS256/ES256/PS256 are accepted."""
+
+    def __init__(self, provider: Provider) -> None:
+        super().__init__(validate_jti=True, leeway=30)
+        self.provider = provider
+
+    def get_audiences(self) -> list[str]:
+        return [self.provider.issuer, f"{self.provider.issuer}/token"]
+
+    def resolve_client_public_key(self, client: Client) -> jwk.KeySet:
+        if client.auth_method != "private_key_jwt" or not client.jwks:
+            from authlib.oauth2.rfc6749 import InvalidClientError
+
+            raise InvalidClientError(description="this client has no registered keys")
+        keys = [k for k in client.jwks.get("keys", []) if k.get("kty") in {"RSA", "EC"}]
+        return jwk.KeySet.import_key_set({"keys": keys})
+
+    def process_assertion_claims(self, assertion: str, resolve_key: Any) -> Any:
+        from authlib.oauth2.rfc6749 import InvalidClientError
+        from joserfc import jwt
+        from joserfc.errors import JoseError
+
+        try:
+            token = jwt.decode(assertion, resolve_key, algorithms=["RS256", "ES256", "PS256"])
+        except (JoseError, ValueError) as exc:
+            raise InvalidClientError(description="invalid client assertion") from exc
+        self.verify_claims(token.claims)
+        iat = token.claims.get("iat")
+        now = self.provider.clock.now().timestamp()
+        if isinstance(iat, int | float) and iat < now - ASSERTION_SECONDS:
+            raise InvalidClientError(description="client assertion too old")
+        return token.claims
+
+    def validate_jti(self, claims: dict[str, Any], jti: str) -> bool:
+        session = _db()
+        key = digest(f"{claims.get('iss')}\x00{jti}")
+        now = self.provider.clock.now()
+        session.execute(delete(OidcJtiRow).where(OidcJtiRow.expires_at <= now))
+        if session.get(OidcJtiRow, key) is not None:
+            return False
+        session.add(
+            OidcJtiRow(jti_hash=key, expires_at=now + timedelta(seconds=2 * ASSERTION_SECONDS))
+        )
+        session.flush()
+        return True
+
+
+class _Revocation(RevocationEndpoint):  # type: ignore[misc]
+    CLIENT_AUTH_METHODS = [  # noqa: RUF012 - Authlib's class attribute
+        "client_secret_basic",
+        "client_secret_post",
+        "client_assertion_jwt",
+    ]
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> StoredToken | None:
+        row = _db().get(OidcTokenRow, digest(token_string or ""))
+        return StoredToken(row, self.server.clock.now()) if row is not None else None
+
+    def revoke_token(self, token: StoredToken, request: Any) -> None:
+        token.row.revoked_at = token.row.revoked_at or self.server.clock.now()
+
+
+class _Introspection(IntrospectionEndpoint):  # type: ignore[misc]
+    CLIENT_AUTH_METHODS = [  # noqa: RUF012 - Authlib's class attribute
+        "client_secret_basic",
+        "client_secret_post",
+        "client_assertion_jwt",
+    ]
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> StoredToken | None:
+        row = _db().get(OidcTokenRow, digest(token_string or ""))
+        return StoredToken(row, self.server.clock.now()) if row is not None else None
+
+    def check_permission(self, token: StoredToken, client: Client, request: Any) -> bool:
+        # A platform may introspect only its own tokens (no cross-client probing).
+        return token.row.client_id == client.client_id
+
+    def introspect_token(self, token: StoredToken) -> dict[str, Any]:
+        provider: Provider = self.server
+        row = token.row
+        out: dict[str, Any] = {
+            "active": True,
+            "client_id": row.client_id,
+            "scope": row.scope,
+            "token_type": "Bearer",
+            "iss": provider.issuer,
+            "iat": int(row.issued_at.timestamp()),
+            "exp": int(_aware(row.expires_at, provider.clock.now()).timestamp()),
+        }
+        if row.citizen:
+            client = provider.clients.get(_db(), row.client_id)
+            if client is not None:
+                out["sub"] = provider.subject_for(client, row.citizen)
+        return out
+
+
+class _Issuer(IssuerParameter):  # type: ignore[misc]
+    def __init__(self, issuer: str) -> None:
+        self.issuer = issuer
+
+    def get_issuer(self) -> str:
+        return self.issuer
+
+    def add_issuer_parameter(self, authorization_server: Any, response: Any) -> None:
+        # Our adapter's responses are (status, body, headers) triples: the Location header
+        # is rewritten in place in the (mutable) header list.
+        from authlib.common.urls import add_params_to_uri
+
+        _status, _body, headers = response
+        for i, (key, value) in enumerate(headers):
+            if key.lower() == "location":
+                headers[i] = (key, add_params_to_uri(value, {"iss": self.issuer}))
+
+
+def claims_request(raw: str) -> dict[str, Any]:
+    """The ``claims`` parameter (Core §5.5) as a dict; malformed input counts as none."""
+    try:
+        value = json.loads(raw or "{}")
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}

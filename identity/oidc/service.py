@@ -1,0 +1,307 @@
+"""Use cases of the OpenID provider: the claims of a citizen, remembered grants with their
+consent events, sign-out of platforms (OpenID Back-Channel Logout 1.0), erasure."""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+import httpx
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+import consent
+import identity
+from identity.oidc.claims import AGE_THRESHOLDS, CLAIM_GROUPS, age_over, claims_for
+from identity.oidc.clients import Client, ClientRegistry
+from identity.oidc.keystore import KeyStore
+from identity.oidc.pairwise import PAIRWISE_KEY_PURPOSE
+from identity.oidc.provider import ID_TOKEN_SECONDS, Provider
+from identity.oidc.tables import (
+    OidcCodeRow,
+    OidcGrantRow,
+    OidcSessionRow,
+    OidcTokenRow,
+)
+from identity.tables import CitizenRow
+from parvis.kernel.context import AppContext
+from parvis.kernel.keys import derive_key
+
+__all__ = ["LogoutNotice", "OidcService", "oidc_from"]
+
+log = logging.getLogger("identity.oidc")
+
+BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
+BACKCHANNEL_TIMEOUT = 5.0
+
+
+def oidc_from(ctx: AppContext) -> OidcService:
+    return ctx.extension("identity.oidc", OidcService)
+
+
+@dataclass(frozen=True, slots=True)
+class LogoutNotice:
+    """A logout token to deliver after the transaction commits."""
+
+    client_id: str
+    uri: str
+    token: str
+
+
+class OidcService:
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
+        secret = ctx.settings.secret_key
+        self.keys = KeyStore(master_secret=secret, clock=ctx.clock)
+        self.clients = ClientRegistry(master_secret=secret, clock=ctx.clock)
+        self.provider = Provider(
+            issuer=ctx.settings.public_url,
+            clock=ctx.clock,
+            clients=self.clients,
+            keys=self.keys,
+            pairwise_key=derive_key(secret, PAIRWISE_KEY_PURPOSE),
+        )
+        self.http: httpx.Client | None = None
+
+    # -- claims ------------------------------------------------------------------------------
+
+    def facts(self, session: Session, pseudonym: str, scopes: set[str]) -> dict[str, Any]:
+        """Claim values for the groups in ``scopes`` (computed now, never stored)."""
+        service = identity.service_from(self.ctx)
+        citizen = session.get(CitizenRow, pseudonym)
+        if citizen is None:
+            return {}
+        out: dict[str, Any] = {}
+        today: date = self.ctx.clock.now().date()
+        if "age" in scopes:
+            raw = service.vault.get(session, pseudonym, "birthdate")
+            born = date.fromisoformat(raw.decode()) if raw is not None else None
+            for n in AGE_THRESHOLDS:
+                out[f"age_over_{n}"] = age_over(
+                    n, birth=born, birth_year=citizen.birth_year, on=today
+                )
+        if "eligibility" in scopes:
+            items = []
+            for rule in service.rules(session):
+                decision = identity.eligibility_for(
+                    self.ctx, session, citizen_pseudonym=pseudonym, rule_id=rule.id
+                )
+                if decision.eligible:
+                    items.append(
+                        {
+                            "rule": decision.rule_id,
+                            "territory": decision.territory_id,
+                            "assurance": decision.assurance,
+                            "valid_until": decision.valid_until.isoformat()
+                            if decision.valid_until
+                            else None,
+                        }
+                    )
+            out["eligibility"] = items
+        if "residence" in scopes:
+            facts = service.facts(session, citizen)
+            communes = sorted({e.commune_code for e in facts.evidence})
+            if communes:
+                out["residence"] = communes[0]
+        if "email" in scopes:
+            # Parvis never asks FranceConnect for the e-mail address: nothing verified.
+            out["email_verified"] = False
+        return out
+
+    def userinfo(self, session: Session, token: OidcTokenRow, client: Client) -> dict[str, Any]:
+        assert token.citizen is not None
+        scopes = set(token.scope.split())
+        granted = self.granted(session, token.citizen, client.client_id)
+        values = self.facts(session, token.citizen, scopes)
+        claims = claims_for(scopes=scopes, granted=granted, facts=values)
+        claims["sub"] = self.provider.subject_for(client, token.citizen)
+        access_purpose = client.purposes.get("access")
+        if access_purpose:
+            # The platform's read of personal data, under the purpose its admin registered.
+            consent.record_access(
+                self.ctx,
+                session,
+                actor=f"platform:{client.client_id}",
+                subject=token.citizen,
+                fields=sorted(k for k in claims if k != "sub"),
+                purpose=access_purpose,
+            )
+        return claims
+
+    # -- grants (the consent screen) ---------------------------------------------------------
+
+    def granted(self, session: Session, citizen: str, client_id: str) -> set[str]:
+        row = session.get(OidcGrantRow, (citizen, client_id))
+        return set(row.groups.split()) if row is not None else set()
+
+    def missing_consent(
+        self, session: Session, citizen: str, client: Client, scopes: set[str]
+    ) -> list[str]:
+        """Claim groups asked for that need consent and are not yet granted."""
+        has = self.granted(session, citizen, client.client_id)
+        row = session.get(OidcGrantRow, (citizen, client.client_id))
+        wanted = [g for s, g in CLAIM_GROUPS.items() if s in scopes and g.needs_consent]
+        out = [g.scope for g in wanted if g.scope not in has]
+        if row is None and not out:
+            # First visit to this platform: the screen is shown once even without consent
+            # claims (the citizen learns who receives what).
+            return ["__first__"]
+        return out
+
+    def decide(
+        self,
+        session: Session,
+        *,
+        citizen: str,
+        client: Client,
+        scopes: set[str],
+        allowed: bool,
+        lang: str,
+    ) -> None:
+        """Remember the decision; each consent-based group with a registered purpose gets
+        a consent event (and receipt) in consent's registry."""
+        groups = {g.scope for s, g in CLAIM_GROUPS.items() if s in scopes and g.needs_consent}
+        row = session.get(OidcGrantRow, (citizen, client.client_id))
+        if row is None:
+            row = OidcGrantRow(
+                citizen=citizen, client_id=client.client_id, groups="", granted_at=self.ctx.clock.now()
+            )
+            session.add(row)
+        have = set(row.groups.split())
+        if allowed:
+            have |= groups
+        row.groups = " ".join(sorted(have))
+        row.granted_at = self.ctx.clock.now()
+        registry = consent.service_from(self.ctx)
+        from consent.ledger import Actor, ActorKind, Method, Status
+
+        for group in sorted(groups):
+            purpose = client.purposes.get(group)
+            if not purpose:
+                continue
+            record = registry.purpose(session, purpose)
+            notice = registry.current_notice(session, record.purpose.controller_id, lang)
+            registry.record(
+                session,
+                subject=citizen,
+                purpose_id=purpose,
+                status=Status.GIVEN if allowed else Status.REFUSED,
+                actor=Actor(kind=ActorKind.SUBJECT),
+                method=Method.WEB_FORM,
+                interface=f"oidc-consent:{client.client_id}",
+                notice_id=notice.id if notice is not None else None,
+                lang=lang,
+            )
+
+    def platforms(self, session: Session, citizen: str) -> list[tuple[OidcGrantRow, Client | None]]:
+        rows = session.scalars(
+            select(OidcGrantRow).where(OidcGrantRow.citizen == citizen).order_by(OidcGrantRow.client_id)
+        )
+        return [(r, self.clients.get(session, r.client_id)) for r in rows]
+
+    def revoke_platform(
+        self, session: Session, *, citizen: str, client_id: str
+    ) -> list[LogoutNotice]:
+        """Forget the grant, revoke tokens, end sessions (back-channel logout to send) and
+        withdraw the consents given through this platform's screen (consent webhooks)."""
+        row = session.get(OidcGrantRow, (citizen, client_id))
+        client = self.clients.get(session, client_id)
+        if row is not None:
+            groups = set(row.groups.split())
+            session.delete(row)
+            if client is not None:
+                registry = consent.service_from(self.ctx)
+                from consent.ledger import Actor, ActorKind, Method, Status
+
+                for group in sorted(groups):
+                    purpose = client.purposes.get(group)
+                    state = registry.state(session, citizen, purpose) if purpose else None
+                    if purpose and state is not None and state.status.value in {"given", "renewed"}:
+                        registry.record(
+                            session,
+                            subject=citizen,
+                            purpose_id=purpose,
+                            status=Status.WITHDRAWN,
+                            actor=Actor(kind=ActorKind.SUBJECT),
+                            method=Method.WEB_FORM,
+                            interface=f"oidc-privacy:{client_id}",
+                        )
+        self.provider.revoke_for(session, citizen=citizen, client_id=client_id)
+        return self.end_sessions(session, citizen=citizen, client_id=client_id)
+
+    # -- sign-out ----------------------------------------------------------------------------
+
+    def end_sessions(
+        self, session: Session, *, citizen: str, client_id: str | None = None, skip: str | None = None
+    ) -> list[LogoutNotice]:
+        """End the citizen's platform sessions; the logout tokens to send after commit."""
+        query = select(OidcSessionRow).where(
+            OidcSessionRow.citizen == citizen, OidcSessionRow.ended_at.is_(None)
+        )
+        if client_id is not None:
+            query = query.where(OidcSessionRow.client_id == client_id)
+        now = self.ctx.clock.now()
+        notices = []
+        for row in session.scalars(query):
+            row.ended_at = now
+            client = self.clients.get(session, row.client_id)
+            if client is None or not client.backchannel_logout_uri or row.client_id == skip:
+                continue
+            claims = {
+                "iss": self.provider.issuer,
+                "aud": client.client_id,
+                "iat": int(now.timestamp()),
+                "exp": int(now.timestamp()) + 120,
+                "jti": secrets.token_urlsafe(16),
+                "sub": self.provider.subject_for(client, citizen),
+                "sid": row.sid,
+                "events": {BACKCHANNEL_EVENT: {}},
+            }
+            token = self.provider.sign(session, client, claims, typ="logout+jwt")
+            notices.append(LogoutNotice(client.client_id, client.backchannel_logout_uri, token))
+        return notices
+
+    def deliver(self, notices: list[LogoutNotice]) -> dict[str, int]:
+        """POST each logout token (Back-Channel Logout 1.0 §2.5); status per client (0 on
+        a transport failure). Best effort: a platform that is down misses the logout, its
+        tokens are revoked anyway."""
+        results: dict[str, int] = {}
+        if not notices:
+            return results
+        if self.http is None:
+            self.http = httpx.Client(timeout=BACKCHANNEL_TIMEOUT, follow_redirects=False)
+        for notice in notices:
+            try:
+                response = self.http.post(notice.uri, data={"logout_token": notice.token})
+                results[notice.client_id] = response.status_code
+            except httpx.HTTPError as exc:
+                log.warning(
+                    "back-channel logout failed",
+                    extra={"client": notice.client_id, "exc_type": type(exc).__name__},
+                )
+                results[notice.client_id] = 0
+        return results
+
+    def erase(self, session: Session, citizen: str) -> None:
+        """Art. 17: everything the provider holds on the citizen."""
+        for table in (OidcGrantRow, OidcSessionRow, OidcTokenRow, OidcCodeRow):
+            session.execute(delete(table).where(table.citizen == citizen))
+
+    def retire_after(self) -> timedelta:
+        """How long a retired key stays published: its longest-lived token, plus margin."""
+        return timedelta(seconds=2 * ID_TOKEN_SECONDS)
+
+    def end_web_sessions_tokens(self, session: Session, citizen: str) -> None:
+        session.execute(
+            update(OidcTokenRow)
+            .where(OidcTokenRow.citizen == citizen, OidcTokenRow.revoked_at.is_(None))
+            .values(revoked_at=self.ctx.clock.now())
+        )
+
+    @staticmethod
+    def dumps(value: Any) -> str:
+        return json.dumps(value, separators=(",", ":"))

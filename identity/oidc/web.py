@@ -1,0 +1,450 @@
+"""HTTP adapters of the OpenID provider: discovery, JWKS, authorization (with the consent
+screen), token, userinfo, revocation, introspection, RP-initiated logout, and the citizen's
+list of platforms. OAuth endpoints answer RFC 6749 error objects, never problem+json."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+from urllib.parse import urlencode, urlsplit
+
+from authlib.oauth2 import OAuth2Error
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from identity.oidc.claims import CLAIM_GROUPS, SCOPES
+from identity.oidc.clients import API_SCOPES
+from identity.oidc.provider import CURRENT_DB, EndUser
+from identity.oidc.service import oidc_from
+from identity.oidc.starlette import StarletteOAuth2Request, read_request, to_response
+from identity.tables import CitizenRow
+from parvis.kernel.context import AppContext
+from parvis.kernel.principal import Citizen
+from parvis.kernel.web import check_csrf, ensure_session, get_ctx, page_language, render, web_session
+
+__all__ = ["router"]
+
+router = APIRouter(include_in_schema=False)
+CtxDep = Annotated[AppContext, Depends(get_ctx)]
+
+AUTHORIZE_PARAMS = (
+    "response_type", "client_id", "redirect_uri", "scope", "state", "nonce", "prompt",
+    "max_age", "acr_values", "claims", "ui_locales", "code_challenge", "code_challenge_method",
+    "login_hint",
+)
+
+
+def discovery(ctx: AppContext) -> dict[str, Any]:
+    base = ctx.settings.public_url
+    return {
+        "issuer": base,
+        "authorization_endpoint": f"{base}/authorize",
+        "token_endpoint": f"{base}/token",
+        "userinfo_endpoint": f"{base}/userinfo",
+        "jwks_uri": f"{base}/jwks.json",
+        "revocation_endpoint": f"{base}/revoke",
+        "introspection_endpoint": f"{base}/introspect",
+        "end_session_endpoint": f"{base}/logout",
+        "scopes_supported": [*SCOPES, *API_SCOPES],
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "client_credentials"],
+        "subject_types_supported": ["pairwise"],
+        "id_token_signing_alg_values_supported": ["RS256", "ES256"],
+        "userinfo_signing_alg_values_supported": ["RS256", "ES256"],
+        "token_endpoint_auth_methods_supported": [
+            "client_secret_basic", "client_secret_post", "private_key_jwt", "none",
+        ],
+        "token_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256", "PS256"],
+        "revocation_endpoint_auth_methods_supported": [
+            "client_secret_basic", "client_secret_post", "private_key_jwt",
+        ],
+        "introspection_endpoint_auth_methods_supported": [
+            "client_secret_basic", "client_secret_post", "private_key_jwt",
+        ],
+        "code_challenge_methods_supported": ["S256"],
+        "claims_supported": [
+            "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "sid",
+            *sorted({c for g in CLAIM_GROUPS.values() for c in g.claims}),
+        ],
+        "claims_parameter_supported": True,
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
+        "prompt_values_supported": ["none", "login", "consent"],
+        "acr_values_supported": ["eidas1", "eidas2", "eidas3"],
+        "ui_locales_supported": ["fr", "en"],
+        "claim_types_supported": ["normal"],
+        "authorization_response_iss_parameter_supported": True,
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
+        "frontchannel_logout_supported": False,
+    }
+
+
+@router.get("/.well-known/openid-configuration")
+def openid_configuration(ctx: CtxDep) -> JSONResponse:
+    return JSONResponse(discovery(ctx), headers={"Cache-Control": "public, max-age=300"})
+
+
+@router.get("/jwks.json")
+def jwks(ctx: CtxDep) -> JSONResponse:
+    service = oidc_from(ctx)
+    with ctx.db.write_session() as db:
+        service.keys.ensure(db)
+        keys = service.keys.jwks(db)
+    return JSONResponse(keys, headers={"Cache-Control": "public, max-age=300"})
+
+
+def _run(ctx: AppContext, work: Any) -> Any:
+    """Run Authlib inside one transaction; errors roll back, except a flagged replay."""
+    with ctx.db.session() as db:
+        token = CURRENT_DB.set(db)
+        try:
+            with db.begin():
+                result = work()
+                if db.info.pop("commit_on_error", False) and result[0] >= 400:
+                    return result
+            return result
+        finally:
+            CURRENT_DB.reset(token)
+
+
+def _error_page(request: Request, message: str, status: int = 400) -> Response:
+    return render(request, "identity/oidc/error.html", {"message": message}, status_code=status)
+
+
+def _end_user(ctx: AppContext, request: Request) -> EndUser | None:
+    session = web_session(request, ctx)
+    if session is None or not isinstance(session.principal, Citizen):
+        return None
+    pseudonym = session.principal.pseudonym
+    with ctx.db.read_session() as db:
+        row = db.get(CitizenRow, pseudonym)
+        acr = row.acr if row is not None else None
+    return EndUser(pseudonym=pseudonym, auth_time=int(session.created_at.timestamp()), acr=acr)
+
+
+def _needs_login(ctx: AppContext, request: Request, params: dict[str, str]) -> bool:
+    session = web_session(request, ctx)
+    if session is None or not isinstance(session.principal, Citizen):
+        return True
+    now = ctx.clock.now()
+    asked = session.extra.get("oidc_login_after")
+    if "login" in params.get("prompt", "").split():
+        return not (asked and session.created_at >= datetime.fromisoformat(str(asked)))
+    max_age = params.get("max_age", "")
+    if max_age.isdigit() and (now - session.created_at).total_seconds() > int(max_age):
+        return not (asked and session.created_at >= datetime.fromisoformat(str(asked)))
+    return False
+
+
+def _send_to_login(ctx: AppContext, request: Request, params: dict[str, str]) -> Response:
+    response = RedirectResponse("/auth/franceconnect/login?again=1", status_code=303)
+    session = ensure_session(request, response)
+    session.extra["after_sign_in"] = "/authorize?" + urlencode(params)
+    session.extra["oidc_login_after"] = ctx.clock.now().isoformat()
+    with ctx.db.write_session() as db:
+        ctx.sessions.save(db, session)
+    return response
+
+
+async def _authorize(request: Request, ctx: CtxDep, oauth: StarletteOAuth2Request) -> Response:
+    service = oidc_from(ctx)
+    provider = service.provider
+    params = {k: v for k, v in oauth.payload.data.items() if k in AUTHORIZE_PARAMS}
+    user = _end_user(ctx, request)
+    decision = oauth.form.get("decision") if request.method == "POST" else None
+    if decision is not None:
+        check_csrf(request, oauth.form.get("csrf_token"))
+        if user is None:
+            return _error_page(request, "Your session has ended. Please start again.")
+
+    def work() -> Any:
+        try:
+            grant = provider.get_consent_grant(oauth, end_user=user)
+        except OAuth2Error as error:
+            if getattr(error, "redirect_uri", None):
+                return _with_iss(ctx, provider.handle_error_response(oauth, error))
+            return ("page", error.description or error.error, None)
+        return ("grant", grant, None)
+
+    kind, grant, _ = await run_in_threadpool(_run_grant, ctx, work)
+    if kind == "page":
+        return _error_page(request, str(grant))
+    if isinstance(kind, int):
+        return to_response((kind, grant, _))
+    prompts = set(params.get("prompt", "").split())
+    if user is None or _needs_login(ctx, request, params):
+        if "none" in prompts:
+            return _redirect_error(ctx, grant, "login_required")
+        return _send_to_login(ctx, request, params)
+    client = grant.request.client
+    scopes = set((grant.request.payload.scope or "").split())
+    session = web_session(request, ctx)
+    if session is not None and session.extra.pop("oidc_login_after", None) is not None:
+        with ctx.db.write_session() as db:
+            ctx.sessions.save(db, session)
+    with ctx.db.read_session() as db:
+        missing = service.missing_consent(db, user.pseudonym, client, scopes)
+    if decision is None and (missing or "consent" in prompts):
+        if "none" in prompts:
+            return _redirect_error(ctx, grant, "consent_required")
+        return _consent_page(request, ctx, client, scopes, params)
+    if decision is not None:
+        lang = page_language(request, ctx.settings)
+        with ctx.db.write_session() as db:
+            service.decide(
+                db, citizen=user.pseudonym, client=client, scopes=scopes,
+                allowed=decision == "allow", lang=lang,
+            )
+        if decision != "allow":
+            result = await run_in_threadpool(
+                _run, ctx, lambda: provider.create_authorization_response(oauth, None, grant)
+            )
+            return to_response(result)
+    end_user = EndUser(
+        pseudonym=user.pseudonym, auth_time=user.auth_time, acr=user.acr, sector=client.sector
+    )
+    result = await run_in_threadpool(
+        _run, ctx, lambda: provider.create_authorization_response(oauth, end_user, grant)
+    )
+    return to_response(result)
+
+
+def _with_iss(ctx: AppContext, result: Any) -> Any:
+    """RFC 9207 §2: ``iss`` on error responses too (Authlib adds it to successes only)."""
+    status, body, headers = result
+    out = []
+    for key, value in headers:
+        if key.lower() == "location" and "iss=" not in value:
+            sep = "&" if "?" in value else "?"
+            value = value + sep + urlencode({"iss": ctx.settings.public_url})
+        out.append((key, value))
+    return status, body, out
+
+
+def _run_grant(ctx: AppContext, work: Any) -> Any:
+    with ctx.db.session() as db:
+        token = CURRENT_DB.set(db)
+        try:
+            with db.begin():
+                return work()
+        finally:
+            CURRENT_DB.reset(token)
+
+
+def _redirect_error(ctx: AppContext, grant: Any, error: str) -> Response:
+    params = {"error": error, "iss": ctx.settings.public_url}
+    if grant.request.payload.state:
+        params["state"] = grant.request.payload.state
+    uri = grant.request.payload.redirect_uri
+    sep = "&" if "?" in uri else "?"
+    return RedirectResponse(uri + sep + urlencode(params), status_code=302)
+
+
+def _consent_page(
+    request: Request, ctx: AppContext, client: Any, scopes: set[str], params: dict[str, str]
+) -> Response:
+    groups = [g for s, g in CLAIM_GROUPS.items() if s in scopes]
+    purposes: dict[str, Any] = {}
+    import consent
+
+    registry = consent.service_from(ctx)
+    with ctx.db.read_session() as db:
+        for group in groups:
+            pid = client.purposes.get(group.scope)
+            if pid:
+                try:
+                    purposes[group.scope] = registry.purpose(db, pid).purpose
+                except Exception:  # noqa: BLE001 - an unknown purpose shows as "not registered"
+                    purposes[group.scope] = None
+    holder = Response()
+    ensure_session(request, holder)
+    response = render(
+        request,
+        "identity/oidc/consent.html",
+        {"client": client, "groups": groups, "purposes": purposes, "params": params},
+    )
+    for key, value in holder.raw_headers:
+        if key == b"set-cookie":
+            response.raw_headers.append((key, value))
+    origins = " ".join(sorted({"{0.scheme}://{0.netloc}".format(urlsplit(u)) for u in client.redirect_uris}))
+    response.headers["content-security-policy"] = (
+        f"default-src 'self'; form-action 'self' {origins}; frame-ancestors 'none'"
+    )
+    return response
+
+
+@router.get("/authorize")
+async def authorize_get(request: Request, ctx: CtxDep) -> Response:
+    return await _authorize(request, ctx, await read_request(request))
+
+
+@router.post("/authorize")
+async def authorize_post(request: Request, ctx: CtxDep) -> Response:
+    return await _authorize(request, ctx, await read_request(request))
+
+
+@router.post("/token")
+async def token(request: Request, ctx: CtxDep) -> Response:
+    oauth = await read_request(request)
+    provider = oidc_from(ctx).provider
+    return to_response(await run_in_threadpool(_run, ctx, lambda: provider.create_token_response(oauth)))
+
+
+@router.post("/revoke")
+async def revoke(request: Request, ctx: CtxDep) -> Response:
+    oauth = await read_request(request)
+    provider = oidc_from(ctx).provider
+    return to_response(
+        await run_in_threadpool(_run, ctx, lambda: provider.create_endpoint_response("revocation", oauth))
+    )
+
+
+@router.post("/introspect")
+async def introspect(request: Request, ctx: CtxDep) -> Response:
+    oauth = await read_request(request)
+    provider = oidc_from(ctx).provider
+    return to_response(
+        await run_in_threadpool(
+            _run, ctx, lambda: provider.create_endpoint_response("introspection", oauth)
+        )
+    )
+
+
+def _bearer_error(error: str, status: int = 401) -> Response:
+    return Response(
+        status_code=status,
+        headers={"WWW-Authenticate": f'Bearer error="{error}"', "Cache-Control": "no-store"},
+    )
+
+
+async def _userinfo(request: Request, ctx: CtxDep) -> Response:
+    oauth = await read_request(request)
+    scheme, _, value = oauth.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        value = oauth.form.get("access_token", "") if request.method == "POST" else ""
+    if not value:
+        return Response(status_code=401, headers={"WWW-Authenticate": "Bearer"})
+    service = oidc_from(ctx)
+
+    def work() -> Response:
+        with ctx.db.write_session() as db:
+            row = service.provider.bearer(db, value.strip())
+            if row is None or row.citizen is None or "openid" not in row.scope.split():
+                return _bearer_error("invalid_token")
+            client = service.clients.get(db, row.client_id)
+            if client is None:
+                return _bearer_error("invalid_token")
+            claims = service.userinfo(db, row, client)
+            if client.userinfo_signed_response_alg:
+                claims.update({"iss": service.provider.issuer, "aud": client.client_id})
+                jwt_value = service.provider.sign(db, client, claims)
+                return Response(jwt_value, media_type="application/jwt", headers={"Cache-Control": "no-store"})
+        return JSONResponse(claims, headers={"Cache-Control": "no-store"})
+
+    response: Response = await run_in_threadpool(work)
+    return response
+
+
+router.add_api_route("/userinfo", _userinfo, methods=["GET", "POST"])
+
+
+# -- RP-initiated logout -------------------------------------------------------------------
+
+
+async def _logout(request: Request, ctx: CtxDep) -> Response:
+    """OpenID Connect RP-Initiated Logout 1.0 §2–§3: ``id_token_hint`` names the client
+    and citizen; ``post_logout_redirect_uri`` must be registered (exact match). Parvis
+    ends the platforms' sessions (back-channel logout), then the FranceConnect session
+    through identity's sign-out, then returns to the platform."""
+    from joserfc import jwt
+    from joserfc.errors import JoseError
+
+    oauth = await read_request(request)
+    data = oauth.payload.data
+    service = oidc_from(ctx)
+    hint, target = data.get("id_token_hint", ""), data.get("post_logout_redirect_uri", "")
+    client_id = data.get("client_id", "")
+    citizen: str | None = None
+    with ctx.db.write_session() as db:
+        if hint:
+            try:
+                token = jwt.decode(hint, service.keys.public_keyset(db), algorithms=["RS256", "ES256"])
+            except (JoseError, ValueError):
+                return _error_page(request, "This sign-out request is not valid.")
+            if token.claims.get("iss") != service.provider.issuer:
+                return _error_page(request, "This sign-out request is not valid.")
+            aud = token.claims.get("aud")
+            client_id = aud if isinstance(aud, str) else (aud[0] if aud else "")
+            sid = token.claims.get("sid")
+            from identity.oidc.tables import OidcSessionRow
+
+            srow = db.get(OidcSessionRow, sid) if isinstance(sid, str) else None
+            citizen = srow.citizen if srow is not None else None
+        client = service.clients.get(db, client_id) if client_id else None
+        if target and (client is None or target not in client.post_logout_redirect_uris):
+            return _error_page(request, "This sign-out request is not valid.")
+        session = web_session(request, ctx)
+        if session is not None and isinstance(session.principal, Citizen):
+            if citizen is None or citizen == session.principal.pseudonym:
+                citizen = session.principal.pseudonym
+        notices = service.end_sessions(db, citizen=citizen, skip=client_id) if citizen else []
+        if citizen:
+            service.end_web_sessions_tokens(db, citizen)
+    await run_in_threadpool(service.deliver, notices)
+    back = target
+    if back and data.get("state"):
+        back += ("&" if "?" in back else "?") + urlencode({"state": data["state"]})
+    session = web_session(request, ctx)
+    if session is not None and isinstance(session.principal, Citizen):
+        # identity's sign-out ends the FranceConnect session too (/session/end), then
+        # brings the browser back here (after_sign_out).
+        response = render(
+            request,
+            "identity/oidc/logout.html",
+            {"after": back, "client": client},
+        )
+        session.extra["after_sign_out"] = back or "/"
+        with ctx.db.write_session() as db:
+            ctx.sessions.save(db, session)
+        return response
+    if back:
+        return RedirectResponse(back, status_code=303)
+    return render(request, "identity/logged_out.html", {"confirmed": False})
+
+
+router.add_api_route("/logout", _logout, methods=["GET", "POST"])
+
+
+# -- the citizen's platforms -----------------------------------------------------------------
+
+
+@router.get("/mon-compte/plateformes", response_class=HTMLResponse)
+def platforms_page(request: Request, ctx: CtxDep) -> Response:
+    session = web_session(request, ctx)
+    if session is None or not isinstance(session.principal, Citizen):
+        return RedirectResponse("/connexion", status_code=303)
+    service = oidc_from(ctx)
+    with ctx.db.read_session() as db:
+        items = service.platforms(db, session.principal.pseudonym)
+    return render(request, "identity/oidc/platforms.html", {"items": items, "groups": CLAIM_GROUPS})
+
+
+@router.post("/mon-compte/plateformes/revoquer")
+def revoke_platform(
+    request: Request,
+    ctx: CtxDep,
+    client_id: Annotated[str, Form()],
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    check_csrf(request, csrf_token)
+    session = web_session(request, ctx)
+    if session is None or not isinstance(session.principal, Citizen):
+        return RedirectResponse("/connexion", status_code=303)
+    service = oidc_from(ctx)
+    with ctx.db.write_session() as db:
+        notices = service.revoke_platform(db, citizen=session.principal.pseudonym, client_id=client_id)
+    service.deliver(notices)
+    return RedirectResponse("/mon-compte/plateformes", status_code=303)

@@ -1,0 +1,129 @@
+"""The authorization code flow end to end, step by step, and its security properties."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+from joserfc import jwk, jwt
+
+from parvis.kernel.context import AppContext
+from tests.identity.oidc.conftest import CodeFlow, Platform, pkce, register
+
+
+def test_discovery_lists_what_is_supported(browser: TestClient, ctx: AppContext) -> None:
+    doc = browser.get("/.well-known/openid-configuration").json()
+    assert doc["issuer"] == ctx.settings.public_url
+    assert doc["code_challenge_methods_supported"] == ["S256"]
+    assert doc["authorization_response_iss_parameter_supported"] is True
+    assert doc["subject_types_supported"] == ["pairwise"]
+    assert {"eligibility", "age", "residence"} <= set(doc["scopes_supported"])
+    keys = browser.get("/jwks.json").json()["keys"]
+    assert {k["alg"] for k in keys} == {"RS256", "ES256"}
+    assert all("d" not in k for k in keys)
+
+
+def test_sign_in_consent_code_token_userinfo(
+    code_flow: CodeFlow, platform: Platform, browser: TestClient, ctx: AppContext
+) -> None:
+    verifier, challenge = pkce()
+    code, q = code_flow.code(platform, code_challenge=challenge, code_challenge_method="S256")
+    assert q["iss"] == ctx.settings.public_url  # RFC 9207
+    token = code_flow.exchange(platform, code, code_verifier=verifier)
+    assert token.status_code == 200, token.text
+    body = token.json()
+    keys = jwk.KeySet.import_key_set(browser.get("/jwks.json").json())
+    id_token = jwt.decode(body["id_token"], keys, algorithms=["RS256"])
+    assert id_token.claims["iss"] == ctx.settings.public_url
+    assert id_token.claims["aud"] == "decidim"
+    assert "birthdate" not in id_token.claims
+    info = browser.get("/userinfo", headers={"Authorization": f"Bearer {body['access_token']}"})
+    assert info.status_code == 200, info.text
+    claims = info.json()
+    assert claims["sub"] == id_token.claims["sub"]
+    assert set(claims) >= {"age_over_18", "eligibility"}
+    assert "residence" not in claims  # not asked for; and it needs consent
+
+
+def test_replayed_code_is_refused_and_revokes_its_tokens(
+    code_flow: CodeFlow, platform: Platform, browser: TestClient
+) -> None:
+    verifier, challenge = pkce()
+    code, _ = code_flow.code(platform, code_challenge=challenge, code_challenge_method="S256")
+    first = code_flow.exchange(platform, code, code_verifier=verifier)
+    assert first.status_code == 200
+    again = code_flow.exchange(platform, code, code_verifier=verifier)
+    assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
+    info = browser.get("/userinfo", headers={"Authorization": f"Bearer {first.json()['access_token']}"})
+    assert info.status_code == 401
+
+
+def test_plain_pkce_is_refused(code_flow: CodeFlow, platform: Platform) -> None:
+    code_flow.code(platform)  # signs in and consents once
+    response = code_flow.authorize(platform, code_challenge="a" * 43, code_challenge_method="plain")
+    assert response.status_code == 302
+    assert "error=invalid_request" in response.headers["location"]
+    assert "iss=" in response.headers["location"]
+
+
+def test_wrong_pkce_verifier_is_refused(code_flow: CodeFlow, platform: Platform) -> None:
+    _verifier, challenge = pkce()
+    code, _ = code_flow.code(platform, code_challenge=challenge, code_challenge_method="S256")
+    other, _ = pkce()
+    response = code_flow.exchange(platform, code, code_verifier=other)
+    assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
+
+
+def test_prompt_none_without_session_is_login_required(
+    code_flow: CodeFlow, platform: Platform
+) -> None:
+    response = code_flow.authorize(platform, prompt="none")
+    assert response.status_code == 302
+    assert "error=login_required" in response.headers["location"]
+
+
+def test_redirect_uri_tricks_are_refused_without_redirecting(
+    code_flow: CodeFlow, platform: Platform
+) -> None:
+    base = platform.redirect_uri
+    for trick in (
+        base + "/../../evil",
+        base.upper(),
+        base + "#frag",
+        base + "x",
+        base[:-3],
+        "https://evil.example/cb",
+        base + "?next=https://evil.example",
+    ):
+        response = code_flow.authorize(platform, redirect_uri=trick)
+        assert response.status_code == 400, trick
+        assert "location" not in response.headers
+
+
+def test_pairwise_subjects_differ_across_sectors_and_are_stable(
+    code_flow: CodeFlow, platform: Platform, ctx: AppContext, browser: TestClient
+) -> None:
+    other = register(
+        ctx,
+        client_id="consul",
+        name="CONSUL",
+        redirect_uris=("https://consul.example.net/auth/cb",),
+        post_logout_redirect_uris=(),
+    )
+
+    def sub(p: Platform) -> str:
+        code, _ = code_flow.code(p)
+        token = code_flow.exchange(p, code).json()["access_token"]
+        return str(browser.get("/userinfo", headers={"Authorization": f"Bearer {token}"}).json()["sub"])
+
+    first = sub(platform)
+    assert sub(platform) == first
+    assert sub(other) != first
+
+
+def test_public_client_without_pkce_is_refused(code_flow: CodeFlow, ctx: AppContext) -> None:
+    public = register(
+        ctx, client_id="city-app", auth_method="none",
+        redirect_uris=("https://app.city.example/cb",), post_logout_redirect_uris=(),
+    )
+    response = code_flow.authorize(public)
+    assert response.status_code == 302
+    assert "error=invalid_request" in response.headers["location"]
