@@ -108,8 +108,8 @@ BOOTH_MESSAGES: Final[dict[str, str]] = {
         "checkpoint of {size} entries signed with the board's key."
     ),
     "receipt-promised": (
-        "The board has promised to include your ballot shortly; check it on the tracker in a "
-        "few minutes."
+        "The board signed a promise to include your ballot by {time}; check it on the "
+        "tracker after that."
     ),
     "not-eligible": (
         "You cannot vote in this election under its eligibility rule. Your account page "

@@ -125,7 +125,7 @@ BOOTH_MESSAGES = {
     "Sending your ballot… (a short random wait protects your anonymity)": "Envoi de votre bulletin… (une courte attente aléatoire protège votre anonymat)",
     "Your ballot was recorded.": "Votre bulletin a été enregistré.",
     "Checked by your browser: your ballot is entry {index} of the public board, in a checkpoint of {size} entries signed with the board's key.": "Vérifié par votre navigateur : votre bulletin est l’entrée {index} du tableau d’affichage public, dans un point de contrôle de {size} entrées signé avec la clé du tableau.",
-    "The board has promised to include your ballot shortly; check it on the tracker in a few minutes.": "Le tableau d’affichage s’est engagé à inclure votre bulletin sous peu ; vérifiez-le sur la page de suivi dans quelques minutes.",
+    "The board signed a promise to include your ballot by {time}; check it on the tracker after that.": "Le tableau d’affichage a signé la promesse d’inclure votre bulletin avant le {time} ; vérifiez-le sur la page de suivi ensuite.",
     "You cannot vote in this election under its eligibility rule. Your account page explains what you can do.": "Vous ne pouvez pas voter à ce scrutin selon sa règle d’éligibilité. La page de votre compte explique ce que vous pouvez faire.",
     "A voting right was already given to you for this election, perhaps in another browser. Vote again from that browser, where it is kept.": "Un droit de vote vous a déjà été remis pour ce scrutin, peut-être dans un autre navigateur. Votez à nouveau depuis ce navigateur, où il est conservé.",
     "You voted on paper for this election: you cannot also vote online.": "Vous avez voté sur papier à ce scrutin : vous ne pouvez pas aussi voter en ligne.",

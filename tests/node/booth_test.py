@@ -40,6 +40,7 @@ from hypothesis import strategies as st
 from audit import merkle
 from audit.errors import InclusionProofError
 from audit.note import Checkpoint, Signer, open_checkpoint, sign_note
+from audit.promise import PromiseBody, open_promise
 from ballot import rsabssa
 from ballot.board import ballot_entry, entry_leaf_hash, tracking_code
 from ballot.client import VotingRight, obtain_voting_right
@@ -394,6 +395,29 @@ def test_checkpoint_rejections(node: Node) -> None:
     assert node.ok("checkpoint", note=cosigned, origin=ORIGIN, key=key)["size"] == 5
     bad_id = key.replace("+", "+0", 1)
     assert "error" in node("verifier_key", text=bad_id)
+
+
+def test_promises_signed_by_audit_promise_verify(node: Node) -> None:
+    signer = _signer(b"board")
+    board = {"origin": ORIGIN, "key": signer.verifier.text}
+    leaf = merkle.leaf_hash(b"ballot")
+    note = PromiseBody(origin=ORIGIN, leaf_hash=leaf, integrate_by=1_700_000_060).sign(signer)
+    open_promise(note, log_key=signer.verifier, origin=ORIGIN, leaf_hash=leaf)  # Python agrees
+    assert node.ok("promise", note=note, board=board, leaf=b64u(leaf)) == {
+        "integrate_by": 1_700_000_060
+    }
+    other_leaf = merkle.leaf_hash(b"other")
+    assert node("promise", note=note, board=board, leaf=b64u(other_leaf))["reason"] == "promise"
+    impostor = {**board, "key": _signer(b"impostor").verifier.text}
+    assert node("promise", note=note, board=impostor, leaf=b64u(leaf))["reason"] == "promise"
+    elsewhere = PromiseBody(origin="elsewhere", leaf_hash=leaf, integrate_by=1).sign(
+        Signer(name=ORIGIN, seed=hashlib.sha256(b"board").digest())
+    )
+    assert "error" in node("promise", note=elsewhere, board=board, leaf=b64u(leaf))
+    # A checkpoint is not a promise, and a promise is not a checkpoint.
+    checkpoint = sign_note(Checkpoint(origin=ORIGIN, size=1, root_hash=leaf).text, signers=[signer])
+    assert "error" in node("promise", note=checkpoint, board=board, leaf=b64u(leaf))
+    assert "error" in node("checkpoint", note=note, origin=ORIGIN, key=signer.verifier.text)
 
 
 def test_published_go_checksum_database_checkpoint(node: Node) -> None:

@@ -55,6 +55,10 @@ async function handle(req) {
       const cp = lib.openCheckpoint(req.note, req.origin, lib.parseVerifierKey(req.key));
       return { origin: cp.origin, size: cp.size, root: enc(cp.rootHash) };
     }
+    case 'promise': {
+      const p = lib.verifyPromise(req.note, req.board, dec(req.leaf));
+      return { integrate_by: p.integrateBy };
+    }
     case 'rules':
       return { problems: lib.checkChoices(req.questions, req.choices) };
     case 'committed_key':

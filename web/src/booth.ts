@@ -17,7 +17,7 @@
 import { ApiError, byId, fetchJson, label, Messages, setText, show } from './dom.js';
 import { b64uDecode, b64uEncode } from './lib/bytes.js';
 import { beginIssuance, committedKey, type ManifestLike } from './lib/issuance.js';
-import { checkReceiptLeaf, ReceiptError, verifyInclusionEvidence } from './lib/receipt.js';
+import { checkReceiptLeaf, ReceiptError, verifyInclusionEvidence, verifyPromise } from './lib/receipt.js';
 import { castLeafHash, signBallot, type VotingRight } from './lib/right.js';
 import {
   checkChoices,
@@ -470,8 +470,12 @@ class Booth {
         this.manifest.board,
       );
       setText(proof, this.m.t('receiptIncluded', { index: receipt.index, size: checkpoint.size }));
+    } else if (receipt.promise) {
+      const promise = verifyPromise(receipt.promise.note, this.manifest.board, leaf);
+      const by = new Date(promise.integrateBy * 1000).toLocaleString(this.m.lang);
+      setText(proof, this.m.t('receiptPromised', { time: by }));
     } else {
-      setText(proof, this.m.t('receiptPromised'));
+      throw new ReceiptError('proof', 'the receipt has neither an inclusion proof nor a promise');
     }
     store.saveReceipt(this.cfg.election, {
       tracking_code: receipt.tracking_code,

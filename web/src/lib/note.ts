@@ -126,14 +126,13 @@ function parseCheckpoint(text: string): Checkpoint {
 }
 
 /**
- * Verify a signed checkpoint of the log `origin` under `key` and return its body.
- *
- * signed-note "Signatures": lines from other keys are ignored; a line from the known key
- * (same name and key id) must verify; at least one must. The body is read only after the
- * signature verified. Ed25519 verification follows RFC 8032 §5.1.7 strictly (not ZIP 215),
- * as libsodium does on the server side.
+ * Verify a signed note under `key` and return its text (signed-note "Signatures"): lines
+ * from other keys are ignored; a line from the known key (same name and key id) must
+ * verify; at least one must. Ed25519 verification follows RFC 8032 §5.1.7 strictly (not
+ * ZIP 215), as libsodium does on the server side. The text must be ignored unless this
+ * returns.
  */
-export function openCheckpoint(note: string, origin: string, key: VerifierKey): Checkpoint {
+export function openNote(note: string, key: VerifierKey): string {
   const { text, lines } = parseNote(note);
   const message = utf8(text);
   let verified = 0;
@@ -149,8 +148,44 @@ export function openCheckpoint(note: string, origin: string, key: VerifierKey): 
     if (!valid) throw new NoteError(`the signature by ${key.name} does not verify`);
     verified++;
   }
-  if (!verified) throw new NoteError(`no signature by the board key ${key.name}`);
-  const checkpoint = parseCheckpoint(text);
+  if (!verified) throw new NoteError(`no signature by the key ${key.name}`);
+  return text;
+}
+
+/** Verify a signed checkpoint of the log `origin` under `key` and return its body. */
+export function openCheckpoint(note: string, origin: string, key: VerifierKey): Checkpoint {
+  const checkpoint = parseCheckpoint(openNote(note, key));
   if (checkpoint.origin !== origin) throw new NoteError('checkpoint belongs to another log');
   return checkpoint;
+}
+
+export interface LogPromise {
+  origin: string;
+  leafHash: Uint8Array;
+  /** POSIX seconds by which the log promised to integrate the entry. */
+  integrateBy: number;
+}
+
+/**
+ * A signed promise to integrate an entry (audit/promise.py): a note by the log key whose
+ * text is "parvis-log-promise/v1", origin, B64 leaf hash, integrate-by POSIX seconds, one
+ * per line. A log that signs one and does not integrate the entry in time has signed
+ * evidence of its own misbehaviour (like an RFC 9162 §4.8 SCT).
+ */
+export function openPromise(note: string, origin: string, key: VerifierKey, leafHash: Uint8Array): LogPromise {
+  const lines = openNote(note, key).split('\n');
+  if (lines.length !== 5 || lines[0] !== 'parvis-log-promise/v1' || lines[4] !== '') {
+    throw new NoteError('note text is not a version 1 promise');
+  }
+  const [, promisedOrigin, leafB64, seconds] = lines as [string, string, string, string];
+  if (promisedOrigin !== origin) throw new NoteError('promise belongs to another log');
+  let leaf: Uint8Array;
+  try {
+    leaf = b64Decode(leafB64, 'promised leaf hash');
+  } catch {
+    throw new NoteError('promised leaf hash is not base64');
+  }
+  if (!equalBytes(leaf, leafHash)) throw new NoteError('promise is for another entry');
+  if (!/^(0|[1-9][0-9]{0,15})$/.test(seconds)) throw new NoteError('promise time is not a number of seconds');
+  return { origin, leafHash: leaf, integrateBy: Number(seconds) };
 }

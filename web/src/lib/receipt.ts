@@ -4,14 +4,14 @@
 
 import { b64uDecode, equalBytes } from './bytes.js';
 import { rootFromInclusion } from './merkle.js';
-import { openCheckpoint, parseVerifierKey, type Checkpoint } from './note.js';
+import { openCheckpoint, openPromise, parseVerifierKey, type Checkpoint, type LogPromise } from './note.js';
 import { trackingCode } from './tracking.js';
 
 export class ReceiptError extends Error {
   override name = 'ReceiptError';
   constructor(
     /** A stable code the pages translate: leaf, code, proof, checkpoint, size. */
-    readonly reason: 'leaf' | 'code' | 'proof' | 'checkpoint' | 'size',
+    readonly reason: 'leaf' | 'code' | 'proof' | 'checkpoint' | 'size' | 'promise',
     message: string,
   ) {
     super(message);
@@ -64,4 +64,13 @@ export function checkReceiptLeaf(expectedLeaf: Uint8Array, receiptLeaf: string, 
   const leaf = b64uDecode(receiptLeaf, 'leaf_hash');
   if (!equalBytes(leaf, expectedLeaf)) throw new ReceiptError('leaf', 'the receipt names another ballot');
   if (trackingCode(leaf) !== code) throw new ReceiptError('code', 'the tracking code does not match the leaf hash');
+}
+
+/** A receipt's signed promise (docs/ballot-api.md): by the board key, for our leaf. */
+export function verifyPromise(note: string, board: BoardKey, leaf: Uint8Array): LogPromise {
+  try {
+    return openPromise(note, board.origin, parseVerifierKey(board.key), leaf);
+  } catch (err) {
+    throw new ReceiptError('promise', `promise: ${(err as Error).message}`);
+  }
 }
