@@ -504,7 +504,7 @@ def _request_values(
         actor=staff.audit_actor,
         subject=view.subject,
         fields=["request", "request.note"],
-        purpose=view.purpose_id or DSR_PURPOSE,
+        purpose=DSR_PURPOSE,  # the DPO reads it to handle the request (Art. 12-22)
     )
     return {
         "r": view,

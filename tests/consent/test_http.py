@@ -289,6 +289,12 @@ def test_access_request_deadline_extension_completion_export(
     assert console.status_code == 200
     assert request_id in console.text
     assert "2026-02-15" in console.text
+    assert dpo.get(f"/dpo/demandes/{request_id}").status_code == 200
+    with loaded.db.read_session() as session:  # the DPO's read of the request is recorded
+        reads = access_records(loaded, session, subject=ALICE.pseudonym, actor="staff:dpo-1")
+    assert [(r.fields, r.purpose) for r in reads] == [
+        (("request", "request.note"), "parvis:data-subject-requests")
+    ]
     clock.advance(timedelta(days=10))  # sessions expire meanwhile: sign in again
     dpo_session = sign_in(dpo, app, DPO)
     sign_in(client, app, ALICE)
