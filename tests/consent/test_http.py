@@ -390,3 +390,23 @@ def test_dpo_console_shows_a_verified_audit_checkpoint(
     assert "est vérifié avec la clé publiée" in status
     assert f"Entrées : {integrated}" in status
     assert "— " in page.split('<pre class="checkpoint">')[1]  # the signature line of the note
+
+
+def test_api_keys_are_stored_as_keyed_hashes_and_revocable(
+    client: TestClient, loaded: AppContext, api_key: str
+) -> None:
+    from sqlalchemy import select
+
+    from consent.clients import revoke_client
+    from consent.tables import ApiClientRow
+
+    secret = api_key.split(".", 1)[1]
+    with loaded.db.read_session() as session:
+        stored = session.scalars(select(ApiClientRow)).one()
+    assert secret not in stored.key_hash
+    assert len(stored.key_hash) == 64
+    auth = {"authorization": f"Bearer {api_key}"}
+    assert client.get("/api/consent/v1/purposes", headers=auth).status_code == 200
+    with loaded.db.write_session() as session:
+        revoke_client(loaded, session, client_id="decidim", actor="staff:admin")
+    problem(client.get("/api/consent/v1/purposes", headers=auth), 401, "consent-api-client")
