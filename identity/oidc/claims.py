@@ -49,8 +49,7 @@ CLAIM_GROUPS: dict[str, ClaimGroup] = {
             "eligibility",
             ("eligibility",),
             needs_consent=False,
-            label="The votes and consultations you can take part in now (not how this was "
-            "proven)",
+            label="The votes and consultations you can take part in now (not how this was proven)",
         ),
         ClaimGroup(
             "age",
@@ -101,7 +100,9 @@ def requested_claim_names(claims_parameter: Mapping[str, Any] | None) -> frozens
     return frozenset(names)
 
 
-def age_over(threshold: int, *, birth: date | None, birth_year: int | None, on: date) -> bool | None:
+def age_over(
+    threshold: int, *, birth: date | None, birth_year: int | None, on: date
+) -> bool | None:
     """Whether the citizen is at least ``threshold`` years old ``on`` that day; ``None``
     when unknown (a birth year alone decides only away from the boundary year)."""
     if birth is not None:

@@ -55,7 +55,7 @@ def create(
         userinfo_alg=userinfo_alg,
         sector_identifier=sector_identifier,
         backchannel_logout_uri=backchannel_logout_uri,
-        jwks=json.loads(open(jwks_file, encoding="utf-8").read()) if jwks_file else None,  # noqa: PTH123
+        jwks=json.loads(open(jwks_file, encoding="utf-8").read()) if jwks_file else None,
         purposes=dict(p.split("=", 1) for p in purpose),
         allow_loopback_http=ctx.settings.mode is not Mode.PRODUCTION,
     )

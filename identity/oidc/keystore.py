@@ -136,9 +136,7 @@ class KeyStore:
         """Delete retired keys whose tokens have all expired."""
         now = self.clock.now()
         result = session.execute(
-            delete(OidcKeyRow).where(
-                OidcKeyRow.state == "retired", OidcKeyRow.publish_until <= now
-            )
+            delete(OidcKeyRow).where(OidcKeyRow.state == "retired", OidcKeyRow.publish_until <= now)
         )
         return int(getattr(result, "rowcount", 0) or 0)
 
@@ -166,9 +164,12 @@ class KeyStore:
         if row is None:
             self.ensure(session)
             return self.signing_key(session, alg)
-        key = self._unseal(row)
-        key = jwk.import_key(key.as_dict(private=True), parameters={"kid": row.kid, "alg": alg})
-        assert isinstance(key, jwk.RSAKey | jwk.ECKey)
+        sealed = self._unseal(row)
+        imported = jwk.import_key(
+            sealed.as_dict(private=True), parameters={"kid": row.kid, "alg": alg}
+        )
+        assert isinstance(imported, jwk.RSAKey | jwk.ECKey)
+        key: SigningKey = imported
         with self._lock:
             self._active[alg] = (time.monotonic(), key)
         return key

@@ -28,9 +28,7 @@ def sector_of(redirect_uris: tuple[str, ...], sector_identifier: str | None = No
         return (host or sector_identifier).lower()
     hosts = {urlsplit(uri).hostname or "" for uri in redirect_uris}
     if len(hosts) != 1 or "" in hosts:
-        raise ValueError(
-            "redirect URIs on several hosts need a sector identifier (Core §8.1)"
-        )
+        raise ValueError("redirect URIs on several hosts need a sector identifier (Core §8.1)")
     return hosts.pop().lower()
 
 

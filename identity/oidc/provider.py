@@ -150,7 +150,7 @@ class StoredToken:
         return None
 
 
-class Provider(StarletteAuthorizationServer):  # type: ignore[misc]  # Authlib is untyped
+class Provider(StarletteAuthorizationServer):  # StarletteAuthorizationServer carries the ignore
     """The authorization server of one process."""
 
     def __init__(
@@ -182,9 +182,7 @@ class Provider(StarletteAuthorizationServer):  # type: ignore[misc]  # Authlib i
         self.register_client_auth_method(
             JWTBearerClientAssertion.CLIENT_AUTH_METHOD, _PrivateKeyJwt(provider)
         )
-        self.register_grant(
-            _AuthorizationCode, [_PkceS256(required=True), _OpenIDCode(provider)]
-        )
+        self.register_grant(_AuthorizationCode, [_PkceS256(required=True), _OpenIDCode(provider)])
         self.register_grant(_ClientCredentials)
         self.register_endpoint(_Revocation(self))
         self.register_endpoint(_Introspection(self))
@@ -232,7 +230,9 @@ class Provider(StarletteAuthorizationServer):  # type: ignore[misc]  # Authlib i
             return None
         return row
 
-    def sign(self, session: Session, client: Client, claims: dict[str, Any], *, typ: str | None = None) -> str:
+    def sign(
+        self, session: Session, client: Client, claims: dict[str, Any], *, typ: str | None = None
+    ) -> str:
         from joserfc import jwt
 
         alg = client.id_token_signed_response_alg
@@ -387,7 +387,7 @@ class _OpenIDCode(oidc_grants.OpenIDCode):  # type: ignore[misc]
 
     def get_encode_header(self, client: Client) -> dict[str, str]:
         key = self.resolve_client_private_key(client)
-        return {"alg": client.id_token_signed_response_alg, "kid": key.kid}
+        return {"alg": client.id_token_signed_response_alg, "kid": str(key.kid)}
 
     def get_client_claims(self, client: Client) -> dict[str, Any]:
         now = int(self.provider.clock.now().timestamp())
@@ -403,7 +403,9 @@ class _OpenIDCode(oidc_grants.OpenIDCode):  # type: ignore[misc]
         # (Core §5.4, response_type=code); the ID token says only who and which session.
         assert user.sector is not None, "authenticate_user sets the client's sector"
         info: dict[str, Any] = {
-            "sub": pairwise_sub(self.provider.pairwise_key, sector=user.sector, pseudonym=user.pseudonym)
+            "sub": pairwise_sub(
+                self.provider.pairwise_key, sector=user.sector, pseudonym=user.pseudonym
+            )
         }
         if user.sid:
             info["sid"] = user.sid

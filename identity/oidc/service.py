@@ -168,7 +168,10 @@ class OidcService:
         row = session.get(OidcGrantRow, (citizen, client.client_id))
         if row is None:
             row = OidcGrantRow(
-                citizen=citizen, client_id=client.client_id, groups="", granted_at=self.ctx.clock.now()
+                citizen=citizen,
+                client_id=client.client_id,
+                groups="",
+                granted_at=self.ctx.clock.now(),
             )
             session.add(row)
         have = set(row.groups.split())
@@ -199,7 +202,9 @@ class OidcService:
 
     def platforms(self, session: Session, citizen: str) -> list[tuple[OidcGrantRow, Client | None]]:
         rows = session.scalars(
-            select(OidcGrantRow).where(OidcGrantRow.citizen == citizen).order_by(OidcGrantRow.client_id)
+            select(OidcGrantRow)
+            .where(OidcGrantRow.citizen == citizen)
+            .order_by(OidcGrantRow.client_id)
         )
         return [(r, self.clients.get(session, r.client_id)) for r in rows]
 
@@ -236,7 +241,12 @@ class OidcService:
     # -- sign-out ----------------------------------------------------------------------------
 
     def end_sessions(
-        self, session: Session, *, citizen: str, client_id: str | None = None, skip: str | None = None
+        self,
+        session: Session,
+        *,
+        citizen: str,
+        client_id: str | None = None,
+        skip: str | None = None,
     ) -> list[LogoutNotice]:
         """End the citizen's platform sessions; the logout tokens to send after commit."""
         query = select(OidcSessionRow).where(

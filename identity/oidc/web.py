@@ -21,7 +21,14 @@ from identity.oidc.starlette import StarletteOAuth2Request, read_request, to_res
 from identity.tables import CitizenRow
 from parvis.kernel.context import AppContext
 from parvis.kernel.principal import Citizen
-from parvis.kernel.web import check_csrf, ensure_session, get_ctx, page_language, render, web_session
+from parvis.kernel.web import (
+    check_csrf,
+    ensure_session,
+    get_ctx,
+    page_language,
+    render,
+    web_session,
+)
 
 __all__ = ["router"]
 
@@ -29,8 +36,19 @@ router = APIRouter(include_in_schema=False)
 CtxDep = Annotated[AppContext, Depends(get_ctx)]
 
 AUTHORIZE_PARAMS = (
-    "response_type", "client_id", "redirect_uri", "scope", "state", "nonce", "prompt",
-    "max_age", "acr_values", "claims", "ui_locales", "code_challenge", "code_challenge_method",
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "nonce",
+    "prompt",
+    "max_age",
+    "acr_values",
+    "claims",
+    "ui_locales",
+    "code_challenge",
+    "code_challenge_method",
     "login_hint",
 )
 
@@ -54,18 +72,33 @@ def discovery(ctx: AppContext) -> dict[str, Any]:
         "id_token_signing_alg_values_supported": ["RS256", "ES256"],
         "userinfo_signing_alg_values_supported": ["RS256", "ES256"],
         "token_endpoint_auth_methods_supported": [
-            "client_secret_basic", "client_secret_post", "private_key_jwt", "none",
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt",
+            "none",
         ],
         "token_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256", "PS256"],
         "revocation_endpoint_auth_methods_supported": [
-            "client_secret_basic", "client_secret_post", "private_key_jwt",
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt",
         ],
         "introspection_endpoint_auth_methods_supported": [
-            "client_secret_basic", "client_secret_post", "private_key_jwt",
+            "client_secret_basic",
+            "client_secret_post",
+            "private_key_jwt",
         ],
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": [
-            "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "sid",
+            "sub",
+            "iss",
+            "aud",
+            "exp",
+            "iat",
+            "auth_time",
+            "nonce",
+            "acr",
+            "sid",
             *sorted({c for g in CLAIM_GROUPS.values() for c in g.claims}),
         ],
         "claims_parameter_supported": True,
@@ -195,8 +228,12 @@ async def _authorize(request: Request, ctx: CtxDep, oauth: StarletteOAuth2Reques
         lang = page_language(request, ctx.settings)
         with ctx.db.write_session() as db:
             service.decide(
-                db, citizen=user.pseudonym, client=client, scopes=scopes,
-                allowed=decision == "allow", lang=lang,
+                db,
+                citizen=user.pseudonym,
+                client=client,
+                scopes=scopes,
+                allowed=decision == "allow",
+                lang=lang,
             )
         if decision != "allow":
             result = await run_in_threadpool(
@@ -257,7 +294,7 @@ def _consent_page(
             if pid:
                 try:
                     purposes[group.scope] = registry.purpose(db, pid).purpose
-                except Exception:  # noqa: BLE001 - an unknown purpose shows as "not registered"
+                except Exception:
                     purposes[group.scope] = None
     holder = Response()
     ensure_session(request, holder)
@@ -269,7 +306,9 @@ def _consent_page(
     for key, value in holder.raw_headers:
         if key == b"set-cookie":
             response.raw_headers.append((key, value))
-    origins = " ".join(sorted({"{0.scheme}://{0.netloc}".format(urlsplit(u)) for u in client.redirect_uris}))
+    origins = " ".join(
+        sorted({"{0.scheme}://{0.netloc}".format(urlsplit(u)) for u in client.redirect_uris})
+    )
     response.headers["content-security-policy"] = (
         f"default-src 'self'; form-action 'self' {origins}; frame-ancestors 'none'"
     )
@@ -290,7 +329,9 @@ async def authorize_post(request: Request, ctx: CtxDep) -> Response:
 async def token(request: Request, ctx: CtxDep) -> Response:
     oauth = await read_request(request)
     provider = oidc_from(ctx).provider
-    return to_response(await run_in_threadpool(_run, ctx, lambda: provider.create_token_response(oauth)))
+    return to_response(
+        await run_in_threadpool(_run, ctx, lambda: provider.create_token_response(oauth))
+    )
 
 
 @router.post("/revoke")
@@ -298,7 +339,9 @@ async def revoke(request: Request, ctx: CtxDep) -> Response:
     oauth = await read_request(request)
     provider = oidc_from(ctx).provider
     return to_response(
-        await run_in_threadpool(_run, ctx, lambda: provider.create_endpoint_response("revocation", oauth))
+        await run_in_threadpool(
+            _run, ctx, lambda: provider.create_endpoint_response("revocation", oauth)
+        )
     )
 
 
@@ -341,7 +384,9 @@ async def _userinfo(request: Request, ctx: CtxDep) -> Response:
             if client.userinfo_signed_response_alg:
                 claims.update({"iss": service.provider.issuer, "aud": client.client_id})
                 jwt_value = service.provider.sign(db, client, claims)
-                return Response(jwt_value, media_type="application/jwt", headers={"Cache-Control": "no-store"})
+                return Response(
+                    jwt_value, media_type="application/jwt", headers={"Cache-Control": "no-store"}
+                )
         return JSONResponse(claims, headers={"Cache-Control": "no-store"})
 
     response: Response = await run_in_threadpool(work)
@@ -371,7 +416,9 @@ async def _logout(request: Request, ctx: CtxDep) -> Response:
     with ctx.db.write_session() as db:
         if hint:
             try:
-                token = jwt.decode(hint, service.keys.public_keyset(db), algorithms=["RS256", "ES256"])
+                token = jwt.decode(
+                    hint, service.keys.public_keyset(db), algorithms=["RS256", "ES256"]
+                )
             except (JoseError, ValueError):
                 return _error_page(request, "This sign-out request is not valid.")
             if token.claims.get("iss") != service.provider.issuer:
@@ -445,6 +492,8 @@ def revoke_platform(
         return RedirectResponse("/connexion", status_code=303)
     service = oidc_from(ctx)
     with ctx.db.write_session() as db:
-        notices = service.revoke_platform(db, citizen=session.principal.pseudonym, client_id=client_id)
+        notices = service.revoke_platform(
+            db, citizen=session.principal.pseudonym, client_id=client_id
+        )
     service.deliver(notices)
     return RedirectResponse("/mon-compte/plateformes", status_code=303)

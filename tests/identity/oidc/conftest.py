@@ -88,7 +88,10 @@ class CodeFlow:
         assert page.status_code == 200, page.text
         html = page.text
         fields = dict(
-            (part.split('name="', 1)[1].split('"', 1)[0], part.split('value="', 1)[1].split('"', 1)[0])
+            (
+                part.split('name="', 1)[1].split('"', 1)[0],
+                part.split('value="', 1)[1].split('"', 1)[0],
+            )
             for part in html.split("<input")[1:]
         )
         import html as html_lib
@@ -112,7 +115,11 @@ class CodeFlow:
         return q["code"], q
 
     def exchange(self, platform: Platform, code: str, **extra: str) -> httpx.Response:
-        data = {"grant_type": "authorization_code", "code": code, "redirect_uri": platform.redirect_uri}
+        data = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": platform.redirect_uri,
+        }
         data.update(extra)
         auth = (platform.client_id, platform.secret) if platform.secret else None
         return self.browser.post("/token", data=data, auth=auth)

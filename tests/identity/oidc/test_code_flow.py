@@ -52,7 +52,9 @@ def test_replayed_code_is_refused_and_revokes_its_tokens(
     assert first.status_code == 200
     again = code_flow.exchange(platform, code, code_verifier=verifier)
     assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
-    info = browser.get("/userinfo", headers={"Authorization": f"Bearer {first.json()['access_token']}"})
+    info = browser.get(
+        "/userinfo", headers={"Authorization": f"Bearer {first.json()['access_token']}"}
+    )
     assert info.status_code == 401
 
 
@@ -112,7 +114,9 @@ def test_pairwise_subjects_differ_across_sectors_and_are_stable(
     def sub(p: Platform) -> str:
         code, _ = code_flow.code(p)
         token = code_flow.exchange(p, code).json()["access_token"]
-        return str(browser.get("/userinfo", headers={"Authorization": f"Bearer {token}"}).json()["sub"])
+        return str(
+            browser.get("/userinfo", headers={"Authorization": f"Bearer {token}"}).json()["sub"]
+        )
 
     first = sub(platform)
     assert sub(platform) == first
@@ -121,8 +125,11 @@ def test_pairwise_subjects_differ_across_sectors_and_are_stable(
 
 def test_public_client_without_pkce_is_refused(code_flow: CodeFlow, ctx: AppContext) -> None:
     public = register(
-        ctx, client_id="city-app", auth_method="none",
-        redirect_uris=("https://app.city.example/cb",), post_logout_redirect_uris=(),
+        ctx,
+        client_id="city-app",
+        auth_method="none",
+        redirect_uris=("https://app.city.example/cb",),
+        post_logout_redirect_uris=(),
     )
     response = code_flow.authorize(public)
     assert response.status_code == 302
