@@ -64,6 +64,8 @@ BOOTH_MESSAGES = {
     "The voting right is kept in this browser so that you can change your vote until the close. Do not vote from a shared computer.": "Le droit de vote est conservé dans ce navigateur pour que vous puissiez modifier votre vote jusqu’à la clôture. Ne votez pas depuis un ordinateur partagé.",
     "The voting booth needs JavaScript: the cryptography that keeps your vote secret runs in your browser. Enable JavaScript, or vote on paper at the town hall.": "L’isoloir a besoin de JavaScript : la cryptographie qui garde votre vote secret s’exécute dans votre navigateur. Activez JavaScript, ou votez sur papier à la mairie.",
     "Sign in to vote": "Se connecter pour voter",
+    "Cast my vote": "Valider mon vote",
+    "Change my vote": "Modifier mon vote",
     "Move up:": "Monter :",
     "Move down:": "Descendre :",
     "Your ballot is in the ballot box": "Votre bulletin est dans l’urne",

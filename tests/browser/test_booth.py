@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
-from playwright.sync_api import Page, Request, Route, expect
+from playwright.sync_api import Browser, Page, Request, Route, expect
 
 from ballot import booth_pages, demo, locale_fr
 from ballot.service import service_from
@@ -173,6 +173,8 @@ def test_vote_check_the_receipt_and_revote(page: Page, demo_server: ServerProces
     page.get_by_role("checkbox", name=re.compile("^Jardins")).check()
     expect(total).to_contain_text("Total : 345")
     code = _cast(page)
+    expect(page.locator("#ballot-form")).to_be_hidden()
+    expect(page.get_by_role("button", name="Modifier mon vote")).to_be_visible()
 
     # One token request with the session cookie; the ballot went without any cookie.
     tokens = [r for r in requests if r.url.endswith("/tokens")]
@@ -292,6 +294,7 @@ def test_every_ballot_type_with_the_keyboard(page: Page, demo_server: ServerProc
         ),
     )
     _cast(page)
+    expect(page.get_by_role("button", name="Modifier mon vote")).to_be_hidden()
     assert posted[0]["ballot"]["choices"] == {
         "choix": ["a", "c"],
         "mentions": {"a": 1, "b": 2},
@@ -303,16 +306,35 @@ def test_every_ballot_type_with_the_keyboard(page: Page, demo_server: ServerProc
     expect(page.locator("#cast")).to_be_disabled()
 
 
-def test_booth_without_sign_in_and_unknown_election(page: Page, demo_server: ServerProcess) -> None:
-    _booth(page, demo_server, demo.CONSULTATION_ID)
-    expect(page.locator("#booth-notice")).to_contain_text("connectez-vous d’abord")
-    expect(page.get_by_role("link", name="Se connecter pour voter")).to_be_visible()
-    expect(page.locator("#cast")).to_be_disabled()
-    assert_accessible(page)
-    response = page.goto(f"{demo_server.url}/scrutins/{uuid.uuid4()}/isoloir")
-    assert response is not None
-    assert response.status == 404
-    expect(page.get_by_role("heading", level=1)).to_have_text("Scrutin introuvable")
+def test_on_a_phone_signed_out_and_unknown_election(
+    browser: Browser, demo_server: ServerProcess
+) -> None:
+    """A 360 px wide touch screen: no horizontal scrolling, touch-sized controls; signed
+    out, the booth asks to sign in first and sends nothing."""
+    context = browser.new_context(
+        locale="fr-FR", viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True
+    )
+    page = context.new_page()
+    try:
+        for election in (demo.BUDGET_ID, demo.CONSULTATION_ID):
+            _booth(page, demo_server, election)
+            assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        expect(page.locator("#booth-notice")).to_contain_text("connectez-vous d’abord")
+        expect(page.get_by_role("link", name="Se connecter pour voter")).to_be_visible()
+        expect(page.locator("#cast")).to_be_disabled()
+        box = page.locator("#q-pietonnisation-oui").locator("xpath=..").bounding_box()
+        assert box is not None
+        assert box["height"] >= 44
+        assert_accessible(page)
+        page.goto(f"{demo_server.url}/scrutins/{demo.BUDGET_ID}/suivi")
+        expect(page.locator("#tracker-form")).to_be_visible()
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        response = page.goto(f"{demo_server.url}/scrutins/{uuid.uuid4()}/isoloir")
+        assert response is not None
+        assert response.status == 404
+        expect(page.get_by_role("heading", level=1)).to_have_text("Scrutin introuvable")
+    finally:
+        context.close()
 
 
 # --- French first: every message of the booth and the tracker is translated ----------------

@@ -121,6 +121,7 @@ class Booth {
       event.preventDefault();
       void this.vote();
     });
+    byId('show-ballot').addEventListener('click', () => this.reopen());
     const notice = byId('booth-notice');
     const last = store.loadReceipt(this.cfg.election);
     if (this.right && this.right.last_seq > 0) {
@@ -486,16 +487,25 @@ class Booth {
     setText(byId('tracking-code'), receipt.tracking_code);
     const link = byId<HTMLAnchorElement>('tracker-link');
     link.href = `${this.cfg.trackerUrl}?code=${encodeURIComponent(receipt.tracking_code)}`;
-    const revote = byId('revote-note');
-    show(revote, this.manifest.revote);
+    show(byId('revote-note'), this.manifest.revote);
+    show(byId('revote-again'), this.manifest.revote);
     this.say('sent');
+    // The ballot is cast: the form makes way for the receipt (and comes back to re-vote).
+    this.form.hidden = true;
     const section = byId('receipt');
     show(section);
     section.focus();
-    if (this.manifest.revote) {
-      this.submit.textContent = this.m.t('revoteButton');
-      this.submit.disabled = false;
-    }
+    this.submit.textContent = this.m.t('revoteButton');
+  }
+
+  /** "Change my vote": the form again, with a higher seq on the same voting right. */
+  private reopen(): void {
+    show(byId('revote-again'), false);
+    show(byId('receipt'), false);
+    setText(this.status, '');
+    this.form.hidden = false;
+    this.submit.disabled = false;
+    this.form.querySelector<HTMLInputElement>('input')?.focus();
   }
 }
 
