@@ -89,8 +89,7 @@ def generate(ballots: int, workers: int) -> tuple[dict[str, Any], list[dict[str,
     der = builder.key.private_bytes(Encoding.DER, PrivateFormat.PKCS8, NoEncryption())
     chunk = 1000
     jobs = [
-        (builder.manifest.election_id, min(chunk, ballots - i), i)
-        for i in range(0, ballots, chunk)
+        (builder.manifest.election_id, min(chunk, ballots - i), i) for i in range(0, ballots, chunk)
     ]
     with ProcessPoolExecutor(workers, initializer=_init, initargs=(der,)) as pool:
         for entries in pool.map(_make_casts, jobs):
@@ -99,9 +98,7 @@ def generate(ballots: int, workers: int) -> tuple[dict[str, Any], list[dict[str,
                 builder.checkpoint()
     builder.tokens_issued = ballots
     for entry in builder.entries[1:]:
-        builder.counted[entry["cast"]["token"]["msg"].encode()] = entry["cast"]["ballot"][
-            "choices"
-        ]
+        builder.counted[entry["cast"]["token"]["msg"].encode()] = entry["cast"]["ballot"]["choices"]
     builder.close()
     casts = [e["cast"] for e in builder.entries if e.get("kind") == "ballot"]
     assert tally(builder.manifest.questions, [c["ballot"]["choices"] for c in casts])
@@ -130,14 +127,16 @@ def floor_rate(export: dict[str, Any], casts: list[dict[str, Any]], workers: int
     items = []
     for cast in casts:
         parsed = parse_cast(cast)
-        items.append((
-            parsed.token.prepared_msg,
-            parsed.token.sig,
-            parsed.token.message.voter_key,
-            parsed.ballot.canonical_bytes(),
-            parsed.ballot_sig,
-            board.entry_bytes({"kind": "ballot", "cast": cast}),
-        ))
+        items.append(
+            (
+                parsed.token.prepared_msg,
+                parsed.token.sig,
+                parsed.token.message.voter_key,
+                parsed.ballot.canonical_bytes(),
+                parsed.ballot_sig,
+                board.entry_bytes({"kind": "ballot", "cast": cast}),
+            )
+        )
     size = 500
     batches = [(manifest.issuer_spki, items[i : i + size]) for i in range(0, len(items), size)]
     with ProcessPoolExecutor(workers) as pool:
@@ -173,22 +172,30 @@ def main() -> None:
     for rep in range(reps):
         floors.append(floor_rate(export, casts, args.workers))
         verifiers.append(verifier_rate(export, ballots, args.workers))
-        print(f"rep {rep + 1}: floor {floors[-1]:,.0f} ballots/s, "
-              f"verify-board {verifiers[-1]:,.0f} ballots/s")
+        print(
+            f"rep {rep + 1}: floor {floors[-1]:,.0f} ballots/s, "
+            f"verify-board {verifiers[-1]:,.0f} ballots/s"
+        )
     floor, verifier = statistics.median(floors), statistics.median(verifiers)
     ratio = verifier / floor
-    print(f"median: verify-board {verifier:,.0f} ballots/s = {ratio:.2f} x floor "
-          f"{floor:,.0f} ballots/s (target ≥ {TARGET})")
-    print(json.dumps({
-        "bench": "verify",
-        "ballots": ballots,
-        "workers": args.workers,
-        "reps": reps,
-        "floor_ballots_per_s": round(floor, 1),
-        "verify_board_ballots_per_s": round(verifier, 1),
-        "ratio": round(ratio, 3),
-        "target": TARGET,
-    }))
+    print(
+        f"median: verify-board {verifier:,.0f} ballots/s = {ratio:.2f} x floor "
+        f"{floor:,.0f} ballots/s (target ≥ {TARGET})"
+    )
+    print(
+        json.dumps(
+            {
+                "bench": "verify",
+                "ballots": ballots,
+                "workers": args.workers,
+                "reps": reps,
+                "floor_ballots_per_s": round(floor, 1),
+                "verify_board_ballots_per_s": round(verifier, 1),
+                "ratio": round(ratio, 3),
+                "target": TARGET,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":
