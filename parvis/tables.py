@@ -9,6 +9,7 @@ from __future__ import annotations
 import audit.tables  # noqa: F401 - registers audit's tables in the metadata
 import ballot.tables  # noqa: F401 - registers ballot's tables in the metadata
 import consent.tables  # noqa: F401 - registers consent's tables in the metadata
+import identity.oidc.tables
 import identity.tables  # noqa: F401 - registers identity's tables in the metadata
 from parvis.kernel.db import Base
 from parvis.kernel.sessions import WebSessionRow

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -25,14 +26,14 @@ def _ctx() -> AppContext:
 
 
 @client_app.command("create")
-def create(
+def create(  # noqa: PLR0917 - typer maps each parameter to a CLI option
     client_id: str,
     name: Annotated[str, typer.Option(help="name shown to citizens")],
     redirect_uri: Annotated[list[str], typer.Option(help="exact redirect URI (repeat)")] = [],  # noqa: B006 - typer's idiom
     post_logout_redirect_uri: Annotated[list[str], typer.Option()] = [],  # noqa: B006
     scope: Annotated[list[str], typer.Option(help="allowed scope (repeat)")] = [],  # noqa: B006
     auth_method: Annotated[str, typer.Option()] = "client_secret_basic",
-    id_token_alg: Annotated[str, typer.Option()] = "RS256",
+    id_token_alg: Annotated[str, typer.Option()] = "RS256",  # noqa: S107 - an algorithm name
     userinfo_alg: Annotated[str | None, typer.Option()] = None,
     sector_identifier: Annotated[str | None, typer.Option()] = None,
     backchannel_logout_uri: Annotated[str | None, typer.Option()] = None,
@@ -55,7 +56,7 @@ def create(
         userinfo_alg=userinfo_alg,
         sector_identifier=sector_identifier,
         backchannel_logout_uri=backchannel_logout_uri,
-        jwks=json.loads(open(jwks_file, encoding="utf-8").read()) if jwks_file else None,
+        jwks=json.loads(Path(jwks_file).read_text(encoding="utf-8")) if jwks_file else None,
         purposes=dict(p.split("=", 1) for p in purpose),
         allow_loopback_http=ctx.settings.mode is not Mode.PRODUCTION,
     )

@@ -42,7 +42,7 @@ API_SCOPE_PREFIX = "api:"
 API_SCOPES = ("api:consent", "api:ballot")
 _CLIENT_ID = re.compile(r"^[a-z0-9][a-z0-9-]{2,47}$")
 _DUMMY = "0" * 64
-SECRET_PURPOSE = "identity/oidc/client-secret/v1"
+SECRET_PURPOSE = "identity/oidc/client-secret/v1"  # noqa: S105 - an HKDF label, not a secret
 
 
 def _check_uri(uri: str, *, allow_loopback_http: bool, what: str) -> str:
@@ -69,7 +69,7 @@ class Registration:
     post_logout_redirect_uris: tuple[str, ...] = ()
     scopes: tuple[str, ...] = ("openid", "eligibility", "age")
     auth_method: str = "client_secret_basic"
-    id_token_alg: str = "RS256"
+    id_token_alg: str = "RS256"  # noqa: S105 - an algorithm name
     userinfo_alg: str | None = None
     sector_identifier: str | None = None
     backchannel_logout_uri: str | None = None

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from identity.oidc import locale_fr  # noqa: F401 - registers the French catalogue
 from identity.oidc.claims import CLAIM_GROUPS, SCOPES
 from identity.oidc.clients import API_SCOPES
 from identity.oidc.provider import CURRENT_DB, EndUser
@@ -182,7 +183,9 @@ def _send_to_login(ctx: AppContext, request: Request, params: dict[str, str]) ->
     return response
 
 
-async def _authorize(request: Request, ctx: CtxDep, oauth: StarletteOAuth2Request) -> Response:
+async def _authorize(  # noqa: PLR0911 - one return per OpenID Connect Core §3.1.2 outcome
+    request: Request, ctx: CtxDep, oauth: StarletteOAuth2Request
+) -> Response:
     service = oidc_from(ctx)
     provider = service.provider
     params = {k: v for k, v in oauth.payload.data.items() if k in AUTHORIZE_PARAMS}
@@ -256,8 +259,9 @@ def _with_iss(ctx: AppContext, result: Any) -> Any:
     for key, value in headers:
         if key.lower() == "location" and "iss=" not in value:
             sep = "&" if "?" in value else "?"
-            value = value + sep + urlencode({"iss": ctx.settings.public_url})
-        out.append((key, value))
+            out.append((key, value + sep + urlencode({"iss": ctx.settings.public_url})))
+        else:
+            out.append((key, value))
     return status, body, out
 
 
@@ -434,9 +438,12 @@ async def _logout(request: Request, ctx: CtxDep) -> Response:
         if target and (client is None or target not in client.post_logout_redirect_uris):
             return _error_page(request, "This sign-out request is not valid.")
         session = web_session(request, ctx)
-        if session is not None and isinstance(session.principal, Citizen):
-            if citizen is None or citizen == session.principal.pseudonym:
-                citizen = session.principal.pseudonym
+        if (
+            session is not None
+            and isinstance(session.principal, Citizen)
+            and (citizen is None or citizen == session.principal.pseudonym)
+        ):
+            citizen = session.principal.pseudonym
         notices = service.end_sessions(db, citizen=citizen, skip=client_id) if citizen else []
         if citizen:
             service.end_web_sessions_tokens(db, citizen)

@@ -87,13 +87,12 @@ class CodeFlow:
     def consent(self, page: httpx.Response, decision: str = "allow") -> httpx.Response:
         assert page.status_code == 200, page.text
         html = page.text
-        fields = dict(
-            (
-                part.split('name="', 1)[1].split('"', 1)[0],
-                part.split('value="', 1)[1].split('"', 1)[0],
-            )
+        fields = {
+            part.split('name="', 1)[1].split('"', 1)[0]: part.split('value="', 1)[1].split('"', 1)[
+                0
+            ]
             for part in html.split("<input")[1:]
-        )
+        }
         import html as html_lib
 
         fields = {k: html_lib.unescape(v) for k, v in fields.items()}

@@ -51,7 +51,8 @@ def test_replayed_code_is_refused_and_revokes_its_tokens(
     first = code_flow.exchange(platform, code, code_verifier=verifier)
     assert first.status_code == 200
     again = code_flow.exchange(platform, code, code_verifier=verifier)
-    assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
+    assert again.status_code == 400
+    assert again.json()["error"] == "invalid_grant"
     info = browser.get(
         "/userinfo", headers={"Authorization": f"Bearer {first.json()['access_token']}"}
     )
@@ -71,7 +72,8 @@ def test_wrong_pkce_verifier_is_refused(code_flow: CodeFlow, platform: Platform)
     code, _ = code_flow.code(platform, code_challenge=challenge, code_challenge_method="S256")
     other, _ = pkce()
     response = code_flow.exchange(platform, code, code_verifier=other)
-    assert response.status_code == 400 and response.json()["error"] == "invalid_grant"
+    assert response.status_code == 400
+    assert response.json()["error"] == "invalid_grant"
 
 
 def test_prompt_none_without_session_is_login_required(

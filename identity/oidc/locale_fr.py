@@ -1,0 +1,25 @@
+"""French catalogue of the OpenID provider's pages (message id = English text)."""
+
+from __future__ import annotations
+
+from parvis.kernel.i18n import register_catalog
+
+MESSAGES = {
+    "Agree and continue": "Accepter et continuer",
+    "Platforms you have connected": "Plateformes que vous avez connectées",
+    "Purpose:": "Finalité :",
+    "Share with a platform?": "Partager avec une plateforme ?",
+    "Shared for a task in the public interest: it does not need your consent.": "Partagé pour une mission d'intérêt public : votre consentement n'est pas nécessaire.",
+    "Shared only if you agree.": "Partagé seulement si vous l'acceptez.",
+    "This platform will receive an identifier that only it knows, and:": "Cette plateforme recevra un identifiant qu'elle seule connaît, et :",
+    "asks to sign you in with Parvis": "demande à vous connecter avec Parvis",
+    "legal basis:": "base légale :",
+    "Go back to the platform and start again; if this keeps happening, contact the platform.": "Revenez sur la plateforme et recommencez ; si le problème persiste, contactez la plateforme.",
+    "Sign-in request refused": "Demande de connexion refusée",
+    "You have been signed out of the platform. Sign out of Parvis and FranceConnect too:": "Vous êtes déconnecté de la plateforme. Déconnectez-vous aussi de Parvis et de FranceConnect :",
+    "Connected platforms": "Plateformes connectées",
+    "Disconnect this platform": "Déconnecter cette plateforme",
+    "You have not signed in to any platform with Parvis.": "Vous ne vous êtes connecté à aucune plateforme avec Parvis.",
+}
+
+register_catalog("fr", MESSAGES)
