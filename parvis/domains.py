@@ -16,10 +16,12 @@ def plugins() -> list[DomainPlugin]:
     found: list[DomainPlugin] = []
     # Domains add their import here as they land, e.g.:
     #   from audit.plugin import PLUGIN as audit_plugin; found.append(audit_plugin)
+    from audit.plugin import PLUGIN as AUDIT
     from ballot.plugin import PLUGIN as BALLOT
     from consent.plugin import PLUGIN as CONSENT
     from identity.plugin import PLUGIN as IDENTITY
 
+    found.append(AUDIT)
     found.append(CONSENT)
     found.append(IDENTITY)
     found.append(BALLOT)

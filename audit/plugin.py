@@ -1,0 +1,61 @@
+"""The audit domain's plug-in: service, read API, CLI, problem types, the sequencer thread.
+
+CONTRIBUTING, "How a domain joins the application". ``start`` runs the sequencer leader loop
+in web processes (unless ``PARVIS_AUDIT_SEQUENCER`` says otherwise; off by default in test
+mode); CLI commands integrate synchronously instead.
+"""
+
+from __future__ import annotations
+
+from audit.api import router
+from audit.cli import audit_app
+from audit.errors import (
+    EventError,
+    LogConflictError,
+    LogKeyError,
+    LogNameError,
+    PromiseError,
+    RangeTooLargeError,
+    StorageIntegrityError,
+    TreeRangeError,
+    UnknownLogError,
+)
+from audit.service import service_from
+from parvis.kernel.context import AppContext, DomainPlugin
+
+__all__ = ["PLUGIN"]
+
+
+def _setup(ctx: AppContext) -> None:
+    service_from(ctx)
+
+
+def _start(ctx: AppContext) -> None:
+    service = service_from(ctx)
+    if service.run_sequencer:
+        service.start_sequencer()
+
+
+def _stop(ctx: AppContext) -> None:
+    service_from(ctx).stop_sequencer()
+
+
+PLUGIN = DomainPlugin(
+    name="audit",
+    setup=_setup,
+    routers=(router,),
+    cli_groups={"audit": audit_app},
+    problems=(
+        (UnknownLogError, 404, "audit-unknown-log"),
+        (LogNameError, 422, "audit-log-name"),
+        (LogConflictError, 409, "audit-log-conflict"),
+        (LogKeyError, 500, "audit-log-key"),
+        (StorageIntegrityError, 500, "audit-storage-integrity"),
+        (RangeTooLargeError, 422, "audit-range-too-large"),
+        (TreeRangeError, 422, "audit-tree-range"),
+        (EventError, 422, "audit-event"),
+        (PromiseError, 422, "audit-promise"),
+    ),
+    start=_start,
+    stop=_stop,
+)
