@@ -41,7 +41,8 @@ def test_protocol_end_to_end(app: FastAPI, client: TestClient, clock: FixedClock
     # An election officer defines the election, schedules it and opens it.
     draft = staff_call(client, ctx, "POST", "/elections", json=definition(clock))
     election = draft["id"]
-    assert draft["status"] == "draft" and draft["key_id"] is None
+    assert draft["status"] == "draft"
+    assert draft["key_id"] is None
     assert client.get(f"/elections/{election}").status_code == 404  # drafts are not public
     assert staff_call(client, ctx, "POST", f"/elections/{election}/schedule")["status"] == (
         "scheduled"
@@ -53,9 +54,11 @@ def test_protocol_end_to_end(app: FastAPI, client: TestClient, clock: FixedClock
     # Manifest first: entry 0 of the board, checkpointed, with the key id the booth checks.
     manifest = Manifest.from_json(client.get(f"/elections/{election}/manifest").json())
     assert opened["key_id"] == b64u_encode(manifest.issuer_key_id)
-    assert manifest.eligible_population == 1000 and manifest.revote
+    assert manifest.eligible_population == 1000
+    assert manifest.revote
     board = client.get(f"/elections/{election}/board").json()
-    assert board["size"] >= 1 and board["commitments"] == []
+    assert board["size"] >= 1
+    assert board["commitments"] == []
 
     # Three citizens obtain voting rights (blind signatures) and cast anonymously.
     alice, bob, carol = voters(ctx, client, election, 3)
@@ -70,7 +73,9 @@ def test_protocol_end_to_end(app: FastAPI, client: TestClient, clock: FixedClock
     carol.vote({"parc": "gare", "budget": []})
     for receipt in (first, *bob.receipts, *carol.receipts):
         assert receipt["promise"] is None
-        assert receipt["tracking_code"] == tracking_code(b64u_decode(receipt["leaf_hash"], field="l"))
+        assert receipt["tracking_code"] == tracking_code(
+            b64u_decode(receipt["leaf_hash"], field="l")
+        )
         check_receipt(receipt, manifest)
 
     # Alice re-votes (higher seq); an older seq is refused.
@@ -85,13 +90,15 @@ def test_protocol_end_to_end(app: FastAPI, client: TestClient, clock: FixedClock
         last_seq=2,
     ).cast({"parc": "gare", "budget": []}, seq=3)[1]
     refused = alice.post_cast(older.to_json_bytes())
-    assert refused.status_code == 409 and refused.json()["type"].endswith("/stale-revote")
+    assert refused.status_code == 409
+    assert refused.json()["type"].endswith("/stale-revote")
     final = alice.post_cast(replay.to_json_bytes())
     assert final.status_code == 201
 
     # While open: commitments only (leaf hash and hash of the nullifier), and counts.
     board = client.get(f"/elections/{election}/board").json()
-    assert board["status"] == "open" and board["ballots"] == 5
+    assert board["status"] == "open"
+    assert board["ballots"] == 5
     leaves = {c["leaf_hash"] for c in board["commitments"]}
     assert first["leaf_hash"] in leaves
     nullifier_hash = b64u_encode(
@@ -115,14 +122,16 @@ def test_protocol_end_to_end(app: FastAPI, client: TestClient, clock: FixedClock
     assert closed["status"] == "closed"
     assert late_voter.request_token(b"\x01" * 256).status_code == 409
     late = bob.post_cast(bob.cast_request({"parc": "gare", "budget": []}))
-    assert late.status_code == 409 and late.json()["type"].endswith("/election-state")
+    assert late.status_code == 409
+    assert late.json()["type"].endswith("/election-state")
 
     # Tally and publication.
     staff_call(client, ctx, "POST", f"/elections/{election}/tally")
     assert client.get(f"/elections/{election}/results").status_code == 404
     staff_call(client, ctx, "POST", f"/elections/{election}/publish")
     results = client.get(f"/elections/{election}/results").json()
-    assert results["ballots"] == 3 and results["tokens_issued"] == 3
+    assert results["ballots"] == 3
+    assert results["tokens_issued"] == 3
     parc = results["results"]["questions"]["parc"]
     assert parc["counts"] == {"tilleuls": 1, "gare": 2, "option-zq7": 0}  # alice's last: gare
     assert results["publication"] == "individual"
@@ -132,13 +141,16 @@ def test_protocol_end_to_end(app: FastAPI, client: TestClient, clock: FixedClock
     report = verify_board(
         export, trusted_key=manifest.board_key, receipt=carol.receipts[0]["tracking_code"]
     )
-    assert report.counted_ballots == 3 and report.recounted
+    assert report.counted_ballots == 3
+    assert report.recounted
     assert report.receipt_index == carol.receipts[0]["index"]
 
     page = client.get(f"/scrutins/{election}/resultats")
     assert page.status_code == 200
-    assert '<svg class="chart"' in page.text and "<table>" in page.text
-    assert 'role="img"' in page.text and "<desc" in page.text
+    assert '<svg class="chart"' in page.text
+    assert "<table>" in page.text
+    assert 'role="img"' in page.text
+    assert "<desc" in page.text
 
 
 def test_aggregate_publication_below_the_anonymity_set(
@@ -166,6 +178,8 @@ def test_aggregate_publication_below_the_anonymity_set(
     withheld = [e for e in export["entries"] if set(e) == {"withheld"}]
     assert len(withheld) == 2
     results = client.get(f"/elections/{election}/results").json()
-    assert results["publication"] == "aggregate" and results["ballots"] == 1
+    assert results["publication"] == "aggregate"
+    assert results["ballots"] == 1
     report = verify_board(export, trusted_key=manifest.board_key)
-    assert report.counted_ballots == 1 and not report.recounted
+    assert report.counted_ballots == 1
+    assert not report.recounted
