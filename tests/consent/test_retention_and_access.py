@@ -144,27 +144,24 @@ def test_access_records_answer_who_read_what_and_why(
         ]
 
 
-@pytest.mark.parametrize(
-    ("kwargs", "error"),
-    [
+def test_access_record_validation(service: ConsentService, ctx: AppContext) -> None:
+    """Each malformed record is refused and nothing is written."""
+    cases: list[tuple[dict[str, object], type[Exception]]] = [
         ({"actor": "someone"}, InvalidInputError),
         ({"fields": []}, InvalidInputError),
         ({"fields": ["Given Name"]}, InvalidInputError),
         ({"subject": ""}, InvalidInputError),
         ({"purpose": "unregistered"}, UnknownPurposeError),
-    ],
-)
-def test_access_record_validation(
-    service: ConsentService, ctx: AppContext, kwargs: dict[str, object], error: type[Exception]
-) -> None:
-    values: dict[str, object] = {
-        "actor": "staff:agent-1",
-        "subject": "alice",
-        "fields": ["email"],
-        "purpose": "newsletter",
-        **kwargs,
-    }
-    with pytest.raises(error), ctx.db.write_session() as session:
-        record_access(ctx, session, **values)  # type: ignore[arg-type]
+    ]
+    for kwargs, error in cases:
+        values: dict[str, object] = {
+            "actor": "staff:agent-1",
+            "subject": "alice",
+            "fields": ["email"],
+            "purpose": "newsletter",
+            **kwargs,
+        }
+        with pytest.raises(error), ctx.db.write_session() as session:
+            record_access(ctx, session, **values)  # type: ignore[arg-type]
     with ctx.db.read_session() as session:
         assert access_records(ctx, session) == []
