@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -35,11 +37,19 @@ election_app = typer.Typer(
 ElectionId = Annotated[str, typer.Argument(help="election id (UUID)")]
 
 
-def _context() -> AppContext:
+@contextmanager
+def _context() -> Iterator[AppContext]:
+    """A context with every domain set up; its database pool is closed at the end."""
     from parvis.cli import cli_context
 
     ctx: AppContext = cli_context()
-    return ctx
+    try:
+        yield ctx
+    finally:
+        service = ctx.extensions.get("ballot")
+        if service is not None:
+            service.committer.stop()
+        ctx.db.dispose()
 
 
 def _errors(func: Any) -> Any:
@@ -79,14 +89,14 @@ def create(
     """Define a draft election from a file (docs/ballot-api.md, DEFINITION)."""
     from ballot.service import service_from
 
-    ctx = _context()
     data = _read_definition(file)
-    service = service_from(ctx)
-    with ctx.db.write_session() as session:
-        election_id = service.create(session, data=data, actor=CLI_ACTOR).id
-    if schedule:
-        service.schedule(election_id=election_id, actor=CLI_ACTOR)
-    typer.echo(_status_line(ctx, election_id))
+    with _context() as ctx:
+        service = service_from(ctx)
+        with ctx.db.write_session() as session:
+            election_id = service.create(session, data=data, actor=CLI_ACTOR).id
+        if schedule:
+            service.schedule(election_id=election_id, actor=CLI_ACTOR)
+        typer.echo(_status_line(ctx, election_id))
 
 
 @election_app.command("list")
@@ -95,9 +105,8 @@ def list_elections() -> None:
     """Every election with its status."""
     from ballot.service import service_from
 
-    ctx = _context()
-    service = service_from(ctx)
-    with ctx.db.read_session() as session:
+    with _context() as ctx, ctx.db.read_session() as session:
+        service = service_from(ctx)
         for row in service.elections(session, drafts=True):
             title = service.definition(row).title["fr"]
             typer.echo(f"{row.id}  {row.status:<9}  {title}")
@@ -106,9 +115,9 @@ def list_elections() -> None:
 def _step(step: str, election_id: str, **kwargs: Any) -> None:
     from ballot.service import service_from
 
-    ctx = _context()
-    getattr(service_from(ctx), step)(election_id=election_id, actor=CLI_ACTOR, **kwargs)
-    typer.echo(_status_line(ctx, election_id))
+    with _context() as ctx:
+        getattr(service_from(ctx), step)(election_id=election_id, actor=CLI_ACTOR, **kwargs)
+        typer.echo(_status_line(ctx, election_id))
 
 
 @election_app.command("schedule")
@@ -145,14 +154,14 @@ def tally_election(
     from ballot.service import service_from
     from ballot.verify import verify_board as run_verifier
 
-    ctx = _context()
-    service = service_from(ctx)
-    results = service.tally(election_id=election_id, actor=CLI_ACTOR)
-    typer.echo(_status_line(ctx, election_id))
-    typer.echo(f"ballots counted: {results['ballots']}")
-    if verify:
-        report = run_verifier(service.export(election_id, reveal=True))
-        typer.echo(f"board verified: {len(report.checks)} checks passed")
+    with _context() as ctx:
+        service = service_from(ctx)
+        results = service.tally(election_id=election_id, actor=CLI_ACTOR)
+        typer.echo(_status_line(ctx, election_id))
+        typer.echo(f"ballots counted: {results['ballots']}")
+        if verify:
+            report = run_verifier(service.export(election_id, reveal=True))
+            typer.echo(f"board verified: {len(report.checks)} checks passed")
 
 
 @election_app.command("publish")
@@ -174,10 +183,10 @@ def paper_totals(
     data = _read_definition(file)
     if not isinstance(data, dict) or set(data) != {"voters", "counts"}:
         raise InvalidInputError("paper totals are {voters, counts}")
-    ctx = _context()
-    service_from(ctx).set_paper_totals(
-        election_id=election_id, voters=data["voters"], counts=data["counts"], actor=CLI_ACTOR
-    )
+    with _context() as ctx:
+        service_from(ctx).set_paper_totals(
+            election_id=election_id, voters=data["voters"], counts=data["counts"], actor=CLI_ACTOR
+        )
     typer.echo(f"paper totals recorded for {election_id}")
 
 
@@ -191,14 +200,14 @@ def export_board(
     (when at least the minimum anonymity set was cast), withheld before."""
     from ballot.service import service_from
 
-    ctx = _context()
-    service = service_from(ctx)
-    with ctx.db.read_session() as session:
-        status = service.get(session, election_id).status
-    reveal = status in {"closed", "tallied", "published"}
-    with out.open("wb") as handle:
-        for chunk in service.export_chunks(election_id, reveal=reveal):
-            handle.write(chunk)
+    with _context() as ctx:
+        service = service_from(ctx)
+        with ctx.db.read_session() as session:
+            status = service.get(session, election_id).status
+        reveal = status in {"closed", "tallied", "published"}
+        with out.open("wb") as handle:
+            for chunk in service.export_chunks(election_id, reveal=reveal):
+                handle.write(chunk)
     typer.echo(f"board of {election_id} written to {out}")
 
 
