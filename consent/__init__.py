@@ -7,6 +7,7 @@ retention and purge, and the access records of personal-data reads.
 Public surface for the other domains (identity, ballot) and the composition root:
 
 * ``service_from(ctx)`` — the :class:`~consent.service.ConsentService` of a context;
+  ``Purpose`` (a register entry, e.g. ``Purpose.from_dict(…)``) for its ``save_purpose``;
 * ``data_keys(ctx)`` — per-subject data keys: ``encrypt_for(session, subject, plaintext)``,
   ``decrypt_for(session, subject, ciphertext)``, ``shred(session, subject)``;
 * ``record_access(ctx, session, actor=…, subject=…, fields=…, purpose=…)`` — call it whenever
@@ -21,6 +22,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from consent.access import access_records, record_access
+from consent.catalogue import Purpose
 from consent.hooks import (
     AgeFacts,
     ErasureContext,
@@ -43,6 +45,7 @@ __all__ = [
     "AgeFacts",
     "ErasureContext",
     "ExportContext",
+    "Purpose",
     "RetentionContext",
     "SubjectMapper",
     "access_records",
