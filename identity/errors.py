@@ -26,6 +26,7 @@ __all__ = [
     "IdentityNotFoundError",
     "IdentityRuleError",
     "ProviderUnavailableError",
+    "PurposeNotRegisteredError",
     "StaffAuthenticationError",
     "StateMismatchError",
     "TokenValidationError",
@@ -107,6 +108,13 @@ class IdentityRuleError(IdentityError, InvalidInputError):
     """A territory, rule, census file or declaration breaks a rule (the detail says which)."""
 
     title = "Invalid input"
+
+
+class PurposeNotRegisteredError(IdentityError, ConflictError):
+    """Personal data would be read for a purpose the controller's register does not contain
+    (consent's access records need one): the DPO must add it first."""
+
+    title = "Purpose not in the register"
 
 
 class WrongCodeError(IdentityError, InvalidInputError):

@@ -9,9 +9,10 @@ a page that says what happened and what to do, never as a stack trace or JSON.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -30,19 +31,19 @@ from identity.errors import (
 from identity.ratelimit import RateLimiter
 from identity.tables import PostalCodeRow
 from parvis.kernel.context import AppContext
-from parvis.kernel.principal import Anonymous, Citizen, Principal, Role, Staff
+from parvis.kernel.errors import UnauthenticatedError
+from parvis.kernel.principal import Anonymous, Citizen, Principal, Role, Staff, require_role
 from parvis.kernel.web import (
     check_csrf,
     current_principal,
     ensure_session,
     get_ctx,
     render,
-    require_staff,
     start_session,
     web_session,
 )
 
-__all__ = ["citizen_router", "staff_router"]
+__all__ = ["citizen_router", "safe_next", "staff_page", "staff_router"]
 
 citizen_router = APIRouter(include_in_schema=False)
 staff_router = APIRouter(prefix="/staff", include_in_schema=False)
@@ -401,10 +402,70 @@ def desk_code(
 
 # -- staff -----------------------------------------------------------------------------------
 
+STAFF_LOGIN = "/staff/login"
+STAFF_HOME = "/staff"
+#: Longest ``next`` kept; anything longer is dropped (no legitimate page path is that long).
+MAX_NEXT = 1024
+
+
+def safe_next(value: object) -> str | None:
+    r"""``value`` if it is a path of this site to go back to after sign-in, else None.
+
+    Only a same-origin absolute path is accepted: one leading ``/``, printable ASCII. Refused:
+    anything with a scheme or host (``https://evil.example``, ``//evil.example``), a
+    backslash (browsers read ``/\evil.example`` as ``//evil.example``), control characters
+    and spaces (browsers drop tabs and newlines, so ``/<TAB>/evil.example`` would become
+    ``//evil.example``), and the sign-in page itself. No open redirect (OWASP Unvalidated
+    Redirects and Forwards Cheat Sheet).
+    """
+    if not isinstance(value, str) or not 1 <= len(value) <= MAX_NEXT:
+        return None
+    if not value.startswith("/") or value.startswith("//"):
+        return None
+    if any(not 0x21 <= ord(ch) <= 0x7E or ch == "\\" for ch in value):
+        return None
+    parts = urlsplit(value)
+    if parts.scheme or parts.netloc or parts.path in {STAFF_LOGIN, STAFF_LOGIN + "/"}:
+        return None
+    return value
+
+
+def _login_url(next_path: str | None) -> str:
+    return f"{STAFF_LOGIN}?{urlencode({'next': next_path})}" if next_path else STAFF_LOGIN
+
+
+def _wants_json(request: Request) -> bool:
+    """A script asking for JSON (``Accept: application/json`` or problem+json, no HTML)."""
+    accept = request.headers.get("accept", "").lower()
+    return "json" in accept and "text/html" not in accept
+
+
+def staff_page(*roles: Role, form_page: str | None = None) -> Callable[..., Staff | Response]:
+    """Dependency of the staff HTML pages: the signed-in staff member (holding one of
+    ``roles``, if given), or, when nobody is signed in as staff, a 303 redirect to the staff
+    sign-in page with ``next`` set to this page (``form_page`` for a form's POST target
+    that has no page of its own). A script that asks for JSON gets the kernel's 401
+    problem+json instead; a staff member without the role gets the kernel's 403."""
+
+    def dependency(request: Request, principal: PrincipalDep) -> Staff | Response:
+        if isinstance(principal, Staff):
+            return require_role(principal, *roles) if roles else principal
+        if _wants_json(request):
+            raise UnauthenticatedError("a signed-in staff member is required")
+        if request.method in {"GET", "HEAD"}:
+            here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        else:
+            here = form_page or request.url.path
+        return _redirect(_login_url(safe_next(here)))
+
+    return dependency
+
 
 @staff_router.get("/login", response_class=HTMLResponse)
 def staff_login_page(request: Request) -> Response:
-    return _page(request, "identity/staff_login.html")
+    return _page(
+        request, "identity/staff_login.html", {"next": safe_next(request.query_params.get("next"))}
+    )
 
 
 @staff_router.post("/login")
@@ -416,14 +477,19 @@ def staff_login(
     password: Annotated[str, Form(max_length=1024)],
     code: Annotated[str, Form(max_length=16)],
     csrf_token: Annotated[str, Form()] = "",
+    next_path: Annotated[str, Form(alias="next")] = "",
 ) -> Response:
     check_csrf(request, csrf_token)
+    target = safe_next(next_path)
     client = request.client.host if request.client else "unknown"
     if not staff_login_limiter(ctx).allow(client):
         return _page(
             request,
             "identity/staff_login.html",
-            {"error": "Too many attempts from this device. Wait a minute and try again."},
+            {
+                "error": "Too many attempts from this device. Wait a minute and try again.",
+                "next": target,
+            },
             status=429,
         )
     try:
@@ -431,8 +497,13 @@ def staff_login(
             email=email, password=password, totp_code=code
         )
     except StaffAuthenticationError as exc:
-        return _page(request, "identity/staff_login.html", {"error": exc.detail}, status=401)
-    response = _redirect("/staff")
+        return _page(
+            request,
+            "identity/staff_login.html",
+            {"error": exc.detail, "next": target},
+            status=401,
+        )
+    response = _redirect(target or STAFF_HOME)
     start_session(request, response, staff)
     return response
 
@@ -440,20 +511,16 @@ def staff_login(
 @staff_router.post("/logout")
 def staff_logout(request: Request, csrf_token: Annotated[str, Form()] = "") -> Response:
     check_csrf(request, csrf_token)
-    response = _redirect("/staff/login")
+    response = _redirect(STAFF_LOGIN)
     start_session(request, response, Anonymous())
     return response
 
 
-def _staff_or_login(principal: Principal) -> Staff | Response:
-    if not isinstance(principal, Staff):
-        return _redirect("/staff/login")
-    return principal
+StaffDep = Annotated[Staff | Response, Depends(staff_page())]
 
 
 @staff_router.get("", response_class=HTMLResponse)
-def staff_home(request: Request, principal: PrincipalDep) -> Response:
-    staff = _staff_or_login(principal)
+def staff_home(request: Request, staff: StaffDep) -> Response:
     if isinstance(staff, Response):
         return staff
     return _page(request, "identity/staff_home.html", {"staff": staff, "Role": Role})
@@ -483,13 +550,19 @@ def _admin_page(
     return _page(request, template, values, status=status)
 
 
-AdminDep = Annotated[Staff, Depends(require_staff(Role.ADMIN))]
-RulesDep = Annotated[Staff, Depends(require_staff(Role.ADMIN, Role.ELECTION_OFFICER))]
-AgentDep = Annotated[Staff, Depends(require_staff(Role.AGENT, Role.ADMIN))]
+AdminDep = Annotated[Staff | Response, Depends(staff_page(Role.ADMIN))]
+RulesDep = Annotated[Staff | Response, Depends(staff_page(Role.ADMIN, Role.ELECTION_OFFICER))]
+AgentDep = Annotated[Staff | Response, Depends(staff_page(Role.AGENT, Role.ADMIN))]
+#: The desk's forms post to paths without a page of their own: back to the desk.
+DeskFormDep = Annotated[
+    Staff | Response, Depends(staff_page(Role.AGENT, Role.ADMIN, form_page="/staff/guichet"))
+]
 
 
 @staff_router.get("/territoires", response_class=HTMLResponse)
-def territories_page(request: Request, ctx: CtxDep, _staff: AdminDep) -> Response:
+def territories_page(request: Request, ctx: CtxDep, staff: AdminDep) -> Response:
+    if isinstance(staff, Response):
+        return staff
     return _admin_page(request, ctx, "identity/staff_territories.html")
 
 
@@ -506,6 +579,8 @@ def save_territory(
     parent_id: Annotated[str, Form()] = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
+    if isinstance(staff, Response):
+        return staff
     check_csrf(request, csrf_token)
     try:
         territory = Territory(
@@ -528,7 +603,9 @@ def save_territory(
 
 
 @staff_router.get("/regles", response_class=HTMLResponse)
-def rules_page(request: Request, ctx: CtxDep, _staff: RulesDep) -> Response:
+def rules_page(request: Request, ctx: CtxDep, staff: RulesDep) -> Response:
+    if isinstance(staff, Response):
+        return staff
     return _admin_page(request, ctx, "identity/staff_rules.html")
 
 
@@ -549,6 +626,8 @@ def save_rule(
     paper_votes: Annotated[bool, Form()] = False,
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
+    if isinstance(staff, Response):
+        return staff
     check_csrf(request, csrf_token)
     try:
         rule = Rule(
@@ -571,7 +650,9 @@ def save_rule(
 
 
 @staff_router.get("/recensement", response_class=HTMLResponse)
-def census_page(request: Request, ctx: CtxDep, _staff: AdminDep) -> Response:
+def census_page(request: Request, ctx: CtxDep, staff: AdminDep) -> Response:
+    if isinstance(staff, Response):
+        return staff
     return _admin_page(request, ctx, "identity/staff_census.html")
 
 
@@ -586,8 +667,11 @@ async def census_upload(
     electoral_roll: Annotated[bool, Form()] = False,
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
+    if isinstance(staff, Response):
+        return staff
     check_csrf(request, csrf_token)
     raw = await file.read()
+    actor = staff.audit_actor
 
     def work() -> Response:
         try:
@@ -598,7 +682,7 @@ async def census_upload(
                     territory_id=territory_id,
                     csv_text=text,
                     electoral_roll=electoral_roll,
-                    actor=staff.audit_actor,
+                    actor=actor,
                 )
         except UnicodeDecodeError:
             return _admin_page(
@@ -619,11 +703,19 @@ async def census_upload(
 
 @staff_router.post("/courriers.csv")
 def export_letters(
-    request: Request, ctx: CtxDep, staff: AgentDep, csrf_token: Annotated[str, Form()] = ""
+    request: Request, ctx: CtxDep, staff: DeskFormDep, csrf_token: Annotated[str, Form()] = ""
 ) -> Response:
+    """The letters to send, as CSV; each address read is an access record (consent)."""
+    if isinstance(staff, Response):
+        return staff
     check_csrf(request, csrf_token)
-    with ctx.db.write_session() as db:
-        export = identity.service_from(ctx).export_letters(db, actor=staff.audit_actor)
+    try:
+        with ctx.db.write_session() as db:
+            export = identity.service_from(ctx).export_letters(db, actor=staff.audit_actor)
+    except IdentityError as exc:
+        return _admin_page(
+            request, ctx, "identity/staff_desk.html", {"error": exc.detail}, status=409
+        )
     return Response(
         export.csv_text,
         media_type="text/csv; charset=utf-8",
@@ -635,7 +727,9 @@ def export_letters(
 
 
 @staff_router.get("/guichet", response_class=HTMLResponse)
-def desk_page(request: Request, ctx: CtxDep, _staff: AgentDep) -> Response:
+def desk_page(request: Request, ctx: CtxDep, staff: AgentDep) -> Response:
+    if isinstance(staff, Response):
+        return staff
     return _admin_page(request, ctx, "identity/staff_desk.html")
 
 
@@ -651,6 +745,8 @@ def desk_verify(
     reason: Annotated[str, Form()],
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
+    if isinstance(staff, Response):
+        return staff
     check_csrf(request, csrf_token)
     try:
         with ctx.db.write_session() as db:
@@ -674,7 +770,7 @@ def desk_paper_vote(
     request: Request,
     *,
     ctx: CtxDep,
-    staff: AgentDep,
+    staff: DeskFormDep,
     rule_id: Annotated[str, Form()],
     family_name: Annotated[str, Form()],
     given_names: Annotated[str, Form()],
@@ -683,6 +779,8 @@ def desk_paper_vote(
     birthcountry: Annotated[str, Form()] = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
+    if isinstance(staff, Response):
+        return staff
     check_csrf(request, csrf_token)
     try:
         with ctx.db.write_session() as db:

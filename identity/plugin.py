@@ -27,6 +27,7 @@ from identity.errors import (
 )
 from identity.oidc import plugin as oidc_plugin
 from identity.pages import citizen_router, staff_router
+from identity.purposes import RESIDENCY_PURPOSE, register_residency_purpose
 from identity.relying_party import FranceConnectClient, RelyingPartyConfig
 from identity.sandbox import (
     DEMO_CITY,
@@ -115,7 +116,11 @@ def _erase(erasure: consent.ErasureContext) -> None:
     """Art. 17: shred identity's vault and delete the account (links, evidence, letters,
     desk codes and decisions go with it through ON DELETE CASCADE)."""
     service = identity.service_from(erasure.ctx)
-    service.erase_citizen(erasure.session, citizen_pseudonym=erasure.subject, actor=erasure.actor)
+    # Consent destroys the subject's data key right after its erasers (and reports it): the
+    # vault's ciphertexts go here, the key there, in the same transaction.
+    service.erase_citizen(
+        erasure.session, citizen_pseudonym=erasure.subject, actor=erasure.actor, destroy_key=False
+    )
 
 
 def _age(ctx: AppContext, session: Session, subject: str) -> consent.AgeFacts | None:
@@ -127,11 +132,31 @@ def _age(ctx: AppContext, session: Session, subject: str) -> consent.AgeFacts | 
     return consent.AgeFacts(birth_year=citizen.birth_year, birth_date=born)
 
 
+def _seed_purpose(ctx: AppContext, db: Session) -> str:
+    """Register residency verification with the register's (first) controller, which
+    consent's demo seed creates before this one runs."""
+    registry = consent.service_from(ctx)
+    if any(p.purpose.id == RESIDENCY_PURPOSE for p in registry.purposes(db)):
+        return f"identity: purpose {RESIDENCY_PURPOSE} already in the register"
+    controllers = registry.controllers(db)
+    if not controllers:
+        return (
+            f"identity: no controller in the register, purpose {RESIDENCY_PURPOSE} not "
+            "registered (letters cannot be exported until it is)"
+        )
+    register_residency_purpose(ctx, db, controller_id=controllers[0].id, actor="system:demo")
+    return f"identity: purpose {RESIDENCY_PURPOSE} (public task) registered for {controllers[0].id}"
+
+
 def seed_demo(ctx: AppContext) -> Iterator[str]:
-    """The demo city, an all-ages rule and a youth rule, and a census of some citizens."""
+    """The demo city, an all-ages rule and a youth rule, a census of some citizens, and the
+    residency-verification purpose in the register."""
     from identity.sandbox import TEST_CITIZENS
 
     service = identity.service_from(ctx)
+    with ctx.db.write_session() as db:
+        purpose_line = _seed_purpose(ctx, db)
+    yield purpose_line
     with ctx.db.write_session() as db:
         if "demo-city" in service.territories(db):
             yield "identity: demo city already seeded"

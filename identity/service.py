@@ -20,7 +20,9 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+import consent
 from identity import auditing
+from identity.auditing import RESIDENCY_PURPOSE
 from identity.census import CensusRow, Reject, read_census
 from identity.eligibility import (
     BirthDate,
@@ -49,6 +51,7 @@ from identity.normalise import (
     pivot_from_franceconnect,
     pivot_hash,
 )
+from identity.purposes import require_residency_purpose
 from identity.tables import (
     CensusEntryRow,
     CensusImportRow,
@@ -82,6 +85,8 @@ POSTAL_CODE_LENGTH = 10
 #: A desk code lets an agent find the citizen standing in front of them without a name.
 DESK_CODE_LIFETIME = timedelta(minutes=15)
 DESK_CODE_LENGTH = 8
+#: What a staff member reads when exporting a letter (the access record's field names).
+LETTER_FIELDS = ("postal_address", "letter_code")
 #: Validity of residency evidence other than the census (the census lasts until replaced).
 EVIDENCE_VALIDITY = {
     Evidence.POSTAL_CODE: timedelta(days=365),
@@ -148,7 +153,7 @@ class IdentityService:
         self._pivot_key = derive_key(secret, "identity/pivot/v1")
         self._code_key = derive_key(secret, "identity/postal-code/v1")
         self._desk_key = derive_key(secret, "identity/desk-code/v1")
-        self.vault = AttributeVault(master_secret=secret, clock=ctx.clock)
+        self.vault = AttributeVault(ctx)
 
     @property
     def now(self) -> datetime:
@@ -156,6 +161,11 @@ class IdentityService:
 
     def _audit(self, session: Session, event_type: str, actor: str, **kw: Any) -> None:
         auditing.record(self.ctx, session, event_type=event_type, actor=actor, **kw)
+
+    def _audit_citizen(self, session: Session, event_type: str, citizen_id: str, **kw: Any) -> None:
+        """An event the citizen caused about themselves: the subject is their pseudonym, so
+        consent's erasure removes its details."""
+        self._audit(session, event_type, f"citizen:{citizen_id}", subject=citizen_id, **kw)
 
     # -- citizens -----------------------------------------------------------------------
 
@@ -179,17 +189,17 @@ class IdentityService:
             citizen = session.get(CitizenRow, link.citizen_id)
             assert citizen is not None  # foreign key
             if by_pivot is not None and by_pivot.id != citizen.id:
-                self._audit(session, "identity.citizen.duplicate_refused", f"citizen:{citizen.id}")
+                self._audit_citizen(session, "identity.citizen.duplicate_refused", citizen.id)
                 raise DuplicateIdentityError("this identity already belongs to another account")
             if citizen.pivot_hash != p_hash:
                 citizen.pivot_hash = p_hash
-                self._audit(session, "identity.citizen.pivot_updated", f"citizen:{citizen.id}")
+                self._audit_citizen(session, "identity.citizen.pivot_updated", citizen.id)
         elif by_pivot is not None:
             citizen = by_pivot
             session.add(
                 FranceConnectLinkRow(sub_hash=sub_hash, citizen_id=citizen.id, created_at=now)
             )
-            self._audit(session, "identity.citizen.relinked", f"citizen:{citizen.id}")
+            self._audit_citizen(session, "identity.citizen.relinked", citizen.id)
         else:
             citizen = self.create_citizen(
                 session, pivot_hash_value=p_hash, acr=acr, birth_year=pivot.birth_date.year
@@ -203,9 +213,7 @@ class IdentityService:
         session.flush()
         # The full birth date only in the vault: eligibility needs it at the boundaries.
         self.vault.put(session, citizen.id, "birthdate", pivot.birthdate.encode())
-        self._audit(
-            session, "identity.citizen.signed_in", f"citizen:{citizen.id}", details={"acr": acr}
-        )
+        self._audit_citizen(session, "identity.citizen.signed_in", citizen.id, details={"acr": acr})
         return citizen.id
 
     def create_citizen(
@@ -229,7 +237,7 @@ class IdentityService:
             raise DuplicateIdentityError(
                 "this identity already belongs to another account"
             ) from None
-        self._audit(session, "identity.citizen.created", f"citizen:{citizen.id}")
+        self._audit_citizen(session, "identity.citizen.created", citizen.id)
         return citizen
 
     def citizen(self, session: Session, pseudonym: str) -> CitizenRow:
@@ -433,6 +441,7 @@ class IdentityService:
             session,
             "identity.census.imported",
             actor,
+            purpose=RESIDENCY_PURPOSE,
             details={
                 "import": import_id,
                 "territory": territory_id,
@@ -490,8 +499,8 @@ class IdentityService:
             session,
             "identity.evidence.recorded",
             recorded_by,
-            subject=f"citizen:{citizen_id}",
-            purpose="eligibility",
+            subject=citizen_id,
+            purpose=RESIDENCY_PURPOSE,
             details={"kind": kind.value, "territory": territory.id, "commune": commune_code},
         )
 
@@ -553,10 +562,11 @@ class IdentityService:
         session.flush()
         letter = {"address": address, "code": code}
         self.vault.put(session, citizen_id, f"letter:{letter_id}", json.dumps(letter).encode())
-        self._audit(
+        self._audit_citizen(
             session,
             "identity.postal.requested",
-            f"citizen:{citizen_id}",
+            citizen_id,
+            purpose=RESIDENCY_PURPOSE,
             details={"letter": letter_id, "territory": territory.id},
         )
         return letter_id
@@ -574,11 +584,24 @@ class IdentityService:
             .where(PostalCodeRow.status == "pending", PostalCodeRow.exported_at.is_(None))
             .order_by(PostalCodeRow.created_at)
         ).all()
+        if pending:
+            require_residency_purpose(self.ctx, session)
         for row in pending:
             sealed = self.vault.get(session, row.citizen_id, f"letter:{row.id}")
             if sealed is None:
                 continue
             letter = json.loads(sealed)
+            # The access record of this read (who, whose, which fields, why) goes through
+            # consent before the address leaves; it raises if the purpose is missing from the
+            # register, and then nothing is exported (one transaction).
+            consent.record_access(
+                self.ctx,
+                session,
+                actor=actor,
+                subject=row.citizen_id,
+                fields=LETTER_FIELDS,
+                purpose=RESIDENCY_PURPOSE,
+            )
             writer.writerow(
                 [
                     row.id,
@@ -590,15 +613,13 @@ class IdentityService:
             row.exported_at = self.now
             self.vault.delete(session, row.citizen_id, f"letter:{row.id}")
             count += 1
-            self._audit(
-                session,
-                "identity.access",
-                actor,
-                subject=f"citizen:{row.citizen_id}",
-                purpose="residency-postal-letter",
-                details={"fields": ["address", "postal_code"], "letter": row.id},
-            )
-        self._audit(session, "identity.postal.exported", actor, details={"letters": count})
+        self._audit(
+            session,
+            "identity.postal.exported",
+            actor,
+            purpose=RESIDENCY_PURPOSE,
+            details={"letters": count},
+        )
         return LetterExport(csv_text=out.getvalue(), count=count)
 
     def verify_postal_code(self, *, citizen_id: str, code: str) -> None:
@@ -647,10 +668,11 @@ class IdentityService:
                 else:
                     row.attempts += 1
                     left = POSTAL_CODE_ATTEMPTS - row.attempts
-                    self._audit(
+                    self._audit_citizen(
                         session,
                         "identity.postal.wrong_code",
-                        f"citizen:{citizen_id}",
+                        citizen_id,
+                        purpose=RESIDENCY_PURPOSE,
                         details={"letter": row.id, "attempts_left": left},
                     )
                     if left <= 0:
@@ -825,8 +847,8 @@ class IdentityService:
             session,
             "identity.eligibility.decided",
             f"citizen:{citizen.id}",
-            subject=f"citizen:{citizen.id}",
-            purpose="eligibility",
+            subject=citizen.id,
+            purpose=RESIDENCY_PURPOSE,
             details={
                 "rule": rule.id,
                 "eligible": decision.eligible,
@@ -897,11 +919,21 @@ class IdentityService:
             },
         }
 
-    def erase_citizen(self, session: Session, *, citizen_pseudonym: str, actor: str) -> None:
+    def erase_citizen(
+        self,
+        session: Session,
+        *,
+        citizen_pseudonym: str,
+        actor: str,
+        destroy_key: bool = True,
+    ) -> None:
         """Erase a citizen account (GDPR Art. 17): vault shredded, account deleted with its
         links, evidence, letters, desk codes and decisions. Paper-vote marks stay (they
-        carry no account and protect the one-person-one-vote rule of an election)."""
-        self.vault.shred(session, citizen_pseudonym)
+        carry no account and protect the one-person-one-vote rule of an election).
+
+        The citizen's data key is consent's; ``destroy_key=False`` leaves its destruction to
+        consent's erasure, which calls this as an eraser and destroys the key right after."""
+        self.vault.shred(session, citizen_pseudonym, destroy_key=destroy_key)
         citizen = session.get(CitizenRow, citizen_pseudonym)
         if citizen is None:
             return
@@ -912,6 +944,6 @@ class IdentityService:
             session,
             "identity.citizen.erased",
             actor,
-            subject=f"citizen:{citizen_pseudonym}",
+            subject=citizen_pseudonym,
             purpose="parvis:data-subject-requests",
         )

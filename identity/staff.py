@@ -150,14 +150,20 @@ class StaffService:
             password_ok = self._verify_password(row, password)
             locked_until = _aware(throttle.locked_until, now) if throttle else None
             locked = locked_until is not None and now < locked_until
-            ok = (
-                row is not None
-                and row.active
-                and password_ok
-                and not locked
-                and self._verify_totp(row, totp_code, now)
-            )
-            if ok and row is not None:
+            failure: str | None
+            if locked:
+                failure = "locked"
+            elif row is None:
+                failure = "unknown_account"
+            elif not row.active:
+                failure = "inactive"
+            elif not password_ok:
+                failure = "password"
+            elif not self._verify_totp(row, totp_code, now):
+                failure = "second_factor"
+            else:
+                failure = None
+            if failure is None and row is not None:
                 if throttle is not None:
                     session.delete(throttle)
                 row.last_sign_in_at = now
@@ -169,15 +175,19 @@ class StaffService:
                     session,
                     event_type="identity.staff.signed_in",
                     actor=f"staff:{row.id}",
+                    subject=f"staff:{row.id}",
                 )
             else:
                 self._count_failure(session, throttle, throttle_id, now)
+                # Never the e-mail typed: the account's id when it exists, and a prefix of
+                # the keyed hash the throttle uses (to correlate attempts on one address).
                 auditing.record(
                     self.ctx,
                     session,
                     event_type="identity.staff.sign_in_failed",
                     actor="anonymous",
-                    details={"account": throttle_id[:16], "locked": locked},
+                    subject=f"staff:{row.id}" if row is not None else None,
+                    details={"account": throttle_id[:16], "reason": failure, "locked": locked},
                 )
         if principal is None:
             raise StaffAuthenticationError("e-mail, password or code incorrect")

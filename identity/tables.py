@@ -4,7 +4,8 @@ they call :mod:`identity`'s public functions (architecture.md, "The five parts")
 What is **not** here, by design (architecture.md, "Data protection by design"): no name, no
 FranceConnect ``sub``, no birthplace, no address in clear. A citizen is a random id; the
 ``sub`` and the normalised identity pivot are HMAC-SHA-256 under purpose-specific keys; the
-birth date and any address wait encrypted under a per-citizen key (:mod:`identity.vault`).
+birth date and any address wait encrypted under the citizen's data key, which consent holds
+(:mod:`identity.vault`).
 """
 
 from __future__ import annotations
@@ -43,7 +44,6 @@ __all__ = [
     "TerritoryCommuneRow",
     "TerritoryRow",
     "VaultAttributeRow",
-    "VaultKeyRow",
 ]
 
 Hash = String(64)
@@ -75,24 +75,15 @@ class FranceConnectLinkRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
 
 
-class VaultKeyRow(Base):
-    """A per-citizen data key, wrapped (XSalsa20-Poly1305 secret box) by a key derived from
-    the master secret. Deleting the row crypto-shreds every attribute of the citizen."""
-
-    __tablename__ = "identity_vault_keys"
-
-    citizen_id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    wrapped_key: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-
-
 class VaultAttributeRow(Base):
-    """One encrypted attribute (XChaCha20-Poly1305, associated data = citizen id + name)."""
+    """One encrypted attribute, sealed under the citizen's data key in consent
+    (:func:`consent.data_keys`; XChaCha20-Poly1305, associated data = pseudonym + name).
+    Consent's erasure destroys that key: the ciphertext, and any copy of it, is unreadable."""
 
     __tablename__ = "identity_vault_attributes"
 
     citizen_id: Mapped[str] = mapped_column(
-        ForeignKey("identity_vault_keys.citizen_id", ondelete="CASCADE"), primary_key=True
+        ForeignKey("identity_citizens.id", ondelete="CASCADE"), primary_key=True
     )
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     ciphertext: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)

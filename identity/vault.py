@@ -1,32 +1,40 @@
-"""A small store of encrypted identity attributes under a per-citizen data key.
+"""A small store of encrypted identity attributes under the citizen's data key — consent's.
 
 architecture.md, "Data protection by design": identity attributes that must be kept are
-encrypted with a per-citizen data key (XChaCha20-Poly1305 through PyNaCl); erasure destroys
-that key (crypto-shredding). Each data key is itself wrapped (XChaCha20-Poly1305) by a
-key-encryption key derived from the master secret with HKDF
-(:func:`parvis.kernel.keys.derive_key`, purpose ``identity/vault-kek/v1``).
+encrypted with a per-citizen data key; erasure destroys that key (crypto-shredding). The keys
+are consent's per-subject data keys (:func:`consent.data_keys`; ADR 0005: "Identity stores
+its encrypted attributes through ``consent.data_keys(ctx)``, so one erasure reaches
+everything"): a granted Art. 17 request destroys the key in consent, and every attribute
+identity sealed for that citizen — in this table, in a backup of it, anywhere — becomes
+unreadable at once. The subject is the citizen's pseudonym; the sealing context
+``identity/<name>`` binds each ciphertext to its attribute, so a value moved to another
+attribute or citizen does not decrypt.
 
-**Integration point for the consent issue.** ``consent`` will own per-citizen data keys for
-every domain. :meth:`AttributeVault.data_key` is the only function that obtains a citizen's
-key; when consent's key registry lands, it delegates there, and :meth:`AttributeVault.export`
-is what identity registers as its Art. 15 exporter. Nothing else in identity touches keys.
+:meth:`AttributeVault.export` is identity's part of an Art. 15 access request.
+
+:func:`seal` and :func:`open_sealed` remain for secrets that belong to no data subject (the
+staff TOTP secrets, under a key derived from the master secret).
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import nacl.bindings as sodium
 import nacl.utils
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from identity.tables import VaultAttributeRow, VaultKeyRow
-from parvis.kernel.clock import Clock
-from parvis.kernel.keys import derive_key
+import consent
+from identity.tables import VaultAttributeRow
+from parvis.kernel.context import AppContext
+
+if TYPE_CHECKING:
+    from consent.datakeys import DataKeys
 
 __all__ = ["AttributeVault", "open_sealed", "seal"]
 
 _NONCE = sodium.crypto_aead_xchacha20poly1305_ietf_NPUBBYTES  # 24 bytes
-_KEY = sodium.crypto_aead_xchacha20poly1305_ietf_KEYBYTES  # 32 bytes
 
 
 def seal(key: bytes, plaintext: bytes, aad: bytes) -> bytes:
@@ -44,42 +52,27 @@ def open_sealed(key: bytes, sealed: bytes, aad: bytes) -> bytes:
 class AttributeVault:
     """Encrypt, read, export and shred a citizen's attributes inside the caller's transaction."""
 
-    def __init__(self, *, master_secret: str, clock: Clock) -> None:
-        self._kek = derive_key(master_secret, "identity/vault-kek/v1", length=_KEY)
-        self.clock = clock
+    def __init__(self, ctx: AppContext) -> None:
+        self.ctx = ctx
 
-    def data_key(self, session: Session, citizen_id: str, *, create: bool) -> bytes | None:
-        """The citizen's data key (created when ``create``); None once shredded/absent.
-
-        The consent issue's key registry replaces this body; callers do not change.
-        """
-
-        row = session.get(VaultKeyRow, citizen_id)
-        aad = b"identity/vault-key\x1f" + citizen_id.encode()
-        if row is None:
-            if not create:
-                return None
-            key = nacl.utils.random(_KEY)
-            session.add(
-                VaultKeyRow(
-                    citizen_id=citizen_id,
-                    wrapped_key=seal(self._kek, key, aad),
-                    created_at=self.clock.now(),
-                )
-            )
-            session.flush()
-            return key
-        return open_sealed(self._kek, row.wrapped_key, aad)
+    @property
+    def keys(self) -> DataKeys:
+        return consent.data_keys(self.ctx)
 
     @staticmethod
-    def _aad(citizen_id: str, name: str) -> bytes:
-        return b"identity/vault-attr\x1f" + citizen_id.encode() + b"\x1f" + name.encode()
+    def context(name: str) -> str:
+        """The sealing context of attribute ``name`` (consent binds it into the AEAD)."""
+        return f"identity/{name}"
+
+    def has_key(self, session: Session, citizen_id: str) -> bool:
+        """Whether the citizen has a live data key (False before the first attribute and
+        after erasure)."""
+        return self.keys.has_key(session, citizen_id)
 
     def put(self, session: Session, citizen_id: str, name: str, value: bytes) -> None:
-
-        key = self.data_key(session, citizen_id, create=True)
-        assert key is not None
-        sealed = seal(key, value, self._aad(citizen_id, name))
+        """Seal ``value`` for the citizen (creating their data key on first use). Raises
+        consent's ``SubjectErasedError`` for a citizen whose key was destroyed."""
+        sealed = self.keys.encrypt_for(session, citizen_id, value, self.context(name))
         row = session.get(VaultAttributeRow, (citizen_id, name))
         if row is None:
             session.add(
@@ -87,25 +80,22 @@ class AttributeVault:
                     citizen_id=citizen_id,
                     name=name,
                     ciphertext=sealed,
-                    updated_at=self.clock.now(),
+                    updated_at=self.ctx.clock.now(),
                 )
             )
         else:
             row.ciphertext = sealed
-            row.updated_at = self.clock.now()
+            row.updated_at = self.ctx.clock.now()
 
     def get(self, session: Session, citizen_id: str, name: str) -> bytes | None:
-
+        """The attribute in clear; None if absent or once the key is destroyed. A modified
+        or misplaced ciphertext raises consent's ``DataKeyError``."""
         row = session.get(VaultAttributeRow, (citizen_id, name))
-        if row is None:
+        if row is None or not self.keys.has_key(session, citizen_id):
             return None
-        key = self.data_key(session, citizen_id, create=False)
-        if key is None:
-            return None
-        return open_sealed(key, row.ciphertext, self._aad(citizen_id, name))
+        return self.keys.decrypt_for(session, citizen_id, row.ciphertext, self.context(name))
 
     def delete(self, session: Session, citizen_id: str, name: str) -> None:
-
         session.execute(
             delete(VaultAttributeRow).where(
                 VaultAttributeRow.citizen_id == citizen_id, VaultAttributeRow.name == name
@@ -114,7 +104,6 @@ class AttributeVault:
 
     def export(self, session: Session, citizen_id: str) -> dict[str, bytes]:
         """Every attribute in clear: identity's contribution to an Art. 15 access request."""
-
         names = session.scalars(
             select(VaultAttributeRow.name).where(VaultAttributeRow.citizen_id == citizen_id)
         ).all()
@@ -125,8 +114,13 @@ class AttributeVault:
                 result[name] = value
         return result
 
-    def shred(self, session: Session, citizen_id: str) -> None:
-        """Crypto-shredding: destroy the data key; the ciphertexts become unreadable."""
+    def shred(self, session: Session, citizen_id: str, *, destroy_key: bool = True) -> None:
+        """Crypto-shredding: delete the ciphertexts and destroy the citizen's data key in
+        consent (idempotent), so that any copy of them becomes unreadable.
 
+        ``destroy_key=False`` only deletes the ciphertexts: consent's erasure passes it,
+        because it destroys the key itself right after the erasers have run (and reports
+        that it did)."""
         session.execute(delete(VaultAttributeRow).where(VaultAttributeRow.citizen_id == citizen_id))
-        session.execute(delete(VaultKeyRow).where(VaultKeyRow.citizen_id == citizen_id))
+        if destroy_key:
+            self.keys.shred(session, citizen_id)

@@ -39,6 +39,20 @@ def ctx(app: FastAPI) -> Iterator[AppContext]:
 
 
 @pytest.fixture
+def seeded(ctx: AppContext) -> AppContext:
+    """The demo as ``parvis demo`` seeds it: consent's register first (its controller), then
+    identity (city, rules, census, and the residency-verification purpose)."""
+    from consent.plugin import seed_demo as consent_seed_demo
+    from identity.plugin import seed_demo
+
+    list(consent_seed_demo(ctx))
+    lines = list(seed_demo(ctx))
+    assert any("census" in line for line in lines)
+    assert any("residency-verification (public task) registered" in line for line in lines)
+    return ctx
+
+
+@pytest.fixture
 def browser(app: FastAPI, ctx: AppContext) -> Iterator[TestClient]:
     """A browser on the demo origin; the relying party's back-channel calls go to the same
     app in-process (no network)."""

@@ -20,7 +20,6 @@ from tests.identity.conftest import LOGOUT_URI, Flow, path_and_query, query
 IDENTITY_TABLES = (
     "identity_citizens",
     "identity_fc_links",
-    "identity_vault_keys",
     "identity_vault_attributes",
     "identity_decisions",
 )

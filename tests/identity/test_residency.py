@@ -15,11 +15,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+import audit
 import identity
-from identity import auditing
 from identity.eligibility import Evidence, Reason, Rule, Territory
 from identity.errors import AttemptsExhaustedError, CodeExpiredError, WrongCodeError
-from identity.plugin import seed_demo
 from identity.tables import CensusEntryRow, CitizenRow, DecisionRow, PostalCodeRow
 from parvis.kernel.clock import FixedClock
 from parvis.kernel.context import AppContext
@@ -27,13 +26,6 @@ from parvis.kernel.principal import Citizen, Role, Staff
 from parvis.kernel.sessions import cookie_name
 from tests.identity.conftest import Flow
 from tests.support.auth import sign_in as kernel_sign_in
-
-
-@pytest.fixture
-def seeded(ctx: AppContext) -> AppContext:
-    lines = list(seed_demo(ctx))
-    assert any("census" in line for line in lines)
-    return ctx
 
 
 def pseudonym(browser: TestClient, ctx: AppContext) -> str:
@@ -65,11 +57,16 @@ def test_census_match_makes_the_citizen_eligible(
     assert decision.evidence is Evidence.CENSUS
     with seeded.db.read_session() as db:
         assert db.scalar(select(func.count()).select_from(DecisionRow)) == 2  # page + call
-    events = auditing.recorder(seeded)
-    if isinstance(events, auditing.PendingAuditRecorder):
-        decided = [e for e in events.events if e.event_type == "identity.eligibility.decided"]
-        assert decided[-1].details["eligible"] is True
-        assert decided[-1].subject == f"citizen:{who}"
+    with seeded.db.read_session() as db:
+        decided = audit.service_from(seeded).query(
+            db, event_type="identity.eligibility.decided", subject=who
+        )
+    assert len(decided) == 2  # page + call, each in the real audit log
+    assert decided[-1].actor == f"citizen:{who}"
+    assert decided[-1].purpose == "residency-verification"
+    assert decided[-1].details is not None
+    assert decided[-1].details["eligible"] is True
+    assert decided[-1].details["evidence"] == "census"
 
 
 def test_outsider_sees_why_and_completes_the_postal_code_path(

@@ -215,8 +215,10 @@ def test_staff_pages_need_a_role_and_csrf(
         assert census.status_code == 200, census.text
         assert "accepted: 1" in census.text
     with TestClient(app, base_url="http://127.0.0.1:8000", follow_redirects=False) as anonymous:
-        assert anonymous.get("/staff/territoires").status_code == 401
-        assert anonymous.get("/staff").headers["location"] == "/staff/login"
+        assert anonymous.get("/staff/territoires").headers["location"] == (
+            "/staff/login?next=%2Fstaff%2Fterritoires"
+        )
+        assert anonymous.get("/staff").headers["location"] == "/staff/login?next=%2Fstaff"
 
 
 def test_staff_create_cli(ctx: AppContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
