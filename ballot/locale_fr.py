@@ -64,6 +64,8 @@ BOOTH_MESSAGES = {
     "The voting right is kept in this browser so that you can change your vote until the close. Do not vote from a shared computer.": "Le droit de vote est conservé dans ce navigateur pour que vous puissiez modifier votre vote jusqu’à la clôture. Ne votez pas depuis un ordinateur partagé.",
     "The voting booth needs JavaScript: the cryptography that keeps your vote secret runs in your browser. Enable JavaScript, or vote on paper at the town hall.": "L’isoloir a besoin de JavaScript : la cryptographie qui garde votre vote secret s’exécute dans votre navigateur. Activez JavaScript, ou votez sur papier à la mairie.",
     "Sign in to vote": "Se connecter pour voter",
+    "The ballot appears once the voting booth has started in your browser. If it does not, reload the page or try another browser.": "Le bulletin s’affiche une fois l’isoloir démarré dans votre navigateur. Sinon, rechargez la page ou essayez un autre navigateur.",
+    "The form appears once the tracker has started in your browser. If it does not, reload the page or try another browser.": "Le formulaire s’affiche une fois la page de suivi démarrée dans votre navigateur. Sinon, rechargez la page ou essayez un autre navigateur.",
     "Cast my vote": "Valider mon vote",
     "Change my vote": "Modifier mon vote",
     "Move up:": "Monter :",

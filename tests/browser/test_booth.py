@@ -126,6 +126,7 @@ def _booth(page: Page, server: ServerProcess, election: uuid.UUID) -> None:
     page.goto(f"{server.url}/scrutins/{election}/isoloir")
     # The form appears once the script checked the manifest's key against the page's.
     expect(page.locator("#ballot-form")).to_be_visible()
+    expect(page.locator("#script-pending")).to_have_count(0)
 
 
 def _cast(page: Page) -> str:

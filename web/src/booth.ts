@@ -14,7 +14,7 @@
 // 4. Check the receipt on the device: the leaf hash is our ballot's, the tracking code is
 //    derived from it, and the inclusion proof leads to a checkpoint the board key signed.
 
-import { ApiError, byId, fetchJson, label, Messages, setText, show } from './dom.js';
+import { ApiError, byId, fetchJson, label, Messages, scriptStarted, setText, show } from './dom.js';
 import { b64uDecode, b64uEncode } from './lib/bytes.js';
 import { beginIssuance, committedKey, type ManifestLike } from './lib/issuance.js';
 import { checkReceiptLeaf, ReceiptError, verifyInclusionEvidence, verifyPromise } from './lib/receipt.js';
@@ -512,6 +512,7 @@ class Booth {
 async function main(): Promise<void> {
   const root = document.getElementById('booth');
   if (!root) return;
+  scriptStarted();
   const m = new Messages(byId('parvis-messages'));
   const status = byId('booth-status');
   let cfg: Config;

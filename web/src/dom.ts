@@ -107,3 +107,8 @@ export function label(title: Record<string, string> | undefined, lang: string): 
   if (!title) return '';
   return title[lang] ?? title.fr ?? Object.values(title)[0] ?? '';
 }
+
+/** The script runs: remove the server-rendered "waiting for the script" hint. */
+export function scriptStarted(): void {
+  document.getElementById('script-pending')?.remove();
+}

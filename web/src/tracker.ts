@@ -5,7 +5,7 @@
 // - the RFC 9162 §2.1.3.2 inclusion proof leads from the leaf to the checkpoint's root.
 // If this browser voted, the board key is also compared with the one seen when voting.
 
-import { ApiError, byId, fetchJson, Messages, setText, show } from './dom.js';
+import { ApiError, byId, fetchJson, Messages, scriptStarted, setText, show } from './dom.js';
 import { b64uDecode, hex } from './lib/bytes.js';
 import { parseVerifierKey } from './lib/note.js';
 import { ReceiptError, verifyInclusionEvidence } from './lib/receipt.js';
@@ -125,6 +125,7 @@ class Tracker {
 function main(): void {
   const root = document.getElementById('tracker');
   if (!root) return;
+  scriptStarted();
   const m = new Messages(byId('parvis-messages'));
   const { election, manifestUrl, receiptsUrl } = root.dataset;
   if (!election || !manifestUrl || !receiptsUrl) throw new Error('#tracker lacks its data-* attributes');
