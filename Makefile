@@ -28,8 +28,15 @@ $(NODE_STAMP): web/package.json web/package-lock.json
 	cd web && npm ci --no-audit --no-fund --loglevel=error
 	@rm -f web/node_modules/.installed-* && touch $@
 
+BUNDLES := ballot/static/booth.js ballot/static/tracker.js
+WEB_SOURCES := $(wildcard web/src/*.ts web/src/lib/*.ts)
+
+# The booth and tracker bundles (esbuild); built, never committed.
+$(BUNDLES) &: $(NODE_STAMP) $(WEB_SOURCES) web/package.json
+	npm --prefix web run build
+
 ifneq ($(wildcard web/package.json),)
-node-deps: $(NODE_STAMP) ## Install the locked npm packages (booth, interop tests)
+node-deps: $(NODE_STAMP) $(BUNDLES) ## Install the locked npm packages and build the booth bundles
 else
 node-deps:
 endif
@@ -37,15 +44,16 @@ endif
 system-deps: ## Install PostgreSQL server binaries when missing (as root; else print the command)
 	@scripts/ensure-system-deps.sh
 
-demo: $(STAMP) ## Run Parvis on http://127.0.0.1:8000 with the embedded SQLite defaults
+demo: $(STAMP) node-deps ## Run Parvis on http://127.0.0.1:8000 with the embedded SQLite defaults
 	$(BIN)/parvis demo
 
 lint: $(STAMP) ## ruff (lint and format check)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-typecheck: $(STAMP) ## mypy --strict on every package
+typecheck: $(STAMP) node-deps ## mypy --strict on every package; tsc on the booth
 	$(BIN)/mypy --strict $(PACKAGES)
+	npm --prefix web run typecheck
 
 contracts: $(STAMP) ## import-linter: the dependency rule of architecture.md
 	$(BIN)/lint-imports
