@@ -16,7 +16,7 @@ import base64
 import json
 import secrets
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -46,7 +46,7 @@ from audit.keys import KeyStore
 from audit.note import Signer, VerifierKey
 from audit.promise import Promise, PromiseBody
 from audit.sequencer import SequencerThread, leadership
-from audit.tables import DetailRow, EntryRow, EventRow, LogRow
+from audit.tables import CheckpointRow, DetailRow, EntryRow, EventRow, LogRow
 from audit.tiles import TilePath
 from parvis.kernel.context import AppContext
 from parvis.kernel.settings import Mode
@@ -275,19 +275,26 @@ class AuditService:
 
     # --- writing ------------------------------------------------------------------------------
 
-    def _promise(self, log: _Log, leaf: bytes, now: datetime) -> Promise:
-        # The key is looked up when the note is first read: queueing an entry needs no key
-        # (a process without the log's key can still write; the leader signs checkpoints).
+    def _promiser(self, log: _Log, now: datetime) -> Callable[[bytes], Promise]:
+        """Makes the promises of one write: the key is looked up when a note is first read,
+        so queueing an entry needs no key (a process without the log's key can still write;
+        the leader signs checkpoints)."""
+
         def sign(body: PromiseBody) -> str:
             return body.sign(self._signer(log))
 
-        return Promise(
-            log=log.info.name,
-            origin=log.info.origin,
-            leaf_hash=leaf,
-            integrate_by=(now + self.max_delay).replace(microsecond=0),
-            _sign=sign,
-        )
+        integrate_by = (now + self.max_delay).replace(microsecond=0)
+
+        def promise(leaf: bytes) -> Promise:
+            return Promise(
+                log=log.info.name,
+                origin=log.info.origin,
+                leaf_hash=leaf,
+                integrate_by=integrate_by,
+                _sign=sign,
+            )
+
+        return promise
 
     def record(
         self,
@@ -345,7 +352,7 @@ class AuditService:
                 "details": canonical.decode("utf-8"),
             },
         )
-        return self._promise(target, leaf_hash, now)
+        return self._promiser(target, now)(leaf_hash)
 
     def append(self, session: Session, *, log: str, data: bytes) -> Promise:
         """Append raw entry bytes (the caller canonicalises them; the leaf is ``data``)."""
@@ -362,8 +369,8 @@ class AuditService:
             return []
         target = self._log(session, log)
         storage.enqueue(session.connection(), target.id, data)
-        now = self._clock.now()
-        return [self._promise(target, merkle.leaf_hash(item), now) for item in data]
+        promise = self._promiser(target, self._clock.now())
+        return [promise(merkle.leaf_hash(item)) for item in data]
 
     def erase_subject_details(self, session: Session, *, subject: str) -> int:
         """Erase the details (and salts) of every event about ``subject``, in every log.
@@ -445,38 +452,72 @@ class AuditService:
             for event, idx, details in rows
         ]
 
+    def _with_head(self, session: Session, log: str) -> tuple[_Log, storage.Head]:
+        """The log and its latest checkpoint in one query (the read paths' first step)."""
+        check_log_name(log)
+        row = session.execute(
+            select(
+                LogRow.id,
+                LogRow.name,
+                LogRow.origin,
+                LogRow.verifier_key,
+                LogRow.public,
+                CheckpointRow.size,
+                CheckpointRow.root_hash,
+                CheckpointRow.note,
+            )
+            .join(CheckpointRow, CheckpointRow.log_id == LogRow.id)
+            .where(LogRow.name == log)
+            .order_by(CheckpointRow.size.desc())
+            .limit(1)
+        ).one_or_none()
+        if row is None:
+            created = self._log(session, log)  # the default log, or UnknownLogError
+            return created, storage.latest_head(session.connection(), created.id)
+        found = _Log(
+            id=row.id,
+            info=LogInfo(
+                name=row.name, origin=row.origin, verifier_key=row.verifier_key, public=row.public
+            ),
+        )
+        return found, storage.Head(size=row.size, root_hash=bytes(row.root_hash), note=row.note)
+
+    @staticmethod
+    def _size(size: int | None, head: storage.Head) -> int:
+        if size is None:
+            return head.size
+        if not 0 <= size <= head.size:
+            raise TreeRangeError(f"tree size {size} is not in 0..{head.size}, the log's size")
+        return size
+
     def head(self, session: Session, *, log: str) -> storage.Head:
         """The latest checkpoint of ``log`` (size, root, signed note)."""
-        return storage.latest_head(session.connection(), self._log(session, log).id)
+        return self._with_head(session, log)[1]
 
     def checkpoint(self, session: Session, *, log: str) -> str:
         """The latest signed checkpoint of ``log`` (C2SP tlog-checkpoint note)."""
         return self.head(session, log=log).note
 
-    def _size(self, conn: Connection, log: _Log, size: int | None) -> int:
-        latest = storage.latest_head(conn, log.id).size
-        if size is None:
-            return latest
-        if not 0 <= size <= latest:
-            raise TreeRangeError(f"tree size {size} is not in 0..{latest}, the log's size")
-        return size
-
     def inclusion_proof(
         self, session: Session, *, log: str, index: int, size: int | None = None
     ) -> InclusionProof:
         """Inclusion proof of entry ``index`` in the tree of ``size`` (default: latest)."""
-        target = self._log(session, log)
-        conn = session.connection()
-        size = self._size(conn, target, size)
+        target, head = self._with_head(session, log)
+        size = self._size(size, head)
         if not 0 <= index < size:
             raise TreeRangeError(f"entry {index} is not in the tree of size {size}")
 
         def compute(source: merkle.NodeSource) -> tuple[list[bytes], bytes, bytes]:
             proof = merkle.inclusion_proof(source, index=index, size=size)
-            root = merkle.CompactRange.from_source(size, source).root()
+            # The latest root is in the checkpoint; an older one is folded from storage.
+            root = (
+                head.root_hash
+                if size == head.size
+                else merkle.CompactRange.from_source(size, source).root()
+            )
             return proof, root, source(0, index)
 
-        proof, root, leaf = storage.with_hashes(conn, target.id, compute)
+        proof, root, leaf = storage.with_hashes(session.connection(), target.id, compute)
         return InclusionProof(
             index=index, tree_size=size, leaf_hash=leaf, root=root, proof=tuple(proof)
         )
@@ -485,10 +526,9 @@ class AuditService:
         self, session: Session, *, log: str, leaf_hash: bytes, size: int | None = None
     ) -> int:
         """Index of the first entry with ``leaf_hash`` in the tree of ``size``."""
-        target = self._log(session, log)
-        conn = session.connection()
-        size = self._size(conn, target, size)
-        found = storage.leaf_index(conn, target.id, leaf_hash, size)
+        target, head = self._with_head(session, log)
+        size = self._size(size, head)
+        found = storage.leaf_index(session.connection(), target.id, leaf_hash, size)
         if found is None:
             raise TreeRangeError(f"no entry with this leaf hash in the tree of size {size}")
         return found
@@ -497,46 +537,45 @@ class AuditService:
         self, session: Session, *, log: str, first: int, second: int
     ) -> ConsistencyProof:
         """Consistency proof between the trees of sizes ``first`` and ``second``."""
-        target = self._log(session, log)
-        conn = session.connection()
-        second = self._size(conn, target, second)
+        target, head = self._with_head(session, log)
+        second = self._size(second, head)
         if not 0 < first <= second:
             raise TreeRangeError(f"no consistency proof from size {first} to size {second}")
         proof = storage.with_hashes(
-            conn, target.id, lambda source: merkle.consistency_proof(source, m=first, n=second)
+            session.connection(),
+            target.id,
+            lambda source: merkle.consistency_proof(source, m=first, n=second),
         )
         return ConsistencyProof(first=first, second=second, proof=tuple(proof))
 
     def root(self, session: Session, *, log: str, size: int) -> bytes:
         """The root hash of the tree of ``size`` (any size up to the latest)."""
-        target = self._log(session, log)
-        conn = session.connection()
-        size = self._size(conn, target, size)
+        target, head = self._with_head(session, log)
+        size = self._size(size, head)
         return storage.with_hashes(
-            conn, target.id, lambda source: merkle.CompactRange.from_source(size, source).root()
+            session.connection(),
+            target.id,
+            lambda source: merkle.CompactRange.from_source(size, source).root(),
         )
 
     def entries(self, session: Session, *, log: str, start: int, end: int) -> list[LogEntry]:
         """Entries ``[start, end)`` of the latest tree, at most :data:`MAX_ENTRIES`."""
-        target = self._log(session, log)
-        conn = session.connection()
-        size = self._size(conn, target, None)
-        if not 0 <= start <= end <= size:
-            raise TreeRangeError(f"entries [{start}, {end}) are not in 0..{size}")
+        target, head = self._with_head(session, log)
+        if not 0 <= start <= end <= head.size:
+            raise TreeRangeError(f"entries [{start}, {end}) are not in 0..{head.size}")
         if end - start > MAX_ENTRIES:
             raise RangeTooLargeError(
                 f"at most {MAX_ENTRIES} entries per request", limit=MAX_ENTRIES
             )
         return [
             LogEntry(index=i, leaf_hash=leaf, data=data)
-            for i, leaf, data in storage.entries_range(conn, target.id, start, end)
+            for i, leaf, data in storage.entries_range(session.connection(), target.id, start, end)
         ]
 
     def tile(self, session: Session, *, log: str, tile: TilePath) -> bytes:
         """A C2SP tlog-tiles tile or entry bundle of the latest tree."""
-        target = self._log(session, log)
-        conn = session.connection()
-        return storage.tile_bytes(conn, target.id, tile, self._size(conn, target, None))
+        target, head = self._with_head(session, log)
+        return storage.tile_bytes(session.connection(), target.id, tile, head.size)
 
     # --- sequencing ---------------------------------------------------------------------------
 
@@ -572,7 +611,7 @@ class AuditService:
             while True:
                 with conn.begin():
                     target = self._by_log_id(conn, log_id)
-                    count = storage.integrate_batch(
+                    count, more = storage.integrate_batch(
                         conn,
                         log_id=log_id,
                         origin=target.info.origin,
@@ -582,7 +621,7 @@ class AuditService:
                         cache=self._ranges,
                     )
                 total += count
-                if count < self.batch_size:
+                if not more:
                     break
         return total
 

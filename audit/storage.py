@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select
+from sqlalchemy import Connection, func, insert, select
 
 from audit import merkle
 from audit.errors import StorageIntegrityError, TreeRangeError
 from audit.note import Checkpoint, Signer, sign_note
-from audit.tables import CheckpointRow, EntryRow, NodeRow, PendingRow
+from audit.tables import CheckpointRow, EntryRow, PendingRow
 from audit.tiles import TILE_HEIGHT, TilePath, encode_bundle
 
 __all__ = [
@@ -49,7 +49,6 @@ LEVEL_STEP = 4
 """Interior nodes are stored at levels that are multiples of this (ADR 0003)."""
 
 _DUMMY = bytes(32)
-_MAX_TERMS = 200  # OR terms per query: keeps statements small on both engines
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,47 +94,37 @@ def insert_checkpoint(
     return note
 
 
-def _merge(ranges: Iterable[tuple[int, int, int]]) -> list[tuple[int, int, int]]:
-    """Merge overlapping or adjacent ``(level, first, last)`` ranges."""
-    merged: list[tuple[int, int, int]] = []
-    for level, lo, hi in sorted(set(ranges)):
-        if merged and merged[-1][0] == level and lo <= merged[-1][2] + 1:
-            merged[-1] = (level, merged[-1][1], max(hi, merged[-1][2]))
-        else:
-            merged.append((level, lo, hi))
-    return merged
-
-
 def _read_stored(
     conn: Connection, log_id: int, ranges: list[tuple[int, int, int]]
 ) -> dict[tuple[int, int], bytes]:
-    """Stored hashes in ``(level, first, last)`` ranges: level 0 from entries, others nodes."""
+    """Stored hashes in ``(level, first, last)`` ranges: level 0 from entries, others nodes.
+
+    One round trip: a UNION ALL of one ``idx IN (...)`` select per level, each an index
+    search on the primary key. (An OR of ranges lets SQLite's planner fall back to scanning
+    the whole log once there are more than a few terms.) The statement is SQL text with
+    integers formatted in (Python ints from the proof generators, never input text):
+    building it through the expression language cost more than running it, and proofs are
+    the hot read path.
+    """
+    per_level: dict[int, set[int]] = {}
+    for level, lo, hi in ranges:
+        per_level.setdefault(level, set()).update(range(lo, hi + 1))
+    parts = []
+    for level, indexes in sorted(per_level.items()):
+        listed = ",".join(str(int(i)) for i in sorted(indexes))
+        if level == 0:
+            parts.append(
+                f"SELECT 0, idx, leaf_hash FROM audit_entries "  # noqa: S608 - integers only
+                f"WHERE log_id = {int(log_id)} AND idx IN ({listed})"
+            )
+        else:
+            parts.append(
+                f"SELECT level, idx, hash FROM audit_nodes "  # noqa: S608 - integers only
+                f"WHERE log_id = {int(log_id)} AND level = {int(level)} AND idx IN ({listed})"
+            )
     found: dict[tuple[int, int], bytes] = {}
-    leaves = [(lo, hi) for level, lo, hi in ranges if level == 0]
-    nodes = [r for r in ranges if r[0] > 0]
-    for start in range(0, len(leaves), _MAX_TERMS):
-        chunk = leaves[start : start + _MAX_TERMS]
-        rows = conn.execute(
-            select(EntryRow.idx, EntryRow.leaf_hash).where(
-                EntryRow.log_id == log_id, or_(*(EntryRow.idx.between(lo, hi) for lo, hi in chunk))
-            )
-        )
-        for idx, leaf in rows:
-            found[(0, idx)] = bytes(leaf)
-    for start in range(0, len(nodes), _MAX_TERMS):
-        node_chunk = nodes[start : start + _MAX_TERMS]
-        node_rows = conn.execute(
-            select(NodeRow.level, NodeRow.idx, NodeRow.hash).where(
-                NodeRow.log_id == log_id,
-                or_(
-                    *(
-                        and_(NodeRow.level == level, NodeRow.idx.between(lo, hi))
-                        for level, lo, hi in node_chunk
-                    )
-                ),
-            )
-        )
-        for level, idx, value in node_rows:
+    if parts:
+        for level, idx, value in conn.exec_driver_sql(" UNION ALL ".join(parts)):
             found[(level, idx)] = bytes(value)
     return found
 
@@ -143,16 +132,17 @@ def _read_stored(
 def read_nodes(
     conn: Connection, log_id: int, coords: Iterable[tuple[int, int]]
 ) -> dict[tuple[int, int], bytes]:
-    """The hashes of the perfect subtrees ``(level, index)``, in at most two queries
-    (for up to 200 distinct ranges each). Raises :class:`StorageIntegrityError` when a stored
-    hash is missing (a deleted row: the log was tampered with)."""
+    """The hashes of the perfect subtrees ``(level, index)``, in one query.
+
+    Raises :class:`StorageIntegrityError` when a stored hash is missing (a deleted row: the
+    log was tampered with)."""
     wanted = set(coords)
     plan: dict[tuple[int, int], tuple[int, int, int]] = {}
     for level, index in wanted:
         base = level - level % LEVEL_STEP
         shift = level - base
         plan[(level, index)] = (base, index << shift, ((index + 1) << shift) - 1)
-    stored = _read_stored(conn, log_id, _merge(plan.values()))
+    stored = _read_stored(conn, log_id, list(plan.values()))
     result: dict[tuple[int, int], bytes] = {}
     for coord, (base, lo, hi) in plan.items():
         try:
@@ -186,9 +176,24 @@ def with_hashes(conn: Connection, log_id: int, compute: Callable[[merkle.NodeSou
     return compute(lambda level, index: hashes[(level, index)])
 
 
+def _insert_many(
+    conn: Connection, table: str, columns: tuple[str, ...], rows: Sequence[tuple[object, ...]]
+) -> None:
+    """One DBAPI ``executemany`` of plain tuples.
+
+    The append path's hot loop: going through the expression language (a dict and a
+    parameter-processing pass per row) cost more than the database's own work.
+    """
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    values = ", ".join([mark] * len(columns))
+    # Table and column names are this module's constants, never input.
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({values})"  # noqa: S608
+    conn.exec_driver_sql(sql, list(rows))
+
+
 def enqueue(conn: Connection, log_id: int, data: Sequence[bytes]) -> None:
-    """Queue entries for the sequencer (one multi-row insert)."""
-    conn.execute(insert(PendingRow), [{"log_id": log_id, "data": d} for d in data])
+    """Queue entries for the sequencer (one ``executemany``)."""
+    _insert_many(conn, "audit_pending", ("log_id", "data"), [(log_id, d) for d in data])
 
 
 @dataclass
@@ -224,48 +229,59 @@ def integrate_batch(
     batch_size: int,
     now: datetime,
     cache: RangeCache,
-) -> int:
+) -> tuple[int, bool]:
     """Integrate up to ``batch_size`` pending entries of one log, in the caller's transaction.
 
     Issue 3, item 5: the entries get the next dense indexes, the new stored nodes are
     written, the queue rows are deleted and ONE checkpoint is signed for the new size — all
     in one transaction, so a crash at any point leaves either all of it or none of it. Two
     integrators racing (which leader election normally prevents) cannot both succeed: the
-    second one's entries or checkpoint collide on a primary key, and the row counts below
-    catch queue rows another integrator took. Returns the number integrated.
+    second one's entries or checkpoint collide on a primary key, and the row count below
+    catches queue rows another integrator took. Returns how many entries were integrated
+    and whether more are waiting.
     """
     head = latest_head(conn, log_id)
-    pending = conn.execute(
-        select(PendingRow.id, PendingRow.data)
-        .where(PendingRow.log_id == log_id)
-        .order_by(PendingRow.id)
-        .limit(batch_size)
+    # One row more than the batch tells whether another batch follows, without a query.
+    pending = conn.exec_driver_sql(
+        "SELECT id, data FROM audit_pending WHERE log_id = ? ORDER BY id LIMIT ?"
+        if conn.dialect.paramstyle == "qmark"
+        else "SELECT id, data FROM audit_pending WHERE log_id = %s ORDER BY id LIMIT %s",
+        (log_id, batch_size + 1),
     ).all()
+    more = len(pending) > batch_size
+    pending = pending[:batch_size]
     if not pending:
-        return 0
+        return 0, False
     compact = cache.get(conn, log_id, head)
     # Leaf hashes are computed here, from the bytes that become the entry, rather than
     # trusted from the writer.
-    leaf_hashes = [hashlib.sha256(b"\x00" + bytes(row.data)).digest() for row in pending]
+    datas = [bytes(row[1]) for row in pending]
+    leaf_hashes = [hashlib.sha256(b"\x00" + d).digest() for d in datas]
     result = compact.append(leaf_hashes)
     start = head.size
-    conn.execute(
-        insert(EntryRow),
+    _insert_many(
+        conn,
+        "audit_entries",
+        ("log_id", "idx", "leaf_hash", "data"),
         [
-            {"log_id": log_id, "idx": start + i, "leaf_hash": leaf, "data": row.data}
-            for i, (row, leaf) in enumerate(zip(pending, leaf_hashes, strict=True))
+            (log_id, start + i, leaf, d)
+            for i, (leaf, d) in enumerate(zip(leaf_hashes, datas, strict=True))
         ],
     )
     nodes = [
-        {"log_id": log_id, "level": n.level, "idx": n.index, "hash": n.hash}
+        (log_id, n.level, n.index, n.hash)
         for n in result.new_nodes
         if n.level and n.level % LEVEL_STEP == 0
     ]
     if nodes:
-        conn.execute(insert(NodeRow), nodes)
-    ids = [row.id for row in pending]
-    deleted = conn.execute(delete(PendingRow).where(PendingRow.id.in_(ids))).rowcount
-    if deleted != len(ids):
+        _insert_many(conn, "audit_nodes", ("log_id", "level", "idx", "hash"), nodes)
+    ids = ",".join(str(int(row[0])) for row in pending)
+    # Explicit ids, not a range: on PostgreSQL a writer may commit an id inside the range
+    # after the select above; that entry must stay queued.
+    deleted = conn.exec_driver_sql(
+        f"DELETE FROM audit_pending WHERE id IN ({ids})"  # noqa: S608 - integers only
+    ).rowcount
+    if deleted != len(pending):
         raise StorageIntegrityError("queue rows vanished during integration (another integrator?)")
     new_range = result.compact_range
     insert_checkpoint(
@@ -278,7 +294,7 @@ def integrate_batch(
         now=now,
     )
     cache.ranges[log_id] = new_range
-    return len(pending)
+    return len(pending), more
 
 
 def pending_logs(conn: Connection) -> list[int]:
