@@ -36,6 +36,7 @@ __all__ = [
     "enqueue",
     "entries_range",
     "insert_checkpoint",
+    "insert_rows",
     "integrate_batch",
     "latest_head",
     "leaf_index",
@@ -176,13 +177,14 @@ def with_hashes(conn: Connection, log_id: int, compute: Callable[[merkle.NodeSou
     return compute(lambda level, index: hashes[(level, index)])
 
 
-def _insert_many(
+def insert_rows(
     conn: Connection, table: str, columns: tuple[str, ...], rows: Sequence[tuple[object, ...]]
 ) -> None:
-    """One DBAPI ``executemany`` of plain tuples.
+    """One DBAPI ``executemany`` of plain tuples into ``table`` (a name from this package).
 
     The append path's hot loop: going through the expression language (a dict and a
-    parameter-processing pass per row) cost more than the database's own work.
+    parameter-processing pass per row) cost more than the database's own work. Also the
+    bulk-load primitive (``bench/audit_append.py`` builds its 10^6-entry log with it).
     """
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     values = ", ".join([mark] * len(columns))
@@ -193,7 +195,7 @@ def _insert_many(
 
 def enqueue(conn: Connection, log_id: int, data: Sequence[bytes]) -> None:
     """Queue entries for the sequencer (one ``executemany``)."""
-    _insert_many(conn, "audit_pending", ("log_id", "data"), [(log_id, d) for d in data])
+    insert_rows(conn, "audit_pending", ("log_id", "data"), [(log_id, d) for d in data])
 
 
 @dataclass
@@ -259,7 +261,7 @@ def integrate_batch(
     leaf_hashes = [hashlib.sha256(b"\x00" + d).digest() for d in datas]
     result = compact.append(leaf_hashes)
     start = head.size
-    _insert_many(
+    insert_rows(
         conn,
         "audit_entries",
         ("log_id", "idx", "leaf_hash", "data"),
@@ -274,7 +276,7 @@ def integrate_batch(
         if n.level and n.level % LEVEL_STEP == 0
     ]
     if nodes:
-        _insert_many(conn, "audit_nodes", ("log_id", "level", "idx", "hash"), nodes)
+        insert_rows(conn, "audit_nodes", ("log_id", "level", "idx", "hash"), nodes)
     ids = ",".join(str(int(row[0])) for row in pending)
     # Explicit ids, not a range: on PostgreSQL a writer may commit an id inside the range
     # after the select above; that entry must stay queued.
