@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 import identity
+from consent.plugin import seed_demo as consent_seed_demo
 from identity.plugin import seed_demo
 from parvis.kernel.context import build_context
 from parvis.kernel.settings import load_settings
@@ -21,15 +22,18 @@ from tests.support.server import ServerProcess
 
 @pytest.fixture(scope="module")
 def demo_server(live_server: ServerProcess) -> Iterator[ServerProcess]:
-    """The live server with the demo city, its rule and its census (as `parvis demo`)."""
+    """The live server with the demo city, its rule and its census, after consent's register
+    (whose controller gets identity's residency-verification purpose), as `parvis demo`."""
     ctx = build_context(
         load_settings(
             mode="test",
             database_url=live_server.env["PARVIS_DATABASE_URL"],
+            data_dir=live_server.env["PARVIS_DATA_DIR"],  # the server's keys (audit log)
             public_url=live_server.url,
         )
     )
     try:
+        list(consent_seed_demo(ctx))
         list(seed_demo(ctx))
         yield live_server
     finally:
@@ -76,6 +80,7 @@ def test_outsider_sees_why_and_completes_the_postal_code_path(
         load_settings(
             mode="test",
             database_url=demo_server.env["PARVIS_DATABASE_URL"],
+            data_dir=demo_server.env["PARVIS_DATA_DIR"],
             public_url=demo_server.url,
         )
     )
