@@ -8,7 +8,8 @@
    (target ≥ 0.5). Two workloads: 200 people checked over and over (a platform checking on
    every page view: one access record per person and minute, the rest are reads), and
    *first reads* — every request a new person, so every request writes its access record
-   to the audit log and commits.
+   to the audit log and commits. The server process's CPU time per request is reported too
+   (from ``/proc``): a ratio of costs that other load on the machine does not distort.
 2. **Art. 15 export** of a subject with 1,000 consent events (and their 1,000 sealed
    receipts, decrypted and included): wall time of ``build_export``.
 3. **Register export** (CNIL layout) of a controller with 200 purposes, CSV and JSON.
@@ -145,6 +146,20 @@ def load(
     }
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc), to compare server-side costs
+    independently of what else the machine runs."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def measured(pid: int, run: Any) -> dict[str, float]:
+    before = cpu_seconds(pid)
+    result: dict[str, float] = run()
+    result["cpu_ms"] = 1000 * (cpu_seconds(pid) - before)
+    return result
+
+
 def median_of(runs: list[dict[str, float]], key: str) -> float:
     return statistics.median(r[key] for r in runs)
 
@@ -187,28 +202,51 @@ def main() -> None:
         with ServerProcess(env) as server:
             load(server.url, checks, count=200, concurrency=concurrency, headers=auth)  # warm-up
             load(server.url, ["/healthz"], count=200, concurrency=concurrency, headers={})
+            assert server.proc is not None
+            pid = server.proc.pid
             for rep in range(reps):
-                health = load(
-                    server.url, ["/healthz"], count=count, concurrency=concurrency, headers={}
+                health = measured(
+                    pid,
+                    lambda: load(
+                        server.url, ["/healthz"], count=count, concurrency=concurrency, headers={}
+                    ),
                 )
-                check = load(server.url, checks, count=count, concurrency=concurrency, headers=auth)
+                check = measured(
+                    pid,
+                    lambda: load(
+                        server.url, checks, count=count, concurrency=concurrency, headers=auth
+                    ),
+                )
                 health_runs.append(health)
                 check_runs.append(check)
                 print(
                     f"rep {rep + 1}/{reps}: /healthz {health['rate']:.0f}/s "
                     f"(p99 {health['p99_ms']:.1f} ms), consent check {check['rate']:.0f}/s "
-                    f"(p99 {check['p99_ms']:.1f} ms), ratio {check['rate'] / health['rate']:.3f}"
+                    f"(p99 {check['p99_ms']:.1f} ms), ratio {check['rate'] / health['rate']:.3f}; "
+                    f"server CPU per request {health['cpu_ms'] / count:.2f} vs "
+                    f"{check['cpu_ms'] / count:.2f} ms"
                 )
             # Every check of a new subject writes its access record (an audit entry and a
             # commit): the path a platform's first look at a person takes.
             firsts = [
                 f"/api/consent/v1/subjects/first-{n:05d}/consents/newsletter" for n in range(first)
             ]
-            health_first = load(
-                server.url, ["/healthz"], count=first, concurrency=concurrency, headers={}
+            health_first = measured(
+                pid,
+                lambda: load(
+                    server.url, ["/healthz"], count=first, concurrency=concurrency, headers={}
+                ),
             )
-            check_first = load(
-                server.url, firsts, count=first, concurrency=concurrency, headers=auth, once=True
+            check_first = measured(
+                pid,
+                lambda: load(
+                    server.url,
+                    firsts,
+                    count=first,
+                    concurrency=concurrency,
+                    headers=auth,
+                    once=True,
+                ),
             )
             print(
                 f"first reads: /healthz {health_first['rate']:.0f}/s, consent check "
@@ -257,9 +295,15 @@ def main() -> None:
         "healthz_per_s": round(median_of(health_runs, "rate"), 1),
         "healthz_p99_ms": round(median_of(health_runs, "p99_ms"), 2),
         "check_to_healthz_ratio": round(statistics.median(ratios), 3),
+        "server_cpu_ms_per_healthz": round(median_of(health_runs, "cpu_ms") / count, 3),
+        "server_cpu_ms_per_check": round(median_of(check_runs, "cpu_ms") / count, 3),
+        "check_to_healthz_cpu_ratio": round(
+            median_of(health_runs, "cpu_ms") / median_of(check_runs, "cpu_ms"), 3
+        ),
         "first_read_check_per_s": round(check_first["rate"], 1),
         "first_read_check_p99_ms": round(check_first["p99_ms"], 2),
         "first_read_to_healthz_ratio": round(check_first["rate"] / health_first["rate"], 3),
+        "first_read_to_healthz_cpu_ratio": round(health_first["cpu_ms"] / check_first["cpu_ms"], 3),
         "target_ratio": 0.5,
         "export_1000_events_ms": round(1000 * statistics.median(export_times), 1),
         "export_bytes": size,
