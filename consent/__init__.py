@@ -11,7 +11,8 @@ Public surface for the other domains (identity, ballot) and the composition root
 * ``data_keys(ctx)`` — per-subject data keys: ``encrypt_for(session, subject, plaintext)``,
   ``decrypt_for(session, subject, ciphertext)``, ``shred(session, subject)``;
 * ``record_access(ctx, session, actor=…, subject=…, fields=…, purpose=…)`` — call it whenever
-  staff or a platform reads personal data; ``access_records(ctx, session, …)`` queries them;
+  staff or a platform reads personal data; ``record_read(ctx, …)`` for a platform's frequent
+  reads (its own transaction, once per minute); ``access_records(ctx, session, …)`` queries;
 * ``register_exporter(name, fn)``, ``register_eraser(name, fn)``,
   ``register_retention_handler(category_id, fn)``, ``register_subject_mapper(mapper)``,
   ``register_age_source(fn)`` — what a domain plugs into requests, retention and consent.
@@ -21,7 +22,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from consent.access import access_records, record_access
+from consent.access import access_records, record_access, record_read
 from consent.catalogue import Purpose
 from consent.hooks import (
     AgeFacts,
@@ -51,6 +52,7 @@ __all__ = [
     "access_records",
     "data_keys",
     "record_access",
+    "record_read",
     "register_age_source",
     "register_eraser",
     "register_exporter",
