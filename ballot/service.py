@@ -37,7 +37,7 @@ from typing import Any, Final, cast
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import CursorResult, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -95,6 +95,7 @@ from ballot.tables import (
     VoterRow,
 )
 from ballot.tally import tally
+from ballot.tiles import TileCache, TileReader
 from ballot.token import VerifiedCast, b64u_decode, b64u_encode, verify_cast
 from parvis.kernel.context import AppContext
 from parvis.kernel.errors import DomainError, NotFoundError
@@ -229,6 +230,7 @@ class ElectionService:
         self.signatures = TokenBucket(self.settings.ballot_signatures_per_second)
         self.backend = get_backend(self.settings.rsa_backend)
         self.committer = CastCommitter(self)
+        self._tiles = TileCache()
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -828,35 +830,74 @@ class ElectionService:
         check_choices(manifest.questions, verified.choices)
         return PreparedBallot.of(verified)
 
-    def _insert_ballot(self, session: Session, values: Mapping[str, Any]) -> bool:
-        """INSERT … ON CONFLICT DO NOTHING RETURNING on the nullifier key; True if inserted.
-
-        (RETURNING rather than the row count: drivers need not report a count for INSERT.)
-        """
+    def _insert_ignore(self, session: Session) -> Any:
+        """``INSERT … ON CONFLICT DO NOTHING`` on the nullifier key, for this dialect."""
         dialect = session.get_bind().dialect.name
         make = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        stmt = (
-            make(BallotRow)
-            .values(**values)
-            .on_conflict_do_nothing(index_elements=[BallotRow.election_id, BallotRow.nullifier])
-            .returning(BallotRow.seq)
+        return make(BallotRow).on_conflict_do_nothing(
+            index_elements=[BallotRow.election_id, BallotRow.nullifier]
         )
-        return session.execute(stmt).first() is not None
+
+    def _one_by_one(
+        self,
+        session: Session,
+        *,
+        election_id: str,
+        revote: bool,
+        ballot: PreparedBallot,
+    ) -> PreparedBallot | DomainError:
+        """One ballot whose nullifier may exist: insert, or re-vote by conditional update."""
+        vote = ballot.verified
+        values = {
+            "election_id": election_id,
+            "nullifier": vote.nullifier,
+            "seq": vote.seq,
+            "leaf_hash": ballot.leaf,
+        }
+        inserted = session.execute(
+            self._insert_ignore(session).values(**values).returning(BallotRow.nullifier)
+        ).first()
+        if inserted is not None:
+            return ballot
+        if not revote:
+            return TokenAlreadyUsedError("this token has already cast its ballot")
+        # READ COMMITTED re-evaluates the condition once it holds the row lock: of
+        # concurrent re-votes, each succeeds only over a lower seq.
+        moved = cast(
+            CursorResult[Any],
+            session.execute(
+                update(BallotRow)
+                .where(
+                    BallotRow.election_id == election_id,
+                    BallotRow.nullifier == vote.nullifier,
+                    BallotRow.seq < vote.seq,
+                )
+                .values(seq=vote.seq, leaf_hash=ballot.leaf)
+                .execution_options(synchronize_session=False)
+            ),
+        ).rowcount
+        if moved != 1:
+            return StaleRevoteError(
+                "a ballot with this seq or a higher one was already cast with this token",
+                seq=vote.seq,
+            )
+        return ballot
 
     def cast_batch(
         self, election_id: str, ballots: Sequence[PreparedBallot]
     ) -> tuple[str | None, list[Promise | DomainError]]:
         """Put verified ballots in the ballot box, in one transaction.
 
-        Per ballot: a new nullifier is inserted (the primary key makes a token count once,
-        whatever the concurrency); a known one is a re-vote, accepted only if re-voting is
-        allowed and only by a conditional update to a higher ``seq`` — so of concurrent
-        casts of one token exactly one wins, or the highest ``seq``. Accepted ballots are
-        appended to the board in the same transaction. Returns the board's log name and,
-        per ballot, the audit engine's signed promise or the refusal.
+        A new nullifier is inserted (the primary key makes a token count once, whatever
+        the concurrency); a known one is a re-vote, accepted only if re-voting is allowed
+        and only by a conditional update to a higher ``seq`` — so of concurrent casts of one
+        token exactly one wins, or the highest ``seq``. Ballots on nullifiers not seen
+        before go in with one multi-row statement; any that another transaction inserted
+        meanwhile, and every re-vote, take the one-by-one path. Accepted ballots are appended
+        to the board in the same transaction, in batch order. Returns the board's log name
+        and, per ballot, the audit engine's signed promise or the refusal.
         """
         election_id = _canonical_id(election_id)
-        outcome: list[PreparedBallot | DomainError] = []
         with self.ctx.db.write_session() as session:
             # FOR SHARE: a close (FOR UPDATE) waits for the casts in flight, and a cast
             # that starts after the close sees it.
@@ -868,88 +909,118 @@ class ElectionService:
                     "ballots are accepted only while the election is open", status=row.status
                 )
                 return None, [refusal] * len(ballots)
-            name = board_log_name(election_id)
-            accepted: list[PreparedBallot] = []
-            for ballot in ballots:
-                vote = ballot.verified
-                values = {
-                    "election_id": election_id,
-                    "nullifier": vote.nullifier,
-                    "seq": vote.seq,
-                    "leaf_hash": ballot.leaf,
-                }
-                if not self._insert_ballot(session, values):
-                    if not definition.revote:
-                        outcome.append(
-                            TokenAlreadyUsedError("this token has already cast its ballot")
-                        )
-                        continue
-                    moved = cast(
-                        CursorResult[Any],
-                        session.execute(
-                            update(BallotRow)
-                            .where(
-                                BallotRow.election_id == election_id,
-                                BallotRow.nullifier == vote.nullifier,
-                                BallotRow.seq < vote.seq,
-                            )
-                            .values(seq=vote.seq, leaf_hash=ballot.leaf)
-                            .execution_options(synchronize_session=False)
-                        ),
-                    ).rowcount
-                    if moved != 1:
-                        outcome.append(
-                            StaleRevoteError(
-                                "a ballot with this seq or a higher one was already cast "
-                                "with this token",
-                                seq=vote.seq,
-                            )
-                        )
-                        continue
-                session.add(
-                    CommitmentRow(
-                        election_id=election_id,
-                        leaf_hash=ballot.leaf,
-                        code=tracking_code(ballot.leaf).replace("-", ""),
-                        nullifier_hash=hashlib.sha256(vote.nullifier).digest(),
+            revote = definition.revote
+            nullifiers = list({b.verified.nullifier for b in ballots})
+            known = set(
+                session.scalars(
+                    select(BallotRow.nullifier).where(
+                        BallotRow.election_id == election_id, BallotRow.nullifier.in_(nullifiers)
                     )
                 )
-                accepted.append(ballot)
-                outcome.append(ballot)
+            )
+            outcome: list[PreparedBallot | DomainError | None] = [None] * len(ballots)
+            fresh: dict[bytes, PreparedBallot] = {}  # first-time nullifiers: last accepted
+            members: dict[bytes, list[int]] = {}
+            for i, ballot in enumerate(ballots):
+                nullifier = ballot.verified.nullifier
+                if nullifier in known:
+                    continue
+                members.setdefault(nullifier, []).append(i)
+                best = fresh.get(nullifier)
+                if best is None or (revote and ballot.verified.seq > best.verified.seq):
+                    fresh[nullifier] = ballot
+                    outcome[i] = ballot
+                elif not revote:
+                    outcome[i] = TokenAlreadyUsedError("this token has already cast its ballot")
+                else:
+                    outcome[i] = StaleRevoteError(
+                        "a ballot with this seq or a higher one was already cast with this token",
+                        seq=ballot.verified.seq,
+                    )
+            if fresh:
+                inserted = set(
+                    session.scalars(
+                        self._insert_ignore(session).returning(BallotRow.nullifier),
+                        [
+                            {
+                                "election_id": election_id,
+                                "nullifier": n,
+                                "seq": b.verified.seq,
+                                "leaf_hash": b.leaf,
+                            }
+                            for n, b in fresh.items()
+                        ],
+                    )
+                )
+                for nullifier in set(fresh) - inserted:  # inserted meanwhile by another worker
+                    for i in members[nullifier]:
+                        outcome[i] = None
+            for i, item in enumerate(outcome):
+                if item is None:
+                    outcome[i] = self._one_by_one(
+                        session, election_id=election_id, revote=revote, ballot=ballots[i]
+                    )
+            accepted = [item for item in outcome if isinstance(item, PreparedBallot)]
+            if accepted:
+                session.execute(
+                    insert(CommitmentRow),
+                    [
+                        {
+                            "election_id": election_id,
+                            "leaf_hash": b.leaf,
+                            "code": tracking_code(b.leaf).replace("-", ""),
+                            "nullifier_hash": hashlib.sha256(b.verified.nullifier).digest(),
+                        }
+                        for b in accepted
+                    ],
+                )
+            name = board_log_name(election_id)
             promises = iter(
                 self.audit.append_many(session, log=name, data=[b.data for b in accepted])
                 if accepted
                 else []
             )
-            session.flush()
-        return name, [
-            next(promises) if isinstance(item, PreparedBallot) else item for item in outcome
-        ]
+        result: list[Promise | DomainError] = []
+        for item in outcome:
+            assert item is not None
+            result.append(next(promises) if isinstance(item, PreparedBallot) else item)
+        return name, result
 
     def receipts(
-        self, name: str, leaves: Sequence[bytes], *, integrate: bool = True
+        self, name: str, leaves: Sequence[bytes], *, fresh: bool = True
     ) -> dict[bytes, dict[str, Any]]:
         """Index, checkpoint and inclusion proof of each integrated leaf (others omitted).
 
-        ``integrate`` first asks the audit engine to integrate pending entries now (it
-        does nothing when a sequencer leader runs in another process).
+        ``fresh`` (the committer's just-appended ballots): first ask the audit engine to
+        integrate pending entries now — it does nothing when a sequencer leader runs in
+        another process — then look for the leaves in the last two level-0 tiles only; a
+        leaf not found there is still pending, and its receipt is the signed promise.
+        Otherwise (a receipt looked up later) the log finds the leaf wherever it is.
+        Proofs are read through shared tiles (:mod:`ballot.tiles`).
         """
-        if integrate and leaves:
+        if fresh and leaves:
             self.audit.integrate(log=name)
         found: dict[bytes, dict[str, Any]] = {}
         with self.ctx.db.read_session() as session:
             head = self.audit.head(session, log=name)
+            if head.size == 0:
+                return found
+            reader = TileReader(self.audit, session, log=name, size=head.size, cache=self._tiles)
+            indexes = reader.find(leaves, tiles=2)
             for leaf in leaves:
-                try:
-                    index = self.audit.index_of(session, log=name, leaf_hash=leaf, size=head.size)
-                except TreeRangeError:
-                    continue
-                proof = self.audit.inclusion_proof(session, log=name, index=index, size=head.size)
+                if leaf not in indexes and not fresh:
+                    try:
+                        indexes[leaf] = self.audit.index_of(
+                            session, log=name, leaf_hash=leaf, size=head.size
+                        )
+                    except TreeRangeError:
+                        continue
+            for leaf, index in indexes.items():
                 found[leaf] = {
                     "index": index,
                     "tree_size": head.size,
                     "checkpoint": head.note,
-                    "inclusion_proof": [b64u_encode(p) for p in proof.proof],
+                    "inclusion_proof": [b64u_encode(p) for p in reader.proof(index)],
                 }
         return found
 
@@ -1039,7 +1110,7 @@ class ElectionService:
         ).first()
         if leaf is None or not hmac.compare_digest(tracking_code(leaf), wanted):
             raise UnknownReceiptError("no ballot on this board has this tracking code")
-        found = self.receipts(board.log, [leaf], integrate=False).get(leaf)
+        found = self.receipts(board.log, [leaf], fresh=False).get(leaf)
         if found is None:
             raise ReceiptPendingError(
                 "the ballot is accepted and waits for the board's next checkpoint; try again "
