@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, ParamSpec, TypeVar
 
 import typer
 
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
 __all__ = ["election_app", "verify_board"]
 
 CLI_ACTOR = "system:cli"
+P = ParamSpec("P")
+R = TypeVar("R")
 
 election_app = typer.Typer(
     help="Elections: define, schedule, open, close, tally, publish, export the board.",
@@ -39,23 +42,45 @@ ElectionId = Annotated[str, typer.Argument(help="election id (UUID)")]
 
 @contextmanager
 def _context() -> Iterator[AppContext]:
-    """A context with every domain set up; its database pool is closed at the end."""
-    from parvis.cli import cli_context
+    """A context for the configured database (CONTRIBUTING: ``build_context(load_settings())``
+    and the services the command needs: ballot's, which reaches audit's and identity's
+    through their accessors); its database pool is closed at the end."""
+    from ballot.service import service_from
+    from parvis.kernel.context import build_context
+    from parvis.kernel.settings import load_settings
 
-    ctx: AppContext = cli_context()
+    ctx = build_context(load_settings())
+    service = service_from(ctx)
     try:
         yield ctx
     finally:
-        service = ctx.extensions.get("ballot")
-        if service is not None:
-            service.committer.stop()
+        service.committer.stop()
         ctx.db.dispose()
 
 
-def _errors(func: Any) -> Any:
-    from parvis.cli import one_line_errors
+def _errors(func: Callable[P, R]) -> Callable[P, R]:
+    """``parvis.cli.one_line_errors`` semantics: a one-line ``error: …`` and exit status 1."""
 
-    return one_line_errors(func)
+    @wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            return func(*args, **kwargs)
+        except DomainError as exc:
+            _fail(str(exc))
+        except SQLAlchemyError as exc:
+            reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
+            _fail(f"database error: {reason}")
+        except OSError as exc:
+            _fail(f"{exc.strerror or exc}: {exc.filename or ''}".strip(": "))
+
+    return wrapper
+
+
+def _fail(message: str) -> NoReturn:
+    typer.echo(f"error: {' '.join(message.split())}", err=True)
+    raise typer.Exit(1)
 
 
 def _status_line(ctx: AppContext, election_id: str) -> str:
