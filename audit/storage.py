@@ -40,6 +40,8 @@ __all__ = [
     "integrate_batch",
     "latest_head",
     "leaf_index",
+    "pending_logs",
+    "read_nodes",
     "tile_bytes",
     "with_hashes",
 ]
@@ -302,14 +304,6 @@ def integrate_batch(
 def pending_logs(conn: Connection) -> list[int]:
     """Ids of the logs that have queued entries."""
     return list(conn.execute(select(PendingRow.log_id).distinct()).scalars())
-
-
-def pending_count(conn: Connection, log_id: int) -> int:
-    return int(
-        conn.execute(
-            select(func.count()).select_from(PendingRow).where(PendingRow.log_id == log_id)
-        ).scalar_one()
-    )
 
 
 def leaf_index(conn: Connection, log_id: int, leaf_hash: bytes, size: int) -> int | None:
