@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -50,8 +51,13 @@ def test_app_refuses_a_database_behind_the_code(empty_database_url: str) -> None
         async with app.router.lifespan_context(app):
             pass
 
-    with pytest.raises(SchemaBehindError, match="run `parvis db upgrade`"):
-        asyncio.run(start())
+    # A thread of its own: Playwright's sync API (browser tests, same session) keeps an
+    # event loop running in the main thread, where asyncio.run() is refused.
+    with (
+        ThreadPoolExecutor(1) as pool,
+        pytest.raises(SchemaBehindError, match="run `parvis db upgrade`"),
+    ):
+        pool.submit(asyncio.run, start()).result()
 
 
 def test_a_branch_that_depends_on_another_counts_as_applied(tmp_path: Path) -> None:
