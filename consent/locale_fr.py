@@ -199,7 +199,8 @@ MESSAGES = {
     "renewed": "renouvelé",
     "revoked": "révoqué",
     "invalidated": "invalidé",
-    "open": "en cours",
+    # "open" alone is the election status ("ouvert"): a request's is "in progress".
+    "in progress": "en cours",
     "completed": "traitée",
     "granted": "satisfaite",
     "partially_granted": "partiellement satisfaite",

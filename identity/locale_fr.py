@@ -120,7 +120,7 @@ MESSAGES = {
     "Letters to send": "Courriers à envoyer",
     "Export the letters (CSV for mail merge)": "Exporter les courriers (CSV pour publipostage)",
     "Record a paper vote": "Enregistrer un vote papier",
-    "Vote": "Vote",
+    "Voting rule": "Scrutin",
     "Birth name": "Nom de naissance",
     "First names": "Prénoms",
     "Date of birth": "Date de naissance",

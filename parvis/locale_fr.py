@@ -15,7 +15,7 @@ MESSAGES = {
     "Staff": "Espace agents",
     "Sign in": "Se connecter",
     "See the open votes and consultations": "Voir les votes et consultations ouverts",
-    "Sign in with FranceConnect": "Se connecter avec FranceConnect",
+    "Sign in with FranceConnect": "S’identifier avec FranceConnect",
     "See and manage your consents and personal data": "Voir et gérer vos consentements et vos données personnelles",
     "Welcome to Parvis": "Bienvenue sur Parvis",
     "Parvis: identity, consent and secure voting for local authorities.": "Parvis : identité, consentement et vote sécurisé pour les collectivités.",

@@ -6,6 +6,7 @@ from parvis.kernel.i18n import register_catalog
 
 MESSAGES = {
     "Agree and continue": "Accepter et continuer",
+    "Refuse": "Refuser",
     "Platforms you have connected": "Plateformes que vous avez connectées",
     "Purpose:": "Finalité :",
     "Share with a platform?": "Partager avec une plateforme ?",

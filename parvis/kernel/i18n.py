@@ -20,7 +20,13 @@ def register_catalog(language: str, messages: Mapping[str, str]) -> None:
     """Add translations (message id → text) for ``language``."""
     if language not in _CATALOGS:
         raise ValueError(f"unsupported language {language!r}")
-    _CATALOGS[language].update(messages)
+    existing = _CATALOGS[language]
+    # One catalogue is shared by every domain: a message id translated two ways would make
+    # one domain's pages show the other's wording, depending on import order.
+    clashes = sorted(k for k, v in messages.items() if k in existing and existing[k] != v)
+    if clashes:
+        raise ValueError(f"message ids translated differently elsewhere: {clashes}")
+    existing.update(messages)
 
 
 def catalog(language: str) -> Mapping[str, str]:

@@ -32,3 +32,13 @@ def test_every_marked_message_has_a_french_translation() -> None:
                     missing.append(f"{template.relative_to(directory)}: {message!r}")
     assert seen > 20, "the pattern found too few messages: it is broken"
     assert not missing, "untranslated messages:\n" + "\n".join(sorted(set(missing)))
+
+
+def test_a_message_translated_two_ways_is_refused() -> None:
+    import pytest
+
+    i18n.register_catalog("fr", {"Parvis test message": "Message de test"})
+    i18n.register_catalog("fr", {"Parvis test message": "Message de test"})  # same: fine
+    with pytest.raises(ValueError, match="translated differently elsewhere"):
+        i18n.register_catalog("fr", {"Parvis test message": "Autre texte"})
+    assert i18n.catalog("fr")["Parvis test message"] == "Message de test"
