@@ -172,10 +172,9 @@ def _fc_error(request: Request, exc: IdentityError) -> Response:
 
 def _local(target: object) -> str | None:
     """A same-origin path to continue to after sign-in/out (the OpenID provider sets it);
-    anything else (another origin, ``//host``) is ignored."""
-    if isinstance(target, str) and target.startswith("/") and not target.startswith("//"):
-        return target
-    return None
+    anything else is ignored — the same rules as the staff ``next`` (:func:`safe_next`:
+    ``//host``, ``/\\host``, control characters and schemes are refused)."""
+    return safe_next(target)
 
 
 @citizen_router.get("/auth/franceconnect/callback")

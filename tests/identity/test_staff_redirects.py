@@ -194,3 +194,11 @@ def test_sign_in_never_redirects_away(
     )
     assert signed_in.status_code == 303
     assert signed_in.headers["location"] == "/staff"
+
+
+def test_continuation_after_citizen_sign_in_is_local_only() -> None:
+    from identity.pages import _local
+
+    assert _local("/authorize?client_id=x") == "/authorize?client_id=x"
+    for hostile in ("//evil.example", "/\\evil.example", "https://evil.example", "/\t/evil", 42):
+        assert _local(hostile) is None
