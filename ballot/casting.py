@@ -5,10 +5,11 @@ a disk flush (SQLite ``synchronous=FULL``; PostgreSQL ``fsync``): a few millisec
 machines Parvis targets, which alone would cap casting at a few hundred ballots per second.
 Request handlers therefore verify their ballot (the CPU work: RSA-PSS, Ed25519, the rules)
 themselves and hand it to :class:`CastCommitter`, one thread per process that takes every
-ballot waiting, puts them in the ballot box in one transaction
-(:meth:`ballot.service.ElectionService.cast_batch`), asks the audit engine to integrate
-them, and answers each handler through a future. While one batch commits the next one
-gathers, so batches grow with the load and cost nothing when it is light.
+ballot waiting and puts them in the ballot box in one transaction
+(:meth:`ballot.service.ElectionService.cast_batch`); a second thread asks the audit engine
+to integrate what was committed and answers each handler through a future with its
+receipt. While one batch commits the next one gathers, so batches grow with the load and
+cost nothing when it is light.
 
 One bad ballot cannot sink a batch: refusals (used token, stale ``seq``) are per ballot; if
 the batch transaction itself fails, each ballot is retried alone.
@@ -51,13 +52,29 @@ class _Item:
     future: Future[dict[str, Any]]
 
 
+@dataclass(frozen=True, slots=True)
+class _Settled:
+    """A committed batch waiting for its receipts."""
+
+    name: str | None
+    group: list[_Item]
+    outcome: list[Promise | DomainError]
+
+
 class CastCommitter:
-    """The per-process committer; :meth:`submit` returns a future of the receipt."""
+    """The per-process committer; :meth:`submit` returns a future of the receipt.
+
+    Two threads form a pipeline: the committer commits batch after batch; the receipter
+    asks the audit engine to integrate everything committed so far (once for all the
+    batches that are waiting) and builds their receipts. While one waits for its disk flush
+    the other works.
+    """
 
     def __init__(self, service: ElectionService) -> None:
         self._service = service
         self._queue: queue.SimpleQueue[_Item | object] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
+        self._settled: queue.SimpleQueue[_Settled | object] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
 
     def submit(self, election_id: str, ballot: PreparedBallot) -> Future[dict[str, Any]]:
@@ -72,26 +89,33 @@ class CastCommitter:
         return self.submit(election_id, ballot).result()
 
     def _ensure_started(self) -> None:
-        # Started on first use, so that it lives in the worker process that serves, never
+        # Started on first use, so that they live in the worker process that serves, never
         # in a parent that forks.
         with self._lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(
-                    target=self._run, name="parvis-ballot-committer", daemon=True
-                )
-                self._thread.start()
+            if self._threads and all(t.is_alive() for t in self._threads):
+                return
+            self._threads = [
+                threading.Thread(target=self._run, name="parvis-ballot-committer", daemon=True),
+                threading.Thread(
+                    target=self._run_receipts, name="parvis-ballot-receipts", daemon=True
+                ),
+            ]
+            for thread in self._threads:
+                thread.start()
 
     def stop(self) -> None:
         with self._lock:
-            thread, self._thread = self._thread, None
-        if thread is not None:
-            self._queue.put(_STOP)
-            thread.join(timeout=10)
+            threads, self._threads = self._threads, []
+        if threads:
+            self._queue.put(_STOP)  # the committer passes it on to the receipter
+            for thread in threads:
+                thread.join(timeout=10)
 
     def _run(self) -> None:
         while True:
             first = self._queue.get()
             if first is _STOP:
+                self._settled.put(_STOP)
                 return
             batch = [first]
             while len(batch) < MAX_BATCH:
@@ -107,11 +131,13 @@ class CastCommitter:
             for election_id, group in by_election.items():
                 self._commit(election_id, group)
             if stop:
+                self._settled.put(_STOP)
                 return
 
     def _commit(self, election_id: str, group: list[_Item]) -> None:
         try:
-            self._settle(group, self._service.cast_batch(election_id, [i.ballot for i in group]))
+            name, outcome = self._service.cast_batch(election_id, [i.ballot for i in group])
+            self._settled.put(_Settled(name, group, outcome))
         except Exception as exc:  # the batch transaction failed: retry one by one
             if len(group) == 1:
                 _fail(group[0], exc)
@@ -121,48 +147,68 @@ class CastCommitter:
             )
             for item in group:
                 try:
-                    self._settle([item], self._service.cast_batch(election_id, [item.ballot]))
+                    name, outcome = self._service.cast_batch(election_id, [item.ballot])
+                    self._settled.put(_Settled(name, [item], outcome))
                 except Exception as single:
                     _fail(item, single)
 
-    def _settle(
-        self, group: list[_Item], result: tuple[str | None, list[Promise | DomainError]]
-    ) -> None:
-        name, outcome = result
-        leaves = [
-            i.ballot.leaf for i, o in zip(group, outcome, strict=True) if isinstance(o, Promise)
-        ]
-        proofs: dict[bytes, dict[str, Any]] = {}
-        if name is not None and leaves:
-            try:
-                proofs = self._service.receipts(name, leaves)
-            except Exception as exc:  # the ballots are in: a receipt with the promise will do
-                log.warning("receipt proofs failed", extra={"exc_type": type(exc).__name__})
-        for item, out in zip(group, outcome, strict=True):
-            if isinstance(out, DomainError):
-                item.future.set_exception(out)
-                continue
-            leaf = item.ballot.leaf
-            integrated = proofs.get(leaf)
-            receipt: dict[str, Any] = {
-                "election": item.election_id,
-                "leaf_hash": b64u_encode(leaf),
-                "tracking_code": tracking_code(leaf),
-                "index": None,
-                "tree_size": None,
-                "checkpoint": None,
-                "inclusion_proof": None,
-                "promise": None,
+    def _run_receipts(self) -> None:
+        while True:
+            first = self._settled.get()
+            waiting = [first]
+            while True:
+                try:
+                    waiting.append(self._settled.get_nowait())
+                except queue.Empty:
+                    break
+            settled = [s for s in waiting if isinstance(s, _Settled)]
+            leaves: dict[str, list[bytes]] = defaultdict(list)
+            for batch in settled:
+                if batch.name is None:
+                    continue
+                leaves[batch.name] += [
+                    i.ballot.leaf
+                    for i, o in zip(batch.group, batch.outcome, strict=True)
+                    if isinstance(o, Promise)
+                ]
+            proofs: dict[bytes, dict[str, Any]] = {}
+            for name, wanted in leaves.items():
+                try:
+                    proofs.update(self._service.receipts(name, wanted))
+                except Exception as exc:  # the ballots are in: the promise will do
+                    log.warning("receipt proofs failed", extra={"exc_type": type(exc).__name__})
+            for batch in settled:
+                _answer(batch, proofs)
+            if any(s is _STOP for s in waiting):
+                return
+
+
+def _answer(batch: _Settled, proofs: dict[bytes, dict[str, Any]]) -> None:
+    for item, out in zip(batch.group, batch.outcome, strict=True):
+        if isinstance(out, DomainError):
+            item.future.set_exception(out)
+            continue
+        leaf = item.ballot.leaf
+        receipt: dict[str, Any] = {
+            "election": item.election_id,
+            "leaf_hash": b64u_encode(leaf),
+            "tracking_code": tracking_code(leaf),
+            "index": None,
+            "tree_size": None,
+            "checkpoint": None,
+            "inclusion_proof": None,
+            "promise": None,
+        }
+        integrated = proofs.get(leaf)
+        if integrated is not None:
+            receipt.update(integrated)
+        else:
+            receipt["promise"] = {
+                "leaf_hash": b64u_encode(out.leaf_hash),
+                "integrate_by": format_time(out.integrate_by),
+                "note": out.note,
             }
-            if integrated is not None:
-                receipt.update(integrated)
-            else:
-                receipt["promise"] = {
-                    "leaf_hash": b64u_encode(out.leaf_hash),
-                    "integrate_by": format_time(out.integrate_by),
-                    "note": out.note,
-                }
-            item.future.set_result(receipt)
+        item.future.set_result(receipt)
 
 
 def _fail(item: _Item, exc: BaseException) -> None:

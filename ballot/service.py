@@ -117,6 +117,8 @@ PAPER: Final = "paper"
 BALLOT_PREFIX: Final = b'{"cast":'
 #: Longest wait for the audit sequencer when a transition needs its entry integrated.
 INTEGRATION_TIMEOUT: Final = 30.0
+#: How long a cast's receipt waits for the audit sequencer before it is the signed promise.
+RECEIPT_WAIT: Final = 0.5
 #: Most commitments one board page lists.
 MAX_PAGE: Final = 100_000
 _CHUNK: Final = 1000
@@ -812,6 +814,11 @@ class ElectionService:
 
     # -- casting (the voter is unknown here) --------------------------------------------
 
+    def knows(self, election_id: str) -> bool:
+        """Whether this process has the election's manifest in memory (no I/O to verify)."""
+        with self._lock:
+            return election_id in self._public_keys
+
     def prepare_cast(self, election_id: str, body: bytes | Mapping[str, object]) -> PreparedBallot:
         """Verify a cast request against the election's manifest (no database write):
         token signature, election id, ballot signature (``verify_cast``) and the ballot
@@ -991,15 +998,25 @@ class ElectionService:
     ) -> dict[bytes, dict[str, Any]]:
         """Index, checkpoint and inclusion proof of each integrated leaf (others omitted).
 
-        ``fresh`` (the committer's just-appended ballots): first ask the audit engine to
-        integrate pending entries now — it does nothing when a sequencer leader runs in
-        another process — then look for the leaves in the last two level-0 tiles only; a
-        leaf not found there is still pending, and its receipt is the signed promise.
+        ``fresh`` (the committer's just-appended ballots): when no sequencer runs in this
+        process, ask the audit engine to integrate now (it does nothing if a leader runs in
+        another process); then wait up to :data:`RECEIPT_WAIT` seconds for the leaves to
+        appear in the last two level-0 tiles. A leaf still pending gets the signed promise.
         Otherwise (a receipt looked up later) the log finds the leaf wherever it is.
         Proofs are read through shared tiles (:mod:`ballot.tiles`).
         """
-        if fresh and leaves:
+        if fresh and leaves and not self.audit.run_sequencer:
             self.audit.integrate(log=name)
+        deadline = time.monotonic() + (RECEIPT_WAIT if fresh else 0.0)
+        while True:
+            found = self._proofs(name, leaves, fresh=fresh)
+            if len(found) == len(set(leaves)) or time.monotonic() >= deadline:
+                return found
+            time.sleep(0.02)  # the sequencer integrates in batches (audit-log.md)
+
+    def _proofs(
+        self, name: str, leaves: Sequence[bytes], *, fresh: bool
+    ) -> dict[bytes, dict[str, Any]]:
         found: dict[bytes, dict[str, Any]] = {}
         with self.ctx.db.read_session() as session:
             head = self.audit.head(session, log=name)
