@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from consent.auditing import audit_of
@@ -93,8 +94,13 @@ def record_access(
     names = sorted(set(fields))
     if not names or not all(_FIELD.match(n) for n in names):
         raise InvalidInputError("fields: one or more attribute names such as given_name")
-    if purpose not in INTERNAL_PURPOSES and session.get(PurposeRow, purpose[:64]) is None:
-        raise UnknownPurposeError(purpose)
+    if purpose not in INTERNAL_PURPOSES:
+        # Purposes are closed, never deleted: once seen, a purpose id stays valid.
+        known: set[str] = ctx.extension("consent.known_purposes", lambda _ctx: set())
+        if purpose not in known:
+            if session.scalar(select(PurposeRow.id).where(PurposeRow.id == purpose[:64])) is None:
+                raise UnknownPurposeError(purpose)
+            known.add(purpose)
     audit_of(ctx).record(
         session,
         event_type=ACCESS_EVENT,
