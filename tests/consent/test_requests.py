@@ -15,6 +15,7 @@ from consent import requests as dsr
 from consent.access import access_records, record_access
 from consent.auditing import audit_of
 from consent.bases import Right
+from consent.clients import create_client
 from consent.errors import (
     DataKeyError,
     DeadlineError,
@@ -25,7 +26,8 @@ from consent.errors import (
 from consent.hooks import ErasureContext, ExportContext, _erasers, _exporters
 from consent.ledger import Actor, ActorKind, Method, Status
 from consent.service import ConsentService
-from consent.tables import ReceiptRow
+from consent.tables import ReceiptRow, WebhookDeliveryRow
+from consent.webhooks import subscribe
 from parvis.kernel.clock import FixedClock
 from parvis.kernel.context import AppContext
 from parvis.kernel.errors import InvalidInputError
@@ -225,10 +227,31 @@ def test_erasure_shreds_the_key_erases_audit_details_and_notifies(
             fields=["address"],
             purpose="newsletter",
         )
+    with ctx.db.write_session() as session:
+        create_client(
+            ctx, session, client_id="decidim", controller_id="ville-exemple", name="d", actor=DPO
+        )
+        subscribe(ctx, session, client_id="decidim", url="http://127.0.0.1:9/hooks")
     view = open_(ctx, "alice", Right.ERASURE, note="effacez tout")
     with ctx.db.write_session() as session:
-        dsr.complete(ctx, session, view.id, outcome=dsr.Outcome.GRANTED, motivation="", actor=DPO)
+        done = dsr.complete(
+            ctx,
+            session,
+            view.id,
+            outcome=dsr.Outcome.GRANTED,
+            motivation="",
+            actor=DPO,
+            recipients=["Routeur SAS"],
+        )
     assert erased == ["alice"]
+    # Art. 19: the platform is told (signed webhooks queued in the same transaction)
+    assert done.recipients_notified == ("Routeur SAS", "platform:decidim")
+    with ctx.db.read_session() as session:
+        sent = [
+            (row.event_type, json.loads(row.payload)["data"]["subject"])
+            for row in session.scalars(select(WebhookDeliveryRow).order_by(WebhookDeliveryRow.seq))
+        ]
+    assert sent == [("subject.erased", "alice"), ("consent.revoked", "alice")]
     with ctx.db.read_session() as session:
         keys = data_keys(ctx)
         assert keys.is_shredded(session, "alice")
