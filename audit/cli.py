@@ -11,22 +11,20 @@ from __future__ import annotations
 import base64
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import Annotated, Any
 
 import typer
 
+from parvis.kernel.cli import one_line_errors
 from parvis.kernel.context import AppContext, build_context
-from parvis.kernel.errors import DomainError, InvalidInputError
+from parvis.kernel.errors import InvalidInputError
 from parvis.kernel.settings import load_settings
 
 __all__ = ["audit_app"]
 
-P = ParamSpec("P")
-R = TypeVar("R")
 
 audit_app = typer.Typer(
     help="Transparency logs: record events, print checkpoints, keys and proofs, verify.",
@@ -38,25 +36,7 @@ CLI_ACTOR = "system:cli"
 LogOption = Annotated[str, typer.Option("--log", help="log name (the audit trail is 'audit')")]
 
 
-def _one_line(func: Callable[P, R]) -> Callable[P, R]:
-    @wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        from sqlalchemy.exc import SQLAlchemyError
-
-        try:
-            return func(*args, **kwargs)
-        except DomainError as exc:
-            typer.echo(f"error: {' '.join(str(exc).split())}", err=True)
-            raise typer.Exit(1) from None
-        except SQLAlchemyError as exc:
-            reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-            typer.echo(f"error: database error: {reason}", err=True)
-            raise typer.Exit(1) from None
-        except OSError as exc:
-            typer.echo(f"error: {exc.strerror or exc}: {exc.filename or ''}", err=True)
-            raise typer.Exit(1) from None
-
-    return wrapper
+_one_line = one_line_errors
 
 
 @contextmanager

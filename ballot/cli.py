@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from parvis.kernel.cli import fail, one_line_errors
 from parvis.kernel.errors import DomainError, InvalidInputError
 
 if TYPE_CHECKING:
@@ -29,8 +29,6 @@ if TYPE_CHECKING:
 __all__ = ["election_app", "verify_board"]
 
 CLI_ACTOR = "system:cli"
-P = ParamSpec("P")
-R = TypeVar("R")
 
 election_app = typer.Typer(
     help="Elections: define, schedule, open, close, tally, publish, export the board.",
@@ -58,29 +56,8 @@ def _context() -> Iterator[AppContext]:
         ctx.db.dispose()
 
 
-def _errors(func: Callable[P, R]) -> Callable[P, R]:
-    """``parvis.cli.one_line_errors`` semantics: a one-line ``error: …`` and exit status 1."""
-
-    @wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        from sqlalchemy.exc import SQLAlchemyError
-
-        try:
-            return func(*args, **kwargs)
-        except DomainError as exc:
-            _fail(str(exc))
-        except SQLAlchemyError as exc:
-            reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-            _fail(f"database error: {reason}")
-        except OSError as exc:
-            _fail(f"{exc.strerror or exc}: {exc.filename or ''}".strip(": "))
-
-    return wrapper
-
-
-def _fail(message: str) -> NoReturn:
-    typer.echo(f"error: {' '.join(message.split())}", err=True)
-    raise typer.Exit(1)
+_errors = one_line_errors
+_fail = fail
 
 
 def _status_line(ctx: AppContext, election_id: str) -> str:

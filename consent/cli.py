@@ -9,22 +9,19 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import wraps
 from pathlib import Path
-from typing import Annotated, ParamSpec, TypeVar
+from typing import Annotated
 
 import typer
 
+from parvis.kernel.cli import one_line_errors
 from parvis.kernel.context import AppContext, build_context
-from parvis.kernel.errors import DomainError
 from parvis.kernel.settings import load_settings
 
 __all__ = ["consent_app"]
 
-P = ParamSpec("P")
-R = TypeVar("R")
 
 consent_app = typer.Typer(
     help="The GDPR registry: register, receipts, retention, platforms.", no_args_is_help=True
@@ -32,25 +29,7 @@ consent_app = typer.Typer(
 CLI_ACTOR = "system:cli"
 
 
-def _one_line(func: Callable[P, R]) -> Callable[P, R]:
-    @wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        from sqlalchemy.exc import SQLAlchemyError
-
-        try:
-            return func(*args, **kwargs)
-        except DomainError as exc:
-            typer.echo(f"error: {' '.join(str(exc).split())}", err=True)
-            raise typer.Exit(1) from None
-        except SQLAlchemyError as exc:
-            reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-            typer.echo(f"error: database error: {reason}", err=True)
-            raise typer.Exit(1) from None
-        except OSError as exc:
-            typer.echo(f"error: {exc.strerror or exc}: {exc.filename or ''}", err=True)
-            raise typer.Exit(1) from None
-
-    return wrapper
+_one_line = one_line_errors
 
 
 @contextmanager

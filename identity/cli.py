@@ -6,42 +6,24 @@ errors are raised, never printed as tracebacks).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Annotated, ParamSpec, TypeVar
+from typing import Annotated
 
 import typer
 
+from parvis.kernel.cli import one_line_errors
 from parvis.kernel.context import AppContext, build_context
-from parvis.kernel.errors import DomainError
 from parvis.kernel.principal import Role
 from parvis.kernel.settings import load_settings
 
 __all__ = ["fc_sandbox", "staff_app", "territory_app"]
 
-P = ParamSpec("P")
-R = TypeVar("R")
 
 territory_app = typer.Typer(help="Territories and census imports.", no_args_is_help=True)
 staff_app = typer.Typer(help="Staff accounts.", no_args_is_help=True)
 
 
-def _one_line(func: Callable[P, R]) -> Callable[P, R]:
-    """Domain errors become ``error: …`` on one line and exit status 1."""
-
-    @wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return func(*args, **kwargs)
-        except DomainError as exc:
-            typer.echo(f"error: {' '.join(str(exc).split())}", err=True)
-            raise typer.Exit(1) from None
-        except OSError as exc:
-            typer.echo(f"error: {exc.strerror or exc}: {exc.filename or ''}", err=True)
-            raise typer.Exit(1) from None
-
-    return wrapper
+_one_line = one_line_errors
 
 
 def _context() -> AppContext:

@@ -7,20 +7,16 @@ standard error (issue "Foundation", item 5) — never a traceback.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, NoReturn, ParamSpec, TypeVar
+from typing import Annotated, Any
 
 import typer
 
-from parvis.kernel.errors import DomainError
+from parvis.kernel.cli import fail, one_line_errors
 from parvis.kernel.settings import Mode, Settings, environment_snapshot, load_settings
 
 __all__ = ["app", "fail", "main", "one_line_errors", "settings_from_env"]
 
-P = ParamSpec("P")
-R = TypeVar("R")
 
 app = typer.Typer(
     name="parvis",
@@ -31,33 +27,6 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-
-
-def fail(message: str, code: int = 1) -> NoReturn:
-    """Print ``error: message`` on one line to stderr and exit with ``code``."""
-    typer.echo(f"error: {' '.join(message.split())}", err=True)
-    raise typer.Exit(code)
-
-
-def one_line_errors(func: Callable[P, R]) -> Callable[P, R]:
-    """Turn domain, configuration and database errors into a one-line exit."""
-
-    @wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        from sqlalchemy.exc import SQLAlchemyError
-
-        try:
-            return func(*args, **kwargs)
-        except DomainError as exc:
-            fail(str(exc))
-        except SQLAlchemyError as exc:
-            # The driver's first line names the problem (connection refused, no such table).
-            reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-            fail(f"database error: {reason}")
-        except OSError as exc:
-            fail(f"{exc.strerror or exc}: {exc.filename or ''}".strip(": "))
-
-    return wrapper
 
 
 def settings_from_env(**overrides: Any) -> Settings:
