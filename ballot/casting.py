@@ -6,8 +6,8 @@ machines Parvis targets, which alone would cap casting at a few hundred ballots 
 Request handlers therefore verify their ballot (the CPU work: RSA-PSS, Ed25519, the rules)
 themselves and hand it to :class:`CastCommitter`, one thread per process that takes every
 ballot waiting and puts them in the ballot box in one transaction
-(:meth:`ballot.service.ElectionService.cast_batch`); a second thread asks the audit engine
-to integrate what was committed and answers each handler through a future with its
+(:meth:`ballot.service.ElectionService.cast_batch`) and asks the audit engine to integrate
+them; a second thread reads the proofs and answers each handler through a future with its
 receipt. While one batch commits the next one gathers, so batches grow with the load and
 cost nothing when it is light.
 
@@ -64,10 +64,10 @@ class _Settled:
 class CastCommitter:
     """The per-process committer; :meth:`submit` returns a future of the receipt.
 
-    Two threads form a pipeline: the committer commits batch after batch; the receipter
-    asks the audit engine to integrate everything committed so far (once for all the
-    batches that are waiting) and builds their receipts. While one waits for its disk flush
-    the other works.
+    Two threads form a pipeline: the committer commits a batch and, when no sequencer runs
+    in this process, asks the audit engine to integrate it (both write: one thread, so this
+    process's writers never queue behind each other); the receipter reads the proofs
+    through tiles and answers — while the committer already commits the next batch.
     """
 
     def __init__(self, service: ElectionService) -> None:
@@ -128,29 +128,47 @@ class CastCommitter:
             by_election: dict[str, list[_Item]] = defaultdict(list)
             for item in items:
                 by_election[item.election_id].append(item)
-            for election_id, group in by_election.items():
-                self._commit(election_id, group)
+            settled = [self._commit(eid, group) for eid, group in by_election.items()]
+            # Without a sequencer in this process (test mode, or PARVIS_AUDIT_SEQUENCER off),
+            # integrate now so that receipts carry their proofs. With one, it integrates in
+            # batches anyway (audit-log.md, "Sequencing"): receipts are then the signed
+            # promise unless already integrated. Integration writes too, so it is done here,
+            # after the batch and once per board: this process's writers never wait for each
+            # other (SQLite's busy handler would sleep milliseconds between attempts).
+            boards = {s.name for batch_ in settled for s in batch_ if s.name is not None}
+            if self._service.audit.run_sequencer:
+                boards = set()
+            for name in boards:
+                try:
+                    self._service.audit.integrate(log=name)
+                except Exception as exc:  # receipts fall back to the promise
+                    log.warning("integration failed", extra={"exc_type": type(exc).__name__})
+            for batch_ in settled:
+                for one in batch_:
+                    self._settled.put(one)
             if stop:
                 self._settled.put(_STOP)
                 return
 
-    def _commit(self, election_id: str, group: list[_Item]) -> None:
+    def _commit(self, election_id: str, group: list[_Item]) -> list[_Settled]:
         try:
             name, outcome = self._service.cast_batch(election_id, [i.ballot for i in group])
-            self._settled.put(_Settled(name, group, outcome))
         except Exception as exc:  # the batch transaction failed: retry one by one
             if len(group) == 1:
                 _fail(group[0], exc)
-                return
+                return []
             log.warning(
                 "cast batch failed; retrying singly", extra={"exc_type": type(exc).__name__}
             )
+            settled = []
             for item in group:
                 try:
                     name, outcome = self._service.cast_batch(election_id, [item.ballot])
-                    self._settled.put(_Settled(name, [item], outcome))
+                    settled.append(_Settled(name, [item], outcome))
                 except Exception as single:
                     _fail(item, single)
+            return settled
+        return [_Settled(name, group, outcome)]
 
     def _run_receipts(self) -> None:
         while True:
@@ -174,7 +192,7 @@ class CastCommitter:
             proofs: dict[bytes, dict[str, Any]] = {}
             for name, wanted in leaves.items():
                 try:
-                    proofs.update(self._service.receipts(name, wanted))
+                    proofs.update(self._service.receipts(name, wanted, integrate=False))
                 except Exception as exc:  # the ballots are in: the promise will do
                     log.warning("receipt proofs failed", extra={"exc_type": type(exc).__name__})
             for batch in settled:

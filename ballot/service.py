@@ -117,8 +117,6 @@ PAPER: Final = "paper"
 BALLOT_PREFIX: Final = b'{"cast":'
 #: Longest wait for the audit sequencer when a transition needs its entry integrated.
 INTEGRATION_TIMEOUT: Final = 30.0
-#: How long a cast's receipt waits for the audit sequencer before it is the signed promise.
-RECEIPT_WAIT: Final = 0.5
 #: Most commitments one board page lists.
 MAX_PAGE: Final = 100_000
 _CHUNK: Final = 1000
@@ -994,25 +992,20 @@ class ElectionService:
         return name, result
 
     def receipts(
-        self, name: str, leaves: Sequence[bytes], *, fresh: bool = True
+        self, name: str, leaves: Sequence[bytes], *, integrate: bool = True
     ) -> dict[bytes, dict[str, Any]]:
-        """Index, checkpoint and inclusion proof of each integrated leaf (others omitted).
+        """Index, checkpoint and inclusion proof of each of ``leaves`` that is integrated.
 
-        ``fresh`` (the committer's just-appended ballots): when no sequencer runs in this
-        process, ask the audit engine to integrate now (it does nothing if a leader runs in
-        another process); then wait up to :data:`RECEIPT_WAIT` seconds for the leaves to
-        appear in the last two level-0 tiles. A leaf still pending gets the signed promise.
-        Otherwise (a receipt looked up later) the log finds the leaf wherever it is.
-        Proofs are read through shared tiles (:mod:`ballot.tiles`).
+        ``integrate`` first asks the audit engine to integrate now; it does nothing when the
+        sequencer leader holds the log elsewhere (another process, or this process's
+        sequencer thread on PostgreSQL). Leaves are looked for in the last two level-0 tiles
+        (fresh ballots; a leaf still pending is left out, and its receipt is the signed
+        promise at once: waiting for the sequencer would make every voter wait a batch
+        delay). Proofs are read through shared tiles (:mod:`ballot.tiles`).
         """
-        if fresh and leaves and not self.audit.run_sequencer:
+        if integrate and leaves:
             self.audit.integrate(log=name)
-        deadline = time.monotonic() + (RECEIPT_WAIT if fresh else 0.0)
-        while True:
-            found = self._proofs(name, leaves, fresh=fresh)
-            if len(found) == len(set(leaves)) or time.monotonic() >= deadline:
-                return found
-            time.sleep(0.02)  # the sequencer integrates in batches (audit-log.md)
+        return self._proofs(name, leaves, fresh=True)
 
     def _proofs(
         self, name: str, leaves: Sequence[bytes], *, fresh: bool
@@ -1127,7 +1120,7 @@ class ElectionService:
         ).first()
         if leaf is None or not hmac.compare_digest(tracking_code(leaf), wanted):
             raise UnknownReceiptError("no ballot on this board has this tracking code")
-        found = self.receipts(board.log, [leaf], fresh=False).get(leaf)
+        found = self._proofs(board.log, [leaf], fresh=False).get(leaf)
         if found is None:
             raise ReceiptPendingError(
                 "the ballot is accepted and waits for the board's next checkpoint; try again "
