@@ -190,6 +190,10 @@ class CastCommitter:
                     if isinstance(o, Promise)
                 ]
             proofs: dict[bytes, dict[str, Any]] = {}
+            if self._service.audit.run_sequencer:
+                # The sequencer integrates in batches: the entries are pending, and the
+                # receipts are the signed promises; asking the log now would only load it.
+                leaves.clear()
             for name, wanted in leaves.items():
                 try:
                     proofs.update(self._service.receipts(name, wanted, integrate=False))
