@@ -44,8 +44,9 @@ router = api_router(tags=["elections"])
 
 Ctx = Annotated[AppContext, Depends(get_ctx)]
 Who = Annotated[Principal, Depends(current_principal)]
-Officer = Annotated[Staff, Depends(require_staff(Role.ELECTION_OFFICER, Role.ADMIN))]
-Agent = Annotated[Staff, Depends(require_staff(Role.AGENT, Role.ADMIN))]
+#: Issue 7, item 1: "each transition by an election officer"; item 9: "an agent marks".
+Officer = Annotated[Staff, Depends(require_staff(Role.ELECTION_OFFICER))]
+Agent = Annotated[Staff, Depends(require_staff(Role.AGENT))]
 SignedInCitizen = Annotated[Citizen, Depends(signed_in_citizen)]
 Definition = Annotated[dict[str, Any], Body(description="election definition (docs/ballot-api.md)")]
 
@@ -55,7 +56,7 @@ def _service(ctx: AppContext) -> ElectionService:
 
 
 def _sees_drafts(who: Principal) -> bool:
-    return isinstance(who, Staff) and (who.has(Role.ELECTION_OFFICER) or who.has(Role.ADMIN))
+    return isinstance(who, Staff) and who.has(Role.ELECTION_OFFICER)
 
 
 class TokenRequest(BaseModel):

@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+import audit
 from ballot.board import tracking_code
 from ballot.manifest import Manifest
 from ballot.token import b64u_decode, b64u_encode
@@ -16,6 +17,7 @@ from ballot.verify import verify_board
 from parvis.kernel.clock import FixedClock
 from parvis.kernel.context import AppContext
 from tests.ballot.elections import (
+    AGENT,
     OFFICER,
     Voter,
     check_receipt,
@@ -48,6 +50,11 @@ def test_protocol_end_to_end(app: FastAPI, client: TestClient, clock: FixedClock
         "scheduled"
     )
     assert client.get(f"/elections/{election}/manifest").status_code == 404
+    agent_name, agent_cookie = session_cookie(ctx, AGENT)
+    refused = client.post(
+        f"/elections/{election}/open", headers={"Cookie": f"{agent_name}={agent_cookie}"}
+    )
+    assert refused.status_code == 403  # only an election officer moves an election on
     opened = staff_call(client, ctx, "POST", f"/elections/{election}/open")
     assert opened["status"] == "open"
 
@@ -144,6 +151,22 @@ def test_protocol_end_to_end(app: FastAPI, client: TestClient, clock: FixedClock
     assert report.counted_ballots == 3
     assert report.recounted
     assert report.receipt_index == carol.receipts[0]["index"]
+
+    # Every step was audited, with the officer as actor.
+    with ctx.db.read_session() as db:
+        steps = [
+            e.event_type
+            for e in audit.service_from(ctx).query(db, actor=OFFICER.audit_actor, limit=100)
+            if e.event_type.startswith("ballot.election.")
+        ]
+    assert steps == [
+        "ballot.election.created",
+        "ballot.election.scheduled",
+        "ballot.election.opened",
+        "ballot.election.closed",
+        "ballot.election.tallied",
+        "ballot.election.published",
+    ]
 
     page = client.get(f"/scrutins/{election}/resultats")
     assert page.status_code == 200
