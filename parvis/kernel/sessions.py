@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import DateTime, String, Text, delete, select
+from sqlalchemy import DateTime, String, Text, delete
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from parvis.kernel.clock import Clock
@@ -161,16 +161,6 @@ class SessionStore:
 
     def destroy(self, db: Session, session: WebSession) -> None:
         db.execute(delete(WebSessionRow).where(WebSessionRow.id_hash == session.id_hash))
-
-    def purge_expired(self, db: Session) -> int:
-        """Delete sessions idle for longer than the idle limit; returns how many."""
-        cutoff = self.clock.now() - self.idle
-        ids = list(
-            db.scalars(select(WebSessionRow.id_hash).where(WebSessionRow.last_seen_at < cutoff))
-        )
-        if ids:
-            db.execute(delete(WebSessionRow).where(WebSessionRow.id_hash.in_(ids)))
-        return len(ids)
 
     @staticmethod
     def _encode(session: WebSession) -> str:
