@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from fastapi import APIRouter
+
 import consent
+from identity.oidc import logout, web
 from identity.oidc.cli import client_app, keys_app
 from identity.oidc.service import oidc_from
-from identity.oidc.web import router
 from parvis.kernel.context import AppContext
 
 __all__ = ["CLI_GROUPS", "router", "setup"]
 
 CLI_GROUPS = {"client": client_app, "keys": keys_app}
+
+router = APIRouter()
+router.include_router(web.router)
+router.include_router(logout.router)
 
 
 def setup(ctx: AppContext) -> None:

@@ -1,6 +1,6 @@
 """HTTP adapters of the OpenID provider: discovery, JWKS, authorization (with the consent
-screen), token, userinfo, revocation, introspection, RP-initiated logout, and the citizen's
-list of platforms. OAuth endpoints answer RFC 6749 error objects, never problem+json."""
+screen), token, userinfo, revocation and introspection (logout is in
+:mod:`identity.oidc.logout`). OAuth endpoints answer RFC 6749 error objects, never problem+json."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit
 
 from authlib.oauth2 import OAuth2Error
-from fastapi import APIRouter, Depends, Form, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from identity.oidc import locale_fr  # noqa: F401 - registers the French catalogue
@@ -31,7 +31,7 @@ from parvis.kernel.web import (
     web_session,
 )
 
-__all__ = ["router"]
+__all__ = ["error_page", "router"]
 
 router = APIRouter(include_in_schema=False)
 CtxDep = Annotated[AppContext, Depends(get_ctx)]
@@ -144,7 +144,7 @@ def _run(ctx: AppContext, work: Any) -> Any:
             CURRENT_DB.reset(token)
 
 
-def _error_page(request: Request, message: str, status: int = 400) -> Response:
+def error_page(request: Request, message: str, status: int = 400) -> Response:
     return render(request, "identity/oidc/error.html", {"message": message}, status_code=status)
 
 
@@ -194,7 +194,7 @@ async def _authorize(  # noqa: PLR0911 - one return per OpenID Connect Core §3.
     if decision is not None:
         check_csrf(request, oauth.form.get("csrf_token"))
         if user is None:
-            return _error_page(request, "Your session has ended. Please start again.")
+            return error_page(request, "Your session has ended. Please start again.")
 
     def work() -> Any:
         try:
@@ -207,7 +207,7 @@ async def _authorize(  # noqa: PLR0911 - one return per OpenID Connect Core §3.
 
     kind, grant, _ = await run_in_threadpool(_run_grant, ctx, work)
     if kind == "page":
-        return _error_page(request, str(grant))
+        return error_page(request, str(grant))
     if isinstance(kind, int):
         return to_response((kind, grant, _))
     prompts = set(params.get("prompt", "").split())
@@ -398,109 +398,3 @@ async def _userinfo(request: Request, ctx: CtxDep) -> Response:
 
 
 router.add_api_route("/userinfo", _userinfo, methods=["GET", "POST"])
-
-
-# -- RP-initiated logout -------------------------------------------------------------------
-
-
-async def _logout(request: Request, ctx: CtxDep) -> Response:
-    """OpenID Connect RP-Initiated Logout 1.0 §2–§3: ``id_token_hint`` names the client
-    and citizen; ``post_logout_redirect_uri`` must be registered (exact match). Parvis
-    ends the platforms' sessions (back-channel logout), then the FranceConnect session
-    through identity's sign-out, then returns to the platform."""
-    from joserfc import jwt
-    from joserfc.errors import JoseError
-
-    oauth = await read_request(request)
-    data = oauth.payload.data
-    service = oidc_from(ctx)
-    hint, target = data.get("id_token_hint", ""), data.get("post_logout_redirect_uri", "")
-    client_id = data.get("client_id", "")
-    citizen: str | None = None
-    with ctx.db.write_session() as db:
-        if hint:
-            try:
-                token = jwt.decode(
-                    hint, service.keys.public_keyset(db), algorithms=["RS256", "ES256"]
-                )
-            except (JoseError, ValueError):
-                return _error_page(request, "This sign-out request is not valid.")
-            if token.claims.get("iss") != service.provider.issuer:
-                return _error_page(request, "This sign-out request is not valid.")
-            aud = token.claims.get("aud")
-            client_id = aud if isinstance(aud, str) else (aud[0] if aud else "")
-            sid = token.claims.get("sid")
-            from identity.oidc.tables import OidcSessionRow
-
-            srow = db.get(OidcSessionRow, sid) if isinstance(sid, str) else None
-            citizen = srow.citizen if srow is not None else None
-        client = service.clients.get(db, client_id) if client_id else None
-        if target and (client is None or target not in client.post_logout_redirect_uris):
-            return _error_page(request, "This sign-out request is not valid.")
-        session = web_session(request, ctx)
-        if (
-            session is not None
-            and isinstance(session.principal, Citizen)
-            and (citizen is None or citizen == session.principal.pseudonym)
-        ):
-            citizen = session.principal.pseudonym
-        notices = service.end_sessions(db, citizen=citizen, skip=client_id) if citizen else []
-        if citizen:
-            service.end_web_sessions_tokens(db, citizen)
-    await run_in_threadpool(service.deliver, notices)
-    back = target
-    if back and data.get("state"):
-        back += ("&" if "?" in back else "?") + urlencode({"state": data["state"]})
-    session = web_session(request, ctx)
-    if session is not None and isinstance(session.principal, Citizen):
-        # identity's sign-out ends the FranceConnect session too (/session/end), then
-        # brings the browser back here (after_sign_out).
-        response = render(
-            request,
-            "identity/oidc/logout.html",
-            {"after": back, "client": client},
-        )
-        session.extra["after_sign_out"] = back or "/"
-        with ctx.db.write_session() as db:
-            ctx.sessions.save(db, session)
-        return response
-    if back:
-        return RedirectResponse(back, status_code=303)
-    return render(request, "identity/logged_out.html", {"confirmed": False})
-
-
-router.add_api_route("/logout", _logout, methods=["GET", "POST"])
-
-
-# -- the citizen's platforms -----------------------------------------------------------------
-
-
-@router.get("/mon-compte/plateformes", response_class=HTMLResponse)
-def platforms_page(request: Request, ctx: CtxDep) -> Response:
-    session = web_session(request, ctx)
-    if session is None or not isinstance(session.principal, Citizen):
-        return RedirectResponse("/connexion", status_code=303)
-    service = oidc_from(ctx)
-    with ctx.db.read_session() as db:
-        items = service.platforms(db, session.principal.pseudonym)
-    return render(request, "identity/oidc/platforms.html", {"items": items, "groups": CLAIM_GROUPS})
-
-
-@router.post("/mon-compte/plateformes/revoquer")
-def revoke_platform(
-    request: Request,
-    ctx: CtxDep,
-    client_id: Annotated[str, Form()],
-    csrf_token: Annotated[str, Form()] = "",
-) -> Response:
-    check_csrf(request, csrf_token)
-    session = web_session(request, ctx)
-    if session is None or not isinstance(session.principal, Citizen):
-        return RedirectResponse("/connexion", status_code=303)
-    service = oidc_from(ctx)
-    with ctx.db.write_session() as db:
-        notices = service.revoke_platform(
-            db, citizen=session.principal.pseudonym, client_id=client_id
-        )
-    service.deliver(notices)
-    return RedirectResponse("/mon-compte/plateformes", status_code=303)
