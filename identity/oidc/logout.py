@@ -4,6 +4,8 @@ platforms, where revoking one ends its sessions through OpenID Connect Back-Chan
 
 from __future__ import annotations
 
+import hmac
+from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -27,74 +29,148 @@ CtxDep = Annotated[AppContext, Depends(get_ctx)]
 
 # -- RP-initiated logout -------------------------------------------------------------------
 
+#: ``session.extra`` keys: the pending request (platform to skip, where to return), and the
+#: registered URI to return to once identity's sign-out (and FranceConnect's) is done.
+PENDING_KEY = "oidc_logout"
+RETURN_KEY = "oidc_after_logout"
+RETURN_PATH = "/logout/retour"
+INVALID = "This sign-out request is not valid."
 
-async def _logout(request: Request, ctx: CtxDep) -> Response:
-    """OpenID Connect RP-Initiated Logout 1.0 §2–§3: ``id_token_hint`` names the client
-    and citizen; ``post_logout_redirect_uri`` must be registered (exact match). Parvis
-    ends the platforms' sessions (back-channel logout), then the FranceConnect session
-    through identity's sign-out, then returns to the platform."""
+
+@dataclass(frozen=True, slots=True)
+class _Request:
+    client_id: str | None
+    back: str | None
+    hint_sid: str | None
+
+
+def _check(ctx: AppContext, data: dict[str, str]) -> _Request | None:  # noqa: PLR0911 - one per §2/§3 check
+    """RP-Initiated Logout 1.0 §2: validate ``id_token_hint`` (our signature and ``iss``;
+    an expired hint is accepted, §4), ``client_id`` (must match the hint's ``aud``) and
+    ``post_logout_redirect_uri`` (registered for that client, exact string match, §3).
+    None when the request is invalid: nothing is redirected anywhere."""
     from joserfc import jwt
     from joserfc.errors import JoseError
 
-    oauth = await read_request(request)
-    data = oauth.payload.data
     service = oidc_from(ctx)
-    hint, target = data.get("id_token_hint", ""), data.get("post_logout_redirect_uri", "")
-    client_id = data.get("client_id", "")
-    citizen: str | None = None
-    with ctx.db.write_session() as db:
+    hint = data.get("id_token_hint", "")
+    target = data.get("post_logout_redirect_uri", "")
+    client_id = data.get("client_id", "") or None
+    sid: str | None = None
+    with ctx.db.read_session() as db:
         if hint:
             try:
                 token = jwt.decode(
                     hint, service.keys.public_keyset(db), algorithms=["RS256", "ES256"]
                 )
             except (JoseError, ValueError):
-                return error_page(request, "This sign-out request is not valid.")
-            if token.claims.get("iss") != service.provider.issuer:
-                return error_page(request, "This sign-out request is not valid.")
-            aud = token.claims.get("aud")
-            client_id = aud if isinstance(aud, str) else (aud[0] if aud else "")
-            sid = token.claims.get("sid")
-            from identity.oidc.tables import OidcSessionRow
-
-            srow = db.get(OidcSessionRow, sid) if isinstance(sid, str) else None
-            citizen = srow.citizen if srow is not None else None
+                return None
+            claims = token.claims
+            aud = claims.get("aud")
+            audience = aud if isinstance(aud, str) else (aud[0] if isinstance(aud, list) else "")
+            if claims.get("iss") != service.provider.issuer or not audience:
+                return None
+            if client_id is not None and client_id != audience:
+                return None
+            client_id = audience
+            sid = claims.get("sid") if isinstance(claims.get("sid"), str) else None
         client = service.clients.get(db, client_id) if client_id else None
-        if target and (client is None or target not in client.post_logout_redirect_uris):
-            return error_page(request, "This sign-out request is not valid.")
-        session = web_session(request, ctx)
-        if (
-            session is not None
-            and isinstance(session.principal, Citizen)
-            and (citizen is None or citizen == session.principal.pseudonym)
+    if client_id is not None and client is None:
+        return None
+    if target:
+        if client is None or not any(
+            hmac.compare_digest(target, uri) for uri in client.post_logout_redirect_uris
         ):
-            citizen = session.principal.pseudonym
-        notices = service.end_sessions(db, citizen=citizen, skip=client_id) if citizen else []
-        if citizen:
-            service.end_web_sessions_tokens(db, citizen)
-    await run_in_threadpool(service.deliver, notices)
-    back = target
-    if back and data.get("state"):
-        back += ("&" if "?" in back else "?") + urlencode({"state": data["state"]})
+            return None
+        state = data.get("state", "")
+        back = target + (("&" if "?" in target else "?") + urlencode({"state": state}))
+        return _Request(client_id, back if state else target, sid)
+    return _Request(client_id, None, sid)
+
+
+async def _logout(request: Request, ctx: CtxDep) -> Response:
+    """OpenID Connect RP-Initiated Logout 1.0 §2–§3 (GET or form POST).
+
+    The platform named by a valid ``id_token_hint`` ends its own session at once. A citizen
+    still signed in to Parvis is then asked to confirm (§2: the OP "MUST ask the End-User"
+    unless the hint matches the current session; asking always also stops a cross-site page
+    from signing citizens out of every platform): the confirmation ends the other platforms'
+    sessions (Back-Channel Logout 1.0), the Parvis and FranceConnect sessions (identity's
+    sign-out, through FranceConnect's ``/session/end``), and comes back to the platform's
+    registered ``post_logout_redirect_uri`` with its ``state``."""
+    oauth = await read_request(request)
+    data = {k: v for k, v in oauth.payload.data.items() if isinstance(v, str)}
+    checked = await run_in_threadpool(_check, ctx, data)
+    if checked is None:
+        return error_page(request, INVALID)
+    service = oidc_from(ctx)
+    if checked.hint_sid is not None and checked.client_id is not None:
+        with ctx.db.write_session() as db:
+            service.end_initiating_session(db, checked.hint_sid, checked.client_id)
     session = web_session(request, ctx)
     if session is not None and isinstance(session.principal, Citizen):
-        # identity's sign-out ends the FranceConnect session too (/session/end), then
-        # brings the browser back here (after_sign_out).
-        response = render(
-            request,
-            "identity/oidc/logout.html",
-            {"after": back, "client": client},
-        )
-        session.extra["after_sign_out"] = back or "/"
+        session.extra[PENDING_KEY] = {"skip": checked.client_id, "back": checked.back}
         with ctx.db.write_session() as db:
             ctx.sessions.save(db, session)
-        return response
-    if back:
-        return RedirectResponse(back, status_code=303)
+        return render(request, "identity/oidc/logout.html", {"action": CONFIRM_PATH})
+    if checked.back:
+        return RedirectResponse(checked.back, status_code=303)
     return render(request, "identity/logged_out.html", {"confirmed": False})
 
 
 router.add_api_route("/logout", _logout, methods=["GET", "POST"])
+
+CONFIRM_PATH = "/logout/confirmer"
+
+
+@router.post(CONFIRM_PATH)
+def confirm_logout(
+    request: Request, ctx: CtxDep, csrf_token: Annotated[str, Form()] = ""
+) -> Response:
+    """The citizen confirmed: end every platform session (logout tokens sent in the
+    background once committed) and every access token, then identity's sign-out (Parvis,
+    then FranceConnect's ``/session/end``), which comes back through :data:`RETURN_PATH`."""
+    from identity.pages import sign_out
+
+    check_csrf(request, csrf_token)
+    session = web_session(request, ctx)
+    if session is None or not isinstance(session.principal, Citizen):
+        return RedirectResponse("/", status_code=303)
+    pending = session.extra.pop(PENDING_KEY, None)
+    pending = pending if isinstance(pending, dict) else {}
+    skip, back = pending.get("skip"), pending.get("back")
+    service = oidc_from(ctx)
+    citizen = session.principal.pseudonym
+    with ctx.db.write_session() as db:
+        notices = service.end_sessions(
+            db, citizen=citizen, skip=skip if isinstance(skip, str) else None
+        )
+        service.end_web_sessions_tokens(db, citizen)
+        if isinstance(back, str) and back:
+            # identity's continuation accepts local paths only (no open redirect): the
+            # registered URI waits in the session and RETURN_PATH sends the browser there.
+            session.extra[RETURN_KEY] = back
+            session.extra["after_sign_out"] = RETURN_PATH
+        ctx.sessions.save(db, session)
+    service.deliver(notices)
+    response = sign_out(request, ctx, csrf_token)
+    if isinstance(back, str) and back and response.headers.get("location") == "/":
+        # Signed in without FranceConnect (no /session/end to go through): straight back.
+        response.headers["location"] = RETURN_PATH
+    return response
+
+
+@router.get(RETURN_PATH)
+def return_to_platform(request: Request, ctx: CtxDep) -> Response:
+    """The end of a confirmed RP-initiated logout: back to the platform's registered
+    ``post_logout_redirect_uri`` (set by :func:`confirm_logout`, never taken from the URL)."""
+    session = web_session(request, ctx)
+    target = session.extra.pop(RETURN_KEY, None) if session is not None else None
+    if session is None or not isinstance(target, str):
+        return RedirectResponse("/", status_code=303)
+    with ctx.db.write_session() as db:
+        ctx.sessions.save(db, session)
+    return RedirectResponse(target, status_code=303)
 
 
 # -- the citizen's platforms -----------------------------------------------------------------
@@ -127,5 +203,6 @@ def revoke_platform(
         notices = service.revoke_platform(
             db, citizen=session.principal.pseudonym, client_id=client_id
         )
+    # After the commit, in the background: the citizen's page does not wait for platforms.
     service.deliver(notices)
     return RedirectResponse("/mon-compte/plateformes", status_code=303)

@@ -1,17 +1,29 @@
 """Use cases of the OpenID provider: the claims of a citizen, remembered grants with their
-consent events, sign-out of platforms (OpenID Back-Channel Logout 1.0), erasure."""
+consent events, sign-out of platforms (OpenID Back-Channel Logout 1.0), erasure.
+
+Back-channel logout tokens are delivered after the transaction that ended the sessions
+commits, on a small pool of background threads: the citizen's response never waits for a
+platform. Each POST has a bounded timeout; a transport failure, a 5xx or a 429 is retried a
+few times with exponential back-off (the token is valid for two minutes, Back-Channel
+Logout 1.0 §2.4 ``exp``), and a delivery that still fails is logged and recorded in the
+audit log with the platform's id, the number of attempts and the reason only — never the
+token, ``sub`` or ``sid``."""
 
 from __future__ import annotations
 
 import json
 import logging
 import secrets
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
 import httpx
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 import consent
@@ -36,7 +48,19 @@ __all__ = ["LogoutNotice", "OidcService", "oidc_from"]
 log = logging.getLogger("identity.oidc")
 
 BACKCHANNEL_EVENT = "http://schemas.openid.net/event/backchannel-logout"
-BACKCHANNEL_TIMEOUT = 5.0
+#: Seconds for one POST (connect, write, read): a platform that hangs holds one thread
+#: this long, never a citizen's request.
+BACKCHANNEL_TIMEOUT = 3.0
+#: Attempts per logout token, and the first wait between two (doubled each time): at most
+#: 3 × 3 s + 1 s + 2 s, well inside the token's two minutes.
+BACKCHANNEL_ATTEMPTS = 3
+BACKCHANNEL_BACKOFF = 1.0
+#: Logout tokens live this long (Back-Channel Logout 1.0 §2.4 ``exp``; §2.6 "RECOMMENDED
+#: … to be no more than two minutes").
+LOGOUT_TOKEN_SECONDS = 120
+#: Answers worth another attempt (the platform may recover); any other status is final
+#: (§2.8: 400 means the platform refused the token, which a retry would not change).
+_RETRIABLE = frozenset({429, 500, 502, 503, 504})
 
 
 def oidc_from(ctx: AppContext) -> OidcService:
@@ -66,6 +90,10 @@ class OidcService:
             pairwise_key=derive_key(secret, PAIRWISE_KEY_PURPOSE),
         )
         self.http: httpx.Client | None = None
+        #: Wait before the second attempt (then doubled); tests shorten it.
+        self.backchannel_backoff = BACKCHANNEL_BACKOFF
+        self._executor: ThreadPoolExecutor | None = None
+        self._executor_lock = threading.Lock()
 
     # -- claims ------------------------------------------------------------------------------
 
@@ -240,6 +268,17 @@ class OidcService:
 
     # -- sign-out ----------------------------------------------------------------------------
 
+    def end_initiating_session(self, session: Session, sid: str, client_id: str) -> str | None:
+        """RP-Initiated Logout 1.0 §2: the platform that asked to log out ends its own
+        session ``sid`` (no back-channel token back to it) and loses its access tokens.
+        Returns the citizen's pseudonym, or None when ``sid`` is not this platform's."""
+        row = session.get(OidcSessionRow, sid)
+        if row is None or row.client_id != client_id:
+            return None
+        row.ended_at = row.ended_at or self.ctx.clock.now()
+        self.provider.revoke_for(session, citizen=row.citizen, client_id=client_id)
+        return row.citizen
+
     def end_sessions(
         self,
         session: Session,
@@ -265,7 +304,7 @@ class OidcService:
                 "iss": self.provider.issuer,
                 "aud": client.client_id,
                 "iat": int(now.timestamp()),
-                "exp": int(now.timestamp()) + 120,
+                "exp": int(now.timestamp()) + LOGOUT_TOKEN_SECONDS,
                 "jti": secrets.token_urlsafe(16),
                 "sub": self.provider.subject_for(client, citizen),
                 "sid": row.sid,
@@ -275,26 +314,94 @@ class OidcService:
             notices.append(LogoutNotice(client.client_id, client.backchannel_logout_uri, token))
         return notices
 
-    def deliver(self, notices: list[LogoutNotice]) -> dict[str, int]:
-        """POST each logout token (Back-Channel Logout 1.0 §2.5); status per client (0 on
-        a transport failure). Best effort: a platform that is down misses the logout, its
-        tokens are revoked anyway."""
-        results: dict[str, int] = {}
+    def deliver(self, notices: list[LogoutNotice]) -> Future[dict[str, int]]:
+        """Send each logout token in the background (Back-Channel Logout 1.0 §2.5: an
+        ``application/x-www-form-urlencoded`` POST of ``logout_token``); call only after
+        the transaction that produced ``notices`` committed.
+
+        The future resolves to the final HTTP status per client (0 when the platform could
+        not be reached); callers do not wait for it, tests do."""
         if not notices:
-            return results
-        if self.http is None:
-            self.http = httpx.Client(timeout=BACKCHANNEL_TIMEOUT, follow_redirects=False)
-        for notice in notices:
-            try:
-                response = self.http.post(notice.uri, data={"logout_token": notice.token})
-                results[notice.client_id] = response.status_code
-            except httpx.HTTPError as exc:
-                log.warning(
-                    "back-channel logout failed",
-                    extra={"client": notice.client_id, "exc_type": type(exc).__name__},
+            done: Future[dict[str, int]] = Future()
+            done.set_result({})
+            return done
+        with self._executor_lock:
+            if self.http is None:
+                self.http = httpx.Client(
+                    timeout=httpx.Timeout(BACKCHANNEL_TIMEOUT), follow_redirects=False
                 )
-                results[notice.client_id] = 0
-        return results
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(
+                    max_workers=2, thread_name_prefix="oidc-backchannel"
+                )
+            executor = self._executor
+        return executor.submit(self._deliver_all, list(notices))
+
+    def _deliver_all(self, notices: list[LogoutNotice]) -> dict[str, int]:
+        return {notice.client_id: self._deliver_one(notice) for notice in notices}
+
+    def _deliver_one(self, notice: LogoutNotice) -> int:
+        """Up to :data:`BACKCHANNEL_ATTEMPTS` POSTs with exponential back-off; the final
+        status (0: unreachable). A failure is recorded without personal data."""
+        assert self.http is not None
+        wait = self.backchannel_backoff
+        status, reason = 0, ""
+        for attempt in range(1, BACKCHANNEL_ATTEMPTS + 1):
+            try:
+                response = self.http.post(
+                    notice.uri,
+                    data={"logout_token": notice.token},
+                    headers={"Cache-Control": "no-store"},
+                )
+                status, reason = response.status_code, f"HTTP {response.status_code}"
+            except httpx.HTTPError as exc:
+                status, reason = 0, type(exc).__name__
+            if 200 <= status < 300:
+                log.info(
+                    "back-channel logout delivered",
+                    extra={"client": notice.client_id, "attempts": attempt},
+                )
+                return status
+            if status and status not in _RETRIABLE:
+                break
+            if attempt < BACKCHANNEL_ATTEMPTS:
+                time.sleep(wait)
+                wait *= 2
+        self._record_failure(notice.client_id, attempts=attempt, reason=reason)
+        return status
+
+    def _record_failure(self, client_id: str, *, attempts: int, reason: str) -> None:
+        """Log and audit an undelivered logout: the platform, the attempts, the reason
+        (an HTTP status or an exception class) — nothing about the citizen."""
+        details = {"client": client_id, "attempts": attempts, "reason": reason}
+        log.warning("back-channel logout not delivered", extra=details)
+        from identity import auditing
+
+        try:
+            with self.ctx.db.write_session() as db:
+                auditing.record(
+                    self.ctx,
+                    db,
+                    event_type="identity.oidc.backchannel_logout_failed",
+                    actor="system:backchannel-logout",
+                    details=details,
+                )
+        except SQLAlchemyError as exc:
+            # The log line above stays the record; the worker thread must not die.
+            log.warning(
+                "back-channel logout failure not audited", extra={"exc_type": type(exc).__name__}
+            )
+
+    def close(self) -> None:
+        """Wait for the deliveries under way (bounded by their timeouts), then release
+        the pool and the HTTP client (the plug-in's ``stop``)."""
+        with self._executor_lock:
+            executor, self._executor = self._executor, None
+            http, self.http = self.http, None
+        if executor is not None:
+            executor.shutdown(wait=True)
+        if http is not None:
+            http.close()
 
     def erase(self, session: Session, citizen: str) -> None:
         """Art. 17: everything the provider holds on the citizen."""
