@@ -12,14 +12,21 @@ Two roots, one per module:
 * :class:`NoteError` — C2SP signed-note, tlog-checkpoint and tlog-cosignature.
 
 The log engine (issue 3, items 3-9) adds :class:`UnknownLogError`, :class:`LogNameError`,
-:class:`LogConflictError`, :class:`LogKeyError`, :class:`EventError`,
+:class:`LogConflictError`, :class:`LogKeyError`, :class:`LogSealedError`,
+:class:`LogSealError`, :class:`EventError`,
 :class:`RangeTooLargeError`, :class:`PromiseError`, :class:`StateFileError`,
 :class:`StorageIntegrityError` and :class:`LogVerificationError`.
 """
 
 from __future__ import annotations
 
-from parvis.kernel.errors import ConflictError, DomainError, InvalidInputError, NotFoundError
+from parvis.kernel.errors import (
+    ConflictError,
+    DomainError,
+    ForbiddenError,
+    InvalidInputError,
+    NotFoundError,
+)
 
 __all__ = [
     "CheckpointOriginError",
@@ -32,6 +39,8 @@ __all__ = [
     "LogConflictError",
     "LogKeyError",
     "LogNameError",
+    "LogSealError",
+    "LogSealedError",
     "LogVerificationError",
     "MalformedCheckpointError",
     "MalformedKeyError",
@@ -200,6 +209,26 @@ class LogConflictError(ConflictError):
     """A log exists already with other settings (public flag) than the ones asked for."""
 
     title = "Log exists with other settings"
+
+
+class LogSealedError(ForbiddenError):
+    """The log is sealed: its entry bodies (JSON entries, tlog-tiles entry bundles, typed
+    events) are served to nobody until the domain that owns it unseals it. Hashes, tree
+    heads, checkpoints and proofs stay readable: they reveal nothing of the entries
+    (ADR 0003, "Sealed logs"). ``name`` is the log's name."""
+
+    title = "Log sealed"
+
+    def __init__(self, detail: str, *, name: str) -> None:
+        super().__init__(detail)
+        self.name = name
+
+
+class LogSealError(ConflictError):
+    """A seal change the log does not allow: only a log without any entry (integrated or
+    queued) may be sealed, so a seal never hides what was readable (ADR 0003)."""
+
+    title = "Log cannot be sealed"
 
 
 class LogKeyError(DomainError):

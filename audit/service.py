@@ -8,6 +8,13 @@ gives it its index later (:mod:`audit.sequencer`). The writer gets a signed
 
 Readers get checkpoints, proofs and entries of the tree as of the latest checkpoint, and the
 DPO's questions answered by :meth:`AuditService.query` over the typed event index.
+
+A log may be **sealed** (:meth:`AuditService.seal`, :meth:`AuditService.unseal`): while it
+is, no read path serves its entry bodies — JSON entries, tlog-tiles entry bundles, typed
+events — to anyone; hashes, checkpoints and proofs stay readable, as they reveal nothing of
+the entries (ADR 0003, "Sealed logs"). The domain that owns the log reads its own entries
+with ``reveal_sealed=True``; the HTTP API and the CLI never pass it. Audit knows nothing of
+why a log is sealed (an election's board, for one, until its close).
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, delete, exists, func, insert, select
+from sqlalchemy import Connection, bindparam, delete, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -30,6 +37,8 @@ from audit.errors import (
     EventError,
     LogConflictError,
     LogKeyError,
+    LogSealedError,
+    LogSealError,
     RangeTooLargeError,
     TreeRangeError,
     UnknownLogError,
@@ -46,7 +55,7 @@ from audit.keys import KeyStore
 from audit.note import Signer, VerifierKey
 from audit.promise import Promise, PromiseBody
 from audit.sequencer import SequencerThread, leadership
-from audit.tables import CheckpointRow, DetailRow, EntryRow, EventRow, LogRow
+from audit.tables import CheckpointRow, DetailRow, EntryRow, EventRow, LogRow, PendingRow
 from audit.tiles import TilePath
 from parvis.kernel.context import AppContext
 from parvis.kernel.settings import Mode
@@ -71,7 +80,14 @@ MAX_ENTRIES = 1000
 
 
 # Statements built once: constructing them per call cost a noticeable share of a proof.
-_LOG_COLUMNS = (LogRow.id, LogRow.name, LogRow.origin, LogRow.verifier_key, LogRow.public)
+_LOG_COLUMNS = (
+    LogRow.id,
+    LogRow.name,
+    LogRow.origin,
+    LogRow.verifier_key,
+    LogRow.public,
+    LogRow.sealed,
+)
 _LOG_BY_NAME = select(*_LOG_COLUMNS).where(LogRow.name == bindparam("name"))
 _LOG_AND_HEAD_BY_NAME = (
     select(*_LOG_COLUMNS, CheckpointRow.size, CheckpointRow.root_hash, CheckpointRow.note)
@@ -93,12 +109,24 @@ def _utc(moment: datetime) -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class LogInfo:
-    """A named log: its origin line, its published verifier key text, public or not."""
+    """A named log: its origin line, its published verifier key text, public or not, sealed
+    or not (as read in the caller's transaction)."""
 
     name: str
     origin: str
     verifier_key: str
     public: bool
+    sealed: bool = False
+
+
+def _info(row: Any) -> LogInfo:
+    return LogInfo(
+        name=row.name,
+        origin=row.origin,
+        verifier_key=row.verifier_key,
+        public=row.public,
+        sealed=bool(row.sealed),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,12 +223,7 @@ class AuditService:
         row = session.execute(_LOG_BY_NAME, {"name": name}).one_or_none()
         if row is None:
             return None
-        return _Log(
-            id=row.id,
-            info=LogInfo(
-                name=row.name, origin=row.origin, verifier_key=row.verifier_key, public=row.public
-            ),
-        )
+        return _Log(id=row.id, info=_info(row))
 
     def _log(self, session: Session, name: str) -> _Log:
         """The log ``name``; the default audit log is created on first use."""
@@ -268,6 +291,62 @@ class AuditService:
     def log_info(self, session: Session, *, log: str) -> LogInfo:
         """Origin, verifier key text and public flag of ``log``."""
         return self._log(session, log).info
+
+    def seal(self, session: Session, *, log: str, actor: str) -> bool:
+        """Seal ``log`` in the caller's transaction (ADR 0003, "Sealed logs").
+
+        Only a log without any entry, integrated or queued, may be sealed — a seal never
+        hides what was once readable; :class:`~audit.errors.LogSealError` otherwise (the
+        database refuses it too, migration ``audit_0002``). Sealing a sealed log changes
+        nothing. The change is an audit event (``audit.log.sealed``) in the audit trail.
+        Returns whether the log was sealed by this call.
+        """
+        target = self._log(session, log)
+        conn = session.connection()
+        has_entries = conn.execute(
+            select(
+                exists().where(EntryRow.log_id == target.id)
+                | exists().where(PendingRow.log_id == target.id)
+            )
+        ).scalar_one()
+        if has_entries and not target.info.sealed:
+            raise LogSealError(f"log {log} has entries: only a log without entries is sealed")
+        changed = conn.execute(
+            update(LogRow)
+            .where(LogRow.id == target.id, LogRow.sealed.is_(False))
+            .values(sealed=True)
+        ).rowcount
+        if changed:
+            self.record(session, event_type="audit.log.sealed", actor=actor, details={"log": log})
+        return bool(changed)
+
+    def unseal(self, session: Session, *, log: str, actor: str) -> bool:
+        """Unseal ``log`` in the caller's transaction: its entries become readable to
+        whoever may read the log. Unsealing an unsealed log changes nothing. The change is
+        an audit event (``audit.log.unsealed``). Returns whether this call unsealed it."""
+        target = self._log(session, log)
+        changed = (
+            session.connection()
+            .execute(
+                update(LogRow)
+                .where(LogRow.id == target.id, LogRow.sealed.is_(True))
+                .values(sealed=False)
+            )
+            .rowcount
+        )
+        if changed:
+            self.record(session, event_type="audit.log.unsealed", actor=actor, details={"log": log})
+        return bool(changed)
+
+    @staticmethod
+    def _unsealed(target: _Log, *, reveal_sealed: bool) -> None:
+        """Refuse to serve entry bodies of a sealed log (ADR 0003, "Sealed logs")."""
+        if target.info.sealed and not reveal_sealed:
+            raise LogSealedError(
+                f"log {target.info.name} is sealed: its entries are not served until it is "
+                "unsealed (hashes, checkpoints and proofs are)",
+                name=target.info.name,
+            )
 
     def _signer(self, log: _Log) -> Signer:
         signer = self.keys.signer(name=log.info.name, origin=log.info.origin, create=False)
@@ -420,6 +499,7 @@ class AuditService:
                 f"limit must be 1 to {MAX_ENTRIES} and offset not negative", limit=MAX_ENTRIES
             )
         target = self._log(session, log)
+        self._unsealed(target, reveal_sealed=False)
         index = (
             select(func.min(EntryRow.idx))
             .where(EntryRow.log_id == EventRow.log_id, EntryRow.leaf_hash == EventRow.leaf_hash)
@@ -467,12 +547,7 @@ class AuditService:
         if row is None:
             created = self._log(session, log)  # the default log, or UnknownLogError
             return created, storage.latest_head(session.connection(), created.id)
-        found = _Log(
-            id=row.id,
-            info=LogInfo(
-                name=row.name, origin=row.origin, verifier_key=row.verifier_key, public=row.public
-            ),
-        )
+        found = _Log(id=row.id, info=_info(row))
         return found, storage.Head(size=row.size, root_hash=bytes(row.root_hash), note=row.note)
 
     @staticmethod
@@ -551,9 +626,16 @@ class AuditService:
             lambda source: merkle.CompactRange.from_source(size, source).root(),
         )
 
-    def entries(self, session: Session, *, log: str, start: int, end: int) -> list[LogEntry]:
-        """Entries ``[start, end)`` of the latest tree, at most :data:`MAX_ENTRIES`."""
+    def entries(
+        self, session: Session, *, log: str, start: int, end: int, reveal_sealed: bool = False
+    ) -> list[LogEntry]:
+        """Entries ``[start, end)`` of the latest tree, at most :data:`MAX_ENTRIES`.
+
+        :class:`~audit.errors.LogSealedError` if the log is sealed, unless
+        ``reveal_sealed`` (the owning domain's own reads, never a read path of audit's).
+        """
         target, head = self._with_head(session, log)
+        self._unsealed(target, reveal_sealed=reveal_sealed)
         if not 0 <= start <= end <= head.size:
             raise TreeRangeError(f"entries [{start}, {end}) are not in 0..{head.size}")
         if end - start > MAX_ENTRIES:
@@ -565,9 +647,16 @@ class AuditService:
             for i, leaf, data in storage.entries_range(session.connection(), target.id, start, end)
         ]
 
-    def tile(self, session: Session, *, log: str, tile: TilePath) -> bytes:
-        """A C2SP tlog-tiles tile or entry bundle of the latest tree."""
+    def tile(
+        self, session: Session, *, log: str, tile: TilePath, reveal_sealed: bool = False
+    ) -> bytes:
+        """A C2SP tlog-tiles tile or entry bundle of the latest tree.
+
+        Entry bundles of a sealed log are refused as :meth:`entries` are; hash tiles never.
+        """
         target, head = self._with_head(session, log)
+        if tile.level is None:
+            self._unsealed(target, reveal_sealed=reveal_sealed)
         return storage.tile_bytes(session.connection(), target.id, tile, head.size)
 
     # --- sequencing ---------------------------------------------------------------------------
@@ -577,18 +666,10 @@ class AuditService:
             cached = self._by_id.get(log_id)
         if cached is not None:
             return cached
-        row = conn.execute(
-            select(LogRow.id, LogRow.name, LogRow.origin, LogRow.verifier_key, LogRow.public).where(
-                LogRow.id == log_id
-            )
-        ).one()
-        # audit_logs rows never change (append-only), so caching them is safe.
-        found = _Log(
-            id=row.id,
-            info=LogInfo(
-                name=row.name, origin=row.origin, verifier_key=row.verifier_key, public=row.public
-            ),
-        )
+        row = conn.execute(select(*_LOG_COLUMNS).where(LogRow.id == log_id)).one()
+        # The sequencer uses the name, origin and key, which never change (append-only
+        # row); the seal flag may, so nothing here may read it from this cache.
+        found = _Log(id=row.id, info=_info(row))
         with self._lock:
             self._by_id[log_id] = found
         return found

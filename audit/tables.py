@@ -3,7 +3,9 @@
 Append-only (database triggers refuse UPDATE, DELETE and TRUNCATE; on PostgreSQL the
 application role may only INSERT on named columns and SELECT — migration ``audit_0001``):
 
-* ``audit_logs`` — one row per named log: origin line, public flag, verifier key text.
+* ``audit_logs`` — one row per named log: origin line, public flag, verifier key text, and
+  the seal flag — the one column that may change, and only as migration ``audit_0002``
+  allows (unseal; seal while the log has no entry).
 * ``audit_entries`` — the leaves: dense final index, leaf hash, leaf bytes.
 * ``audit_nodes`` — stored interior hashes (perfect subtrees at levels 4, 8, 12, ...), so a
   proof costs O(log n) reads at any size.
@@ -36,6 +38,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -64,6 +67,8 @@ class LogRow(Base):
     public: Mapped[bool] = mapped_column(Boolean)
     verifier_key: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # Sealed: entry bodies are served by no read path (ADR 0003, "Sealed logs").
+    sealed: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
 
 class PendingRow(Base):
