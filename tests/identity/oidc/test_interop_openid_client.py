@@ -36,6 +36,8 @@ NODE_MODULES = REPO / "web" / "node_modules"
 SCOPE = "openid eligibility age"
 PAIRWISE = re.compile(r"^[A-Za-z0-9_-]{43}$")
 
+pytestmark = pytest.mark.node
+
 
 @pytest.fixture
 def node() -> str:
