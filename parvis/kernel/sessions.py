@@ -6,6 +6,14 @@ cookies), the principal, a CSRF token, the sign-in time and the last activity. A
 ends after ``session_idle_seconds`` without a request or ``session_absolute_seconds`` after
 it began, whichever comes first (OWASP Session Management Cheat Sheet, "Session
 Expiration"). Signing in or changing privileges **rotates** the id (session fixation).
+
+Idle expiry is exact to the minute: the last-seen time is written at most once per
+:data:`TOUCH_INTERVAL` (60 s; half the idle limit if that is shorter), not on every request —
+a write per request made every signed-in request a durable commit. A session therefore ends
+between ``session_idle_seconds - 60`` and ``session_idle_seconds`` after its last request,
+never later. Sessions whose cookie never comes back (abandoned, not signed out) would keep a
+row — and a pseudonym — forever: :meth:`SessionStore.create` deletes every expired row, at
+most once per :data:`PURGE_INTERVAL` per process (GDPR Art. 5(1)(e), storage limitation).
 """
 
 from __future__ import annotations
@@ -14,6 +22,7 @@ import hashlib
 import hmac
 import json
 import secrets
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,9 +39,22 @@ from parvis.kernel.principal import (
     principal_to_dict,
 )
 
-__all__ = ["SessionStore", "WebSession", "WebSessionRow", "cookie_name"]
+__all__ = [
+    "PURGE_INTERVAL",
+    "TOUCH_INTERVAL",
+    "SessionStore",
+    "WebSession",
+    "WebSessionRow",
+    "cookie_name",
+]
 
 _ID_BYTES = 32
+
+TOUCH_INTERVAL = timedelta(seconds=60)
+"""Longest time between two writes of a live session's last-seen time."""
+
+PURGE_INTERVAL = timedelta(minutes=10)
+"""Shortest time between two purges of expired sessions by one process."""
 
 
 def cookie_name(*, secure: bool) -> str:
@@ -89,6 +111,10 @@ class SessionStore:
         self.clock = clock
         self.idle = timedelta(seconds=idle_seconds)
         self.absolute = timedelta(seconds=absolute_seconds)
+        # Never as long as the idle limit itself, or an active session would expire.
+        self.touch_interval = min(TOUCH_INTERVAL, self.idle / 2)
+        self._purged_at: datetime | None = None
+        self._purge_lock = threading.Lock()
 
     def create(
         self,
@@ -98,6 +124,7 @@ class SessionStore:
         extra: dict[str, Any] | None = None,
     ) -> WebSession:
         now = self.clock.now()
+        self._purge_if_due(db, now)
         cookie = secrets.token_urlsafe(_ID_BYTES)
         session = WebSession(
             id_hash=_hash(cookie),
@@ -119,8 +146,9 @@ class SessionStore:
         return session
 
     def load(self, db: Session, cookie: str | None) -> WebSession | None:
-        """The live session for ``cookie``, touching its last-seen time; None if absent or
-        expired (an expired row is deleted at once)."""
+        """The live session for ``cookie``, touching its last-seen time when the stored one
+        is :attr:`touch_interval` old or more; None if absent or expired (an expired row is
+        deleted at once)."""
         if not cookie or len(cookie) > 128:
             return None
         row = db.get(WebSessionRow, _hash(cookie))
@@ -133,13 +161,14 @@ class SessionStore:
             db.delete(row)
             return None
         data = json.loads(row.data)
-        row.last_seen_at = now
+        if now - last_seen >= self.touch_interval:
+            row.last_seen_at = last_seen = now
         return WebSession(
             id_hash=row.id_hash,
             principal=principal_from_dict(data.get("principal", {})),
             csrf_token=str(data.get("csrf", "")),
             created_at=created,
-            last_seen_at=now,
+            last_seen_at=last_seen,
             extra=dict(data.get("extra", {})),
         )
 
@@ -161,6 +190,30 @@ class SessionStore:
 
     def destroy(self, db: Session, session: WebSession) -> None:
         db.execute(delete(WebSessionRow).where(WebSessionRow.id_hash == session.id_hash))
+
+    def purge_expired(self, db: Session) -> int:
+        """Delete every session :meth:`load` would refuse as idle; returns how many.
+
+        Idle expiry is enough: a session past its absolute lifetime but still in use is
+        deleted by its next :meth:`load`, and once abandoned it becomes idle too. The
+        cutoff uses the indexed ``last_seen_at`` only.
+        """
+        now = self.clock.now()
+        result = db.execute(
+            delete(WebSessionRow).where(WebSessionRow.last_seen_at <= now - self.idle)
+        )
+        with self._purge_lock:
+            self._purged_at = now
+        return int(getattr(result, "rowcount", 0))
+
+    def _purge_if_due(self, db: Session, now: datetime) -> None:
+        with self._purge_lock:
+            due = self._purged_at is None or now - self._purged_at >= PURGE_INTERVAL
+            if due:
+                # Claimed before the delete: two requests of one process never both purge.
+                self._purged_at = now
+        if due:
+            self.purge_expired(db)
 
     @staticmethod
     def _encode(session: WebSession) -> str:
