@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import consent
-from ballot import api, booth_pages, locale_fr, pages, platform_api
+from ballot import api, booth_pages, locale_fr, locale_staff_fr, pages, platform_api, staff_pages
 from ballot.cli import election_app, verify_board
 from ballot.errors import (
     BackendUnavailableError,
@@ -55,6 +55,7 @@ __all__ = ["PLUGIN", "Publisher"]
 log = logging.getLogger("parvis.ballot.publisher")
 
 locale_fr.register()
+locale_staff_fr.register()
 
 _HERE = Path(__file__).resolve().parent
 _STATIC = booth_pages.STATIC_DIR
@@ -133,7 +134,13 @@ def _seed_demo(ctx: AppContext) -> Iterable[str]:
 PLUGIN = DomainPlugin(
     name="ballot",
     setup=setup,
-    routers=(api.router, platform_api.router, pages.router, booth_pages.router),
+    routers=(
+        api.router,
+        platform_api.router,
+        pages.router,
+        booth_pages.router,
+        staff_pages.router,
+    ),
     template_dir=_HERE / "templates",
     static_dir=_STATIC if _STATIC.is_dir() else None,
     cli_groups={"election": election_app},
