@@ -5,26 +5,33 @@ For each database (SQLite, then a durable PostgreSQL: ``fsync`` on), it starts `
 serve`` as a real process in demo mode (the audit sequencer runs, as in production), opens
 an election, and then:
 
-1. **issuance** — ``--ballots`` citizens (eligible, signed in, created beforehand) each ask
-   for a token: ``POST /elections/{id}/tokens`` with a blinded message prepared beforehand
+1. **issuance** — every voter of the run (eligible, signed in, created beforehand) asks for
+   a token: ``POST /elections/{id}/tokens`` with a blinded message prepared beforehand
    (session lookup, eligibility decision, voter-list record, RFC 9474 ``BlindSign`` with
    its output check, commit). Reported as requests/s and as a ratio to the bare
    ``blind_sign`` rate of the same key measured in this process, single-threaded;
-2. **casting** — the voters finalise their tokens and sign their ballots beforehand; then
-   every ballot is cast at once by ``--concurrency`` clients (``POST
-   /elections/{id}/ballots`` without cookies: verification, ballot box, board append,
-   group commit, receipt). Reported: ballots/s, p50 and p99 latency, and how many receipts
-   carried their proof rather than the signed promise (in demo and production modes the
-   audit sequencer integrates in batches, so most receipts are promises);
-3. **baseline** — the same server's ``/healthz`` at the same concurrency, before and after
-   casting (mean of both). Ratio = ballots/s ÷ /healthz requests/s (target ≥ 0.4).
+2. **warm-up** — ``/healthz`` and ``--warmup`` casts (first manifest load, statement
+   caches, connection pool), not counted;
+3. **runs** — ``--runs`` times (at least 3): ``/healthz`` then casting, both at the same
+   ``--concurrency`` over keep-alive connections. Casting: the voters finalised their tokens
+   and signed their ballots beforehand; each run casts ``--ballots`` of them (``POST
+   /elections/{id}/ballots`` without cookies: verification, ballot box, board append, group
+   commit, receipt). Each run's ratio is its ballots/s ÷ the /healthz requests/s measured
+   just before it (target ≥ 0.4); reported are the medians over the runs, p50 and p99 latency
+   of every counted cast, and how many receipts carried their proof rather than the signed
+   promise (in demo and production modes the audit sequencer integrates in batches, so most
+   receipts are promises).
+
+Alongside, the CPU time the server's processes (``/proc``) and this client process used per
+request in each phase: on this 2-core machine the clients compete with the server for the
+CPU, and these figures tell which side bounds a rate.
 
 Workers: 2 on PostgreSQL; 1 on SQLite (``parvis serve`` refuses several workers on SQLite,
-which has one writer). Clients run on the same 2-core machine as the server, for the
-baseline as for the casts. Not a test: it never fails on a figure.
+which has one writer). The /healthz baseline is always the same server. Not a test: it never
+fails on a figure.
 
-Usage: ``python bench/cast.py [--quick] [--ballots N] [--concurrency C] [--db sqlite|postgresql]``.
-The last line printed is one JSON object.
+Usage: ``python bench/cast.py [--quick] [--ballots N] [--runs R] [--warmup W]
+[--concurrency C] [--db sqlite|postgresql]``. The last line printed is one JSON object.
 """
 
 from __future__ import annotations
@@ -52,7 +59,7 @@ from ballot import rsabssa
 from ballot.client import PendingIssuance, begin_issuance
 from ballot.manifest import Manifest
 from ballot.service import service_from
-from ballot.token import b64u_decode, b64u_encode
+from ballot.token import JSONValue, b64u_decode, b64u_encode
 from parvis import migrate
 from parvis.cli import cli_context
 from parvis.kernel.clock import FixedClock
@@ -63,7 +70,10 @@ from tests.ballot.elections import QUESTIONS, definition, setup_rule
 from tests.support.postgres import TempPostgres
 from tests.support.server import ServerProcess
 
-CHOICES = ({"parc": "gare", "budget": ["jardin", "bancs"]}, {"parc": "tilleuls", "budget": []})
+CHOICES: tuple[dict[str, JSONValue], ...] = (
+    {"parc": "gare", "budget": ["jardin", "bancs"]},
+    {"parc": "tilleuls", "budget": []},
+)
 
 
 def citizens(ctx: AppContext, count: int) -> list[tuple[str, str]]:
@@ -90,39 +100,84 @@ def citizens(ctx: AppContext, count: int) -> list[tuple[str, str]]:
     return out
 
 
+def process_tree_cpu(root: int) -> float:
+    """CPU seconds (user + system) used so far by ``root`` and its descendants (Linux)."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        parents[int(entry.name)] = int(fields[1])
+        times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+    tree, frontier = {root}, [root]
+    while frontier:
+        pid = frontier.pop()
+        children = [child for child, parent in parents.items() if parent == pid]
+        tree.update(children)
+        frontier.extend(children)
+    return sum(times.get(pid, 0.0) for pid in tree)
+
+
+class Phase:
+    """Wall time and the server's and this process's CPU time over one phase."""
+
+    def __init__(self, server_pid: int) -> None:
+        self.server_pid = server_pid
+
+    def __enter__(self) -> Phase:
+        self.started = time.perf_counter()
+        self.server_cpu = process_tree_cpu(self.server_pid)
+        self.client_cpu = time.process_time()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.wall = time.perf_counter() - self.started
+        self.server_cpu = process_tree_cpu(self.server_pid) - self.server_cpu
+        self.client_cpu = time.process_time() - self.client_cpu
+
+    def per_request_ms(self, count: int) -> dict[str, float]:
+        return {
+            "server_cpu_ms": round(1000 * self.server_cpu / count, 3),
+            "client_cpu_ms": round(1000 * self.client_cpu / count, 3),
+        }
+
+
 def timed_requests(
-    base: str, jobs: list[Callable[[httpx.Client], httpx.Response]], concurrency: int
-) -> tuple[float, list[float], list[int]]:
-    """Run every job over ``concurrency`` keep-alive clients; wall time, latencies, statuses."""
+    clients: list[httpx.Client], jobs: list[Callable[[httpx.Client], httpx.Response]]
+) -> tuple[list[float], list[int]]:
+    """Run every job over the keep-alive ``clients``, one thread each; latencies, statuses.
+
+    The clients are made (an ``httpx.Client`` builds a TLS context: tens of milliseconds of
+    CPU) and connected once, before any phase: what is measured is requests, for /healthz
+    and casting alike.
+    """
     latencies: list[float] = []
     statuses: list[int] = []
     lock = threading.Lock()
     cursor = iter(jobs)
 
-    def worker(_: int) -> None:
-        with httpx.Client(base_url=base, timeout=60) as client:
-            while True:
-                with lock:
-                    job = next(cursor, None)
-                if job is None:
-                    return
-                started = time.perf_counter()
-                response = job(client)
-                elapsed = time.perf_counter() - started
-                with lock:
-                    latencies.append(elapsed)
-                    statuses.append(response.status_code)
+    def worker(client: httpx.Client) -> None:
+        while True:
+            with lock:
+                job = next(cursor, None)
+            if job is None:
+                return
+            started = time.perf_counter()
+            response = job(client)
+            elapsed = time.perf_counter() - started
+            with lock:
+                latencies.append(elapsed)
+                statuses.append(response.status_code)
 
-    started = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        list(pool.map(worker, range(concurrency)))
-    return time.perf_counter() - started, latencies, statuses
-
-
-def healthz(base: str, count: int, concurrency: int) -> float:
-    wall, _lat, statuses = timed_requests(base, [lambda c: c.get("/healthz")] * count, concurrency)
-    assert set(statuses) == {200}, statuses
-    return count / wall
+    with ThreadPoolExecutor(max_workers=len(clients)) as pool:
+        list(pool.map(worker, clients))
+    return latencies, statuses
 
 
 def blind_sign_rate(key: Any, blinded: list[bytes], seconds: float) -> float:
@@ -174,8 +229,9 @@ def run_database(kind: str, args: argparse.Namespace, stack: ExitStack) -> dict[
     service.open(election_id=election, actor="system:bench")
     with ctx.db.read_session() as db:
         manifest = Manifest.from_json(service.manifest(db, election))
-        key = service._private_key(db, election)
-    cookies = citizens(ctx, args.ballots)
+        election_key = service._private_key(db, election)
+    voters = args.warmup + args.runs * args.ballots
+    cookies = citizens(ctx, voters)
     pending: list[PendingIssuance] = [
         begin_issuance(
             manifest.public_key(),
@@ -184,12 +240,20 @@ def run_database(kind: str, args: argparse.Namespace, stack: ExitStack) -> dict[
         )
         for _ in cookies
     ]
-    bare_sign = blind_sign_rate(key, [p.blinded_msg for p in pending[:50]], args.seconds)
+    bare_sign = blind_sign_rate(election_key, [p.blinded_msg for p in pending[:50]], args.seconds)
+
+    def healthz_jobs(count: int) -> list[Callable[[httpx.Client], httpx.Response]]:
+        return [lambda c: c.get("/healthz")] * count
 
     result: dict[str, Any] = {"workers": workers}
-    with ServerProcess(env, workers=workers) as server:
-        base = server.url
-        healthz(base, 200, args.concurrency)  # warm-up
+    with ServerProcess(env, workers=workers) as server, ExitStack() as connections:
+        assert server.proc is not None
+        base, pid = server.url, server.proc.pid
+        clients = [
+            connections.enter_context(httpx.Client(base_url=base, timeout=60))
+            for _ in range(args.concurrency)
+        ]
+        timed_requests(clients, healthz_jobs(args.health))  # warm-up, connects every client
 
         blind_sigs: dict[int, bytes] = {}
 
@@ -207,12 +271,10 @@ def run_database(kind: str, args: argparse.Namespace, stack: ExitStack) -> dict[
 
             return job
 
-        health_before = healthz(base, args.health, args.concurrency)
-        wall, _lat, statuses = timed_requests(
-            base, [issue(i) for i in range(len(cookies))], args.concurrency
-        )
-        assert statuses.count(200) == len(cookies), {s: statuses.count(s) for s in set(statuses)}
-        issuance_rate = len(cookies) / wall
+        with Phase(pid) as issuance:
+            _lat, statuses = timed_requests(clients, [issue(i) for i in range(voters)])
+        assert statuses.count(200) == voters, {s: statuses.count(s) for s in set(statuses)}
+        issuance_rate = voters / issuance.wall
 
         bodies = []
         for i, p in enumerate(pending):
@@ -235,39 +297,77 @@ def run_database(kind: str, args: argparse.Namespace, stack: ExitStack) -> dict[
 
             return job
 
-        wall, latencies, statuses = timed_requests(
-            base, [cast(b) for b in bodies], args.concurrency
-        )
-        assert statuses.count(201) == len(bodies), {s: statuses.count(s) for s in set(statuses)}
-        cast_rate = len(bodies) / wall
+        def cast_all(chunk: list[bytes]) -> tuple[list[float], list[int]]:
+            lat, statuses = timed_requests(clients, [cast(b) for b in chunk])
+            assert statuses.count(201) == len(chunk), {s: statuses.count(s) for s in set(statuses)}
+            return lat, statuses
+
+        cast_all(bodies[: args.warmup])  # warm-up
+        runs: list[dict[str, Any]] = []
+        latencies: list[float] = []
+        for run in range(args.runs):
+            with Phase(pid) as health:
+                _lat, statuses = timed_requests(clients, healthz_jobs(args.health))
+            assert set(statuses) == {200}, statuses
+            start = args.warmup + run * args.ballots
+            with Phase(pid) as casting:
+                lat, _statuses = cast_all(bodies[start : start + args.ballots])
+            latencies += lat
+            runs.append(
+                {
+                    "healthz_per_s": round(args.health / health.wall, 1),
+                    "ballots_per_s": round(args.ballots / casting.wall, 1),
+                    "ratio_to_healthz": round(
+                        (args.ballots / casting.wall) / (args.health / health.wall), 3
+                    ),
+                    "p50_ms": round(1000 * statistics.median(lat), 1),
+                    "healthz": health.per_request_ms(args.health),
+                    "cast": casting.per_request_ms(args.ballots),
+                }
+            )
         with_proof = sum(1 for receipt in receipts if receipt["inclusion_proof"] is not None)
-        health_after = healthz(base, args.health, args.concurrency)
-        health_rate = statistics.mean([health_before, health_after])
         board = httpx.get(f"{base}/elections/{election}/board?limit=1", timeout=60).json()
         assert board["ballots"] == len(bodies)
 
     service.committer.stop()
     ctx.db.dispose()
+
+    def median(field: str, part: str | None = None) -> float:
+        values: list[float] = [r[field] if part is None else r[part][field] for r in runs]
+        return round(statistics.median(values), 3)
+
     result.update(
         {
-            "ballots": len(bodies),
-            "ballots_per_s": round(cast_rate, 1),
+            "ballots": args.ballots,
+            "runs": args.runs,
+            "ballots_per_s": median("ballots_per_s"),
+            "healthz_per_s": median("healthz_per_s"),
+            "ratio_to_healthz": median("ratio_to_healthz"),
             "p50_ms": round(1000 * statistics.median(latencies), 1),
             "p99_ms": round(1000 * percentile(latencies, 0.99), 1),
+            "cast_server_cpu_ms": median("server_cpu_ms", "cast"),
+            "cast_client_cpu_ms": median("client_cpu_ms", "cast"),
+            "healthz_server_cpu_ms": median("server_cpu_ms", "healthz"),
+            "healthz_client_cpu_ms": median("client_cpu_ms", "healthz"),
             "receipts_with_proof": with_proof,
-            "receipts_with_promise": len(bodies) - with_proof,
-            "healthz_per_s": round(health_rate, 1),
-            "ratio_to_healthz": round(cast_rate / health_rate, 3),
+            "receipts_with_promise": len(receipts) - with_proof,
             "issuance_per_s": round(issuance_rate, 1),
+            "issuance": issuance.per_request_ms(voters),
             "blind_sign_per_s": round(bare_sign, 1),
             "issuance_ratio_to_blind_sign": round(issuance_rate / bare_sign, 3),
+            "per_run": runs,
         }
     )
     print(
-        f"{kind} ({workers} worker{'s' if workers > 1 else ''}): "
-        f"{cast_rate:.0f} ballots/s (p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms), "
-        f"/healthz {health_rate:.0f}/s, ratio {result['ratio_to_healthz']}; "
-        f"receipts: {with_proof} with proof, {len(bodies) - with_proof} promises; "
+        f"{kind} ({workers} worker{'s' if workers > 1 else ''}), median of {args.runs} runs: "
+        f"{result['ballots_per_s']:.0f} ballots/s (p50 {result['p50_ms']} ms, "
+        f"p99 {result['p99_ms']} ms), /healthz {result['healthz_per_s']:.0f}/s, "
+        f"ratio {result['ratio_to_healthz']} (runs: "
+        f"{', '.join(str(r['ratio_to_healthz']) for r in runs)}); server CPU per request: "
+        f"cast {result['cast_server_cpu_ms']} ms, /healthz {result['healthz_server_cpu_ms']} ms; "
+        f"client CPU: cast {result['cast_client_cpu_ms']} ms, "
+        f"/healthz {result['healthz_client_cpu_ms']} ms; "
+        f"receipts: {with_proof} with proof, {len(receipts) - with_proof} promises; "
         f"issuance {issuance_rate:.0f}/s vs blind_sign {bare_sign:.0f}/s, "
         f"ratio {result['issuance_ratio_to_blind_sign']}",
         flush=True,
@@ -278,12 +378,17 @@ def run_database(kind: str, args: argparse.Namespace, stack: ExitStack) -> dict[
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="a short run (about a minute)")
-    parser.add_argument("--ballots", type=int, default=None, help="voters (tokens and ballots)")
+    parser.add_argument("--ballots", type=int, default=None, help="ballots cast per run")
+    parser.add_argument("--runs", type=int, default=3, help="measured runs (at least 3)")
+    parser.add_argument("--warmup", type=int, default=None, help="casts before the runs")
     parser.add_argument("--concurrency", type=int, default=16, help="parallel HTTP clients")
     parser.add_argument("--db", choices=("sqlite", "postgresql"), action="append")
     args = parser.parse_args()
-    args.ballots = args.ballots or (300 if args.quick else 3000)
-    args.health = 1000 if args.quick else 5000
+    if args.runs < 3:
+        parser.error("--runs: at least 3 (the figures are medians)")
+    args.ballots = args.ballots or (200 if args.quick else 1000)
+    args.warmup = args.warmup if args.warmup is not None else (50 if args.quick else 200)
+    args.health = 500 if args.quick else 2000
     args.seconds = 1.0 if args.quick else 3.0
     kinds = args.db or ["sqlite", "postgresql"]
     results: dict[str, Any] = {}
@@ -294,9 +399,16 @@ def main() -> None:
         json.dumps(
             {
                 "benchmark": "cast",
-                "ballots": args.ballots,
+                "ballots_per_run": args.ballots,
+                "runs": args.runs,
+                "warmup": args.warmup,
                 "concurrency": args.concurrency,
-                "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
+                "healthz_per_run": args.health,
+                "machine": {
+                    "python": platform.python_version(),
+                    "cpus": os.cpu_count(),
+                    "load_average": [round(x, 2) for x in os.getloadavg()],
+                },
                 **results,
             }
         )
