@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 import consent
-from identity.oidc import logout, web
+from identity.oidc import admin, logout, web
 from identity.oidc.cli import client_app, keys_app
 from identity.oidc.service import oidc_from
 from parvis.kernel.context import AppContext
@@ -17,6 +17,7 @@ CLI_GROUPS = {"client": client_app, "keys": keys_app}
 router = APIRouter()
 router.include_router(web.router)
 router.include_router(logout.router)
+router.include_router(admin.router)
 
 
 def setup(ctx: AppContext) -> None:
