@@ -8,9 +8,16 @@ Rotation (issue 8, item 1) keeps three states per algorithm (RS256, ES256):
 - ``retired``: no longer signs, still published until every token it signed has expired
   (``publish_until`` = rotation time + the longest token lifetime), then deleted.
 
-``parvis keys rotate`` moves next → active → retired and creates a new next. Private keys
-are sealed with XSalsa20-Poly1305 (PyNaCl ``SecretBox``) under a key derived from the master
-secret (``identity/oidc/signing-keys/v1``): a copy of the table gives no usable key.
+``parvis keys rotate`` moves next → active → retired and creates a new next. It refuses to
+promote a next key published for less than :data:`NEXT_KEY_MIN_PUBLISHED` (twice the JWKS
+``Cache-Control: max-age``), so that a relying party that fetched the JWKS just before the
+rotation already holds the key that now signs (OpenID Connect Core 1.0 §10.1.1: "the signer
+can begin using a new key at its discretion and signals the change to the verifier using the
+kid value"; the verifier re-fetches on an unknown kid, but caches may serve the old set).
+``--force`` skips the check (a compromised key).
+
+Private keys are sealed with XSalsa20-Poly1305 (PyNaCl ``SecretBox``) under a key derived from
+the master secret (``identity/oidc/signing-keys/v1``): a copy of the table gives no usable key.
 """
 
 from __future__ import annotations
@@ -18,7 +25,6 @@ from __future__ import annotations
 import json
 import secrets
 import threading
-import time
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -27,19 +33,22 @@ from joserfc import jwk
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from identity.oidc.errors import OidcError
 from identity.oidc.tables import OidcKeyRow
 from parvis.kernel.clock import Clock
+from parvis.kernel.errors import ConflictError
 from parvis.kernel.keys import derive_key
 
-__all__ = ["ALGORITHMS", "KeyStore", "SigningKey"]
+__all__ = ["ALGORITHMS", "NEXT_KEY_MIN_PUBLISHED", "KeyRotationError", "KeyStore", "SigningKey"]
 
 ALGORITHMS = ("RS256", "ES256")
 KEY_PURPOSE = "identity/oidc/signing-keys/v1"
 #: RSA modulus size: 2048 bits is the floor (style.md: never below 2048 outside tests).
 RSA_BITS = 2048
-#: Seconds a worker trusts its cached active key (a rotation reaches every worker within it;
-#: the retired key stays published far longer).
-CACHE_SECONDS = 30.0
+#: The JWKS response's ``Cache-Control: max-age`` (identity.oidc.web), in seconds.
+JWKS_MAX_AGE = 300
+#: A next key signs only after it has been published this long: twice the JWKS cache life.
+NEXT_KEY_MIN_PUBLISHED = timedelta(seconds=2 * JWKS_MAX_AGE)
 
 SigningKey = jwk.RSAKey | jwk.ECKey
 
@@ -56,6 +65,10 @@ def _aware(value: datetime, now: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=now.tzinfo)
 
 
+class KeyRotationError(OidcError, ConflictError):
+    """A rotation now would make a key sign before relying parties can know it."""
+
+
 class KeyStore:
     """Signing keys in the database, sealed under ``master_secret``."""
 
@@ -63,7 +76,10 @@ class KeyStore:
         self._box = nacl.secret.SecretBox(derive_key(master_secret, KEY_PURPOSE))
         self.clock = clock
         self._lock = threading.Lock()
-        self._active: dict[str, tuple[float, SigningKey]] = {}
+        #: The last unsealed key per algorithm, with its kid. Which kid is active is read from
+        #: the database at every signature, so a rotation made by another process takes
+        #: effect here at once.
+        self._unsealed: dict[str, tuple[str, SigningKey]] = {}
 
     # -- sealing ----------------------------------------------------------------------------
 
@@ -106,12 +122,34 @@ class KeyStore:
                 self._new_row(session, alg, "next")
         session.flush()
 
-    def rotate(self, session: Session, *, keep_retired_for: timedelta) -> list[str]:
+    def rotate(
+        self, session: Session, *, keep_retired_for: timedelta, force: bool = False
+    ) -> list[str]:
         """next → active, active → retired (published ``keep_retired_for`` more), new next.
-        Returns the kids now active."""
+        Returns the kids now active.
+
+        Raises :class:`KeyRotationError` when a next key has been published for less than
+        :data:`NEXT_KEY_MIN_PUBLISHED` (issue 8 item 1: "the next key published before it
+        signs"), unless ``force``."""
         now = self.clock.now()
         self.ensure(session)
+        # The first locking read waits for a concurrent rotation to commit; on PostgreSQL
+        # (READ COMMITTED) its snapshot predates that commit and misses the next key it
+        # created, so the rows are read again once the locks are held.
+        session.scalars(select(OidcKeyRow).with_for_update()).all()
         rows = list(session.scalars(select(OidcKeyRow).with_for_update()))
+        young = [
+            r.kid
+            for r in rows
+            if r.state == "next" and now - _aware(r.created_at, now) < NEXT_KEY_MIN_PUBLISHED
+        ]
+        if young and not force:
+            minutes = int(NEXT_KEY_MIN_PUBLISHED.total_seconds() // 60)
+            raise KeyRotationError(
+                f"the next keys {', '.join(sorted(young))} have been published for less than "
+                f"{minutes} minutes: relying parties may not have them yet (--force to rotate "
+                "anyway, e.g. after a key compromise)"
+            )
         for row in rows:
             if row.state == "retired" and _aware(row.publish_until or now, now) <= now:
                 session.delete(row)
@@ -128,8 +166,6 @@ class KeyStore:
                     active.append(row.kid)
             self._new_row(session, alg, "next")
         session.flush()
-        with self._lock:
-            self._active.clear()
         return active
 
     def purge(self, session: Session) -> int:
@@ -151,19 +187,24 @@ class KeyStore:
         return {"keys": keys}
 
     def signing_key(self, session: Session, alg: str) -> SigningKey:
-        """The active private key for ``alg`` (cached per process for a few seconds)."""
+        """The active private key for ``alg``. The active kid is read at every call (one
+        small query), so no worker signs with a retired key after a rotation commits; the
+        unsealed key is kept per kid (unsealing and importing an RSA key is the costly
+        part)."""
         if alg not in ALGORITHMS:
             raise ValueError(f"unsupported signing algorithm {alg!r}")
-        with self._lock:
-            cached = self._active.get(alg)
-            if cached is not None and time.monotonic() - cached[0] < CACHE_SECONDS:
-                return cached[1]
         row = session.scalars(
-            select(OidcKeyRow).where(OidcKeyRow.alg == alg, OidcKeyRow.state == "active")
+            select(OidcKeyRow)
+            .where(OidcKeyRow.alg == alg, OidcKeyRow.state == "active")
+            .order_by(OidcKeyRow.created_at, OidcKeyRow.kid)
         ).first()
         if row is None:
             self.ensure(session)
             return self.signing_key(session, alg)
+        with self._lock:
+            cached = self._unsealed.get(alg)
+        if cached is not None and cached[0] == row.kid:
+            return cached[1]
         sealed = self._unseal(row)
         imported = jwk.import_key(
             sealed.as_dict(private=True), parameters={"kid": row.kid, "alg": alg}
@@ -171,7 +212,7 @@ class KeyStore:
         assert isinstance(imported, jwk.RSAKey | jwk.ECKey)
         key: SigningKey = imported
         with self._lock:
-            self._active[alg] = (time.monotonic(), key)
+            self._unsealed[alg] = (row.kid, key)
         return key
 
     def public_keyset(self, session: Session) -> jwk.KeySet:
