@@ -23,12 +23,48 @@ from typing import Any
 
 import rfc8785
 
-__all__ = ["canonical"]
+__all__ = ["canonical", "is_simple", "simple_dumps"]
 
 _MAX_EXACT = 2**53 - 1
 _dumps = json.JSONEncoder(
     sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
 ).encode
+
+# The C encoder that JSONEncoder.encode builds anew on every call, built once: the board
+# verifier encodes every ballot's choices. Same arguments as JSONEncoder.iterencode passes
+# (markers=None: no cycle check, parsed JSON has no cycles; a cyclic value ends in
+# RecursionError). Absent without the C accelerator, then the encoder above is used.
+_c_make_encoder: Any = getattr(json.encoder, "c_make_encoder", None)
+_c_encode: Any = (
+    _c_make_encoder(
+        None,  # markers
+        json.JSONEncoder().default,  # raises TypeError for what is not JSON
+        json.encoder.encode_basestring,  # ensure_ascii=False
+        None,  # indent
+        ":",
+        ",",
+        True,  # sort_keys
+        False,  # skipkeys
+        False,  # allow_nan
+    )
+    if _c_make_encoder is not None
+    else None
+)
+
+
+def simple_dumps(value: Any) -> str:
+    """``json.dumps`` in the form above: the RFC 8785 text of any value for which
+    :func:`is_simple` holds (the board verifier calls it on every ballot's choices, and
+    :func:`is_simple` only on values it has not seen). Raises ``ValueError`` on NaN and
+    infinities, ``TypeError`` on what is not JSON."""
+    if _c_encode is None or isinstance(value, str):
+        return _dumps(value)
+    return "".join(_c_encode(value, 0))
+
+
+def is_simple(value: Any) -> bool:
+    """Whether ``value`` is in the subset where :func:`simple_dumps` writes RFC 8785."""
+    return _simple(value)
 
 
 def _simple(value: Any, depth: int = 0) -> bool:

@@ -1,10 +1,12 @@
 """The independent board verifier (voting-protocol.md, "Verification anyone can run").
 
 Pure apart from an optional process pool: it needs no web server and no database, only the
-verification libraries (cryptography, PyNaCl, rfc8785), so an auditor can run it alone:
-``python -m ballot.verify board.json [--receipt CODE]`` or ``parvis verify-board``.
+verification libraries (the ``verify`` extra: cryptography, PyNaCl, rfc8785; gmpy2 is
+optional), so an auditor can run it alone: ``python -m ballot.verify (FILE|URL) [--receipt
+CODE]`` or ``parvis verify-board``. ``tests/ballot/test_verify_standalone.py`` runs it with
+SQLAlchemy, FastAPI, Starlette, Alembic, Uvicorn and Authlib made unimportable.
 
-Checks, in this order, failing on the first discrepancy with the entry index:
+Checks (board-format.md §8), failing on the first discrepancy with the entry index:
 
 1. the export's format; entry 0 is the manifest; the board origin and key are the
    manifest's (and the key the caller trusts, when given);
@@ -22,20 +24,50 @@ Checks, in this order, failing on the first discrepancy with the entry index:
 6. #ballots ≤ #tokens issued ≤ eligible population;
 7. the published tally equals the recount; paper counts appear separately;
 8. optionally, a receipt's tracking code names a ballot on the board.
+
+Precedence when a board has several faults: the export's shape and entry order (3), then
+the checkpoints' signatures and sizes, then the tree (2) — an altered entry is first of all
+a log that does not match its signed checkpoints —, then the lowest-index ballot or
+nullifier fault (4, 5), then the counts (6, 7). The same board gives the same message with
+one process or several.
+
+Speed (issue 7, "Benchmark"): per ballot the floor is one RSA-PSS verification, one Ed25519
+verification and SHA-256 of the entry (``bench/verify.py``). :func:`_check_fast` does the
+checks of :func:`ballot.token.verify_cast` with no intermediate objects: base64url decoded
+once, the RFC 8785 bytes of the ballot and of the entry assembled from the canonical
+``choices`` (which are hashed, signed and rule-checked once per distinct value), and the
+entry hashed once. Anything it does not accept goes through the reference path
+(:func:`_check_reference`: :func:`~ballot.token.verify_cast`, ``check_choices``), which
+decides and names the fault, so the fast path can only accept what the reference accepts
+(the one deliberate difference, the voter key's subgroup, is argued at :func:`_check_fast`).
+Ballots are checked in chunks by a process pool that inherits the parsed board (``fork``)
+and returns packed bytes; this process meanwhile folds the Merkle tree and resolves
+nullifiers in entry order.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import multiprocessing
 import os
 import sys
+import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from itertools import count
+from typing import Any, Final
 
-from audit.merkle import CompactRange
+import nacl.bindings
+import nacl.exceptions
+import rfc8785
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
 from audit.note import VerifierKey, open_checkpoint
 from ballot.board import (
     EXPORT_FORMAT,
@@ -44,13 +76,14 @@ from ballot.board import (
     tracking_code,
     withheld_hash,
 )
+from ballot.jcs import canonical, is_simple, simple_dumps
 from ballot.manifest import Manifest
-from ballot.questions import check_choices
+from ballot.questions import Question, check_choices
 from ballot.tally import tally
-from ballot.token import verify_cast
+from ballot.token import MAX_SEQ, TOKEN_DOMAIN, b64u_decode_or_none, verify_cast
 from parvis.kernel.errors import DomainError, InvalidInputError
 
-__all__ = ["BoardVerificationError", "VerificationReport", "main", "verify_board"]
+__all__ = ["BoardVerificationError", "VerificationReport", "load_export", "main", "verify_board"]
 
 Progress = Callable[[str, int, int], None]
 
@@ -81,73 +114,401 @@ class VerificationReport:
     checks: list[str] = field(default_factory=list)
 
 
-# -- ballots, possibly in several processes -------------------------------------------------
+# -- one ballot -------------------------------------------------------------------------------
 
-_WORKER_MANIFEST: Manifest | None = None
+_ENTRY_KEYS: Final = frozenset({"kind", "cast"})
+_CAST_KEYS: Final = frozenset({"token", "ballot", "ballot_sig"})
+_TOKEN_KEYS: Final = frozenset({"msg_prefix", "msg", "sig"})
+_BALLOT_KEYS: Final = frozenset({"election", "seq", "choices"})
+# RFC 9474 §5 RSABSSA-SHA384-PSS-Randomized: RSASSA-PSS, SHA-384, MGF1-SHA-384, 48-byte salt.
+_PSS: Final = padding.PSS(mgf=padding.MGF1(hashes.SHA384()), salt_length=48)
+_SHA384: Final = hashes.SHA384()
+_HASH: Final = 32
+# Distinct choice values whose rules were checked, per process. Boards repeat few values
+# (a 100,000-ballot budget vote has a few hundred); the bound only caps memory.
+_RULES_CACHE_SIZE: Final = 1 << 16
 
 
-def _init_worker(manifest_json: Mapping[str, Any]) -> None:
-    global _WORKER_MANIFEST  # noqa: PLW0603 - per-process cache of the parsed manifest
-    _WORKER_MANIFEST = Manifest.from_json(manifest_json)
+@dataclass(frozen=True, slots=True)
+class _Context:
+    """What every ballot check needs, prepared once per process."""
+
+    manifest: Manifest
+    key: rsa.RSAPublicKey
+    modulus_len: int
+    election_id: bytes
+    election_text: str
+    questions: tuple[Question, ...]
+    rules_ok: set[str] = field(default_factory=set)
+
+    @classmethod
+    def of(cls, manifest: Manifest) -> _Context:
+        key = manifest.public_key()
+        return cls(
+            manifest=manifest,
+            key=key,
+            modulus_len=(key.key_size + 7) // 8,
+            election_id=manifest.election_id,
+            election_text=str(manifest.to_json()["election"]),
+            questions=manifest.questions,
+        )
 
 
-BallotResult = tuple[int, bytes, bytes, int, Any] | tuple[int, bytes, str]
+#: ``(leaf hash, nullifier, seq, canonical choices)`` of a ballot that verifies.
+Checked = tuple[bytes, bytes, int, str]
 
 
-def _check_casts(batch: Sequence[tuple[int, Mapping[str, Any]]]) -> list[BallotResult]:
-    """Hash and verify a batch of ballot entries: per entry ``(index, leaf hash, nullifier,
-    seq, choices)``, or ``(index, leaf hash, reason)`` when it does not verify. Every entry
-    is hashed even after a failure, so that the tree checks can run first."""
-    manifest = _WORKER_MANIFEST
-    assert manifest is not None, "the pool initializer parses the manifest"
-    key = manifest.public_key()
-    out: list[BallotResult] = []
-    for index, entry in batch:
-        leaf = entry_leaf_hash(entry)
+def _check_fast(entry: object, ctx: _Context) -> Checked | None:
+    """Every check of :func:`_check_reference` on a well-formed ballot entry, or ``None``
+    to let the reference path decide (and name the fault).
+
+    The bytes: ``JCS(entry)`` of a ballot entry is, member by member (RFC 8785 §3.2.3
+    sorts "ballot" < "ballot_sig" < "token" and "msg" < "msg_prefix" < "sig"; canonical
+    base64url, the canonical UUID text of ``ballot.election`` and a decimal ``seq`` below
+    2^53 need no escaping, §3.2.2.2-3)::
+
+        {"cast":{"ballot":JCS(ballot),"ballot_sig":"…","token":{"msg":"…",
+        "msg_prefix":"…","sig":"…"}},"kind":"ballot"}
+        JCS(ballot) = {"choices":JCS(choices),"election":"…","seq":N}
+
+    exactly as :meth:`ballot.token.Ballot.canonical_bytes` assembles the signed bytes;
+    a test compares both with :func:`ballot.board.entry_bytes` and ``rfc8785``.
+
+    The voter key: casting also requires ``vk`` to be a prime-order point
+    (``crypto_core_ed25519_is_valid_point``, which costs as much as the signature check;
+    libsodium documents it as checking that the point is canonical, on the main subgroup
+    and not of small order — doc.libsodium.org, "Point arithmetic"). The verifier relies
+    on the signature check instead: libsodium's ``crypto_sign_open`` (what PyNaCl calls)
+    runs ``_crypto_sign_ed25519_verify_detached`` (src/libsodium/crypto_sign/ed25519/
+    ref10/open.c), which refuses a non-canonical or small-order ``vk``, a small-order
+    ``R`` and a non-canonical ``S`` before checking ``[S]B = R + [k]A`` without the
+    cofactor. What prime order protects is "one signature verifies several ballots":
+    that needs ``[k1]A = [k2]A`` for two ballot hashes, i.e. ``A`` of small order (refused
+    by libsodium) or ``k1 ≡ k2 (mod ℓ)`` (a SHA-512 collision modulo ℓ). A key with a
+    torsion component but a prime-order part ``A0`` still needs the discrete log of
+    ``A0`` to sign, and each signature still binds one ballot. So a ballot accepted here
+    was signed, once, by the holder of the token's key — the property board-format.md §8
+    asks the verifier to check.
+    """
+    shape = _shape(entry)
+    if shape is None:
+        return None
+    token, ballot, ballot_sig_text = shape
+    prefix_text, msg_text, sig_text = token["msg_prefix"], token["msg"], token["sig"]
+    msg = b64u_decode_or_none(msg_text)
+    prefix = b64u_decode_or_none(prefix_text)
+    sig = b64u_decode_or_none(sig_text)
+    ballot_sig = b64u_decode_or_none(ballot_sig_text)
+    seq, choices = ballot["seq"], ballot["choices"]
+    if (
+        msg is None
+        or prefix is None
+        or sig is None
+        or ballot_sig is None
+        or len(msg) != 96
+        or len(prefix) != 32
+        or len(sig) != ctx.modulus_len
+        or len(ballot_sig) != 64
+        or msg[:16] != TOKEN_DOMAIN
+        or msg[16:32] != ctx.election_id
+        or ballot["election"] != ctx.election_text
+        or type(seq) is not int
+        or not 1 <= seq <= MAX_SEQ
+        or type(choices) is not dict
+    ):
+        return None
+    try:
+        choices_text = simple_dumps(choices)
+    except (ValueError, TypeError, RecursionError):  # NaN, or not JSON at all
+        return None
+    # json.dumps text determines a parsed-JSON value (it reads back to the same value), so
+    # a text already checked stands for a value that is simple and follows the rules.
+    known = choices_text in ctx.rules_ok
+    if not known and not is_simple(choices):
+        return None
+    ballot_text = f'{{"choices":{choices_text},"election":"{ctx.election_text}","seq":{seq}}}'
+    if not _signed_and_valid(
+        ctx,
+        prepared=prefix + msg,
+        sig=sig,
+        voter_key=msg[32:64],
+        signed=ballot_text.encode(),
+        ballot_sig=ballot_sig,
+        choices=None if known else (choices_text, choices),
+    ):
+        return None
+    leaf = hashlib.sha256(
+        (
+            f'\x00{{"cast":{{"ballot":{ballot_text},"ballot_sig":"{ballot_sig_text}",'
+            f'"token":{{"msg":"{msg_text}","msg_prefix":"{prefix_text}","sig":"{sig_text}"}}'
+            '},"kind":"ballot"}'
+        ).encode()
+    ).digest()
+    return leaf, hashlib.sha256(msg).digest(), seq, choices_text
+
+
+def _shape(entry: object) -> tuple[dict[str, Any], dict[str, Any], object] | None:
+    """``(token, ballot, ballot_sig)`` of an entry with exactly the members of a ballot."""
+    if type(entry) is not dict or entry.keys() != _ENTRY_KEYS:
+        return None
+    cast = entry["cast"]
+    if type(cast) is not dict or cast.keys() != _CAST_KEYS:
+        return None
+    token, ballot = cast["token"], cast["ballot"]
+    if (
+        type(token) is not dict
+        or token.keys() != _TOKEN_KEYS
+        or type(ballot) is not dict
+        or ballot.keys() != _BALLOT_KEYS
+    ):
+        return None
+    return token, ballot, cast["ballot_sig"]
+
+
+def _signed_and_valid(
+    ctx: _Context,
+    *,
+    prepared: bytes,
+    sig: bytes,
+    voter_key: bytes,
+    signed: bytes,
+    ballot_sig: bytes,
+    choices: tuple[str, object] | None,
+) -> bool:
+    """The token under the manifest key (RFC 9474 §4.5: RSASSA-PSS), the ballot under the
+    token's key (RFC 8032 Ed25519, libsodium), and the rules for choices not seen yet."""
+    try:
+        ctx.key.verify(sig, prepared, _PSS, _SHA384)
+        nacl.bindings.crypto_sign_open(ballot_sig + signed, voter_key)
+    except (InvalidSignature, nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError):
+        return False
+    if choices is not None:
+        text, value = choices
         try:
-            if set(entry) != {"kind", "cast"}:
-                raise BoardVerificationError("a ballot entry has exactly kind and cast")
-            cast = entry["cast"]
-            verified = verify_cast(key, expected_election_id=manifest.election_id, cast=cast)
-            check_choices(manifest.questions, verified.choices)
-        except DomainError as exc:
-            out.append((index, leaf, str(exc)))
+            check_choices(ctx.questions, value)
+        except DomainError:
+            return False
+        if len(ctx.rules_ok) < _RULES_CACHE_SIZE:
+            ctx.rules_ok.add(text)
+    return True
+
+
+def _check_reference(entry: Mapping[str, Any], ctx: _Context) -> Checked | tuple[bytes, str]:
+    """The ballot checked through the protocol's own objects (:func:`verify_cast`), for
+    whatever :func:`_check_fast` leaves: ``(leaf, nullifier, seq, choices)`` when it
+    verifies, else ``(leaf, reason)``. The leaf is ``b""`` when the entry has no canonical
+    form (then the tree cannot be checked past it)."""
+    try:
+        leaf = entry_leaf_hash(entry)
+    except (DomainError, ValueError, TypeError, RecursionError) as exc:
+        return b"", f"the entry has no RFC 8785 form: {exc}"
+    try:
+        if set(entry) != _ENTRY_KEYS:
+            raise BoardVerificationError("a ballot entry has exactly kind and cast")
+        verified = verify_cast(ctx.key, expected_election_id=ctx.election_id, cast=entry["cast"])
+        check_choices(ctx.questions, verified.choices)
+        choices = canonical(verified.choices).decode()
+    except (DomainError, rfc8785.CanonicalizationError) as exc:
+        return leaf, str(exc)
+    return leaf, verified.nullifier, verified.seq, choices
+
+
+#: A chunk's outcome, packed to cross the process boundary cheaply: the leaf hashes and
+#: nullifiers concatenated (32 bytes each, zeros for a ballot that failed), the ``seq``
+#: and canonical ``choices`` lists, and the failures as ``(position in chunk, leaf, why)``.
+Chunk = tuple[bytes, bytes, list[int], list[str], list[tuple[int, bytes, str]]]
+
+
+def _check_chunk(entries: Iterable[Mapping[str, Any]], ctx: _Context) -> Chunk:
+    leaves, nullifiers = bytearray(), bytearray()
+    seqs: list[int] = []
+    choices: list[str] = []
+    failures: list[tuple[int, bytes, str]] = []
+    for position, entry in enumerate(entries):
+        result = _check_fast(entry, ctx) or _check_reference(entry, ctx)
+        if len(result) == 2:
+            leaf, reason = result
+            failures.append((position, leaf, reason))
+            leaves += leaf.ljust(_HASH, b"\x00")
+            nullifiers += bytes(_HASH)
+            seqs.append(0)
+            choices.append("")
             continue
-        out.append((index, leaf, verified.nullifier, verified.seq, verified.choices))
-    return out
+        leaves += result[0]
+        nullifiers += result[1]
+        seqs.append(result[2])
+        choices.append(result[3])
+    return bytes(leaves), bytes(nullifiers), seqs, choices, failures
 
 
-def _verify_ballots(
-    manifest: Manifest,
-    ballots: Sequence[tuple[int, Mapping[str, Any]]],
+# -- ballots in several processes -------------------------------------------------------------
+
+# Runs in progress in this process, by id: a forked worker inherits the board from here
+# instead of receiving it pickled. Keyed so that concurrent calls do not mix.
+_RUNS: dict[int, tuple[_Context, Sequence[Mapping[str, Any]]]] = {}
+_RUN_IDS = count()
+_WORKER_CONTEXT: _Context | None = None
+
+
+def _init_worker(manifest_json: Mapping[str, Any] | None) -> None:
+    """Pool initializer for start methods that do not fork (the manifest comes pickled)."""
+    global _WORKER_CONTEXT  # noqa: PLW0603 - the per-process context of a spawned worker
+    if manifest_json is not None:
+        _WORKER_CONTEXT = _Context.of(Manifest.from_json(manifest_json))
+
+
+def _run_chunk(
+    run: int, start: int, stop: int, entries: Sequence[Mapping[str, Any]] | None
+) -> Chunk:
+    """A pool task: ballots ``[start, stop)`` of run ``run`` (inherited), or ``entries``."""
+    if entries is None:
+        ctx, ballots = _RUNS[run]
+        return _check_chunk(ballots[start:stop], ctx)
+    assert _WORKER_CONTEXT is not None, "the pool initializer parses the manifest"
+    return _check_chunk(entries, _WORKER_CONTEXT)
+
+
+def _fork_context() -> Any:
+    """The ``fork`` start method when it is safe and available, else ``None``.
+
+    Forking lets workers read the parsed board in place (no pickling of 100,000 entries)
+    and start in milliseconds. Python ≥ 3.12 warns about forking a process that runs
+    other threads (a lock held at that moment stays held in the child), so there the
+    pool forks only a single-threaded process and otherwise uses the platform default.
+    """
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return None
+    if sys.version_info >= (3, 12) and threading.active_count() > 1:
+        return None
+    return multiprocessing.get_context("fork")
+
+
+def _chunks(
+    ctx: _Context,
+    ballots: Sequence[Mapping[str, Any]],
     *,
     workers: int,
     chunk: int,
-    progress: Progress | None,
-) -> list[BallotResult]:
-    """Every ballot entry hashed and verified, in index order (errors included)."""
-    results: list[BallotResult] = []
-    batches = [ballots[i : i + chunk] for i in range(0, len(ballots), chunk)]
+) -> Iterable[Chunk]:
+    """Every ballot checked, chunk by chunk in board order, by ``workers`` processes."""
+    bounds = [(i, min(i + chunk, len(ballots))) for i in range(0, len(ballots), chunk)]
+    if workers <= 1 or len(bounds) < 2:
+        for start, stop in bounds:
+            yield _check_chunk(ballots[start:stop], ctx)
+        return
+    fork = _fork_context()
+    run = next(_RUN_IDS)
+    _RUNS[run] = (ctx, ballots)
+    try:
+        if fork is not None:
+            pool = ProcessPoolExecutor(workers, mp_context=fork)
+        else:
+            pool = ProcessPoolExecutor(
+                workers, initializer=_init_worker, initargs=(ctx.manifest.to_json(),)
+            )
+        with pool:
+            # A bounded window of tasks in flight keeps memory flat and lets a caller that
+            # stops early (a fault) cancel the rest.
+            pending: deque[Future[Chunk]] = deque()
+            todo = iter(bounds)
+            try:
+                for start, stop in todo:
+                    batch = None if fork is not None else ballots[start:stop]
+                    pending.append(pool.submit(_run_chunk, run, start, stop, batch))
+                    if len(pending) >= 4 * workers:
+                        break
+                while pending:
+                    result = pending.popleft().result()
+                    for start, stop in todo:
+                        batch = None if fork is not None else ballots[start:stop]
+                        pending.append(pool.submit(_run_chunk, run, start, stop, batch))
+                        break
+                    yield result
+            finally:
+                for future in pending:
+                    future.cancel()
+    finally:
+        del _RUNS[run]
 
-    def collect(batch_result: list[BallotResult]) -> None:
-        results.extend(batch_result)
-        if progress is not None:
-            progress("ballots", len(results), len(ballots))
 
-    if workers <= 1 or len(ballots) < 2 * chunk:
-        _init_worker(manifest.to_json())
-        for batch in batches:
-            collect(_check_casts(batch))
-    else:
-        with ProcessPoolExecutor(
-            max_workers=workers, initializer=_init_worker, initargs=(manifest.to_json(),)
-        ) as pool:
-            for batch_result in pool.map(_check_casts, batches):
-                collect(batch_result)
-    return results
+# -- the tree ---------------------------------------------------------------------------------
 
 
-# -- the board ------------------------------------------------------------------------------
+class _Tree:
+    """The RFC 6962 tree over the entries, folded leaf by leaf as the leaves arrive.
+
+    The same compact range as :class:`audit.merkle.CompactRange` (one root per set bit of
+    the size; ``root`` folds them from the right), without recording every new node for
+    storage, which costs more than the hashing here. A test checks it against
+    :func:`audit.merkle.root` at every size.
+    """
+
+    __slots__ = ("hashes", "size")
+
+    def __init__(self) -> None:
+        self.hashes: list[bytes] = []
+        self.size = 0
+
+    def append(self, leaves: Iterable[bytes]) -> None:
+        hashes, size, sha = self.hashes, self.size, hashlib.sha256
+        for leaf in leaves:
+            current, index = leaf, size
+            while index & 1:
+                current = sha(b"\x01" + hashes.pop() + current).digest()
+                index >>= 1
+            hashes.append(current)
+            size += 1
+        self.size = size
+
+    def root(self) -> bytes:
+        if not self.hashes:
+            return hashlib.sha256(b"").digest()
+        result = self.hashes[-1]
+        for h in reversed(self.hashes[:-1]):
+            result = hashlib.sha256(b"\x01" + h + result).digest()
+        return result
+
+
+class _TreeCheck:
+    """Feeds the tree in entry order and compares each signed root when its size is reached."""
+
+    def __init__(
+        self, leaves: list[bytes | None], wanted: Mapping[int, list[tuple[bytes, int]]]
+    ) -> None:
+        self.leaves = leaves
+        # size -> (root, checkpoint number) of every checkpoint of that size
+        self.wanted = dict(wanted)
+        self.sizes = sorted(wanted)  # sizes still to check, smallest first
+        self.next = 0
+        self.tree = _Tree()
+
+    def advance(self) -> None:
+        """Fold every leaf known so far (up to the first unknown one), checking each
+        checkpoint's root at its size."""
+        leaves, tree, sizes = self.leaves, self.tree, self.sizes
+        end = tree.size
+        while end < len(leaves) and leaves[end] is not None:
+            end += 1
+        while True:
+            while self.next < len(sizes) and sizes[self.next] == tree.size:
+                self._compare(tree.size)
+                self.next += 1
+            if tree.size >= end:
+                return
+            stop = sizes[self.next] if self.next < len(sizes) else end
+            tree.append(leaves[tree.size : min(stop, end)])  # type: ignore[arg-type]
+
+    def _compare(self, size: int) -> None:
+        root = self.tree.root()
+        for expected, number in self.wanted[size]:
+            if expected != root:
+                raise BoardVerificationError(
+                    f"checkpoint {number}: its root for size {size} is not the root of "
+                    "the entries (an entry was altered, removed, added or reordered)"
+                )
+
+
+# -- the board --------------------------------------------------------------------------------
 
 
 def _manifest(entries: Sequence[Mapping[str, Any]]) -> Manifest:
@@ -162,17 +523,17 @@ def _manifest(entries: Sequence[Mapping[str, Any]]) -> Manifest:
         raise BoardVerificationError(str(exc), index=0) from None
 
 
-def _check_checkpoints(
-    leaves: Sequence[bytes],
-    checkpoints: Sequence[str],
-    *,
-    manifest: Manifest,
-    report: VerificationReport,
-) -> None:
+def _open_checkpoints(
+    export: Mapping[str, Any], *, manifest: Manifest, entries: int
+) -> dict[int, list[tuple[bytes, int]]]:
+    """Verify every checkpoint's signature and size; return the roots to compare, by size."""
+    checkpoints = export.get("checkpoints")
+    if not isinstance(checkpoints, list) or not all(isinstance(c, str) for c in checkpoints):
+        raise BoardVerificationError("checkpoints must be a list of signed notes")
     if not checkpoints:
         raise BoardVerificationError("the export carries no checkpoint")
     key = manifest.verifier_key()
-    wanted: list[tuple[int, bytes, int]] = []
+    by_size: dict[int, list[tuple[bytes, int]]] = {}
     previous = 0
     for number, note in enumerate(checkpoints):
         try:
@@ -182,34 +543,17 @@ def _check_checkpoints(
         size = verified.checkpoint.size
         if size < previous:
             raise BoardVerificationError(f"checkpoint {number}: the tree shrank to {size}")
-        if size > len(leaves):
+        if size > entries:
             raise BoardVerificationError(
-                f"checkpoint {number} covers {size} entries but the export has {len(leaves)}"
+                f"checkpoint {number} covers {size} entries but the export has {entries}"
             )
         previous = size
-        wanted.append((size, verified.checkpoint.root_hash, number))
-    if previous != len(leaves):
+        by_size.setdefault(size, []).append((verified.checkpoint.root_hash, number))
+    if previous != entries:
         raise BoardVerificationError(
-            f"the last checkpoint covers {previous} of the {len(leaves)} entries"
+            f"the last checkpoint covers {previous} of the {entries} entries"
         )
-    by_size: dict[int, list[tuple[bytes, int]]] = {}
-    for size, root, number in wanted:
-        by_size.setdefault(size, []).append((root, number))
-    tree = CompactRange.empty()
-    for size in sorted(by_size):
-        tree = tree.append(leaves[tree.size : size]).compact_range
-        root = tree.root()
-        for expected, number in by_size[size]:
-            if expected != root:
-                raise BoardVerificationError(
-                    f"checkpoint {number}: its root for size {size} is not the root of the "
-                    "entries (an entry was altered, removed, added or reordered)"
-                )
-    report.checkpoints = len(checkpoints)
-    report.checks.append(
-        f"{len(checkpoints)} checkpoint(s) signed by {manifest.board_origin}, each consistent "
-        f"with the {len(leaves)} entries"
-    )
+    return by_size
 
 
 def _open_export(
@@ -218,7 +562,7 @@ def _open_export(
     if export.get("format") != EXPORT_FORMAT or not isinstance(export.get("entries"), list):
         raise BoardVerificationError(f"not a board export (format {EXPORT_FORMAT} expected)")
     entries: list[Mapping[str, Any]] = export["entries"]
-    if not all(isinstance(e, Mapping) for e in entries):
+    if not all(type(e) is dict or isinstance(e, Mapping) for e in entries):
         raise BoardVerificationError("every entry must be a JSON object")
     manifest = _manifest(entries)
     report.election = str(manifest.to_json()["election"])
@@ -231,57 +575,62 @@ def _open_export(
     return entries, manifest
 
 
+def _default_chunk(ballots: int, workers: int) -> int:
+    """About eight chunks per worker (a short tail when the last ones finish), between 64
+    ballots (task overhead) and 512 (progress steps, memory in flight)."""
+    return max(64, min(512, ballots // (8 * max(workers, 1)) or 1))
+
+
 def verify_board(
     export: Mapping[str, Any],
     *,
     trusted_key: str | None = None,
     receipt: str | None = None,
     workers: int | None = None,
-    chunk: int = 500,
+    chunk: int | None = None,
     progress: Progress | None = None,
 ) -> VerificationReport:
-    """Verify a board export; raise :class:`BoardVerificationError` at the first fault.
+    """Verify a board export (parsed JSON); raise :class:`BoardVerificationError` at the
+    first fault (see the module docstring for the order).
 
-    Ballots are verified in batches of ``chunk`` by ``workers`` processes (default: every
-    core); boards with fewer than two batches are verified in this process.
+    Ballots are verified in chunks of ``chunk`` (default: see :func:`_default_chunk`) by
+    ``workers`` processes (default: every core); a board of fewer than two chunks is
+    verified in this process. ``progress(stage, done, total)`` is called after each chunk.
     """
     report = VerificationReport()
     entries, manifest = _open_export(export, trusted_key=trusted_key, report=report)
-
     ballots, close, results, paper, withheld, issued = _walk(entries)
-    checked = _verify_ballots(
-        manifest,
+    report.entries = len(entries)
+    wanted = _open_checkpoints(export, manifest=manifest, entries=len(entries))
+    report.checkpoints = len(export["checkpoints"])
+
+    leaves: list[bytes | None] = [None] * len(entries)
+    ballot_set = {index for index, _ in ballots}
+    for index, entry in enumerate(entries):
+        if index in ballot_set:
+            continue
+        try:
+            hidden = withheld_hash(entry)
+            leaves[index] = hidden if hidden is not None else entry_leaf_hash(entry)
+        except (DomainError, ValueError, TypeError, RecursionError) as exc:
+            raise BoardVerificationError(str(exc), index=index) from None
+    tree = _TreeCheck(leaves=leaves, wanted=wanted)
+    tree.advance()
+
+    workers = workers or os.cpu_count() or 1
+    counted = _verify_ballots(
+        _Context.of(manifest),
         ballots,
-        workers=workers or os.cpu_count() or 1,
-        chunk=chunk,
+        tree,
+        workers=workers,
+        chunk=chunk or _default_chunk(len(ballots), workers),
         progress=progress,
     )
-    leaves: list[bytes | None] = [None] * len(entries)
-    for item in checked:
-        leaves[item[0]] = item[1]
-    for index, entry in enumerate(entries):
-        if leaves[index] is None:
-            try:
-                hidden = withheld_hash(entry)
-                leaves[index] = hidden if hidden is not None else entry_leaf_hash(entry)
-            except DomainError as exc:
-                raise BoardVerificationError(str(exc), index=index) from None
-    all_leaves = [leaf for leaf in leaves if leaf is not None]
-    report.entries = len(entries)
-    checkpoints = export.get("checkpoints")
-    if not isinstance(checkpoints, list) or not all(isinstance(c, str) for c in checkpoints):
-        raise BoardVerificationError("checkpoints must be a list of signed notes")
-    # The tree is checked before the ballots: an altered entry is first of all a log that
-    # does not match its signed checkpoints.
-    _check_checkpoints(all_leaves, checkpoints, manifest=manifest, report=report)
-
-    verified: list[tuple[int, bytes, int, Any]] = []
-    for item in checked:
-        if len(item) == 3:
-            raise BoardVerificationError(item[2], index=item[0])
-        verified.append((item[0], item[2], item[3], item[4]))
+    report.checks.append(
+        f"{report.checkpoints} checkpoint(s) signed by {manifest.board_origin}, each "
+        f"consistent with the {len(entries)} entries"
+    )
     report.ballots_on_board = len(ballots) + withheld
-    counted = _resolve_nullifiers(verified, revote=manifest.revote)
     report.counted_ballots = len(counted) + withheld
     if withheld and results is not None:
         # Withheld entries hide which of them are re-votes: the count is the published one,
@@ -290,27 +639,15 @@ def verify_board(
         if isinstance(published, int) and not isinstance(published, bool):
             report.counted_ballots = published
     report.checks.append(
-        f"{len(verified)} ballot(s): tokens verify under the manifest key "
+        f"{len(ballots)} ballot(s): tokens verify under the manifest key "
         f"{manifest.issuer_key_id.hex()[:16]}…, ballot signatures and rules hold"
     )
-    tokens = close["tokens_issued"] if close is not None else issued
-    report.tokens_issued = tokens
-    if tokens is not None:
-        if report.counted_ballots > tokens:
-            raise BoardVerificationError(
-                f"{report.counted_ballots} ballots counted but only {tokens} tokens issued"
-            )
-        if tokens > manifest.eligible_population:
-            raise BoardVerificationError(
-                f"{tokens} tokens issued for an eligible population of "
-                f"{manifest.eligible_population}"
-            )
-        report.checks.append(
-            f"ballots ({report.counted_ballots}) ≤ tokens issued ({tokens}) ≤ eligible "
-            f"population ({manifest.eligible_population})"
-        )
+    report.tokens_issued = close["tokens_issued"] if close is not None else issued
+    _check_counts(report, manifest)
     if results is not None:
-        _check_results(manifest, results, paper, counted, withheld=withheld, tokens=tokens)
+        _check_results(
+            manifest, results, paper, counted, withheld=withheld, tokens=report.tokens_issued
+        )
         report.recounted = withheld == 0
         report.checks.append(
             "the published tally equals the recount"
@@ -318,9 +655,85 @@ def verify_board(
             else "aggregate publication: individual ballots withheld (below the anonymity set)"
         )
     if receipt is not None:
+        all_leaves = [leaf for leaf in leaves if leaf is not None]
         report.receipt_index = _find_receipt(receipt, all_leaves, entries)
         report.checks.append(f"receipt {receipt} names entry {report.receipt_index}")
     return report
+
+
+def _verify_ballots(
+    ctx: _Context,
+    ballots: Sequence[tuple[int, Mapping[str, Any]]],
+    tree: _TreeCheck,
+    *,
+    workers: int,
+    chunk: int,
+    progress: Progress | None,
+) -> dict[bytes, tuple[int, str]]:
+    """Check every ballot, feed its leaf to the tree and resolve nullifiers, in board order;
+    return the counted ballots by nullifier (``(seq, canonical choices)``).
+
+    The tree is checked to the end before any ballot fault is raised (the module docstring
+    gives the order); of the ballot and nullifier faults, the lowest index is raised.
+    """
+    indexes = [index for index, _ in ballots]
+    leaves = tree.leaves
+    revote = ctx.manifest.revote
+    counted: dict[bytes, tuple[int, str]] = {}
+    fault: tuple[int, str] | None = None
+    done = 0
+    for packed, nullifiers, seqs, choices, failures in _chunks(
+        ctx, [entry for _, entry in ballots], workers=workers, chunk=chunk
+    ):
+        failed = {position: (leaf, why) for position, leaf, why in failures}
+        for position, seq in enumerate(seqs):
+            index = indexes[done + position]
+            if position in failed:
+                leaf, why = failed[position]
+                if not leaf:
+                    tree.advance()  # a fault of the tree before this entry comes first
+                    raise BoardVerificationError(why, index=index)
+                leaves[index] = leaf
+                fault = fault or (index, why)
+                continue
+            leaves[index] = packed[position * _HASH : (position + 1) * _HASH]
+            if fault is not None:
+                continue
+            nullifier = nullifiers[position * _HASH : (position + 1) * _HASH]
+            earlier = counted.get(nullifier)
+            if earlier is not None and not revote:
+                fault = (index, "a second ballot on the same token (re-voting is not allowed)")
+            elif earlier is not None and seq <= earlier[0]:
+                fault = (index, f"a re-vote with seq {seq} after seq {earlier[0]}")
+            else:
+                counted[nullifier] = (seq, choices[position])
+        done += len(seqs)
+        tree.advance()
+        if progress is not None:
+            progress("ballots", done, len(ballots))
+    tree.advance()
+    if fault is not None:
+        raise BoardVerificationError(fault[1], index=fault[0])
+    return counted
+
+
+def _check_counts(report: VerificationReport, manifest: Manifest) -> None:
+    """#ballots ≤ #tokens issued ≤ eligible population (board-format.md §8.6)."""
+    tokens = report.tokens_issued
+    if tokens is None:
+        return
+    if report.counted_ballots > tokens:
+        raise BoardVerificationError(
+            f"{report.counted_ballots} ballots counted but only {tokens} tokens issued"
+        )
+    if tokens > manifest.eligible_population:
+        raise BoardVerificationError(
+            f"{tokens} tokens issued for an eligible population of {manifest.eligible_population}"
+        )
+    report.checks.append(
+        f"ballots ({report.counted_ballots}) ≤ tokens issued ({tokens}) ≤ eligible "
+        f"population ({manifest.eligible_population})"
+    )
 
 
 def _walk(
@@ -340,28 +753,29 @@ def _walk(
     withheld = 0
     issued: int | None = None
     for index, entry in enumerate(entries[1:], start=1):
-        if withheld_hash(entry) is not None:
+        kind = entry.get("kind")
+        if kind == "ballot":  # the common case first
+            if close is not None:
+                raise BoardVerificationError("a ballot after the close entry", index=index)
+            ballots.append((index, entry))
+            continue
+        if len(entry) == 1 and "withheld" in entry:
             if close is not None and results is not None:
                 raise BoardVerificationError("a withheld entry after the results", index=index)
             withheld += 1  # only ballots are ever withheld (board-format.md)
             continue
-        kind = entry.get("kind")
         if kind == "manifest":
             raise BoardVerificationError("a second manifest", index=index)
-        if kind == "ballot":
-            if close is not None:
-                raise BoardVerificationError("a ballot after the close entry", index=index)
-            ballots.append((index, entry))
-        elif kind == "issuance":
-            count = entry.get("tokens_issued")
-            if not isinstance(count, int) or (issued is not None and count < issued):
+        if kind == "issuance":
+            count_ = entry.get("tokens_issued")
+            if not isinstance(count_, int) or (issued is not None and count_ < issued):
                 raise BoardVerificationError("the issued-token count went down", index=index)
-            issued = count
+            issued = count_
         elif kind == "close":
             if close is not None:
                 raise BoardVerificationError("a second close entry", index=index)
-            count = entry.get("tokens_issued")
-            if not isinstance(count, int) or (issued is not None and count < issued):
+            count_ = entry.get("tokens_issued")
+            if not isinstance(count_, int) or (issued is not None and count_ < issued):
                 raise BoardVerificationError("close counts fewer tokens than issued", index=index)
             close = entry
         elif kind == "paper":
@@ -375,30 +789,11 @@ def _walk(
     return ballots, close, results, paper, withheld, issued
 
 
-def _resolve_nullifiers(
-    verified: Iterable[tuple[int, bytes, int, Any]], *, revote: bool
-) -> dict[bytes, tuple[int, Any]]:
-    counted: dict[bytes, tuple[int, Any]] = {}
-    for index, nullifier, seq, choices in verified:
-        earlier = counted.get(nullifier)
-        if earlier is not None:
-            if not revote:
-                raise BoardVerificationError(
-                    "a second ballot on the same token (re-voting is not allowed)", index=index
-                )
-            if seq <= earlier[0]:
-                raise BoardVerificationError(
-                    f"a re-vote with seq {seq} after seq {earlier[0]}", index=index
-                )
-        counted[nullifier] = (seq, choices)
-    return counted
-
-
 def _check_results(
     manifest: Manifest,
     results: tuple[int, Mapping[str, Any]],
     paper: Mapping[str, Any] | None,
-    counted: Mapping[bytes, tuple[int, Any]],
+    counted: Mapping[bytes, tuple[int, str]],
     *,
     withheld: int,
     tokens: int | None,
@@ -435,7 +830,15 @@ def _check_results(
                 "ballots withheld but publication is not aggregate", index=index
             )
         return
-    recount = tally(manifest.questions, [choices for _, choices in counted.values()])
+    # Each distinct canonical choices text is parsed once; equal texts are equal values.
+    parsed: dict[str, Any] = {}
+    ballots = []
+    for _, text in counted.values():
+        value = parsed.get(text)
+        if value is None:
+            value = parsed[text] = json.loads(text)
+        ballots.append(value)
+    recount = tally(manifest.questions, ballots)
     if entry.get("results") != recount:
         raise BoardVerificationError("the published tally differs from the recount", index=index)
 
@@ -448,19 +851,52 @@ def _find_receipt(code: str, leaves: Sequence[bytes], entries: Sequence[Mapping[
     raise BoardVerificationError(f"no ballot on the board has the tracking code {wanted}")
 
 
+def load_export(source: str) -> Any:
+    """A board export from a file or an http(s) URL, with the standard library only."""
+    if source.startswith(("http://", "https://")):
+        import urllib.request
+
+        # Only http(s) reaches here, so urlopen cannot open file: URLs.
+        request = urllib.request.Request(source, headers={"Accept": "application/json"})  # noqa: S310
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+                return json.loads(response.read())
+        except OSError as exc:
+            raise InvalidInputError(f"cannot fetch {source}: {exc}") from None
+    try:
+        with open(source, encoding="utf-8") as handle:
+            return json.load(handle)
+    except OSError as exc:
+        raise InvalidInputError(f"cannot read {source}: {exc.strerror or exc}") from None
+
+
+def _terminal_progress(stage: str, done: int, total: int) -> None:
+    """One self-overwriting line on standard error (only when it is a terminal)."""
+    end = "\n" if done >= total else ""
+    print(f"\rverifying {stage}: {done:,}/{total:,}", end=end, file=sys.stderr, flush=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m ballot.verify FILE [--receipt CODE] [--key KEY]``: exit 0 when it verifies."""
+    """``python -m ballot.verify (FILE|URL) [--receipt CODE] [--key KEY]``: exit 0 when it
+    verifies, 1 with ``FAILED: entry N: …`` on standard error when it does not."""
     parser = argparse.ArgumentParser(prog="python -m ballot.verify", description=__doc__)
-    parser.add_argument("file", help="board export (JSON)")
+    parser.add_argument("file", help="board export (JSON): a file or an http(s) URL")
     parser.add_argument("--receipt", help="tracking code to look for")
     parser.add_argument("--key", help="the board verifier key you trust")
     parser.add_argument("--workers", type=int, default=None, help="processes (default: all)")
+    parser.add_argument("--chunk", type=int, default=None, help="ballots per task")
     args = parser.parse_args(argv)
     try:
-        with open(args.file, encoding="utf-8") as handle:
-            export = json.load(handle)
+        export = load_export(args.file)
+        if not isinstance(export, Mapping):
+            raise BoardVerificationError("not a board export (a JSON object expected)")
         report = verify_board(
-            export, trusted_key=args.key, receipt=args.receipt, workers=args.workers
+            export,
+            trusted_key=args.key,
+            receipt=args.receipt,
+            workers=args.workers,
+            chunk=args.chunk,
+            progress=_terminal_progress if sys.stderr.isatty() else None,
         )
     except (OSError, ValueError, DomainError) as exc:
         print(f"FAILED: {exc}", file=sys.stderr)
