@@ -14,11 +14,15 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from identity.franceconnect import ACR_ORDER, acr_satisfies
+
 __all__ = [
     "AGE_THRESHOLDS",
     "CLAIM_GROUPS",
     "SCOPES",
     "ClaimGroup",
+    "UnmetAcrError",
+    "acr_to_release",
     "age_over",
     "claims_for",
     "groups_for_scopes",
@@ -137,3 +141,45 @@ def claims_for(
             if name in facts and facts[name] is not None:
                 out[name] = facts[name]
     return out
+
+
+class UnmetAcrError(ValueError):
+    """An essential ``acr`` that the sign-in did not reach (Core §5.5.1.1)."""
+
+
+def acr_to_release(claims_parameter: Mapping[str, Any] | None, achieved: str | None) -> str | None:
+    """The ``acr`` to put in the ID token, given the ``claims`` request parameter.
+
+    `Core §5.5.1.1 <https://openid.net/specs/openid-connect-core-1_0.html#acrSemantics>`_:
+    "If the acr Claim was requested as an Essential Claim … with a values parameter …, the
+    Authorization Server MUST return an acr Claim Value that matches one of the requested
+    values. The Authorization Server MAY ask the End-User to re-authenticate with
+    additional factors to meet this requirement. If this is an Essential Claim and the
+    requirement cannot be met, then the Authorization Server MUST treat that outcome as a
+    failed authentication attempt."
+
+    Parvis's choice: no re-authentication. Parvis asks FranceConnect for one configured
+    level (``PARVIS_FC_ACR``) and every sign-in already reaches it, so signing in again
+    cannot raise the level: an essential ``acr`` above the one obtained raises
+    :class:`UnmetAcrError` (a failed authentication). When the level obtained satisfies a
+    requested one (eIDAS levels are ordered), the highest such requested value is returned
+    — true, and among the values asked for. A voluntary request (``acr_values``, or a
+    non-essential claim) is answered with the level actually obtained (§3.1.2.1: "the
+    Authorization Server MAY return an acr value that is not among the requested
+    values")."""
+    part = claims_parameter.get("id_token") if claims_parameter else None
+    request = part.get("acr") if isinstance(part, Mapping) else None
+    if not isinstance(request, Mapping) or request.get("essential") is not True:
+        return achieved
+    values = request.get("values")
+    if values is None and "value" in request:
+        values = [request["value"]]
+    wanted = [v for v in values if isinstance(v, str)] if isinstance(values, list) else []
+    if not wanted:
+        return achieved  # essential without values: any acr answers it
+    if achieved in wanted:
+        return achieved
+    met = [v for v in wanted if v in ACR_ORDER and acr_satisfies(achieved, v)]
+    if not met:
+        raise UnmetAcrError("the essential acr asked for was not reached")
+    return max(met, key=ACR_ORDER.index)

@@ -33,6 +33,7 @@ __all__ = [
     "Client",
     "ClientRegistry",
     "Registration",
+    "check_secret",
 ]
 
 AUTH_METHODS = ("client_secret_basic", "client_secret_post", "private_key_jwt", "none")
@@ -168,14 +169,20 @@ class Client:
         return " ".join(s for s in scope.split() if s in allowed)
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
-        """Exact string match (no normalisation: case, trailing slash, dot segments, extra
-        query or fragment all make a different URI)."""
-        return any(hmac.compare_digest(redirect_uri, u) for u in self.redirect_uris)
+        """RFC 9700 §4.1.3: "exact string matching" (no normalisation: case, trailing slash,
+        dot segments, percent-encoding, extra query or fragment all make a different URI).
+
+        Compared as UTF-8 bytes: :func:`hmac.compare_digest` refuses ``str`` with non-ASCII
+        characters (a TypeError, once a 500 for ``…/callbacké``)."""
+        if not isinstance(redirect_uri, str):
+            return False
+        presented = redirect_uri.encode("utf-8", "surrogatepass")
+        return any(hmac.compare_digest(presented, u.encode("utf-8")) for u in self.redirect_uris)
 
     def check_client_secret(self, client_secret: str) -> bool:
-        expected = self.secret_hash or _DUMMY
-        presented = keyed_hash(self.secret_key, client_secret.encode("utf-8"))
-        return hmac.compare_digest(presented, expected) and self.secret_hash is not None
+        """Constant time whatever the client (no secret registered → compared against a
+        dummy, and refused)."""
+        return check_secret(self.secret_key, self.secret_hash, client_secret)
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
         if method == "client_assertion_jwt":
@@ -189,6 +196,16 @@ class Client:
 
     def check_grant_type(self, grant_type: str) -> bool:
         return grant_type in self.grant_types
+
+
+def check_secret(secret_key: bytes, expected: str | None, presented: str) -> bool:
+    """The keyed hash of ``presented`` compared in constant time with ``expected``; with no
+    ``expected`` (unknown or disabled client, or one without a secret) the same work is done
+    against a dummy, so that the answer takes the same path (RFC 6819 §5.1.4.2.2 spirit:
+    client ids must not be enumerable by timing or by a different error)."""
+    value = keyed_hash(secret_key, presented.encode("utf-8", "surrogatepass"))
+    same = hmac.compare_digest(value.encode("ascii"), (expected or _DUMMY).encode("ascii"))
+    return same and expected is not None
 
 
 class ClientRegistry:
@@ -248,6 +265,10 @@ class ClientRegistry:
         secret = secrets.token_urlsafe(32)
         row.secret_hash = self._hash(secret)
         return secret
+
+    def check_unknown(self, presented: str) -> bool:
+        """The work of a secret check for a client that does not exist (always False)."""
+        return check_secret(self.secret_key, None, presented)
 
     def disable(self, session: Session, client_id: str) -> None:
         row = session.get(OidcClientRow, client_id)

@@ -22,7 +22,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from authlib.oauth2.rfc6749 import InvalidRequestError, grants
+from authlib.oauth2.rfc6749 import (
+    InvalidClientError,
+    InvalidRequestError,
+    InvalidScopeError,
+    grants,
+)
+from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from authlib.oauth2.rfc6750 import BearerTokenGenerator
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
@@ -182,6 +188,8 @@ class Provider(StarletteAuthorizationServer):  # StarletteAuthorizationServer ca
         self.register_client_auth_method(
             JWTBearerClientAssertion.CLIENT_AUTH_METHOD, _PrivateKeyJwt(provider)
         )
+        self.register_client_auth_method("client_secret_basic", _SecretAuth(clients, basic=True))
+        self.register_client_auth_method("client_secret_post", _SecretAuth(clients, basic=False))
         self.register_grant(_AuthorizationCode, [_PkceS256(required=True), _OpenIDCode(provider)])
         self.register_grant(_ClientCredentials)
         self.register_endpoint(_Revocation(self))
@@ -194,6 +202,19 @@ class Provider(StarletteAuthorizationServer):  # StarletteAuthorizationServer ca
         if not isinstance(client_id, str):
             return None
         return self.clients.get(_db(), client_id)
+
+    def authenticate_client(self, request: Any, methods: list[str], endpoint: str = "token") -> Any:
+        """RFC 6749 §5.2 ``invalid_client``, one answer for every failure (unknown or disabled
+        client, wrong secret, method not registered, bad assertion): 401 with
+        ``WWW-Authenticate`` (RFC 9110 §15.5.2 requires it on a 401) and one description, so
+        that the answer does not tell which client ids exist. The precise reason stays in
+        the exception chain, never in the response."""
+        try:
+            return super().authenticate_client(request, methods, endpoint)
+        except InvalidClientError as exc:
+            raise InvalidClientError(
+                status_code=401, description="client authentication failed"
+            ) from exc
 
     def save_token(self, token: dict[str, Any], request: Any) -> None:
         now = self.clock.now()
@@ -264,6 +285,32 @@ class _AuthorizationCode(grants.AuthorizationCodeGrant):  # type: ignore[misc]
         "none",
     ]
 
+    @staticmethod
+    def validate_authorization_redirect_uri(request: Any, client: Client) -> str:
+        """RFC 9700 §4.1.3 exact matching, and OpenID Connect Core §3.1.2.1: ``redirect_uri``
+        is REQUIRED. The error is shown to the citizen, never sent to the URI (RFC 6749
+        §4.1.2.1: "MUST NOT automatically redirect the user-agent to the invalid redirection
+        URI"); its description never echoes the URI (Authlib's does, and a non-ASCII or
+        ``\\`` character in it then made a 500)."""
+        uri = request.payload.redirect_uri
+        if not uri:
+            raise InvalidRequestError("redirect_uri is required", state=request.payload.state)
+        if not client.check_redirect_uri(uri):
+            raise InvalidRequestError("redirect_uri is not registered for this platform")
+        return str(uri)
+
+    def validate_requested_scope(self) -> None:
+        """OpenID Connect Core §3.1.2.1: ``openid`` is REQUIRED (Parvis releases citizen
+        data to platforms only through OpenID Connect sign-in); the ``api:*`` scopes of the
+        platform APIs belong to the client-credentials grant and never ride on a citizen's
+        authorization (RFC 6749 §3.3: the server MAY refuse a scope, ``invalid_scope``)."""
+        scopes = (self.request.payload.scope or "").split()
+        if "openid" not in scopes:
+            raise InvalidScopeError("the openid scope is required")
+        if any(s.startswith(API_SCOPE_PREFIX) for s in scopes):
+            raise InvalidScopeError("api:* scopes are for the client credentials grant")
+        super().validate_requested_scope()
+
     def save_authorization_code(self, code: str, request: Any) -> None:
         provider: Provider = self.server
         user: EndUser = request.user
@@ -287,7 +334,9 @@ class _AuthorizationCode(grants.AuthorizationCodeGrant):  # type: ignore[misc]
                 client_id=request.client.client_id,
                 citizen=user.pseudonym,
                 redirect_uri=request.payload.redirect_uri,
-                scope=request.payload.scope or "",
+                # The scopes registered for the client only (Authlib's request.scope, set
+                # from client.get_allowed_scope when the request was validated).
+                scope=request.client.get_allowed_scope(request.payload.scope),
                 nonce=data.get("nonce"),
                 code_challenge=data.get("code_challenge"),
                 code_challenge_method=data.get("code_challenge_method"),
@@ -420,36 +469,58 @@ class _ClientCredentials(grants.ClientCredentialsGrant):  # type: ignore[misc]
     ]
 
     def validate_token_request(self) -> None:
+        """RFC 6749 §4.4.2 and §3.3: the platform APIs only (``api:*``), each of them
+        registered for the client. A scope outside that is ``invalid_scope`` rather than
+        silently dropped: a token with fewer scopes than asked, or none, is a surprise."""
         super().validate_token_request()
         scope = self.request.payload.scope or ""
-        if not scope or any(not s.startswith(API_SCOPE_PREFIX) for s in scope.split()):
-            from authlib.oauth2.rfc6749 import InvalidScopeError
-
+        wanted = scope.split()
+        if not wanted or any(not s.startswith(API_SCOPE_PREFIX) for s in wanted):
             raise InvalidScopeError("client credentials carry only api:* scopes")
+        if set(wanted) - set(self.request.client.scopes):
+            raise InvalidScopeError("a scope asked for is not registered for this client")
 
 
 class _PrivateKeyJwt(JWTBearerClientAssertion):  # type: ignore[misc]
-    """RFC 7523 §2.2 client authentication with the client's registered JWKS. joserfc
-    refuses ``alg: none`` and an HMAC algorithm over a public key (key confusion): the
-    registered keys are asymmetric, and only RS256/ES256/PS256 are accepted."""
+    """RFC 7523 §2.2 and §3 client authentication with the client's registered JWKS.
+
+    - only RS256, ES256 and PS256 verify: ``alg: none`` and an HMAC algorithm keyed with
+      the client's public key (key confusion) never reach a key (RFC 8725 §3.1, §2.1);
+    - §3 item 4: ``exp`` is required and checked against the provider's clock (not the
+      wall clock of the library), with 30 s of leeway; an ``exp`` further than
+      :data:`ASSERTION_SECONDS` ahead is refused, so that a ``jti`` is remembered for
+      longer than any assertion that carries it can be valid;
+    - §3 item 3: ``aud`` must be the issuer or the token endpoint;
+    - §3 items 1–2: ``iss`` and ``sub`` are the client id;
+    - §3 item 7: ``jti`` is single use.
+    Every failure is the same ``invalid_client`` (see :meth:`Provider.authenticate_client`).
+    """
+
+    LEEWAY = 30
 
     def __init__(self, provider: Provider) -> None:
-        super().__init__(validate_jti=True, leeway=30)
+        super().__init__(validate_jti=True, leeway=self.LEEWAY)
         self.provider = provider
+
+    def __call__(self, query_client: Any, request: Any) -> Any:
+        client = super().__call__(query_client, request)
+        named = request.form.get("client_id")
+        if client is not None and named is not None and named != client.client_id:
+            # RFC 7521 §4.2: "If present, the value of the client_id parameter MUST identify
+            # the same client as is identified by the client assertion."
+            raise InvalidClientError(description="client_id is not the assertion's client")
+        return client
 
     def get_audiences(self) -> list[str]:
         return [self.provider.issuer, f"{self.provider.issuer}/token"]
 
     def resolve_client_public_key(self, client: Client) -> jwk.KeySet:
         if client.auth_method != "private_key_jwt" or not client.jwks:
-            from authlib.oauth2.rfc6749 import InvalidClientError
-
             raise InvalidClientError(description="this client has no registered keys")
         keys = [k for k in client.jwks.get("keys", []) if k.get("kty") in {"RSA", "EC"}]
         return jwk.KeySet.import_key_set({"keys": keys})
 
     def process_assertion_claims(self, assertion: str, resolve_key: Any) -> Any:
-        from authlib.oauth2.rfc6749 import InvalidClientError
         from joserfc import jwt
         from joserfc.errors import JoseError
 
@@ -458,11 +529,35 @@ class _PrivateKeyJwt(JWTBearerClientAssertion):  # type: ignore[misc]
         except (JoseError, ValueError) as exc:
             raise InvalidClientError(description="invalid client assertion") from exc
         self.verify_claims(token.claims)
-        iat = token.claims.get("iat")
-        now = self.provider.clock.now().timestamp()
+        return token.claims
+
+    def verify_claims(self, claims: Any) -> None:
+        from joserfc import jwt
+        from joserfc.errors import JoseError
+
+        now = int(self.provider.clock.now().timestamp())
+        registry = jwt.JWTClaimsRegistry(
+            now=now,
+            leeway=self.LEEWAY,
+            iss={"essential": True},
+            sub={"essential": True},
+            aud={"essential": True, "values": self.get_audiences()},
+            exp={"essential": True},
+            jti={"essential": True},
+        )
+        try:
+            registry.validate(claims)
+        except JoseError as exc:
+            raise InvalidClientError(description="invalid client assertion") from exc
+        if claims["sub"] != claims["iss"]:
+            raise InvalidClientError(description="iss and sub must be the client id")
+        if claims["exp"] > now + ASSERTION_SECONDS:
+            raise InvalidClientError(description="client assertion valid for too long")
+        iat = claims.get("iat")
         if isinstance(iat, int | float) and iat < now - ASSERTION_SECONDS:
             raise InvalidClientError(description="client assertion too old")
-        return token.claims
+        if not self.validate_jti(claims, claims["jti"]):
+            raise InvalidClientError(description="client assertion replayed")
 
     def validate_jti(self, claims: dict[str, Any], jti: str) -> bool:
         session = _db()
@@ -471,11 +566,37 @@ class _PrivateKeyJwt(JWTBearerClientAssertion):  # type: ignore[misc]
         session.execute(delete(OidcJtiRow).where(OidcJtiRow.expires_at <= now))
         if session.get(OidcJtiRow, key) is not None:
             return False
+        # Kept past the latest exp an accepted assertion can have (now + ASSERTION_SECONDS
+        # + leeway): a replay is recognised for as long as the assertion could verify.
         session.add(
             OidcJtiRow(jti_hash=key, expires_at=now + timedelta(seconds=2 * ASSERTION_SECONDS))
         )
         session.flush()
         return True
+
+
+class _SecretAuth:
+    """``client_secret_basic`` (RFC 6749 §2.3.1) and ``client_secret_post``, replacing
+    Authlib's: an unknown or disabled client takes the same path as a known one (one lookup,
+    one keyed hash compared in constant time against a dummy) and fails the same way."""
+
+    def __init__(self, clients: ClientRegistry, *, basic: bool) -> None:
+        self.clients = clients
+        self.basic = basic
+
+    def __call__(self, query_client: Any, request: Any) -> Client | None:
+        if self.basic:
+            client_id, secret = extract_basic_authorization(request.headers)
+        else:
+            client_id = request.form.get("client_id")
+            secret = request.form.get("client_secret")
+        if not isinstance(client_id, str) or not isinstance(secret, str) or not secret:
+            return None
+        client: Client | None = query_client(client_id)
+        if client is None:
+            self.clients.check_unknown(secret)
+            return None
+        return client if client.check_client_secret(secret) else None
 
 
 class _Revocation(RevocationEndpoint):  # type: ignore[misc]

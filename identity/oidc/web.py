@@ -14,12 +14,13 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from identity.oidc import locale_fr  # noqa: F401 - registers the French catalogue
-from identity.oidc.claims import CLAIM_GROUPS, SCOPES
+from identity.oidc.claims import CLAIM_GROUPS, SCOPES, UnmetAcrError, acr_to_release
 from identity.oidc.clients import API_SCOPES
-from identity.oidc.provider import CURRENT_DB, EndUser
+from identity.oidc.provider import CURRENT_DB, EndUser, claims_request
 from identity.oidc.service import oidc_from
 from identity.oidc.starlette import StarletteOAuth2Request, read_request, to_response
 from identity.tables import CitizenRow
+from parvis.kernel import i18n
 from parvis.kernel.context import AppContext
 from parvis.kernel.principal import Citizen
 from parvis.kernel.web import (
@@ -144,8 +145,29 @@ def _run(ctx: AppContext, work: Any) -> Any:
             CURRENT_DB.reset(token)
 
 
-def error_page(request: Request, message: str, status: int = 400) -> Response:
-    return render(request, "identity/oidc/error.html", {"message": message}, status_code=status)
+def ui_language(request: Request, ctx: AppContext, ui_locales: str | None) -> dict[str, Any]:
+    """The page language asked by the platform (OpenID Connect Core §3.1.2.1 ``ui_locales``:
+    "End-User's preferred languages and scripts for the user interface … in order of
+    preference"): the first supported one (fr, en; a region subtag is ignored), unless the
+    citizen chose a language on the page itself (``?lang=``). Returned as template values
+    that override the layout's negotiated language for this page only (no cookie is set:
+    the platform's hint is not the citizen's lasting choice)."""
+    if request.query_params.get("lang") in i18n.LANGUAGES or not ui_locales:
+        return {}
+    tags = ",".join(ui_locales.split()[:10])
+    lang = i18n.negotiate(None, tags, "")
+    if not lang:
+        return {}
+    gettext, ngettext = i18n.gettext_for(lang)
+    return {"lang": lang, "_": gettext, "gettext": gettext, "ngettext": ngettext}
+
+
+def error_page(
+    request: Request, message: str, status: int = 400, *, ui_locales: str | None = None
+) -> Response:
+    ctx = get_ctx(request)
+    values = {"message": message, **ui_language(request, ctx, ui_locales)}
+    return render(request, "identity/oidc/error.html", values, status_code=status)
 
 
 def _end_user(ctx: AppContext, request: Request) -> EndUser | None:
@@ -191,10 +213,13 @@ async def _authorize(  # noqa: PLR0911 - one return per OpenID Connect Core §3.
     params = {k: v for k, v in oauth.payload.data.items() if k in AUTHORIZE_PARAMS}
     user = _end_user(ctx, request)
     decision = oauth.form.get("decision") if request.method == "POST" else None
+    ui_locales = params.get("ui_locales")
     if decision is not None:
         check_csrf(request, oauth.form.get("csrf_token"))
         if user is None:
-            return error_page(request, "Your session has ended. Please start again.")
+            return error_page(
+                request, "Your session has ended. Please start again.", ui_locales=ui_locales
+            )
 
     def work() -> Any:
         try:
@@ -207,7 +232,7 @@ async def _authorize(  # noqa: PLR0911 - one return per OpenID Connect Core §3.
 
     kind, grant, _ = await run_in_threadpool(_run_grant, ctx, work)
     if kind == "page":
-        return error_page(request, str(grant))
+        return error_page(request, str(grant), ui_locales=ui_locales)
     if isinstance(kind, int):
         return to_response((kind, grant, _))
     prompts = set(params.get("prompt", "").split())
@@ -216,7 +241,15 @@ async def _authorize(  # noqa: PLR0911 - one return per OpenID Connect Core §3.
             return _redirect_error(ctx, grant, "login_required")
         return _send_to_login(ctx, request, params)
     client = grant.request.client
-    scopes = set((grant.request.payload.scope or "").split())
+    # RFC 6749 §3.3: only the scopes registered for the client (Authlib's request.scope);
+    # the consent screen, the decision and the code all use this set.
+    scopes = set(client.get_allowed_scope(grant.request.payload.scope).split())
+    try:
+        acr = acr_to_release(claims_request(params.get("claims", "")), user.acr)
+    except UnmetAcrError:
+        # Core §5.5.1.1: a failed authentication; the error code is the one of OpenID
+        # Connect Core Unmet Authentication Requirements 1.0.
+        return _redirect_error(ctx, grant, "unmet_authentication_requirements")
     session = web_session(request, ctx)
     if session is not None and session.extra.pop("oidc_login_after", None) is not None:
         with ctx.db.write_session() as db:
@@ -244,7 +277,7 @@ async def _authorize(  # noqa: PLR0911 - one return per OpenID Connect Core §3.
             )
             return to_response(result)
     end_user = EndUser(
-        pseudonym=user.pseudonym, auth_time=user.auth_time, acr=user.acr, sector=client.sector
+        pseudonym=user.pseudonym, auth_time=user.auth_time, acr=acr, sector=client.sector
     )
     result = await run_in_threadpool(
         _run, ctx, lambda: provider.create_authorization_response(oauth, end_user, grant)
@@ -305,7 +338,13 @@ def _consent_page(
     response = render(
         request,
         "identity/oidc/consent.html",
-        {"client": client, "groups": groups, "purposes": purposes, "params": params},
+        {
+            "client": client,
+            "groups": groups,
+            "purposes": purposes,
+            "params": params,
+            **ui_language(request, ctx, params.get("ui_locales")),
+        },
     )
     for key, value in holder.raw_headers:
         if key == b"set-cookie":

@@ -41,7 +41,7 @@ def register(ctx: AppContext, **kw: Any) -> Platform:
     reg = Registration(**values)
     with ctx.db.write_session() as db:
         secret = oidc_from(ctx).clients.create(db, reg)
-    return Platform(reg.client_id, secret, reg.redirect_uris[0])
+    return Platform(reg.client_id, secret, reg.redirect_uris[0] if reg.redirect_uris else "")
 
 
 @pytest.fixture
@@ -84,6 +84,13 @@ class CodeFlow:
         assert back.headers["location"].startswith("/authorize?")
         return self.browser.get(back.headers["location"])
 
+    def page(self, platform: Platform, **extra: str) -> httpx.Response:
+        """/authorize's answer once signed in (signing in through the sandbox if asked)."""
+        response = self.authorize(platform, **extra)
+        if response.status_code == 303:
+            response = self.sign_in_from(response)
+        return response
+
     def consent(self, page: httpx.Response, decision: str = "allow") -> httpx.Response:
         assert page.status_code == 200, page.text
         html = page.text
@@ -109,7 +116,8 @@ class CodeFlow:
             response = self.consent(response)
         assert response.status_code == 302, response.text
         location = response.headers["location"]
-        assert location.startswith(platform.redirect_uri + "?"), location
+        sep = "&" if "?" in platform.redirect_uri else "?"
+        assert location.startswith(platform.redirect_uri + sep), location
         q = query(location)
         return q["code"], q
 
@@ -127,3 +135,27 @@ class CodeFlow:
 @pytest.fixture
 def code_flow(browser: TestClient, flow: Flow) -> CodeFlow:
     return CodeFlow(browser, flow)
+
+
+def bearer(browser: TestClient, token: str) -> httpx.Response:
+    """GET /userinfo with ``token`` as a bearer token (RFC 6750 §2.1)."""
+    return browser.get("/userinfo", headers={"Authorization": f"Bearer {token}"})
+
+
+def introspect(browser: TestClient, platform: Platform, token: str) -> httpx.Response:
+    """POST /introspect (RFC 7662 §2.1) authenticated as ``platform`` with HTTP Basic."""
+    auth = (platform.client_id, platform.secret) if platform.secret else None
+    data = {"token": token} if auth else {"token": token, "client_id": platform.client_id}
+    return browser.post("/introspect", data=data, auth=auth)
+
+
+def tokens(code_flow: CodeFlow, platform: Platform, **extra: str) -> dict[str, Any]:
+    """Sign in (if needed), consent, exchange the code with PKCE: the token response."""
+    verifier, challenge = pkce()
+    code, _ = code_flow.code(
+        platform, code_challenge=challenge, code_challenge_method="S256", **extra
+    )
+    response = code_flow.exchange(platform, code, code_verifier=verifier)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
