@@ -8,12 +8,26 @@ import random
 from collections.abc import Callable
 from typing import Any
 
+import nacl.bindings
+import nacl.signing
 import pytest
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
 
-from audit.merkle import CompactRange
+from audit.merkle import CompactRange, root
 from audit.note import Checkpoint, Signer, sign_note
 from ballot import board, rsabssa
-from ballot.verify import BoardVerificationError, main, verify_board
+from ballot.jcs import canonical
+from ballot.token import TOKEN_DOMAIN, b64u_encode
+from ballot.verify import (
+    BoardVerificationError,
+    _check_fast,
+    _check_reference,
+    _Context,
+    _Tree,
+    main,
+    verify_board,
+)
 from tests.support.boards import ORIGIN, BoardBuilder, build_board, random_choices
 
 Export = dict[str, Any]
@@ -172,9 +186,7 @@ def truncated(export: Export, built: BoardBuilder) -> Export:
 
 def results_withheld_wrongly(export: Export, built: BoardBuilder) -> Export:
     i = ballot_indexes(export)[-1]  # the last voter did not re-vote
-    export["entries"][i] = {
-        "withheld": board.b64u_encode(board.entry_leaf_hash(export["entries"][i]))
-    }
+    export["entries"][i] = {"withheld": b64u_encode(board.entry_leaf_hash(export["entries"][i]))}
     return export
 
 
@@ -197,15 +209,27 @@ TAMPERINGS: list[tuple[Callable[[Export, BoardBuilder], Export], str]] = [
 ]
 
 
+@pytest.mark.parametrize("workers", [1, 2], ids=["serial", "parallel"])
 @pytest.mark.parametrize(("tamper", "message"), TAMPERINGS, ids=[t.__name__ for t, _ in TAMPERINGS])
 def test_tampering_is_caught(
     export: Export,
     built: BoardBuilder,
     tamper: Callable[[Export, BoardBuilder], Export],
     message: str,
+    workers: int,
 ) -> None:
+    # In parallel, chunks of 2 ballots spread over 2 processes: the same first fault.
     with pytest.raises(BoardVerificationError, match=message):
-        verify_board(tamper(export, built), workers=1)
+        verify_board(tamper(export, built), workers=workers, chunk=2)
+
+
+def test_parallel_chunks_report_the_lowest_index(export: Export, built: BoardBuilder) -> None:
+    indexes = ballot_indexes(export)
+    for i in (indexes[11], indexes[4]):  # two bad ballots in different chunks
+        export["entries"][i]["cast"]["ballot"]["seq"] += 10
+    resign(export, built)
+    with pytest.raises(BoardVerificationError, match=f"entry {indexes[4]}: ballot signature"):
+        verify_board(export, workers=2, chunk=2)
 
 
 def test_no_revote_board_refuses_a_second_ballot() -> None:
@@ -240,3 +264,156 @@ def test_command_line(tmp_path: Any, export: Export, capsys: pytest.CaptureFixtu
     bad.write_text(json.dumps(wrong_tally(copy.deepcopy(export), BoardBuilder.create())))
     assert main([str(bad), "--workers", "1"]) == 1
     assert "FAILED" in capsys.readouterr().err
+
+
+# -- the fast path against the reference path --------------------------------------------------
+
+
+def test_fast_path_agrees_with_the_reference_on_every_ballot(built: BoardBuilder) -> None:
+    ctx = _Context.of(built.manifest)
+    ballots = [e for e in built.entries if e["kind"] == "ballot"]
+    for entry in ballots:
+        fast = _check_fast(entry, ctx)
+        assert fast is not None
+        assert fast == _check_reference(entry, ctx)
+        assert fast[0] == board.entry_leaf_hash(entry)  # JCS(entry) assembled exactly
+        assert fast[3] == canonical(entry["cast"]["ballot"]["choices"]).decode()
+    assert _check_fast(ballots[0], ctx) == _check_reference(ballots[0], ctx)  # cached rules
+
+
+def _flip_pad_bits(text: str) -> str:
+    """The same bytes in a non-canonical spelling (RFC 4648 §3.5: pad bits not zero)."""
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    return text[:-1] + alphabet[alphabet.index(text[-1]) | 1]
+
+
+MALFORMED: list[tuple[str, Callable[[dict[str, Any]], None]]] = [
+    ("padding", lambda e: e["cast"].update(ballot_sig=e["cast"]["ballot_sig"] + "==")),
+    ("pad bits", lambda e: e["cast"].update(ballot_sig=_flip_pad_bits(e["cast"]["ballot_sig"]))),
+    ("standard alphabet", lambda e: e["cast"]["token"].update(msg_prefix="+/" * 21 + "AA")),
+    ("line break", lambda e: e["cast"]["token"].update(sig=e["cast"]["token"]["sig"] + "\n")),
+    ("non-ASCII", lambda e: e["cast"]["token"].update(msg="é" + e["cast"]["token"]["msg"][1:])),
+    ("short prefix", lambda e: e["cast"]["token"].update(msg_prefix=b64u_encode(b"\x00" * 31))),
+    ("short sig", lambda e: e["cast"]["token"].update(sig=e["cast"]["token"]["sig"][4:])),
+    (
+        "upper-case election",
+        lambda e: e["cast"]["ballot"].update(election=e["cast"]["ballot"]["election"].upper()),
+    ),
+    ("seq true", lambda e: e["cast"]["ballot"].update(seq=True)),
+    ("seq 0", lambda e: e["cast"]["ballot"].update(seq=0)),
+    ("seq 2^53", lambda e: e["cast"]["ballot"].update(seq=2**53)),
+    ("seq text", lambda e: e["cast"]["ballot"].update(seq="1")),
+    ("float choice", lambda e: e["cast"]["ballot"]["choices"].update(parc=1.0)),
+    ("NaN choice", lambda e: e["cast"]["ballot"]["choices"].update(parc=float("nan"))),
+    ("huge choice", lambda e: e["cast"]["ballot"]["choices"].update(parc=2**60)),
+    ("choices not an object", lambda e: e["cast"]["ballot"].update(choices=["gare"])),
+    ("extra token member", lambda e: e["cast"]["token"].update(extra="")),
+    ("extra cast member", lambda e: e["cast"].update(extra="")),
+    ("extra entry member", lambda e: e.update(extra="")),
+    ("missing ballot_sig", lambda e: e["cast"].pop("ballot_sig")),
+    ("another seq", lambda e: e["cast"]["ballot"].update(seq=e["cast"]["ballot"]["seq"] + 1)),
+    ("another choice", lambda e: e["cast"]["ballot"]["choices"].update(budget=[])),
+    ("cast not an object", lambda e: e.update(cast=[])),
+]
+
+
+@pytest.mark.parametrize(("name", "change"), MALFORMED, ids=[n for n, _ in MALFORMED])
+def test_fast_path_leaves_every_fault_to_the_reference(
+    built: BoardBuilder, name: str, change: Callable[[dict[str, Any]], None]
+) -> None:
+    ctx = _Context.of(built.manifest)
+    entry = copy.deepcopy(next(e for e in built.entries if e["kind"] == "ballot"))
+    assert _check_fast(entry, ctx) is not None  # the rules of its choices are now cached
+    change(entry)
+    assert _check_fast(entry, ctx) is None
+    outcome = _check_reference(entry, ctx)
+    assert len(outcome) == 2, name  # (leaf, reason): the reference refuses it too
+    assert isinstance(outcome[1], str)
+    assert outcome[1]
+
+
+def test_a_signed_ballot_breaking_the_rules_is_refused_even_after_valid_ones() -> None:
+    builder = BoardBuilder.create()
+    builder.cast(builder.voting_right(), {"parc": "gare", "budget": ["bancs"]})
+    builder.cast(builder.voting_right(), {"parc": "gare", "budget": ["jardin", "velos", "fresque"]})
+    builder.close()
+    with pytest.raises(BoardVerificationError, match=r"entry 2: .*envelope"):
+        verify_board(builder.export(), workers=1)
+
+
+def _token_entry(builder: BoardBuilder, voter_key: bytes, sign: Callable[[bytes], bytes]) -> Any:
+    """A ballot entry whose token the election key really signed, for ``voter_key``."""
+    msg = TOKEN_DOMAIN + builder.manifest.election_id + voter_key + b"\x05" * 32
+    prefix = b"\x06" * 32
+    pss = padding.PSS(mgf=padding.MGF1(hashes.SHA384()), salt_length=48)
+    ballot = {
+        "election": "0c6d1c1e-8a5b-4bd4-9f57-0a3b7f3c2d11",
+        "seq": 1,
+        "choices": {"parc": "gare", "budget": []},
+    }
+    return {
+        "kind": "ballot",
+        "cast": {
+            "token": {
+                "msg_prefix": b64u_encode(prefix),
+                "msg": b64u_encode(msg),
+                "sig": b64u_encode(builder.key.sign(prefix + msg, pss, hashes.SHA384())),
+            },
+            "ballot": ballot,
+            "ballot_sig": b64u_encode(sign(canonical(ballot))),
+        },
+    }
+
+
+def test_small_order_voter_key_is_refused_by_libsodium() -> None:
+    # The identity point as vk and (R, S) = (identity, 0): [0]B = R + [k]A for every
+    # ballot, the "one signature for every ballot" that the prime-order check prevents at
+    # casting. libsodium's verification refuses it by itself (small-order A and R).
+    builder = BoardBuilder.create()
+    identity = b"\x01" + b"\x00" * 31
+    entry = _token_entry(builder, identity, lambda _: identity + b"\x00" * 32)
+    assert _check_fast(entry, _Context.of(builder.manifest)) is None
+    builder.entries.append(entry)
+    builder.tokens_issued = 1
+    builder.close()
+    with pytest.raises(BoardVerificationError, match="entry 1: token voter key is not a valid"):
+        verify_board(builder.export(), workers=1)
+
+
+def test_mixed_order_voter_key_is_the_one_documented_difference() -> None:
+    # vk = A + T (T of order 8): casting refuses it (not in the prime-order subgroup); the
+    # verifier accepts a ballot signed under it, which still binds one ballot to the holder
+    # of A's secret (the argument at ballot.verify._check_fast).
+    builder = BoardBuilder.create()
+    seed = b"\x11" * 32
+    public = bytes(nacl.signing.SigningKey(seed).verify_key)
+    order_8 = bytes.fromhex("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a")
+    mixed = nacl.bindings.crypto_core_ed25519_add(public, order_8)
+    assert not nacl.bindings.crypto_core_ed25519_is_valid_point(mixed)
+
+    def sign(message: bytes) -> bytes:
+        return nacl.bindings.crypto_sign(message, seed + mixed)[:64]  # hashes with vk
+
+    ctx = _Context.of(builder.manifest)
+    outcomes = set()
+    for nonce in range(64):  # the signature verifies when 8 divides the challenge
+        entry = _token_entry(builder, mixed, sign)
+        entry["cast"]["ballot"]["choices"]["parc"] = ("gare", "tilleuls")[nonce % 2]
+        entry["cast"]["ballot"]["seq"] = nonce + 1
+        entry["cast"]["ballot_sig"] = b64u_encode(sign(canonical(entry["cast"]["ballot"])))
+        fast = _check_fast(entry, ctx)
+        outcomes.add(fast is not None)
+        if fast is not None:
+            reference = _check_reference(entry, ctx)
+            assert len(reference) == 2
+            assert "not a valid Ed25519 public key" in str(reference[1])
+    assert outcomes == {True, False}
+
+
+def test_tree_folds_to_the_audit_engine_roots() -> None:
+    leaves = [bytes([i]) * 32 for i in range(70)]
+    tree = _Tree()
+    assert tree.root() == root([])
+    for size in range(1, 71):
+        tree.append(leaves[size - 1 : size])
+        assert tree.root() == root(leaves[:size])
