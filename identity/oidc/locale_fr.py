@@ -21,6 +21,12 @@ MESSAGES = {
     "Connected platforms": "Plateformes connectées",
     "Disconnect this platform": "Déconnecter cette plateforme",
     "You have not signed in to any platform with Parvis.": "Vous ne vous êtes connecté à aucune plateforme avec Parvis.",
+    "This platform is not registered with Parvis.": "Cette plateforme n'est pas enregistrée auprès de Parvis.",
+    "The platform asked to send you back to an address it has not registered.": "La plateforme demande à vous renvoyer vers une adresse qu'elle n'a pas enregistrée.",
+    "The platform's sign-in request is not valid.": "La demande de connexion de la plateforme n'est pas valide.",
+    "Your session has ended. Please start again.": "Votre session a pris fin. Veuillez recommencer.",
+    "This sign-out request is not valid.": "Cette demande de déconnexion n'est pas valide.",
+    "Technical detail for the platform:": "Détail technique pour la plateforme :",
 }
 
 register_catalog("fr", MESSAGES)

@@ -163,11 +163,29 @@ def ui_language(request: Request, ctx: AppContext, ui_locales: str | None) -> di
 
 
 def error_page(
-    request: Request, message: str, status: int = 400, *, ui_locales: str | None = None
+    request: Request,
+    message: str,
+    status: int = 400,
+    *,
+    ui_locales: str | None = None,
+    detail: str | None = None,
 ) -> Response:
+    """An error shown to the citizen instead of a redirect (RFC 6749 §4.1.2.1: with an
+    invalid client or redirect URI the server "MUST NOT automatically redirect"). ``message``
+    is a translated message id; ``detail`` the protocol's description, for the platform's
+    developers (English, as the OAuth error descriptions are)."""
     ctx = get_ctx(request)
-    values = {"message": message, **ui_language(request, ctx, ui_locales)}
+    values = {"message": message, "detail": detail, **ui_language(request, ctx, ui_locales)}
     return render(request, "identity/oidc/error.html", values, status_code=status)
+
+
+def _page_message(error: OAuth2Error) -> str:
+    """The citizen's words for an authorization request that cannot be redirected."""
+    if error.error == "invalid_client":
+        return "This platform is not registered with Parvis."
+    if "redirect_uri" in (error.description or ""):
+        return "The platform asked to send you back to an address it has not registered."
+    return "The platform's sign-in request is not valid."
 
 
 def _end_user(ctx: AppContext, request: Request) -> EndUser | None:
@@ -227,12 +245,14 @@ async def _authorize(  # noqa: PLR0911 - one return per OpenID Connect Core §3.
         except OAuth2Error as error:
             if getattr(error, "redirect_uri", None):
                 return _with_iss(ctx, provider.handle_error_response(oauth, error))
-            return ("page", error.description or error.error, None)
+            return ("page", error, None)
         return ("grant", grant, None)
 
     kind, grant, _ = await run_in_threadpool(_run_grant, ctx, work)
     if kind == "page":
-        return error_page(request, str(grant), ui_locales=ui_locales)
+        return error_page(
+            request, _page_message(grant), ui_locales=ui_locales, detail=grant.description
+        )
     if isinstance(kind, int):
         return to_response((kind, grant, _))
     prompts = set(params.get("prompt", "").split())

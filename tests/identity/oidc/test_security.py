@@ -77,6 +77,9 @@ def test_unknown_client_is_shown_never_redirected(code_flow: CodeFlow, platform:
     response = code_flow.authorize(stranger)
     assert response.status_code == 400
     assert "location" not in response.headers
+    assert "Cette plateforme n&#39;est pas enregistrée auprès de Parvis." in response.text
+    english = code_flow.authorize(stranger, ui_locales="en")
+    assert "This platform is not registered with Parvis." in english.text
 
 
 def test_registered_uri_with_its_own_query_keeps_it_and_adds_the_response(
