@@ -66,7 +66,7 @@ from parvis.kernel.clock import FixedClock
 from parvis.kernel.context import AppContext
 from parvis.kernel.principal import Citizen
 from parvis.kernel.settings import load_settings
-from tests.ballot.elections import QUESTIONS, definition, setup_rule
+from tests.ballot.elections import QUESTIONS, RULE, definition, setup_rule
 from tests.support.postgres import TempPostgres
 from tests.support.server import ServerProcess
 
@@ -222,7 +222,13 @@ def run_database(kind: str, args: argparse.Namespace, stack: ExitStack) -> dict[
                 os.environ[key] = value
     setup_rule(ctx)
     service = service_from(ctx)
-    spec = definition(FixedClock(ctx.clock.now()), questions=QUESTIONS)
+    voters = args.warmup + args.runs * args.ballots
+    # The eligible population bounds the tokens issued (voting-protocol.md, "Verification").
+    spec = definition(
+        FixedClock(ctx.clock.now()),
+        questions=QUESTIONS,
+        eligibility={"rule": RULE, "population": voters},
+    )
     with ctx.db.write_session() as db:
         election = service.create(db, data=spec, actor="system:bench").id
     service.schedule(election_id=election, actor="system:bench")
@@ -230,7 +236,6 @@ def run_database(kind: str, args: argparse.Namespace, stack: ExitStack) -> dict[
     with ctx.db.read_session() as db:
         manifest = Manifest.from_json(service.manifest(db, election))
         election_key = service._private_key(db, election)
-    voters = args.warmup + args.runs * args.ballots
     cookies = citizens(ctx, voters)
     pending: list[PendingIssuance] = [
         begin_issuance(
