@@ -1,8 +1,11 @@
 """The platform API (``/api/ballot/v1``): participation platforms delegate voting to Parvis.
 
-A platform authenticates as an API client of its controller with the consent domain's API
-keys (``Authorization: Bearer <client id>.<secret>``, :func:`consent.clients.authenticate`;
-issue 7, item 10: "the same client mechanism as the consent API"). It can create and edit
+A platform authenticates as an API client of its controller exactly as at the consent API
+(issue 7, item 10: "the same client mechanism as the consent API";
+:func:`consent.clients.authenticate`): an OAuth 2.0 access token of the client-credentials
+grant (RFC 6749 §4.4), here with the scope ``api:ballot``, sent as ``Authorization: Bearer
+<token>`` (RFC 6750; ADR 0007). Deprecated API keys still work until their sunset, with the
+``Deprecation`` and ``Sunset`` headers. It can create and edit
 its draft elections, read their status, results and board URLs, and get booth links that
 bring the citizen back to the platform. It sees only the elections it created, and nothing
 here ever names a citizen: the platform cannot link anyone to a ballot, or even to a token.
@@ -12,18 +15,23 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Body, Depends, Header
+from fastapi import APIRouter, Body, Depends, Header, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from ballot.links import booth_link
 from ballot.service import service_from
 from consent.clients import ApiClient, authenticate
+from parvis.kernel.apiauth import bearer_route
 from parvis.kernel.context import AppContext
-from parvis.kernel.web import api_router, get_ctx
+from parvis.kernel.web import get_ctx
 
 __all__ = ["router"]
 
-router = api_router(prefix="/api/ballot/v1", tags=["ballot platform API"])
+router = APIRouter(
+    prefix="/api/ballot/v1", tags=["ballot platform API"], route_class=bearer_route()
+)
+#: The scope of the ballot platform API (identity.oidc.clients.API_SCOPES).
+BALLOT_SCOPE = "api:ballot"
 
 Ctx = Annotated[AppContext, Depends(get_ctx)]
 Definition = Annotated[dict[str, Any], Body(description="election definition (docs/ballot-api.md)")]
@@ -31,10 +39,17 @@ Definition = Annotated[dict[str, Any], Body(description="election definition (do
 
 def platform(
     ctx: Ctx,
-    authorization: Annotated[str | None, Header(description="Bearer <API key>")] = None,
+    response: Response,
+    authorization: Annotated[
+        str | None,
+        Header(description="Bearer <access token> (client credentials, scope api:ballot)"),
+    ] = None,
 ) -> ApiClient:
     with ctx.db.read_session() as session:
-        return authenticate(ctx, session, authorization)
+        client = authenticate(ctx, session, authorization, scope=BALLOT_SCOPE)
+    # FastAPI merges the headers set on a dependency's Response into the answer.
+    response.headers.update(client.deprecation_headers())
+    return client
 
 
 Platform = Annotated[ApiClient, Depends(platform)]

@@ -1,19 +1,23 @@
 """The platform API (JSON): current consent, a subject's consents, consent events, keys.
 
-Platforms authenticate as API clients of one controller (``Authorization: Bearer <key>``,
-:mod:`consent.clients`) and see only that controller's purposes: a purpose of another
+Platforms authenticate with an OAuth 2.0 access token of the client-credentials grant with
+the scope ``api:consent`` (``Authorization: Bearer <token>``, RFC 6750; ADR 0007), act for
+the controller their client is linked to (:mod:`consent.clients`) and see only that
+controller's purposes: a purpose of another
 controller is answered exactly like an unknown one. Subjects are named by the platform's own
 identifier of the person (mapped by identity when it registers its mapper). Every answer
 that discloses a person's consent is preceded by its access record
 (:func:`consent.access.record_read`: written and committed before the answer leaves).
-Errors are RFC 9457 problem details (``docs/problems.md``).
+Errors are RFC 9457 problem details (``docs/problems.md``); authentication failures also
+carry RFC 6750's ``WWW-Authenticate`` challenge. Answers to a deprecated API key carry the
+``Deprecation`` and ``Sunset`` headers.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, Header, Request
+from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
@@ -25,15 +29,20 @@ from consent.errors import UnknownPurposeError, UnknownSubjectError
 from consent.hooks import subject_mapper
 from consent.ledger import Actor, ActorKind, Method, Status
 from consent.service import ConsentService, PurposeRecord
+from parvis.kernel.apiauth import bearer_route
 from parvis.kernel.context import AppContext
 from parvis.kernel.errors import DomainError
-from parvis.kernel.web import api_router, get_ctx
+from parvis.kernel.web import get_ctx
 
 __all__ = ["BodyTooLargeError", "router"]
 
-router = api_router(prefix="/api/consent/v1", tags=["consent"])
+router = APIRouter(prefix="/api/consent/v1", tags=["consent"], route_class=bearer_route())
 
 CtxDep = Annotated[AppContext, Depends(get_ctx)]
+AuthorizationHeader = Annotated[
+    str | None,
+    Header(description="Bearer <access token> (client credentials, scope api:consent)"),
+]
 MAX_EVENT_BYTES = 8192
 
 
@@ -96,10 +105,13 @@ def keys(ctx: CtxDep) -> dict[str, Any]:
 
 
 @router.get("/purposes", summary="The controller's purposes and notices in force")
-def purposes(ctx: CtxDep, authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
+def purposes(
+    ctx: CtxDep, response: Response, authorization: AuthorizationHeader = None
+) -> dict[str, Any]:
     service = service_from(ctx)
     with ctx.db.read_session() as session:
         client = authenticate(ctx, session, authorization)
+        response.headers.update(client.deprecation_headers())
         out = []
         for record in service.purposes(session, controller_id=client.controller_id):
             p = record.purpose
@@ -135,7 +147,7 @@ def check(
     subject: str,
     purpose_id: str,
     ctx: CtxDep,
-    authorization: Annotated[str | None, Header()] = None,
+    authorization: AuthorizationHeader = None,
 ) -> JSONResponse:
     """Whether the platform may process data for ``purpose_id`` on the basis of consent.
 
@@ -167,16 +179,19 @@ def check(
     )
     # The hot path of the platform API: the body is built here and returned as is (the
     # response model documents it in OpenAPI without re-validating every answer).
-    return JSONResponse({"subject": subject, **result.to_json()})
+    return JSONResponse(
+        {"subject": subject, **result.to_json()}, headers=client.deprecation_headers()
+    )
 
 
 @router.get("/subjects/{subject}/consents", summary="A subject's consents")
 def list_consents(
-    subject: str, ctx: CtxDep, authorization: Annotated[str | None, Header()] = None
+    subject: str, ctx: CtxDep, response: Response, authorization: AuthorizationHeader = None
 ) -> dict[str, Any]:
     service = service_from(ctx)
     with ctx.db.read_session() as session:
         client = authenticate(ctx, session, authorization)
+        response.headers.update(client.deprecation_headers())
         pseudonym = _subject(ctx, session, client, subject)
         own = {
             r.purpose.id
@@ -219,7 +234,7 @@ class EventIn(BaseModel):
     dependencies=[Depends(_small_body)],
 )
 def record_event(
-    event: EventIn, ctx: CtxDep, authorization: Annotated[str | None, Header()] = None
+    event: EventIn, ctx: CtxDep, response: Response, authorization: AuthorizationHeader = None
 ) -> dict[str, Any]:
     """The person acted in the platform's interface (given, refused, withdrawn, renewed), or
     the platform ends a consent it can no longer rely on (revoked, invalidated)."""
@@ -227,6 +242,7 @@ def record_event(
     status = Status(event.status)
     with ctx.db.write_session() as session:
         client = authenticate(ctx, session, authorization)
+        response.headers.update(client.deprecation_headers())
         _own_purpose(service, session, client, event.purpose)
         pseudonym = _subject(ctx, session, client, event.subject)
         by_platform = status in {Status.REVOKED, Status.INVALIDATED}

@@ -167,18 +167,21 @@ def load(
 @_one_line
 def add_client(
     controller: Annotated[str, typer.Option("--controller", help="controller id")],
-    client_id: Annotated[str, typer.Option("--id", help="client id, e.g. decidim")],
+    client_id: Annotated[
+        str, typer.Option("--id", help="the platform's OAuth client id, e.g. decidim")
+    ],
     name: Annotated[str, typer.Option("--name", help="platform name")] = "",
     webhook: Annotated[
         str | None, typer.Option("--webhook", help="URL receiving signed webhooks")
     ] = None,
 ) -> None:
-    """Register a platform as an API client of a controller; prints its API key once."""
-    from consent.clients import create_client
+    """Link a platform's OAuth client to a controller: its client-credentials access tokens
+    then act for that controller at the platform APIs (ADR 0007). No key is minted."""
+    from consent.clients import link_client
     from consent.webhooks import subscribe
 
     with _context() as ctx, ctx.db.write_session() as session:
-        key = create_client(
+        link_client(
             ctx,
             session,
             client_id=client_id,
@@ -188,4 +191,41 @@ def add_client(
         )
         if webhook:
             subscribe(ctx, session, client_id=client_id, url=webhook)
-    typer.echo(f"API key (shown once, keep it secret): {key}")
+    typer.echo(f"platform {client_id} acts for controller {controller}")
+    typer.echo(
+        "it authenticates with the client-credentials grant: if not done yet, register it with "
+        f"`parvis client create {client_id} --name NAME --scope api:consent --scope api:ballot`"
+    )
+
+
+@consent_app.command("retire-key")
+@_one_line
+def retire_key_command(
+    client_id: Annotated[str, typer.Option("--id", help="the platform's client id")],
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at",
+            help="sunset date (ISO 8601 with timezone, e.g. 2027-03-31T00:00:00+00:00); "
+            "default: now, which removes the key",
+        ),
+    ] = None,
+) -> None:
+    """End (or reschedule the end of) a platform's deprecated interim API key."""
+    from datetime import datetime
+
+    from consent.clients import retire_key
+    from consent.errors import CatalogueError
+
+    when = None
+    if at is not None:
+        try:
+            when = datetime.fromisoformat(at)
+        except ValueError:
+            raise CatalogueError("--at must be an ISO 8601 date and time") from None
+    with _context() as ctx, ctx.db.write_session() as session:
+        sunset = retire_key(ctx, session, client_id=client_id, actor=CLI_ACTOR, at=when)
+    if sunset is None:
+        typer.echo(f"platform {client_id} has no API key any more")
+    else:
+        typer.echo(f"the API key of {client_id} stops working at {sunset.isoformat()}")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from parvis.kernel.errors import (
     ConflictError,
+    ForbiddenError,
     InvalidInputError,
     NotFoundError,
     UnauthenticatedError,
@@ -41,6 +42,7 @@ __all__ = [
     "UnknownReceiptError",
     "UnknownRequestError",
     "UnknownSubjectError",
+    "UnlinkedApiClientError",
     "WebhookError",
     "WebhookReplayError",
     "WebhookSignatureError",
@@ -245,6 +247,21 @@ class DataKeyError(InvalidInputError):
 
 
 class ApiClientError(UnauthenticatedError):
-    """A platform's API credentials are missing, malformed, unknown or revoked."""
+    """A platform's interim API key (ADR 0007: deprecated) is malformed, unknown, revoked or
+    past its sunset: an RFC 6750 §3.1 ``invalid_token`` failure like any bearer token's.
+
+    (Not a :class:`parvis.kernel.apiauth.BearerError`: this module is imported by consent's
+    pure cores, which must not reach the web layer; the kernel's bearer routes read
+    ``www_authenticate`` from any error.)
+    """
 
     title = "Invalid API client credentials"
+    www_authenticate = 'Bearer realm="parvis", error="invalid_token"'
+
+
+class UnlinkedApiClientError(ForbiddenError):
+    """A valid access token of an OAuth client that no controller has registered as its API
+    client (``parvis consent add-client``): the platform is known to the authorization
+    server, but acts for no controller here."""
+
+    title = "Platform not linked to a controller"

@@ -212,7 +212,14 @@ class RequestRow(Base):
 
 
 class ApiClientRow(Base):
-    """A platform authenticated as an API client of one controller (interim API keys)."""
+    """A platform acting as an API client of one controller.
+
+    ``id`` is the platform's OAuth client id at identity's OpenID provider: its
+    client-credentials access tokens are mapped to the controller through this row (ADR 0007).
+    ``api_key_hash``/``api_key_sunset_at`` belong to the deprecated interim API key, if the
+    platform still has one (NULL for a platform linked after the switch, or once its key is
+    retired).
+    """
 
     __tablename__ = "consent_api_clients"
 
@@ -221,7 +228,8 @@ class ApiClientRow(Base):
         ForeignKey("consent_controllers.id"), nullable=False, index=True
     )
     name: Mapped[str] = mapped_column(String(200), nullable=False)
-    key_hash: Mapped[str] = mapped_column(String(64), nullable=False)
+    api_key_hash: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    api_key_sunset_at: Mapped[datetime | None] = mapped_column(When, nullable=True)
     created_at: Mapped[datetime] = mapped_column(When, nullable=False)
     revoked_at: Mapped[datetime | None] = mapped_column(When, nullable=True)
 

@@ -26,6 +26,7 @@ from identity.errors import (
     WrongCodeError,
 )
 from identity.oidc import plugin as oidc_plugin
+from identity.oidc import resource as oidc_resource
 from identity.pages import citizen_router, staff_router
 from identity.purposes import RESIDENCY_PURPOSE, register_residency_purpose
 from identity.relying_party import FranceConnectClient, RelyingPartyConfig
@@ -36,6 +37,7 @@ from identity.sandbox import (
     sandbox_router,
 )
 from identity.tables import CitizenRow
+from parvis.kernel.apiauth import InsufficientScopeError, InvalidTokenError, MissingTokenError
 from parvis.kernel.context import AppContext, DomainPlugin
 from parvis.kernel.keys import derive_key
 from parvis.kernel.settings import Settings
@@ -103,6 +105,9 @@ def setup(ctx: AppContext) -> None:
     consent.register_eraser("identity", _erase)
     consent.register_age_source(_age)
     oidc_plugin.setup(ctx)
+    # The platform APIs of consent and ballot check client-credentials tokens through the
+    # kernel port (consent may not import identity: architecture.md, dependency rule).
+    oidc_resource.install(ctx)
 
 
 def _export(export: consent.ExportContext) -> dict[str, Any]:
@@ -224,6 +229,11 @@ PLUGIN = DomainPlugin(
         (FranceConnectError, 401, "franceconnect"),
         (IdentityNotFoundError, 404, "not-found"),
         (IdentityRuleError, 422, "invalid-input"),
+        # RFC 6750 §3.1 failures raised by identity.oidc.resource for the platform APIs
+        # (consent's own ApiClientError rows come first: consent joins before identity).
+        (InsufficientScopeError, 403, "api-insufficient-scope"),
+        (InvalidTokenError, 401, "api-invalid-token"),
+        (MissingTokenError, 401, "api-token-required"),
     ),
     seed_demo=seed_demo,
 )

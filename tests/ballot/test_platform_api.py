@@ -1,10 +1,12 @@
-"""Platforms delegate voting (issue 7, item 10): a participation platform, authenticated with
-the consent domain's API keys, creates and edits its draft elections, reads their status,
-URLs and results, and gets booth links with a return URL — and never anything that links a
-citizen to a ballot (SQLite and PostgreSQL)."""
+"""Platforms delegate voting (issue 7, item 10): a participation platform, authenticated as
+an API client of its controller with an OAuth 2.0 client-credentials access token (scope
+``api:ballot``; ADR 0007, the same mechanism as the consent API), creates and edits its draft
+elections, reads their status, URLs and results, and gets booth links with a return URL —
+and never anything that links a citizen to a ballot (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -13,8 +15,10 @@ from fastapi.testclient import TestClient
 
 from ballot.links import check_return_url
 from ballot.service import service_from
-from consent.clients import create_client
+from consent.clients import link_client
 from consent.loader import load_document
+from identity.oidc.clients import Registration
+from identity.oidc.service import oidc_from
 from parvis.kernel.clock import FixedClock
 from parvis.kernel.context import AppContext
 from tests.ballot.elections import GOOD_CHOICES, definition, later, setup_rule, voters
@@ -23,26 +27,56 @@ from tests.consent.factories import catalogue
 API = "/api/ballot/v1"
 
 
-def keys(ctx: AppContext) -> tuple[str, str]:
+@dataclass(frozen=True)
+class ApiPlatform:
+    """A platform's OAuth client (scope ``api:ballot``) linked to its controller."""
+
+    client: TestClient
+    client_id: str
+    secret: str
+
+    def token(self) -> str:
+        """A fresh access token (RFC 6749 §4.4, client_secret_basic): the test moves the
+        clock by days, far beyond a token's ten minutes."""
+        response = self.client.post(
+            "/token",
+            data={"grant_type": "client_credentials", "scope": "api:ballot"},
+            auth=(self.client_id, self.secret),
+        )
+        assert response.status_code == 200, response.text
+        token: str = response.json()["access_token"]
+        return token
+
+
+def _platform(ctx: AppContext, client: TestClient, client_id: str, controller: str) -> ApiPlatform:
+    registration = Registration(
+        client_id=client_id, name=client_id, redirect_uris=(), scopes=("api:ballot",)
+    )
+    with ctx.db.write_session() as db:
+        secret = oidc_from(ctx).clients.create(db, registration)
+        link_client(
+            ctx, db, client_id=client_id, controller_id=controller, name=client_id,
+            actor="staff:admin",
+        )  # fmt: skip
+    assert secret is not None
+    return ApiPlatform(client, client_id, secret)
+
+
+def keys(ctx: AppContext, client: TestClient) -> tuple[ApiPlatform, ApiPlatform]:
     doc = catalogue()
     doc["controllers"].append(catalogue(controller_id="ville-voisine")["controllers"][0])
     for purpose in doc["controllers"][1]["purposes"]:
         purpose["id"] = "voisine-" + purpose["id"]
     with ctx.db.write_session() as db:
         load_document(ctx, db, doc, actor="staff:dpo")
-        ours = create_client(
-            ctx, db, client_id="decidim", controller_id="ville-exemple", name="Decidim",
-            actor="staff:admin",
-        )  # fmt: skip
-        theirs = create_client(
-            ctx, db, client_id="consul", controller_id="ville-voisine", name="Consul",
-            actor="staff:admin",
-        )  # fmt: skip
+    ours = _platform(ctx, client, "decidim", "ville-exemple")
+    theirs = _platform(ctx, client, "consul", "ville-voisine")
     return ours, theirs
 
 
-def bearer(key: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {key}"}
+def bearer(key: ApiPlatform | str) -> dict[str, str]:
+    token = key if isinstance(key, str) else key.token()
+    return {"Authorization": f"Bearer {token}"}
 
 
 def test_a_platform_runs_its_elections_through_the_api(
@@ -50,10 +84,13 @@ def test_a_platform_runs_its_elections_through_the_api(
 ) -> None:
     ctx: AppContext = app.state.ctx
     setup_rule(ctx)
-    ours, theirs = keys(ctx)
+    ours, theirs = keys(ctx, client)
 
-    assert client.get(f"{API}/elections").status_code == 401
+    missing = client.get(f"{API}/elections")
+    assert missing.status_code == 401
+    assert missing.headers["www-authenticate"] == 'Bearer realm="parvis"'
     assert client.get(f"{API}/elections", headers=bearer("decidim.wrong")).status_code == 401
+    assert client.get(f"{API}/elections", headers=bearer("A" * 43)).status_code == 401
 
     spec = definition(clock)
     created = client.post(f"{API}/elections", json=spec, headers=bearer(ours))

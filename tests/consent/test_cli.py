@@ -1,4 +1,5 @@
-"""``parvis consent …`` commands: load, register, add-client, purge, verify-receipt."""
+"""``parvis consent …`` commands: load, register, add-client, retire-key, purge,
+verify-receipt."""
 
 from __future__ import annotations
 
@@ -108,7 +109,11 @@ def test_add_client_and_purge(loaded: Path, env: dict[str, str]) -> None:
         env,
     )
     assert result.exit_code == 0, result.output
-    assert result.stdout.split(": ")[1].strip().startswith("decidim.")
+    # A link, not a key (ADR 0007): nothing secret is printed, the next step is named.
+    assert "platform decidim acts for controller ville-exemple" in result.stdout
+    assert "parvis client create decidim" in result.stdout
+    assert "--scope api:consent" in result.stdout
+    assert "decidim." not in result.stdout
     assert "already exists" in one_line_error(
         run(["add-client", "--controller", "ville-exemple", "--id", "decidim"], env)
     )
@@ -117,6 +122,53 @@ def test_add_client_and_purge(loaded: Path, env: dict[str, str]) -> None:
     assert json.loads(dry.stdout)["dry_run"] is True
     real = run(["purge"], env)
     assert json.loads(real.stdout)["total"] == 0
+
+
+def test_retire_key_of_a_legacy_platform(
+    loaded: Path, env: dict[str, str], settings: Settings
+) -> None:
+    """A key minted before the switch (``create_client``) gets a new sunset or is removed."""
+    from consent.clients import create_client
+    from consent.tables import ApiClientRow
+
+    ctx = build_context(settings)
+    try:
+        with ctx.db.write_session() as session:
+            create_client(
+                ctx,
+                session,
+                client_id="cap-collectif",
+                controller_id="ville-exemple",
+                name="CAP",
+                actor="staff:admin",
+            )
+        moved = run(
+            ["retire-key", "--id", "cap-collectif", "--at", "2099-01-31T00:00:00+00:00"], env
+        )
+        assert moved.exit_code == 0, moved.output
+        assert "stops working at 2099-01-31T00:00:00+00:00" in moved.stdout
+        assert "timezone" in one_line_error(
+            run(["retire-key", "--id", "cap-collectif", "--at", "2099-01-31T00:00:00"], env)
+        )
+        assert "ISO 8601" in one_line_error(
+            run(["retire-key", "--id", "cap-collectif", "--at", "soon"], env)
+        )
+        assert "no API client" in one_line_error(run(["retire-key", "--id", "nobody"], env))
+        with ctx.db.read_session() as session:
+            row = session.get(ApiClientRow, "cap-collectif")
+            assert row is not None
+            assert row.api_key_hash is not None
+        removed = run(["retire-key", "--id", "cap-collectif"], env)
+        assert removed.exit_code == 0, removed.output
+        assert "has no API key any more" in removed.stdout
+        with ctx.db.read_session() as session:
+            row = session.get(ApiClientRow, "cap-collectif")
+            assert row is not None
+            assert row.api_key_hash is None
+            assert row.api_key_sunset_at is None
+            assert row.revoked_at is None  # the link stays: only the key is gone
+    finally:
+        ctx.db.dispose()
 
 
 def test_verify_receipt_offline(

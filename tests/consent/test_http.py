@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from consent import service_from
 from consent.access import access_records
 from consent.auditing import audit_of
-from consent.clients import create_client
+from consent.clients import create_client, link_client
 from consent.loader import load_document
 from consent.receipts import ReceiptKey, verify_receipt
 from parvis.kernel.clock import FixedClock
@@ -49,6 +49,7 @@ def loaded(app: FastAPI) -> AppContext:
 
 @pytest.fixture
 def api_key(loaded: AppContext) -> str:
+    """A deprecated interim API key (ADR 0007), for the tests of the deprecation period."""
     with loaded.db.write_session() as session:
         return create_client(
             loaded,
@@ -58,6 +59,38 @@ def api_key(loaded: AppContext) -> str:
             name="Decidim",
             actor="staff:admin",
         )
+
+
+@pytest.fixture
+def access_token(client: TestClient, loaded: AppContext) -> str:
+    """The platform as it authenticates now (ADR 0007): an OAuth client with the scope
+    ``api:consent`` at the OpenID provider, linked to its controller by consent, and an
+    access token from the client-credentials grant (RFC 6749 §4.4)."""
+    from identity.oidc.clients import Registration
+    from identity.oidc.service import oidc_from
+
+    registration = Registration(
+        client_id="decidim", name="Decidim", redirect_uris=(), scopes=("api:consent",)
+    )
+    with loaded.db.write_session() as session:
+        secret = oidc_from(loaded).clients.create(session, registration)
+        link_client(
+            loaded,
+            session,
+            client_id="decidim",
+            controller_id="ville-exemple",
+            name="Decidim",
+            actor="staff:admin",
+        )
+    assert secret is not None
+    response = client.post(
+        "/token",
+        data={"grant_type": "client_credentials", "scope": "api:consent"},
+        auth=("decidim", secret),
+    )
+    assert response.status_code == 200, response.text
+    token: str = response.json()["access_token"]
+    return token
 
 
 @pytest.fixture
@@ -150,9 +183,9 @@ def test_page_refusals_are_explained(client: TestClient, citizen: str, loaded: A
 
 
 def test_platform_api_check_list_and_events(
-    client: TestClient, citizen: str, loaded: AppContext, api_key: str, clock: FixedClock
+    client: TestClient, citizen: str, loaded: AppContext, access_token: str, clock: FixedClock
 ) -> None:
-    auth = {"authorization": f"Bearer {api_key}"}
+    auth = {"authorization": f"Bearer {access_token}"}
     give(client, citizen, loaded)
     url = f"/api/consent/v1/subjects/{ALICE.pseudonym}/consents/newsletter"
     body = client.get(url, headers=auth).json()
@@ -188,9 +221,9 @@ def test_platform_api_check_list_and_events(
 
 
 def test_platform_api_bad_input(
-    client: TestClient, citizen: str, loaded: AppContext, api_key: str
+    client: TestClient, citizen: str, loaded: AppContext, access_token: str
 ) -> None:
-    auth = {"authorization": f"Bearer {api_key}"}
+    auth = {"authorization": f"Bearer {access_token}"}
     give(client, citizen, loaded)
     base = f"/api/consent/v1/subjects/{ALICE.pseudonym}/consents"
     problem(client.get(f"{base}/nope", headers=auth), 404, "consent-unknown-purpose")
@@ -205,7 +238,8 @@ def test_platform_api_bad_input(
         client.get(f"{base}/budget-participatif", headers=auth), 422, "consent-not-applicable"
     )
     assert "object" in body["detail"]
-    problem(client.get(f"{base}/newsletter"), 401, "consent-api-client")
+    missing = problem(client.get(f"{base}/newsletter"), 401, "api-token-required")
+    assert missing.get("detail", "").endswith("`Authorization: Bearer <token>`")
     problem(
         client.get(f"{base}/newsletter", headers={"authorization": "Bearer decidim.wrong"}),
         401,
@@ -392,7 +426,7 @@ def test_dpo_console_shows_a_verified_audit_checkpoint(
     assert "— " in page.split('<pre class="checkpoint">')[1]  # the signature line of the note
 
 
-def test_api_keys_are_stored_as_keyed_hashes_and_revocable(
+def test_deprecated_api_keys_are_stored_as_keyed_hashes_and_revocable(
     client: TestClient, loaded: AppContext, api_key: str
 ) -> None:
     from sqlalchemy import select
@@ -403,10 +437,13 @@ def test_api_keys_are_stored_as_keyed_hashes_and_revocable(
     secret = api_key.split(".", 1)[1]
     with loaded.db.read_session() as session:
         stored = session.scalars(select(ApiClientRow)).one()
-    assert secret not in stored.key_hash
-    assert len(stored.key_hash) == 64
+    assert stored.api_key_hash is not None
+    assert secret not in stored.api_key_hash
+    assert len(stored.api_key_hash) == 64
     auth = {"authorization": f"Bearer {api_key}"}
-    assert client.get("/api/consent/v1/purposes", headers=auth).status_code == 200
+    answer = client.get("/api/consent/v1/purposes", headers=auth)
+    assert answer.status_code == 200
+    assert "sunset" in answer.headers  # deprecated (ADR 0007)
     with loaded.db.write_session() as session:
         revoke_client(loaded, session, client_id="decidim", actor="staff:admin")
     problem(client.get("/api/consent/v1/purposes", headers=auth), 401, "consent-api-client")
