@@ -28,6 +28,7 @@ __all__ = [
     "BlindingError",
     "ElectionNotFoundError",
     "ElectionStateError",
+    "EligiblePopulationReachedError",
     "InvalidBallotSignatureError",
     "InvalidElectionError",
     "InvalidKeyError",
@@ -256,6 +257,18 @@ class TokenAlreadyIssuedError(ConflictError):
     issuance step 4: "has no token yet"); also refuses a paper mark after issuance."""
 
     title = "Voting token already issued"
+
+
+class EligiblePopulationReachedError(ConflictError):
+    """As many tokens were issued as the manifest's eligible population: no more
+    (voting-protocol.md, "Verification": #tokens issued ≤ eligible population).
+    ``population`` is that number, which the manifest publishes."""
+
+    title = "Eligible population reached"
+
+    def __init__(self, detail: str, *, population: int) -> None:
+        super().__init__(detail)
+        self.population = population
 
 
 class PaperVoteRecordedError(ConflictError):

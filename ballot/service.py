@@ -16,9 +16,12 @@ sides of the protocol never meet here:
 The bulletin board of an election is the audit log ``board-<election id>`` (audit engine,
 ADR 0006): entries are appended in the caller's transaction and integrated by the audit
 sequencer, which gives them dense indexes and signs one checkpoint per batch. The log is not
-public in the audit read API; ballot serves it with the publication rules of
-voting-protocol.md ("Fairness"): commitments while open, full entries once published, and
-ballots withheld below the minimum anonymity set.
+public in the audit read API, and it is **sealed** from its creation (before the manifest)
+to the close, so that no audit read path — a DPO's included — serves a ballot before the
+close; it stays sealed when fewer ballots than the minimum anonymity set were counted.
+Ballot serves the board with the publication rules of voting-protocol.md ("Fairness"):
+commitments while open, full entries once published, and ballots withheld below the minimum
+anonymity set.
 """
 
 from __future__ import annotations
@@ -66,6 +69,7 @@ from ballot.errors import (
     BlindInputError,
     ElectionNotFoundError,
     ElectionStateError,
+    EligiblePopulationReachedError,
     InvalidElectionError,
     InvalidLengthError,
     InvalidPaperTotalsError,
@@ -444,13 +448,15 @@ class ElectionService:
             board = session.get(BoardRow, row.id)
             if board is None:
                 assert key is not None  # made above, or a concurrent open prepared the board
-                board = self._create_board(session, row=row, definition=definition, key=key)
+                board = self._create_board(
+                    session, row=row, definition=definition, key=key, actor=actor
+                )
             manifest_hash, name = board.manifest_hash, board.log
         self._wait_integrated(name, manifest_hash)
         with self.ctx.db.write_session() as session:
             row = self._row(session, election_id, lock=True, drafts=True)
             check_transition(Status(row.status), Status.OPEN)
-            first = self.audit.entries(session, log=name, start=0, end=1)[0]
+            first = self.audit.entries(session, log=name, start=0, end=1, reveal_sealed=True)[0]
             if first.index != 0 or not hmac.compare_digest(first.leaf_hash, manifest_hash):
                 raise BoardNotIntegratedError("the manifest is not entry 0 of the board")
             self._milestone(session, row.id, name)
@@ -465,11 +471,14 @@ class ElectionService:
         row: ElectionRow,
         definition: ElectionDefinition,
         key: rsa.RSAPrivateKey,
+        actor: str,
     ) -> BoardRow:
         name = board_log_name(row.id)
-        # Not public in the audit read API: its entries hold ballots, which nobody may read
-        # before the close (voting-protocol.md, "Fairness"); ballot serves the board itself.
+        # Not public in the audit read API, and sealed before entry 0: its entries hold
+        # ballots, which nobody — a DPO included — may read before the close
+        # (voting-protocol.md, "Fairness"; issue 7, item 5). Ballot serves the board itself.
         info = self.audit.ensure_log(session, name=name, public=False)
+        self.audit.seal(session, log=name, actor=actor)
         manifest = Manifest(
             election_id=definition.election_id.bytes,
             title=dict(definition.title),
@@ -505,6 +514,7 @@ class ElectionService:
             results_hash=None,
             issued_published=0,
             issued_published_at=None,
+            tokens_issued=0,
         )
         session.add(board)
         session.flush()
@@ -559,9 +569,22 @@ class ElectionService:
             )
             self.audit.append(session, log=board.log, data=data)
             board.close_hash = leaf_hash(data)
+            # Unsealed after the close entry, in its transaction: nothing is accepted after
+            # it (FOR UPDATE above). Below the minimum anonymity set the board stays sealed:
+            # its individual ballots are never to be read, only aggregates (issue 7, item 5).
+            unsealed = self._counted(session, row.id) >= definition.min_anonymity_set
+            if unsealed:
+                self.audit.unseal(session, log=board.log, actor=actor)
             row.status = Status.CLOSED.value
             row.updated_at = now
-            self._record(session, "election.closed", actor=actor, election=row.id, forced=force)
+            self._record(
+                session,
+                "election.closed",
+                actor=actor,
+                election=row.id,
+                forced=force,
+                board_unsealed=unsealed,
+            )
             name, close_hash = board.log, board.close_hash
         self._wait_integrated(name, close_hash)
         with self.ctx.db.write_session() as session:
@@ -654,10 +677,23 @@ class ElectionService:
             or 0
         )
 
+    def _counted(self, session: Session, election_id: str) -> int:
+        """Ballots counted (one per nullifier: the ballot box's primary key)."""
+        return int(
+            session.scalar(
+                select(func.count())
+                .select_from(BallotRow)
+                .where(BallotRow.election_id == election_id)
+            )
+            or 0
+        )
+
     def _entries(self, session: Session, name: str, *, start: int, end: int) -> Iterator[Any]:
+        # reveal_sealed: ballot owns the board and applies its own publication rules to
+        # what it reads (commitments while open, ballots withheld below the threshold).
         for first in range(start, end, _CHUNK):
             yield from self.audit.entries(
-                session, log=name, start=first, end=min(end, first + _CHUNK)
+                session, log=name, start=first, end=min(end, first + _CHUNK), reveal_sealed=True
             )
 
     def _count(self, session: Session, name: str, *, end: int) -> dict[bytes, Any]:
@@ -687,7 +723,7 @@ class ElectionService:
         if cached is not None:
             return cached
         board = self._board(session, election_id)
-        first = self.audit.entries(session, log=board.log, start=0, end=1)
+        first = self.audit.entries(session, log=board.log, start=0, end=1, reveal_sealed=True)
         if not first or not hmac.compare_digest(first[0].leaf_hash, board.manifest_hash):
             raise ManifestNotPublishedError("the manifest is not on the board yet")
         manifest = Manifest.from_json(json.loads(first[0].data)["manifest"])
@@ -738,6 +774,11 @@ class ElectionService:
             return TokenAlreadyIssuedError("a voting token was already issued to you"), (
                 "token_already_issued",
             )
+        # Before identity's decision (stored and audited): a cheap read that spares it. The
+        # conditional update in issue_token is what actually holds the cap.
+        board = session.get(BoardRow, row.id)
+        if board is not None and board.tokens_issued >= definition.eligible_population:
+            return self._population_reached(definition), ("eligible_population_reached",)
         try:
             decision = identity.eligibility_for(
                 self.ctx, session, citizen_pseudonym=citizen, rule_id=definition.eligibility_rule
@@ -754,6 +795,14 @@ class ElectionService:
                 "not eligible for this election: " + ", ".join(reasons), reasons=reasons
             ), reasons
         return None, ()
+
+    @staticmethod
+    def _population_reached(definition: ElectionDefinition) -> EligiblePopulationReachedError:
+        return EligiblePopulationReachedError(
+            f"as many tokens were issued as the election's eligible population "
+            f"({definition.eligible_population}): no more can be",
+            population=definition.eligible_population,
+        )
 
     def eligibility(self, *, election_id: str, citizen: str) -> dict[str, Any]:
         """What ``GET /elections/{id}/eligibility`` answers (the decision is stored by
@@ -775,6 +824,9 @@ class ElectionService:
         The record and the signature are in one transaction, the record first: a
         signature is never returned without its record, so no citizen gets two tokens. The
         signer checks its own output (RFC 9474 §4.3, in :func:`ballot.rsabssa.blind_sign`).
+        The board's token count goes up by a conditional update in the same transaction,
+        which refuses to pass the manifest's eligible population (voting-protocol.md,
+        "Verification": #tokens issued ≤ eligible population), whatever the concurrency.
         """
         if not self.token_attempts.allow(citizen):
             raise RateLimitedError("too many token requests; try again in a minute")
@@ -799,9 +851,29 @@ class ElectionService:
                     if not self.signatures.take():
                         raise RateLimitedError("the signer is busy; try again in a moment")
                     try:
-                        return rsabssa.blind_sign(key, blinded_msg, backend=self.backend)
+                        signature = rsabssa.blind_sign(key, blinded_msg, backend=self.backend)
                     except (OutOfRangeError, InvalidLengthError) as exc:
                         raise BlindInputError(str(exc)) from None
+                    # Last, so that on PostgreSQL the board row stays locked only until the
+                    # commit, not through the signature; READ COMMITTED re-evaluates the
+                    # condition once it holds the lock. No row changed: the cap is reached,
+                    # and the rollback discards the record and the signature.
+                    population = self.definition(row).eligible_population
+                    counted = cast(
+                        "CursorResult[Any]",
+                        session.execute(
+                            update(BoardRow)
+                            .where(
+                                BoardRow.election_id == row.id,
+                                BoardRow.tokens_issued < population,
+                            )
+                            .values(tokens_issued=BoardRow.tokens_issued + 1)
+                            .execution_options(synchronize_session=False)
+                        ),
+                    )
+                    if counted.rowcount != 1:
+                        raise self._population_reached(self.definition(row))
+                    return signature
         except IntegrityError:
             # A concurrent request of the same citizen recorded its token (or a paper vote)
             # first: the primary key refused ours, and nothing was signed.
@@ -1160,14 +1232,7 @@ class ElectionService:
             board = self._board(session, row.id)
             head = self.audit.head(session, log=board.log)
             definition = self.definition(row)
-            counted = (
-                session.scalar(
-                    select(func.count())
-                    .select_from(BallotRow)
-                    .where(BallotRow.election_id == row.id)
-                )
-                or 0
-            )
+            counted = self._counted(session, row.id)
             if reveal is None:
                 reveal = row.status == Status.PUBLISHED
             reveal = reveal and counted >= definition.min_anonymity_set
@@ -1207,7 +1272,9 @@ class ElectionService:
         assert board.results_hash is not None
         index = self.audit.index_of(session, log=board.log, leaf_hash=board.results_hash)
         entry = json.loads(
-            self.audit.entries(session, log=board.log, start=index, end=index + 1)[0].data
+            self.audit.entries(
+                session, log=board.log, start=index, end=index + 1, reveal_sealed=True
+            )[0].data
         )
         entry.pop("kind")
         return {"election": row.id, **entry, "index": index}

@@ -78,7 +78,9 @@ class BoardRow(Base):
     engine's (``audit.service_from(ctx)``, log ``log``); the leaf hashes of the manifest,
     close and results entries say where they are. ``issued_published`` is the token
     count of the last issuance entry and ``issued_published_at`` when it was appended
-    (scheduling only: the entry itself carries the day).
+    (scheduling only: the entry itself carries the day). ``tokens_issued`` counts the
+    tokens issued, raised only by a conditional update that stops at the eligible
+    population (migration ``ballot_0002``).
     """
 
     __tablename__ = "ballot_boards"
@@ -94,6 +96,7 @@ class BoardRow(Base):
     issued_published_at: Mapped[datetime | None] = mapped_column(
         DateTime(timezone=True), nullable=True
     )
+    tokens_issued: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
 
 
 class CommitmentRow(Base):

@@ -1,4 +1,5 @@
-"""Double spending and re-vote ordering under concurrency, on SQLite and PostgreSQL.
+"""Double spending, re-vote ordering and the issuance cap under concurrency, on SQLite and
+PostgreSQL.
 
 Two application instances on one database stand for two worker processes (each with its own
 committer thread); threads cast at the same instant through both, over HTTP. A second test
@@ -16,17 +17,26 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from ballot.errors import StaleRevoteError, TokenAlreadyUsedError
+from ballot.client import begin_issuance
+from ballot.errors import EligiblePopulationReachedError, StaleRevoteError, TokenAlreadyUsedError
 from ballot.service import PreparedBallot, service_from
-from ballot.tables import BallotRow, CommitmentRow
+from ballot.tables import BallotRow, BoardRow, CommitmentRow, VoterRow
 from ballot.verify import verify_board
 from parvis.app import create_app
 from parvis.kernel.clock import FixedClock
 from parvis.kernel.context import AppContext
 from parvis.kernel.settings import Settings
-from tests.ballot.elections import Voter, later, open_election, setup_rule, voters
+from tests.ballot.elections import (
+    RULE,
+    Voter,
+    later,
+    make_citizen,
+    open_election,
+    setup_rule,
+    voters,
+)
 
 PARALLEL = 12
 
@@ -143,3 +153,88 @@ def test_without_revoting_a_second_seq_is_refused_even_later(
         election, [service_from(ctx).prepare_cast(election, voter.cast_request(choices(2)))]
     )[1][0]
     assert isinstance(outcome, TokenAlreadyUsedError)
+
+
+def test_parallel_issuance_never_passes_the_eligible_population(
+    app: FastAPI, twin: FastAPI, client: TestClient, clock: FixedClock
+) -> None:
+    """Twelve eligible citizens ask at the same instant, through two workers, for tokens of
+    an election whose manifest states a population of five: exactly five get one."""
+    ctx: AppContext = app.state.ctx
+    setup_rule(ctx)
+    election = open_election(ctx, clock, eligibility={"rule": RULE, "population": 5})
+    crowd = list(voters(ctx, client, election, PARALLEL))
+    manifest = crowd[0].manifest()
+    blinded = [
+        begin_issuance(
+            manifest.public_key(),
+            election_id=manifest.election_id,
+            committed_key_id=manifest.issuer_key_id,
+        ).blinded_msg
+        for _ in crowd
+    ]
+    start = threading.Barrier(PARALLEL)
+
+    def ask(i: int) -> Any:
+        worker = TestClient([app, twin][i % 2], base_url="http://127.0.0.1")
+        start.wait()
+        return Voter(worker, election, crowd[i].cookie).request_token(blinded[i])
+
+    with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
+        responses = list(pool.map(ask, range(PARALLEL)))
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [200] * 5 + [409] * (PARALLEL - 5), [r.text for r in responses]
+    refused = [r.json()["title"] for r in responses if r.status_code == 409]
+    assert set(refused) == {"Eligible population reached"}
+    with ctx.db.read_session() as db:
+        assert db.scalar(select(func.count()).select_from(VoterRow)) == 5
+        assert db.scalar(select(BoardRow.tokens_issued)) == 5
+
+
+def test_the_cap_holds_when_a_concurrent_issuer_commits_last(
+    app: FastAPI, client: TestClient, clock: FixedClock, db_kind: str
+) -> None:
+    """The cheap check passes while another issuer's increment is not yet committed; the
+    conditional update then waits for its row lock and, re-evaluated (PostgreSQL, READ
+    COMMITTED), refuses. On SQLite the writer waits at BEGIN IMMEDIATE and the check
+    refuses. Either way: nothing recorded, nothing returned."""
+    ctx: AppContext = app.state.ctx
+    setup_rule(ctx)
+    service = service_from(ctx)
+    election = open_election(ctx, clock, eligibility={"rule": RULE, "population": 1})
+    citizen = make_citizen(ctx)
+    manifest = Voter(client, election, ("x", "y")).manifest()
+    blinded = begin_issuance(
+        manifest.public_key(),
+        election_id=manifest.election_id,
+        committed_key_id=manifest.issuer_key_id,
+    ).blinded_msg
+    other = ctx.db.engine.connect()
+    other.begin()
+    # The other issuer: its increment to the cap holds the row until it commits.
+    other.execute(
+        update(BoardRow)
+        .where(BoardRow.election_id == election)
+        .values(tokens_issued=BoardRow.tokens_issued + 1)
+    )
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        outcome = pool.submit(
+            service.issue_token, election_id=election, citizen=citizen, blinded_msg=blinded
+        )
+        if db_kind == "postgresql":
+            # Wait (no timing threshold) until the issuer blocks on the board row's lock:
+            # it passed the cheap check and signed already.
+            with ctx.db.engine.connect() as probe:
+                while not probe.exec_driver_sql(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                ).scalar_one():
+                    probe.rollback()
+                    threading.Event().wait(0.01)
+        other.commit()
+        other.close()
+        with pytest.raises(EligiblePopulationReachedError):
+            outcome.result()
+    with ctx.db.read_session() as db:
+        assert db.scalar(select(func.count()).select_from(VoterRow)) == 0
+        assert db.scalar(select(BoardRow.tokens_issued)) == 1

@@ -4,24 +4,34 @@ every voter chose the same unusual option, and find no ballot content and no run
 
 The option's id is in the manifest, so it is public; what must not change when people vote
 is how often it appears anywhere. Ballot signatures, token messages and the word ``choices``
-must appear nowhere at all. The audit read API must refuse the board's raw log to anyone.
+must appear nowhere at all. The audit read API must refuse the board's raw log to anyone —
+a DPO included: the board is a sealed audit log until the close, so its entries and entry
+bundles are served to nobody and ``parvis audit`` reads none, while its hashes, checkpoints
+and proofs stay readable. A DPO walks every GET route too, and the audit trail itself.
 """
 
 from __future__ import annotations
 
+import base64
 import re
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from starlette.routing import Mount
+from typer.testing import CliRunner
 
+import audit
 from ballot.service import board_log_name
+from parvis.cli import build_cli
 from parvis.kernel.clock import FixedClock
 from parvis.kernel.context import AppContext
-from tests.ballot.elections import UNIQUE_OPTION, open_election, setup_rule, voters
+from parvis.kernel.principal import Role, Staff
+from parvis.kernel.sessions import cookie_name
+from tests.ballot.elections import UNIQUE_OPTION, open_election, session_cookie, setup_rule, voters
 
 PARAM = re.compile(r"{([a-z_]+)(?::path)?}")
 VOTERS = 4
+DPO = Staff("dpo-1", frozenset({Role.DPO}))
 
 
 def routes(app: FastAPI) -> list[tuple[str, set[str]]]:
@@ -54,13 +64,41 @@ def public_paths(app: FastAPI, values: dict[str, str]) -> list[str]:
 CSRF = re.compile(r'(data-csrf|name="csrf_token" value)="[^"]*"')
 
 
-def snapshot(client: TestClient, paths: list[str]) -> dict[str, str]:
-    """Each page as an anonymous visitor sees it (per-session CSRF tokens blanked)."""
+def snapshot(
+    client: TestClient, paths: list[str], cookie: tuple[str, str] | None = None
+) -> dict[str, str]:
+    """Each page as an anonymous visitor (or the holder of ``cookie``) sees it (per-session
+    CSRF tokens blanked)."""
     out = {}
     for path in paths:
         client.cookies.clear()
+        if cookie is not None:
+            client.cookies.set(*cookie)
         out[path] = CSRF.sub(r'\1=""', client.get(path).text)
     return out
+
+
+def audit_paths(log: str, size: int) -> list[str]:
+    """The audit read API of a log of ``size`` entries: bodies, hashes, checkpoint, proofs."""
+    return [
+        f"/logs/{log}",
+        f"/logs/{log}/key",
+        f"/logs/{log}/checkpoint",
+        f"/logs/{log}/entries?start=0&end={size}",
+        f"/logs/{log}/tile/entries/000.p/{size}",
+        f"/logs/{log}/tile/0/000.p/{size}",
+        f"/logs/{log}/proof/inclusion?index={size - 1}",
+        f"/logs/{log}/proof/consistency?first=1&second={size}",
+    ]
+
+
+def forms(data: bytes) -> list[str]:
+    """``data`` as it could appear in a response: text, base64, base64url."""
+    return [
+        data.decode(),
+        base64.b64encode(data).decode(),
+        base64.urlsafe_b64encode(data).decode().rstrip("="),
+    ]
 
 
 def test_nothing_about_ballots_is_readable_while_open(
@@ -87,6 +125,12 @@ def test_nothing_about_ballots_is_readable_while_open(
     assert f"/scrutins/{election}/isoloir" in paths
     assert f"/logs/{log}/checkpoint" in paths
     before = snapshot(client, paths)
+    dpo = session_cookie(ctx, DPO)
+    assert dpo[0] == cookie_name(secure=ctx.settings.secure_cookies)
+    service = audit.service_from(ctx)
+    with ctx.db.read_session() as db:
+        size_before = service.head(db, log=log).size
+    staff_before = snapshot(client, paths + audit_paths(log, size_before), dpo)
 
     secrets: list[str] = []
     for voter in crowd:
@@ -125,6 +169,67 @@ def test_nothing_about_ballots_is_readable_while_open(
     # The raw board log is closed to the public in the audit read API.
     for path in (f"/logs/{log}/entries?start=0&end=1", f"/logs/{log}/tile/entries/000.p/1"):
         assert client.get(path).status_code in {401, 403}, path
+
+    # A DPO may read non-public logs, but not a sealed one: every GET route and the audit
+    # read API of the board (entries, bundles, hashes, proofs) and of the audit trail.
+    service.integrate()
+    with ctx.db.read_session() as db:
+        size = service.head(db, log=log).size
+        trail = service.head(db, log=audit.DEFAULT_LOG).size
+        board = service.entries(db, log=log, start=0, end=size, reveal_sealed=True)
+    ballots = [e.data for e in board if e.data.startswith(b'{"cast":')]
+    assert len(ballots) == VOTERS
+    staff_paths = sorted(
+        set(paths) | set(audit_paths(log, size)) | set(audit_paths(audit.DEFAULT_LOG, trail))
+    )
+    staff_after = snapshot(client, staff_paths, dpo)
+    for path in (
+        f"/logs/{log}/entries?start=0&end={size}",
+        f"/logs/{log}/tile/entries/000.p/{size}",
+    ):
+        assert '"title":"Log sealed"' in staff_after[path], path
+    assert '"entries"' in staff_after[f"/logs/audit/entries?start=0&end={trail}"]
+    for path, text in staff_after.items():
+        for secret in secrets:
+            assert secret not in text, path
+        for ballot in ballots:
+            assert all(form not in text for form in forms(ballot)), path
+        previous = staff_before.get(path)
+        if text == previous:
+            continue
+        assert '"choices"' not in text, path
+        assert '"ballot_sig"' not in text, path
+        assert text.count(UNIQUE_OPTION) == (previous or "").count(UNIQUE_OPTION), path
+    # The audit trail's entries, decoded, hold no ballot either (ballot never writes one).
+    client.cookies.clear()
+    client.cookies.set(*dpo)
+    entries = client.get(f"/logs/audit/entries?start=0&end={trail}").json()["entries"]
+    for entry in entries:
+        data = base64.b64decode(entry["data"]).decode()
+        assert UNIQUE_OPTION not in data
+        assert all(secret not in data for secret in secrets)
+
+    # ``parvis audit`` on the same database reads no entry of the sealed board.
+    env = {
+        "PARVIS_MODE": "test",
+        "PARVIS_DATABASE_URL": ctx.settings.database_url,
+        "PARVIS_DATA_DIR": str(ctx.settings.data_dir),
+    }
+    runner = CliRunner()
+    for args, code in (
+        (["verify"], 1),
+        (["checkpoint"], 0),
+        (["key"], 0),
+        (["proof", "--index", str(size - 1)], 0),
+        (["proof", "--consistency", "1", str(size)], 0),
+    ):
+        result = runner.invoke(build_cli(), ["audit", *args, "--log", log], env=env)
+        assert result.exit_code == code, (args, result.output)
+        if code:
+            assert "sealed" in result.output
+        for ballot in ballots:
+            assert all(form not in result.output for form in forms(ballot)), args
+        assert all(secret not in result.output for secret in secrets), args
     # Results and the full export wait for publication.
     assert client.get(f"/elections/{election}/results").status_code == 404
     assert client.get(f"/scrutins/{election}/resultats").status_code == 404

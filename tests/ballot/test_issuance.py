@@ -18,7 +18,7 @@ from ballot.client import begin_issuance
 from ballot.errors import UncommittedKeyError
 from ballot.keys import KeyDecryptionError, open_rsa_key
 from ballot.service import service_from
-from ballot.tables import BallotRow, CommitmentRow, ElectionKeyRow, VoterRow
+from ballot.tables import BallotRow, BoardRow, CommitmentRow, ElectionKeyRow, VoterRow
 from consent import ExportContext
 from consent.hooks import exporters
 from parvis.app import create_app
@@ -29,6 +29,7 @@ from parvis.tables import metadata
 from tests.ballot.elections import (
     AGENT,
     GOOD_CHOICES,
+    RULE,
     Voter,
     later,
     make_citizen,
@@ -286,3 +287,37 @@ def test_the_voter_list_shares_nothing_with_the_ballot_box(
             }
         ]
     }
+
+
+def test_issuance_stops_at_the_eligible_population(
+    app: FastAPI, client: TestClient, clock: FixedClock
+) -> None:
+    """voting-protocol.md, "Verification": #tokens issued ≤ eligible population. The server
+    holds it: once the manifest's population got tokens, the next citizen is refused before
+    anything is recorded or signed, and the count published at close agrees."""
+    ctx: AppContext = app.state.ctx
+    setup_rule(ctx)
+    election = open_election(ctx, clock, eligibility={"rule": RULE, "population": 2})
+    crowd = list(voters(ctx, client, election, 3))
+    for voter in crowd[:2]:
+        voter.obtain_right()
+    last = crowd[2]
+    cookie = {"Cookie": f"{last.cookie[0]}={last.cookie[1]}"}
+    status = client.get(f"/elections/{election}/eligibility", headers=cookie).json()
+    assert status["eligible"] is False
+    assert status["reasons"] == ["eligible_population_reached"]
+    refused = last.request_token(b"\x01" * 256)
+    assert refused.status_code == 409
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["title"] == "Eligible population reached"
+    assert "eligible population (2)" in refused.json()["detail"]
+    service = service_from(ctx)
+    with ctx.db.read_session() as db:
+        voters_listed = db.scalars(select(VoterRow.citizen)).all()
+        assert db.get(BoardRow, election).tokens_issued == 2  # type: ignore[union-attr]
+    assert len(voters_listed) == 2
+    assert all(v.right is not None for v in crowd[:2])
+    later(clock)
+    service.close(election_id=election, actor="staff:t")
+    service.tally(election_id=election, actor="staff:t")
+    assert service.export(election)["entries"][-1]["tokens_issued"] == 2
