@@ -572,6 +572,10 @@ class _PrivateKeyJwt(JWTBearerClientAssertion):  # type: ignore[misc]
             OidcJtiRow(jti_hash=key, expires_at=now + timedelta(seconds=2 * ASSERTION_SECONDS))
         )
         session.flush()
+        # The assertion is spent even if the request then fails (e.g. invalid_scope): its
+        # jti row must survive the error response, or a captured assertion would work once
+        # more. Nothing else is written before a token request can fail.
+        session.info["commit_on_error"] = True
         return True
 
 

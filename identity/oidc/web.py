@@ -4,6 +4,7 @@ screen), token, userinfo, revocation and introspection (logout is in
 
 from __future__ import annotations
 
+import hmac
 from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit
@@ -16,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from identity.oidc import locale_fr  # noqa: F401 - registers the French catalogue
 from identity.oidc.claims import CLAIM_GROUPS, SCOPES, UnmetAcrError, acr_to_release
 from identity.oidc.clients import API_SCOPES
-from identity.oidc.provider import CURRENT_DB, EndUser, claims_request
+from identity.oidc.provider import CURRENT_DB, EndUser, claims_request, digest
 from identity.oidc.service import oidc_from
 from identity.oidc.starlette import StarletteOAuth2Request, read_request, to_response
 from identity.tables import CitizenRow
@@ -199,17 +200,35 @@ def _end_user(ctx: AppContext, request: Request) -> EndUser | None:
     return EndUser(pseudonym=pseudonym, auth_time=int(session.created_at.timestamp()), acr=acr)
 
 
+def _request_digest(params: dict[str, str]) -> str:
+    return digest(urlencode(sorted(params.items())))
+
+
+def _fresh_for(session: Any, params: dict[str, str]) -> bool:
+    """Whether the session's sign-in happened after *this* request sent the citizen to sign
+    in. The marker names the request (a digest of its parameters, ``state`` included), so
+    a marker left by an abandoned sign-in never stands in for the fresh authentication
+    that a later ``prompt=login`` or ``max_age`` asks for."""
+    marker = str(session.extra.get("oidc_login_after") or "")
+    at, _, request = marker.partition("|")
+    if not at or not hmac.compare_digest(request.encode(), _request_digest(params).encode()):
+        return False
+    return bool(session.created_at >= datetime.fromisoformat(at))
+
+
 def _needs_login(ctx: AppContext, request: Request, params: dict[str, str]) -> bool:
+    """OpenID Connect Core §3.1.2.1: ``prompt=login`` "SHOULD prompt the End-User for
+    reauthentication"; ``max_age``: when the last authentication is older, the OP "MUST
+    attempt to actively re-authenticate the End-User"."""
     session = web_session(request, ctx)
     if session is None or not isinstance(session.principal, Citizen):
         return True
     now = ctx.clock.now()
-    asked = session.extra.get("oidc_login_after")
     if "login" in params.get("prompt", "").split():
-        return not (asked and session.created_at >= datetime.fromisoformat(str(asked)))
+        return not _fresh_for(session, params)
     max_age = params.get("max_age", "")
     if max_age.isdigit() and (now - session.created_at).total_seconds() > int(max_age):
-        return not (asked and session.created_at >= datetime.fromisoformat(str(asked)))
+        return not _fresh_for(session, params)
     return False
 
 
@@ -217,7 +236,7 @@ def _send_to_login(ctx: AppContext, request: Request, params: dict[str, str]) ->
     response = RedirectResponse("/auth/franceconnect/login?again=1", status_code=303)
     session = ensure_session(request, response)
     session.extra["after_sign_in"] = "/authorize?" + urlencode(params)
-    session.extra["oidc_login_after"] = ctx.clock.now().isoformat()
+    session.extra["oidc_login_after"] = f"{ctx.clock.now().isoformat()}|{_request_digest(params)}"
     with ctx.db.write_session() as db:
         ctx.sessions.save(db, session)
     return response

@@ -271,6 +271,22 @@ def test_prompt_login_forces_a_new_sign_in(
     assert code_flow.authorize(platform).status_code == 302
 
 
+def test_an_abandoned_prompt_login_does_not_excuse_the_next_one(
+    code_flow: CodeFlow, platform: Platform
+) -> None:
+    """The marker left by a ``prompt=login`` whose sign-in was abandoned must not let a
+    later ``prompt=login`` (another request) through after an ordinary sign-in."""
+    code_flow.code(platform)
+    abandoned = code_flow.authorize(platform, prompt="login")
+    assert abandoned.status_code == 303  # the citizen never completes this sign-in
+    flow = code_flow.flow  # signs in again from Parvis's own sign-in link
+    signed_in = flow.callback(flow.choose(flow.authorize(flow.start(again=True)), "test"))
+    assert signed_in.status_code == 303
+    later = code_flow.authorize(platform, prompt="login")
+    assert later.status_code == 303
+    assert later.headers["location"].startswith("/auth/franceconnect/login")
+
+
 def test_prompt_consent_shows_the_screen_again(code_flow: CodeFlow, platform: Platform) -> None:
     code_flow.code(platform)
     assert code_flow.authorize(platform).status_code == 302  # remembered

@@ -291,6 +291,13 @@ def test_replayed_jti_is_invalid_client(browser: TestClient, signer: Signer) -> 
     _assert_invalid_client(_jwt_auth(browser, assertion))
 
 
+def test_assertion_is_spent_even_by_a_failed_request(browser: TestClient, signer: Signer) -> None:
+    assertion = signer.assertion()
+    failed = _jwt_auth(browser, assertion, scope="api:ballot")  # not registered: refused
+    assert (failed.status_code, failed.json()["error"]) == (400, "invalid_scope")
+    _assert_invalid_client(_jwt_auth(browser, assertion))
+
+
 def test_replay_is_refused_for_as_long_as_the_assertion_is_valid(
     browser: TestClient, signer: Signer, clock: FixedClock
 ) -> None:
