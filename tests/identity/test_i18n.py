@@ -7,6 +7,7 @@ from pathlib import Path
 
 from identity import locale_fr, pages
 from identity.eligibility import Evidence
+from identity.oidc import locale_admin_fr as oidc_admin_fr
 from identity.oidc import locale_fr as oidc_fr
 from parvis import locale_fr as kernel_fr
 
@@ -15,7 +16,12 @@ MSGID = re.compile(r'_\(\s*"([^"]+)"\s*\)')
 
 
 def test_every_template_message_is_translated() -> None:
-    known = set(locale_fr.MESSAGES) | set(kernel_fr.MESSAGES) | set(oidc_fr.MESSAGES)
+    known = (
+        set(locale_fr.MESSAGES)
+        | set(kernel_fr.MESSAGES)
+        | set(oidc_fr.MESSAGES)
+        | set(oidc_admin_fr.MESSAGES)
+    )
     missing = {
         (path.name, msgid)
         for path in TEMPLATES.rglob("*.html")
