@@ -426,7 +426,7 @@ def test_dpo_console_shows_a_verified_audit_checkpoint(
     assert "— " in page.split('<pre class="checkpoint">')[1]  # the signature line of the note
 
 
-def test_deprecated_api_keys_are_stored_as_keyed_hashes_and_revocable(
+def test_api_keys_are_stored_as_keyed_hashes_and_revocable(
     client: TestClient, loaded: AppContext, api_key: str
 ) -> None:
     from sqlalchemy import select

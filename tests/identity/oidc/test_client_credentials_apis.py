@@ -11,8 +11,9 @@ their sunset, with ``Deprecation`` and ``Sunset`` headers.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -356,3 +357,62 @@ def test_a_retired_key_is_refused_at_once_and_a_wrong_key_too(
     with ctx.db.write_session() as db:
         assert retire_key(ctx, db, client_id="consul", actor="staff:admin") is None
     refused(browser.get(CONSENT, headers=bearer(key)), 401, "consent-api-client")
+
+
+def test_keys_of_an_older_installation_survive_the_upgrade_with_a_sunset(
+    empty_database_url: str, tmp_path: Path
+) -> None:
+    """ADR 0007 migration (consent_0002): a key stored by the previous schema, and the
+    webhooks that reference its platform, survive the upgrade; the key works for
+    DEPRECATION_DAYS after the upgrade and says so."""
+    from sqlalchemy import create_engine, text
+
+    from parvis import migrate
+    from parvis.app import create_app
+    from parvis.kernel.keys import derive_key, keyed_hash
+    from parvis.kernel.settings import load_settings
+
+    url = empty_database_url
+    settings = load_settings(mode="test", database_url=url, data_dir=tmp_path / "var")
+    migrate.upgrade(url, "consent_0001")
+    secret = "s" * 43
+    stored = keyed_hash(derive_key(settings.secret_key, "consent/api-key/v1"), secret.encode())
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO consent_controllers (id, definition, version, created_at, "
+                "updated_at) VALUES ('ville-exemple', '{}', 1, :t, :t)"
+            ),
+            {"t": "2026-01-01 00:00:00"},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO consent_api_clients (id, controller_id, name, key_hash, "
+                "created_at) VALUES ('decidim', 'ville-exemple', 'Decidim', :h, :t)"
+            ),
+            {"h": stored, "t": "2026-01-01 00:00:00"},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO consent_webhooks (client_id, url, events, active, created_at) "
+                "VALUES ('decidim', 'https://decidim.example.org/hook', '*', :a, :t)"
+            ),
+            {"a": True, "t": "2026-01-01 00:00:00"},
+        )
+    before = datetime.now(UTC)
+    migrate.upgrade(url)
+    after = datetime.now(UTC)
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM consent_webhooks")).scalar() == 1
+    engine.dispose()
+
+    app = create_app(settings, clock=FixedClock())
+    with TestClient(app, base_url="http://127.0.0.1") as http:
+        answer = http.get(BALLOT, headers=bearer(f"decidim.{secret}"))
+        assert answer.status_code == 200, answer.text
+        sunset = parsedate_to_datetime(answer.headers["sunset"])
+        days = timedelta(days=DEPRECATION_DAYS)
+        assert before.replace(microsecond=0) + days <= sunset <= after + days
+        refused(http.get(BALLOT, headers=bearer(f"decidim.{'t' * 43}")), 401, "consent-api-client")
+    app.state.ctx.db.dispose()
