@@ -12,9 +12,9 @@ DPO's questions answered by :meth:`AuditService.query` over the typed event inde
 A log may be **sealed** (:meth:`AuditService.seal`, :meth:`AuditService.unseal`): while it
 is, no read path serves its entry bodies — JSON entries, tlog-tiles entry bundles, typed
 events — to anyone; hashes, checkpoints and proofs stay readable, as they reveal nothing of
-the entries (ADR 0003, "Sealed logs"). The domain that owns the log reads its own entries
-with ``reveal_sealed=True``; the HTTP API and the CLI never pass it. Audit knows nothing of
-why a log is sealed (an election's board, for one, until its close).
+the entries (migration ``audit_0002``; issue 7, item 5). The domain that owns the log reads
+its own entries with ``reveal_sealed=True``; the HTTP API and the CLI never pass it. Audit
+knows nothing of why a log is sealed (an election's board, for one, until its close).
 """
 
 from __future__ import annotations
@@ -96,6 +96,10 @@ _LOG_AND_HEAD_BY_NAME = (
     .order_by(CheckpointRow.size.desc())
     .limit(1)
 )
+
+
+#: Key of ``Session.info``: names of the logs the session created (maybe not committed).
+_CREATED_HERE = "audit.created_logs"
 
 
 def _b64(raw: bytes) -> str:
@@ -208,6 +212,7 @@ class AuditService:
         self.max_delay = timedelta(seconds=settings.audit_max_delay_seconds)
         self._public_url = settings.public_url
         self._by_id: dict[int, _Log] = {}
+        self._writable: dict[str, _Log] = {}
         self._ranges = storage.RangeCache(ranges={})
         self._lock = threading.Lock()
         self._sequencer: SequencerThread | None = None
@@ -261,6 +266,7 @@ class AuditService:
                     signer=signer,
                     now=now,
                 )
+            session.info.setdefault(_CREATED_HERE, set()).add(name)
         except IntegrityError:
             # Another transaction created it first (unique name): use theirs.
             found = self._find(session, name)
@@ -273,6 +279,21 @@ class AuditService:
                 name=name, origin=origin, verifier_key=signer.verifier.text, public=public
             ),
         )
+
+    def _append_target(self, session: Session, name: str) -> _Log:
+        """The log a writer appends to, without a query once known: its id, name and origin
+        never change (append-only row) and writing does not depend on its seal. Only a log
+        committed by some transaction is remembered — one this session created may still
+        be rolled back (and SQLite may reuse its id)."""
+        with self._lock:
+            cached = self._writable.get(name)
+        if cached is not None:
+            return cached
+        found = self._log(session, name)
+        if name not in session.info.get(_CREATED_HERE, ()):
+            with self._lock:
+                self._writable[name] = found
+        return found
 
     def ensure_log(self, session: Session, *, name: str, public: bool) -> LogInfo:
         """The log ``name``, created in the caller's transaction if it does not exist.
@@ -293,7 +314,8 @@ class AuditService:
         return self._log(session, log).info
 
     def seal(self, session: Session, *, log: str, actor: str) -> bool:
-        """Seal ``log`` in the caller's transaction (ADR 0003, "Sealed logs").
+        """Seal ``log`` in the caller's transaction (migration ``audit_0002``; issue 7,
+        item 5).
 
         Only a log without any entry, integrated or queued, may be sealed — a seal never
         hides what was once readable; :class:`~audit.errors.LogSealError` otherwise (the
@@ -340,7 +362,7 @@ class AuditService:
 
     @staticmethod
     def _unsealed(target: _Log, *, reveal_sealed: bool) -> None:
-        """Refuse to serve entry bodies of a sealed log (ADR 0003, "Sealed logs")."""
+        """Refuse entry bodies of a sealed log (migration ``audit_0002``; issue 7, item 5)."""
         if target.info.sealed and not reveal_sealed:
             raise LogSealedError(
                 f"log {target.info.name} is sealed: its entries are not served until it is "
@@ -402,7 +424,7 @@ class AuditService:
         details; the details and the salt go to the erasable table (audit-log.md,
         "Content").
         """
-        target = self._log(session, log)
+        target = self._append_target(session, log)
         now = self._clock.now()
         salt = secrets.token_bytes(32)
         canonical = canonical_details(details)
@@ -454,7 +476,7 @@ class AuditService:
                 raise EventError(f"entry {n} is not bytes of at most 65535 bytes (tlog-tiles)")
         if not data:
             return []
-        target = self._log(session, log)
+        target = self._append_target(session, log)
         storage.enqueue(session.connection(), target.id, data)
         promise = self._promiser(target, self._clock.now())
         return [promise(merkle.leaf_hash(item)) for item in data]
