@@ -215,7 +215,7 @@ class LogSealedError(ForbiddenError):
     """The log is sealed: its entry bodies (JSON entries, tlog-tiles entry bundles, typed
     events) are served to nobody until the domain that owns it unseals it. Hashes, tree
     heads, checkpoints and proofs stay readable: they reveal nothing of the entries
-    (ADR 0003, "Sealed logs"). ``name`` is the log's name."""
+    (migration ``audit_0002``; issue 7, item 5). ``name`` is the log's name."""
 
     title = "Log sealed"
 

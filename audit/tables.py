@@ -67,7 +67,7 @@ class LogRow(Base):
     public: Mapped[bool] = mapped_column(Boolean)
     verifier_key: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    # Sealed: entry bodies are served by no read path (ADR 0003, "Sealed logs").
+    # Sealed: no read path serves entry bodies (migration audit_0002; issue 7, item 5).
     sealed: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
 

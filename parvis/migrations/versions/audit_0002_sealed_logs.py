@@ -1,7 +1,7 @@
 """Sealed logs: ``audit_logs.sealed``, the one column of an append-only row that may change.
 
 A sealed log serves no entry body (JSON entries, tlog-tiles entry bundles, typed events)
-on any read path; hashes, checkpoints and proofs stay readable (ADR 0003, "Sealed logs").
+on any read path; hashes, checkpoints and proofs stay readable (issue 7, item 5).
 An election's bulletin board is sealed from its creation to its close, so nobody — a DPO
 included — reads a ballot before the close (issue 7, item 5).
 
