@@ -21,13 +21,21 @@ from starlette.routing import Mount
 from typer.testing import CliRunner
 
 import audit
-from ballot.service import board_log_name
+from ballot.service import board_log_name, service_from
 from parvis.cli import build_cli
 from parvis.kernel.clock import FixedClock
 from parvis.kernel.context import AppContext
 from parvis.kernel.principal import Role, Staff
 from parvis.kernel.sessions import cookie_name
-from tests.ballot.elections import UNIQUE_OPTION, open_election, session_cookie, setup_rule, voters
+from tests.ballot.elections import (
+    OFFICER,
+    UNIQUE_OPTION,
+    later,
+    open_election,
+    session_cookie,
+    setup_rule,
+    voters,
+)
 
 PARAM = re.compile(r"{([a-z_]+)(?::path)?}")
 VOTERS = 4
@@ -236,3 +244,52 @@ def test_nothing_about_ballots_is_readable_while_open(
     board = client.get(f"/elections/{election}/board").json()
     assert board["ballots"] == VOTERS
     assert "entries" not in board
+
+
+def test_the_board_is_unsealed_at_the_close_only_from_the_anonymity_set(
+    app: FastAPI, client: TestClient, clock: FixedClock
+) -> None:
+    """Sealed before the manifest (the seal is audited with the opening officer), unsealed
+    by the close when enough ballots were cast; below the minimum anonymity set it stays
+    sealed for good — individual ballots are never to be read, only aggregates — while the
+    tally and the export still work."""
+    ctx: AppContext = app.state.ctx
+    setup_rule(ctx)
+    service = service_from(ctx)
+    trail = audit.service_from(ctx)
+    enough = open_election(ctx, clock, min_anonymity_set=1)
+    few = open_election(ctx, clock, min_anonymity_set=3)
+    for election in (enough, few):
+        voter = next(voters(ctx, client, election, 1))
+        voter.obtain_right()
+        voter.vote({"parc": UNIQUE_OPTION, "budget": []})
+    later(clock)
+    for election in (enough, few):
+        service.close(election_id=election, actor=OFFICER.audit_actor)
+        service.tally(election_id=election, actor=OFFICER.audit_actor)
+        service.publish(election_id=election, actor=OFFICER.audit_actor)
+    with ctx.db.read_session() as db:
+        assert trail.log_info(db, log=board_log_name(enough)).sealed is False
+        assert trail.log_info(db, log=board_log_name(few)).sealed is True
+        changes = [
+            (e.event_type, e.actor, (e.details or {})["log"])
+            for e in trail.query(db, event_type="audit.log.sealed")
+            + trail.query(db, event_type="audit.log.unsealed")
+        ]
+    assert changes == [
+        ("audit.log.sealed", OFFICER.audit_actor, board_log_name(enough)),
+        ("audit.log.sealed", OFFICER.audit_actor, board_log_name(few)),
+        ("audit.log.unsealed", OFFICER.audit_actor, board_log_name(enough)),
+    ]
+    sign_in_dpo = session_cookie(ctx, DPO)
+    for election, status in ((enough, 200), (few, 403)):
+        client.cookies.clear()
+        client.cookies.set(*sign_in_dpo)
+        response = client.get(f"/logs/{board_log_name(election)}/entries?start=0&end=2")
+        assert response.status_code == status, response.text
+    # Below the threshold, results are aggregates and the export withholds the ballot.
+    results = client.get(f"/elections/{few}/results").json()
+    assert results["publication"] == "aggregate"
+    exported = service.export(few)["entries"]
+    assert not any("cast" in entry for entry in exported)
+    assert sum("withheld" in entry for entry in exported) == 1
