@@ -9,11 +9,20 @@ Services open their own transaction (``with session.begin():``) so that one use 
 transaction: a failure leaves nothing half-written. On SQLite a writer can ask for
 ``BEGIN IMMEDIATE`` (:meth:`Database.write_session`) to take the write lock up front instead of
 failing with ``database is locked`` when a read transaction later tries to write.
+
+SQLite has one writer at a time, and a connection that finds the write lock taken waits in
+SQLite's busy handler: it sleeps (1, 2, 5 … up to 100 ms) and retries, with no queue. Between
+threads of one process that costs milliseconds per conflict, and under load a writer can lose
+every retry until ``busy_timeout`` runs out (``database is locked``). So the writers of one
+process first queue on a process-wide lock (woken as soon as it is free, no polling) and then
+take ``BEGIN IMMEDIATE`` as before; the busy handler only arbitrates between processes (a CLI
+command beside the server).
 """
 
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -25,6 +34,9 @@ from sqlalchemy.pool import NullPool
 from parvis.kernel.settings import Settings
 
 __all__ = ["Base", "Database", "make_engine"]
+
+#: SQLite's ``busy_timeout`` (ms), and how long a writer waits for this process's lock.
+SQLITE_BUSY_TIMEOUT_MS = 10_000
 
 #: Deterministic constraint names so that migrations can drop and recreate them by name.
 NAMING_CONVENTION = {
@@ -53,7 +65,7 @@ def _sqlite_on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> No
         cursor.execute("PRAGMA recursive_triggers=ON")
         # FULL: an acknowledged commit survives a power cut (audit entries are promises).
         cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     finally:
         cursor.close()
 
@@ -69,7 +81,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         engine = create_engine(
             url,
             echo=echo,
-            connect_args={"check_same_thread": False, "timeout": 10},
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
         )
         event.listen(engine, "connect", _sqlite_on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
@@ -91,6 +103,11 @@ class Database:
         self._write_sessions = sessionmaker(
             self.engine.execution_options(sqlite_begin="IMMEDIATE"), expire_on_commit=False
         )
+        # Reentrant: a write session opened inside another on the same thread keeps its old
+        # behaviour (SQLite's busy timeout, then ``database is locked``), not a deadlock.
+        self._write_lock: threading.RLock | None = (
+            threading.RLock() if self.engine.dialect.name == "sqlite" else None
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
@@ -111,10 +128,23 @@ class Database:
     def write_session(self) -> Iterator[Session]:
         """A session inside one write transaction (``BEGIN IMMEDIATE`` on SQLite).
 
-        Commits when the block ends normally, rolls back on any exception.
+        Commits when the block ends normally, rolls back on any exception. On SQLite the
+        writers of this process queue on a lock first (module docstring); a writer that has
+        waited ``busy_timeout`` for it goes on to ``BEGIN IMMEDIATE`` anyway, which then
+        fails as it always did if the database is still locked.
         """
-        with self._write_sessions() as session, session.begin():
-            yield session
+        lock = self._write_lock
+        if lock is None:
+            with self._write_sessions() as session, session.begin():
+                yield session
+            return
+        locked = lock.acquire(timeout=SQLITE_BUSY_TIMEOUT_MS / 1000)
+        try:
+            with self._write_sessions() as session, session.begin():
+                yield session
+        finally:
+            if locked:
+                lock.release()
 
     @contextmanager
     def read_session(self) -> Iterator[Session]:
