@@ -48,6 +48,7 @@ nullifiers in entry order.
 from __future__ import annotations
 
 import argparse
+import gc
 import hashlib
 import json
 import multiprocessing
@@ -399,6 +400,11 @@ def _chunks(
     fork = _fork_context()
     run = next(_RUN_IDS)
     _RUNS[run] = (ctx, ballots)
+    if fork is not None:
+        # The forked workers share the parsed board copy-on-write. Their garbage collector
+        # would walk (and so copy) every inherited object on each full collection; frozen
+        # objects are left out of collections (gc.freeze, the documented fork pattern).
+        gc.freeze()
     try:
         if fork is not None:
             pool = ProcessPoolExecutor(workers, mp_context=fork)
@@ -429,6 +435,8 @@ def _chunks(
                     future.cancel()
     finally:
         del _RUNS[run]
+        if fork is not None:
+            gc.unfreeze()
 
 
 # -- the tree ---------------------------------------------------------------------------------
@@ -515,7 +523,11 @@ def _manifest(entries: Sequence[Mapping[str, Any]]) -> Manifest:
     if not entries:
         raise BoardVerificationError("the board is empty")
     first = entries[0]
-    if first.get("kind") != "manifest" or set(first) != {"kind", "manifest"}:
+    if (
+        not isinstance(first, Mapping)
+        or first.get("kind") != "manifest"
+        or set(first) != {"kind", "manifest"}
+    ):
         raise BoardVerificationError("entry 0 must be the manifest", index=0)
     try:
         return Manifest.from_json(first["manifest"])
@@ -562,8 +574,6 @@ def _open_export(
     if export.get("format") != EXPORT_FORMAT or not isinstance(export.get("entries"), list):
         raise BoardVerificationError(f"not a board export (format {EXPORT_FORMAT} expected)")
     entries: list[Mapping[str, Any]] = export["entries"]
-    if not all(type(e) is dict or isinstance(e, Mapping) for e in entries):
-        raise BoardVerificationError("every entry must be a JSON object")
     manifest = _manifest(entries)
     report.election = str(manifest.to_json()["election"])
     report.eligible_population = manifest.eligible_population
@@ -576,9 +586,10 @@ def _open_export(
 
 
 def _default_chunk(ballots: int, workers: int) -> int:
-    """About eight chunks per worker (a short tail when the last ones finish), between 64
-    ballots (task overhead) and 512 (progress steps, memory in flight)."""
-    return max(64, min(512, ballots // (8 * max(workers, 1)) or 1))
+    """About sixteen chunks per worker, so that the last ones leave little idle time, but
+    between 32 ballots (a task costs a fraction of a millisecond to dispatch) and 512
+    (progress steps and results in flight)."""
+    return max(32, min(512, ballots // (16 * max(workers, 1)) or 1))
 
 
 def verify_board(
@@ -599,16 +610,14 @@ def verify_board(
     """
     report = VerificationReport()
     entries, manifest = _open_export(export, trusted_key=trusted_key, report=report)
-    ballots, close, results, paper, withheld, issued = _walk(entries)
+    walk = _walk(entries)
     report.entries = len(entries)
     wanted = _open_checkpoints(export, manifest=manifest, entries=len(entries))
     report.checkpoints = len(export["checkpoints"])
 
     leaves: list[bytes | None] = [None] * len(entries)
-    ballot_set = {index for index, _ in ballots}
-    for index, entry in enumerate(entries):
-        if index in ballot_set:
-            continue
+    for index in walk.others:
+        entry = entries[index]
         try:
             hidden = withheld_hash(entry)
             leaves[index] = hidden if hidden is not None else entry_leaf_hash(entry)
@@ -620,12 +629,13 @@ def verify_board(
     workers = workers or os.cpu_count() or 1
     counted = _verify_ballots(
         _Context.of(manifest),
-        ballots,
+        walk,
         tree,
         workers=workers,
-        chunk=chunk or _default_chunk(len(ballots), workers),
+        chunk=chunk or _default_chunk(len(walk.ballots), workers),
         progress=progress,
     )
+    ballots, withheld, results = walk.ballots, walk.withheld, walk.results
     report.checks.append(
         f"{report.checkpoints} checkpoint(s) signed by {manifest.board_origin}, each "
         f"consistent with the {len(entries)} entries"
@@ -642,11 +652,11 @@ def verify_board(
         f"{len(ballots)} ballot(s): tokens verify under the manifest key "
         f"{manifest.issuer_key_id.hex()[:16]}…, ballot signatures and rules hold"
     )
-    report.tokens_issued = close["tokens_issued"] if close is not None else issued
+    report.tokens_issued = walk.close["tokens_issued"] if walk.close is not None else walk.issued
     _check_counts(report, manifest)
     if results is not None:
         _check_results(
-            manifest, results, paper, counted, withheld=withheld, tokens=report.tokens_issued
+            manifest, results, walk.paper, counted, withheld=withheld, tokens=report.tokens_issued
         )
         report.recounted = withheld == 0
         report.checks.append(
@@ -663,7 +673,7 @@ def verify_board(
 
 def _verify_ballots(
     ctx: _Context,
-    ballots: Sequence[tuple[int, Mapping[str, Any]]],
+    walk: _Walk,
     tree: _TreeCheck,
     *,
     workers: int,
@@ -676,14 +686,14 @@ def _verify_ballots(
     The tree is checked to the end before any ballot fault is raised (the module docstring
     gives the order); of the ballot and nullifier faults, the lowest index is raised.
     """
-    indexes = [index for index, _ in ballots]
+    indexes, ballots = walk.ballot_indexes, walk.ballots
     leaves = tree.leaves
     revote = ctx.manifest.revote
     counted: dict[bytes, tuple[int, str]] = {}
     fault: tuple[int, str] | None = None
     done = 0
     for packed, nullifiers, seqs, choices, failures in _chunks(
-        ctx, [entry for _, entry in ballots], workers=workers, chunk=chunk
+        ctx, ballots, workers=workers, chunk=chunk
     ):
         failed = {position: (leaf, why) for position, leaf, why in failures}
         for position, seq in enumerate(seqs):
@@ -736,57 +746,68 @@ def _check_counts(report: VerificationReport, manifest: Manifest) -> None:
     )
 
 
-def _walk(
-    entries: Sequence[Mapping[str, Any]],
-) -> tuple[
-    list[tuple[int, Mapping[str, Any]]],
-    Mapping[str, Any] | None,
-    tuple[int, Mapping[str, Any]] | None,
-    Mapping[str, Any] | None,
-    int,
-    int | None,
-]:
-    ballots: list[tuple[int, Mapping[str, Any]]] = []
+@dataclass
+class _Walk:
+    """The board's entries sorted by kind, in one pass (board-format.md §2)."""
+
+    ballot_indexes: list[int] = field(default_factory=list)
+    ballots: list[Mapping[str, Any]] = field(default_factory=list)
+    others: list[int] = field(default_factory=lambda: [0])  # every entry but the ballots
     close: Mapping[str, Any] | None = None
     results: tuple[int, Mapping[str, Any]] | None = None
     paper: Mapping[str, Any] | None = None
-    withheld = 0
+    withheld: int = 0
     issued: int | None = None
-    for index, entry in enumerate(entries[1:], start=1):
+
+
+def _walk(entries: Sequence[Mapping[str, Any]]) -> _Walk:
+    """Kinds and order (board-format.md §8.3); raise at the first entry out of place."""
+    walk = _Walk()
+    ballot_indexes, ballots, others = walk.ballot_indexes, walk.ballots, walk.others
+    for index in range(1, len(entries)):
+        entry = entries[index]
+        if type(entry) is not dict and not isinstance(entry, Mapping):
+            raise BoardVerificationError("every entry must be a JSON object", index=index)
         kind = entry.get("kind")
         if kind == "ballot":  # the common case first
-            if close is not None:
+            if walk.close is not None:
                 raise BoardVerificationError("a ballot after the close entry", index=index)
-            ballots.append((index, entry))
+            ballot_indexes.append(index)
+            ballots.append(entry)
             continue
+        others.append(index)
         if len(entry) == 1 and "withheld" in entry:
-            if close is not None and results is not None:
+            if walk.close is not None and walk.results is not None:
                 raise BoardVerificationError("a withheld entry after the results", index=index)
-            withheld += 1  # only ballots are ever withheld (board-format.md)
-            continue
-        if kind == "manifest":
-            raise BoardVerificationError("a second manifest", index=index)
-        if kind == "issuance":
-            count_ = entry.get("tokens_issued")
-            if not isinstance(count_, int) or (issued is not None and count_ < issued):
-                raise BoardVerificationError("the issued-token count went down", index=index)
-            issued = count_
-        elif kind == "close":
-            if close is not None:
-                raise BoardVerificationError("a second close entry", index=index)
-            count_ = entry.get("tokens_issued")
-            if not isinstance(count_, int) or (issued is not None and count_ < issued):
-                raise BoardVerificationError("close counts fewer tokens than issued", index=index)
-            close = entry
-        elif kind == "paper":
-            paper = entry
-        elif kind == "results":
-            if close is None:
-                raise BoardVerificationError("results before the close entry", index=index)
-            results = (index, entry)
+            walk.withheld += 1  # only ballots are ever withheld (board-format.md)
         else:
-            raise BoardVerificationError(f"unknown entry kind {str(kind)[:32]!r}", index=index)
-    return ballots, close, results, paper, withheld, issued
+            _walk_other(walk, index, entry, kind)
+    return walk
+
+
+def _walk_other(walk: _Walk, index: int, entry: Mapping[str, Any], kind: object) -> None:
+    if kind == "manifest":
+        raise BoardVerificationError("a second manifest", index=index)
+    if kind == "issuance":
+        count_ = entry.get("tokens_issued")
+        if not isinstance(count_, int) or (walk.issued is not None and count_ < walk.issued):
+            raise BoardVerificationError("the issued-token count went down", index=index)
+        walk.issued = count_
+    elif kind == "close":
+        if walk.close is not None:
+            raise BoardVerificationError("a second close entry", index=index)
+        count_ = entry.get("tokens_issued")
+        if not isinstance(count_, int) or (walk.issued is not None and count_ < walk.issued):
+            raise BoardVerificationError("close counts fewer tokens than issued", index=index)
+        walk.close = entry
+    elif kind == "paper":
+        walk.paper = entry
+    elif kind == "results":
+        if walk.close is None:
+            raise BoardVerificationError("results before the close entry", index=index)
+        walk.results = (index, entry)
+    else:
+        raise BoardVerificationError(f"unknown entry kind {str(kind)[:32]!r}", index=index)
 
 
 def _check_results(
