@@ -32,6 +32,7 @@ from consent.errors import (
     UnknownReceiptError,
     UnknownRequestError,
     UnknownSubjectError,
+    UnlinkedApiClientError,
     WebhookReplayError,
     WebhookSignatureError,
     WebhookTimestampError,
@@ -74,6 +75,7 @@ PROBLEMS = (
     (DataKeyError, 422, "consent-undecryptable"),
     (DurationError, 422, "consent-duration"),
     (CatalogueError, 422, "consent-register-entry"),
+    (UnlinkedApiClientError, 403, "consent-api-client-unlinked"),
     (ApiClientError, 401, "consent-api-client"),
     (BodyTooLargeError, 413, "consent-body-too-large"),
 )

@@ -232,6 +232,7 @@ def test_a_client_not_linked_to_a_controller_is_forbidden(
         assert response.headers["content-type"] == "application/problem+json"
         body = response.json()
         assert body["title"] == "Platform not linked to a controller"
+        assert body["type"] == "tag:parvis.fr,2026:problem/consent-api-client-unlinked", body
         assert "cap-collectif" in body["detail"]
         assert "parvis consent add-client" in body["detail"]
         # Not an RFC 6750 failure: the token is fine, the platform acts for no one here.
