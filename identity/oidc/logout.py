@@ -5,16 +5,19 @@ platforms, where revoking one ends its sessions through OpenID Connect Back-Chan
 from __future__ import annotations
 
 import hmac
+import json
 from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from identity.oidc.claims import CLAIM_GROUPS
-from identity.oidc.service import oidc_from
+from identity.oidc.clients import Client
+from identity.oidc.service import OidcService, oidc_from
 from identity.oidc.starlette import read_request
 from identity.oidc.web import error_page
 from parvis.kernel.context import AppContext
@@ -47,7 +50,8 @@ class _Request:
 def _check(ctx: AppContext, data: dict[str, str]) -> _Request | None:  # noqa: PLR0911 - one per §2/§3 check
     """RP-Initiated Logout 1.0 §2: validate ``id_token_hint`` (our signature and ``iss``;
     an expired hint is accepted, §4), ``client_id`` (must match the hint's ``aud``) and
-    ``post_logout_redirect_uri`` (registered for that client, exact string match, §3).
+    ``post_logout_redirect_uri`` (registered for that client, exact string match, §3; with
+    neither hint nor ``client_id``, the one platform that registered it).
     None when the request is invalid: nothing is redirected anywhere."""
     from joserfc import jwt
     from joserfc.errors import JoseError
@@ -75,6 +79,9 @@ def _check(ctx: AppContext, data: dict[str, str]) -> _Request | None:  # noqa: P
             client_id = audience
             sid = claims.get("sid") if isinstance(claims.get("sid"), str) else None
         client = service.clients.get(db, client_id) if client_id else None
+        if client_id is None and target:
+            client = _owner_of(service, db, target)
+            client_id = client.client_id if client is not None else None
     if client_id is not None and client is None:
         return None
     if target:
@@ -86,6 +93,24 @@ def _check(ctx: AppContext, data: dict[str, str]) -> _Request | None:  # noqa: P
         back = target + (("&" if "?" in target else "?") + urlencode({"state": state}))
         return _Request(client_id, back if state else target, sid)
     return _Request(client_id, None, sid)
+
+
+def _owner_of(service: OidcService, db: Session, target: str) -> Client | None:
+    """The one platform that registered ``target`` as a post-logout redirect URI.
+
+    RP-Initiated Logout 1.0 §3 only requires the URI to be registered; some RP libraries
+    send it alone (omniauth_openid_connect, used by Decidim and CONSUL, sends neither
+    ``id_token_hint`` nor ``client_id``). Exact string match; a URI registered by several
+    platforms names none of them (the request is refused)."""
+    owners = [
+        row.client_id
+        for row in service.clients.all(db)
+        if row.disabled_at is None
+        and any(
+            hmac.compare_digest(target, uri) for uri in json.loads(row.post_logout_redirect_uris)
+        )
+    ]
+    return service.clients.get(db, owners[0]) if len(owners) == 1 else None
 
 
 async def _logout(request: Request, ctx: CtxDep) -> Response:

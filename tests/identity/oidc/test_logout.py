@@ -257,9 +257,9 @@ def test_invalid_hints_and_mismatched_client_are_refused(
         {"id_token_hint": "not-a-jwt", "post_logout_redirect_uri": LOGGED_OUT},
         # client_id must be the hint's audience (RP-Initiated Logout 1.0 §2).
         {"id_token_hint": mine["id_token"], "client_id": "consul"},
-        # a post-logout URI needs the client to be known (by hint or client_id).
-        {"post_logout_redirect_uri": LOGGED_OUT},
         {"client_id": "nobody-here", "post_logout_redirect_uri": LOGGED_OUT},
+        # alone, a URI that no platform registered names no platform.
+        {"post_logout_redirect_uri": "https://evil.example/logged-out"},
     ):
         response = browser.get("/logout", params=params)
         assert response.status_code == 400, params
@@ -417,3 +417,33 @@ def test_a_refused_logout_token_is_not_retried(
     assert len(receiver.received) == 1
     [event] = audit_failures(ctx)
     assert event.details == {"client": "consul", "attempts": 1, "reason": "HTTP 400"}
+
+
+def test_a_registered_uri_alone_names_its_platform(
+    ctx: AppContext, browser: TestClient, code_flow: CodeFlow, platform: Platform
+) -> None:
+    """omniauth_openid_connect (Decidim, CONSUL) sends ``post_logout_redirect_uri`` alone:
+    the one platform that registered it is the one logging out; the citizen confirms, and
+    comes back there with the state."""
+    mine = sign_in_at(code_flow, platform)
+    page = browser.get("/logout", params={"post_logout_redirect_uri": LOGGED_OUT, "state": "z"})
+    assert page.status_code == 200
+    assert userinfo_status(browser, mine) == 200  # nothing ends before the confirmation
+    [(action, fields)] = forms(page.text)
+    response = browser.post(action, data=fields)
+    for _ in range(3):  # FranceConnect's /session/end, back to Parvis, then to the platform
+        assert response.status_code == 303
+        response = browser.get(path_and_query(response.headers["location"]))
+    assert response.status_code == 303
+    assert response.headers["location"] == f"{LOGGED_OUT}?state=z"
+    assert userinfo_status(browser, mine) == 401
+    # Registered by two platforms, the URI names neither: refused.
+    register(
+        ctx,
+        client_id="twin",
+        redirect_uris=(f"{RP}/other-callback",),
+        post_logout_redirect_uris=(LOGGED_OUT,),
+    )
+    refused = browser.get("/logout", params={"post_logout_redirect_uri": LOGGED_OUT})
+    assert refused.status_code == 400
+    assert "location" not in refused.headers
