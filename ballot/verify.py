@@ -369,19 +369,20 @@ def _run_chunk(
     return _check_chunk(entries, _WORKER_CONTEXT)
 
 
-def _fork_context() -> Any:
-    """The ``fork`` start method when it is safe and available, else ``None``.
+def _pool_context() -> tuple[Any, bool]:
+    """The multiprocessing context for the pool, and whether its workers inherit the board.
 
-    Forking lets workers read the parsed board in place (no pickling of 100,000 entries)
-    and start in milliseconds. Python ≥ 3.12 warns about forking a process that runs
-    other threads (a lock held at that moment stays held in the child), so there the
-    pool forks only a single-threaded process and otherwise uses the platform default.
+    ``fork`` where available: the workers read the parsed board in place (nothing pickled
+    but the results) and start in milliseconds. Python ≥ 3.12 warns about forking a
+    process that runs other threads (a lock held at that moment stays held in the child),
+    so there only a single-threaded process forks; otherwise the platform's default start
+    method is used and each chunk's entries travel pickled.
     """
-    if "fork" not in multiprocessing.get_all_start_methods():
-        return None
-    if sys.version_info >= (3, 12) and threading.active_count() > 1:
-        return None
-    return multiprocessing.get_context("fork")
+    if "fork" in multiprocessing.get_all_start_methods() and (
+        sys.version_info < (3, 12) or threading.active_count() == 1
+    ):
+        return multiprocessing.get_context("fork"), True
+    return multiprocessing.get_context(), False
 
 
 def _chunks(
@@ -397,37 +398,39 @@ def _chunks(
         for start, stop in bounds:
             yield _check_chunk(ballots[start:stop], ctx)
         return
-    fork = _fork_context()
+    context, inherits = _pool_context()
     run = next(_RUN_IDS)
     _RUNS[run] = (ctx, ballots)
-    if fork is not None:
+    if inherits:
         # The forked workers share the parsed board copy-on-write. Their garbage collector
         # would walk (and so copy) every inherited object on each full collection; frozen
         # objects are left out of collections (gc.freeze, the documented fork pattern).
         gc.freeze()
+
+    def submit(pool: ProcessPoolExecutor, start: int, stop: int) -> Future[Chunk]:
+        batch = None if inherits else ballots[start:stop]
+        return pool.submit(_run_chunk, run, start, stop, batch)
+
     try:
-        if fork is not None:
-            pool = ProcessPoolExecutor(workers, mp_context=fork)
-        else:
-            pool = ProcessPoolExecutor(
-                workers, initializer=_init_worker, initargs=(ctx.manifest.to_json(),)
-            )
-        with pool:
+        with ProcessPoolExecutor(
+            workers,
+            mp_context=context,
+            initializer=_init_worker,
+            initargs=(None if inherits else ctx.manifest.to_json(),),
+        ) as pool:
             # A bounded window of tasks in flight keeps memory flat and lets a caller that
             # stops early (a fault) cancel the rest.
             pending: deque[Future[Chunk]] = deque()
             todo = iter(bounds)
             try:
                 for start, stop in todo:
-                    batch = None if fork is not None else ballots[start:stop]
-                    pending.append(pool.submit(_run_chunk, run, start, stop, batch))
+                    pending.append(submit(pool, start, stop))
                     if len(pending) >= 4 * workers:
                         break
                 while pending:
                     result = pending.popleft().result()
                     for start, stop in todo:
-                        batch = None if fork is not None else ballots[start:stop]
-                        pending.append(pool.submit(_run_chunk, run, start, stop, batch))
+                        pending.append(submit(pool, start, stop))
                         break
                     yield result
             finally:
@@ -435,7 +438,7 @@ def _chunks(
                     future.cancel()
     finally:
         del _RUNS[run]
-        if fork is not None:
+        if inherits:
             gc.unfreeze()
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import random
 from collections.abc import Callable
+from multiprocessing import get_context
 from typing import Any
 
 import nacl.bindings
@@ -16,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 
 from audit.merkle import CompactRange, root
 from audit.note import Checkpoint, Signer, sign_note
-from ballot import board, rsabssa
+from ballot import board, rsabssa, verify
 from ballot.jcs import canonical
 from ballot.token import TOKEN_DOMAIN, b64u_encode
 from ballot.verify import (
@@ -84,6 +85,21 @@ def test_parallel_and_serial_verification_agree(built: BoardBuilder) -> None:
     serial = verify_board(big.export(), workers=1)
     parallel = verify_board(big.export(), workers=2, chunk=6)  # 7 batches over 2 processes
     assert (serial.counted_ballots, serial.checks) == (parallel.counted_ballots, parallel.checks)
+
+
+def test_workers_that_do_not_fork_get_the_ballots_pickled(
+    built: BoardBuilder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Where fork is unavailable or unsafe, the pool spawns fresh interpreters that parse
+    # the manifest and receive each chunk's entries: the same report, the same faults.
+    monkeypatch.setattr(verify, "_pool_context", lambda: (get_context("spawn"), False))
+    board_ = build_board(10, seed=4, key=built.key)
+    serial = verify_board(board_.export(), workers=1)
+    spawned = verify_board(board_.export(), workers=2, chunk=3)
+    assert (serial.counted_ballots, serial.checks) == (spawned.counted_ballots, spawned.checks)
+    tampered = wrong_tally(copy.deepcopy(board_.export()), board_)
+    with pytest.raises(BoardVerificationError, match="published tally differs"):
+        verify_board(tampered, workers=2, chunk=3)
 
 
 def test_untrusted_board_key_is_refused(export: Export) -> None:
