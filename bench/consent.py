@@ -1,14 +1,19 @@
 """Benchmark of the consent registry, with baselines measured in the same run.
 
 1. **Consent check over HTTP** — ``GET /api/consent/v1/subjects/{s}/consents/{p}`` against a
-   real ``parvis serve`` (one worker, SQLite in a temporary directory): API-key check,
-   subject and purpose look-ups, the fold's projection and the notice-currency check, then
-   the access record. Reported: requests/s and p50/p99 latency, and the ratio to the same
-   server's ``/healthz`` measured in interleaved repetitions at the same concurrency
-   (target ≥ 0.5). Two workloads: 200 people checked over and over (a platform checking on
-   every page view: one access record per person and minute, the rest are reads), and
-   *first reads* — every request a new person, so every request writes its access record
-   to the audit log and commits. The server process's CPU time per request is reported too
+   real ``parvis serve`` (one worker, SQLite in a temporary directory). The platform is an
+   OAuth client with the scope ``api:consent`` (registered like ``parvis client create``,
+   linked to its controller like ``parvis consent add-client``; ADR 0007) and calls with one
+   access token of the client-credentials grant, fetched from the server's ``POST /token``
+   (RFC 6749 §4.4, ``client_secret_basic``) before the measurement and valid 10 minutes:
+   the path measured is the token check (token, client and link), subject and purpose
+   look-ups, the fold's projection and the notice-currency check, then the access record.
+   Reported: requests/s and p50/p99 latency, and the ratio to the same server's ``/healthz``
+   measured in interleaved repetitions at the same concurrency (target ≥ 0.5). Two
+   workloads: 200 people checked over and over (a platform checking on every page view:
+   one access record per person and minute, the rest are reads), and *first reads* —
+   every request a new person, so every request writes its access record to the audit log
+   and commits. The server process's CPU time per request is reported too
    (from ``/proc``): a ratio of costs that other load on the machine does not distort.
 2. **Art. 15 export** of a subject with 1,000 consent events (and their 1,000 sealed
    receipts, decrypted and included): wall time of ``build_export``.
@@ -42,10 +47,13 @@ import httpx
 
 from consent import requests as dsr
 from consent import service_from
-from consent.clients import create_client
+from consent.clients import CONSENT_SCOPE, link_client
 from consent.ledger import Actor, ActorKind, Method, Status
 from consent.loader import load_document
 from consent.pages import export_register
+from identity.oidc.admin import register_client
+from identity.oidc.clients import Registration
+from identity.plugin import setup as identity_setup
 from parvis import migrate
 from parvis.kernel.context import AppContext, build_context
 from parvis.kernel.settings import load_settings
@@ -53,12 +61,15 @@ from tests.consent.factories import NEWSLETTER, catalogue, controller
 from tests.support.server import ServerProcess
 
 SUBJECTS = 200
+#: The platform's OAuth client id at the provider, also its API client id at consent.
+PLATFORM = "bench-platform"
 EXPORT_EVENTS = 1000
 REGISTER_PURPOSES = 200
 
 
 def prepare(ctx: AppContext, *, first: int) -> str:
-    """The register, a platform with its API key, and consents for SUBJECTS + ``first``
+    """The register, a platform (an OAuth client with the scope ``api:consent`` linked to
+    the controller; returns its client secret), and consents for SUBJECTS + ``first``
     people (the ``first`` ones are each checked exactly once)."""
     doc = catalogue()
     doc["controllers"][0]["notices"] = [{"language": "fr", "text": "Notice."}]
@@ -74,12 +85,20 @@ def prepare(ctx: AppContext, *, first: int) -> str:
     service = service_from(ctx)
     with ctx.db.write_session() as session:
         load_document(ctx, session, doc, actor="system:bench")
-        key = create_client(
+        # What `parvis client create bench-platform --name … --scope api:consent` does: no
+        # redirect URI (the platform signs nobody in here), client_secret_basic.
+        registration = Registration(
+            client_id=PLATFORM, name="Bench platform", redirect_uris=(), scopes=(CONSENT_SCOPE,)
+        )
+        secret = register_client(ctx, session, registration, actor="system:bench")
+        assert secret is not None
+        # `parvis consent add-client --controller ville-exemple --id bench-platform`.
+        link_client(
             ctx,
             session,
-            client_id="bench",
+            client_id=PLATFORM,
             controller_id="ville-exemple",
-            name="bench",
+            name="Bench platform",
             actor="system:bench",
         )
     with ctx.db.write_session() as session:
@@ -89,7 +108,24 @@ def prepare(ctx: AppContext, *, first: int) -> str:
             give(service, session, f"subject-{n:04d}", notice.id)
         for n in range(first):
             give(service, session, f"first-{n:05d}", notice.id)
-    return key
+    return secret
+
+
+def access_token(base: str, secret: str) -> str:
+    """One access token of the client-credentials grant (RFC 6749 §4.4.2), the client
+    authenticated with HTTP Basic (``client_secret_basic``, RFC 6749 §2.3.1)."""
+    response = httpx.post(
+        base + "/token",
+        data={"grant_type": "client_credentials", "scope": CONSENT_SCOPE},
+        auth=(PLATFORM, secret),
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    assert body["token_type"] == "Bearer", body
+    assert body["scope"] == CONSENT_SCOPE, body
+    token: str = body["access_token"]
+    return token
 
 
 def give(service: Any, session: Any, subject: str, notice_id: str | None) -> None:
@@ -188,18 +224,23 @@ def main() -> None:
         migrate.upgrade(url)
         settings = load_settings(mode="demo", database_url=url, data_dir=tmp)
         ctx = build_context(settings)
-        key = prepare(ctx, first=first)
+        identity_setup(ctx)
+        secret = prepare(ctx, first=first)
         ctx.db.dispose()
 
         checks = [
             f"/api/consent/v1/subjects/subject-{n:04d}/consents/newsletter" for n in range(SUBJECTS)
         ]
-        auth = {"authorization": f"Bearer {key}"}
         health_runs: list[dict[str, float]] = []
         check_runs: list[dict[str, float]] = []
         with ServerProcess(env):
             pass  # start-up cost paid once outside the measurement (imports cached)
         with ServerProcess(env) as server:
+            auth = {"authorization": f"Bearer {access_token(server.url, secret)}"}
+            probe = httpx.get(server.url + checks[0], headers=auth, timeout=30)
+            # The token path, not a deprecated key's (which answers with Deprecation).
+            assert probe.status_code == 200, probe.text
+            assert "Deprecation" not in probe.headers
             load(server.url, checks, count=200, concurrency=concurrency, headers=auth)  # warm-up
             load(server.url, ["/healthz"], count=200, concurrency=concurrency, headers={})
             assert server.proc is not None
