@@ -15,21 +15,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Header, Response
+from fastapi import Body, Depends, Header, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from ballot.links import booth_link
 from ballot.service import service_from
 from consent.clients import ApiClient, authenticate
-from parvis.kernel.apiauth import bearer_route
 from parvis.kernel.context import AppContext
-from parvis.kernel.web import get_ctx
+from parvis.kernel.web import api_router, get_ctx
 
 __all__ = ["router"]
 
-router = APIRouter(
-    prefix="/api/ballot/v1", tags=["ballot platform API"], route_class=bearer_route()
-)
+router = api_router(prefix="/api/ballot/v1", tags=["ballot platform API"])
 #: The scope of the ballot platform API (identity.oidc.clients.API_SCOPES).
 BALLOT_SCOPE = "api:ballot"
 

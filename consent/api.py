@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi import Depends, Header, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
@@ -29,14 +29,13 @@ from consent.errors import UnknownPurposeError, UnknownSubjectError
 from consent.hooks import subject_mapper
 from consent.ledger import Actor, ActorKind, Method, Status
 from consent.service import ConsentService, PurposeRecord
-from parvis.kernel.apiauth import bearer_route
 from parvis.kernel.context import AppContext
 from parvis.kernel.errors import DomainError
-from parvis.kernel.web import get_ctx
+from parvis.kernel.web import api_router, get_ctx
 
 __all__ = ["BodyTooLargeError", "router"]
 
-router = APIRouter(prefix="/api/consent/v1", tags=["consent"], route_class=bearer_route())
+router = api_router(prefix="/api/consent/v1", tags=["consent"])
 
 CtxDep = Annotated[AppContext, Depends(get_ctx)]
 AuthorizationHeader = Annotated[

@@ -5,12 +5,19 @@ Domains raise :class:`~parvis.kernel.errors.DomainError` subclasses that carry n
 first, like httpx's ``map_exceptions``. Unexpected exceptions become a bare 500 whose body
 says nothing about the internals (RFC 9457 §5: "problem details are not a debugging tool").
 
+A domain error that carries an authentication challenge (a ``www_authenticate`` string,
+e.g. every :class:`parvis.kernel.apiauth.BearerError`) is answered with it as the
+``WWW-Authenticate`` header, which RFC 9110 §15.5.2 requires on a 401 and RFC 6750 §3 puts
+on the bearer-token errors (401 and 403): a domain error carries no HTTP (style.md), so the
+header is added here, for every route, rather than by a special route class.
+
 OAuth/OIDC endpoints do not go through here: they keep RFC 6749 §5.2 error bodies.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
@@ -31,7 +38,13 @@ from parvis.kernel.errors import (
 from parvis.kernel.settings import ConfigError
 from parvis.kernel.web import CsrfError, UnsupportedMediaTypeError
 
-__all__ = ["PROBLEM_TABLE", "ProblemResponse", "install_problem_handlers", "problem"]
+__all__ = [
+    "PROBLEM_TABLE",
+    "ProblemResponse",
+    "challenge_headers",
+    "install_problem_handlers",
+    "problem",
+]
 
 #: Problem type URIs are tag URIs (RFC 4151): stable names that never need to resolve;
 #: ``docs/problems.md`` documents each one.
@@ -52,6 +65,10 @@ PROBLEM_TABLE: list[tuple[type[DomainError], int, str]] = [
 ]
 
 log = logging.getLogger("parvis.errors")
+
+#: RFC 9110 §5.5 field-value, restricted to visible ASCII and spaces: a challenge with a
+#: line break or a control character would be a header injection, so it is left out.
+_FIELD_VALUE = re.compile(r"^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$")
 
 
 class ProblemResponse(JSONResponse):
@@ -80,6 +97,17 @@ def problem(
     return ProblemResponse(body, status_code=status, headers=headers)
 
 
+def challenge_headers(exc: DomainError) -> dict[str, str] | None:
+    """``WWW-Authenticate`` (RFC 9110 §11.6.1) for an error that carries a challenge in its
+    ``www_authenticate`` attribute, with ``Cache-Control: no-store`` (an answer about
+    credentials is for this request only, like RFC 6749 §5.1's token answers); None
+    otherwise."""
+    challenge = getattr(exc, "www_authenticate", None)
+    if not isinstance(challenge, str) or not _FIELD_VALUE.match(challenge):
+        return None
+    return {"WWW-Authenticate": challenge, "Cache-Control": "no-store"}
+
+
 def lookup(
     exc: DomainError, table: Sequence[tuple[type[DomainError], int, str]]
 ) -> tuple[int, str]:
@@ -100,7 +128,13 @@ def install_problem_handlers(
     async def on_domain_error(_request: Request, exc: Exception) -> ProblemResponse:
         assert isinstance(exc, DomainError)
         status, slug = lookup(exc, table)
-        return problem(status, title=exc.title, detail=exc.detail, type_=TYPE_PREFIX + slug)
+        return problem(
+            status,
+            title=exc.title,
+            detail=exc.detail,
+            type_=TYPE_PREFIX + slug,
+            headers=challenge_headers(exc),
+        )
 
     async def on_http_error(_request: Request, exc: Exception) -> ProblemResponse:
         assert isinstance(exc, StarletteHTTPException)

@@ -9,27 +9,23 @@ management) with an access token obtained by the OAuth 2.0 client-credentials gr
 :func:`bearer_verifier` without knowing who implements it.
 
 Failures are RFC 6750 §3.1 errors (``invalid_token``, ``insufficient_scope``, or no error
-code when the request carried no credentials) raised as :class:`BearerError`; routes built
-with :func:`bearer_route` answer them as problem+json with the ``WWW-Authenticate``
-challenge RFC 6750 §3 and RFC 9110 §11.6.1 require. Importing this module loads no web
-framework (the domains' pure cores import their error trees, which derive from these).
+code when the request carried no credentials) raised as :class:`BearerError`, which carries
+its ``WWW-Authenticate`` challenge (RFC 6750 §3, RFC 9110 §11.6.1) as ``www_authenticate``:
+the application's problem handler (:mod:`parvis.problems`) answers problem+json with that
+header, on any route. Importing this module loads no web framework (the domains' pure cores
+import their error trees, which derive from these).
 """
 
 from __future__ import annotations
 
-import functools
-import inspect
 import re
-from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, ClassVar, Protocol
 
 from parvis.kernel.errors import DomainError, ForbiddenError, UnauthenticatedError
 
 if TYPE_CHECKING:
-    from fastapi import Request, Response
-    from fastapi.routing import APIRoute
     from sqlalchemy.orm import Session
 
     from parvis.kernel.context import AppContext
@@ -41,7 +37,6 @@ __all__ = [
     "InsufficientScopeError",
     "InvalidTokenError",
     "MissingTokenError",
-    "bearer_route",
     "bearer_token",
     "bearer_verifier",
     "register_bearer_verifier",
@@ -168,51 +163,3 @@ def bearer_token(authorization: str | None) -> str:
     if len(token) > MAX_TOKEN_LENGTH or not _B64TOKEN.match(token):
         raise InvalidTokenError("malformed bearer token")
     return token
-
-
-def _handler_for(request: Request, exc: Exception) -> Callable[..., Any] | None:
-    handlers: dict[Any, Callable[..., Any]] = getattr(request.app, "exception_handlers", {})
-    for cls in type(exc).__mro__:
-        if cls in handlers:
-            return handlers[cls]
-    return None
-
-
-@functools.cache
-def bearer_route() -> type[APIRoute]:
-    """A JSON API route class whose authentication failures carry the ``WWW-Authenticate``
-    challenge: ``APIRouter(route_class=bearer_route(), …)``.
-
-    Any domain error with a ``www_authenticate`` string (every :class:`BearerError`, and a
-    domain's own errors that cannot derive from it) gets that header. The application's own
-    handler renders the problem (so the body and its problem type are those of every other
-    error); the route only adds the header, which a domain error (no HTTP in it, style.md)
-    cannot carry.
-    """
-    from fastapi import Response
-
-    from parvis.kernel.web import JSONRoute
-
-    class BearerRoute(JSONRoute):
-        def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-            handler = super().get_route_handler()
-
-            async def route_handler(request: Request) -> Response:
-                try:
-                    return await handler(request)
-                except DomainError as exc:
-                    challenge = getattr(exc, "www_authenticate", None)
-                    render = _handler_for(request, exc)
-                    if not isinstance(challenge, str) or render is None:
-                        raise
-                    response = render(request, exc)
-                    if inspect.isawaitable(response):
-                        response = await response
-                    assert isinstance(response, Response)
-                    response.headers["WWW-Authenticate"] = challenge
-                    response.headers["Cache-Control"] = "no-store"
-                    return response
-
-            return route_handler
-
-    return BearerRoute

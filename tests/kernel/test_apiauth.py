@@ -1,5 +1,6 @@
 """The kernel port of the platform APIs (parvis.kernel.apiauth): RFC 6750 header parsing,
-the verified caller, the verifier registry, and the route that adds ``WWW-Authenticate``."""
+the verified caller, the verifier registry, and the ``WWW-Authenticate`` challenge its errors
+carry to the application's problem handler on a JSON API route."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import pytest
-from fastapi import APIRouter, FastAPI, Header
+from fastapi import FastAPI, Header
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
@@ -16,7 +17,6 @@ from parvis.kernel.apiauth import (
     InsufficientScopeError,
     InvalidTokenError,
     MissingTokenError,
-    bearer_route,
     bearer_token,
     bearer_verifier,
     register_bearer_verifier,
@@ -25,6 +25,7 @@ from parvis.kernel.clock import FixedClock
 from parvis.kernel.context import build_context
 from parvis.kernel.errors import ConflictError, ForbiddenError, UnauthenticatedError
 from parvis.kernel.settings import Settings
+from parvis.kernel.web import api_router
 from parvis.problems import PROBLEM_TABLE, install_problem_handlers
 
 EXPIRY = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -111,7 +112,7 @@ class _BusyError(ConflictError):
 def _app() -> FastAPI:
     app = FastAPI()
     install_problem_handlers(app, PROBLEM_TABLE)
-    router = APIRouter(route_class=bearer_route())
+    router = api_router()
     verifier = _OneToken()
 
     @router.get("/scoped/{scope}")
@@ -131,7 +132,7 @@ def _app() -> FastAPI:
     return app
 
 
-def test_the_bearer_route_answers_problems_with_the_challenge() -> None:
+def test_bearer_errors_are_answered_as_problems_with_the_challenge() -> None:
     client = TestClient(_app())
     ok = client.get("/scoped/api:consent", headers={"Authorization": "Bearer good"})
     assert ok.status_code == 200
