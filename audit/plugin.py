@@ -14,6 +14,8 @@ from audit.errors import (
     LogConflictError,
     LogKeyError,
     LogNameError,
+    LogSealedError,
+    LogSealError,
     PromiseError,
     RangeTooLargeError,
     StorageIntegrityError,
@@ -48,6 +50,8 @@ PLUGIN = DomainPlugin(
     problems=(
         (UnknownLogError, 404, "audit-unknown-log"),
         (LogNameError, 422, "audit-log-name"),
+        (LogSealedError, 403, "audit-log-sealed"),
+        (LogSealError, 409, "audit-log-seal"),
         (LogConflictError, 409, "audit-log-conflict"),
         (LogKeyError, 500, "audit-log-key"),
         (StorageIntegrityError, 500, "audit-storage-integrity"),

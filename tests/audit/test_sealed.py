@@ -213,6 +213,7 @@ def test_no_http_read_path_serves_a_sealed_log(app: FastAPI, client: TestClient)
             refused = client.get(path)
             assert refused.status_code == 403, (who, path)
             assert refused.json()["title"] == "Log sealed"
+            assert refused.json()["type"] == "tag:parvis.fr,2026:problem/audit-log-sealed"
             assert "secret" not in refused.text
         leaf = base64.urlsafe_b64encode(merkle.leaf_hash(DATA[2])).decode()
         for path in (
