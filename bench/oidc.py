@@ -36,7 +36,6 @@ import secrets
 import statistics
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
@@ -186,28 +185,6 @@ class Flows:
         return lambda client: self.exchange(client, code, verifier)
 
 
-def start(server: ServerProcess, patience: float = 600.0) -> None:
-    """Start ``server``; on a loaded machine its workers may take longer than the 60 s
-    :class:`ServerProcess` waits for, so keep waiting while the process lives."""
-    try:
-        server.__enter__()
-    except RuntimeError:
-        if server.proc is None or server.proc.poll() is not None:
-            print(server.stderr_path.read_text()[-3000:], file=sys.stderr)
-            raise
-    else:
-        return
-    deadline = time.monotonic() + patience
-    while time.monotonic() < deadline and server.proc.poll() is None:
-        try:
-            if httpx.get(server.url + "/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.5)
-    print(server.stop()[-3000:], file=sys.stderr)
-    raise RuntimeError(f"server did not answer /healthz within {patience:.0f} s more")
-
-
 def setup_database(kind: str, stack: ExitStack) -> tuple[str, str, int]:
     tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix=f"parvis-bench-oidc-{kind}-"))
     if kind == "sqlite":
@@ -238,7 +215,7 @@ def main() -> None:
             "PARVIS_DATABASE_URL": url,
             "PARVIS_LOG_LEVEL": "WARNING",
         }
-        server = ServerProcess(env, workers=workers)
+        server = ServerProcess(env, workers=workers, startup_timeout=600)
         env["PARVIS_PUBLIC_URL"] = server.env["PARVIS_PUBLIC_URL"] = server.url
         migrate.upgrade(url)
         saved = {k: os.environ.get(k) for k in env}
@@ -256,7 +233,7 @@ def main() -> None:
         ctx.db.dispose()
         flows_of = Flows(secret, cookies, server.url)
 
-        start(server)
+        server.__enter__()
         stack.callback(server.stop)  # stopped before the temporary directory goes
         with ExitStack() as connections:
             assert server.proc is not None

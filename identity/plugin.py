@@ -211,6 +211,7 @@ def seed_demo(ctx: AppContext) -> Iterator[str]:
 PLUGIN = DomainPlugin(
     name="identity",
     setup=setup,
+    stop=oidc_plugin.stop,
     routers=(
         sandbox_router(_resolve_sandbox),
         citizen_router,

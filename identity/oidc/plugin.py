@@ -10,7 +10,7 @@ from identity.oidc.cli import client_app, keys_app
 from identity.oidc.service import oidc_from
 from parvis.kernel.context import AppContext
 
-__all__ = ["CLI_GROUPS", "router", "setup"]
+__all__ = ["CLI_GROUPS", "router", "setup", "stop"]
 
 CLI_GROUPS = {"client": client_app, "keys": keys_app}
 
@@ -23,6 +23,11 @@ router.include_router(admin.router)
 def setup(ctx: AppContext) -> None:
     oidc_from(ctx)
     consent.register_eraser("identity-oidc", _erase)
+
+
+def stop(ctx: AppContext) -> None:
+    """Let back-channel logout deliveries under way finish (bounded by their timeouts)."""
+    oidc_from(ctx).close()
 
 
 def _erase(erasure: consent.ErasureContext) -> None:

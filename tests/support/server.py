@@ -26,13 +26,23 @@ def free_port() -> int:
 class ServerProcess:
     """``with ServerProcess(env) as server: httpx.get(server.url + "/healthz")``."""
 
-    def __init__(self, env: dict[str, str], *, workers: int = 1, args: list[str] | None = None):
+    def __init__(
+        self,
+        env: dict[str, str],
+        *,
+        workers: int = 1,
+        args: list[str] | None = None,
+        startup_timeout: float = 180.0,
+    ):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = {**os.environ, **env}
         self.workers = workers
         self.args = args or ["serve"]
         self.proc: subprocess.Popen[str] | None = None
+        # Generous: two workers migrating a PostgreSQL database on a shared, loaded 2-core
+        # machine have taken close to two minutes; a healthy start answers in seconds.
+        self.startup_timeout = startup_timeout
         self.stderr_path = Path(env.get("PARVIS_DATA_DIR", "/tmp")) / f"server-{self.port}.log"
 
     def __enter__(self) -> ServerProcess:
@@ -54,16 +64,20 @@ class ServerProcess:
             text=True,
             cwd=REPO,
         )
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + self.startup_timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited early: {self.stderr_path.read_text()[-2000:]}")
+                log = self.stop()
+                raise RuntimeError(f"server exited early: {log[-2000:]}")
             try:
                 if httpx.get(self.url + "/healthz", timeout=1).status_code == 200:
                     return self
             except httpx.TransportError:
                 time.sleep(0.1)
-        raise RuntimeError("server did not answer /healthz within 60 s")
+        log = self.stop()
+        raise RuntimeError(
+            f"server did not answer /healthz within {self.startup_timeout:.0f} s: {log[-2000:]}"
+        )
 
     def stop(self) -> str:
         """Stop the server and return what it wrote on stderr."""
