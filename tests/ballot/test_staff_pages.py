@@ -167,6 +167,9 @@ def test_officer_creates_from_a_file_and_walks_the_lifecycle(
     assert client.get(f"/scrutins/{election}/resultats").status_code == 200
     # The same audited steps as through the JSON API, with the officer as actor.
     assert [e for e in audited(ctx, OFFICER.audit_actor) if e in LIFECYCLE] == LIFECYCLE
+    # Server-rendered: no page or form of these needs a script.
+    for path in (HOME, f"{HOME}/{election}", f"{HOME}/nouveau"):
+        assert "<script" not in client.get(path).text
     english = client.get(f"{HOME}/{election}?lang=en")
     assert "Public pages and verification" in english.text
 
