@@ -584,7 +584,7 @@ def mark_paper_voter(
     election_id: str,
     ctx: Ctx,
     staff: StaffOrLogin,
-    citizen: Annotated[str, Form(max_length=200)] = "",
+    citizen: Text = "",
     csrf_token: Text = "",
 ) -> Response:
     """``POST /elections/{id}/paper-voters`` (agent): issue 7, item 9. The citizen is the

@@ -355,6 +355,9 @@ def test_agent_marks_paper_voters_and_officer_enters_paper_totals(
     assert nobody.status_code == 404
     assert "Aucune personne n’a cet identifiant" in nobody.text
     assert mark("").status_code == 422
+    too_long = mark("x" * 300)  # explained on the page, not a JSON validation error
+    assert too_long.status_code == 422
+    assert "Indiquez l’identifiant de la personne (1 à 64 caractères)." in too_long.text
     assert mark(pseudonym, token="").status_code == 403
     # The paper voter gets no token now (the API's own refusal).
     refused = on_paper.request_token(b"\x01" * 256)
