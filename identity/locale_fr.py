@@ -79,6 +79,7 @@ MESSAGES = {
     "Census imports": "Imports du recensement",
     "Eligibility rules": "Règles d’éligibilité",
     "Town hall desk": "Guichet de la mairie",
+    "Elections": "Scrutins",
     "Id": "Identifiant",
     "Name": "Nom",
     "COG vintage": "Millésime du COG",
