@@ -122,8 +122,9 @@ _ENTRY_KEYS: Final = frozenset({"kind", "cast"})
 _PSS: Final = padding.PSS(mgf=padding.MGF1(hashes.SHA384()), salt_length=48)
 _SHA384: Final = hashes.SHA384()
 _HASH: Final = 32
-# Distinct choice values whose rules were checked, per process. Boards repeat few values
-# (a 100,000-ballot budget vote has a few hundred); the bound only caps memory.
+# Distinct choice values whose rules were checked, per process. Ballots over a few options
+# repeat the same answers (the 100,000 ballots of bench/verify.py have 24 distinct ones);
+# the bound only caps memory.
 _RULES_CACHE_SIZE: Final = 1 << 16
 
 
@@ -170,7 +171,7 @@ def _check_fast(entry: object, ctx: _Context) -> Checked | None:
         JCS(ballot) = {"choices":JCS(choices),"election":"…","seq":N}
 
     exactly as :meth:`ballot.token.Ballot.canonical_bytes` assembles the signed bytes;
-    a test compares both with :func:`ballot.board.entry_bytes` and ``rfc8785``.
+    a test compares the leaf with :func:`ballot.board.entry_leaf_hash` on every ballot.
 
     The voter key: casting also requires ``vk`` to be a prime-order point
     (``crypto_core_ed25519_is_valid_point``, which costs as much as the signature check;
