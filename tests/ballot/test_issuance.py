@@ -310,6 +310,7 @@ def test_issuance_stops_at_the_eligible_population(
     assert refused.status_code == 409
     assert refused.headers["content-type"] == "application/problem+json"
     assert refused.json()["title"] == "Eligible population reached"
+    assert refused.json()["type"] == "tag:parvis.fr,2026:problem/eligible-population-reached"
     assert "eligible population (2)" in refused.json()["detail"]
     service = service_from(ctx)
     with ctx.db.read_session() as db:
