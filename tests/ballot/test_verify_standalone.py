@@ -14,9 +14,12 @@ database stack — SQLAlchemy, FastAPI, Starlette, Alembic, Uvicorn, Authlib and
 from __future__ import annotations
 
 import copy
+import functools
+import http.server
 import json
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -60,9 +63,9 @@ runpy.run_module("ballot.verify", run_name="__main__", alter_sys=True)
 """
 
 
-def run_verifier(path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def run_verifier(source: Path | str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-c", RUNNER, str(path), "--workers", "2", "--chunk", "4", *args],
+        [sys.executable, "-c", RUNNER, str(source), "--workers", "2", "--chunk", "4", *args],
         cwd=ROOT,
         env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
         capture_output=True,
@@ -133,3 +136,25 @@ def test_a_tampered_board_fails_naming_the_first_discrepancy(
     assert refused(result) == "REFUSED: []"
     assert f"FAILED: entry {later}: ballot signature does not verify" in result.stderr
     assert result.stdout == ""
+
+
+def test_fetches_the_board_from_a_url(built: BoardBuilder, tmp_path: Path) -> None:
+    # An auditor points the verifier at the city's published export (standard library only).
+    (tmp_path / "board.json").write_text(json.dumps(built.export()))
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as server:
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            port = server.server_address[1]
+            result = run_verifier(f"http://127.0.0.1:{port}/board.json")
+            missing = run_verifier(f"http://127.0.0.1:{port}/none.json")
+        finally:
+            server.shutdown()
+            thread.join()
+    assert result.returncode == 0, result.stderr
+    assert refused(result) == "REFUSED: []"
+    assert result.stdout.splitlines()[-1].endswith("20 ballot(s) counted")
+    assert missing.returncode == 1
+    assert "FAILED: cannot fetch http://127.0.0.1:" in missing.stderr
+    assert "404" in missing.stderr
