@@ -100,10 +100,12 @@ def citizens(ctx: AppContext, count: int) -> list[tuple[str, str]]:
     return out
 
 
-def process_tree_cpu(root: int) -> float:
-    """CPU seconds (user + system) used so far by ``root`` and its descendants (Linux)."""
+def process_tree_cpu(root: int | None) -> tuple[float, float]:
+    """CPU seconds (user, system) used so far by ``root`` and its descendants (Linux)."""
+    if root is None:
+        return 0.0, 0.0
     parents: dict[int, int] = {}
-    times: dict[int, float] = {}
+    times: dict[int, tuple[float, float]] = {}
     tick = os.sysconf("SC_CLK_TCK")
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -114,37 +116,48 @@ def process_tree_cpu(root: int) -> float:
             continue
         fields = stat[stat.rindex(")") + 2 :].split()
         parents[int(entry.name)] = int(fields[1])
-        times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+        times[int(entry.name)] = (int(fields[11]) / tick, int(fields[12]) / tick)
     tree, frontier = {root}, [root]
     while frontier:
         pid = frontier.pop()
         children = [child for child, parent in parents.items() if parent == pid]
         tree.update(children)
         frontier.extend(children)
-    return sum(times.get(pid, 0.0) for pid in tree)
+    used = [times.get(pid, (0.0, 0.0)) for pid in tree]
+    return sum(u for u, _ in used), sum(s for _, s in used)
 
 
 class Phase:
-    """Wall time and the server's and this process's CPU time over one phase."""
+    """Wall time and CPU time over one phase: the server's processes (user and system),
+    the database server's (PostgreSQL) and this client process's."""
 
-    def __init__(self, server_pid: int) -> None:
+    def __init__(self, server_pid: int, database_pid: int | None) -> None:
         self.server_pid = server_pid
+        self.database_pid = database_pid
+
+    def _sample(self) -> tuple[float, float, float, float]:
+        user, system = process_tree_cpu(self.server_pid)
+        database = sum(process_tree_cpu(self.database_pid))
+        return user, system, database, time.process_time()
 
     def __enter__(self) -> Phase:
         self.started = time.perf_counter()
-        self.server_cpu = process_tree_cpu(self.server_pid)
-        self.client_cpu = time.process_time()
+        self._start = self._sample()
         return self
 
     def __exit__(self, *_: object) -> None:
         self.wall = time.perf_counter() - self.started
-        self.server_cpu = process_tree_cpu(self.server_pid) - self.server_cpu
-        self.client_cpu = time.process_time() - self.client_cpu
+        end = self._sample()
+        self.user, self.system, self.database, self.client = (
+            b - a for a, b in zip(self._start, end, strict=True)
+        )
 
     def per_request_ms(self, count: int) -> dict[str, float]:
         return {
-            "server_cpu_ms": round(1000 * self.server_cpu / count, 3),
-            "client_cpu_ms": round(1000 * self.client_cpu / count, 3),
+            "server_cpu_ms": round(1000 * (self.user + self.system) / count, 3),
+            "server_system_cpu_ms": round(1000 * self.system / count, 3),
+            "database_cpu_ms": round(1000 * self.database / count, 3),
+            "client_cpu_ms": round(1000 * self.client / count, 3),
         }
 
 
@@ -198,10 +211,12 @@ def run_database(kind: str, args: argparse.Namespace, stack: ExitStack) -> dict[
     tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix=f"parvis-bench-cast-{kind}-"))
     if kind == "sqlite":
         url, workers = f"sqlite:///{tmp}/parvis.sqlite3", 1
+        database_pid: int | None = None  # SQLite runs inside the server
     else:
         server_pg = stack.enter_context(TempPostgres(durable=True))
         server_pg.psql("CREATE DATABASE bench")
         url, workers = server_pg.url_for("bench"), 2
+        database_pid = int((server_pg.data / "postmaster.pid").read_text().split()[0])
     env = {
         "PARVIS_MODE": "demo",
         "PARVIS_DATA_DIR": tmp,
@@ -276,7 +291,7 @@ def run_database(kind: str, args: argparse.Namespace, stack: ExitStack) -> dict[
 
             return job
 
-        with Phase(pid) as issuance:
+        with Phase(pid, database_pid) as issuance:
             _lat, statuses = timed_requests(clients, [issue(i) for i in range(voters)])
         assert statuses.count(200) == voters, {s: statuses.count(s) for s in set(statuses)}
         issuance_rate = voters / issuance.wall
@@ -311,11 +326,11 @@ def run_database(kind: str, args: argparse.Namespace, stack: ExitStack) -> dict[
         runs: list[dict[str, Any]] = []
         latencies: list[float] = []
         for run in range(args.runs):
-            with Phase(pid) as health:
+            with Phase(pid, database_pid) as health:
                 _lat, statuses = timed_requests(clients, healthz_jobs(args.health))
             assert set(statuses) == {200}, statuses
             start = args.warmup + run * args.ballots
-            with Phase(pid) as casting:
+            with Phase(pid, database_pid) as casting:
                 lat, _statuses = cast_all(bodies[start : start + args.ballots])
             latencies += lat
             runs.append(
@@ -351,8 +366,11 @@ def run_database(kind: str, args: argparse.Namespace, stack: ExitStack) -> dict[
             "p50_ms": round(1000 * statistics.median(latencies), 1),
             "p99_ms": round(1000 * percentile(latencies, 0.99), 1),
             "cast_server_cpu_ms": median("server_cpu_ms", "cast"),
+            "cast_server_system_cpu_ms": median("server_system_cpu_ms", "cast"),
+            "cast_database_cpu_ms": median("database_cpu_ms", "cast"),
             "cast_client_cpu_ms": median("client_cpu_ms", "cast"),
             "healthz_server_cpu_ms": median("server_cpu_ms", "healthz"),
+            "healthz_server_system_cpu_ms": median("server_system_cpu_ms", "healthz"),
             "healthz_client_cpu_ms": median("client_cpu_ms", "healthz"),
             "receipts_with_proof": with_proof,
             "receipts_with_promise": len(receipts) - with_proof,
@@ -369,7 +387,9 @@ def run_database(kind: str, args: argparse.Namespace, stack: ExitStack) -> dict[
         f"p99 {result['p99_ms']} ms), /healthz {result['healthz_per_s']:.0f}/s, "
         f"ratio {result['ratio_to_healthz']} (runs: "
         f"{', '.join(str(r['ratio_to_healthz']) for r in runs)}); server CPU per request: "
-        f"cast {result['cast_server_cpu_ms']} ms, /healthz {result['healthz_server_cpu_ms']} ms; "
+        f"cast {result['cast_server_cpu_ms']} ms (system {result['cast_server_system_cpu_ms']}, "
+        f"database {result['cast_database_cpu_ms']}), /healthz {result['healthz_server_cpu_ms']} "
+        f"ms (system {result['healthz_server_system_cpu_ms']}); "
         f"client CPU: cast {result['cast_client_cpu_ms']} ms, "
         f"/healthz {result['healthz_client_cpu_ms']} ms; "
         f"receipts: {with_proof} with proof, {len(receipts) - with_proof} promises; "
