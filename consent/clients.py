@@ -208,14 +208,18 @@ def revoke_client(ctx: AppContext, session: Session, *, client_id: str, actor: s
 
 @functools.cache
 def _client_statement() -> Any:
+    """The link of one client (a primary-key read). Core columns of the table, not the
+    mapped attributes: the statement then skips the ORM's result machinery, which cost
+    about as much as the read itself on every platform API call (bench/consent.py)."""
+    table = ApiClientRow.__table__
     return select(
-        ApiClientRow.id,
-        ApiClientRow.controller_id,
-        ApiClientRow.name,
-        ApiClientRow.api_key_hash,
-        ApiClientRow.api_key_sunset_at,
-        ApiClientRow.revoked_at,
-    ).where(ApiClientRow.id == bindparam("id"))
+        table.c.id,
+        table.c.controller_id,
+        table.c.name,
+        table.c.api_key_hash,
+        table.c.api_key_sunset_at,
+        table.c.revoked_at,
+    ).where(table.c.id == bindparam("id"))
 
 
 def authenticate(
