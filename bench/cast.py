@@ -193,6 +193,14 @@ def timed_requests(
     return latencies, statuses
 
 
+def connect(clients: list[httpx.Client]) -> None:
+    """One /healthz per client, in parallel, before a timed phase: every client holds a
+    fresh keep-alive connection when the clock starts."""
+    with ThreadPoolExecutor(max_workers=len(clients)) as pool:
+        for response in pool.map(lambda c: c.get("/healthz"), clients):
+            response.raise_for_status()
+
+
 def blind_sign_rate(key: Any, blinded: list[bytes], seconds: float) -> float:
     backend = rsabssa.get_backend()  # type: ignore[attr-defined]
     done, started = 0, time.perf_counter()
@@ -270,7 +278,11 @@ def run_database(kind: str, args: argparse.Namespace, stack: ExitStack) -> dict[
         assert server.proc is not None
         base, pid = server.url, server.proc.pid
         clients = [
-            connections.enter_context(httpx.Client(base_url=base, timeout=60))
+            # Idle connections are dropped before uvicorn's 5 s keep-alive timeout closes
+            # them (reusing one the server is closing ends in "connection reset").
+            connections.enter_context(
+                httpx.Client(base_url=base, timeout=60, limits=httpx.Limits(keepalive_expiry=2.0))
+            )
             for _ in range(args.concurrency)
         ]
         timed_requests(clients, healthz_jobs(args.health))  # warm-up, connects every client
@@ -291,6 +303,7 @@ def run_database(kind: str, args: argparse.Namespace, stack: ExitStack) -> dict[
 
             return job
 
+        connect(clients)
         with Phase(pid, database_pid) as issuance:
             _lat, statuses = timed_requests(clients, [issue(i) for i in range(voters)])
         assert statuses.count(200) == voters, {s: statuses.count(s) for s in set(statuses)}
@@ -322,14 +335,17 @@ def run_database(kind: str, args: argparse.Namespace, stack: ExitStack) -> dict[
             assert statuses.count(201) == len(chunk), {s: statuses.count(s) for s in set(statuses)}
             return lat, statuses
 
+        connect(clients)
         cast_all(bodies[: args.warmup])  # warm-up
         runs: list[dict[str, Any]] = []
         latencies: list[float] = []
         for run in range(args.runs):
+            connect(clients)
             with Phase(pid, database_pid) as health:
                 _lat, statuses = timed_requests(clients, healthz_jobs(args.health))
             assert set(statuses) == {200}, statuses
             start = args.warmup + run * args.ballots
+            connect(clients)
             with Phase(pid, database_pid) as casting:
                 lat, _statuses = cast_all(bodies[start : start + args.ballots])
             latencies += lat
