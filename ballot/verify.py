@@ -914,7 +914,7 @@ def _terminal_progress(stage: str, done: int, total: int) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m ballot.verify (FILE|URL) [--receipt CODE] [--key KEY]``: exit 0 when it
     verifies, 1 with ``FAILED: entry N: …`` on standard error when it does not."""
-    parser = argparse.ArgumentParser(prog="python -m ballot.verify", description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("file", help="board export (JSON): a file or an http(s) URL")
     parser.add_argument("--receipt", help="tracking code to look for")
     parser.add_argument("--key", help="the board verifier key you trust")
