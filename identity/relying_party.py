@@ -13,7 +13,8 @@ change (franceconnect.md, first paragraph). The flow, in order:
    ``client_secret_post``; ID token verified (joserfc: ``kid`` → key, one JWKS re-fetch on an
    unknown ``kid``, ES256/RS256 only) and its claims checked (:mod:`identity.franceconnect`);
    userinfo fetched as ``application/jwt``, verified the same way, its ``sub`` equal to the
-   ID token's; the identity pivot parsed;
+   ID token's; the identity pivot parsed, with the e-mail address when ``email`` is among
+   the scopes (:class:`FranceConnectIdentity`);
 4. :meth:`FranceConnectClient.logout_url`: ``/session/end`` with its three parameters.
 
 HTTP goes through an injected :class:`httpx.Client` that carries the timeout
@@ -60,6 +61,7 @@ from parvis.kernel.settings import Settings
 __all__ = [
     "AuthorizationRequest",
     "FranceConnectClient",
+    "FranceConnectIdentity",
     "RelyingPartyConfig",
     "SignInResult",
 ]
@@ -117,13 +119,45 @@ class AuthorizationRequest:
     nonce: str
 
 
+#: Longest e-mail address kept (RFC 5321 §4.5.3.1.3: a path is at most 256 octets, so an
+#: address at most 254 characters).
+EMAIL_MAX_LENGTH = 254
+
+
+@dataclass(frozen=True, slots=True)
+class FranceConnectIdentity(IdentityPivot):
+    """The identity pivot plus the e-mail address FranceConnect returned (franceconnect.md,
+    "Scopes and claims": scope ``email``), empty when it was not asked for or not given.
+
+    The address is the one the citizen's identity provider holds: Parvis has not verified
+    it (``email_verified`` stays false, ADR 0008) and never uses it to link accounts
+    (franceconnect.md: "``email`` is not trustworthy for account linking")."""
+
+    email: str = ""
+
+
+def email_of(claims: Mapping[str, Any]) -> str:
+    """The ``email`` claim when it looks like one address (one ``@``, no space or control
+    character, at most :data:`EMAIL_MAX_LENGTH`), else ``""``: an unusable address is
+    dropped, never a reason to refuse the sign-in (it is not part of the pivot)."""
+    value = claims.get("email")
+    if not isinstance(value, str) or not 3 <= len(value) <= EMAIL_MAX_LENGTH:
+        return ""
+    local, at, domain = value.partition("@")
+    if not at or not local or not domain or "@" in domain:
+        return ""
+    if any(ch.isspace() or not ch.isprintable() for ch in value):
+        return ""
+    return value
+
+
 @dataclass(frozen=True, slots=True)
 class SignInResult:
     """A verified FranceConnect sign-in. Only :meth:`FranceConnectClient.finish` builds one."""
 
     sub: str
     acr: str
-    pivot: IdentityPivot
+    pivot: FranceConnectIdentity
     id_token: str
 
 
@@ -290,7 +324,15 @@ class FranceConnectClient:
         ):
             raise UserinfoError("userinfo for another client", reason="userinfo:aud")
         expected = claims_for_scopes(self.config.scopes)
-        pivot = parse_identity(userinfo, expected=expected)
+        parsed = parse_identity(userinfo, expected=expected)
+        pivot = FranceConnectIdentity(
+            family_name=parsed.family_name,
+            given_name=parsed.given_name,
+            birthdate=parsed.birthdate,
+            birthplace=parsed.birthplace,
+            birthcountry=parsed.birthcountry,
+            email=email_of(userinfo) if "email" in expected else "",
+        )
         return SignInResult(
             sub=str(claims["sub"]), acr=str(claims["acr"]), pivot=pivot, id_token=id_token
         )

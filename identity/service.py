@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 import consent
@@ -51,7 +51,9 @@ from identity.normalise import (
     pivot_from_franceconnect,
     pivot_hash,
 )
+from identity.oidc.tables import OidcClientRow, OidcGrantRow
 from identity.purposes import require_residency_purpose
+from identity.relying_party import FranceConnectIdentity
 from identity.tables import (
     CensusEntryRow,
     CensusImportRow,
@@ -71,6 +73,8 @@ from parvis.kernel.context import AppContext
 from parvis.kernel.keys import derive_key, keyed_hash
 
 __all__ = [
+    "HELD_PREFIX",
+    "RELEASED_GROUPS",
     "CensusReport",
     "IdentityService",
     "LetterExport",
@@ -93,6 +97,21 @@ EVIDENCE_VALIDITY = {
     Evidence.IN_PERSON: timedelta(days=365),
     Evidence.SELF_DECLARATION: timedelta(days=365),
 }
+
+
+#: Identity attributes a platform receives only with the citizen's explicit consent (issue 8,
+#: item 5), per claim group: what the vault keeps for each (ADR 0008). ``email_verified`` is
+#: not kept: it is always false (Parvis verifies no address).
+RELEASED_GROUPS: dict[str, tuple[str, ...]] = {
+    "profile": ("given_name", "family_name"),
+    "email": ("email",),
+}
+#: Vault name prefix of the values *held for one sign-in* (``sign-in:profile``), so that a
+#: first consent given during that sign-in has something to release (ADR 0008); the values
+#: *retained* while a grant needs them are under the group's own name (``profile``).
+HELD_PREFIX = "sign-in:"
+#: Shortest time between two purges of expired held values by one process.
+HELD_PURGE_INTERVAL = timedelta(minutes=10)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +173,7 @@ class IdentityService:
         self._code_key = derive_key(secret, "identity/postal-code/v1")
         self._desk_key = derive_key(secret, "identity/desk-code/v1")
         self.vault = AttributeVault(ctx)
+        self._held_purged_at: datetime | None = None
 
     @property
     def now(self) -> datetime:
@@ -213,8 +233,138 @@ class IdentityService:
         session.flush()
         # The full birth date only in the vault: eligibility needs it at the boundaries.
         self.vault.put(session, citizen.id, "birthdate", pivot.birthdate.encode())
+        self._keep_released(session, citizen.id, pivot)
+        self._purge_held(session)
         self._audit_citizen(session, "identity.citizen.signed_in", citizen.id, details={"acr": acr})
         return citizen.id
+
+    # -- attributes released to platforms with consent (ADR 0008) -----------------------
+
+    @property
+    def held_for(self) -> timedelta:
+        """How long the values of a sign-in are held for a first consent: the longest a web
+        session born of that sign-in can live (``PARVIS_SESSION_ABSOLUTE_SECONDS``), after
+        which that sign-in can no longer consent to anything."""
+        return timedelta(seconds=self.ctx.settings.session_absolute_seconds)
+
+    def granted_groups(self, session: Session, citizen_id: str) -> set[str]:
+        """The groups of :data:`RELEASED_GROUPS` that at least one platform grant of the
+        citizen includes (the grants of the consent screen, ``identity_oidc_grants``)."""
+        rows = session.scalars(
+            select(OidcGrantRow.groups).where(OidcGrantRow.citizen == citizen_id)
+        )
+        return {g for groups in rows for g in groups.split()} & set(RELEASED_GROUPS)
+
+    def offered_groups(self, session: Session) -> set[str]:
+        """The groups of :data:`RELEASED_GROUPS` that at least one enabled platform is
+        registered for: nothing is held for a group no platform can ask for."""
+        rows = session.scalars(
+            select(OidcClientRow.scopes).where(OidcClientRow.disabled_at.is_(None))
+        )
+        return {s for scopes in rows for s in scopes.split()} & set(RELEASED_GROUPS)
+
+    @staticmethod
+    def _released_values(pivot: IdentityPivot) -> dict[str, bytes]:
+        """The values FranceConnect gave for each group, sealed as compact JSON; a group
+        without a value (no e-mail address) is absent."""
+        email = pivot.email if isinstance(pivot, FranceConnectIdentity) else ""
+        values = {
+            "profile": {"given_name": pivot.given_name, "family_name": pivot.family_name},
+            "email": {"email": email} if email else None,
+        }
+        return {
+            group: json.dumps(value, ensure_ascii=False, sort_keys=True).encode()
+            for group, value in values.items()
+            if value is not None
+        }
+
+    def _keep_released(self, session: Session, citizen_id: str, pivot: IdentityPivot) -> None:
+        """GDPR Art. 5(1)(c) and (e), ADR 0008: for each group, the sign-in's values are
+        *retained* (refreshed) when a grant of the citizen needs them, otherwise *held* for
+        this sign-in when some platform may ask for them, otherwise not kept at all. At most
+        one of the two exists per group."""
+        values = self._released_values(pivot)
+        granted = self.granted_groups(session, citizen_id)
+        offered = self.offered_groups(session) - granted
+        for group in RELEASED_GROUPS:
+            value = values.get(group)
+            retained, held = group, HELD_PREFIX + group
+            keep, drop = (retained, held) if group in granted else (held, retained)
+            self.vault.delete(session, citizen_id, drop)
+            if value is not None and (group in granted or group in offered):
+                self.vault.put(session, citizen_id, keep, value)
+            else:
+                # FranceConnect no longer gives it, or nobody may ask for it: no stale copy.
+                self.vault.delete(session, citizen_id, keep)
+
+    def _read_released(self, session: Session, citizen_id: str, name: str) -> dict[str, str]:
+        raw = self.vault.get(session, citizen_id, name)
+        if raw is None:
+            return {}
+        value = json.loads(raw.decode())
+        return {k: v for k, v in value.items() if isinstance(v, str)}
+
+    def released(self, session: Session, citizen_id: str, group: str) -> dict[str, str]:
+        """The retained values of ``group`` (claim name → value), empty when none. Only
+        values retained under a grant are ever released; held values become retained at
+        the consent (:meth:`retain_released`)."""
+        if group not in RELEASED_GROUPS:
+            return {}
+        return self._read_released(session, citizen_id, group)
+
+    def _held(self, session: Session, citizen_id: str, group: str) -> bytes | None:
+        name = HELD_PREFIX + group
+        written = self.vault.written_at(session, citizen_id, name)
+        if written is None:
+            return None
+        if self.now - written >= self.held_for:
+            # That sign-in is over: never used, and gone now rather than at the next purge.
+            self.vault.delete(session, citizen_id, name)
+            return None
+        return self.vault.get(session, citizen_id, name)
+
+    def retain_released(self, session: Session, citizen_id: str, groups: set[str]) -> None:
+        """The citizen just consented to ``groups`` for a platform: the values held for the
+        current sign-in become retained (for as long as a grant needs them). Without held
+        values (the sign-in is over, or was not a FranceConnect one), nothing is retained
+        and the groups release nothing until the next FranceConnect sign-in refreshes them.
+        """
+        for group in sorted(set(groups) & set(RELEASED_GROUPS)):
+            held = self._held(session, citizen_id, group)
+            if held is not None:
+                self.vault.put(session, citizen_id, group, held)
+                self.vault.delete(session, citizen_id, HELD_PREFIX + group)
+
+    def prune_released(self, session: Session, citizen_id: str) -> None:
+        """After a grant was withdrawn: delete the values of every group that no remaining
+        grant includes, retained and held alike (ADR 0008: "deleted from the vault when the
+        last such grant is revoked")."""
+        needed = self.granted_groups(session, citizen_id)
+        for group in RELEASED_GROUPS:
+            if group not in needed:
+                self.vault.delete(session, citizen_id, group)
+                self.vault.delete(session, citizen_id, HELD_PREFIX + group)
+
+    def forget_sign_in_attributes(self, session: Session, citizen_id: str) -> None:
+        """The sign-in is over (the citizen signed out): its held values go with it."""
+        for group in RELEASED_GROUPS:
+            self.vault.delete(session, citizen_id, HELD_PREFIX + group)
+
+    def _purge_held(self, session: Session) -> None:
+        """Delete every citizen's held values older than :attr:`held_for`, at most once per
+        :data:`HELD_PURGE_INTERVAL` per process (as web sessions are purged). Run in a
+        savepoint: should a concurrent purge on PostgreSQL hold the same rows and one of the
+        two be chosen as a deadlock victim, this sign-in goes on and a later one purges."""
+        now = self.now
+        if self._held_purged_at is not None and now - self._held_purged_at < HELD_PURGE_INTERVAL:
+            return
+        self._held_purged_at = now
+        names = [HELD_PREFIX + group for group in RELEASED_GROUPS]
+        try:
+            with session.begin_nested():
+                self.vault.delete_older(session, names, now - self.held_for)
+        except OperationalError:
+            self._held_purged_at = None
 
     def create_citizen(
         self, session: Session, *, pivot_hash_value: str, acr: str, birth_year: int

@@ -18,6 +18,8 @@ staff TOTP secrets, under a key derived from the master secret).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 import nacl.bindings as sodium
@@ -95,12 +97,30 @@ class AttributeVault:
             return None
         return self.keys.decrypt_for(session, citizen_id, row.ciphertext, self.context(name))
 
+    def written_at(self, session: Session, citizen_id: str, name: str) -> datetime | None:
+        """When the attribute was last sealed (None if absent); SQLite's naive value is UTC."""
+        row = session.get(VaultAttributeRow, (citizen_id, name))
+        if row is None:
+            return None
+        at = row.updated_at
+        return at if at.tzinfo is not None else at.replace(tzinfo=self.ctx.clock.now().tzinfo)
+
     def delete(self, session: Session, citizen_id: str, name: str) -> None:
         session.execute(
             delete(VaultAttributeRow).where(
                 VaultAttributeRow.citizen_id == citizen_id, VaultAttributeRow.name == name
             )
         )
+
+    def delete_older(self, session: Session, names: Iterable[str], before: datetime) -> int:
+        """Delete, for every citizen, the attributes ``names`` last sealed at or before
+        ``before`` (storage limitation, GDPR Art. 5(1)(e)); returns how many."""
+        result = session.execute(
+            delete(VaultAttributeRow)
+            .where(VaultAttributeRow.name.in_(list(names)), VaultAttributeRow.updated_at <= before)
+            .execution_options(synchronize_session="fetch")
+        )
+        return int(getattr(result, "rowcount", 0) or 0)
 
     def export(self, session: Session, citizen_id: str) -> dict[str, bytes]:
         """Every attribute in clear: identity's contribution to an Art. 15 access request."""

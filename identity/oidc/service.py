@@ -98,7 +98,9 @@ class OidcService:
     # -- claims ------------------------------------------------------------------------------
 
     def facts(self, session: Session, pseudonym: str, scopes: set[str]) -> dict[str, Any]:
-        """Claim values for the groups in ``scopes`` (computed now, never stored)."""
+        """Claim values for the groups in ``scopes``: computed now, except the names and
+        e-mail address, read from the vault where they are retained under a grant (ADR 0008).
+        The caller passes only the groups it may release (:meth:`userinfo`)."""
         service = identity.service_from(self.ctx)
         citizen = session.get(CitizenRow, pseudonym)
         if citizen is None:
@@ -135,16 +137,33 @@ class OidcService:
             communes = sorted({e.commune_code for e in facts.evidence})
             if communes:
                 out["residence"] = communes[0]
+        # ADR 0008: names and address come from the vault, retained there only while a
+        # grant of the citizen includes the group (claims_for still requires *this*
+        # platform's grant). Nothing is computed for a group without a retained value.
+        if "profile" in scopes:
+            out.update(service.released(session, pseudonym, "profile"))
         if "email" in scopes:
-            # Parvis never asks FranceConnect for the e-mail address: nothing verified.
-            out["email_verified"] = False
+            address = service.released(session, pseudonym, "email").get("email")
+            if address:
+                out["email"] = address
+                # OpenID Connect Core §5.1: true only when the OP "took affirmative and
+                # reasonable steps to ensure that this e-mail address was controlled by the
+                # End-User". Parvis took none: the address is the one the citizen's
+                # FranceConnect identity provider holds (franceconnect.md, "Formats").
+                out["email_verified"] = False
         return out
 
     def userinfo(self, session: Session, token: OidcTokenRow, client: Client) -> dict[str, Any]:
         assert token.citizen is not None
         scopes = set(token.scope.split())
-        granted = self.granted(session, token.citizen, client.client_id)
-        values = self.facts(session, token.citizen, scopes)
+        granted = self.consented(session, token.citizen, client)
+        # Nothing is read or decrypted for a consent-based group this platform may not have.
+        releasable = {
+            s
+            for s in scopes
+            if s in granted or s not in CLAIM_GROUPS or not CLAIM_GROUPS[s].needs_consent
+        }
+        values = self.facts(session, token.citizen, releasable)
         claims = claims_for(scopes=scopes, granted=granted, facts=values)
         claims["sub"] = self.provider.subject_for(client, token.citizen)
         access_purpose = client.purposes.get("access")
@@ -166,11 +185,30 @@ class OidcService:
         row = session.get(OidcGrantRow, (citizen, client_id))
         return set(row.groups.split()) if row is not None else set()
 
+    def consented(self, session: Session, citizen: str, client: Client) -> set[str]:
+        """The platform's granted groups whose consent is still in force: a group with a
+        registered purpose counts only while the registry's state for that purpose is
+        given or renewed (GDPR Art. 7(3): a consent withdrawn — or expired, or revoked —
+        in the registry stops the release at once, whichever page it was withdrawn on)."""
+        from consent.ledger import ACTIVE
+
+        registry = consent.service_from(self.ctx)
+        out = set()
+        for group in self.granted(session, citizen, client.client_id):
+            purpose = client.purposes.get(group)
+            if purpose:
+                state = registry.state(session, citizen, purpose)
+                if state is None or state.status not in ACTIVE:
+                    continue
+            out.add(group)
+        return out
+
     def missing_consent(
         self, session: Session, citizen: str, client: Client, scopes: set[str]
     ) -> list[str]:
-        """Claim groups asked for that need consent and are not yet granted."""
-        has = self.granted(session, citizen, client.client_id)
+        """Claim groups asked for that need consent and are not granted, or whose consent
+        is no longer in force in the registry (:meth:`consented`): the screen asks again."""
+        has = self.consented(session, citizen, client)
         row = session.get(OidcGrantRow, (citizen, client.client_id))
         wanted = [g for s, g in CLAIM_GROUPS.items() if s in scopes and g.needs_consent]
         out = [g.scope for g in wanted if g.scope not in has]
@@ -205,6 +243,8 @@ class OidcService:
         have = set(row.groups.split())
         if allowed:
             have |= groups
+            # ADR 0008: the first consent to profile/email keeps the values of this sign-in.
+            identity.service_from(self.ctx).retain_released(session, citizen, groups)
         row.groups = " ".join(sorted(have))
         row.granted_at = self.ctx.clock.now()
         registry = consent.service_from(self.ctx)
@@ -263,6 +303,9 @@ class OidcService:
                             method=Method.WEB_FORM,
                             interface=f"oidc-privacy:{client_id}",
                         )
+            session.flush()
+            # ADR 0008: names and address leave the vault with the last grant needing them.
+            identity.service_from(self.ctx).prune_released(session, citizen)
         self.provider.revoke_for(session, citizen=citizen, client_id=client_id)
         return self.end_sessions(session, citizen=citizen, client_id=client_id)
 
