@@ -5,6 +5,10 @@ Minimal by design (issue 8, item 5): the birth date is never released, only
 ``age_over_NN`` booleans computed at the time of the request; eligibility releases the
 decision (rule, territory, assurance, validity), never its evidence; ``residence`` is the
 INSEE commune code and, like ``profile`` and ``email``, needs the citizen's explicit consent.
+``profile`` (``given_name``: every first name; ``family_name``: the birth name, as
+FranceConnect gives them) and ``email`` (the address of the citizen's FranceConnect account,
+``email_verified`` false: Parvis verifies none) are read from the vault, where they are kept
+only as ADR 0008 says.
 """
 
 from __future__ import annotations
@@ -71,13 +75,13 @@ CLAIM_GROUPS: dict[str, ClaimGroup] = {
             "profile",
             ("given_name", "family_name"),
             needs_consent=True,
-            label="Your first names and family name",
+            label="Your first names and birth name",
         ),
         ClaimGroup(
             "email",
             ("email", "email_verified"),
             needs_consent=True,
-            label="Your e-mail address",
+            label="The e-mail address of your FranceConnect account",
         ),
     )
 }

@@ -27,6 +27,12 @@ MESSAGES = {
     "Your session has ended. Please start again.": "Votre session a pris fin. Veuillez recommencer.",
     "This sign-out request is not valid.": "Cette demande de déconnexion n'est pas valide.",
     "Technical detail for the platform:": "Détail technique pour la plateforme :",
+    # Claim groups on the consent screen and the platforms page (identity/oidc/claims.py).
+    "The votes and consultations you can take part in now (not how this was proven)": "Les votes et consultations auxquels vous pouvez participer aujourd'hui (pas la façon dont cela a été prouvé)",
+    "Whether you are over 11, 15, 16 and 18 (never your date of birth)": "Si vous avez plus de 11, 15, 16 et 18 ans (jamais votre date de naissance)",
+    "The INSEE code of the commune where you live": "Le code INSEE de la commune où vous habitez",
+    "Your first names and birth name": "Vos prénoms et votre nom de naissance",
+    "The e-mail address of your FranceConnect account": "L'adresse électronique de votre compte FranceConnect",
 }
 
 register_catalog("fr", MESSAGES)

@@ -23,6 +23,8 @@ from consent import requests as dsr
 from consent.bases import Right
 from consent.errors import SubjectErasedError
 from consent.ledger import Actor, ActorKind, Method, Status
+from identity.oidc import locale_fr as oidc_fr
+from identity.oidc.claims import CLAIM_GROUPS
 from identity.oidc.service import oidc_from
 from identity.relying_party import email_of
 from identity.service import HELD_PREFIX
@@ -85,9 +87,12 @@ def test_with_consent_the_platform_receives_the_sign_ins_names_and_address(
     code_flow: CodeFlow, ctx: AppContext, browser: TestClient
 ) -> None:
     wide = register(ctx, scopes=WIDE)
-    page = code_flow.page(wide, scope="openid age profile email")
+    page = code_flow.page(wide, scope="openid age profile email", ui_locales="fr")
     assert 'data-scope="profile"' in page.text
     assert 'data-scope="email"' in page.text
+    # In plain French: what the platform will receive.
+    assert "Vos prénoms et votre nom de naissance" in page.text
+    assert "L&#39;adresse électronique de votre compte FranceConnect" in page.text
     who = pseudonym(browser, ctx)
     # Signed in, not yet consented: held for this sign-in only, nothing retained.
     assert vault_names(ctx, who) == {"birthdate", "sign-in:profile", "sign-in:email"}
@@ -330,6 +335,12 @@ def audit_rows(ctx: AppContext, db: Any, who: str) -> list[Any]:
     import audit
 
     return list(audit.service_from(ctx).query(db, subject=who, limit=1000))
+
+
+def test_every_claim_group_label_is_translated() -> None:
+    """The consent screen shows ``_(group.label)``, which the template scan of
+    tests/identity/test_i18n.py cannot see."""
+    assert [g.label for g in CLAIM_GROUPS.values() if g.label not in oidc_fr.MESSAGES] == []
 
 
 @pytest.mark.parametrize(
