@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from authlib.oauth2.rfc6749 import InvalidRequestError, OAuth2Request
+from authlib.oauth2.rfc6749.util import extract_basic_authorization
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -20,8 +21,12 @@ from starlette.routing import Route
 from starlette.testclient import TestClient
 
 from identity.oidc.starlette import (
+    MAX_FIELD_BYTES,
+    MAX_FIELDS,
+    FormBodyError,
     StarletteAuthorizationServer,
     StarletteOAuth2Request,
+    combined_headers,
     read_request,
     to_response,
 )
@@ -57,6 +62,28 @@ async def token(request: Request) -> Response:
     return to_response(server.create_token_response(await read_request(request)))
 
 
+async def oauth_token(request: Request) -> Response:
+    """A token endpoint as Parvis's are written: a form over the limits is answered as an
+    OAuth error."""
+    try:
+        oauth = await read_request(request)
+    except FormBodyError as exc:
+        return exc.oauth_response()
+    return to_response(server.create_token_response(oauth))
+
+
+async def headers_seen(request: Request) -> Response:
+    oauth = await read_request(request)
+    return JSONResponse(
+        {
+            "authorization": oauth.headers.get("authorization"),
+            "accept": oauth.headers.get("Accept"),
+            "cookie": oauth.headers.getlist("set-cookie"),
+            "items": [list(item) for item in oauth.headers.items()],
+        }
+    )
+
+
 async def triple(request: Request) -> Response:
     """Answers the triple the test asks for (status, body kind, headers)."""
     kind = request.query_params["kind"]
@@ -69,6 +96,8 @@ async def triple(request: Request) -> Response:
         ),
         "redirect": (302, "", [("Location", "https://rp.example/cb?code=x&iss=y")]),
         "text": (200, "plain body", [("Content-Type", "text/plain"), ("X-A", "1"), ("X-A", "2")]),
+        "untyped-text": (200, "plain body", []),
+        "untyped-bytes": (200, b"\x00\x01", [("X-A", "1")]),
     }
     return to_response(server.handle_response(*results[kind]))
 
@@ -77,6 +106,8 @@ app = Starlette(
     routes=[
         Route("/echo", echo, methods=["GET", "POST"]),
         Route("/token", token, methods=["POST"]),
+        Route("/oauth-token", oauth_token, methods=["POST"]),
+        Route("/headers", headers_seen, methods=["GET", "POST"]),
         Route("/triple", triple),
     ]
 )
@@ -118,11 +149,28 @@ def test_post_form_and_query_together(http: TestClient) -> None:
     assert seen["method"] == "POST"
     assert seen["form"] == [["grant_type", "authorization_code"], ["client_id", "from-body"]]
     assert seen["args"] == [["client_id", "from-query"], ["extra", "1"]]
-    # The body wins in ``data``; ``datalist`` keeps both so a repeated parameter is seen
-    # (RFC 6749 §3.1: "Request and response parameters MUST NOT be included more than once").
-    assert seen["client_id"] == "from-body"
+    # The query wins in ``data``, as Werkzeug's ``request.values`` that Authlib's Flask
+    # adapter returns (authlib/integrations/flask_oauth2/requests.py); ``datalist`` keeps
+    # both so a repeated parameter is seen (RFC 6749 §3.1: "Request and response
+    # parameters MUST NOT be included more than once").
+    assert seen["client_id"] == "from-query"
+    assert seen["data"]["client_id"] == "from-query"
     assert seen["datalist"]["client_id"] == ["from-query", "from-body"]
     assert seen["grant_type"] == "authorization_code"
+
+
+def test_a_repeated_parameter_gives_its_first_value_like_werkzeug(http: TestClient) -> None:
+    """``CombinedMultiDict.__getitem__`` returns the first value: in the query, then in
+    the body (a later copy never overrides an earlier one)."""
+    seen = http.post(
+        "/echo?scope=openid&scope=age",
+        content="scope=residence&state=s1&state=s2",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    ).json()
+    assert seen["scope"] == "openid"
+    assert seen["data"] == {"scope": "openid", "state": "s1"}
+    assert seen["datalist"]["scope"] == ["openid", "age", "residence"]
+    assert seen["datalist"]["state"] == ["s1", "s2"]
 
 
 def test_repeated_form_parameter_is_visible(http: TestClient) -> None:
@@ -184,14 +232,44 @@ def test_a_get_body_is_ignored(http: TestClient) -> None:
     assert seen["client_id"] is None
 
 
-def test_too_many_or_too_large_fields_are_a_400_not_a_500(http: TestClient) -> None:
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+TOO_MANY = "&".join(f"f{n}=x" for n in range(MAX_FIELDS + 1))
+TOO_LARGE = "client_id=" + "a" * (MAX_FIELD_BYTES + 1)
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (TOO_MANY, f"Too many fields. Maximum number of fields is {MAX_FIELDS}."),
+        (TOO_LARGE, "Field exceeded maximum size of 1024KB."),
+    ],
+    ids=["too-many-fields", "field-too-large"],
+)
+def test_a_form_over_the_limits_is_an_rfc_6749_invalid_request(
+    http: TestClient, body: str, reason: str
+) -> None:
     """Starlette's form parser bounds what the adapter materialises (1000 fields, 1 MiB per
-    field); over that the request is refused with 400."""
-    many = "&".join(f"f{n}=x" for n in range(1001))
-    form = {"Content-Type": "application/x-www-form-urlencoded"}
-    assert http.post("/echo", content=many, headers=form).status_code == 400
-    large = "client_id=" + "a" * (1024 * 1024 + 1)
-    assert http.post("/echo", content=large, headers=form).status_code == 400
+    field). Over that an OAuth endpoint answers RFC 6749 §5.2 ``invalid_request`` as JSON,
+    never cached, not Starlette's plain-text 400."""
+    response = http.post("/oauth-token", content=body, headers=FORM)
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/json"
+    assert response.headers["cache-control"] == "no-store"
+    assert response.json() == {
+        "error": "invalid_request",
+        "error_description": f"malformed form body: {reason}",
+    }
+    # A caller that does not catch the error still answers 400 (Starlette's HTTPException).
+    uncaught = http.post("/echo", content=body, headers=FORM)
+    assert uncaught.status_code == 400
+    assert uncaught.text == reason
+
+
+def test_a_form_at_the_limits_is_read(http: TestClient) -> None:
+    """The bounds are inclusive: exactly 1000 fields are read (no off-by-one refusal)."""
+    body = "&".join(f"f{n}=x" for n in range(MAX_FIELDS))
+    seen = http.post("/echo", content=body, headers=FORM).json()
+    assert len(seen["form"]) == MAX_FIELDS
 
 
 def test_the_application_body_limit_stops_large_bodies_before_the_adapter() -> None:
@@ -242,6 +320,57 @@ def test_triples_become_responses(http: TestClient) -> None:
     text = http.get("/triple", params={"kind": "text"})
     assert text.text == "plain body"
     assert text.headers.get_list("x-a") == ["1", "2"], "repeated headers are all sent"
+
+
+@pytest.mark.parametrize("kind", ["untyped-text", "untyped-bytes"])
+def test_a_body_without_content_type_is_sent_as_text(http: TestClient, kind: str) -> None:
+    """RFC 9110 §8.3: content goes out with a Content-Type (``text/plain; charset=utf-8``
+    when the triple gave none), never for the recipient to guess."""
+    response = http.get("/triple", params={"kind": kind})
+    assert response.status_code == 200
+    assert response.headers.get_list("content-type") == ["text/plain; charset=utf-8"]
+    assert response.content in {b"plain body", b"\x00\x01"}
+
+
+def test_an_empty_body_gets_no_content_type(http: TestClient) -> None:
+    redirect = http.get("/triple", params={"kind": "redirect"}, follow_redirects=False)
+    assert "content-type" not in redirect.headers
+
+
+def test_repeated_request_headers_are_combined_not_dropped(http: TestClient) -> None:
+    """RFC 9110 §5.3: repeated field lines are one comma-separated value, in order (as a
+    WSGI server gives them to Werkzeug); ``Set-Cookie`` lines stay apart."""
+    seen = http.get(
+        "/headers",
+        headers=[
+            ("Accept", "application/json"),
+            ("Authorization", "Basic YTpi"),
+            ("Accept", "text/html"),
+            ("Authorization", "Basic Yzpk"),
+        ],
+    ).json()
+    assert seen["authorization"] == "Basic YTpi, Basic Yzpk"
+    assert seen["accept"] == "application/json, text/html"
+    assert ["authorization", "Basic YTpi, Basic Yzpk"] in seen["items"]
+    assert [k for k, _ in seen["items"]].count("accept") == 1
+    headers = combined_headers(
+        [("Set-Cookie", "a=1"), ("X-Y", "1"), ("set-cookie", "b=2"), ("x-y", "2")]
+    )
+    assert headers.getlist("set-cookie") == ["a=1", "b=2"]
+    assert headers["x-y"] == "1, 2"
+    assert combined_headers({"Content-Type": "text/plain"})["content-type"] == "text/plain"
+
+
+def test_two_basic_credentials_are_not_one_client() -> None:
+    """A second ``Authorization`` line used to be dropped (``dict(headers)`` kept one);
+    combined, the two credentials are no Basic value Authlib can parse: no client."""
+    request = StarletteOAuth2Request(
+        method="POST",
+        uri=f"{BASE}/token",
+        headers=[("Authorization", "Basic YTpi"), ("Authorization", "Basic Yzpk")],
+        form=[("grant_type", "client_credentials")],
+    )
+    assert extract_basic_authorization(request.headers) == (None, None)
 
 
 def test_error_with_redirect_uri_is_a_302_triple() -> None:
