@@ -28,11 +28,13 @@ from identity.errors import (
     StaffAuthenticationError,
     StateMismatchError,
 )
+from identity.franceconnect import ACR_ORDER
 from identity.ratelimit import RateLimiter
 from identity.tables import PostalCodeRow
 from parvis.kernel.context import AppContext
 from parvis.kernel.errors import UnauthenticatedError
 from parvis.kernel.principal import Anonymous, Citizen, Principal, Role, Staff, require_role
+from parvis.kernel.sessions import WebSession
 from parvis.kernel.web import (
     check_csrf,
     current_principal,
@@ -43,7 +45,14 @@ from parvis.kernel.web import (
     web_session,
 )
 
-__all__ = ["citizen_router", "safe_next", "staff_page", "staff_router"]
+__all__ = [
+    "SESSION_ACR",
+    "citizen_router",
+    "safe_next",
+    "session_acr",
+    "staff_page",
+    "staff_router",
+]
 
 citizen_router = APIRouter(include_in_schema=False)
 staff_router = APIRouter(prefix="/staff", include_in_schema=False)
@@ -177,6 +186,23 @@ def _local(target: object) -> str | None:
     return safe_next(target)
 
 
+#: The web session's record of the ``acr`` FranceConnect returned for *this* sign-in (an
+#: eIDAS level, franceconnect.md "ID token claims"). The citizen record keeps the level of
+#: the latest sign-in on any device; a session vouches only for its own authentication
+#: (OpenID Connect Core §2: ``acr`` is the class "that the authentication performed
+#: satisfied"), so the OpenID provider reads it from here (:func:`session_acr`).
+SESSION_ACR = "fc_acr"
+
+
+def session_acr(session: WebSession) -> str | None:
+    """The eIDAS level of this session's FranceConnect sign-in, or None (a session signed
+    in otherwise, or before the level was recorded in sessions)."""
+    if not isinstance(session.principal, Citizen):
+        return None
+    value = session.extra.get(SESSION_ACR)
+    return value if isinstance(value, str) and value in ACR_ORDER else None
+
+
 @citizen_router.get("/auth/franceconnect/callback")
 def franceconnect_callback(request: Request, ctx: CtxDep) -> Response:
     session = web_session(request, ctx)
@@ -203,6 +229,7 @@ def franceconnect_callback(request: Request, ctx: CtxDep) -> Response:
     new.extra.pop("fc_state", None)
     new.extra.pop("fc_nonce", None)
     new.extra["fc_id_token"] = result.id_token
+    new.extra[SESSION_ACR] = result.acr
     with ctx.db.write_session() as db:
         ctx.sessions.save(db, new)
     return response
@@ -219,6 +246,7 @@ def sign_out(request: Request, ctx: CtxDep, csrf_token: Annotated[str, Form()] =
         response = _redirect("/")
         new = start_session(request, response, Anonymous())
         new.extra.pop("fc_id_token", None)
+        new.extra.pop(SESSION_ACR, None)
         with ctx.db.write_session() as db:
             ctx.sessions.save(db, new)
         return response
@@ -227,6 +255,7 @@ def sign_out(request: Request, ctx: CtxDep, csrf_token: Annotated[str, Form()] =
     response = _redirect(url, form_target=url)
     new = start_session(request, response, Anonymous())
     new.extra.pop("fc_id_token", None)
+    new.extra.pop(SESSION_ACR, None)
     new.extra["fc_logout_state"] = state
     with ctx.db.write_session() as db:
         ctx.sessions.save(db, new)

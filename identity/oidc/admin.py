@@ -14,12 +14,13 @@ no business here.
 Every change is written to the audit log in the transaction that makes it, with the staff
 member (or ``system:cli``) as actor and only the client's metadata as details: never the
 platform's display name (free text), never a secret. Disabling a client revokes its live
-access tokens and ends its sign-in sessions in the same transaction.
+access tokens and ends its sign-in sessions in the same transaction (the registry does it:
+:meth:`identity.oidc.clients.ClientRegistry.disable`); enabling it again lifts the flag only.
 
 Pages (French paths like the other staff pages): ``/staff/plateformes`` (list),
 ``/staff/plateformes/nouvelle`` (register), ``/staff/plateformes/{client_id}`` (details,
-secret rotation, disabling). Forms carry the session's CSRF token; refused input is shown on
-the form with what was typed (422), never as a 500.
+secret rotation, disabling, enabling). Forms carry the session's CSRF token; refused input is
+shown on the form with what was typed (422), never as a 500.
 """
 
 from __future__ import annotations
@@ -27,14 +28,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from joserfc import jwk
 from joserfc.errors import JoseError
-from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -44,10 +43,10 @@ import consent
 from identity import auditing
 from identity.oidc import locale_admin_fr  # noqa: F401 - registers the French catalogue
 from identity.oidc.claims import CLAIM_GROUPS, SCOPES
-from identity.oidc.clients import API_SCOPES, ID_TOKEN_ALGS, Registration
+from identity.oidc.clients import API_SCOPES, ID_TOKEN_ALGS, Disabled, Registration
 from identity.oidc.errors import ClientRegistrationError, UnknownClientError
 from identity.oidc.service import oidc_from
-from identity.oidc.tables import OidcClientRow, OidcSessionRow, OidcTokenRow
+from identity.oidc.tables import OidcClientRow
 from identity.pages import staff_page
 from parvis.kernel.context import AppContext
 from parvis.kernel.errors import DomainError
@@ -61,6 +60,7 @@ __all__ = [
     "Disabled",
     "PrivateKeyMaterialError",
     "disable_client",
+    "enable_client",
     "parse_jwks",
     "register_client",
     "rotate_client_secret",
@@ -154,47 +154,13 @@ def rotate_client_secret(ctx: AppContext, session: Session, client_id: str, *, a
     return secret
 
 
-@dataclass(frozen=True, slots=True)
-class Disabled:
-    """What disabling a client did."""
-
-    client_id: str
-    already: bool
-    tokens_revoked: int
-    sessions_ended: int
-
-
 def disable_client(ctx: AppContext, session: Session, client_id: str, *, actor: str) -> Disabled:
-    """Disable a client: it can no longer authenticate or sign anyone in, its live access
-    tokens are revoked (RFC 7009 §2.2 semantics: no longer accepted at userinfo or
-    introspection) and its sign-in sessions end, all in the caller's transaction.
-
-    ``ClientRegistry.disable`` only marks the row; the revocation is done here with the
-    provider's tables until the registry owns it (reported)."""
-    row = session.get(OidcClientRow, client_id) if _CLIENT_ID.match(client_id) else None
-    if row is None:
-        raise UnknownClientError(f"no client {client_id[:64]!r}")
-    already = row.disabled_at is not None
-    oidc_from(ctx).clients.disable(session, client_id)
-    now = ctx.clock.now()
-    # Client-credentials tokens carry no citizen, so Provider.revoke_for cannot reach them.
-    tokens = session.execute(
-        update(OidcTokenRow)
-        .where(OidcTokenRow.client_id == client_id, OidcTokenRow.revoked_at.is_(None))
-        .values(revoked_at=now)
-    )
-    sessions = session.execute(
-        update(OidcSessionRow)
-        .where(OidcSessionRow.client_id == client_id, OidcSessionRow.ended_at.is_(None))
-        .values(ended_at=now)
-    )
-    result = Disabled(
-        client_id=client_id,
-        already=already,
-        tokens_revoked=int(getattr(tokens, "rowcount", 0) or 0),
-        sessions_ended=int(getattr(sessions, "rowcount", 0) or 0),
-    )
-    if not already or result.tokens_revoked or result.sessions_ended:
+    """Disable a client through :meth:`ClientRegistry.disable` (which revokes its live
+    access tokens, ends its sign-in sessions and expires its pending codes, in the caller's
+    transaction) and audit it. A second disabling that found nothing left to end is not
+    audited (it changed nothing)."""
+    result = oidc_from(ctx).clients.disable(session, client_id)
+    if not result.already or result.tokens_revoked or result.sessions_ended:
         _audit(
             ctx,
             session,
@@ -207,6 +173,17 @@ def disable_client(ctx: AppContext, session: Session, client_id: str, *, actor: 
             },
         )
     return result
+
+
+def enable_client(ctx: AppContext, session: Session, client_id: str, *, actor: str) -> bool:
+    """Lift a disabling (:meth:`ClientRegistry.enable`: tokens and sessions ended by the
+    disabling stay ended) and audit it as ``identity.oidc.client.enabled``; returns whether
+    the client was disabled (enabling an enabled client changes nothing and is not
+    audited)."""
+    changed = oidc_from(ctx).clients.enable(session, client_id)
+    if changed:
+        _audit(ctx, session, "enabled", actor=actor, details={"client_id": client_id})
+    return changed
 
 
 def parse_jwks(text: str) -> dict[str, Any] | None:
@@ -471,12 +448,14 @@ def detail_page(request: Request, ctx: CtxDep, staff: AdminDep, client_id: str) 
 ACTIONS: dict[str, Callable[[AppContext, Session, str, str], Any]] = {
     "rotate-secret": lambda ctx, db, cid, actor: rotate_client_secret(ctx, db, cid, actor=actor),
     "disable": lambda ctx, db, cid, actor: disable_client(ctx, db, cid, actor=actor),
+    "enable": lambda ctx, db, cid, actor: enable_client(ctx, db, cid, actor=actor),
 }
+NOTICES = {"disable": "Platform disabled.", "enable": "Platform enabled."}
 
 
 @router.post("/{client_id}")
 async def act(request: Request, ctx: CtxDep, staff: AdminDep, client_id: str) -> Response:
-    """Rotate the secret (the new one is shown once) or disable the client."""
+    """Rotate the secret (the new one is shown once), disable or enable the client."""
     if isinstance(staff, Response):
         return staff
     form = await request.form()
@@ -498,4 +477,4 @@ async def act(request: Request, ctx: CtxDep, staff: AdminDep, client_id: str) ->
         return _detail_page(request, ctx, client_id, error=exc.detail, status=409)
     if isinstance(result, str):
         return _detail_page(request, ctx, client_id, secret=result, notice="New secret created.")
-    return _detail_page(request, ctx, client_id, notice="Platform disabled.")
+    return _detail_page(request, ctx, client_id, notice=NOTICES[action])

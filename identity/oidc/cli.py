@@ -2,9 +2,8 @@
 
 Each command fails with one line on standard error (:func:`parvis.kernel.cli.one_line_errors`)
 and writes its change to the audit log as ``system:cli``, through the same use cases as the
-staff pages (:mod:`identity.oidc.admin`). There is no ``client enable``: the client registry
-has no operation to lift a disabling, and a disabled platform is registered again under a
-new id (its citizens' pairwise identifiers stay the same when its sector does).
+staff pages (:mod:`identity.oidc.admin`). ``client enable`` lifts a disabling; what the
+disabling ended (access tokens, sign-in sessions) stays ended.
 """
 
 from __future__ import annotations
@@ -114,6 +113,18 @@ def disable(client_id: str) -> None:
         f"{client_id} {state}: {done.tokens_revoked} access tokens revoked, "
         f"{done.sessions_ended} sessions ended"
     )
+
+
+@client_app.command("enable")
+@one_line_errors
+def enable(client_id: str) -> None:
+    """Enable CLIENT_ID again: sign-ins and token requests work anew; the access tokens
+    revoked and sessions ended by the disabling stay so."""
+    from identity.oidc.admin import enable_client
+
+    with _ctx() as ctx, ctx.db.write_session() as db:
+        changed = enable_client(ctx, db, client_id, actor=ACTOR)
+    typer.echo(f"{client_id} {'enabled' if changed else 'was not disabled'}")
 
 
 @client_app.command("list")

@@ -18,13 +18,13 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from identity.oidc.claims import SCOPES
 from identity.oidc.errors import ClientRegistrationError, UnknownClientError
 from identity.oidc.pairwise import sector_of
-from identity.oidc.tables import OidcClientRow
+from identity.oidc.tables import OidcClientRow, OidcCodeRow, OidcSessionRow, OidcTokenRow
 from parvis.kernel.clock import Clock
 from parvis.kernel.keys import derive_key, keyed_hash
 
@@ -32,6 +32,7 @@ __all__ = [
     "AUTH_METHODS",
     "Client",
     "ClientRegistry",
+    "Disabled",
     "Registration",
     "check_secret",
 ]
@@ -208,8 +209,23 @@ def check_secret(secret_key: bytes, expected: str | None, presented: str) -> boo
     return same and expected is not None
 
 
+@dataclass(frozen=True, slots=True)
+class Disabled:
+    """What :meth:`ClientRegistry.disable` did."""
+
+    client_id: str
+    already: bool
+    tokens_revoked: int
+    sessions_ended: int
+    codes_expired: int
+
+
+def _count(result: Any) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 class ClientRegistry:
-    """Create, read, rotate and disable clients in the caller's transaction."""
+    """Create, read, rotate, disable and enable clients in the caller's transaction."""
 
     def __init__(self, *, master_secret: str, clock: Clock) -> None:
         self.secret_key = derive_key(master_secret, SECRET_PURPOSE)
@@ -270,11 +286,77 @@ class ClientRegistry:
         """The work of a secret check for a client that does not exist (always False)."""
         return check_secret(self.secret_key, None, presented)
 
-    def disable(self, session: Session, client_id: str) -> None:
-        row = session.get(OidcClientRow, client_id)
+    def _row(self, session: Session, client_id: str) -> OidcClientRow:
+        """The client's row, locked until the caller's transaction ends (two administrators
+        acting at once see each other's change, and ``already`` is exact)."""
+        valid = isinstance(client_id, str) and _CLIENT_ID.match(client_id)
+        row = session.get(OidcClientRow, client_id, with_for_update=True) if valid else None
         if row is None:
-            raise UnknownClientError(f"no client {client_id!r}")
-        row.disabled_at = row.disabled_at or self.clock.now()
+            raise UnknownClientError(f"no client {str(client_id)[:64]!r}")
+        return row
+
+    def disable(self, session: Session, client_id: str) -> Disabled:
+        """Disable a client, in the caller's transaction: it can no longer authenticate or
+        sign anyone in (:meth:`get` no longer finds it), and what it holds ends with it —
+
+        - every live access token, client-credentials tokens included, is revoked (RFC 7009
+          §2.2: "the token is … no longer usable"; at userinfo, introspection and the
+          platform APIs);
+        - its sign-in sessions end (the ``sid`` of its ID tokens is over);
+        - its authorization codes not yet exchanged expire, so that no token is issued from
+          them should the client be enabled again within their lifetime.
+
+        Disabling a disabled client still revokes and ends whatever a concurrent request
+        left behind (``already`` tells the caller). :meth:`Provider.bearer` also refuses
+        a disabled client's tokens, so a token committed by a request that authenticated
+        the client just before this transaction is refused all the same."""
+        row = self._row(session, client_id)
+        already = row.disabled_at is not None
+        now = self.clock.now()
+        row.disabled_at = row.disabled_at or now
+        tokens = session.execute(
+            update(OidcTokenRow)
+            .where(OidcTokenRow.client_id == client_id, OidcTokenRow.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+        sessions = session.execute(
+            update(OidcSessionRow)
+            .where(OidcSessionRow.client_id == client_id, OidcSessionRow.ended_at.is_(None))
+            .values(ended_at=now)
+        )
+        codes = session.execute(
+            update(OidcCodeRow)
+            .where(
+                OidcCodeRow.client_id == client_id,
+                OidcCodeRow.used_at.is_(None),
+                OidcCodeRow.expires_at > now,
+            )
+            .values(expires_at=now)
+        )
+        return Disabled(
+            client_id=client_id,
+            already=already,
+            tokens_revoked=_count(tokens),
+            sessions_ended=_count(sessions),
+            codes_expired=_count(codes),
+        )
+
+    def enable(self, session: Session, client_id: str) -> bool:
+        """Lift a disabling; returns whether the client was disabled. Only the flag is
+        lifted: the tokens, sessions and codes that :meth:`disable` ended stay ended (a
+        revoked token is never valid again, RFC 7009 §2.2), so the platform starts afresh
+        with new sign-ins. Its secret, keys and registration are unchanged (rotate the
+        secret if it may have leaked)."""
+        row = self._row(session, client_id)
+        if row.disabled_at is None:
+            return False
+        row.disabled_at = None
+        return True
+
+    def is_enabled(self, session: Session, client_id: str) -> bool:
+        """Whether ``client_id`` is registered and not disabled (one primary-key read)."""
+        row = session.get(OidcClientRow, client_id)
+        return row is not None and row.disabled_at is None
 
     def get(self, session: Session, client_id: str) -> Client | None:
         row = session.get(OidcClientRow, client_id) if _CLIENT_ID.match(client_id or "") else None

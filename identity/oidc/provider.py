@@ -129,10 +129,13 @@ class StoredCode:
 
 @dataclass
 class StoredToken:
-    """An access token row seen through Authlib's ``TokenMixin``."""
+    """An access token row seen through Authlib's ``TokenMixin``. ``client_enabled``: a
+    token of a disabled client counts as revoked (RFC 7662 §2.2: ``active`` is false for a
+    token that "has been revoked … or is otherwise invalid")."""
 
     row: OidcTokenRow
     now: datetime
+    client_enabled: bool = True
 
     def check_client(self, client: Client) -> bool:
         return self.row.client_id == client.client_id
@@ -147,7 +150,7 @@ class StoredToken:
         return _aware(self.row.expires_at, self.now) <= self.now
 
     def is_revoked(self) -> bool:
-        return self.row.revoked_at is not None
+        return self.row.revoked_at is not None or not self.client_enabled
 
     def get_user(self) -> str | None:
         return self.row.citizen
@@ -242,12 +245,18 @@ class Provider(StarletteAuthorizationServer):  # StarletteAuthorizationServer ca
         return pairwise_sub(self.pairwise_key, sector=client.sector, pseudonym=pseudonym)
 
     def bearer(self, session: Session, token: str) -> OidcTokenRow | None:
-        """A live access token (not expired, not revoked), or None."""
+        """A live access token, or None: known, not expired, not revoked, and issued to a
+        client that is still enabled (RFC 6750 §3.1 ``invalid_token``: "revoked … or
+        invalid for other reasons"). :meth:`ClientRegistry.disable` revokes the client's
+        tokens too; this check also refuses one committed by a token request that had
+        authenticated the client just before the disabling."""
         if not token or len(token) > 200:
             return None
         row = session.get(OidcTokenRow, digest(token))
         now = self.clock.now()
         if row is None or row.revoked_at is not None or _aware(row.expires_at, now) <= now:
+            return None
+        if not self.clients.is_enabled(session, row.client_id):
             return None
         return row
 
@@ -626,8 +635,13 @@ class _Introspection(IntrospectionEndpoint):  # type: ignore[misc]
     ]
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> StoredToken | None:
-        row = _db().get(OidcTokenRow, digest(token_string or ""))
-        return StoredToken(row, self.server.clock.now()) if row is not None else None
+        session = _db()
+        row = session.get(OidcTokenRow, digest(token_string or ""))
+        if row is None:
+            return None
+        provider: Provider = self.server
+        enabled = provider.clients.is_enabled(session, row.client_id)
+        return StoredToken(row, provider.clock.now(), client_enabled=enabled)
 
     def check_permission(self, token: StoredToken, client: Client, request: Any) -> bool:
         # A platform may introspect only its own tokens (no cross-client probing).

@@ -5,6 +5,7 @@ screen), token, userinfo, revocation and introspection (logout is in
 from __future__ import annotations
 
 import hmac
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import urlencode, urlsplit
@@ -16,11 +17,25 @@ from starlette.concurrency import run_in_threadpool
 
 from identity.oidc import locale_fr  # noqa: F401 - registers the French catalogue
 from identity.oidc.claims import CLAIM_GROUPS, SCOPES, UnmetAcrError, acr_to_release
-from identity.oidc.clients import API_SCOPES
-from identity.oidc.provider import CURRENT_DB, EndUser, claims_request, digest
+from identity.oidc.clients import API_SCOPES, Client
+from identity.oidc.keystore import JWKS_MAX_AGE
+from identity.oidc.provider import (
+    CURRENT_DB,
+    ID_TOKEN_SECONDS,
+    EndUser,
+    Provider,
+    claims_request,
+    digest,
+)
 from identity.oidc.service import oidc_from
-from identity.oidc.starlette import StarletteOAuth2Request, read_request, to_response
-from identity.tables import CitizenRow
+from identity.oidc.starlette import (
+    FormBodyError,
+    OAuthResponse,
+    StarletteOAuth2Request,
+    read_request,
+    to_response,
+)
+from identity.pages import session_acr
 from parvis.kernel import i18n
 from parvis.kernel.context import AppContext
 from parvis.kernel.principal import Citizen
@@ -129,7 +144,9 @@ def jwks(ctx: CtxDep) -> JSONResponse:
     with ctx.db.write_session() as db:
         service.keys.ensure(db)
         keys = service.keys.jwks(db)
-    return JSONResponse(keys, headers={"Cache-Control": "public, max-age=300"})
+    # The same constant sets how long a next key is published before it signs
+    # (keystore.NEXT_KEY_MIN_PUBLISHED): the cache and the rotation delay cannot drift.
+    return JSONResponse(keys, headers={"Cache-Control": f"public, max-age={JWKS_MAX_AGE}"})
 
 
 def _run(ctx: AppContext, work: Any) -> Any:
@@ -190,14 +207,18 @@ def _page_message(error: OAuth2Error) -> str:
 
 
 def _end_user(ctx: AppContext, request: Request) -> EndUser | None:
+    """The signed-in citizen, with the time and the ``acr`` of *this* session's sign-in
+    (OpenID Connect Core §2: ``auth_time`` and ``acr`` describe the authentication of the
+    End-User behind this request — not the latest sign-in on another device, which the
+    citizen record keeps)."""
     session = web_session(request, ctx)
     if session is None or not isinstance(session.principal, Citizen):
         return None
-    pseudonym = session.principal.pseudonym
-    with ctx.db.read_session() as db:
-        row = db.get(CitizenRow, pseudonym)
-        acr = row.acr if row is not None else None
-    return EndUser(pseudonym=pseudonym, auth_time=int(session.created_at.timestamp()), acr=acr)
+    return EndUser(
+        pseudonym=session.principal.pseudonym,
+        auth_time=int(session.created_at.timestamp()),
+        acr=session_acr(session),
+    )
 
 
 def _request_digest(params: dict[str, str]) -> str:
@@ -397,45 +418,78 @@ def _consent_page(
     return response
 
 
+async def _authorize_request(request: Request, ctx: AppContext) -> Response:
+    try:
+        oauth = await read_request(request)
+    except FormBodyError as exc:
+        # The parameters could not be read, so neither can the redirect URI: shown to the
+        # citizen, never redirected (RFC 6749 §4.1.2.1).
+        return error_page(
+            request,
+            "The platform's sign-in request is not valid.",
+            detail=exc.oauth_error().description,
+        )
+    return await _authorize(request, ctx, oauth)
+
+
 @router.get("/authorize")
 async def authorize_get(request: Request, ctx: CtxDep) -> Response:
-    return await _authorize(request, ctx, await read_request(request))
+    return await _authorize_request(request, ctx)
 
 
 @router.post("/authorize")
 async def authorize_post(request: Request, ctx: CtxDep) -> Response:
-    return await _authorize(request, ctx, await read_request(request))
+    return await _authorize_request(request, ctx)
+
+
+async def _endpoint(
+    request: Request,
+    ctx: AppContext,
+    respond: Callable[[Provider, StarletteOAuth2Request], OAuthResponse],
+) -> Response:
+    """An RFC 6749 endpoint: the request read, ``respond(provider, oauth)`` run in one
+    transaction; a form over the parser's limits is §5.2 ``invalid_request`` JSON."""
+    try:
+        oauth = await read_request(request)
+    except FormBodyError as exc:
+        return exc.oauth_response()
+    provider = oidc_from(ctx).provider
+    return to_response(await run_in_threadpool(_run, ctx, lambda: respond(provider, oauth)))
 
 
 @router.post("/token")
 async def token(request: Request, ctx: CtxDep) -> Response:
-    oauth = await read_request(request)
-    provider = oidc_from(ctx).provider
-    return to_response(
-        await run_in_threadpool(_run, ctx, lambda: provider.create_token_response(oauth))
-    )
+    return await _endpoint(request, ctx, lambda p, oauth: p.create_token_response(oauth))
 
 
 @router.post("/revoke")
 async def revoke(request: Request, ctx: CtxDep) -> Response:
-    oauth = await read_request(request)
-    provider = oidc_from(ctx).provider
-    return to_response(
-        await run_in_threadpool(
-            _run, ctx, lambda: provider.create_endpoint_response("revocation", oauth)
-        )
+    return await _endpoint(
+        request, ctx, lambda p, oauth: p.create_endpoint_response("revocation", oauth)
     )
 
 
 @router.post("/introspect")
 async def introspect(request: Request, ctx: CtxDep) -> Response:
-    oauth = await read_request(request)
-    provider = oidc_from(ctx).provider
-    return to_response(
-        await run_in_threadpool(
-            _run, ctx, lambda: provider.create_endpoint_response("introspection", oauth)
-        )
+    return await _endpoint(
+        request, ctx, lambda p, oauth: p.create_endpoint_response("introspection", oauth)
     )
+
+
+def signed_userinfo_claims(provider: Provider, client: Client) -> dict[str, Any]:
+    """The registered claims of a signed userinfo response. OpenID Connect Core §5.3.2: "If
+    signed, the UserInfo Response MUST contain the Claims iss (issuer) and aud (audience) …
+    The iss value MUST be the OP's Issuer Identifier URL. The aud value MUST be or include
+    the RP's Client ID value." ``iat`` and ``exp`` (RFC 7519 §4.1.4, §4.1.6) bound the
+    life of the signed copy like the ID token's (:data:`ID_TOKEN_SECONDS`): without them a
+    captured userinfo JWT would verify for as long as the signing key is published."""
+    now = int(provider.clock.now().timestamp())
+    return {
+        "iss": provider.issuer,
+        "aud": client.client_id,
+        "iat": now,
+        "exp": now + ID_TOKEN_SECONDS,
+    }
 
 
 def _bearer_error(error: str, status: int = 401) -> Response:
@@ -446,7 +500,11 @@ def _bearer_error(error: str, status: int = 401) -> Response:
 
 
 async def _userinfo(request: Request, ctx: CtxDep) -> Response:
-    oauth = await read_request(request)
+    try:
+        oauth = await read_request(request)
+    except FormBodyError:
+        # RFC 6750 §3.1: "invalid_request … The request is … otherwise malformed" (400).
+        return _bearer_error("invalid_request", 400)
     scheme, _, value = oauth.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer":
         value = oauth.form.get("access_token", "") if request.method == "POST" else ""
@@ -464,7 +522,7 @@ async def _userinfo(request: Request, ctx: CtxDep) -> Response:
                 return _bearer_error("invalid_token")
             claims = service.userinfo(db, row, client)
             if client.userinfo_signed_response_alg:
-                claims.update({"iss": service.provider.issuer, "aud": client.client_id})
+                claims.update(signed_userinfo_claims(service.provider, client))
                 jwt_value = service.provider.sign(db, client, claims)
                 return Response(
                     jwt_value, media_type="application/jwt", headers={"Cache-Control": "no-store"}

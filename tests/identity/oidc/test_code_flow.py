@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+import pytest
 from fastapi.testclient import TestClient
 from joserfc import jwk, jwt
+from joserfc.errors import JoseError
 
+from identity.oidc.keystore import JWKS_MAX_AGE, NEXT_KEY_MIN_PUBLISHED
+from identity.oidc.provider import ID_TOKEN_SECONDS
 from parvis.kernel.context import AppContext
-from tests.identity.oidc.conftest import CodeFlow, Platform, pkce, register
+from tests.identity.oidc.conftest import CodeFlow, Platform, bearer, pkce, register, tokens
 
 
 def test_discovery_lists_what_is_supported(browser: TestClient, ctx: AppContext) -> None:
@@ -136,3 +142,40 @@ def test_public_client_without_pkce_is_refused(code_flow: CodeFlow, ctx: AppCont
     response = code_flow.authorize(public)
     assert response.status_code == 302
     assert "error=invalid_request" in response.headers["location"]
+
+
+def test_jwks_cache_life_is_the_keystores(browser: TestClient) -> None:
+    """The JWKS ``max-age`` is the constant the rotation delay is computed from (a next
+    key is published for twice that before it signs), so the two cannot drift apart."""
+    response = browser.get("/jwks.json")
+    assert response.headers["cache-control"] == f"public, max-age={JWKS_MAX_AGE}"
+    assert timedelta(seconds=2 * JWKS_MAX_AGE) == NEXT_KEY_MIN_PUBLISHED
+
+
+def test_signed_userinfo_carries_iss_aud_iat_and_a_short_exp(
+    code_flow: CodeFlow, browser: TestClient, ctx: AppContext
+) -> None:
+    """OpenID Connect Core §5.3.2: a signed userinfo response MUST contain ``iss`` (the
+    issuer) and ``aud`` (the client id); ``iat`` and ``exp`` bound its life like the ID
+    token's."""
+    platform = register(ctx, userinfo_alg="ES256", id_token_alg="ES256")
+    body = tokens(code_flow, platform)
+    response = bearer(browser, body["access_token"])
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/jwt"
+    keys = jwk.KeySet.import_key_set(browser.get("/jwks.json").json())
+    signed = jwt.decode(response.text, keys, algorithms=["ES256"])
+    claims = signed.claims
+    now = int(ctx.clock.now().timestamp())
+    assert claims["iss"] == ctx.settings.public_url
+    assert claims["aud"] == platform.client_id
+    assert claims["iat"] == now
+    assert claims["exp"] == now + ID_TOKEN_SECONDS
+    id_token = jwt.decode(body["id_token"], keys, algorithms=["ES256"]).claims
+    assert claims["exp"] - claims["iat"] == id_token["exp"] - id_token["iat"]
+    assert claims["sub"] == id_token["sub"]
+    registry = jwt.JWTClaimsRegistry(
+        now=now + ID_TOKEN_SECONDS + 1, leeway=0, exp={"essential": True}
+    )
+    with pytest.raises(JoseError):
+        registry.validate(claims)

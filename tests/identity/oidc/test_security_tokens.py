@@ -265,3 +265,33 @@ def test_pairwise_sub_per_sector(
     # Introspection tells the same pairwise sub as userinfo, per client.
     token = tokens(code_flow, other)["access_token"]
     assert introspect(browser, other, token).json()["sub"] == _sub(code_flow, browser, other)
+
+
+# -- bodies over the form parser's limits (RFC 6749 §5.2, RFC 6750 §3.1) ---------------------
+
+TOO_MANY_FIELDS = "&".join(f"f{n}=x" for n in range(1001))
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+@pytest.mark.parametrize("endpoint", ["/token", "/revoke", "/introspect"])
+def test_a_form_over_the_limits_is_invalid_request_json(browser: TestClient, endpoint: str) -> None:
+    """More than 1000 fields: RFC 6749 §5.2 ``invalid_request`` as JSON, never cached, not
+    Starlette's plain-text 400 nor a problem+json document."""
+    response = browser.post(endpoint, content=TOO_MANY_FIELDS, headers=FORM)
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/json"
+    assert response.headers["cache-control"] == "no-store"
+    body = response.json()
+    assert body["error"] == "invalid_request"
+    assert body["error_description"].startswith("malformed form body: Too many fields")
+
+
+def test_a_form_over_the_limits_at_userinfo_and_authorize(browser: TestClient) -> None:
+    userinfo = browser.post("/userinfo", content=TOO_MANY_FIELDS, headers=FORM)
+    assert userinfo.status_code == 400
+    assert userinfo.headers["www-authenticate"] == 'Bearer error="invalid_request"'
+    # The authorization endpoint cannot read a redirect URI: a page, never a redirect.
+    page = browser.post("/authorize", content=TOO_MANY_FIELDS, headers=FORM)
+    assert page.status_code == 400
+    assert "location" not in page.headers
+    assert page.headers["content-type"].startswith("text/html")
