@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from identity.oidc.claims import CLAIM_GROUPS
 from identity.oidc.clients import Client
 from identity.oidc.service import OidcService, oidc_from
-from identity.oidc.starlette import read_request
+from identity.oidc.starlette import FormBodyError, read_request
 from identity.oidc.web import error_page
 from parvis.kernel.context import AppContext
 from parvis.kernel.principal import Citizen
@@ -123,7 +123,11 @@ async def _logout(request: Request, ctx: CtxDep) -> Response:
     sessions (Back-Channel Logout 1.0), the Parvis and FranceConnect sessions (identity's
     sign-out, through FranceConnect's ``/session/end``), and comes back to the platform's
     registered ``post_logout_redirect_uri`` with its ``state``."""
-    oauth = await read_request(request)
+    try:
+        oauth = await read_request(request)
+    except FormBodyError:
+        # A browser-facing endpoint: the citizen sees the logout error page, not JSON.
+        return error_page(request, INVALID)
     data = {k: v for k, v in oauth.payload.data.items() if isinstance(v, str)}
     checked = await run_in_threadpool(_check, ctx, data)
     if checked is None:

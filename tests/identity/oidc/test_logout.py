@@ -264,6 +264,11 @@ def test_invalid_hints_and_mismatched_client_are_refused(
         response = browser.get("/logout", params=params)
         assert response.status_code == 400, params
         assert "location" not in response.headers
+    # A form over the parser's limits gets the same error page, not JSON and not a 500.
+    flood = browser.post("/logout", data={f"f{i}": "x" for i in range(1001)})
+    assert flood.status_code == 400
+    assert flood.headers["content-type"].startswith("text/html")
+    assert "location" not in flood.headers
     assert userinfo_status(browser, mine) == 200
 
 
