@@ -150,14 +150,15 @@ def jwks(ctx: CtxDep) -> JSONResponse:
 
 
 def _run(ctx: AppContext, work: Any) -> Any:
-    """Run Authlib inside one transaction; errors roll back, except a flagged replay."""
-    with ctx.db.session() as db:
+    """Run Authlib inside one write transaction (``BEGIN IMMEDIATE`` on SQLite, so concurrent
+    authorizations queue for the write lock instead of failing to upgrade a read
+    transaction); an exception rolls back, a returned answer (a flagged replay included)
+    commits."""
+    with ctx.db.write_session() as db:
         token = CURRENT_DB.set(db)
         try:
-            with db.begin():
-                result = work()
-                if db.info.pop("commit_on_error", False) and result[0] >= 400:
-                    return result
+            result = work()
+            db.info.pop("commit_on_error", None)
             return result
         finally:
             CURRENT_DB.reset(token)
@@ -359,11 +360,11 @@ def _with_iss(ctx: AppContext, result: Any) -> Any:
 
 
 def _run_grant(ctx: AppContext, work: Any) -> Any:
-    with ctx.db.session() as db:
+    """Like :func:`_run` (one write transaction) for the consent screen's grant steps."""
+    with ctx.db.write_session() as db:
         token = CURRENT_DB.set(db)
         try:
-            with db.begin():
-                return work()
+            return work()
         finally:
             CURRENT_DB.reset(token)
 
