@@ -251,7 +251,7 @@ class ApiClientError(UnauthenticatedError):
     past its sunset: an RFC 6750 §3.1 ``invalid_token`` failure like any bearer token's.
 
     (Not a :class:`parvis.kernel.apiauth.BearerError`: this module is imported by consent's
-    pure cores, which must not reach the web layer; the kernel's bearer routes read
+    pure cores, which must not reach the web layer; the application's problem handler reads
     ``www_authenticate`` from any error.)
     """
 
