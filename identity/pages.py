@@ -241,6 +241,10 @@ def sign_out(request: Request, ctx: CtxDep, csrf_token: Annotated[str, Form()] =
     with it (franceconnect.md: all three parameters required)."""
     check_csrf(request, csrf_token)
     session = web_session(request, ctx)
+    if session is not None and isinstance(session.principal, Citizen):
+        # ADR 0008: attributes held for this sign-in go with it (those a grant needs stay).
+        with ctx.db.write_session() as db:
+            identity.service_from(ctx).forget_sign_in_attributes(db, session.principal.pseudonym)
     id_token = str(session.extra.get("fc_id_token", "")) if session else ""
     if not id_token:
         response = _redirect("/")

@@ -208,6 +208,19 @@ def test_held_values_last_only_as_long_as_the_sign_in(
     assert vault_names(ctx, who) == {"birthdate"}
 
 
+def test_signing_out_drops_what_was_held_for_the_sign_in(
+    ctx: AppContext, browser: TestClient, flow: Flow
+) -> None:
+    register(ctx, scopes=WIDE)
+    flow.sign_in("test")
+    who = pseudonym(browser, ctx)
+    assert {"sign-in:profile", "sign-in:email"} <= vault_names(ctx, who)
+    page = browser.get("/mon-compte").text
+    csrf = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
+    assert browser.post("/auth/logout", data={"csrf_token": csrf}).status_code == 303
+    assert vault_names(ctx, who) == {"birthdate"}
+
+
 def test_nothing_is_held_when_no_platform_may_ask_for_it(
     ctx: AppContext, browser: TestClient, flow: Flow
 ) -> None:
