@@ -111,6 +111,8 @@ def demo(
     from parvis import migrate
 
     os.environ.setdefault("PARVIS_MODE", Mode.DEMO.value)
+    # The issuer, the sandbox and its redirect URIs follow the port actually served.
+    os.environ.setdefault("PARVIS_PUBLIC_URL", f"http://127.0.0.1:{port}")
     settings = settings_from_env(host="127.0.0.1", port=port, workers=1)
     if settings.mode is Mode.PRODUCTION:
         fail("`parvis demo` refuses to run in production mode")
