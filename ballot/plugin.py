@@ -135,6 +135,7 @@ def _seed_demo(ctx: AppContext) -> Iterable[str]:
 PLUGIN = DomainPlugin(
     name="ballot",
     setup=setup,
+    hot_routers=(api.cast_router,),
     routers=(
         api.router,
         platform_api.router,

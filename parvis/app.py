@@ -90,6 +90,9 @@ def create_app(
     app.state.ctx = ctx
     registry = CollectorRegistry()
     install_problem_handlers(app, [entry for p in domains for entry in p.problems] + PROBLEM_TABLE)
+    for plugin in domains:
+        for router in plugin.hot_routers:
+            app.include_router(router)
     _operational_routes(app, registry)
     _pages(app)
     for plugin in domains:

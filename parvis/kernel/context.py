@@ -72,6 +72,10 @@ class DomainPlugin:
 
     - ``setup``: register services in ``ctx.extensions`` (idempotent);
     - ``routers``: FastAPI routers (JSON APIs through ``parvis.kernel.web.api_router``; pages);
+    - ``hot_routers``: routers matched before every other route of the application (Starlette
+      tries routes in order, so a request on a hot path, such as casting a ballot, would
+      otherwise be compared with every route declared before it). Their paths must not
+      overlap any other domain's;
     - ``template_dir`` / ``static_dir``: Jinja2 templates, static files (served at
       ``/static/<name>/``);
     - ``cli_groups``: sub-command groups (``parvis <group> …``); ``cli_commands``: root
@@ -84,6 +88,7 @@ class DomainPlugin:
     name: str
     setup: Callable[[AppContext], None] | None = None
     routers: Sequence[APIRouter] = ()
+    hot_routers: Sequence[APIRouter] = ()
     template_dir: Path | None = None
     static_dir: Path | None = None
     cli_groups: Mapping[str, typer.Typer] = field(default_factory=dict)

@@ -258,3 +258,24 @@ def test_the_anonymous_route_reads_no_session(
     assert not [s for s in statements if "web_sessions" in s]
     with ctx.db.read_session() as db:  # the citizen's session is still there
         assert ctx.sessions.load(db, voter.cookie[1]) is not None
+
+
+def test_the_cast_route_is_matched_first(app: FastAPI) -> None:
+    """Starlette tries routes in order: the hot path comes before every other route of the
+    application, so a cast is not compared with all of them first
+    (``DomainPlugin.hot_routers``)."""
+
+    def paths(route: Any) -> list[str]:
+        # FastAPI keeps an included router as one entry (``original_router``) whose routes
+        # it tries in order; plain routes have a path.
+        inner = getattr(route, "original_router", None)
+        if inner is not None:
+            return [p for r in inner.routes for p in paths(r)]
+        return [route.path] if hasattr(route, "path") else []
+
+    flat = [p for route in app.routes for p in paths(route)]
+    cast = flat.index("/elections/{election_id}/ballots")
+    # Only FastAPI's own documentation routes (exact paths) come before it.
+    assert set(flat[:cast]) <= {"/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}
+    assert flat.count("/elections/{election_id}/ballots") == 1
+    assert len(flat) > 50  # every other route was seen
