@@ -249,9 +249,13 @@ class IdentityService:
 
     def granted_groups(self, session: Session, citizen_id: str) -> set[str]:
         """The groups of :data:`RELEASED_GROUPS` that at least one platform grant of the
-        citizen includes (the grants of the consent screen, ``identity_oidc_grants``)."""
+        citizen includes (the grants of the consent screen, ``identity_oidc_grants``). A
+        disabled platform's grant counts for nothing (ADR 0008: it receives nothing, so it
+        needs nothing kept); enabled again, its grant is refreshed at the next sign-in."""
         rows = session.scalars(
-            select(OidcGrantRow.groups).where(OidcGrantRow.citizen == citizen_id)
+            select(OidcGrantRow.groups)
+            .join(OidcClientRow, OidcClientRow.client_id == OidcGrantRow.client_id)
+            .where(OidcGrantRow.citizen == citizen_id, OidcClientRow.disabled_at.is_(None))
         )
         return {g for groups in rows for g in groups.split()} & set(RELEASED_GROUPS)
 
@@ -344,6 +348,21 @@ class IdentityService:
             if group not in needed:
                 self.vault.delete(session, citizen_id, group)
                 self.vault.delete(session, citizen_id, HELD_PREFIX + group)
+
+    def prune_released_for_client(self, session: Session, client_id: str) -> int:
+        """The platform ``client_id`` was just disabled (in this transaction): for every
+        citizen whose grant to it includes a group of :data:`RELEASED_GROUPS`, delete what
+        no remaining grant of an enabled platform needs (ADR 0008, GDPR Art. 5(1)(e)).
+        Returns how many citizens were pruned."""
+        rows = session.execute(
+            select(OidcGrantRow.citizen, OidcGrantRow.groups).where(
+                OidcGrantRow.client_id == client_id
+            )
+        )
+        citizens = sorted({c for c, groups in rows if set(groups.split()) & set(RELEASED_GROUPS)})
+        for citizen_id in citizens:
+            self.prune_released(session, citizen_id)
+        return len(citizens)
 
     def forget_sign_in_attributes(self, session: Session, citizen_id: str) -> None:
         """The sign-in is over (the citizen signed out): its held values go with it."""

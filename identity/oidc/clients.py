@@ -14,6 +14,7 @@ import hmac
 import json
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -295,6 +296,11 @@ class ClientRegistry:
             raise UnknownClientError(f"no client {str(client_id)[:64]!r}")
         return row
 
+    #: Called by :meth:`disable` in the same transaction, after the client is flagged: the
+    #: OpenID provider's service sets it to delete the names and addresses that only this
+    #: platform's grants needed (ADR 0008); the registry itself knows no other domain.
+    after_disable: Callable[[Session, str], None] | None = None
+
     def disable(self, session: Session, client_id: str) -> Disabled:
         """Disable a client, in the caller's transaction: it can no longer authenticate or
         sign anyone in (:meth:`get` no longer finds it), and what it holds ends with it —
@@ -304,7 +310,9 @@ class ClientRegistry:
           platform APIs);
         - its sign-in sessions end (the ``sid`` of its ID tokens is over);
         - its authorization codes not yet exchanged expire, so that no token is issued from
-          them should the client be enabled again within their lifetime.
+          them should the client be enabled again within their lifetime;
+        - the names and e-mail addresses retained only for its grants are deleted
+          (:attr:`after_disable`, ADR 0008: a disabled platform's grants need nothing).
 
         Disabling a disabled client still revokes and ends whatever a concurrent request
         left behind (``already`` tells the caller). :meth:`Provider.bearer` also refuses
@@ -333,6 +341,9 @@ class ClientRegistry:
             )
             .values(expires_at=now)
         )
+        if self.after_disable is not None:
+            session.flush()  # the flag is seen by the grant queries of the hook
+            self.after_disable(session, client_id)
         return Disabled(
             client_id=client_id,
             already=already,

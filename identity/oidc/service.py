@@ -39,6 +39,7 @@ from identity.oidc.tables import (
     OidcSessionRow,
     OidcTokenRow,
 )
+from identity.service import RELEASED_GROUPS
 from identity.tables import CitizenRow
 from parvis.kernel.context import AppContext
 from parvis.kernel.keys import derive_key
@@ -82,6 +83,9 @@ class OidcService:
         secret = ctx.settings.secret_key
         self.keys = KeyStore(master_secret=secret, clock=ctx.clock)
         self.clients = ClientRegistry(master_secret=secret, clock=ctx.clock)
+        # ADR 0008: disabling a platform deletes, in the same transaction, the names and
+        # addresses that only its grants needed.
+        self.clients.after_disable = self._prune_after_disable
         self.provider = Provider(
             issuer=ctx.settings.public_url,
             clock=ctx.clock,
@@ -156,7 +160,8 @@ class OidcService:
     def userinfo(self, session: Session, token: OidcTokenRow, client: Client) -> dict[str, Any]:
         assert token.citizen is not None
         scopes = set(token.scope.split())
-        granted = self.consented(session, token.citizen, client)
+        granted, lapsed = self._consent_split(session, token.citizen, client)
+        self._drop_lapsed(session, token.citizen, client, lapsed)
         # Nothing is read or decrypted for a consent-based group this platform may not have.
         releasable = {
             s
@@ -190,18 +195,52 @@ class OidcService:
         registered purpose counts only while the registry's state for that purpose is
         given or renewed (GDPR Art. 7(3): a consent withdrawn — or expired, or revoked —
         in the registry stops the release at once, whichever page it was withdrawn on)."""
+        return self._consent_split(session, citizen, client)[0]
+
+    def _consent_split(
+        self, session: Session, citizen: str, client: Client
+    ) -> tuple[set[str], set[str]]:
+        """The granted groups in force (:meth:`consented`), and those whose consent the
+        registry records as no longer in force (withdrawn, refused, expired, revoked,
+        invalidated). A group whose purpose has no state yet is in neither: it releases
+        nothing until the consent screen records one, but nothing was withdrawn."""
         from consent.ledger import ACTIVE
 
         registry = consent.service_from(self.ctx)
-        out = set()
+        in_force, lapsed = set(), set()
         for group in self.granted(session, citizen, client.client_id):
             purpose = client.purposes.get(group)
             if purpose:
                 state = registry.state(session, citizen, purpose)
-                if state is None or state.status not in ACTIVE:
+                if state is None:
                     continue
-            out.add(group)
-        return out
+                if state.status not in ACTIVE:
+                    lapsed.add(group)
+                    continue
+            in_force.add(group)
+        return in_force, lapsed
+
+    def _drop_lapsed(
+        self, session: Session, citizen: str, client: Client, lapsed: set[str]
+    ) -> None:
+        """ADR 0008, GDPR Art. 7(3) and 5(1)(e): a consent withdrawn in the registry (not
+        through the platforms page) leaves the grant row behind, and consent offers no
+        in-process hook on its events. So the first write transaction that finds it lapsed
+        (UserInfo, the consent decision) removes the name and address groups from this
+        platform's grant and deletes what no other grant needs. Other groups stay in the
+        grant: their values are computed at each call, never stored."""
+        dropped = lapsed & set(RELEASED_GROUPS)
+        row = session.get(OidcGrantRow, (citizen, client.client_id))
+        if not dropped or row is None:
+            return
+        row.groups = " ".join(sorted(set(row.groups.split()) - dropped))
+        session.flush()
+        identity.service_from(self.ctx).prune_released(session, citizen)
+
+    def _prune_after_disable(self, session: Session, client_id: str) -> None:
+        """:attr:`ClientRegistry.after_disable`: ADR 0008, a disabled platform's grants
+        keep nothing in the vault."""
+        identity.service_from(self.ctx).prune_released_for_client(session, client_id)
 
     def missing_consent(
         self, session: Session, citizen: str, client: Client, scopes: set[str]
@@ -267,6 +306,12 @@ class OidcService:
                 notice_id=notice.id if notice is not None else None,
                 lang=lang,
             )
+        # ADR 0008: a group whose consent lapsed in the registry and that was not given
+        # again just now (refused, or not asked) leaves the grant and, unless another grant
+        # needs them, the vault. The consent screen's own check runs in a read transaction.
+        self._drop_lapsed(
+            session, citizen, client, self._consent_split(session, citizen, client)[1]
+        )
 
     def platforms(self, session: Session, citizen: str) -> list[tuple[OidcGrantRow, Client | None]]:
         rows = session.scalars(

@@ -24,8 +24,10 @@ from consent.bases import Right
 from consent.errors import SubjectErasedError
 from consent.ledger import Actor, ActorKind, Method, Status
 from identity.oidc import locale_fr as oidc_fr
+from identity.oidc.admin import disable_client
 from identity.oidc.claims import CLAIM_GROUPS
 from identity.oidc.service import oidc_from
+from identity.oidc.tables import OidcGrantRow
 from identity.relying_party import email_of
 from identity.service import HELD_PREFIX
 from identity.tables import VaultAttributeRow
@@ -385,3 +387,134 @@ def test_only_consented_groups_are_retained(
         facts = oidc_from(ctx).facts(db, who, {"profile", "email"})
     # email was not consented to: held for the sign-in, never a claim value
     assert facts == {"given_name": GIVEN, "family_name": FAMILY}
+
+
+def grant_groups(ctx: AppContext, who: str, client_id: str) -> set[str]:
+    with ctx.db.read_session() as db:
+        row = db.get(OidcGrantRow, (who, client_id))
+        assert row is not None
+        return set(row.groups.split())
+
+
+def withdraw(ctx: AppContext, who: str, purpose: str) -> None:
+    """Withdraw in the registry itself (the consent pages, the API), not on the platforms
+    page: the platform's grant row stays."""
+    with ctx.db.write_session() as db:
+        consent.service_from(ctx).record(
+            db,
+            subject=who,
+            purpose_id=purpose,
+            status=Status.WITHDRAWN,
+            actor=Actor(kind=ActorKind.SUBJECT),
+            method=Method.WEB_FORM,
+            interface="privacy-page",
+        )
+
+
+def test_disabling_a_platform_deletes_what_only_it_needed(
+    code_flow: CodeFlow, ctx: AppContext, browser: TestClient, flow: Flow, clock: FixedClock
+) -> None:
+    first = register(ctx, scopes=WIDE)
+    second = register(
+        ctx,
+        client_id="consul",
+        name="CONSUL",
+        redirect_uris=("https://consul.example.net/auth/cb",),
+        post_logout_redirect_uris=(),
+        scopes=("openid", "profile"),
+    )
+    tokens(code_flow, first, scope="openid profile email")
+    kept = tokens(code_flow, second, scope="openid profile")
+    who = pseudonym(browser, ctx)
+    assert vault_names(ctx, who) == {"birthdate", "profile", "email"}
+
+    # The admin's disabling (pages and CLI), in one transaction with the pruning.
+    with ctx.db.write_session() as db:
+        disable_client(ctx, db, first.client_id, actor="staff:admin")
+    # Only the disabled platform needed the address; the other still needs the names.
+    assert vault_names(ctx, who) == {"birthdate", "profile"}
+    assert userinfo(browser, kept)["given_name"] == GIVEN
+
+    with ctx.db.write_session() as db:
+        oidc_from(ctx).clients.disable(db, second.client_id)
+    assert vault_names(ctx, who) == {"birthdate"}
+    # The grants stay (enabling lifts only the flag); they count again once enabled, and
+    # the next FranceConnect sign-in refreshes what they need.
+    assert grant_groups(ctx, who, first.client_id) == {"profile", "email"}
+    with ctx.db.write_session() as db:
+        assert oidc_from(ctx).clients.enable(db, first.client_id) is True
+    clock.advance(timedelta(minutes=5))
+    flow.callback(flow.choose(flow.authorize(flow.start(again=True)), "test"))
+    assert vault_names(ctx, who) == {"birthdate", "profile", "email"}
+
+
+def test_disabling_a_platform_without_name_grants_deletes_nothing(
+    code_flow: CodeFlow, ctx: AppContext, browser: TestClient
+) -> None:
+    wide = register(ctx, scopes=WIDE)
+    other = register(
+        ctx,
+        client_id="consul",
+        name="CONSUL",
+        redirect_uris=("https://consul.example.net/auth/cb",),
+        post_logout_redirect_uris=(),
+        scopes=("openid", "age"),
+    )
+    tokens(code_flow, wide, scope="openid profile email")
+    tokens(code_flow, other, scope="openid age")
+    who = pseudonym(browser, ctx)
+    with ctx.db.write_session() as db:
+        pruned = identity.service_from(ctx).prune_released_for_client(db, other.client_id)
+        done = oidc_from(ctx).clients.disable(db, other.client_id)
+    assert (pruned, done.already) == (0, False)
+    assert vault_names(ctx, who) == {"birthdate", "profile", "email"}
+
+
+def test_withdrawal_in_the_registry_deletes_the_names_at_the_next_userinfo(
+    seeded: AppContext, code_flow: CodeFlow, browser: TestClient, flow: Flow, clock: FixedClock
+) -> None:
+    wide = register(seeded, scopes=WIDE, purposes={"profile": "lettre-information"})
+    body = tokens(code_flow, wide, scope="openid profile email")
+    who = pseudonym(browser, seeded)
+    assert {"profile", "email"} <= vault_names(seeded, who)
+    withdraw(seeded, who, "lettre-information")
+    # No in-process hook on consent events: the values stay until the provider next
+    # looks (ADR 0008), which UserInfo does.
+    assert "profile" in vault_names(seeded, who)
+    info = userinfo(browser, body)
+    assert "family_name" not in info
+    assert info["email"] == EMAIL  # email has no purpose here: its grant stands
+    assert grant_groups(seeded, who, wide.client_id) == {"email"}
+    assert vault_names(seeded, who) == {"birthdate", "email"}
+    # A later sign-in no longer retains the names for that grant (held for a consent).
+    clock.advance(timedelta(minutes=5))
+    flow.callback(flow.choose(flow.authorize(flow.start(again=True)), "test"))
+    assert vault_names(seeded, who) == {"birthdate", "email", HELD_PREFIX + "profile"}
+
+
+def test_consenting_again_after_a_withdrawal_keeps_releasing(
+    seeded: AppContext, code_flow: CodeFlow, browser: TestClient
+) -> None:
+    wide = register(seeded, scopes=WIDE, purposes={"profile": "lettre-information"})
+    tokens(code_flow, wide, scope="openid profile")
+    who = pseudonym(browser, seeded)
+    withdraw(seeded, who, "lettre-information")
+    # The screen asks again; consenting before any UserInfo keeps the retained values.
+    body = tokens(code_flow, wide, scope="openid profile")
+    assert userinfo(browser, body)["family_name"] == FAMILY
+    assert grant_groups(seeded, who, wide.client_id) == {"profile"}
+    assert "profile" in vault_names(seeded, who)
+
+
+def test_refusing_after_a_withdrawal_deletes_the_names(
+    seeded: AppContext, code_flow: CodeFlow, browser: TestClient
+) -> None:
+    wide = register(seeded, scopes=WIDE, purposes={"profile": "lettre-information"})
+    tokens(code_flow, wide, scope="openid profile")
+    who = pseudonym(browser, seeded)
+    withdraw(seeded, who, "lettre-information")
+    page = code_flow.page(wide, scope="openid profile")
+    refused = code_flow.consent(page, decision="deny")
+    assert query(refused.headers["location"])["error"] == "access_denied"
+    assert grant_groups(seeded, who, wide.client_id) == set()
+    assert not {"profile", HELD_PREFIX + "profile"} & vault_names(seeded, who)
