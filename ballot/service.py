@@ -26,6 +26,7 @@ anonymity set.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -40,7 +41,7 @@ from typing import Any, Final, cast
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from sqlalchemy import CursorResult, Table, func, insert, select, update
+from sqlalchemy import CursorResult, Table, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -217,6 +218,73 @@ class PreparedBallot:
     def of(cls, verified: VerifiedCast) -> PreparedBallot:
         data = entry_bytes({"kind": "ballot", "cast": verified.request.to_json()})
         return cls(verified=verified, data=data, leaf=leaf_hash(data))
+
+
+# Statements of the casting path (ADR 0006, "Casting"), built once per process: building
+# and compiling them again for every batch was most of the committer's time in SQLAlchemy
+# (issue 7 profile). Core columns of the tables, not mapped attributes, so that executing
+# them skips the ORM's result machinery; values are bound parameters.
+
+
+@functools.cache
+def _election_for_cast() -> Any:
+    """Status and definition of the election ``:election_id``, ``FOR SHARE``: a close
+    (``FOR UPDATE``) waits for the casts in flight, and a cast that starts after the close
+    sees it."""
+    table = cast(Table, ElectionRow.__table__)
+    return (
+        select(table.c.status, table.c.definition)
+        .where(table.c.id == bindparam("election_id"))
+        .with_for_update(read=True)
+    )
+
+
+@functools.cache
+def _known_nullifiers() -> Any:
+    """The nullifiers among ``:nullifiers`` (an expanding list) already in the ballot box of
+    ``:election_id``."""
+    table = cast(Table, BallotRow.__table__)
+    return select(table.c.nullifier).where(
+        table.c.election_id == bindparam("election_id"),
+        table.c.nullifier.in_(bindparam("nullifiers", expanding=True)),
+    )
+
+
+@functools.cache
+def _insert_ignore(dialect: str) -> Any:
+    """``INSERT … ON CONFLICT DO NOTHING RETURNING nullifier`` on the nullifier key, for the
+    dialect named: only the rows it inserted come back. Executed with one parameter set or
+    many (one multi-row statement)."""
+    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    table = cast(Table, BallotRow.__table__)
+    return (
+        make(table)
+        .on_conflict_do_nothing(index_elements=[table.c.election_id, table.c.nullifier])
+        .returning(table.c.nullifier)
+    )
+
+
+@functools.cache
+def _revote() -> Any:
+    """A re-vote: the conditional ``UPDATE … SET seq = :new_seq WHERE seq < :new_seq``, which
+    READ COMMITTED re-evaluates once it holds the row lock. (Parameter names differ from the
+    columns: SQLAlchemy reserves the column names for the SET clause.)"""
+    table = cast(Table, BallotRow.__table__)
+    return (
+        update(table)
+        .where(
+            table.c.election_id == bindparam("election"),
+            table.c.nullifier == bindparam("key"),
+            table.c.seq < bindparam("new_seq"),
+        )
+        .values(seq=bindparam("new_seq"), leaf_hash=bindparam("new_leaf"))
+    )
+
+
+@functools.cache
+def _insert_commitments() -> Any:
+    """The board's commitments of accepted ballots (one multi-row statement)."""
+    return insert(cast(Table, CommitmentRow.__table__))
 
 
 class ElectionService:
@@ -910,16 +978,6 @@ class ElectionService:
         check_choices(manifest.questions, verified.choices)
         return PreparedBallot.of(verified)
 
-    def _insert_ignore(self, session: Session) -> Any:
-        """``INSERT … ON CONFLICT DO NOTHING`` on the nullifier key, for this dialect."""
-        dialect = session.get_bind().dialect.name
-        make = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        # The table, not the mapped class: a Core statement skips the ORM's bulk machinery.
-        table = cast(Table, BallotRow.__table__)
-        return make(table).on_conflict_do_nothing(
-            index_elements=[table.c.election_id, table.c.nullifier]
-        )
-
     def _one_by_one(
         self,
         session: Session,
@@ -930,14 +988,14 @@ class ElectionService:
     ) -> PreparedBallot | DomainError:
         """One ballot whose nullifier may exist: insert, or re-vote by conditional update."""
         vote = ballot.verified
-        values = {
-            "election_id": election_id,
-            "nullifier": vote.nullifier,
-            "seq": vote.seq,
-            "leaf_hash": ballot.leaf,
-        }
         inserted = session.execute(
-            self._insert_ignore(session).values(**values).returning(BallotRow.nullifier)
+            _insert_ignore(session.get_bind().dialect.name),
+            {
+                "election_id": election_id,
+                "nullifier": vote.nullifier,
+                "seq": vote.seq,
+                "leaf_hash": ballot.leaf,
+            },
         ).first()
         if inserted is not None:
             return ballot
@@ -948,14 +1006,13 @@ class ElectionService:
         moved = cast(
             CursorResult[Any],
             session.execute(
-                update(BallotRow)
-                .where(
-                    BallotRow.election_id == election_id,
-                    BallotRow.nullifier == vote.nullifier,
-                    BallotRow.seq < vote.seq,
-                )
-                .values(seq=vote.seq, leaf_hash=ballot.leaf)
-                .execution_options(synchronize_session=False)
+                _revote(),
+                {
+                    "election": election_id,
+                    "key": vote.nullifier,
+                    "new_seq": vote.seq,
+                    "new_leaf": ballot.leaf,
+                },
             ),
         ).rowcount
         if moved != 1:
@@ -983,11 +1040,7 @@ class ElectionService:
         with self.ctx.db.write_session() as session:
             # FOR SHARE: a close (FOR UPDATE) waits for the casts in flight, and a cast
             # that starts after the close sees it. (A Core select: no ORM object needed.)
-            found = session.execute(
-                select(ElectionRow.status, ElectionRow.definition)
-                .where(ElectionRow.id == election_id)
-                .with_for_update(read=True)
-            ).first()
+            found = session.execute(_election_for_cast(), {"election_id": election_id}).first()
             if found is None:
                 raise ElectionNotFoundError("no such election")
             status, text = found
@@ -1002,9 +1055,7 @@ class ElectionService:
             nullifiers = list({b.verified.nullifier for b in ballots})
             known = set(
                 session.scalars(
-                    select(BallotRow.nullifier).where(
-                        BallotRow.election_id == election_id, BallotRow.nullifier.in_(nullifiers)
-                    )
+                    _known_nullifiers(), {"election_id": election_id, "nullifiers": nullifiers}
                 )
             )
             outcome: list[PreparedBallot | DomainError | None] = [None] * len(ballots)
@@ -1029,9 +1080,7 @@ class ElectionService:
             if fresh:
                 inserted = set(
                     session.scalars(
-                        self._insert_ignore(session).returning(
-                            cast(Table, BallotRow.__table__).c.nullifier
-                        ),
+                        _insert_ignore(session.get_bind().dialect.name),
                         [
                             {
                                 "election_id": election_id,
@@ -1054,7 +1103,7 @@ class ElectionService:
             accepted = [item for item in outcome if isinstance(item, PreparedBallot)]
             if accepted:
                 session.execute(
-                    insert(cast(Table, CommitmentRow.__table__)),
+                    _insert_commitments(),
                     [
                         {
                             "election_id": election_id,
