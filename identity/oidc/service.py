@@ -223,23 +223,25 @@ class OidcService:
     def _drop_lapsed(
         self, session: Session, citizen: str, client: Client, lapsed: set[str]
     ) -> None:
-        """ADR 0008, GDPR Art. 7(3) and 5(1)(e): a consent withdrawn in the registry (not
-        through the platforms page) leaves the grant row behind, and consent offers no
-        in-process hook on its events. So the first write transaction that finds it lapsed
-        (UserInfo, the consent decision) removes the name and address groups from this
-        platform's grant and deletes what no other grant needs. Other groups stay in the
-        grant: their values are computed at each call, never stored."""
+        """ADR 0008 decision 5, GDPR Art. 7(3) and 5(1)(e): a consent withdrawn in the
+        registry (not through the platforms page) leaves the grant row behind, and consent
+        offers no in-process hook on its events. So the first write transaction that finds
+        it lapsed (UserInfo, the consent decision) removes the name and address groups from
+        this platform's grant and deletes what no other grant needs. Other groups stay in
+        the grant: their values are computed at each call, never stored."""
         dropped = lapsed & set(RELEASED_GROUPS)
+        if not dropped:
+            return
         row = session.get(OidcGrantRow, (citizen, client.client_id))
-        if not dropped or row is None:
+        if row is None:
             return
         row.groups = " ".join(sorted(set(row.groups.split()) - dropped))
         session.flush()
         identity.service_from(self.ctx).prune_released(session, citizen)
 
     def _prune_after_disable(self, session: Session, client_id: str) -> None:
-        """:attr:`ClientRegistry.after_disable`: ADR 0008, a disabled platform's grants
-        keep nothing in the vault."""
+        """:attr:`ClientRegistry.after_disable` (ADR 0008 decision 4): a disabled
+        platform's grants keep nothing in the vault."""
         identity.service_from(self.ctx).prune_released_for_client(session, client_id)
 
     def missing_consent(
