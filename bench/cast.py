@@ -131,7 +131,7 @@ class Phase:
     """Wall time and CPU time over one phase: the server's processes (user and system),
     the database server's (PostgreSQL) and this client process's."""
 
-    def __init__(self, server_pid: int, database_pid: int | None) -> None:
+    def __init__(self, server_pid: int, database_pid: int | None = None) -> None:
         self.server_pid = server_pid
         self.database_pid = database_pid
 
