@@ -11,7 +11,6 @@ bar, so an auditor can run it with only the verification dependencies installed.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -213,25 +212,6 @@ def export_board(
     typer.echo(f"board of {election_id} written to {out}")
 
 
-def _load(source: str) -> Any:
-    """A board export from a file or an http(s) URL (standard library only)."""
-    if source.startswith(("http://", "https://")):
-        import urllib.request
-
-        # Only http(s) reaches here (checked above), so urlopen cannot open file: URLs.
-        request = urllib.request.Request(source, headers={"Accept": "application/json"})  # noqa: S310
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
-                return json.loads(response.read())
-        except OSError as exc:
-            raise InvalidInputError(f"cannot fetch {source}: {exc}") from None
-    try:
-        with open(source, encoding="utf-8") as handle:
-            return json.load(handle)
-    except OSError as exc:
-        raise InvalidInputError(f"cannot read {source}: {exc.strerror or exc}") from None
-
-
 def verify_board(
     source: Annotated[str, typer.Argument(help="board export: a file or an http(s) URL")],
     receipt: Annotated[
@@ -246,10 +226,11 @@ def verify_board(
     anyone can run"); fails naming the first discrepancy."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+    from ballot.verify import load_export
     from ballot.verify import verify_board as run_verifier
 
     try:
-        export = _load(source)
+        export = load_export(source)
         with Progress(
             TextColumn("{task.description}"),
             BarColumn(),

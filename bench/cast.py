@@ -215,16 +215,37 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-def run_database(kind: str, args: argparse.Namespace, stack: ExitStack) -> dict[str, Any]:
-    tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix=f"parvis-bench-cast-{kind}-"))
+def bench_database(kind: str, stack: ExitStack, bench: str) -> tuple[str, str, int, int | None]:
+    """A temporary data directory and database for one benchmark: ``(data dir, URL, server
+    workers, PID of the database server)``. SQLite runs inside the server (one worker, no
+    PID); PostgreSQL is a durable server started here, served by two workers."""
+    tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix=f"parvis-bench-{bench}-{kind}-"))
     if kind == "sqlite":
-        url, workers = f"sqlite:///{tmp}/parvis.sqlite3", 1
-        database_pid: int | None = None  # SQLite runs inside the server
-    else:
-        server_pg = stack.enter_context(TempPostgres(durable=True))
-        server_pg.psql("CREATE DATABASE bench")
-        url, workers = server_pg.url_for("bench"), 2
-        database_pid = int((server_pg.data / "postmaster.pid").read_text().split()[0])
+        return tmp, f"sqlite:///{tmp}/parvis.sqlite3", 1, None
+    server_pg = stack.enter_context(TempPostgres(durable=True))
+    server_pg.psql("CREATE DATABASE bench")
+    pid = int((server_pg.data / "postmaster.pid").read_text().split()[0])
+    return tmp, server_pg.url_for("bench"), 2, pid
+
+
+def context_for(env: dict[str, str]) -> AppContext:
+    """An application context built from ``env`` (the server's settings), without leaving
+    ``env`` in this process's environment."""
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        ctx: AppContext = cli_context(load_settings())
+        return ctx
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def run_database(kind: str, args: argparse.Namespace, stack: ExitStack) -> dict[str, Any]:
+    tmp, url, workers, database_pid = bench_database(kind, stack, "cast")
     env = {
         "PARVIS_MODE": "demo",
         "PARVIS_DATA_DIR": tmp,
@@ -233,16 +254,7 @@ def run_database(kind: str, args: argparse.Namespace, stack: ExitStack) -> dict[
         "PARVIS_BALLOT_SIGNATURES_PER_SECOND": "100000",
     }
     migrate.upgrade(url)
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        ctx = cli_context(load_settings())
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    ctx = context_for(env)
     setup_rule(ctx)
     service = service_from(ctx)
     voters = args.warmup + args.runs * args.ballots

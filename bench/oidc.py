@@ -35,7 +35,6 @@ import platform
 import secrets
 import statistics
 import sys
-import tempfile
 from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
@@ -46,13 +45,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import httpx
 
-from bench.cast import Phase, percentile, timed_requests
+from bench.cast import Phase, bench_database, context_for, percentile, timed_requests
 from parvis import migrate
-from parvis.cli import cli_context
 from parvis.kernel.context import AppContext
 from parvis.kernel.principal import Citizen
-from parvis.kernel.settings import load_settings
-from tests.support.postgres import TempPostgres
 from tests.support.server import ServerProcess
 
 CLIENT_ID = "bench-platform"
@@ -185,15 +181,6 @@ class Flows:
         return lambda client: self.exchange(client, code, verifier)
 
 
-def setup_database(kind: str, stack: ExitStack) -> tuple[str, str, int]:
-    tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix=f"parvis-bench-oidc-{kind}-"))
-    if kind == "sqlite":
-        return tmp, f"sqlite:///{tmp}/parvis.sqlite3", 1
-    server_pg = stack.enter_context(TempPostgres(durable=True))
-    server_pg.psql("CREATE DATABASE bench")
-    return tmp, server_pg.url_for("bench"), 2
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="a short run (about a minute)")
@@ -208,7 +195,7 @@ def main() -> None:
     warmup = 20
 
     with ExitStack() as stack:
-        tmp, url, workers = setup_database(args.db, stack)
+        tmp, url, workers, _ = bench_database(args.db, stack, "oidc")
         env = {
             "PARVIS_MODE": "demo",
             "PARVIS_DATA_DIR": tmp,
@@ -218,16 +205,7 @@ def main() -> None:
         server = ServerProcess(env, workers=workers, startup_timeout=600)
         env["PARVIS_PUBLIC_URL"] = server.env["PARVIS_PUBLIC_URL"] = server.url
         migrate.upgrade(url)
-        saved = {k: os.environ.get(k) for k in env}
-        os.environ.update(env)
-        try:
-            ctx = cli_context(load_settings())
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+        ctx = context_for(env)
         secret = register_platform(ctx)
         cookies = citizens(ctx, 50)
         ctx.db.dispose()

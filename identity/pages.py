@@ -241,27 +241,22 @@ def sign_out(request: Request, ctx: CtxDep, csrf_token: Annotated[str, Form()] =
     with it (franceconnect.md: all three parameters required)."""
     check_csrf(request, csrf_token)
     session = web_session(request, ctx)
-    if session is not None and isinstance(session.principal, Citizen):
-        # ADR 0008: attributes held for this sign-in go with it (those a grant needs stay).
-        with ctx.db.write_session() as db:
-            identity.service_from(ctx).forget_sign_in_attributes(db, session.principal.pseudonym)
     id_token = str(session.extra.get("fc_id_token", "")) if session else ""
-    if not id_token:
+    if id_token:
+        state = secrets.token_urlsafe(32)
+        url = identity.franceconnect_client(ctx).logout_url(id_token=id_token, state=state)
+        response = _redirect(url, form_target=url)
+    else:
         response = _redirect("/")
-        new = start_session(request, response, Anonymous())
-        new.extra.pop("fc_id_token", None)
-        new.extra.pop(SESSION_ACR, None)
-        with ctx.db.write_session() as db:
-            ctx.sessions.save(db, new)
-        return response
-    state = secrets.token_urlsafe(32)
-    url = identity.franceconnect_client(ctx).logout_url(id_token=id_token, state=state)
-    response = _redirect(url, form_target=url)
     new = start_session(request, response, Anonymous())
     new.extra.pop("fc_id_token", None)
     new.extra.pop(SESSION_ACR, None)
-    new.extra["fc_logout_state"] = state
+    if id_token:
+        new.extra["fc_logout_state"] = state
     with ctx.db.write_session() as db:
+        if session is not None and isinstance(session.principal, Citizen):
+            # ADR 0008: attributes held for this sign-in go with it (a grant's stay).
+            identity.service_from(ctx).forget_sign_in_attributes(db, session.principal.pseudonym)
         ctx.sessions.save(db, new)
     return response
 
