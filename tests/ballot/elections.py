@@ -265,7 +265,8 @@ def check_receipt(receipt: dict[str, Any], manifest: Manifest) -> None:
     root."""
     leaf = b64u_decode(receipt["leaf_hash"], field="leaf")
     if receipt["status"] == "pending":
-        assert receipt["index"] is None and receipt["inclusion_proof"] is None
+        assert receipt["index"] is None
+        assert receipt["inclusion_proof"] is None
         appears_at = parse_time(receipt["appears_at"], field="appears_at")
         assert appears_at.second == 0
         assert manifest.batch_seconds is not None
@@ -300,9 +301,7 @@ def integrate(ctx: AppContext) -> int:
     return service_from(ctx).integrate_batches(force=True)
 
 
-def fetch_receipt(
-    client: httpx.Client | TestClient, election_id: str, code: str
-) -> dict[str, Any]:
+def fetch_receipt(client: httpx.Client | TestClient, election_id: str, code: str) -> dict[str, Any]:
     """The receipt of ``code`` as the tracker fetches it (no cookie)."""
     client.cookies.clear()
     response = client.get(f"/elections/{election_id}/receipts/{code}")
