@@ -37,7 +37,7 @@ from ballot.token import b64u_encode
 from parvis.kernel.errors import DomainError
 
 if TYPE_CHECKING:
-    from ballot.service import ElectionService, PreparedBallot
+    from ballot.box import BallotBox, PreparedBallot
 
 __all__ = ["CastCommitter"]
 
@@ -75,7 +75,7 @@ class CastCommitter:
     later, at their batch boundary, so a receipt needs no proof read here.
     """
 
-    def __init__(self, service: ElectionService) -> None:
+    def __init__(self, service: BallotBox) -> None:
         self._service = service
         self._queue: queue.SimpleQueue[_Item | object] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None

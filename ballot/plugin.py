@@ -45,7 +45,6 @@ from ballot.keys import KeyDecryptionError
 from ballot.questions import InvalidChoiceError, InvalidQuestionError
 from ballot.service import (
     BoardNotIntegratedError,
-    ReceiptPendingError,
     service_from,
 )
 from ballot.verify import BoardVerificationError
@@ -169,7 +168,6 @@ PLUGIN = DomainPlugin(
         (UnknownBackendError, 500, "rsa-backend"),
         (KeyDecryptionError, 500, "election-key"),
         (BoardNotIntegratedError, 503, "board-not-integrated"),
-        (ReceiptPendingError, 404, "receipt-pending"),
         (UnknownReceiptError, 404, "unknown-receipt"),
         (ManifestNotPublishedError, 404, "manifest-not-published"),
         (ResultsNotPublishedError, 404, "results-not-published"),

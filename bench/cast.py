@@ -270,7 +270,7 @@ def run_database(kind: str, args: argparse.Namespace, stack: ExitStack) -> dict[
     service.open(election_id=election, actor="system:bench")
     with ctx.db.read_session() as db:
         manifest = Manifest.from_json(service.manifest(db, election))
-        election_key = service._private_key(db, election)
+        election_key = service.voters._private_key(db, election)
     cookies = citizens(ctx, voters)
     pending: list[PendingIssuance] = [
         begin_issuance(
