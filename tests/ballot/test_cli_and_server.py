@@ -195,7 +195,11 @@ def test_casting_against_a_real_server(tmp_path: Path) -> None:
         assert checked.returncode == 0, checked.stderr
         assert "1 ballot(s) counted" in checked.stdout
     logs = server.stderr_path.read_text()
-    assert '"route": "/elections/{election_id}/ballots"' in logs  # the access log is on
+    # The access log is on (the receipt lookup is in it), but the token and cast routes
+    # leave no line (ballot-secrecy.md §2).
+    assert '"route": "/elections/{election_id}/receipts/{tracking_code}"' in logs
+    assert '"route": "/elections/{election_id}/ballots"' not in logs
+    assert '"route": "/elections/{election_id}/tokens"' not in logs
     for secret in ("127.0.0.2", forwarded, receipt["tracking_code"], receipt["leaf_hash"]):
         assert secret not in logs
     service_from(ctx).committer.stop()
