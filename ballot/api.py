@@ -6,8 +6,9 @@ domain exceptions that the composition root turns into problem+json (rows in
 :mod:`ballot.plugin`).
 
 The casting endpoint is anonymous by construction: it has no dependency that reads the
-session cookie, it sets none, and nothing here logs a request's address (the access log
-holds the route template, method, status and duration only: ``parvis.middleware``).
+session cookie, it sets none, and nothing here logs a request's address. Neither it nor the
+token endpoint leaves an access-log line at all (``parvis.middleware.QUIET_ROUTES``,
+ballot-secrecy.md §2): they are counted in ``/metrics`` only.
 """
 
 from __future__ import annotations
