@@ -49,6 +49,7 @@ from ballot.errors import (
     ElectionStateError,
     InvalidElectionError,
     InvalidPaperTotalsError,
+    TallyCheckError,
 )
 from ballot.keys import seal_rsa_key
 from ballot.manifest import Manifest, format_time
@@ -68,6 +69,7 @@ from ballot.tables import (
     ElectionRow,
     MilestoneRow,
     PaperTotalsRow,
+    TallyFailureRow,
 )
 from ballot.tally import tally
 from ballot.token import b64u_encode
@@ -467,7 +469,16 @@ class ElectionService(ElectionRecords):
 
     def tally(self, *, election_id: str, actor: str) -> dict[str, Any]:
         """closed → tallied: recount the board (one ballot per nullifier, highest ``seq``),
-        append the paper entry (if any) and the results entry, signed in a checkpoint."""
+        check, then append the paper entry (if any) and the results entry, signed in a
+        checkpoint.
+
+        The check comes first (ADR 0010): #ballots counted ≤ #tokens issued ≤ eligible
+        population, and the voter list still counts the tokens the close entry states
+        (voting-protocol.md, "Verification" — what the verifier will check on the results
+        entry). When it fails, the tally records nothing — no entry, no status change, no
+        audit event — but the one-line reason (:class:`~ballot.tables.TallyFailureRow`,
+        which :meth:`publish` refuses), and raises :class:`TallyCheckError`.
+        """
         with self.ctx.db.read_session() as session:
             row = self._row(session, election_id)
             check_transition(Status(row.status), Status.TALLIED)
@@ -475,6 +486,7 @@ class ElectionService(ElectionRecords):
             name, close_hash = board.log, board.close_hash
         assert close_hash is not None, "a closed election has a close entry"
         close_index = self._wait_integrated(name, close_hash)
+        failure: str | None = None
         with self.ctx.db.write_session() as session:
             row = self._row(session, election_id, lock=True)
             check_transition(Status(row.status), Status.TALLIED)
@@ -486,43 +498,78 @@ class ElectionService(ElectionRecords):
                     status=row.status,
                 )
             counted = self.box.count(session, name, end=close_index)
-            results = tally(definition.questions, list(counted.values()))
             tokens = self.voters.tokens_issued(session, row.id)
-            paper_counts = (
-                {"voters": paper.voters, "counts": json.loads(paper.counts)}
-                if paper is not None
-                else None
+            failure = _tally_refusal(
+                ballots=len(counted),
+                tokens=tokens,
+                closed_tokens=self._closed_tokens(session, name, close_index),
+                population=definition.eligible_population,
             )
-            entries = []
-            if paper_counts is not None:
-                entries.append(entry_bytes(paper_entry(**paper_counts)))
-            entries.append(
-                entry_bytes(
-                    results_entry(
-                        tokens_issued=tokens,
-                        ballots=len(counted),
-                        individual=decide_publication(
-                            counted=len(counted), min_anonymity_set=definition.min_anonymity_set
-                        ).individual,
-                        results=results,
-                        paper=paper_counts,
+            previous = session.get(TallyFailureRow, row.id)
+            if failure is not None:
+                # The reason alone, committed on its own: the status, the board and the
+                # audit trail stay as the close left them.
+                if previous is None:
+                    session.add(TallyFailureRow(election_id=row.id, reason=failure))
+                else:
+                    previous.reason = failure
+            else:
+                if previous is not None:
+                    session.delete(previous)
+                results = tally(definition.questions, list(counted.values()))
+                paper_counts = (
+                    {"voters": paper.voters, "counts": json.loads(paper.counts)}
+                    if paper is not None
+                    else None
+                )
+                entries = []
+                if paper_counts is not None:
+                    entries.append(entry_bytes(paper_entry(**paper_counts)))
+                entries.append(
+                    entry_bytes(
+                        results_entry(
+                            tokens_issued=tokens,
+                            ballots=len(counted),
+                            individual=decide_publication(
+                                counted=len(counted),
+                                min_anonymity_set=definition.min_anonymity_set,
+                            ).individual,
+                            results=results,
+                            paper=paper_counts,
+                        )
                     )
                 )
-            )
-            self.audit.append_many(session, log=name, data=entries)
-            board = self._board(session, row.id, lock=True)
-            board.results_hash = leaf_hash(entries[-1])
-            row.status = Status.TALLIED.value
-            row.updated_at = self.now
-            self._record(session, "election.tallied", actor=actor, election=row.id)
-            results_hash = board.results_hash
+                self.audit.append_many(session, log=name, data=entries)
+                board = self._board(session, row.id, lock=True)
+                board.results_hash = leaf_hash(entries[-1])
+                row.status = Status.TALLIED.value
+                row.updated_at = self.now
+                self._record(session, "election.tallied", actor=actor, election=row.id)
+                results_hash = board.results_hash
+        if failure is not None:
+            raise TallyCheckError(f"tally refused, nothing recorded: {failure}", reason=failure)
         self._wait_integrated(name, results_hash)
         with self.ctx.db.write_session() as session:
             self._milestone(session, row.id, name)
         return results
 
+    def _closed_tokens(self, session: Session, name: str, close_index: int) -> int | None:
+        """The token count the close entry states (None if the entry is not a close)."""
+        entries = self.audit.entries(
+            session, log=name, start=close_index, end=close_index + 1, reveal_sealed=True
+        )
+        for entry in entries:
+            data = json.loads(entry.data)
+            if data.get("kind") == "close" and isinstance(data.get("tokens_issued"), int):
+                return int(data["tokens_issued"])
+        return None
+
     def publish(self, *, election_id: str, actor: str) -> None:
-        """tallied → published: the full board and the results become public."""
+        """tallied → published: the full board and the results become public.
+
+        Refused with :class:`TallyCheckError` while the election's last tally failed its
+        check (ADR 0010), whatever its status.
+        """
         with self.ctx.db.read_session() as session:
             board = self._board(session, canonical_id(election_id))
             name, results_hash = board.log, board.results_hash
@@ -530,6 +577,12 @@ class ElectionService(ElectionRecords):
             self._wait_integrated(name, results_hash)
         with self.ctx.db.write_session() as session:
             row = self._row(session, election_id, lock=True)
+            failed = session.get(TallyFailureRow, row.id)
+            if failed is not None:
+                raise TallyCheckError(
+                    f"publication refused: the last tally failed its check: {failed.reason}",
+                    reason=failed.reason,
+                )
             check_transition(Status(row.status), Status.PUBLISHED)
             row.status = Status.PUBLISHED.value
             row.updated_at = self.now
@@ -607,6 +660,25 @@ class ElectionService(ElectionRecords):
                 )
             self._record(session, "paper_totals.entered", actor=actor, election=row.id)
         return clean
+
+
+def _tally_refusal(
+    *, ballots: int, tokens: int, closed_tokens: int | None, population: int
+) -> str | None:
+    """Why the counts cannot be published, in one line (ADR 0010), or None.
+
+    The verifier's own checks on a results entry (board-format.md §8.6; ballot/verify.py
+    ``_check_counts`` and ``_check_results``), run before the entry exists.
+    """
+    if ballots > tokens:
+        return f"{ballots} ballots counted but only {tokens} tokens issued"
+    if closed_tokens is None:
+        return "the close entry states no token count"
+    if tokens != closed_tokens:
+        return f"{tokens} tokens issued on the voter list, {closed_tokens} on the close entry"
+    if tokens > population:
+        return f"{tokens} tokens issued for an eligible population of {population}"
+    return None
 
 
 def _paper_counts(

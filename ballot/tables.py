@@ -54,6 +54,7 @@ __all__ = [
     "MilestoneRow",
     "PaperTotalsRow",
     "PendingBallotRow",
+    "TallyFailureRow",
     "VoterRow",
 ]
 
@@ -205,3 +206,17 @@ class PaperTotalsRow(Base):
     voters: Mapped[int] = mapped_column(Integer, nullable=False)
     counts: Mapped[str] = mapped_column(Text, nullable=False)
     entered_by: Mapped[str] = mapped_column(String(100), nullable=False)
+
+
+class TallyFailureRow(Base):
+    """Why the election's last tally failed its check; absent when it passed or never ran.
+
+    Written alone by a failed tally (which records nothing else), deleted by a tally that
+    passes; ``publish`` refuses an election that has one (ADR 0010). ``reason`` is the
+    one line the officer was shown (counts only). No time: the officer saw it happen.
+    """
+
+    __tablename__ = "ballot_tally_failures"
+
+    election_id: Mapped[str] = mapped_column(ForeignKey("ballot_elections.id"), primary_key=True)
+    reason: Mapped[str] = mapped_column(Text, nullable=False)

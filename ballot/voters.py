@@ -153,13 +153,15 @@ class VoterRegister(ElectionRecords):
             return TokenAlreadyIssuedError("a voting token was already issued to you"), (
                 "token_already_issued",
             )
-        # Before identity's decision (stored and audited): a cheap read that spares it. The
-        # conditional update in issue_token is what actually holds the cap.
+        # Before identity's decision: a cheap read that spares it. The conditional update in
+        # issue_token is what actually holds the cap.
         board = session.get(BoardRow, row.id)
         if board is not None and board.tokens_issued >= definition.eligible_population:
             return self._population_reached(definition), ("eligible_population_reached",)
         try:
-            decision = identity.eligibility_for(
+            # Neither stored nor audited (ballot-secrecy.md §2): a timed decision written
+            # here would time the issuance; the voter register keeps the day only.
+            decision = identity.check_eligibility(
                 self.ctx, session, citizen_pseudonym=citizen, rule_id=definition.eligibility_rule
             )
         except NotFoundError:
@@ -184,8 +186,8 @@ class VoterRegister(ElectionRecords):
         )
 
     def eligibility(self, *, election_id: str, citizen: str) -> dict[str, Any]:
-        """What ``GET /elections/{id}/eligibility`` answers (the decision is stored by
-        identity, as for any eligibility check)."""
+        """What ``GET /elections/{id}/eligibility`` answers: the issuance check itself, so
+        its decision is not stored either (identity's ``check_eligibility``)."""
         with self.ctx.db.write_session() as session:
             row = self._row(session, election_id)
             refusal, reasons = self._issuance_refusal(session, row, citizen)

@@ -76,8 +76,9 @@ CHOICES: tuple[dict[str, JSONValue], ...] = (
 )
 
 
-def citizens(ctx: AppContext, count: int) -> list[tuple[str, str]]:
-    """``count`` eligible citizens with a signed-in session each: (cookie name, value)."""
+def citizens(ctx: AppContext, count: int) -> list[tuple[str, str, str]]:
+    """``count`` eligible citizens with a signed-in session each: (cookie name, value,
+    CSRF token — the token request sends it in ``X-CSRF-Token``, as the booth does)."""
     import secrets
 
     import identity
@@ -96,7 +97,7 @@ def citizens(ctx: AppContext, count: int) -> list[tuple[str, str]]:
             )
             session = ctx.sessions.create(db, Citizen(citizen.id))
             assert session.cookie is not None
-            out.append((name, session.cookie))
+            out.append((name, session.cookie, session.csrf_token))
     return out
 
 
@@ -303,11 +304,11 @@ def run_database(kind: str, args: argparse.Namespace, stack: ExitStack) -> dict[
 
         def issue(i: int) -> Callable[[httpx.Client], httpx.Response]:
             def job(client: httpx.Client) -> httpx.Response:
-                name, value = cookies[i]
+                name, value, csrf = cookies[i]
                 response = client.post(
                     f"/elections/{election}/tokens",
                     json={"blinded_msg": b64u_encode(pending[i].blinded_msg)},
-                    headers={"Cookie": f"{name}={value}"},
+                    headers={"Cookie": f"{name}={value}", "X-CSRF-Token": csrf},
                 )
                 if response.status_code == 200:
                     blind_sigs[i] = b64u_decode(response.json()["blind_sig"], field="s")

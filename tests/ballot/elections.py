@@ -164,10 +164,16 @@ def make_citizen(ctx: AppContext, *, eligible: bool = True) -> str:
 
 def session_cookie(ctx: AppContext, principal: Citizen | Staff) -> tuple[str, str]:
     """(cookie name, value) of a new session for ``principal`` (the real session store)."""
+    return signed_in(ctx, principal)[0]
+
+
+def signed_in(ctx: AppContext, principal: Citizen | Staff) -> tuple[tuple[str, str], str]:
+    """((cookie name, value), CSRF token) of a new session for ``principal``: what the
+    booth holds (the cookie, and the token its page carries in ``data-csrf``)."""
     with ctx.db.write_session() as db:
         session = ctx.sessions.create(db, principal)
     assert session.cookie is not None
-    return cookie_name(secure=ctx.settings.secure_cookies), session.cookie
+    return (cookie_name(secure=ctx.settings.secure_cookies), session.cookie), session.csrf_token
 
 
 def open_election(ctx: AppContext, clock: FixedClock, **overrides: Any) -> str:
@@ -195,6 +201,9 @@ class Voter:
     client: httpx.Client | TestClient
     election_id: str
     cookie: tuple[str, str]
+    #: The session's CSRF token, sent as ``X-CSRF-Token`` with the token request (None:
+    #: a request without the header, which the server refuses).
+    csrf: str | None = None
     right: VotingRight | None = None
     receipts: list[dict[str, Any]] = field(default_factory=list)
 
@@ -204,10 +213,13 @@ class Voter:
         return Manifest.from_json(response.json())
 
     def request_token(self, blinded: bytes) -> httpx.Response:
+        headers = {"Cookie": f"{self.cookie[0]}={self.cookie[1]}"}
+        if self.csrf is not None:
+            headers["X-CSRF-Token"] = self.csrf
         return self.client.post(
             f"/elections/{self.election_id}/tokens",
             json={"blinded_msg": b64u_encode(blinded)},
-            headers={"Cookie": f"{self.cookie[0]}={self.cookie[1]}"},
+            headers=headers,
         )
 
     def obtain_right(self) -> VotingRight:
@@ -256,7 +268,8 @@ def voters(
 ) -> Iterator[Voter]:
     for _ in range(count):
         pseudonym = make_citizen(ctx)
-        yield Voter(client, election_id, session_cookie(ctx, Citizen(pseudonym)))
+        cookie, csrf = signed_in(ctx, Citizen(pseudonym))
+        yield Voter(client, election_id, cookie, csrf)
 
 
 def check_receipt(receipt: dict[str, Any], manifest: Manifest) -> None:

@@ -36,8 +36,8 @@ from tests.ballot.elections import (
     make_citizen,
     open_election,
     post_anonymously,
-    session_cookie,
     setup_rule,
+    signed_in,
     voters,
 )
 from tests.ballot.test_cli_and_server import context
@@ -228,7 +228,8 @@ def test_an_acknowledged_ballot_survives_a_crash_before_its_boundary(tmp_path: P
     with server:
         with httpx.Client(base_url=server.url, timeout=30) as browser:
             for _ in range(3):
-                voter = Voter(browser, election, session_cookie(ctx, Citizen(make_citizen(ctx))))
+                cookie, csrf = signed_in(ctx, Citizen(make_citizen(ctx)))
+                voter = Voter(browser, election, cookie, csrf)
                 voter.obtain_right()
                 receipts.append(voter.vote(GOOD_CHOICES))
         assert server.proc is not None

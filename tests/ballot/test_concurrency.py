@@ -183,7 +183,7 @@ def test_parallel_issuance_never_passes_the_eligible_population(
     def ask(i: int) -> Any:
         worker = TestClient([app, twin][i % 2], base_url="http://127.0.0.1")
         start.wait()
-        return Voter(worker, election, crowd[i].cookie).request_token(blinded[i])
+        return Voter(worker, election, crowd[i].cookie, crowd[i].csrf).request_token(blinded[i])
 
     with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
         responses = list(pool.map(ask, range(PARALLEL)))
