@@ -7,6 +7,7 @@ import importlib
 import importlib.util
 import logging
 import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -75,8 +76,13 @@ def setup(ctx: AppContext) -> None:
 
 
 class Publisher:
-    """Background loop of a web process: issuance counts onto open boards, periodically
+    """Background loop of a web process: the waiting ballots onto open boards at each batch
+    boundary (docs/adr/0009-batched-boards.md; looked at every second, which costs one
+    read when no boundary has passed), and issuance counts periodically
     (``PARVIS_BALLOT_ISSUANCE_SECONDS``). Checkpoints are the audit sequencer's."""
+
+    #: How often the loop looks for a passed boundary (seconds).
+    TICK = 1.0
 
     def __init__(self, ctx: AppContext) -> None:
         self._ctx = ctx
@@ -96,10 +102,19 @@ class Publisher:
 
     def _run(self) -> None:
         period = min(60.0, self._ctx.settings.ballot_issuance_seconds)
-        while not self._stop.wait(period):
+        last_issuance = time.monotonic()
+        while not self._stop.wait(self.TICK):
+            service = service_from(self._ctx)
             try:
-                service_from(self._ctx).publish_issuance()
+                service.integrate_batches()
             except Exception as exc:  # keep running; the type is enough to investigate
+                log.warning("batch integration failed", extra={"exc_type": type(exc).__name__})
+            if time.monotonic() - last_issuance < period:
+                continue
+            last_issuance = time.monotonic()
+            try:
+                service.publish_issuance()
+            except Exception as exc:
                 log.warning("issuance publication failed", extra={"exc_type": type(exc).__name__})
 
 

@@ -41,7 +41,7 @@ from typing import Any, Final, cast
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from sqlalchemy import CursorResult, Table, bindparam, func, insert, select, update
+from sqlalchemy import CursorResult, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -53,6 +53,7 @@ from audit.errors import TreeRangeError
 from audit.merkle import leaf_hash
 from audit.tiles import TILE_WIDTH, TilePath
 from ballot import auditing, rsabssa
+from ballot.batches import board_order, boundary_at_or_before, next_boundary
 from ballot.board import (
     EXPORT_FORMAT,
     close_entry,
@@ -97,6 +98,7 @@ from ballot.tables import (
     ElectionRow,
     MilestoneRow,
     PaperTotalsRow,
+    PendingBallotRow,
     VoterRow,
 )
 from ballot.tally import tally
@@ -282,9 +284,9 @@ def _revote() -> Any:
 
 
 @functools.cache
-def _insert_commitments() -> Any:
-    """The board's commitments of accepted ballots (one multi-row statement)."""
-    return insert(cast(Table, CommitmentRow.__table__))
+def _insert_pending() -> Any:
+    """Accepted ballots into the pending pool (one multi-row statement)."""
+    return insert(cast(Table, PendingBallotRow.__table__))
 
 
 class ElectionService:
@@ -302,6 +304,9 @@ class ElectionService:
         self.signatures = TokenBucket(self.settings.ballot_signatures_per_second)
         self.backend = get_backend(self.settings.rsa_backend)
         self.committer = CastCommitter(self)
+        # Boards take a whole batch under one checkpoint (ADR 0009), in whichever process
+        # leads the audit sequencer: every process registers it.
+        self.audit.integrate_whole(board_log_name(""))
         self._tiles = TileCache()
 
     # -- helpers ------------------------------------------------------------------------
@@ -457,6 +462,7 @@ class ElectionService:
             "revote": definition.revote,
             "paper": definition.paper,
             "min_anonymity_set": definition.min_anonymity_set,
+            "batch_seconds": definition.batch_seconds,
             "questions": [q.to_json() for q in definition.questions],
             "key_id": b64u_encode(manifest.issuer_key_id) if manifest is not None else None,
             "board_origin": board.origin if board is not None else None,
@@ -563,6 +569,7 @@ class ElectionService:
             revote=definition.revote,
             min_anonymity_set=definition.min_anonymity_set,
             paper=definition.paper,
+            batch_seconds=definition.batch_seconds,
         )
         data = entry_bytes(manifest_entry(manifest))
         self.audit.append(session, log=name, data=data)
@@ -629,6 +636,8 @@ class ElectionService:
                     status=row.status,
                 )
             board = self._board(session, row.id, lock=True)
+            # The last batch goes on the board before the close entry (ADR 0009).
+            self._move_pending(session, row.id, board.log)
             data = entry_bytes(
                 close_entry(
                     closed_at=format_time(_coarse(now)),
@@ -1024,7 +1033,7 @@ class ElectionService:
 
     def cast_batch(
         self, election_id: str, ballots: Sequence[PreparedBallot]
-    ) -> tuple[str | None, list[Promise | DomainError]]:
+    ) -> tuple[datetime | None, list[Promise | DomainError]]:
         """Put verified ballots in the ballot box, in one transaction.
 
         A new nullifier is inserted (the primary key makes a token count once, whatever
@@ -1032,9 +1041,11 @@ class ElectionService:
         and only by a conditional update to a higher ``seq`` — so of concurrent casts of one
         token exactly one wins, or the highest ``seq``. Ballots on nullifiers not seen
         before go in with one multi-row statement; any that another transaction inserted
-        meanwhile, and every re-vote, take the one-by-one path. Accepted ballots are appended
-        to the board in the same transaction, in batch order. Returns the board's log name
-        and, per ballot, the audit engine's signed promise or the refusal.
+        meanwhile, and every re-vote, take the one-by-one path. Accepted ballots go to the
+        pending pool in the same transaction — not to the board, which takes them at the next
+        batch boundary in a random order (:meth:`integrate_batches`; ADR 0009). Returns that
+        boundary and, per ballot, the board's signed promise (integrated by the boundary plus
+        the audit engine's delay) or the refusal.
         """
         election_id = _canonical_id(election_id)
         with self.ctx.db.write_session() as session:
@@ -1103,44 +1114,127 @@ class ElectionService:
             accepted = [item for item in outcome if isinstance(item, PreparedBallot)]
             if accepted:
                 session.execute(
-                    _insert_commitments(),
+                    _insert_pending(),
                     [
                         {
                             "election_id": election_id,
                             "leaf_hash": b.leaf,
                             "code": tracking_code(b.leaf).replace("-", ""),
                             "nullifier_hash": hashlib.sha256(b.verified.nullifier).digest(),
+                            "data": b.data,
                         }
                         for b in accepted
                     ],
                 )
+            appears_at = next_boundary(now, definition.batch_seconds)
             name = board_log_name(election_id)
-            promises = iter(
-                self.audit.append_many(session, log=name, data=[b.data for b in accepted])
-                if accepted
-                else []
-            )
-        result: list[Promise | DomainError] = []
-        for item in outcome:
-            assert item is not None
-            result.append(next(promises) if isinstance(item, PreparedBallot) else item)
-        return name, result
+            integrate_by = appears_at + self.audit.max_delay
+            result: list[Promise | DomainError] = []
+            for item in outcome:
+                assert item is not None
+                result.append(
+                    self.audit.promise(
+                        session, log=name, leaf_hash=item.leaf, integrate_by=integrate_by
+                    )
+                    if isinstance(item, PreparedBallot)
+                    else item
+                )
+        return appears_at, result
 
-    def receipts(
-        self, name: str, leaves: Sequence[bytes], *, integrate: bool = True
-    ) -> dict[bytes, dict[str, Any]]:
-        """Index, checkpoint and inclusion proof of each of ``leaves`` that is integrated.
+    # -- batches (ADR 0009) ---------------------------------------------------------------
 
-        ``integrate`` first asks the audit engine to integrate now; it does nothing when the
-        sequencer leader holds the log elsewhere (another process, or this process's
-        sequencer thread on PostgreSQL). Leaves are looked for in the last two level-0 tiles
-        (fresh ballots; a leaf still pending is left out, and its receipt is the signed
-        promise at once: waiting for the sequencer would make every voter wait a batch
-        delay). Proofs are read through shared tiles (:mod:`ballot.tiles`).
+    def integrate_batches(self, *, force: bool = False) -> int:
+        """Put each open election's waiting ballots on its board, once per boundary.
+
+        Run by the publisher inside ``parvis serve`` (every second; only a passed boundary
+        does anything) and by tests and the CLI. For each open election whose last
+        integrated boundary is behind the current one — or every open election with
+        ``force`` — the pending pool goes on the board in a uniformly random order under one
+        checkpoint (:meth:`_move_pending`). Several processes may run it: the board row's
+        lock and ``batched_through`` make each boundary integrate once. Returns how many
+        ballots went on boards.
         """
-        if integrate and leaves:
+        now = self.now
+        with self.ctx.db.read_session() as session:
+            candidates = session.execute(
+                select(ElectionRow.id, ElectionRow.definition, BoardRow.batched_through)
+                .join(BoardRow, BoardRow.election_id == ElectionRow.id)
+                .where(ElectionRow.status == Status.OPEN.value)
+            ).all()
+        total = 0
+        for election_id, text, through in candidates:
+            boundary = boundary_at_or_before(
+                now, self._definition_of(election_id, text).batch_seconds
+            )
+            if force or through is None or _aware(through) < boundary:
+                total += self._integrate_batch(election_id, boundary=boundary, force=force)
+        return total
+
+    def _integrate_batch(self, election_id: str, *, boundary: datetime, force: bool) -> int:
+        with self.ctx.db.write_session() as session:
+            # The board row serialises integrators and the close (which locks it too);
+            # casts never lock it, so they go on while a batch is integrated.
+            board = self._board(session, election_id, lock=True)
+            status = session.scalar(select(ElectionRow.status).where(ElectionRow.id == election_id))
+            through = board.batched_through
+            if status != Status.OPEN or (
+                not force and through is not None and _aware(through) >= boundary
+            ):
+                return 0
+            moved = self._move_pending(session, election_id, board.log)
+            board.batched_through = boundary
+            name = board.log
+        if moved:
+            # Integrate now when this process may (no sequencer leader elsewhere); otherwise
+            # the leader integrates the batch whole within its delay (integrate_whole).
             self.audit.integrate(log=name)
-        return self._proofs(name, leaves, fresh=True)
+        return moved
+
+    def _move_pending(self, session: Session, election_id: str, name: str) -> int:
+        """Append every waiting ballot of the election to its board in a uniformly random
+        order, with their commitments, and empty the pool — in the caller's transaction, so
+        a crash leaves the ballots either waiting or on the board, never lost or doubled.
+
+        Only the rows read here are deleted: a cast committed meanwhile (PostgreSQL) waits
+        for the next batch.
+        """
+        waiting = session.execute(
+            select(
+                PendingBallotRow.leaf_hash,
+                PendingBallotRow.code,
+                PendingBallotRow.nullifier_hash,
+                PendingBallotRow.data,
+            ).where(PendingBallotRow.election_id == election_id)
+        ).all()
+        if not waiting:
+            return 0
+        batch = board_order(
+            waiting,
+            token=lambda row: bytes(row.nullifier_hash),
+            seq=lambda row: int(json.loads(row.data)["cast"]["ballot"]["seq"]),
+        )
+        self.audit.append_many(session, log=name, data=[bytes(row.data) for row in batch])
+        session.execute(
+            insert(CommitmentRow),
+            [
+                {
+                    "election_id": election_id,
+                    "leaf_hash": bytes(row.leaf_hash),
+                    "code": row.code,
+                    "nullifier_hash": bytes(row.nullifier_hash),
+                }
+                for row in batch
+            ],
+        )
+        leaves = [bytes(row.leaf_hash) for row in batch]
+        for first in range(0, len(leaves), _CHUNK):
+            session.execute(
+                delete(PendingBallotRow).where(
+                    PendingBallotRow.election_id == election_id,
+                    PendingBallotRow.leaf_hash.in_(leaves[first : first + _CHUNK]),
+                )
+            )
+        return len(batch)
 
     def _proofs(
         self, name: str, leaves: Sequence[bytes], *, fresh: bool
@@ -1240,33 +1334,57 @@ class ElectionService:
         return self.audit.checkpoint(session, log=self._board(session, row.id).log)
 
     def receipt(self, session: Session, election_id: str, code: str) -> dict[str, Any]:
-        """A receipt by tracking code (``board-format.md`` §5), with a fresh proof."""
+        """A receipt by tracking code (``board-format.md`` §5): ``included`` with a fresh
+        inclusion proof, or ``pending`` with the boundary at which it will appear (ADR 0009).
+
+        Only the holder of the code learns anything: the code is the ballot's, never in a
+        request that carries a session (the tracker fetches without credentials).
+        """
         row = self._row(session, election_id)
         board = self._board(session, row.id)
         try:
             wanted = normalise_tracking_code(code)
         except DomainError:
             raise UnknownReceiptError("no ballot on this board has this tracking code") from None
+        compact = wanted.replace("-", "")
         leaf = session.scalars(
             select(CommitmentRow.leaf_hash).where(
-                CommitmentRow.election_id == row.id,
-                CommitmentRow.code == wanted.replace("-", ""),
+                CommitmentRow.election_id == row.id, CommitmentRow.code == compact
             )
         ).first()
-        if leaf is None or not hmac.compare_digest(tracking_code(leaf), wanted):
+        waiting = (
+            session.scalars(
+                select(PendingBallotRow.leaf_hash).where(
+                    PendingBallotRow.election_id == row.id, PendingBallotRow.code == compact
+                )
+            ).first()
+            if leaf is None
+            else None
+        )
+        known = leaf if leaf is not None else waiting
+        if known is None or not hmac.compare_digest(tracking_code(known), wanted):
             raise UnknownReceiptError("no ballot on this board has this tracking code")
-        found = self._proofs(board.log, [leaf], fresh=False).get(leaf)
+        found = self._proofs(board.log, [known], fresh=False).get(known) if leaf else None
+        base = {"election": row.id, "tracking_code": wanted, "leaf_hash": b64u_encode(known)}
         if found is None:
-            raise ReceiptPendingError(
-                "the ballot is accepted and waits for the board's next checkpoint; try again "
-                "in a few seconds"
+            # Waiting for its boundary, or (briefly) for the sequencer's checkpoint of the
+            # batch it went into.
+            batch_seconds = self.definition(row).batch_seconds
+            appears_at = (
+                next_boundary(self.now, batch_seconds)
+                if leaf is None
+                else _aware(board.batched_through or self.now)
             )
-        return {
-            "election": row.id,
-            "tracking_code": wanted,
-            "leaf_hash": b64u_encode(leaf),
-            **found,
-        }
+            return {
+                **base,
+                "status": "pending",
+                "appears_at": format_time(appears_at),
+                "index": None,
+                "tree_size": None,
+                "checkpoint": None,
+                "inclusion_proof": None,
+            }
+        return {**base, "status": "included", "appears_at": None, **found}
 
     def export_chunks(self, election_id: str, *, reveal: bool | None = None) -> Iterator[bytes]:
         """The board export (``board-format.md`` §7), as JSON text in pieces.

@@ -7,8 +7,15 @@ voter list from the ballot box"):
   received a token (or voted on paper), never what they voted; no time finer than the day,
   no blinded message, no row number that a ballot refers to;
 * the **ballot box** — :class:`BallotRow` (one row per nullifier: the UNIQUE key that makes
-  a token count once, its last ``seq`` and entry) and what ballot keeps beside the board:
+  a token count once, its last ``seq`` and entry), :class:`PendingBallotRow` (the ballots
+  accepted since the last batch boundary) and what ballot keeps beside the board:
   :class:`CommitmentRow`, :class:`MilestoneRow`, :class:`BoardRow`. No timestamp at all.
+
+No order either (docs/adr/0009-batched-boards.md): the tables written on the token path and
+the cast path have random primary keys (a pseudonym, a nullifier, a leaf hash) and, on
+SQLite, no rowid (``WITHOUT ROWID``: the rows are stored in key order, not in the order they
+were written), so neither the order in which tokens were issued nor the order in which
+ballots arrived survives in the database.
 
 The bulletin board itself is an audit log (``board-<election id>``): entries, tree and
 signed checkpoints live in the audit engine's append-only tables (ADR 0006).
@@ -17,6 +24,7 @@ signed checkpoints live in the audit engine's append-only tables (ADR 0006).
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Final
 
 from sqlalchemy import (
     BigInteger,
@@ -33,6 +41,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from parvis.kernel.db import Base
 
+#: Table option: on SQLite, a clustered table keyed by its (random) primary key instead of
+#: an implicit rowid that would number the rows in the order they were written.
+NO_ROWID: Final = {"sqlite_with_rowid": False}
+
 __all__ = [
     "BallotRow",
     "BoardRow",
@@ -41,6 +53,7 @@ __all__ = [
     "ElectionRow",
     "MilestoneRow",
     "PaperTotalsRow",
+    "PendingBallotRow",
     "VoterRow",
 ]
 
@@ -97,6 +110,9 @@ class BoardRow(Base):
         DateTime(timezone=True), nullable=True
     )
     tokens_issued: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    #: The last batch boundary at which the waiting ballots were integrated (a multiple of
+    #: the election's ``batch_seconds``: a public time, no finer than the boundaries).
+    batched_through: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class CommitmentRow(Base):
@@ -108,7 +124,7 @@ class CommitmentRow(Base):
     """
 
     __tablename__ = "ballot_commitments"
-    __table_args__ = (Index("ix_ballot_commitments_code", "election_id", "code"),)
+    __table_args__ = (Index("ix_ballot_commitments_code", "election_id", "code"), NO_ROWID)
 
     election_id: Mapped[str] = mapped_column(ForeignKey("ballot_elections.id"), primary_key=True)
     leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
@@ -136,6 +152,7 @@ class BallotRow(Base):
     """
 
     __tablename__ = "ballot_ballots"
+    __table_args__ = (NO_ROWID,)
 
     election_id: Mapped[str] = mapped_column(ForeignKey("ballot_elections.id"), primary_key=True)
     nullifier: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
@@ -151,12 +168,32 @@ class VoterRow(Base):
     """
 
     __tablename__ = "ballot_voters"
-    __table_args__ = (Index("ix_ballot_voters_channel", "election_id", "channel"),)
+    __table_args__ = (Index("ix_ballot_voters_channel", "election_id", "channel"), NO_ROWID)
 
     election_id: Mapped[str] = mapped_column(ForeignKey("ballot_elections.id"), primary_key=True)
     citizen: Mapped[str] = mapped_column(String(64), primary_key=True)
     channel: Mapped[str] = mapped_column(String(8), nullable=False)
     day: Mapped[date] = mapped_column(Date, nullable=False)
+
+
+class PendingBallotRow(Base):
+    """A ballot accepted since the last batch boundary, waiting to go on the board.
+
+    Durable before the voter's receipt is sent; at the next boundary every waiting ballot
+    of the election is appended to the board in a uniformly random order and deleted here,
+    in one transaction (docs/adr/0009-batched-boards.md). Keyed by the entry's leaf hash:
+    no time, no arrival order. ``code`` finds a receipt by tracking code meanwhile;
+    ``nullifier_hash`` becomes the board commitment at integration.
+    """
+
+    __tablename__ = "ballot_pending"
+    __table_args__ = (Index("ix_ballot_pending_code", "election_id", "code"), NO_ROWID)
+
+    election_id: Mapped[str] = mapped_column(ForeignKey("ballot_elections.id"), primary_key=True)
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), nullable=False)
+    nullifier_hash: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False)
+    data: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
 
 
 class PaperTotalsRow(Base):

@@ -22,7 +22,7 @@ from sqlalchemy import func, select, update
 from ballot.client import begin_issuance
 from ballot.errors import EligiblePopulationReachedError, StaleRevoteError, TokenAlreadyUsedError
 from ballot.service import PreparedBallot, service_from
-from ballot.tables import BallotRow, BoardRow, CommitmentRow, VoterRow
+from ballot.tables import BallotRow, BoardRow, CommitmentRow, PendingBallotRow, VoterRow
 from ballot.verify import verify_board
 from parvis.app import create_app
 from parvis.kernel.clock import FixedClock
@@ -89,6 +89,11 @@ def test_one_token_casts_once_whatever_the_concurrency(
     assert all(t.endswith("/token-already-used") for t in refused)
     with ctx.db.read_session() as db:
         assert db.scalar(select(func.count()).select_from(BallotRow)) == 1
+        assert db.scalar(select(func.count()).select_from(PendingBallotRow)) == 1
+        assert db.scalar(select(func.count()).select_from(CommitmentRow)) == 0
+    assert service_from(ctx).integrate_batches(force=True) == 1
+    with ctx.db.read_session() as db:
+        assert db.scalar(select(func.count()).select_from(PendingBallotRow)) == 0
         assert db.scalar(select(func.count()).select_from(CommitmentRow)) == 1
 
 

@@ -440,6 +440,8 @@ def test_nothing_of_the_ballots_shows_while_open(
     for voter in people:
         voter.obtain_right()
         codes.append(voter.vote({"parc": UNIQUE_OPTION, "budget": ["fresque"]})["tracking_code"])
+    assert re.search(r'id="ballots">0<', snapshot()[f"officer {HOME}/{election}"])
+    assert service_from(ctx).integrate_batches(force=True) == 3  # the boundary passes
     after = snapshot()
     for key, page in after.items():
         assert page.count(UNIQUE_OPTION) == before[key].count(UNIQUE_OPTION), key
