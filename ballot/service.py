@@ -590,6 +590,8 @@ class ElectionService:
             issued_published=0,
             issued_published_at=None,
             tokens_issued=0,
+            # The first batch is the one of the first boundary after the opening.
+            batched_through=boundary_at_or_before(self.now, definition.batch_seconds),
         )
         session.add(board)
         session.flush()
