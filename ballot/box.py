@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, cast
 
-from sqlalchemy import CursorResult, Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -110,35 +110,49 @@ def _election_for_cast() -> Any:
 
 
 @functools.cache
-def _known_nullifiers() -> Any:
-    """The nullifiers among ``:nullifiers`` (an expanding list) already in the ballot box of
-    ``:election_id``."""
+def _box_seqs() -> Any:
+    """``(nullifier, seq)`` on the board of ``:election_id`` for the tokens among
+    ``:nullifiers`` (an expanding list)."""
     table = cast(Table, BallotRow.__table__)
-    return select(table.c.nullifier).where(
+    return select(table.c.nullifier, table.c.seq).where(
         table.c.election_id == bindparam("election_id"),
         table.c.nullifier.in_(bindparam("nullifiers", expanding=True)),
     )
 
 
 @functools.cache
-def _insert_ignore(dialect: str) -> Any:
-    """``INSERT … ON CONFLICT DO NOTHING RETURNING nullifier`` on the nullifier key, for the
-    dialect named: only the rows it inserted come back. Executed with one parameter set or
-    many (one multi-row statement)."""
-    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    table = cast(Table, BallotRow.__table__)
+def _pending_seqs() -> Any:
+    """``(nullifier, highest seq)`` waiting in the pool of ``:election_id`` for the tokens
+    among ``:nullifiers``."""
+    table = cast(Table, PendingBallotRow.__table__)
     return (
-        make(table)
-        .on_conflict_do_nothing(index_elements=[table.c.election_id, table.c.nullifier])
-        .returning(table.c.nullifier)
+        select(table.c.nullifier, func.max(table.c.seq))
+        .where(
+            table.c.election_id == bindparam("election_id"),
+            table.c.nullifier.in_(bindparam("nullifiers", expanding=True)),
+        )
+        .group_by(table.c.nullifier)
+    )
+
+
+@functools.cache
+def _insert_pending(dialect: str) -> Any:
+    """Accepted ballots into the pending pool, ``ON CONFLICT DO NOTHING RETURNING
+    leaf_hash`` for the dialect named: only the rows it inserted come back (one multi-row
+    statement)."""
+    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return (
+        make(cast(Table, PendingBallotRow.__table__))
+        .on_conflict_do_nothing()
+        .returning(PendingBallotRow.__table__.c.leaf_hash)
     )
 
 
 @functools.cache
 def _revote() -> Any:
-    """A re-vote: the conditional ``UPDATE … SET seq = :new_seq WHERE seq < :new_seq``, which
-    READ COMMITTED re-evaluates once it holds the row lock. (Parameter names differ from the
-    columns: SQLAlchemy reserves the column names for the SET clause.)"""
+    """A token's newer ballot on the board: ``UPDATE … SET seq = :new_seq WHERE seq <
+    :new_seq``. (Parameter names differ from the columns: SQLAlchemy reserves the column
+    names for the SET clause.)"""
     table = cast(Table, BallotRow.__table__)
     return (
         update(table)
@@ -151,10 +165,10 @@ def _revote() -> Any:
     )
 
 
-@functools.cache
-def _insert_pending() -> Any:
-    """Accepted ballots into the pending pool (one multi-row statement)."""
-    return insert(cast(Table, PendingBallotRow.__table__))
+def _stale(seq: int) -> StaleRevoteError:
+    return StaleRevoteError(
+        "a ballot with this seq or a higher one was already cast with this token", seq=seq
+    )
 
 
 class BallotBox(ElectionRecords):
@@ -231,70 +245,28 @@ class BallotBox(ElectionRecords):
         check_choices(manifest.questions, verified.choices)
         return PreparedBallot.of(verified)
 
-    def _one_by_one(
-        self,
-        session: Session,
-        *,
-        election_id: str,
-        revote: bool,
-        ballot: PreparedBallot,
-    ) -> PreparedBallot | DomainError:
-        """One ballot whose nullifier may exist: insert, or re-vote by conditional update."""
-        vote = ballot.verified
-        inserted = session.execute(
-            _insert_ignore(session.get_bind().dialect.name),
-            {
-                "election_id": election_id,
-                "nullifier": vote.nullifier,
-                "seq": vote.seq,
-                "leaf_hash": ballot.leaf,
-            },
-        ).first()
-        if inserted is not None:
-            return ballot
-        if not revote:
-            return TokenAlreadyUsedError("this token has already cast its ballot")
-        # READ COMMITTED re-evaluates the condition once it holds the row lock: of
-        # concurrent re-votes, each succeeds only over a lower seq.
-        moved = cast(
-            CursorResult[Any],
-            session.execute(
-                _revote(),
-                {
-                    "election": election_id,
-                    "key": vote.nullifier,
-                    "new_seq": vote.seq,
-                    "new_leaf": ballot.leaf,
-                },
-            ),
-        ).rowcount
-        if moved != 1:
-            return StaleRevoteError(
-                "a ballot with this seq or a higher one was already cast with this token",
-                seq=vote.seq,
-            )
-        return ballot
-
     def cast_batch(
         self, election_id: str, ballots: Sequence[PreparedBallot]
     ) -> tuple[datetime | None, list[Promise | DomainError]]:
-        """Put verified ballots in the ballot box, in one transaction.
+        """Put verified ballots in the pending pool, in one transaction — the double-vote
+        check.
 
-        A new nullifier is inserted (the primary key makes a token count once, whatever
-        the concurrency); a known one is a re-vote, accepted only if re-voting is allowed
-        and only by a conditional update to a higher ``seq`` — so of concurrent casts of one
-        token exactly one wins, or the highest ``seq``. Ballots on nullifiers not seen
-        before go in with one multi-row statement; any that another transaction inserted
-        meanwhile, and every re-vote, take the one-by-one path. Accepted ballots go to the
-        pending pool in the same transaction — not to the board, which takes them at the next
-        batch boundary in a random order (:meth:`integrate_batches`; ADR 0009). Returns that
-        boundary and, per ballot, the board's signed promise (integrated by the boundary plus
-        the audit engine's delay) or the refusal.
+        A token counts once (voting-protocol.md, "Casting"): a ballot is accepted if its
+        token has no ballot yet — neither on the board (:class:`~ballot.tables.BallotRow`)
+        nor waiting — or, when re-voting is allowed, if its ``seq`` is above every ballot
+        of the token so far. Concurrent casts are arbitrated by the pool's UNIQUE slot
+        (``INSERT … ON CONFLICT DO NOTHING``): without re-voting exactly one ballot of a
+        token wins, with re-voting one per ``seq``; a batch integration, which locks the
+        election row, never runs between the reads and the insert of a cast (``FOR SHARE``).
+        Accepted ballots wait for the next batch boundary, when the board takes them in a
+        random order (:meth:`integrate_batches`; ADR 0009). Returns that boundary and, per
+        ballot, the board's signed promise (by the boundary plus the audit engine's delay)
+        or the refusal.
         """
         election_id = canonical_id(election_id)
         with self.ctx.db.write_session() as session:
-            # FOR SHARE: a close (FOR UPDATE) waits for the casts in flight, and a cast
-            # that starts after the close sees it. (A Core select: no ORM object needed.)
+            # FOR SHARE: a close or a batch integration (FOR UPDATE) waits for the casts in
+            # flight, and a cast that starts after them sees what they wrote.
             found = session.execute(_election_for_cast(), {"election_id": election_id}).first()
             if found is None:
                 raise ElectionNotFoundError("no such election")
@@ -307,82 +279,67 @@ class BallotBox(ElectionRecords):
                 )
                 return None, [refusal] * len(ballots)
             revote = definition.revote
-            nullifiers = list({b.verified.nullifier for b in ballots})
-            known = set(
-                session.scalars(
-                    _known_nullifiers(), {"election_id": election_id, "nullifiers": nullifiers}
-                )
-            )
-            outcome: list[PreparedBallot | DomainError | None] = [None] * len(ballots)
-            fresh: dict[bytes, PreparedBallot] = {}  # first-time nullifiers: last accepted
-            members: dict[bytes, list[int]] = {}
-            for i, ballot in enumerate(ballots):
-                nullifier = ballot.verified.nullifier
-                if nullifier in known:
-                    continue
-                members.setdefault(nullifier, []).append(i)
-                best = fresh.get(nullifier)
-                if best is None or (revote and ballot.verified.seq > best.verified.seq):
-                    fresh[nullifier] = ballot
-                    outcome[i] = ballot
-                elif not revote:
-                    outcome[i] = TokenAlreadyUsedError("this token has already cast its ballot")
+            keys = {
+                "election_id": election_id,
+                "nullifiers": [b.verified.nullifier for b in ballots],
+            }
+            # The highest seq of each token so far: on the board, then waiting.
+            highest: dict[bytes, int] = {
+                bytes(n): int(q) for n, q in session.execute(_box_seqs(), keys)
+            }
+            for n, q in session.execute(_pending_seqs(), keys):
+                highest[bytes(n)] = max(highest.get(bytes(n), 0), int(q))
+            outcome: list[PreparedBallot | DomainError] = []
+            for ballot in ballots:
+                nullifier, seq = ballot.verified.nullifier, ballot.verified.seq
+                before = highest.get(nullifier)
+                if before is not None and not revote:
+                    outcome.append(TokenAlreadyUsedError("this token has already cast its ballot"))
+                elif before is not None and seq <= before:
+                    outcome.append(_stale(seq))
                 else:
-                    outcome[i] = StaleRevoteError(
-                        "a ballot with this seq or a higher one was already cast with this token",
-                        seq=ballot.verified.seq,
-                    )
-            if fresh:
-                inserted = set(
-                    session.scalars(
-                        _insert_ignore(session.get_bind().dialect.name),
+                    highest[nullifier] = seq
+                    outcome.append(ballot)
+            accepted = {o.leaf: o for o in outcome if isinstance(o, PreparedBallot)}
+            if accepted:
+                inserted = {
+                    bytes(leaf)
+                    for leaf in session.scalars(
+                        _insert_pending(session.get_bind().dialect.name),
                         [
                             {
                                 "election_id": election_id,
-                                "nullifier": n,
-                                "seq": b.verified.seq,
                                 "leaf_hash": b.leaf,
+                                "code": tracking_code(b.leaf).replace("-", ""),
+                                "nullifier": b.verified.nullifier,
+                                "seq": b.verified.seq,
+                                "slot": b.verified.seq if revote else 0,
+                                "data": b.data,
                             }
-                            for n, b in fresh.items()
+                            for b in accepted.values()
                         ],
                     )
-                )
-                for nullifier in set(fresh) - inserted:  # inserted meanwhile by another worker
-                    for i in members[nullifier]:
-                        outcome[i] = None
-            for i, item in enumerate(outcome):
-                if item is None:
-                    outcome[i] = self._one_by_one(
-                        session, election_id=election_id, revote=revote, ballot=ballots[i]
-                    )
-            accepted = [item for item in outcome if isinstance(item, PreparedBallot)]
-            if accepted:
-                session.execute(
-                    _insert_pending(),
-                    [
-                        {
-                            "election_id": election_id,
-                            "leaf_hash": b.leaf,
-                            "code": tracking_code(b.leaf).replace("-", ""),
-                            "nullifier_hash": hashlib.sha256(b.verified.nullifier).digest(),
-                            "data": b.data,
-                        }
-                        for b in accepted
-                    ],
-                )
+                }
+                # Taken meanwhile by a concurrent cast of the same token (or the very same
+                # ballot sent twice): refused as that cast's rival.
+                for i, item in enumerate(outcome):
+                    if isinstance(item, PreparedBallot) and item.leaf not in inserted:
+                        outcome[i] = (
+                            _stale(item.verified.seq)
+                            if revote
+                            else TokenAlreadyUsedError("this token has already cast its ballot")
+                        )
             appears_at = next_boundary(now, definition.batch_seconds)
             name = board_log_name(election_id)
             integrate_by = appears_at + self.audit.max_delay
-            result: list[Promise | DomainError] = []
-            for item in outcome:
-                assert item is not None
-                result.append(
-                    self.audit.promise(
-                        session, log=name, leaf_hash=item.leaf, integrate_by=integrate_by
-                    )
-                    if isinstance(item, PreparedBallot)
-                    else item
+            result: list[Promise | DomainError] = [
+                self.audit.promise(
+                    session, log=name, leaf_hash=item.leaf, integrate_by=integrate_by
                 )
+                if isinstance(item, PreparedBallot)
+                else item
+                for item in outcome
+            ]
         return appears_at, result
 
     # -- batches (ADR 0009) ---------------------------------------------------------------
@@ -416,10 +373,12 @@ class BallotBox(ElectionRecords):
 
     def _integrate_batch(self, election_id: str, *, boundary: datetime, force: bool) -> int:
         with self.ctx.db.write_session() as session:
-            # The board row serialises integrators and the close (which locks it too);
-            # casts never lock it, so they go on while a batch is integrated.
+            # FOR UPDATE on the election: the casts in flight (FOR SHARE) finish first and
+            # the next ones wait for the batch (a fraction of a second), so a cast's
+            # double-vote check never sees a token half-way between pool and board. The
+            # board row serialises integrators and the close.
+            status = self._row(session, election_id, lock=True).status
             board = self._board(session, election_id, lock=True)
-            status = session.scalar(select(ElectionRow.status).where(ElectionRow.id == election_id))
             through = board.batched_through
             if status != Status.OPEN or (
                 not force and through is not None and aware(through) >= boundary
@@ -432,30 +391,34 @@ class BallotBox(ElectionRecords):
             # Integrate now when this process may (no sequencer leader elsewhere); otherwise
             # the leader integrates the batch whole within its delay (integrate_whole).
             self.audit.integrate(log=name)
+            # SQLite's write-ahead log holds the casts' pages in the order they arrived:
+            # emptied once they are on the board.
+            self.ctx.db.truncate_wal()
         return moved
 
     def move_pending(self, session: Session, election_id: str, name: str) -> int:
         """Append every waiting ballot of the election to its board in a uniformly random
-        order, with their commitments, and empty the pool — in the caller's transaction, so
-        a crash leaves the ballots either waiting or on the board, never lost or doubled.
+        order, with their commitments, record each token's highest ``seq`` in the ballot box
+        in that order, and empty the pool — in the caller's transaction, so a crash leaves
+        the ballots either waiting or on the board, never lost or doubled.
 
-        Only the rows read here are deleted: a cast committed meanwhile (PostgreSQL) waits
-        for the next batch.
+        The caller holds the election row ``FOR UPDATE`` (no cast in flight). Rows are
+        written in the batch's random order, so neither the board nor the tables' layout
+        keeps the order in which ballots arrived.
         """
         waiting = session.execute(
             select(
                 PendingBallotRow.leaf_hash,
                 PendingBallotRow.code,
-                PendingBallotRow.nullifier_hash,
+                PendingBallotRow.nullifier,
+                PendingBallotRow.seq,
                 PendingBallotRow.data,
             ).where(PendingBallotRow.election_id == election_id)
         ).all()
         if not waiting:
             return 0
         batch = board_order(
-            waiting,
-            token=lambda row: bytes(row.nullifier_hash),
-            seq=lambda row: int(json.loads(row.data)["cast"]["ballot"]["seq"]),
+            waiting, token=lambda row: bytes(row.nullifier), seq=lambda row: row.seq
         )
         self.audit.append_many(session, log=name, data=[bytes(row.data) for row in batch])
         session.execute(
@@ -465,11 +428,12 @@ class BallotBox(ElectionRecords):
                     "election_id": election_id,
                     "leaf_hash": bytes(row.leaf_hash),
                     "code": row.code,
-                    "nullifier_hash": bytes(row.nullifier_hash),
+                    "nullifier_hash": hashlib.sha256(bytes(row.nullifier)).digest(),
                 }
                 for row in batch
             ],
         )
+        self._count_tokens(session, election_id, batch)
         leaves = [bytes(row.leaf_hash) for row in batch]
         for first in range(0, len(leaves), _CHUNK):
             session.execute(
@@ -479,6 +443,38 @@ class BallotBox(ElectionRecords):
                 )
             )
         return len(batch)
+
+    def _count_tokens(self, session: Session, election_id: str, batch: Sequence[Any]) -> None:
+        """Each token's highest ``seq`` and its leaf into :class:`BallotRow`, first
+        appearances in the batch's order."""
+        last: dict[bytes, Any] = {}
+        for row in batch:  # board order: a token's seqs increase
+            last[bytes(row.nullifier)] = row
+        known = {
+            bytes(n): int(q)
+            for n, q in session.execute(
+                _box_seqs(), {"election_id": election_id, "nullifiers": list(last)}
+            )
+        }
+        fresh = [
+            {
+                "election_id": election_id,
+                "nullifier": n,
+                "seq": r.seq,
+                "leaf_hash": bytes(r.leaf_hash),
+            }
+            for n, r in last.items()
+            if n not in known
+        ]
+        if fresh:
+            session.execute(insert(BallotRow), fresh)
+        moved = [
+            {"election": election_id, "key": n, "new_seq": r.seq, "new_leaf": bytes(r.leaf_hash)}
+            for n, r in last.items()
+            if n in known and r.seq > known[n]
+        ]
+        if moved:
+            session.execute(_revote(), moved)
 
     def _proofs(
         self, name: str, leaves: Sequence[bytes], *, fresh: bool

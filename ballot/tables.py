@@ -36,6 +36,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -145,11 +146,14 @@ class MilestoneRow(Base):
 
 
 class BallotRow(Base):
-    """The ballot box's uniqueness key: one row per nullifier (SHA-256 of the token message).
+    """The ballot box's counted ballot per token: one row per nullifier (SHA-256 of the token
+    message) whose ballots are on the board, with the highest ``seq`` and its leaf hash.
 
-    The primary key is the UNIQUE constraint that makes a token count once
-    (voting-protocol.md, "Casting"); ``seq`` and ``entry_index`` name the counted ballot
-    (the highest ``seq``: its entry's leaf hash). No timestamp, nothing about the voter.
+    Written when a batch goes on the board, in the batch's random order — never at cast
+    time, which would store the arrival order of tokens in the table's layout (ADR 0009).
+    The primary key keeps one row per token (voting-protocol.md, "Casting"); while a ballot
+    waits, :class:`PendingBallotRow`'s UNIQUE slot does. No timestamp, nothing about the
+    voter.
     """
 
     __tablename__ = "ballot_ballots"
@@ -181,19 +185,30 @@ class PendingBallotRow(Base):
     """A ballot accepted since the last batch boundary, waiting to go on the board.
 
     Durable before the voter's receipt is sent; at the next boundary every waiting ballot
-    of the election is appended to the board in a uniformly random order and deleted here,
-    in one transaction (docs/adr/0009-batched-boards.md). Keyed by the entry's leaf hash:
-    no time, no arrival order. ``code`` finds a receipt by tracking code meanwhile;
-    ``nullifier_hash`` becomes the board commitment at integration.
+    of the election is appended to the board in a uniformly random order, its nullifier
+    recorded in :class:`BallotRow` in that order, and deleted here, in one transaction
+    (docs/adr/0009-batched-boards.md). Keyed by the entry's leaf hash: no time, no arrival
+    order. ``code`` finds a receipt by tracking code meanwhile.
+
+    ``slot`` makes a token count once among the waiting ballots, whatever the concurrency:
+    the UNIQUE key (election, nullifier, slot) takes ``slot`` = 0 for every ballot when
+    re-voting is off (one ballot per token), ``slot`` = ``seq`` when it is on (one ballot per
+    token and ``seq``).
     """
 
     __tablename__ = "ballot_pending"
-    __table_args__ = (Index("ix_ballot_pending_code", "election_id", "code"), NO_ROWID)
+    __table_args__ = (
+        Index("ix_ballot_pending_code", "election_id", "code"),
+        UniqueConstraint("election_id", "nullifier", "slot", name="uq_ballot_pending_slot"),
+        NO_ROWID,
+    )
 
     election_id: Mapped[str] = mapped_column(ForeignKey("ballot_elections.id"), primary_key=True)
     leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
     code: Mapped[str] = mapped_column(String(16), nullable=False)
-    nullifier_hash: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False)
+    nullifier: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False)
+    seq: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    slot: Mapped[int] = mapped_column(BigInteger, nullable=False)
     data: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
 
 

@@ -224,6 +224,8 @@ def test_copies_of_one_token_in_one_batch_count_once(
     assert all(isinstance(o, dict) for o in outcomes[4:])
     winner = outcomes[accepted[-1]]
     assert isinstance(winner, dict)
+    # The ballot box records each token's counted ballot when the batch goes on the board.
+    assert service.integrate_batches(force=True) == len(accepted) + len(others)
     with ctx.db.read_session() as db:
         found = db.execute(
             select(BallotRow.seq, BallotRow.leaf_hash).where(BallotRow.election_id == election)

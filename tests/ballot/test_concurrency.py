@@ -88,12 +88,14 @@ def test_one_token_casts_once_whatever_the_concurrency(
     refused = [r.json()["type"] for r in responses if r.status_code == 409]
     assert all(t.endswith("/token-already-used") for t in refused)
     with ctx.db.read_session() as db:
-        assert db.scalar(select(func.count()).select_from(BallotRow)) == 1
+        # Waiting for the boundary: in the pool only (the pool's UNIQUE slot held).
         assert db.scalar(select(func.count()).select_from(PendingBallotRow)) == 1
+        assert db.scalar(select(func.count()).select_from(BallotRow)) == 0
         assert db.scalar(select(func.count()).select_from(CommitmentRow)) == 0
     assert service_from(ctx).integrate_batches(force=True) == 1
     with ctx.db.read_session() as db:
         assert db.scalar(select(func.count()).select_from(PendingBallotRow)) == 0
+        assert db.scalar(select(func.count()).select_from(BallotRow)) == 1
         assert db.scalar(select(func.count()).select_from(CommitmentRow)) == 1
 
 
@@ -127,6 +129,7 @@ def test_the_database_arbitrates_parallel_transactions(
     # The highest seq always wins; a copy of seq 1 never counts twice.
     assert max(b.verified.seq for b in accepted) == PARALLEL
     assert sum(b.verified.seq == 1 for b in accepted) <= 1
+    assert service.integrate_batches(force=True) == len(accepted)
     with ctx.db.read_session() as db:
         row = db.scalars(select(BallotRow)).one()
     assert row.seq == PARALLEL

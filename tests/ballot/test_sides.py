@@ -14,8 +14,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Date, DateTime, Integer, Table
 
+from ballot.client import obtain_voting_right
+from ballot.manifest import Manifest
+from ballot.service import service_from
 from ballot.tables import BallotRow, CommitmentRow, PendingBallotRow, VoterRow
 from parvis import migrate
+from parvis.kernel.clock import FixedClock
+from tests.ballot.elections import GOOD_CHOICES, make_citizen, open_election, setup_rule
+from tests.ballot.test_cli_and_server import context
 from tests.support.server import REPO
 
 VOTER_SIDE = [VoterRow]
@@ -92,3 +98,37 @@ def test_the_contracts_fail_when_casting_imports_the_voter_side(tmp_path: Path) 
     assert broken.returncode != 0
     assert "the box side imports nothing of the voter side" in broken.stdout
     assert "BROKEN" in broken.stdout
+
+
+def test_sqlite_keeps_no_write_order_once_a_batch_is_on_the_board(tmp_path: Path) -> None:
+    """The write-ahead log (page images in commit order) is emptied after a batch, and
+    deleted rows are zeroed (``secure_delete``), so the file keeps no trace of the order in
+    which ballots waited (ADR 0009)."""
+    url = f"sqlite:///{tmp_path}/parvis.sqlite3"
+    migrate.upgrade(url)
+    ctx = context({"PARVIS_DATABASE_URL": url, "PARVIS_DATA_DIR": str(tmp_path / "var")})
+    setup_rule(ctx)
+    election = open_election(ctx, FixedClock(ctx.clock.now()))
+    service = service_from(ctx)
+    with ctx.db.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
+    with ctx.db.read_session() as db:
+        manifest = Manifest.from_json(service.manifest(db, election))
+    for _ in range(3):
+        citizen = make_citizen(ctx)
+        right = obtain_voting_right(
+            manifest.public_key(),
+            election_id=manifest.election_id,
+            committed_key_id=manifest.issuer_key_id,
+            transport=lambda blinded, who=citizen: service.issue_token(
+                election_id=election, citizen=who, blinded_msg=blinded
+            ),
+        )
+        body = right.cast(GOOD_CHOICES)[1].to_json_bytes()
+        service.committer.cast(election, service.prepare_cast(election, body))
+    wal = tmp_path / "parvis.sqlite3-wal"
+    assert wal.stat().st_size > 0
+    assert service.integrate_batches(force=True) == 3
+    assert wal.stat().st_size == 0
+    service.committer.stop()
+    ctx.db.dispose()

@@ -2,7 +2,8 @@
 
 * ``ballot_pending``: the ballots accepted since the last batch boundary, keyed by their
   leaf hash (no time, no arrival order), moved onto the board in a random order at the next
-  boundary (docs/adr/0009-batched-boards.md).
+  boundary (docs/adr/0009-batched-boards.md); its UNIQUE (election, nullifier, slot) makes a
+  token count once among them.
 * ``ballot_boards.batched_through``: the last boundary integrated (a public time).
 * On SQLite, the tables written on the token path and the cast path (``ballot_voters``,
   ``ballot_ballots``, ``ballot_commitments``, ``ballot_pending``) become ``WITHOUT ROWID``
@@ -50,7 +51,9 @@ def upgrade() -> None:
         sa.Column("election_id", sa.String(length=36), nullable=False),
         sa.Column("leaf_hash", sa.LargeBinary(length=32), nullable=False),
         sa.Column("code", sa.String(length=16), nullable=False),
-        sa.Column("nullifier_hash", sa.LargeBinary(length=32), nullable=False),
+        sa.Column("nullifier", sa.LargeBinary(length=32), nullable=False),
+        sa.Column("seq", sa.BigInteger(), nullable=False),
+        sa.Column("slot", sa.BigInteger(), nullable=False),
         sa.Column("data", sa.LargeBinary(), nullable=False),
         sa.ForeignKeyConstraint(
             ["election_id"],
@@ -58,6 +61,7 @@ def upgrade() -> None:
             name=op.f("fk_ballot_pending_election_id_ballot_elections"),
         ),
         sa.PrimaryKeyConstraint("election_id", "leaf_hash", name=op.f("pk_ballot_pending")),
+        sa.UniqueConstraint("election_id", "nullifier", "slot", name="uq_ballot_pending_slot"),
         sqlite_with_rowid=False,
     )
     op.create_index("ix_ballot_pending_code", "ballot_pending", ["election_id", "code"])
