@@ -28,10 +28,10 @@ $(NODE_STAMP): web/package.json web/package-lock.json
 	cd web && npm ci --no-audit --no-fund --loglevel=error
 	@rm -f web/node_modules/.installed-* && touch $@
 
-BUNDLES := ballot/static/booth.js ballot/static/tracker.js
+BUNDLES := ballot/static/booth.js ballot/static/tracker.js ballot/static/election.js
 WEB_SOURCES := $(wildcard web/src/*.ts web/src/lib/*.ts)
 
-# The booth and tracker bundles (esbuild); built, never committed.
+# The booth, tracker and election page bundles (esbuild); built, never committed.
 $(BUNDLES) &: $(NODE_STAMP) $(WEB_SOURCES) web/package.json
 	npm --prefix web run build
 

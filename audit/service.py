@@ -216,6 +216,7 @@ class AuditService:
         self._ranges = storage.RangeCache(ranges={})
         self._lock = threading.Lock()
         self._sequencer: SequencerThread | None = None
+        self._whole_prefixes: tuple[str, ...] = ()
         self.run_sequencer = (
             settings.audit_sequencer
             if settings.audit_sequencer is not None
@@ -462,6 +463,47 @@ class AuditService:
             },
         )
         return self._promiser(target, now)(leaf_hash)
+
+    def promise(
+        self, session: Session, *, log: str, leaf_hash: bytes, integrate_by: datetime
+    ) -> Promise:
+        """A signed promise that the entry with ``leaf_hash`` will be in ``log`` by
+        ``integrate_by``, before the entry is appended.
+
+        For a domain that holds entries itself and appends them later (an election's
+        board batches its ballots: docs/adr/0009-batched-boards.md); the log's key signs it
+        exactly as it signs the promises of :meth:`append`.
+        """
+        target = self._append_target(session, log)
+
+        def sign(body: PromiseBody) -> str:
+            return body.sign(self._signer(target))
+
+        return Promise(
+            log=target.info.name,
+            origin=target.info.origin,
+            leaf_hash=leaf_hash,
+            integrate_by=integrate_by.astimezone(UTC).replace(microsecond=0),
+            _sign=sign,
+        )
+
+    def integrate_whole(self, prefix: str) -> None:
+        """Integrate the logs whose name starts with ``prefix`` whole: everything queued
+        under one checkpoint, whatever ``audit_batch_size`` says.
+
+        For logs whose writers append a batch in one transaction and want exactly one
+        checkpoint for it (an election's board: docs/adr/0009-batched-boards.md). Each
+        process registers it at start-up, so whichever process leads the sequencer knows.
+        """
+        check_log_name(prefix.rstrip("-") or "x")
+        with self._lock:
+            if prefix not in self._whole_prefixes:
+                self._whole_prefixes += (prefix,)
+
+    def _batch_size_of(self, target: _Log) -> int:
+        if target.info.name.startswith(self._whole_prefixes):
+            return 2**62
+        return self.batch_size
 
     def append(self, session: Session, *, log: str, data: bytes) -> Promise:
         """Append raw entry bytes (the caller canonicalises them; the leaf is ``data``)."""
@@ -712,7 +754,7 @@ class AuditService:
                         log_id=log_id,
                         origin=target.info.origin,
                         signer=self._signer(target),
-                        batch_size=self.batch_size,
+                        batch_size=self._batch_size_of(target),
                         now=self._clock.now(),
                         cache=self._ranges,
                     )

@@ -6,8 +6,9 @@ domain exceptions that the composition root turns into problem+json (rows in
 :mod:`ballot.plugin`).
 
 The casting endpoint is anonymous by construction: it has no dependency that reads the
-session cookie, it sets none, and nothing here logs a request's address (the access log
-holds the route template, method, status and duration only: ``parvis.middleware``).
+session cookie, it sets none, and nothing here logs a request's address. Neither it nor the
+token endpoint leaves an access-log line at all (``parvis.middleware.QUIET_ROUTES``,
+ballot-secrecy.md §2): they are counted in ``/metrics`` only.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from parvis.kernel.principal import Citizen, Principal, Role, Staff
 from parvis.kernel.web import (
     UnsupportedMediaTypeError,
     api_router,
+    csrf_header,
     current_principal,
     get_ctx,
     require_staff,
@@ -51,6 +53,9 @@ Who = Annotated[Principal, Depends(current_principal)]
 Officer = Annotated[Staff, Depends(require_staff(Role.ELECTION_OFFICER))]
 Agent = Annotated[Staff, Depends(require_staff(Role.AGENT))]
 SignedInCitizen = Annotated[Citizen, Depends(signed_in_citizen)]
+#: The session's CSRF token in ``X-CSRF-Token``: every state-changing call of a signed-in
+#: citizen (docs/ballot-api.md). After ``SignedInCitizen`` in a signature: 401 comes first.
+CsrfChecked = Annotated[None, Depends(csrf_header)]
 Definition = Annotated[dict[str, Any], Body(description="election definition (docs/ballot-api.md)")]
 
 
@@ -237,7 +242,7 @@ def eligibility(election_id: str, ctx: Ctx, citizen: SignedInCitizen) -> dict[st
     summary="Get the election key's blind signature (RFC 9474 BlindSign)",
 )
 def issue_token(
-    election_id: str, body: TokenRequest, ctx: Ctx, citizen: SignedInCitizen
+    election_id: str, body: TokenRequest, ctx: Ctx, citizen: SignedInCitizen, _csrf: CsrfChecked
 ) -> TokenResponse:
     try:
         blinded = b64u_decode(body.blinded_msg, field="blinded_msg")

@@ -10,12 +10,17 @@ committed in the manifest (the booth refuses to blind against any other), the AP
 
 Routes (``docs/ballot-api.md``, ``links.booth`` and ``links.tracker``):
 
+* ``GET /scrutins/{id}`` — the election page: its dates and links and, while it is open,
+  "get my voting right now, vote later on this device" (``web/src/election.ts``;
+  ``ballot-secrecy.md`` §2, "voting right early");
 * ``GET /scrutins/{id}/isoloir`` — the booth (``?retour=&sig=``: a platform's signed return
-  link, checked by ``ballot.links.check_return_url``);
-* ``GET /scrutins/{id}/suivi`` — the tracker (``?code=`` checks that code at once).
+  link, checked by ``ballot.links.check_return_url``); it obtains the voting right as soon
+  as a signed-in citizen opens it, before the ballot is filled;
+* ``GET /scrutins/{id}/suivi`` — the tracker (``#code=`` in the fragment, which the browser
+  never sends, or the older ``?code=``, checks that code at once).
 
 Public names (``__all__``): ``router``, ``STATIC_DIR``, ``BOOTH_MESSAGES``,
-``TRACKER_MESSAGES``, ``format_euros``, ``question_view``.
+``TRACKER_MESSAGES``, ``ELECTION_MESSAGES``, ``format_euros``, ``question_view``.
 """
 
 from __future__ import annotations
@@ -39,6 +44,7 @@ from parvis.kernel.web import Ctx, current_principal, page_language, render
 
 __all__ = [
     "BOOTH_MESSAGES",
+    "ELECTION_MESSAGES",
     "STATIC_DIR",
     "TRACKER_MESSAGES",
     "format_euros",
@@ -46,7 +52,8 @@ __all__ = [
     "router",
 ]
 
-#: Served at ``/static/ballot/``: booth.css (source) and the built booth.js, tracker.js.
+#: Served at ``/static/ballot/``: booth.css (source) and the built booth.js, tracker.js,
+#: election.js.
 STATIC_DIR: Final = Path(__file__).resolve().parent / "static"
 
 #: Messages of web/src/booth.ts: ``data-<key>`` on #parvis-messages (English msgids, French
@@ -101,11 +108,21 @@ BOOTH_MESSAGES: Final[dict[str, str]] = {
     "rank-removed": "{option}: not ranked.",
     "checking-eligibility": "Checking that you may vote…",
     "preparing-right": "Preparing your anonymous voting right on this device…",
+    "right-ready": "Your anonymous voting right is ready and kept in this browser.",
+    "right-kept": (
+        "Your voting right is kept in this browser: vote now, or close this page and come back "
+        "to vote later from this device and this browser. If you lose this device or clear "
+        "this browser's data before voting, the right is lost: it is issued only once."
+    ),
     "sending": "Sending your ballot… (a short random wait protects your anonymity)",
     "sent": "Your ballot was recorded.",
     "receipt-included": (
         "Checked by your browser: your ballot is entry {index} of the public board, in a "
         "checkpoint of {size} entries signed with the board's key."
+    ),
+    "receipt-pending": (
+        "Recorded — will appear on the board at about {time}. Your browser checked the "
+        "board's signed promise; check your ballot on the tracker after that time."
     ),
     "receipt-promised": (
         "The board signed a promise to include your ballot by {time}; check it on the "
@@ -117,7 +134,8 @@ BOOTH_MESSAGES: Final[dict[str, str]] = {
     ),
     "token-already-issued": (
         "A voting right was already given to you for this election, perhaps in another "
-        "browser. Vote again from that browser, where it is kept."
+        "browser. Vote from that browser, where it is kept. If this browser's data was "
+        "cleared, the right is lost: it is issued only once."
     ),
     "paper-vote": "You voted on paper for this election: you cannot also vote online.",
     "election-not-open": "This election is not open for voting.",
@@ -153,6 +171,19 @@ TRACKER_MESSAGES: Final[dict[str, str]] = {
         "Included: the ballot with tracking code {code} is on the public board, and your "
         "browser verified the proof."
     ),
+    "pending": (
+        "Recorded — will appear on the board at about {time} (the ballot with tracking code "
+        "{code})."
+    ),
+    "pending-no-time": (
+        "Recorded — the ballot with tracking code {code} will appear on the board with the "
+        "next batch."
+    ),
+    "pending-later": (
+        "Ballots are added to the public board in batches, in a random order, so that nobody "
+        "can tell when each one was cast. This page checks again after that time, and your "
+        "browser then verifies the proof."
+    ),
     "detail-index": "Entry {index} of a board of {size} entries.",
     "detail-key": "Checkpoint signed by {origin} (key {keyid}).",
     "detail-root": "Root of the board: {root}.",
@@ -168,6 +199,31 @@ TRACKER_MESSAGES: Final[dict[str, str]] = {
         "Report it to the town hall."
     ),
     "lookup-failed": "The check could not be completed. Please try again later.",
+}
+
+
+#: Messages of web/src/election.ts (with the booth's, for the eligibility and issuance errors).
+ELECTION_MESSAGES: Final[dict[str, str]] = {
+    "early-ready": (
+        "Done: your anonymous voting right is kept in this browser. Vote when you wish "
+        "before the close, from this device and this browser."
+    ),
+    "early-kept": (
+        "Your voting right is already kept in this browser. Vote when you wish before the "
+        "close, from this device and this browser."
+    ),
+    "early-voted": (
+        "You have already voted from this browser. If this election allows it, you can "
+        "change your vote in the booth until the close."
+    ),
+    "early-sign-in": "Sign in to get your voting right now.",
+    "early-no-storage": (
+        "This browser cannot keep a voting right: vote directly in the voting booth."
+    ),
+    "early-not-stored": (
+        "Your voting right was issued, but this browser refused to keep it: it is lost. "
+        "Please contact the town hall."
+    ),
 }
 
 
@@ -312,6 +368,7 @@ class _Election:
     id: str
     status: str
     title: str
+    opens_at: datetime
     closes_at: datetime
     open_now: bool
     manifest: Manifest | None
@@ -339,6 +396,7 @@ def _load(ctx: AppContext, election_id: str, lang: str) -> _Election | None:
         id=row.id,
         status=status.value,
         title=_title(definition.title, lang),
+        opens_at=definition.opens_at,
         closes_at=definition.closes_at,
         open_now=status is Status.OPEN and definition.opens_at <= now < definition.closes_at,
         manifest=manifest,
@@ -363,6 +421,47 @@ def _unavailable(
             else None,
         },
         status_code=status,
+    )
+
+
+@router.get("/scrutins/{election_id}", response_class=HTMLResponse)
+def election_page(
+    request: Request, election_id: str, ctx: Ctx, principal: PrincipalDep
+) -> HTMLResponse:
+    """The election page; while voting is open, "get my voting right now, vote later on
+    this device" (ballot-secrecy.md §2): the right is obtained and kept in this browser."""
+    lang = page_language(request, ctx.settings)
+    gettext, _ = gettext_for(lang)
+    _t: Any = gettext
+    election = _load(ctx, election_id, lang)
+    if election is None or election.status == "draft":
+        return _unavailable(
+            request,
+            heading=_t("Election not found"),
+            message=_t("There is no election at this address."),
+            election=None,
+            status=404,
+        )
+    manifest = election.manifest
+    return render(
+        request,
+        "ballot/election.html",
+        {
+            "title": election.title,
+            "election_id": election.id,
+            "status": election.status,
+            "open_now": election.open_now and manifest is not None,
+            "key_id": b64u_encode(manifest.issuer_key_id) if manifest is not None else "",
+            "opens_at_iso": election.opens_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "opens_at_text": _date_text(election.opens_at, lang),
+            "closes_at_iso": election.closes_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "closes_at_text": _date_text(election.closes_at, lang),
+            "urls": _urls(election.id),
+            "opened": manifest is not None,
+            "published": election.status == "published",
+            "signed_in": isinstance(principal, Citizen),
+            "script_messages": _messages(BOOTH_MESSAGES, ELECTION_MESSAGES),
+        },
     )
 
 

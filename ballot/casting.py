@@ -5,11 +5,12 @@ a disk flush (SQLite ``synchronous=FULL``; PostgreSQL ``fsync``): a few millisec
 machines Parvis targets, which alone would cap casting at a few hundred ballots per second.
 Request handlers therefore verify their ballot (the CPU work: RSA-PSS, Ed25519, the rules)
 themselves and hand it to :class:`CastCommitter`, one thread per process that takes every
-ballot waiting and puts them in the ballot box in one transaction
-(:meth:`ballot.service.ElectionService.cast_batch`) and asks the audit engine to integrate
-them; a second thread reads the proofs and answers each handler through a future with its
-receipt. While one batch commits the next one gathers, so batches grow with the load and
-cost nothing when it is light.
+ballot waiting and puts them in the ballot box and the pending pool in one transaction
+(:meth:`ballot.service.ElectionService.cast_batch`), then answers each handler through a
+future with its receipt: the tracking code, the board's signed promise and the boundary at
+which the ballot will appear (the board takes the pool in a random order at each boundary:
+docs/adr/0009-batched-boards.md). While one batch commits the next one gathers, so batches
+grow with the load and cost nothing when it is light.
 
 One bad ballot cannot sink a batch: refusals (used token, stale ``seq``) are per ballot; if
 the batch transaction itself fails, each ballot is retried alone.
@@ -26,6 +27,7 @@ import time
 from collections import defaultdict
 from concurrent.futures import Future
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from audit import Promise
@@ -35,7 +37,7 @@ from ballot.token import b64u_encode
 from parvis.kernel.errors import DomainError
 
 if TYPE_CHECKING:
-    from ballot.service import ElectionService, PreparedBallot
+    from ballot.box import BallotBox, PreparedBallot
 
 __all__ = ["CastCommitter"]
 
@@ -59,9 +61,9 @@ class _Item:
 
 @dataclass(frozen=True, slots=True)
 class _Settled:
-    """A committed batch waiting for its receipts."""
+    """A committed batch: per ballot its promise or refusal, and when it will appear."""
 
-    name: str | None
+    appears_at: datetime | None
     group: list[_Item]
     outcome: list[Promise | DomainError]
 
@@ -69,17 +71,14 @@ class _Settled:
 class CastCommitter:
     """The per-process committer; :meth:`submit` returns a future of the receipt.
 
-    Two threads form a pipeline: the committer commits a batch and, when no sequencer runs
-    in this process, asks the audit engine to integrate it (both write: one thread, so this
-    process's writers never queue behind each other); the receipter reads the proofs
-    through tiles and answers — while the committer already commits the next batch.
+    One thread commits a batch of ballots and answers them; the ballots reach the board
+    later, at their batch boundary, so a receipt needs no proof read here.
     """
 
-    def __init__(self, service: ElectionService) -> None:
+    def __init__(self, service: BallotBox) -> None:
         self._service = service
         self._queue: queue.SimpleQueue[_Item | object] = queue.SimpleQueue()
-        self._settled: queue.SimpleQueue[_Settled | object] = queue.SimpleQueue()
-        self._threads: list[threading.Thread] = []
+        self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._last_commit = 0.0
         self._last_size = 0
@@ -102,33 +101,27 @@ class CastCommitter:
         return self.submit(election_id, ballot).result()
 
     def _ensure_started(self) -> None:
-        # Started on first use, so that they live in the worker process that serves, never
+        # Started on first use, so that it lives in the worker process that serves, never
         # in a parent that forks.
         with self._lock:
-            if self._threads and all(t.is_alive() for t in self._threads):
+            if self._thread is not None and self._thread.is_alive():
                 return
-            self._threads = [
-                threading.Thread(target=self._run, name="parvis-ballot-committer", daemon=True),
-                threading.Thread(
-                    target=self._run_receipts, name="parvis-ballot-receipts", daemon=True
-                ),
-            ]
-            for thread in self._threads:
-                thread.start()
+            self._thread = threading.Thread(
+                target=self._run, name="parvis-ballot-committer", daemon=True
+            )
+            self._thread.start()
 
     def stop(self) -> None:
         with self._lock:
-            threads, self._threads = self._threads, []
-        if threads:
-            self._queue.put(_STOP)  # the committer passes it on to the receipter
-            for thread in threads:
-                thread.join(timeout=10)
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._queue.put(_STOP)
+            thread.join(timeout=10)
 
     def _run(self) -> None:
         while True:
             first = self._queue.get()
             if first is _STOP:
-                self._settled.put(_STOP)
                 return
             batch = self._gather(first)
             stop = any(item is _STOP for item in batch)
@@ -142,25 +135,10 @@ class CastCommitter:
             self._last_size = len(items)
             self.batches += 1
             self.ballots += len(items)
-            # Without a sequencer in this process (test mode, or PARVIS_AUDIT_SEQUENCER off),
-            # integrate now so that receipts carry their proofs. With one, it integrates in
-            # batches anyway (audit-log.md, "Sequencing"): receipts are then the signed
-            # promise unless already integrated. Integration writes too, so it is done here,
-            # after the batch and once per board: this process's writers never wait for each
-            # other (SQLite's busy handler would sleep milliseconds between attempts).
-            boards = {s.name for batch_ in settled for s in batch_ if s.name is not None}
-            if self._service.audit.run_sequencer:
-                boards = set()
-            for name in boards:
-                try:
-                    self._service.audit.integrate(log=name)
-                except Exception as exc:  # receipts fall back to the promise
-                    log.warning("integration failed", extra={"exc_type": type(exc).__name__})
             for batch_ in settled:
                 for one in batch_:
-                    self._settled.put(one)
+                    _answer(one)
             if stop:
-                self._settled.put(_STOP)
                 return
 
     def _gather(self, first: _Item | object) -> list[_Item | object]:
@@ -207,7 +185,7 @@ class CastCommitter:
 
     def _commit(self, election_id: str, group: list[_Item]) -> list[_Settled]:
         try:
-            name, outcome = self._service.cast_batch(election_id, [i.ballot for i in group])
+            appears_at, outcome = self._service.cast_batch(election_id, [i.ballot for i in group])
         except Exception as exc:  # the batch transaction failed: retry one by one
             if len(group) == 1:
                 _fail(group[0], exc)
@@ -218,74 +196,44 @@ class CastCommitter:
             settled = []
             for item in group:
                 try:
-                    name, outcome = self._service.cast_batch(election_id, [item.ballot])
-                    settled.append(_Settled(name, [item], outcome))
+                    appears_at, outcome = self._service.cast_batch(election_id, [item.ballot])
+                    settled.append(_Settled(appears_at, [item], outcome))
                 except Exception as single:
                     _fail(item, single)
             return settled
-        return [_Settled(name, group, outcome)]
-
-    def _run_receipts(self) -> None:
-        while True:
-            first = self._settled.get()
-            waiting = [first]
-            while True:
-                try:
-                    waiting.append(self._settled.get_nowait())
-                except queue.Empty:
-                    break
-            settled = [s for s in waiting if isinstance(s, _Settled)]
-            leaves: dict[str, list[bytes]] = defaultdict(list)
-            for batch in settled:
-                if batch.name is None:
-                    continue
-                leaves[batch.name] += [
-                    i.ballot.leaf
-                    for i, o in zip(batch.group, batch.outcome, strict=True)
-                    if isinstance(o, Promise)
-                ]
-            proofs: dict[bytes, dict[str, Any]] = {}
-            if self._service.audit.run_sequencer:
-                # The sequencer integrates in batches: the entries are pending, and the
-                # receipts are the signed promises; asking the log now would only load it.
-                leaves.clear()
-            for name, wanted in leaves.items():
-                try:
-                    proofs.update(self._service.receipts(name, wanted, integrate=False))
-                except Exception as exc:  # the ballots are in: the promise will do
-                    log.warning("receipt proofs failed", extra={"exc_type": type(exc).__name__})
-            for batch in settled:
-                _answer(batch, proofs)
-            if any(s is _STOP for s in waiting):
-                return
+        return [_Settled(appears_at, group, outcome)]
 
 
-def _answer(batch: _Settled, proofs: dict[bytes, dict[str, Any]]) -> None:
+def _answer(batch: _Settled) -> None:
     for item, out in zip(batch.group, batch.outcome, strict=True):
         if isinstance(out, DomainError):
             item.future.set_exception(out)
             continue
         leaf = item.ballot.leaf
-        receipt: dict[str, Any] = {
-            "election": item.election_id,
-            "leaf_hash": b64u_encode(leaf),
-            "tracking_code": tracking_code(leaf),
-            "index": None,
-            "tree_size": None,
-            "checkpoint": None,
-            "inclusion_proof": None,
-            "promise": None,
-        }
-        integrated = proofs.get(leaf)
-        if integrated is not None:
-            receipt.update(integrated)
-        else:
-            receipt["promise"] = {
-                "leaf_hash": b64u_encode(out.leaf_hash),
-                "integrate_by": format_time(out.integrate_by),
-                "note": out.note,
+        assert batch.appears_at is not None  # accepted ballots have a boundary
+        try:
+            note = out.note  # signs the promise with the board's key
+        except Exception as exc:  # the ballot is in; without a key there is no promise
+            _fail(item, exc)
+            continue
+        item.future.set_result(
+            {
+                "election": item.election_id,
+                "leaf_hash": b64u_encode(leaf),
+                "tracking_code": tracking_code(leaf),
+                "status": "pending",
+                "appears_at": format_time(batch.appears_at),
+                "index": None,
+                "tree_size": None,
+                "checkpoint": None,
+                "inclusion_proof": None,
+                "promise": {
+                    "leaf_hash": b64u_encode(out.leaf_hash),
+                    "integrate_by": format_time(out.integrate_by),
+                    "note": note,
+                },
             }
-        item.future.set_result(receipt)
+        )
 
 
 def _fail(item: _Item, exc: BaseException) -> None:

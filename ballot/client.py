@@ -58,7 +58,8 @@ __all__ = [
 ]
 
 #: ``transport(blinded_msg) -> blind_sig``: one authenticated POST to
-#: ``/elections/{id}/tokens``. Errors it raises propagate unchanged.
+#: ``/elections/{id}/tokens``, with the session cookie and the session's CSRF token in the
+#: ``X-CSRF-Token`` header (docs/ballot-api.md). Errors it raises propagate unchanged.
 IssuanceTransport = Callable[[bytes], bytes]
 
 #: Format label of a stored voting right (``VotingRight.to_json``).

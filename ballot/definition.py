@@ -13,6 +13,7 @@ that are not keys (voting-protocol.md, "Keys and the bulletin board"; ``docs/boa
     revote: true
     min_anonymity_set: 10
     paper: false
+    batch_seconds: 600                             # board batches (ADR 0009); default 600
     questions: [...]                               # ballot/questions.py
 
 ``population`` is the number of people eligible when the election opens, an upper bound
@@ -55,14 +56,26 @@ DEFINITION_MEMBERS: Final = frozenset(
         "revote",
         "min_anonymity_set",
         "paper",
+        "batch_seconds",
         "questions",
     }
 )
-_REQUIRED: Final = DEFINITION_MEMBERS - {"id", "revote", "paper", "min_anonymity_set"}
+_REQUIRED: Final = DEFINITION_MEMBERS - {
+    "id",
+    "revote",
+    "paper",
+    "min_anonymity_set",
+    "batch_seconds",
+}
 _RULE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 #: Upper bound of an eligible population (France has ~68 million inhabitants).
 MAX_POPULATION: Final = 100_000_000
 MAX_TITLE: Final = 300
+#: Board batches (docs/adr/0009-batched-boards.md): by default every 10 minutes; whole
+#: minutes from one minute to one day, so that every boundary is a whole minute.
+DEFAULT_BATCH_SECONDS: Final = 600
+MIN_BATCH_SECONDS: Final = 60
+MAX_BATCH_SECONDS: Final = 86_400
 
 
 class Status(StrEnum):
@@ -150,6 +163,7 @@ class ElectionDefinition:
     min_anonymity_set: int
     paper: bool
     questions: tuple[Question, ...]
+    batch_seconds: int = DEFAULT_BATCH_SECONDS
 
     def to_json(self) -> dict[str, Any]:
         """The canonical definition (the form stored and shown back to its author)."""
@@ -162,6 +176,7 @@ class ElectionDefinition:
             "revote": self.revote,
             "min_anonymity_set": self.min_anonymity_set,
             "paper": self.paper,
+            "batch_seconds": self.batch_seconds,
             "questions": [q.to_json() for q in self.questions],
         }
 
@@ -226,4 +241,12 @@ def parse_definition(
         ),
         paper=_flag(data, "paper", False),
         questions=questions,
+        batch_seconds=_batch_seconds(data.get("batch_seconds", DEFAULT_BATCH_SECONDS)),
     )
+
+
+def _batch_seconds(value: object) -> int:
+    seconds = _count(value, field="batch_seconds", low=MIN_BATCH_SECONDS, high=MAX_BATCH_SECONDS)
+    if seconds % 60:
+        raise InvalidElectionError("batch_seconds: whole minutes (a multiple of 60)")
+    return seconds

@@ -85,6 +85,8 @@ def definitions(now: datetime) -> list[dict[str, Any]]:
         "revote": True,
         "min_anonymity_set": 3,
         "paper": False,
+        # One-minute batches keep the README journey short (ADR 0009; default 600 s).
+        "batch_seconds": 60,
     }
     budget = {
         "id": str(BUDGET_ID),

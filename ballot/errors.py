@@ -46,6 +46,7 @@ __all__ = [
     "ResultsNotPublishedError",
     "SigningFailureError",
     "StaleRevoteError",
+    "TallyCheckError",
     "TokenAlreadyIssuedError",
     "TokenAlreadyUsedError",
     "UncommittedKeyError",
@@ -294,6 +295,22 @@ class TokenAlreadyUsedError(ConflictError):
     (voting-protocol.md, "Casting": the nullifier is UNIQUE)."""
 
     title = "Token already used"
+
+
+class TallyCheckError(ConflictError):
+    """The tally's own check failed, or the election's last tally did (ADR 0010).
+
+    The check is voting-protocol.md's "Verification" on what the board will state:
+    #ballots counted ≤ #tokens issued ≤ eligible population, and the tokens counted now are
+    the close entry's. A failed tally records nothing but its ``reason`` (one line, counts
+    only); ``publish`` refuses the election until a tally passes.
+    """
+
+    title = "Tally check failed"
+
+    def __init__(self, detail: str, *, reason: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
 
 
 class StaleRevoteError(ConflictError):

@@ -15,7 +15,11 @@ signed in its RFC 8785 canonical form::
      "eligibility": {"rule": ID, "population": INT},
      "issuer": {"spki": B64U, "key_id": B64U, "variant": "RSABSSA-SHA384-PSS-Randomized"},
      "board": {"origin": TEXT, "key": VERIFIER-KEY-TEXT},
-     "revote": BOOL, "min_anonymity_set": INT, "paper": BOOL}
+     "revote": BOOL, "min_anonymity_set": INT, "paper": BOOL, "batch_seconds": INT}
+
+``batch_seconds`` (optional: manifests written before batched boards lack it) says how
+often the board integrates the ballots waiting: at every multiple of it since the Unix
+epoch, in a random order (docs/adr/0009-batched-boards.md).
 
 Times are UTC, whole seconds, written ``YYYY-MM-DDTHH:MM:SSZ`` (RFC 3339 §5.6).
 """
@@ -65,6 +69,8 @@ _MEMBERS = frozenset(
         "paper",
     }
 )
+#: Optional members (absent from manifests written before them).
+_OPTIONAL = frozenset({"batch_seconds"})
 
 
 class InvalidManifestError(InvalidInputError):
@@ -120,12 +126,17 @@ class Manifest:
     revote: bool
     min_anonymity_set: int
     paper: bool
+    batch_seconds: int | None = None
 
     def __post_init__(self) -> None:
         if self.closes_at <= self.opens_at:
             raise InvalidManifestError("an election closes after it opens")
         if self.min_anonymity_set < 1:
             raise InvalidManifestError("the minimum anonymity set is at least 1")
+        if self.batch_seconds is not None and (
+            not 60 <= self.batch_seconds <= 86_400 or self.batch_seconds % 60
+        ):
+            raise InvalidManifestError("batch_seconds is whole minutes from 60 to 86400")
         # The board key must be a valid C2SP verifier key whose name is the board's origin.
         key = VerifierKey.parse(self.board_key)
         if key.name != self.board_origin:
@@ -157,7 +168,7 @@ class Manifest:
     # -- wire form -----------------------------------------------------------------------
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "format": MANIFEST_FORMAT,
             "election": election_id_text(self.election_id),
             "title": dict(self.title),
@@ -178,6 +189,9 @@ class Manifest:
             "min_anonymity_set": self.min_anonymity_set,
             "paper": self.paper,
         }
+        if self.batch_seconds is not None:
+            out["batch_seconds"] = self.batch_seconds
+        return out
 
     def canonical_bytes(self) -> bytes:
         """RFC 8785 form: what the board's entry 0 commits to."""
@@ -186,7 +200,12 @@ class Manifest:
     @classmethod
     def from_json(cls, obj: object) -> Manifest:
         """Strictly parse a manifest; the published key id must match the published key."""
-        data = _exact(obj, _MEMBERS, where="manifest")
+        if not isinstance(obj, Mapping) or not _MEMBERS <= set(obj) <= _MEMBERS | _OPTIONAL:
+            raise InvalidManifestError(
+                f"manifest must have exactly the members {sorted(_MEMBERS)} "
+                f"and may have {sorted(_OPTIONAL)}"
+            )
+        data: Mapping[str, Any] = obj
         if data["format"] != MANIFEST_FORMAT:
             raise InvalidManifestError(f"manifest format must be {MANIFEST_FORMAT}")
         try:
@@ -243,6 +262,11 @@ class Manifest:
                     data["min_anonymity_set"], field="manifest.min_anonymity_set", low=1
                 ),
                 paper=data["paper"],
+                batch_seconds=(
+                    _count(data["batch_seconds"], field="manifest.batch_seconds", low=60)
+                    if "batch_seconds" in data
+                    else None
+                ),
             )
         except InvalidManifestError:
             raise

@@ -7,6 +7,7 @@ import importlib
 import importlib.util
 import logging
 import threading
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ from ballot.errors import (
     ResultsNotPublishedError,
     SigningFailureError,
     StaleRevoteError,
+    TallyCheckError,
     TokenAlreadyIssuedError,
     TokenAlreadyUsedError,
     UnknownBackendError,
@@ -44,7 +46,6 @@ from ballot.keys import KeyDecryptionError
 from ballot.questions import InvalidChoiceError, InvalidQuestionError
 from ballot.service import (
     BoardNotIntegratedError,
-    ReceiptPendingError,
     service_from,
 )
 from ballot.verify import BoardVerificationError
@@ -75,8 +76,13 @@ def setup(ctx: AppContext) -> None:
 
 
 class Publisher:
-    """Background loop of a web process: issuance counts onto open boards, periodically
+    """Background loop of a web process: the waiting ballots onto open boards at each batch
+    boundary (docs/adr/0009-batched-boards.md; looked at every second, which costs one
+    read when no boundary has passed), and issuance counts periodically
     (``PARVIS_BALLOT_ISSUANCE_SECONDS``). Checkpoints are the audit sequencer's."""
+
+    #: How often the loop looks for a passed boundary (seconds).
+    TICK = 1.0
 
     def __init__(self, ctx: AppContext) -> None:
         self._ctx = ctx
@@ -96,10 +102,19 @@ class Publisher:
 
     def _run(self) -> None:
         period = min(60.0, self._ctx.settings.ballot_issuance_seconds)
-        while not self._stop.wait(period):
+        last_issuance = time.monotonic()
+        while not self._stop.wait(self.TICK):
+            service = service_from(self._ctx)
             try:
-                service_from(self._ctx).publish_issuance()
+                service.integrate_batches()
             except Exception as exc:  # keep running; the type is enough to investigate
+                log.warning("batch integration failed", extra={"exc_type": type(exc).__name__})
+            if time.monotonic() - last_issuance < period:
+                continue
+            last_issuance = time.monotonic()
+            try:
+                service.publish_issuance()
+            except Exception as exc:
                 log.warning("issuance publication failed", extra={"exc_type": type(exc).__name__})
 
 
@@ -154,12 +169,12 @@ PLUGIN = DomainPlugin(
         (UnknownBackendError, 500, "rsa-backend"),
         (KeyDecryptionError, 500, "election-key"),
         (BoardNotIntegratedError, 503, "board-not-integrated"),
-        (ReceiptPendingError, 404, "receipt-pending"),
         (UnknownReceiptError, 404, "unknown-receipt"),
         (ManifestNotPublishedError, 404, "manifest-not-published"),
         (ResultsNotPublishedError, 404, "results-not-published"),
         (ElectionNotFoundError, 404, "election-not-found"),
         (ElectionStateError, 409, "election-state"),
+        (TallyCheckError, 409, "tally-check-failed"),
         (TokenAlreadyIssuedError, 409, "token-already-issued"),
         (EligiblePopulationReachedError, 409, "eligible-population-reached"),
         (PaperVoteRecordedError, 409, "paper-vote-recorded"),

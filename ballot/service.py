@@ -1,357 +1,157 @@
-"""Election use cases: definitions and lifecycle, token issuance, casting, the bulletin board,
-tallies, paper votes (issue 7; the protocol is ``shared/design/voting-protocol.md``).
+"""An election's lifecycle: definitions, schedule, open (keys, board, manifest), close,
+tally, publish, periodic issuance counts and paper totals (voting-protocol.md; the
+protocol's two sides live apart: :mod:`ballot.voters` and :mod:`ballot.box`).
 
-Each use case runs in its own transaction(s) through ``ctx.db.write_session()``. The two
-sides of the protocol never meet here:
-
-* issuance (:meth:`ElectionService.issue_token`) knows the citizen, writes the voter list
-  (:class:`~ballot.tables.VoterRow`: pseudonym, election, day) and returns an RFC 9474
-  blind signature — it never sees a ballot, a token message or anything that a ballot
-  carries;
-* casting (:meth:`ElectionService.cast_batch`) knows no citizen: it verifies the token and
-  the ballot (:func:`ballot.token.verify_cast`, :func:`ballot.questions.check_choices`),
-  makes the nullifier count once (UNIQUE key, conditional update for re-votes) and appends
-  the ballot entry to the board.
+:class:`ElectionService` orchestrates both sides and is what the adapters (HTTP API, pages,
+CLI, platform API) call; the calls that belong to one side are passed to it unchanged.
 
 The bulletin board of an election is the audit log ``board-<election id>`` (audit engine,
-ADR 0006): entries are appended in the caller's transaction and integrated by the audit
-sequencer, which gives them dense indexes and signs one checkpoint per batch. The log is not
-public in the audit read API, and it is **sealed** from its creation (before the manifest)
-to the close, so that no audit read path — a DPO's included — serves a ballot before the
-close; it stays sealed when fewer ballots than the minimum anonymity set were counted.
-Ballot serves the board with the publication rules of voting-protocol.md ("Fairness"):
-commitments while open, full entries once published, and ballots withheld below the minimum
-anonymity set.
+ADR 0006). It is **sealed** from its creation (before the manifest) to the close, so that
+no audit read path — a DPO's included — serves a ballot before the close; it stays sealed
+when fewer ballots than the minimum anonymity set were counted
+(:func:`ballot.publication.decide_publication`).
 """
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import hmac
 import json
 import logging
-import threading
 import time
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, cast
+from typing import Any, Final
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from sqlalchemy import CursorResult, Table, bindparam, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-import audit
 import identity
 from audit import Promise
 from audit.errors import TreeRangeError
 from audit.merkle import leaf_hash
-from audit.tiles import TILE_WIDTH, TilePath
-from ballot import auditing, rsabssa
+from ballot import rsabssa
+from ballot.batches import boundary_at_or_before
 from ballot.board import (
-    EXPORT_FORMAT,
     close_entry,
     entry_bytes,
     issuance_entry,
     manifest_entry,
-    normalise_tracking_code,
     paper_entry,
     results_entry,
-    tracking_code,
 )
+from ballot.box import MAX_PAGE, BallotBox, PreparedBallot
 from ballot.casting import CastCommitter
 from ballot.definition import ElectionDefinition, Status, check_transition, parse_definition
 from ballot.errors import (
-    BlindInputError,
-    ElectionNotFoundError,
     ElectionStateError,
-    EligiblePopulationReachedError,
     InvalidElectionError,
-    InvalidLengthError,
     InvalidPaperTotalsError,
-    ManifestNotPublishedError,
-    NotEligibleError,
-    OutOfRangeError,
-    PaperVoteRecordedError,
-    RateLimitedError,
-    ResultsNotPublishedError,
-    StaleRevoteError,
-    TokenAlreadyIssuedError,
-    TokenAlreadyUsedError,
-    UnknownReceiptError,
+    TallyCheckError,
 )
-from ballot.keys import open_rsa_key, seal_rsa_key
+from ballot.keys import seal_rsa_key
 from ballot.manifest import Manifest, format_time
-from ballot.questions import check_choices
-from ballot.rsa_backends import get_backend
+from ballot.publication import decide_publication
+from ballot.records import (
+    BoardNotIntegratedError,
+    ElectionRecords,
+    aware,
+    board_log_name,
+    canonical_id,
+    coarse,
+)
 from ballot.tables import (
-    BallotRow,
     BoardRow,
     CommitmentRow,
     ElectionKeyRow,
     ElectionRow,
     MilestoneRow,
     PaperTotalsRow,
-    VoterRow,
+    TallyFailureRow,
 )
 from ballot.tally import tally
-from ballot.tiles import TileCache, TileReader
-from ballot.token import VerifiedCast, b64u_decode, b64u_encode, verify_cast
+from ballot.token import b64u_encode
+from ballot.voters import VoterRegister
 from parvis.kernel.context import AppContext
-from parvis.kernel.errors import DomainError, NotFoundError
+from parvis.kernel.errors import DomainError
 
 __all__ = [
     "BoardNotIntegratedError",
     "ElectionService",
-    "ReceiptPendingError",
+    "PreparedBallot",
     "board_log_name",
+    "service_from",
 ]
 
 log = logging.getLogger("parvis.ballot")
 
-#: Channels of the voter list.
-ONLINE: Final = "online"
-PAPER: Final = "paper"
-#: The leaf bytes of every ballot entry start with this (RFC 8785 sorts "cast" < "kind"):
-#: the export recognises ballots without parsing them.
-BALLOT_PREFIX: Final = b'{"cast":'
 #: Longest wait for the audit sequencer when a transition needs its entry integrated.
 INTEGRATION_TIMEOUT: Final = 30.0
-#: Most commitments one board page lists.
-MAX_PAGE: Final = 100_000
-_CHUNK: Final = 1000
 
 
-class ReceiptPendingError(NotFoundError):
-    """The ballot is accepted but not yet integrated into the board's tree."""
-
-    title = "Receipt not yet integrated"
-
-
-class BoardNotIntegratedError(DomainError):
-    """The audit sequencer did not integrate a board entry in time (HTTP 503)."""
-
-    title = "Bulletin board not integrated yet"
-
-
-def board_log_name(election_id: str) -> str:
-    """The audit log that holds an election's bulletin board."""
-    return f"board-{election_id}"
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
-def _canonical_id(election_id: str) -> str:
-    try:
-        parsed = uuid.UUID(election_id)
-    except (ValueError, AttributeError, TypeError):
-        raise ElectionNotFoundError("no such election") from None
-    if str(parsed) != election_id:
-        raise ElectionNotFoundError("no such election")
-    return election_id
-
-
-def _coarse(moment: datetime) -> datetime:
-    """Whole minutes: the only precision a public time on the board gets."""
-    return moment.astimezone(UTC).replace(second=0, microsecond=0)
-
-
-class RateLimiter:
-    """At most ``limit`` hits per ``window`` seconds per key (in memory, per process)."""
-
-    def __init__(self, *, limit: int, window: float) -> None:
-        self.limit = limit
-        self.window = window
-        self._hits: dict[str, list[float]] = {}
-        self._lock = threading.Lock()
-
-    def allow(self, key: str) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            hits = [t for t in self._hits.get(key, ()) if now - t < self.window]
-            if len(hits) >= self.limit:
-                self._hits[key] = hits
-                return False
-            hits.append(now)
-            self._hits[key] = hits
-            if len(self._hits) > 50_000:  # forget idle keys; never logged
-                self._hits = {k: v for k, v in self._hits.items() if now - v[-1] < self.window}
-            return True
-
-
-class TokenBucket:
-    """``rate`` events per second on average, bursts up to ``rate`` (per process)."""
-
-    def __init__(self, rate: int) -> None:
-        self.rate = float(rate)
-        self._tokens = float(rate)
-        self._stamp = time.monotonic()
-        self._lock = threading.Lock()
-
-    def take(self) -> bool:
-        with self._lock:
-            now = time.monotonic()
-            self._tokens = min(self.rate, self._tokens + (now - self._stamp) * self.rate)
-            self._stamp = now
-            if self._tokens < 1:
-                return False
-            self._tokens -= 1
-            return True
-
-
-@dataclass(frozen=True, slots=True)
-class PreparedBallot:
-    """A verified cast and its board entry, ready for the ballot box."""
-
-    verified: VerifiedCast
-    data: bytes
-    leaf: bytes
-
-    @classmethod
-    def of(cls, verified: VerifiedCast) -> PreparedBallot:
-        data = entry_bytes({"kind": "ballot", "cast": verified.request.to_json()})
-        return cls(verified=verified, data=data, leaf=leaf_hash(data))
-
-
-# Statements of the casting path (ADR 0006, "Casting"), built once per process: building
-# and compiling them again for every batch was most of the committer's time in SQLAlchemy
-# (issue 7 profile). Core columns of the tables, not mapped attributes, so that executing
-# them skips the ORM's result machinery; values are bound parameters.
-
-
-@functools.cache
-def _election_for_cast() -> Any:
-    """Status and definition of the election ``:election_id``, ``FOR SHARE``: a close
-    (``FOR UPDATE``) waits for the casts in flight, and a cast that starts after the close
-    sees it."""
-    table = cast(Table, ElectionRow.__table__)
-    return (
-        select(table.c.status, table.c.definition)
-        .where(table.c.id == bindparam("election_id"))
-        .with_for_update(read=True)
-    )
-
-
-@functools.cache
-def _known_nullifiers() -> Any:
-    """The nullifiers among ``:nullifiers`` (an expanding list) already in the ballot box of
-    ``:election_id``."""
-    table = cast(Table, BallotRow.__table__)
-    return select(table.c.nullifier).where(
-        table.c.election_id == bindparam("election_id"),
-        table.c.nullifier.in_(bindparam("nullifiers", expanding=True)),
-    )
-
-
-@functools.cache
-def _insert_ignore(dialect: str) -> Any:
-    """``INSERT … ON CONFLICT DO NOTHING RETURNING nullifier`` on the nullifier key, for the
-    dialect named: only the rows it inserted come back. Executed with one parameter set or
-    many (one multi-row statement)."""
-    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    table = cast(Table, BallotRow.__table__)
-    return (
-        make(table)
-        .on_conflict_do_nothing(index_elements=[table.c.election_id, table.c.nullifier])
-        .returning(table.c.nullifier)
-    )
-
-
-@functools.cache
-def _revote() -> Any:
-    """A re-vote: the conditional ``UPDATE … SET seq = :new_seq WHERE seq < :new_seq``, which
-    READ COMMITTED re-evaluates once it holds the row lock. (Parameter names differ from the
-    columns: SQLAlchemy reserves the column names for the SET clause.)"""
-    table = cast(Table, BallotRow.__table__)
-    return (
-        update(table)
-        .where(
-            table.c.election_id == bindparam("election"),
-            table.c.nullifier == bindparam("key"),
-            table.c.seq < bindparam("new_seq"),
-        )
-        .values(seq=bindparam("new_seq"), leaf_hash=bindparam("new_leaf"))
-    )
-
-
-@functools.cache
-def _insert_commitments() -> Any:
-    """The board's commitments of accepted ballots (one multi-row statement)."""
-    return insert(cast(Table, CommitmentRow.__table__))
-
-
-class ElectionService:
+class ElectionService(ElectionRecords):
     """The ballot domain's use cases for one process. Get it with ``ballot.service_from``."""
 
     def __init__(self, ctx: AppContext) -> None:
-        self.ctx = ctx
-        self.settings = ctx.settings
-        self._lock = threading.Lock()
-        self._keys: dict[str, rsa.RSAPrivateKey] = {}
-        self._manifests: dict[str, Manifest] = {}
-        self._public_keys: dict[str, rsa.RSAPublicKey] = {}
-        self._definitions: dict[tuple[str, str], ElectionDefinition] = {}
-        self.token_attempts = RateLimiter(limit=self.settings.ballot_token_attempts, window=60)
-        self.signatures = TokenBucket(self.settings.ballot_signatures_per_second)
-        self.backend = get_backend(self.settings.rsa_backend)
-        self.committer = CastCommitter(self)
-        self._tiles = TileCache()
+        super().__init__(ctx)
+        self.voters = VoterRegister(ctx)
+        self.box = BallotBox(ctx)
 
-    # -- helpers ------------------------------------------------------------------------
+    # -- the voter side's and the box side's calls, for the adapters --------------------
 
     @property
-    def audit(self) -> audit.AuditService:
-        return audit.service_from(self.ctx)
+    def committer(self) -> CastCommitter:
+        return self.box.committer
 
-    @property
-    def now(self) -> datetime:
-        return self.ctx.clock.now()
+    def eligibility(self, *, election_id: str, citizen: str) -> dict[str, Any]:
+        return self.voters.eligibility(election_id=election_id, citizen=citizen)
 
-    def _row(
-        self,
-        session: Session,
-        election_id: str,
-        *,
-        lock: bool = False,
-        share: bool = False,
-        drafts: bool = False,
-        owner_client: str | None = None,
-    ) -> ElectionRow:
-        """The election, if the caller may see it (drafts: staff, or the owning platform)."""
-        query = select(ElectionRow).where(ElectionRow.id == _canonical_id(election_id))
-        if lock or share:
-            query = query.with_for_update(read=not lock).execution_options(populate_existing=True)
-        row = session.scalars(query).one_or_none()
-        if row is None or (owner_client is not None and row.owner_client != owner_client):
-            raise ElectionNotFoundError("no such election")
-        if row.status == Status.DRAFT and not drafts and owner_client is None:
-            raise ElectionNotFoundError("no such election")
-        return row
-
-    def definition(self, row: ElectionRow) -> ElectionDefinition:
-        return self._definition_of(row.id, row.definition)
-
-    def _definition_of(self, election_id: str, text: str) -> ElectionDefinition:
-        key = (election_id, text)
-        with self._lock:
-            cached = self._definitions.get(key)
-        if cached is None:
-            cached = parse_definition(json.loads(text), election_id=uuid.UUID(election_id))
-            with self._lock:
-                self._definitions[key] = cached
-        return cached
-
-    def _record(self, session: Session, event: str, *, actor: str, **details: Any) -> None:
-        auditing.record(
-            self.ctx, session, event_type=f"ballot.{event}", actor=actor, details=details
+    def issue_token(self, *, election_id: str, citizen: str, blinded_msg: bytes) -> bytes:
+        return self.voters.issue_token(
+            election_id=election_id, citizen=citizen, blinded_msg=blinded_msg
         )
+
+    def mark_paper_voter(self, *, election_id: str, citizen: str, actor: str) -> None:
+        self.voters.mark_paper_voter(election_id=election_id, citizen=citizen, actor=actor)
+
+    def voter_list_of(self, session: Session, citizen: str) -> list[dict[str, Any]]:
+        return self.voters.voter_list_of(session, citizen)
+
+    def knows(self, election_id: str) -> bool:
+        return self.box.knows(election_id)
+
+    def prepare_cast(self, election_id: str, body: bytes | Mapping[str, object]) -> PreparedBallot:
+        return self.box.prepare_cast(election_id, body)
+
+    def cast_batch(
+        self, election_id: str, ballots: Sequence[PreparedBallot]
+    ) -> tuple[datetime | None, list[Promise | DomainError]]:
+        return self.box.cast_batch(election_id, ballots)
+
+    def integrate_batches(self, *, force: bool = False) -> int:
+        return self.box.integrate_batches(force=force)
+
+    def board_view(
+        self, session: Session, election_id: str, *, start: int = 0, limit: int = MAX_PAGE
+    ) -> dict[str, Any]:
+        return self.box.board_view(session, election_id, start=start, limit=limit)
+
+    def checkpoint(self, session: Session, election_id: str) -> str:
+        return self.box.checkpoint(session, election_id)
+
+    def receipt(self, session: Session, election_id: str, code: str) -> dict[str, Any]:
+        return self.box.receipt(session, election_id, code)
+
+    def export_chunks(self, election_id: str, *, reveal: bool | None = None) -> Iterator[bytes]:
+        return self.box.export_chunks(election_id, reveal=reveal)
+
+    def export(self, election_id: str, *, reveal: bool | None = None) -> dict[str, Any]:
+        return self.box.export(election_id, reveal=reveal)
+
+    def results(self, session: Session, election_id: str) -> dict[str, Any]:
+        return self.box.results(session, election_id)
 
     # -- definitions --------------------------------------------------------------------
 
@@ -457,6 +257,7 @@ class ElectionService:
             "revote": definition.revote,
             "paper": definition.paper,
             "min_anonymity_set": definition.min_anonymity_set,
+            "batch_seconds": definition.batch_seconds,
             "questions": [q.to_json() for q in definition.questions],
             "key_id": b64u_encode(manifest.issuer_key_id) if manifest is not None else None,
             "board_origin": board.origin if board is not None else None,
@@ -563,6 +364,7 @@ class ElectionService:
             revote=definition.revote,
             min_anonymity_set=definition.min_anonymity_set,
             paper=definition.paper,
+            batch_seconds=definition.batch_seconds,
         )
         data = entry_bytes(manifest_entry(manifest))
         self.audit.append(session, log=name, data=data)
@@ -583,6 +385,8 @@ class ElectionService:
             issued_published=0,
             issued_published_at=None,
             tokens_issued=0,
+            # The first batch is the one of the first boundary after the opening.
+            batched_through=boundary_at_or_before(self.now, definition.batch_seconds),
         )
         session.add(board)
         session.flush()
@@ -629,10 +433,12 @@ class ElectionService:
                     status=row.status,
                 )
             board = self._board(session, row.id, lock=True)
+            # The last batch goes on the board before the close entry (ADR 0009).
+            self.box.move_pending(session, row.id, board.log)
             data = entry_bytes(
                 close_entry(
-                    closed_at=format_time(_coarse(now)),
-                    tokens_issued=self._tokens_issued(session, row.id),
+                    closed_at=format_time(coarse(now)),
+                    tokens_issued=self.voters.tokens_issued(session, row.id),
                 )
             )
             self.audit.append(session, log=board.log, data=data)
@@ -640,7 +446,10 @@ class ElectionService:
             # Unsealed after the close entry, in its transaction: nothing is accepted after
             # it (FOR UPDATE above). Below the minimum anonymity set the board stays sealed:
             # its individual ballots are never to be read, only aggregates (issue 7, item 5).
-            unsealed = self._counted(session, row.id) >= definition.min_anonymity_set
+            unsealed = decide_publication(
+                counted=self.box.counted(session, row.id),
+                min_anonymity_set=definition.min_anonymity_set,
+            ).individual
             if unsealed:
                 self.audit.unseal(session, log=board.log, actor=actor)
             row.status = Status.CLOSED.value
@@ -660,7 +469,16 @@ class ElectionService:
 
     def tally(self, *, election_id: str, actor: str) -> dict[str, Any]:
         """closed → tallied: recount the board (one ballot per nullifier, highest ``seq``),
-        append the paper entry (if any) and the results entry, signed in a checkpoint."""
+        check, then append the paper entry (if any) and the results entry, signed in a
+        checkpoint.
+
+        The check comes first (ADR 0010): #ballots counted ≤ #tokens issued ≤ eligible
+        population, and the voter list still counts the tokens the close entry states
+        (voting-protocol.md, "Verification" — what the verifier will check on the results
+        entry). When it fails, the tally records nothing — no entry, no status change, no
+        audit event — but the one-line reason (:class:`~ballot.tables.TallyFailureRow`,
+        which :meth:`publish` refuses), and raises :class:`TallyCheckError`.
+        """
         with self.ctx.db.read_session() as session:
             row = self._row(session, election_id)
             check_transition(Status(row.status), Status.TALLIED)
@@ -668,6 +486,7 @@ class ElectionService:
             name, close_hash = board.log, board.close_hash
         assert close_hash is not None, "a closed election has a close entry"
         close_index = self._wait_integrated(name, close_hash)
+        failure: str | None = None
         with self.ctx.db.write_session() as session:
             row = self._row(session, election_id, lock=True)
             check_transition(Status(row.status), Status.TALLIED)
@@ -678,655 +497,96 @@ class ElectionService:
                     "this election has a paper channel: enter the paper totals first",
                     status=row.status,
                 )
-            counted = self._count(session, name, end=close_index)
-            results = tally(definition.questions, list(counted.values()))
-            tokens = self._tokens_issued(session, row.id)
-            paper_counts = (
-                {"voters": paper.voters, "counts": json.loads(paper.counts)}
-                if paper is not None
-                else None
+            counted = self.box.count(session, name, end=close_index)
+            tokens = self.voters.tokens_issued(session, row.id)
+            failure = _tally_refusal(
+                ballots=len(counted),
+                tokens=tokens,
+                closed_tokens=self._closed_tokens(session, name, close_index),
+                population=definition.eligible_population,
             )
-            entries = []
-            if paper_counts is not None:
-                entries.append(entry_bytes(paper_entry(**paper_counts)))
-            entries.append(
-                entry_bytes(
-                    results_entry(
-                        tokens_issued=tokens,
-                        ballots=len(counted),
-                        individual=len(counted) >= definition.min_anonymity_set,
-                        results=results,
-                        paper=paper_counts,
+            previous = session.get(TallyFailureRow, row.id)
+            if failure is not None:
+                # The reason alone, committed on its own: the status, the board and the
+                # audit trail stay as the close left them.
+                if previous is None:
+                    session.add(TallyFailureRow(election_id=row.id, reason=failure))
+                else:
+                    previous.reason = failure
+            else:
+                if previous is not None:
+                    session.delete(previous)
+                results = tally(definition.questions, list(counted.values()))
+                paper_counts = (
+                    {"voters": paper.voters, "counts": json.loads(paper.counts)}
+                    if paper is not None
+                    else None
+                )
+                entries = []
+                if paper_counts is not None:
+                    entries.append(entry_bytes(paper_entry(**paper_counts)))
+                entries.append(
+                    entry_bytes(
+                        results_entry(
+                            tokens_issued=tokens,
+                            ballots=len(counted),
+                            individual=decide_publication(
+                                counted=len(counted),
+                                min_anonymity_set=definition.min_anonymity_set,
+                            ).individual,
+                            results=results,
+                            paper=paper_counts,
+                        )
                     )
                 )
-            )
-            self.audit.append_many(session, log=name, data=entries)
-            board = self._board(session, row.id, lock=True)
-            board.results_hash = leaf_hash(entries[-1])
-            row.status = Status.TALLIED.value
-            row.updated_at = self.now
-            self._record(session, "election.tallied", actor=actor, election=row.id)
-            results_hash = board.results_hash
+                self.audit.append_many(session, log=name, data=entries)
+                board = self._board(session, row.id, lock=True)
+                board.results_hash = leaf_hash(entries[-1])
+                row.status = Status.TALLIED.value
+                row.updated_at = self.now
+                self._record(session, "election.tallied", actor=actor, election=row.id)
+                results_hash = board.results_hash
+        if failure is not None:
+            raise TallyCheckError(f"tally refused, nothing recorded: {failure}", reason=failure)
         self._wait_integrated(name, results_hash)
         with self.ctx.db.write_session() as session:
             self._milestone(session, row.id, name)
         return results
 
+    def _closed_tokens(self, session: Session, name: str, close_index: int) -> int | None:
+        """The token count the close entry states (None if the entry is not a close)."""
+        entries = self.audit.entries(
+            session, log=name, start=close_index, end=close_index + 1, reveal_sealed=True
+        )
+        for entry in entries:
+            data = json.loads(entry.data)
+            if data.get("kind") == "close" and isinstance(data.get("tokens_issued"), int):
+                return int(data["tokens_issued"])
+        return None
+
     def publish(self, *, election_id: str, actor: str) -> None:
-        """tallied → published: the full board and the results become public."""
+        """tallied → published: the full board and the results become public.
+
+        Refused with :class:`TallyCheckError` while the election's last tally failed its
+        check (ADR 0010), whatever its status.
+        """
         with self.ctx.db.read_session() as session:
-            board = self._board(session, _canonical_id(election_id))
+            board = self._board(session, canonical_id(election_id))
             name, results_hash = board.log, board.results_hash
         if results_hash is not None:
             self._wait_integrated(name, results_hash)
         with self.ctx.db.write_session() as session:
             row = self._row(session, election_id, lock=True)
+            failed = session.get(TallyFailureRow, row.id)
+            if failed is not None:
+                raise TallyCheckError(
+                    f"publication refused: the last tally failed its check: {failed.reason}",
+                    reason=failed.reason,
+                )
             check_transition(Status(row.status), Status.PUBLISHED)
             row.status = Status.PUBLISHED.value
             row.updated_at = self.now
             self._record(session, "election.published", actor=actor, election=row.id)
-
-    def _board(self, session: Session, election_id: str, *, lock: bool = False) -> BoardRow:
-        query = select(BoardRow).where(BoardRow.election_id == election_id)
-        if lock:
-            query = query.with_for_update().execution_options(populate_existing=True)
-        board = session.scalars(query).one_or_none()
-        if board is None:
-            raise ManifestNotPublishedError("the election has not opened: it has no board yet")
-        return board
-
-    def _tokens_issued(self, session: Session, election_id: str) -> int:
-        return int(
-            session.scalar(
-                select(func.count())
-                .select_from(VoterRow)
-                .where(VoterRow.election_id == election_id, VoterRow.channel == ONLINE)
-            )
-            or 0
-        )
-
-    def _counted(self, session: Session, election_id: str) -> int:
-        """Ballots counted (one per nullifier: the ballot box's primary key)."""
-        return int(
-            session.scalar(
-                select(func.count())
-                .select_from(BallotRow)
-                .where(BallotRow.election_id == election_id)
-            )
-            or 0
-        )
-
-    def _entries(self, session: Session, name: str, *, start: int, end: int) -> Iterator[Any]:
-        # reveal_sealed: ballot owns the board and applies its own publication rules to
-        # what it reads (commitments while open, ballots withheld below the threshold).
-        for first in range(start, end, _CHUNK):
-            yield from self.audit.entries(
-                session, log=name, start=first, end=min(end, first + _CHUNK), reveal_sealed=True
-            )
-
-    def _count(self, session: Session, name: str, *, end: int) -> dict[bytes, Any]:
-        """The counted ballots' choices by nullifier: per token, the highest ``seq``.
-
-        The ballot box accepted a re-vote only with a higher ``seq`` (conditional update),
-        so on the board a token's last ballot is its highest; this is the verifier's own
-        resolution (ballot/verify.py), repeated on the stored entries.
-        """
-        counted: dict[bytes, tuple[int, Any]] = {}
-        for entry in self._entries(session, name, start=1, end=end):
-            if not entry.data.startswith(BALLOT_PREFIX):
-                continue
-            request = json.loads(entry.data)["cast"]
-            nullifier = hashlib.sha256(b64u_decode(request["token"]["msg"], field="msg")).digest()
-            seq = request["ballot"]["seq"]
-            earlier = counted.get(nullifier)
-            if earlier is None or seq > earlier[0]:
-                counted[nullifier] = (seq, request["ballot"]["choices"])
-        return {n: choices for n, (_seq, choices) in counted.items()}
-
-    # -- the manifest and keys ----------------------------------------------------------
-
-    def _manifest(self, session: Session, election_id: str) -> Manifest:
-        with self._lock:
-            cached = self._manifests.get(election_id)
-        if cached is not None:
-            return cached
-        board = self._board(session, election_id)
-        first = self.audit.entries(session, log=board.log, start=0, end=1, reveal_sealed=True)
-        if not first or not hmac.compare_digest(first[0].leaf_hash, board.manifest_hash):
-            raise ManifestNotPublishedError("the manifest is not on the board yet")
-        manifest = Manifest.from_json(json.loads(first[0].data)["manifest"])
-        with self._lock:
-            self._manifests[election_id] = manifest
-            self._public_keys[election_id] = manifest.public_key()
-        return manifest
-
-    def manifest(self, session: Session, election_id: str) -> dict[str, Any]:
-        """The manifest as committed in entry 0 (once the election is open)."""
-        row = self._row(session, election_id)
-        if row.status in {Status.DRAFT, Status.SCHEDULED}:
-            raise ManifestNotPublishedError("the election has not opened yet")
-        return self._manifest(session, row.id).to_json()
-
-    def _private_key(self, session: Session, election_id: str) -> rsa.RSAPrivateKey:
-        with self._lock:
-            cached = self._keys.get(election_id)
-        if cached is not None:
-            return cached
-        sealed = session.get(ElectionKeyRow, election_id)
-        if sealed is None:
-            raise ManifestNotPublishedError("the election has no key yet")
-        key = open_rsa_key(self.settings.secret_key, election_id=election_id, sealed=sealed.rsa_key)
-        with self._lock:
-            # One object per election: the libcrypto backend caches its handle per object.
-            key = self._keys.setdefault(election_id, key)
-        return key
-
-    # -- issuance (the voter is known here) ---------------------------------------------
-
-    def _issuance_refusal(  # noqa: PLR0911 - one return per refusal, in the protocol's order
-        self, session: Session, row: ElectionRow, citizen: str
-    ) -> tuple[DomainError | None, tuple[str, ...]]:
-        """Why a token would be refused now, and identity's reasons (none if eligible)."""
-        definition = self.definition(row)
-        now = self.now
-        if row.status != Status.OPEN or not definition.opens_at <= now < definition.closes_at:
-            return ElectionStateError(
-                "tokens are issued only while the election is open", status=row.status
-            ), ("election_not_open",)
-        existing = session.get(VoterRow, (row.id, citizen))
-        if existing is not None and existing.channel == PAPER:
-            return PaperVoteRecordedError("a paper vote is recorded for you"), (
-                "paper_vote_recorded",
-            )
-        if existing is not None:
-            return TokenAlreadyIssuedError("a voting token was already issued to you"), (
-                "token_already_issued",
-            )
-        # Before identity's decision (stored and audited): a cheap read that spares it. The
-        # conditional update in issue_token is what actually holds the cap.
-        board = session.get(BoardRow, row.id)
-        if board is not None and board.tokens_issued >= definition.eligible_population:
-            return self._population_reached(definition), ("eligible_population_reached",)
-        try:
-            decision = identity.eligibility_for(
-                self.ctx, session, citizen_pseudonym=citizen, rule_id=definition.eligibility_rule
-            )
-        except NotFoundError:
-            return NotEligibleError("no citizen account", reasons=("unknown_citizen",)), (
-                "unknown_citizen",
-            )
-        reasons = tuple(str(r) for r in decision.reasons)
-        if "paper_vote_recorded" in reasons:
-            return PaperVoteRecordedError("a paper vote is recorded for you"), reasons
-        if not decision.eligible:
-            return NotEligibleError(
-                "not eligible for this election: " + ", ".join(reasons), reasons=reasons
-            ), reasons
-        return None, ()
-
-    @staticmethod
-    def _population_reached(definition: ElectionDefinition) -> EligiblePopulationReachedError:
-        return EligiblePopulationReachedError(
-            f"as many tokens were issued as the election's eligible population "
-            f"({definition.eligible_population}): no more can be",
-            population=definition.eligible_population,
-        )
-
-    def eligibility(self, *, election_id: str, citizen: str) -> dict[str, Any]:
-        """What ``GET /elections/{id}/eligibility`` answers (the decision is stored by
-        identity, as for any eligibility check)."""
-        with self.ctx.db.write_session() as session:
-            row = self._row(session, election_id)
-            refusal, reasons = self._issuance_refusal(session, row, citizen)
-            existing = session.get(VoterRow, (row.id, citizen))
-        return {
-            "eligible": refusal is None,
-            "reasons": list(reasons),
-            "token_issued": existing is not None and existing.channel == ONLINE,
-            "paper_vote": existing is not None and existing.channel == PAPER,
-        }
-
-    def issue_token(self, *, election_id: str, citizen: str, blinded_msg: bytes) -> bytes:
-        """Protocol step 4: check, record (pseudonym, election, day), ``BlindSign``.
-
-        The record and the signature are in one transaction, the record first: a
-        signature is never returned without its record, so no citizen gets two tokens. The
-        signer checks its own output (RFC 9474 §4.3, in :func:`ballot.rsabssa.blind_sign`).
-        The board's token count goes up by a conditional update in the same transaction,
-        which refuses to pass the manifest's eligible population (voting-protocol.md,
-        "Verification": #tokens issued ≤ eligible population), whatever the concurrency.
-        """
-        if not self.token_attempts.allow(citizen):
-            raise RateLimitedError("too many token requests; try again in a minute")
-        refusal: DomainError | None = None
-        try:
-            with self.ctx.db.write_session() as session:
-                row = self._row(session, election_id, share=True)
-                refusal, _reasons = self._issuance_refusal(session, row, citizen)
-                if refusal is None:
-                    key = self._private_key(session, row.id)
-                    if len(blinded_msg) != rsabssa.modulus_length(key.public_key()):
-                        raise BlindInputError("blinded_msg must be as long as the modulus")
-                    session.add(
-                        VoterRow(
-                            election_id=row.id,
-                            citizen=citizen,
-                            channel=ONLINE,
-                            day=self.now.astimezone(UTC).date(),
-                        )
-                    )
-                    session.flush()
-                    if not self.signatures.take():
-                        raise RateLimitedError("the signer is busy; try again in a moment")
-                    try:
-                        signature = rsabssa.blind_sign(key, blinded_msg, backend=self.backend)
-                    except (OutOfRangeError, InvalidLengthError) as exc:
-                        raise BlindInputError(str(exc)) from None
-                    # Last, so that on PostgreSQL the board row stays locked only until the
-                    # commit, not through the signature; READ COMMITTED re-evaluates the
-                    # condition once it holds the lock. No row changed: the cap is reached,
-                    # and the rollback discards the record and the signature.
-                    population = self.definition(row).eligible_population
-                    counted = cast(
-                        "CursorResult[Any]",
-                        session.execute(
-                            update(BoardRow)
-                            .where(
-                                BoardRow.election_id == row.id,
-                                BoardRow.tokens_issued < population,
-                            )
-                            .values(tokens_issued=BoardRow.tokens_issued + 1)
-                            .execution_options(synchronize_session=False)
-                        ),
-                    )
-                    if counted.rowcount != 1:
-                        raise self._population_reached(self.definition(row))
-                    return signature
-        except IntegrityError:
-            # A concurrent request of the same citizen recorded its token (or a paper vote)
-            # first: the primary key refused ours, and nothing was signed.
-            with self.ctx.db.read_session() as session:
-                existing = session.get(VoterRow, (_canonical_id(election_id), citizen))
-            if existing is not None and existing.channel == PAPER:
-                raise PaperVoteRecordedError("a paper vote is recorded for you") from None
-            raise TokenAlreadyIssuedError("a voting token was already issued to you") from None
-        assert refusal is not None
-        raise refusal
-
-    # -- casting (the voter is unknown here) --------------------------------------------
-
-    def knows(self, election_id: str) -> bool:
-        """Whether this process has the election's manifest in memory (no I/O to verify)."""
-        with self._lock:
-            return election_id in self._public_keys
-
-    def prepare_cast(self, election_id: str, body: bytes | Mapping[str, object]) -> PreparedBallot:
-        """Verify a cast request against the election's manifest (no database write):
-        token signature, election id, ballot signature (``verify_cast``) and the ballot
-        rules (``check_choices``). Whether the election is open is checked at commit."""
-        election_id = _canonical_id(election_id)
-        with self._lock:
-            manifest = self._manifests.get(election_id)
-            public_key = self._public_keys.get(election_id)
-        if manifest is None or public_key is None:
-            with self.ctx.db.read_session() as session:
-                self.manifest(session, election_id)
-            with self._lock:
-                manifest = self._manifests[election_id]
-                public_key = self._public_keys[election_id]
-        verified = verify_cast(public_key, expected_election_id=manifest.election_id, cast=body)
-        check_choices(manifest.questions, verified.choices)
-        return PreparedBallot.of(verified)
-
-    def _one_by_one(
-        self,
-        session: Session,
-        *,
-        election_id: str,
-        revote: bool,
-        ballot: PreparedBallot,
-    ) -> PreparedBallot | DomainError:
-        """One ballot whose nullifier may exist: insert, or re-vote by conditional update."""
-        vote = ballot.verified
-        inserted = session.execute(
-            _insert_ignore(session.get_bind().dialect.name),
-            {
-                "election_id": election_id,
-                "nullifier": vote.nullifier,
-                "seq": vote.seq,
-                "leaf_hash": ballot.leaf,
-            },
-        ).first()
-        if inserted is not None:
-            return ballot
-        if not revote:
-            return TokenAlreadyUsedError("this token has already cast its ballot")
-        # READ COMMITTED re-evaluates the condition once it holds the row lock: of
-        # concurrent re-votes, each succeeds only over a lower seq.
-        moved = cast(
-            CursorResult[Any],
-            session.execute(
-                _revote(),
-                {
-                    "election": election_id,
-                    "key": vote.nullifier,
-                    "new_seq": vote.seq,
-                    "new_leaf": ballot.leaf,
-                },
-            ),
-        ).rowcount
-        if moved != 1:
-            return StaleRevoteError(
-                "a ballot with this seq or a higher one was already cast with this token",
-                seq=vote.seq,
-            )
-        return ballot
-
-    def cast_batch(
-        self, election_id: str, ballots: Sequence[PreparedBallot]
-    ) -> tuple[str | None, list[Promise | DomainError]]:
-        """Put verified ballots in the ballot box, in one transaction.
-
-        A new nullifier is inserted (the primary key makes a token count once, whatever
-        the concurrency); a known one is a re-vote, accepted only if re-voting is allowed
-        and only by a conditional update to a higher ``seq`` — so of concurrent casts of one
-        token exactly one wins, or the highest ``seq``. Ballots on nullifiers not seen
-        before go in with one multi-row statement; any that another transaction inserted
-        meanwhile, and every re-vote, take the one-by-one path. Accepted ballots are appended
-        to the board in the same transaction, in batch order. Returns the board's log name
-        and, per ballot, the audit engine's signed promise or the refusal.
-        """
-        election_id = _canonical_id(election_id)
-        with self.ctx.db.write_session() as session:
-            # FOR SHARE: a close (FOR UPDATE) waits for the casts in flight, and a cast
-            # that starts after the close sees it. (A Core select: no ORM object needed.)
-            found = session.execute(_election_for_cast(), {"election_id": election_id}).first()
-            if found is None:
-                raise ElectionNotFoundError("no such election")
-            status, text = found
-            definition = self._definition_of(election_id, text)
-            now = self.now
-            if status != Status.OPEN or not definition.opens_at <= now < definition.closes_at:
-                refusal = ElectionStateError(
-                    "ballots are accepted only while the election is open", status=status
-                )
-                return None, [refusal] * len(ballots)
-            revote = definition.revote
-            nullifiers = list({b.verified.nullifier for b in ballots})
-            known = set(
-                session.scalars(
-                    _known_nullifiers(), {"election_id": election_id, "nullifiers": nullifiers}
-                )
-            )
-            outcome: list[PreparedBallot | DomainError | None] = [None] * len(ballots)
-            fresh: dict[bytes, PreparedBallot] = {}  # first-time nullifiers: last accepted
-            members: dict[bytes, list[int]] = {}
-            for i, ballot in enumerate(ballots):
-                nullifier = ballot.verified.nullifier
-                if nullifier in known:
-                    continue
-                members.setdefault(nullifier, []).append(i)
-                best = fresh.get(nullifier)
-                if best is None or (revote and ballot.verified.seq > best.verified.seq):
-                    fresh[nullifier] = ballot
-                    outcome[i] = ballot
-                elif not revote:
-                    outcome[i] = TokenAlreadyUsedError("this token has already cast its ballot")
-                else:
-                    outcome[i] = StaleRevoteError(
-                        "a ballot with this seq or a higher one was already cast with this token",
-                        seq=ballot.verified.seq,
-                    )
-            if fresh:
-                inserted = set(
-                    session.scalars(
-                        _insert_ignore(session.get_bind().dialect.name),
-                        [
-                            {
-                                "election_id": election_id,
-                                "nullifier": n,
-                                "seq": b.verified.seq,
-                                "leaf_hash": b.leaf,
-                            }
-                            for n, b in fresh.items()
-                        ],
-                    )
-                )
-                for nullifier in set(fresh) - inserted:  # inserted meanwhile by another worker
-                    for i in members[nullifier]:
-                        outcome[i] = None
-            for i, item in enumerate(outcome):
-                if item is None:
-                    outcome[i] = self._one_by_one(
-                        session, election_id=election_id, revote=revote, ballot=ballots[i]
-                    )
-            accepted = [item for item in outcome if isinstance(item, PreparedBallot)]
-            if accepted:
-                session.execute(
-                    _insert_commitments(),
-                    [
-                        {
-                            "election_id": election_id,
-                            "leaf_hash": b.leaf,
-                            "code": tracking_code(b.leaf).replace("-", ""),
-                            "nullifier_hash": hashlib.sha256(b.verified.nullifier).digest(),
-                        }
-                        for b in accepted
-                    ],
-                )
-            name = board_log_name(election_id)
-            promises = iter(
-                self.audit.append_many(session, log=name, data=[b.data for b in accepted])
-                if accepted
-                else []
-            )
-        result: list[Promise | DomainError] = []
-        for item in outcome:
-            assert item is not None
-            result.append(next(promises) if isinstance(item, PreparedBallot) else item)
-        return name, result
-
-    def receipts(
-        self, name: str, leaves: Sequence[bytes], *, integrate: bool = True
-    ) -> dict[bytes, dict[str, Any]]:
-        """Index, checkpoint and inclusion proof of each of ``leaves`` that is integrated.
-
-        ``integrate`` first asks the audit engine to integrate now; it does nothing when the
-        sequencer leader holds the log elsewhere (another process, or this process's
-        sequencer thread on PostgreSQL). Leaves are looked for in the last two level-0 tiles
-        (fresh ballots; a leaf still pending is left out, and its receipt is the signed
-        promise at once: waiting for the sequencer would make every voter wait a batch
-        delay). Proofs are read through shared tiles (:mod:`ballot.tiles`).
-        """
-        if integrate and leaves:
-            self.audit.integrate(log=name)
-        return self._proofs(name, leaves, fresh=True)
-
-    def _proofs(
-        self, name: str, leaves: Sequence[bytes], *, fresh: bool
-    ) -> dict[bytes, dict[str, Any]]:
-        found: dict[bytes, dict[str, Any]] = {}
-        with self.ctx.db.read_session() as session:
-            head = self.audit.head(session, log=name)
-            if head.size == 0:
-                return found
-            reader = TileReader(self.audit, session, log=name, size=head.size, cache=self._tiles)
-            indexes = reader.find(leaves, tiles=2)
-            for leaf in leaves:
-                if leaf not in indexes and not fresh:
-                    try:
-                        indexes[leaf] = self.audit.index_of(
-                            session, log=name, leaf_hash=leaf, size=head.size
-                        )
-                    except TreeRangeError:
-                        continue
-            for leaf, index in indexes.items():
-                found[leaf] = {
-                    "index": index,
-                    "tree_size": head.size,
-                    "checkpoint": head.note,
-                    "inclusion_proof": [b64u_encode(p) for p in reader.proof(index)],
-                }
-        return found
-
-    # -- public board views -------------------------------------------------------------
-
-    def _leaves(
-        self, session: Session, name: str, *, start: int, end: int, size: int
-    ) -> list[bytes]:
-        """Leaf hashes ``[start, end)`` from level-0 tiles (C2SP tlog-tiles) of ``size``."""
-        out: list[bytes] = []
-        if start >= end:
-            return out
-        first_tile = start // TILE_WIDTH
-        for index in range(first_tile, (end - 1) // TILE_WIDTH + 1):
-            width = min(TILE_WIDTH, size - index * TILE_WIDTH)
-            data = self.audit.tile(
-                session, log=name, tile=TilePath(level=0, index=index, width=width)
-            )
-            out.extend(data[i : i + 32] for i in range(0, len(data), 32))
-        offset = start - first_tile * TILE_WIDTH
-        return out[offset : offset + end - start]
-
-    def board_view(
-        self, session: Session, election_id: str, *, start: int = 0, limit: int = MAX_PAGE
-    ) -> dict[str, Any]:
-        """The open board (voting-protocol.md, "Fairness"): commitments only, plus counts."""
-        row = self._row(session, election_id)
-        board = self._board(session, row.id)
-        head = self.audit.head(session, log=board.log)
-        limit = max(1, min(limit, MAX_PAGE))
-        start = max(0, start)
-        end = min(head.size, start + limit)
-        leaves = self._leaves(session, board.log, start=start, end=end, size=head.size)
-        known: dict[bytes, bytes] = {}
-        for first in range(0, len(leaves), 500):
-            chunk = leaves[first : first + 500]
-            known.update(
-                (bytes(leaf), bytes(nullifier_hash))
-                for leaf, nullifier_hash in session.execute(
-                    select(CommitmentRow.leaf_hash, CommitmentRow.nullifier_hash).where(
-                        CommitmentRow.election_id == row.id, CommitmentRow.leaf_hash.in_(chunk)
-                    )
-                )
-            )
-        commitments = [
-            {
-                "index": start + i,
-                "leaf_hash": b64u_encode(leaf),
-                "nullifier_hash": b64u_encode(known[leaf]),
-            }
-            for i, leaf in enumerate(leaves)
-            if leaf in known
-        ]
-        return {
-            "election": row.id,
-            "origin": board.origin,
-            "status": row.status,
-            "tokens_issued": board.issued_published,
-            "ballots": session.scalar(
-                select(func.count())
-                .select_from(CommitmentRow)
-                .where(CommitmentRow.election_id == row.id)
-            ),
-            "size": head.size,
-            "commitments": commitments,
-            "checkpoint": head.note,
-            "next": end if end < head.size else None,
-        }
-
-    def checkpoint(self, session: Session, election_id: str) -> str:
-        row = self._row(session, election_id)
-        return self.audit.checkpoint(session, log=self._board(session, row.id).log)
-
-    def receipt(self, session: Session, election_id: str, code: str) -> dict[str, Any]:
-        """A receipt by tracking code (``board-format.md`` §5), with a fresh proof."""
-        row = self._row(session, election_id)
-        board = self._board(session, row.id)
-        try:
-            wanted = normalise_tracking_code(code)
-        except DomainError:
-            raise UnknownReceiptError("no ballot on this board has this tracking code") from None
-        leaf = session.scalars(
-            select(CommitmentRow.leaf_hash).where(
-                CommitmentRow.election_id == row.id,
-                CommitmentRow.code == wanted.replace("-", ""),
-            )
-        ).first()
-        if leaf is None or not hmac.compare_digest(tracking_code(leaf), wanted):
-            raise UnknownReceiptError("no ballot on this board has this tracking code")
-        found = self._proofs(board.log, [leaf], fresh=False).get(leaf)
-        if found is None:
-            raise ReceiptPendingError(
-                "the ballot is accepted and waits for the board's next checkpoint; try again "
-                "in a few seconds"
-            )
-        return {
-            "election": row.id,
-            "tracking_code": wanted,
-            "leaf_hash": b64u_encode(leaf),
-            **found,
-        }
-
-    def export_chunks(self, election_id: str, *, reveal: bool | None = None) -> Iterator[bytes]:
-        """The board export (``board-format.md`` §7), as JSON text in pieces.
-
-        ``reveal`` says whether ballot entries are shown; by default only when the election
-        is published and at least ``min_anonymity_set`` ballots were counted. Otherwise
-        ballot entries are withheld (their leaf hash only). Entries up to the latest
-        checkpoint, which is the export's last checkpoint.
-        """
-        with self.ctx.db.read_session() as session:
-            row = self._row(session, election_id)
-            board = self._board(session, row.id)
-            head = self.audit.head(session, log=board.log)
-            definition = self.definition(row)
-            counted = self._counted(session, row.id)
-            if reveal is None:
-                reveal = row.status == Status.PUBLISHED
-            reveal = reveal and counted >= definition.min_anonymity_set
-            notes = [
-                note
-                for size, note in session.execute(
-                    select(MilestoneRow.size, MilestoneRow.note)
-                    .where(MilestoneRow.election_id == row.id, MilestoneRow.size < head.size)
-                    .order_by(MilestoneRow.size)
-                )
-            ] + [head.note]
-            yield (
-                json.dumps({"format": EXPORT_FORMAT, "origin": board.origin, "checkpoints": notes})[
-                    :-1
-                ]
-                + ', "entries": ['
-            ).encode()
-            for entry in self._entries(session, board.log, start=0, end=head.size):
-                data = entry.data
-                if not reveal and data.startswith(BALLOT_PREFIX):
-                    data = b'{"withheld":"' + b64u_encode(entry.leaf_hash).encode() + b'"}'
-                yield (b"," if entry.index else b"") + data
-            yield b"]}"
-
-    def export(self, election_id: str, *, reveal: bool | None = None) -> dict[str, Any]:
-        result: dict[str, Any] = json.loads(
-            b"".join(self.export_chunks(election_id, reveal=reveal))
-        )
-        return result
-
-    def results(self, session: Session, election_id: str) -> dict[str, Any]:
-        """The published results entry, with its index on the board."""
-        row = self._row(session, election_id)
-        if row.status != Status.PUBLISHED:
-            raise ResultsNotPublishedError("the results are not published yet")
-        board = self._board(session, row.id)
-        assert board.results_hash is not None
-        index = self.audit.index_of(session, log=board.log, leaf_hash=board.results_hash)
-        entry = json.loads(
-            self.audit.entries(
-                session, log=board.log, start=index, end=index + 1, reveal_sealed=True
-            )[0].data
-        )
-        entry.pop("kind")
-        return {"election": row.id, **entry, "index": index}
 
     # -- periodic publication -----------------------------------------------------------
 
@@ -1350,9 +610,9 @@ class ElectionService:
                 board = self._board(session, row.id, lock=True)
                 now = self.now
                 last = board.issued_published_at
-                if not force and last is not None and now - _aware(last) < interval:
+                if not force and last is not None and now - aware(last) < interval:
                     continue
-                count = self._tokens_issued(session, row.id)
+                count = self.voters.tokens_issued(session, row.id)
                 if count == board.issued_published:
                     continue
                 day = now.astimezone(UTC).date().isoformat()
@@ -1362,54 +622,9 @@ class ElectionService:
                     data=entry_bytes(issuance_entry(day=day, tokens_issued=count)),
                 )
                 board.issued_published = count
-                board.issued_published_at = _coarse(now)
+                board.issued_published_at = coarse(now)
                 appended += 1
         return appended
-
-    # -- paper votes --------------------------------------------------------------------
-
-    def mark_paper_voter(self, *, election_id: str, citizen: str, actor: str) -> None:
-        """An agent records that this citizen voted on paper: refused if a token was
-        issued to them; afterwards no token will be (the voter list's primary key)."""
-        try:
-            with self.ctx.db.write_session() as session:
-                row = self._row(session, election_id, share=True)
-                if not self.definition(row).paper:
-                    raise ElectionStateError(
-                        "this election has no paper channel", status=row.status
-                    )
-                if row.status not in {Status.SCHEDULED, Status.OPEN}:
-                    raise ElectionStateError(
-                        "paper votes are recorded before the close only", status=row.status
-                    )
-                existing = session.get(VoterRow, (row.id, citizen))
-                if existing is not None and existing.channel == ONLINE:
-                    raise TokenAlreadyIssuedError(
-                        "a voting token was already issued to this citizen: no paper vote"
-                    )
-                if existing is not None:
-                    raise PaperVoteRecordedError("a paper vote is already recorded")
-                session.add(
-                    VoterRow(
-                        election_id=row.id,
-                        citizen=citizen,
-                        channel=PAPER,
-                        day=self.now.astimezone(UTC).date(),
-                    )
-                )
-                session.flush()
-                auditing.record(
-                    self.ctx,
-                    session,
-                    event_type="ballot.paper_vote.marked",
-                    actor=actor,
-                    subject=citizen,
-                    details={"election": row.id},
-                )
-        except IntegrityError:
-            raise TokenAlreadyIssuedError(
-                "a token or a paper vote was recorded for this citizen at the same moment"
-            ) from None
 
     def set_paper_totals(
         self, *, election_id: str, voters: object, counts: object, actor: str
@@ -1446,27 +661,24 @@ class ElectionService:
             self._record(session, "paper_totals.entered", actor=actor, election=row.id)
         return clean
 
-    # -- Art. 15 ------------------------------------------------------------------------
 
-    def voter_list_of(self, session: Session, citizen: str) -> list[dict[str, Any]]:
-        """Whether this citizen received a token (or voted on paper), per election — and
-        nothing else: no time, nothing about any ballot."""
-        out = []
-        for voter, election in session.execute(
-            select(VoterRow, ElectionRow)
-            .join(ElectionRow, ElectionRow.id == VoterRow.election_id)
-            .where(VoterRow.citizen == citizen)
-            .order_by(ElectionRow.opens_at)
-        ):
-            out.append(
-                {
-                    "election": election.id,
-                    "title": self.definition(election).title["fr"],
-                    "token_issued": voter.channel == ONLINE,
-                    "paper_vote": voter.channel == PAPER,
-                }
-            )
-        return out
+def _tally_refusal(
+    *, ballots: int, tokens: int, closed_tokens: int | None, population: int
+) -> str | None:
+    """Why the counts cannot be published, in one line (ADR 0010), or None.
+
+    The verifier's own checks on a results entry (board-format.md §8.6; ballot/verify.py
+    ``_check_counts`` and ``_check_results``), run before the entry exists.
+    """
+    if ballots > tokens:
+        return f"{ballots} ballots counted but only {tokens} tokens issued"
+    if closed_tokens is None:
+        return "the close entry states no token count"
+    if tokens != closed_tokens:
+        return f"{tokens} tokens issued on the voter list, {closed_tokens} on the close entry"
+    if tokens > population:
+        return f"{tokens} tokens issued for an eligible population of {population}"
+    return None
 
 
 def _paper_counts(

@@ -7,8 +7,15 @@ voter list from the ballot box"):
   received a token (or voted on paper), never what they voted; no time finer than the day,
   no blinded message, no row number that a ballot refers to;
 * the **ballot box** — :class:`BallotRow` (one row per nullifier: the UNIQUE key that makes
-  a token count once, its last ``seq`` and entry) and what ballot keeps beside the board:
+  a token count once, its last ``seq`` and entry), :class:`PendingBallotRow` (the ballots
+  accepted since the last batch boundary) and what ballot keeps beside the board:
   :class:`CommitmentRow`, :class:`MilestoneRow`, :class:`BoardRow`. No timestamp at all.
+
+No order either (docs/adr/0009-batched-boards.md): the tables written on the token path and
+the cast path have random primary keys (a pseudonym, a nullifier, a leaf hash) and, on
+SQLite, no rowid (``WITHOUT ROWID``: the rows are stored in key order, not in the order they
+were written), so neither the order in which tokens were issued nor the order in which
+ballots arrived survives in the database.
 
 The bulletin board itself is an audit log (``board-<election id>``): entries, tree and
 signed checkpoints live in the audit engine's append-only tables (ADR 0006).
@@ -17,6 +24,7 @@ signed checkpoints live in the audit engine's append-only tables (ADR 0006).
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Final
 
 from sqlalchemy import (
     BigInteger,
@@ -28,10 +36,15 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
 from parvis.kernel.db import Base
+
+#: Table option: on SQLite, a clustered table keyed by its (random) primary key instead of
+#: an implicit rowid that would number the rows in the order they were written.
+NO_ROWID: Final = {"sqlite_with_rowid": False}
 
 __all__ = [
     "BallotRow",
@@ -41,6 +54,8 @@ __all__ = [
     "ElectionRow",
     "MilestoneRow",
     "PaperTotalsRow",
+    "PendingBallotRow",
+    "TallyFailureRow",
     "VoterRow",
 ]
 
@@ -97,6 +112,9 @@ class BoardRow(Base):
         DateTime(timezone=True), nullable=True
     )
     tokens_issued: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
+    #: The last batch boundary at which the waiting ballots were integrated (a multiple of
+    #: the election's ``batch_seconds``: a public time, no finer than the boundaries).
+    batched_through: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class CommitmentRow(Base):
@@ -108,7 +126,7 @@ class CommitmentRow(Base):
     """
 
     __tablename__ = "ballot_commitments"
-    __table_args__ = (Index("ix_ballot_commitments_code", "election_id", "code"),)
+    __table_args__ = (Index("ix_ballot_commitments_code", "election_id", "code"), NO_ROWID)
 
     election_id: Mapped[str] = mapped_column(ForeignKey("ballot_elections.id"), primary_key=True)
     leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
@@ -128,14 +146,18 @@ class MilestoneRow(Base):
 
 
 class BallotRow(Base):
-    """The ballot box's uniqueness key: one row per nullifier (SHA-256 of the token message).
+    """The ballot box's counted ballot per token: one row per nullifier (SHA-256 of the token
+    message) whose ballots are on the board, with the highest ``seq`` and its leaf hash.
 
-    The primary key is the UNIQUE constraint that makes a token count once
-    (voting-protocol.md, "Casting"); ``seq`` and ``entry_index`` name the counted ballot
-    (the highest ``seq``: its entry's leaf hash). No timestamp, nothing about the voter.
+    Written when a batch goes on the board, in the batch's random order — never at cast
+    time, which would store the arrival order of tokens in the table's layout (ADR 0009).
+    The primary key keeps one row per token (voting-protocol.md, "Casting"); while a ballot
+    waits, :class:`PendingBallotRow`'s UNIQUE slot does. No timestamp, nothing about the
+    voter.
     """
 
     __tablename__ = "ballot_ballots"
+    __table_args__ = (NO_ROWID,)
 
     election_id: Mapped[str] = mapped_column(ForeignKey("ballot_elections.id"), primary_key=True)
     nullifier: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
@@ -151,12 +173,43 @@ class VoterRow(Base):
     """
 
     __tablename__ = "ballot_voters"
-    __table_args__ = (Index("ix_ballot_voters_channel", "election_id", "channel"),)
+    __table_args__ = (Index("ix_ballot_voters_channel", "election_id", "channel"), NO_ROWID)
 
     election_id: Mapped[str] = mapped_column(ForeignKey("ballot_elections.id"), primary_key=True)
     citizen: Mapped[str] = mapped_column(String(64), primary_key=True)
     channel: Mapped[str] = mapped_column(String(8), nullable=False)
     day: Mapped[date] = mapped_column(Date, nullable=False)
+
+
+class PendingBallotRow(Base):
+    """A ballot accepted since the last batch boundary, waiting to go on the board.
+
+    Durable before the voter's receipt is sent; at the next boundary every waiting ballot
+    of the election is appended to the board in a uniformly random order, its nullifier
+    recorded in :class:`BallotRow` in that order, and deleted here, in one transaction
+    (docs/adr/0009-batched-boards.md). Keyed by the entry's leaf hash: no time, no arrival
+    order. ``code`` finds a receipt by tracking code meanwhile.
+
+    ``slot`` makes a token count once among the waiting ballots, whatever the concurrency:
+    the UNIQUE key (election, nullifier, slot) takes ``slot`` = 0 for every ballot when
+    re-voting is off (one ballot per token), ``slot`` = ``seq`` when it is on (one ballot per
+    token and ``seq``).
+    """
+
+    __tablename__ = "ballot_pending"
+    __table_args__ = (
+        Index("ix_ballot_pending_code", "election_id", "code"),
+        UniqueConstraint("election_id", "nullifier", "slot", name="uq_ballot_pending_slot"),
+        NO_ROWID,
+    )
+
+    election_id: Mapped[str] = mapped_column(ForeignKey("ballot_elections.id"), primary_key=True)
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    code: Mapped[str] = mapped_column(String(16), nullable=False)
+    nullifier: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False)
+    seq: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    slot: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    data: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
 
 
 class PaperTotalsRow(Base):
@@ -168,3 +221,17 @@ class PaperTotalsRow(Base):
     voters: Mapped[int] = mapped_column(Integer, nullable=False)
     counts: Mapped[str] = mapped_column(Text, nullable=False)
     entered_by: Mapped[str] = mapped_column(String(100), nullable=False)
+
+
+class TallyFailureRow(Base):
+    """Why the election's last tally failed its check; absent when it passed or never ran.
+
+    Written alone by a failed tally (which records nothing else), deleted by a tally that
+    passes; ``publish`` refuses an election that has one (ADR 0010). ``reason`` is the
+    one line the officer was shown (counts only). No time: the officer saw it happen.
+    """
+
+    __tablename__ = "ballot_tally_failures"
+
+    election_id: Mapped[str] = mapped_column(ForeignKey("ballot_elections.id"), primary_key=True)
+    reason: Mapped[str] = mapped_column(Text, nullable=False)

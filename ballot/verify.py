@@ -79,9 +79,10 @@ from ballot.board import (
 )
 from ballot.jcs import canonical, is_simple, simple_dumps
 from ballot.manifest import Manifest
+from ballot.publication import decide_publication
 from ballot.questions import Question, check_choices
 from ballot.tally import tally
-from ballot.token import MAX_SEQ, TOKEN_DOMAIN, b64u_decode_or_none, verify_cast
+from ballot.token import MAX_SEQ, TOKEN_DOMAIN, b64u_decode_or_none, nullifier, verify_cast
 from parvis.kernel.errors import DomainError, InvalidInputError
 
 __all__ = ["BoardVerificationError", "VerificationReport", "load_export", "main", "verify_board"]
@@ -243,7 +244,7 @@ def _check_fast(entry: object, ctx: _Context) -> Checked | None:
             '},"kind":"ballot"}'
         ).encode()
     ).digest()
-    return leaf, hashlib.sha256(msg).digest(), seq, choices_text
+    return leaf, nullifier(msg), seq, choices_text
 
 
 def _shape(entry: object) -> tuple[dict[str, Any], dict[str, Any], object] | None:
@@ -865,6 +866,15 @@ def _check_results(
                 "ballots withheld but publication is not aggregate", index=index
             )
         return
+    expected = decide_publication(
+        counted=len(counted), min_anonymity_set=manifest.min_anonymity_set
+    ).label
+    if entry.get("publication") != expected:
+        raise BoardVerificationError(
+            f"{len(counted)} ballot(s) shown with publication {entry.get('publication')!r}; "
+            f"the minimum anonymity set ({manifest.min_anonymity_set}) makes it {expected!r}",
+            index=index,
+        )
     # Each distinct canonical choices text is parsed once; equal texts are equal values.
     parsed: dict[str, Any] = {}
     ballots = []

@@ -20,7 +20,15 @@ an election, and then:
    just before it (target ≥ 0.4); reported are the medians over the runs, p50 and p99 latency
    of every counted cast, and how many receipts carried their proof rather than the signed
    promise (in demo and production modes the audit sequencer integrates in batches, so most
-   receipts are promises).
+   receipts are promises);
+4. **batch integration** — casts now wait in the pending pool until the election's next
+   batch boundary (docs/adr/0009-batched-boards.md): at the end, every ballot of the runs
+   goes on the board at once (``integrate_batches(force=True)``, timed); then, in this
+   process on a fresh database of the same kind, a batch of ``--batch`` ballots (10,000 by
+   default) is put in the pool and its integration timed — shuffle, board append,
+   commitments, pool deletion and the Merkle tree under one checkpoint — against the
+   baseline of a raw ``executemany`` INSERT of the same entry bytes into a scratch table of
+   the same database, measured just before.
 
 Alongside, the CPU time the server's processes (``/proc``) and this client process used per
 request in each phase: on this 2-core machine the clients compete with the server for the
@@ -76,8 +84,9 @@ CHOICES: tuple[dict[str, JSONValue], ...] = (
 )
 
 
-def citizens(ctx: AppContext, count: int) -> list[tuple[str, str]]:
-    """``count`` eligible citizens with a signed-in session each: (cookie name, value)."""
+def citizens(ctx: AppContext, count: int) -> list[tuple[str, str, str]]:
+    """``count`` eligible citizens with a signed-in session each: (cookie name, value,
+    CSRF token — the token request sends it in ``X-CSRF-Token``, as the booth does)."""
     import secrets
 
     import identity
@@ -96,7 +105,7 @@ def citizens(ctx: AppContext, count: int) -> list[tuple[str, str]]:
             )
             session = ctx.sessions.create(db, Citizen(citizen.id))
             assert session.cookie is not None
-            out.append((name, session.cookie))
+            out.append((name, session.cookie, session.csrf_token))
     return out
 
 
@@ -259,10 +268,13 @@ def run_database(kind: str, args: argparse.Namespace, stack: ExitStack) -> dict[
     service = service_from(ctx)
     voters = args.warmup + args.runs * args.ballots
     # The eligible population bounds the tokens issued (voting-protocol.md, "Verification").
+    # One batch for the whole run (boundaries a day apart): the runs measure casting; the
+    # batch of every ballot cast is integrated and timed at the end.
     spec = definition(
         FixedClock(ctx.clock.now()),
         questions=QUESTIONS,
         eligibility={"rule": RULE, "population": voters},
+        batch_seconds=86_400,
     )
     with ctx.db.write_session() as db:
         election = service.create(db, data=spec, actor="system:bench").id
@@ -270,7 +282,7 @@ def run_database(kind: str, args: argparse.Namespace, stack: ExitStack) -> dict[
     service.open(election_id=election, actor="system:bench")
     with ctx.db.read_session() as db:
         manifest = Manifest.from_json(service.manifest(db, election))
-        election_key = service._private_key(db, election)
+        election_key = service.voters._private_key(db, election)
     cookies = citizens(ctx, voters)
     pending: list[PendingIssuance] = [
         begin_issuance(
@@ -303,11 +315,11 @@ def run_database(kind: str, args: argparse.Namespace, stack: ExitStack) -> dict[
 
         def issue(i: int) -> Callable[[httpx.Client], httpx.Response]:
             def job(client: httpx.Client) -> httpx.Response:
-                name, value = cookies[i]
+                name, value, csrf = cookies[i]
                 response = client.post(
                     f"/elections/{election}/tokens",
                     json={"blinded_msg": b64u_encode(pending[i].blinded_msg)},
-                    headers={"Cookie": f"{name}={value}"},
+                    headers={"Cookie": f"{name}={value}", "X-CSRF-Token": csrf},
                 )
                 if response.status_code == 200:
                     blind_sigs[i] = b64u_decode(response.json()["blind_sig"], field="s")
@@ -374,8 +386,16 @@ def run_database(kind: str, args: argparse.Namespace, stack: ExitStack) -> dict[
                 }
             )
         with_proof = sum(1 for receipt in receipts if receipt["inclusion_proof"] is not None)
-        board = httpx.get(f"{base}/elections/{election}/board?limit=1", timeout=60).json()
-        assert board["ballots"] == len(bodies)
+        started = time.perf_counter()
+        integrated = service.integrate_batches(force=True)
+        run_batch_ms = 1000 * (time.perf_counter() - started)
+        deadline = time.monotonic() + 60
+        while True:  # the server's sequencer leads: it integrates the batch whole
+            board = httpx.get(f"{base}/elections/{election}/board?limit=1", timeout=60).json()
+            if board["ballots"] == len(bodies) or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert board["ballots"] == len(bodies), (board["ballots"], integrated)
 
     service.committer.stop()
     ctx.db.dispose()
@@ -406,6 +426,7 @@ def run_database(kind: str, args: argparse.Namespace, stack: ExitStack) -> dict[
             "issuance": issuance.per_request_ms(voters),
             "blind_sign_per_s": round(bare_sign, 1),
             "issuance_ratio_to_blind_sign": round(issuance_rate / bare_sign, 3),
+            "runs_batch": {"ballots": len(bodies), "queue_ms": round(run_batch_ms, 1)},
             "per_run": runs,
         }
     )
@@ -428,6 +449,81 @@ def run_database(kind: str, args: argparse.Namespace, stack: ExitStack) -> dict[
     return result
 
 
+def batch_integration(kind: str, size: int, stack: ExitStack) -> dict[str, Any]:
+    """Time the integration of one batch of ``size`` pending ballots (test mode: no
+    sequencer, so the batch is appended and integrated in the timed call), and a raw
+    ``executemany`` INSERT of the same entry bytes into a scratch table as the baseline."""
+    tmp, url, _workers, _pid = bench_database(kind, stack, "batch")
+    env = {"PARVIS_MODE": "test", "PARVIS_DATA_DIR": tmp, "PARVIS_DATABASE_URL": url}
+    migrate.upgrade(url)
+    ctx = context_for(env)
+    setup_rule(ctx)
+    service = service_from(ctx)
+    spec = definition(
+        FixedClock(ctx.clock.now()),
+        questions=QUESTIONS,
+        eligibility={"rule": RULE, "population": size},
+        batch_seconds=86_400,
+    )
+    with ctx.db.write_session() as db:
+        election = service.create(db, data=spec, actor="system:bench").id
+    service.schedule(election_id=election, actor="system:bench")
+    service.open(election_id=election, actor="system:bench")
+    with ctx.db.read_session() as db:
+        manifest = Manifest.from_json(service.manifest(db, election))
+        key = service.voters._private_key(db, election)
+    # Tokens signed straight with the election key: the box checks tokens, not the register.
+    prepared = []
+    for i in range(size):
+        issuance = begin_issuance(
+            manifest.public_key(),
+            election_id=manifest.election_id,
+            committed_key_id=manifest.issuer_key_id,
+        )
+        right = issuance.finish(rsabssa.blind_sign(key, issuance.blinded_msg))
+        _right, request = right.cast(CHOICES[i % 2])
+        prepared.append(service.prepare_cast(election, request.to_json_bytes()))
+    for first in range(0, size, 256):
+        service.cast_batch(election, prepared[first : first + 256])
+    datas = [p.data for p in prepared]
+    with ctx.db.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "CREATE TABLE bench_scratch (k BIGINT, data BYTEA)".replace(
+                "BYTEA", "BLOB" if kind == "sqlite" else "BYTEA"
+            )
+        )
+    started = time.perf_counter()
+    with ctx.db.engine.begin() as conn:
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        conn.exec_driver_sql(
+            f"INSERT INTO bench_scratch (k, data) VALUES ({mark}, {mark})",
+            list(enumerate(datas)),
+        )
+    raw = time.perf_counter() - started
+    started = time.perf_counter()
+    moved = service.integrate_batches(force=True)
+    integration = time.perf_counter() - started
+    assert moved == size, moved
+    with ctx.db.read_session() as db:
+        assert service.board_view(db, election, limit=1)["ballots"] == size
+    service.committer.stop()
+    ctx.db.dispose()
+    result = {
+        "ballots": size,
+        "integration_ms": round(1000 * integration, 1),
+        "per_ballot_us": round(1e6 * integration / size, 1),
+        "raw_insert_ms": round(1000 * raw, 1),
+        "ratio_raw_insert_to_integration": round(raw / integration, 3),
+    }
+    print(
+        f"{kind}: a batch of {size} ballots integrated in {result['integration_ms']} ms "
+        f"({result['per_ballot_us']} µs per ballot; raw INSERT of the same bytes "
+        f"{result['raw_insert_ms']} ms, ratio {result['ratio_raw_insert_to_integration']})",
+        flush=True,
+    )
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--quick", action="store_true", help="a short run (about a minute)")
@@ -436,6 +532,7 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=None, help="casts before the runs")
     parser.add_argument("--concurrency", type=int, default=16, help="parallel HTTP clients")
     parser.add_argument("--db", choices=("sqlite", "postgresql"), action="append")
+    parser.add_argument("--batch", type=int, default=10_000, help="ballots in the timed batch")
     args = parser.parse_args()
     if args.runs < 3:
         parser.error("--runs: at least 3 (the figures are medians)")
@@ -448,6 +545,8 @@ def main() -> None:
     for kind in kinds:
         with ExitStack() as stack:
             results[kind] = run_database(kind, args, stack)
+        with ExitStack() as stack:
+            results[kind]["batch_integration"] = batch_integration(kind, args.batch, stack)
     print(
         json.dumps(
             {

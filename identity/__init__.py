@@ -4,8 +4,10 @@ residency and age eligibility, staff accounts and roles (issue 6).
 Public surface for other domains (architecture.md: "a domain talks to another only through
 that domain's public surface"):
 
-- :func:`eligibility_for` — "is this citizen eligible for rule R now, and why not" (the
-  ballot domain calls it before issuing a token);
+- :func:`eligibility_for` — "is this citizen eligible for rule R now, and why not", the
+  decision stored and audited;
+- :func:`check_eligibility` — the same decision, neither stored nor audited (the ballot
+  domain calls it before issuing a token: ballot-secrecy.md §2);
 - :func:`service_from` — the :class:`~identity.service.IdentityService` of a context;
 - the eligibility vocabulary: :class:`EligibilityDecision`, :class:`Reason`,
   :class:`Evidence`, :class:`Rule`, :class:`Territory`.
@@ -33,6 +35,7 @@ __all__ = [
     "Reason",
     "Rule",
     "Territory",
+    "check_eligibility",
     "eligibility_for",
     "export_citizen",
     "franceconnect_client",
@@ -62,6 +65,22 @@ def eligibility_for(
     """Decide now whether the citizen is eligible for ``rule_id``; the decision (and why
     not) is stored and audited in the caller's transaction."""
     return service_from(ctx).eligibility(
+        session, citizen_pseudonym=citizen_pseudonym, rule_id=rule_id
+    )
+
+
+def check_eligibility(
+    ctx: AppContext, session: Session, *, citizen_pseudonym: str, rule_id: str
+) -> EligibilityDecision:
+    """Decide now whether the citizen is eligible for ``rule_id``, storing **no** decision
+    row and recording **no** audit event.
+
+    For token issuance (ballot-secrecy.md §2, "no eligibility-decision row with a
+    timestamp for the issuance check"): the voter register is the record of issuance and
+    keeps the day only; a timed decision row or audit event written at that moment would
+    time the issuance, and so help pair the citizen with the ballot cast just after.
+    """
+    return service_from(ctx).check_eligibility(
         session, citizen_pseudonym=citizen_pseudonym, rule_id=rule_id
     )
 

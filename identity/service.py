@@ -984,11 +984,10 @@ class IdentityService:
         )
         return CitizenFacts(birth=birth, acr=citizen.acr, evidence=tuple(evidence))
 
-    def eligibility(
+    def _decide(
         self, session: Session, *, citizen_pseudonym: str, rule_id: str
-    ) -> EligibilityDecision:
-        """Is this citizen eligible for ``rule_id`` now, and why not. The decision is stored
-        and audited in the caller's transaction."""
+    ) -> tuple[CitizenRow, Rule, EligibilityDecision]:
+        """The decision for ``rule_id`` now, from what is stored; writes nothing."""
         citizen = self.citizen(session, citizen_pseudonym)
         rule = self.rule(session, rule_id)
         facts = self.facts(session, citizen)
@@ -997,7 +996,29 @@ class IdentityService:
             facts = CitizenFacts(
                 birth=facts.birth, acr=facts.acr, evidence=facts.evidence, paper_vote=voted
             )
-        decision = decide(rule, self.territories(session), facts, now=self.now)
+        return citizen, rule, decide(rule, self.territories(session), facts, now=self.now)
+
+    def check_eligibility(
+        self, session: Session, *, citizen_pseudonym: str, rule_id: str
+    ) -> EligibilityDecision:
+        """The same decision as :meth:`eligibility`, **neither stored nor audited**.
+
+        For token issuance (ballot-secrecy.md §2): there the voter register is the record
+        of issuance and keeps (pseudonym, election, day) only; a decision row with
+        ``decided_at`` or an audit event with its minute, written as the token is issued,
+        would time the issuance and let it be paired with the ballot cast just after.
+        ``decision.decided_at`` stays in memory.
+        """
+        return self._decide(session, citizen_pseudonym=citizen_pseudonym, rule_id=rule_id)[2]
+
+    def eligibility(
+        self, session: Session, *, citizen_pseudonym: str, rule_id: str
+    ) -> EligibilityDecision:
+        """Is this citizen eligible for ``rule_id`` now, and why not. The decision is stored
+        and audited in the caller's transaction."""
+        citizen, rule, decision = self._decide(
+            session, citizen_pseudonym=citizen_pseudonym, rule_id=rule_id
+        )
         session.add(
             DecisionRow(
                 id=_new_id(),

@@ -2,8 +2,10 @@
 
 Issue "Foundation", item 3: a log line never contains request bodies, cookies, tokens, query
 strings or IP addresses. The access log records the route *template* (``/logs/{name}``), not
-the concrete path, method, status and duration — nothing else. Uvicorn's own access log
-(which prints client addresses and full paths) is switched off by ``parvis serve``.
+the concrete path, method, status and duration — nothing else; the token and cast routes
+write no access line at all (``parvis.middleware.QUIET_ROUTES``: every record is stamped
+here to the millisecond). Uvicorn's own access log (which prints client addresses and full
+paths) is switched off by ``parvis serve``.
 """
 
 from __future__ import annotations

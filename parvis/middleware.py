@@ -9,14 +9,16 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from typing import Any, Final
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 
 from parvis.kernel.settings import Settings
 
-__all__ = ["BodyLimitMiddleware", "ObservabilityMiddleware", "security_headers"]
+__all__ = ["QUIET_ROUTES", "BodyLimitMiddleware", "ObservabilityMiddleware", "security_headers"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -25,6 +27,17 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 access_log = logging.getLogger("parvis.access")
+
+#: (method, route template) of the requests that leave no access-log line, whatever their
+#: status: getting a voting token and casting a ballot. A timed line for each would let
+#: whoever reads the logs pair a citizen's issuance with the ballot cast just after
+#: (ballot-secrecy.md §2: nothing on the two paths carries a time finer than the day).
+QUIET_ROUTES: Final = frozenset(
+    {
+        ("POST", "/elections/{election_id}/tokens"),
+        ("POST", "/elections/{election_id}/ballots"),
+    }
+)
 
 #: Strict CSP (issue "Foundation", item 3): only our own scripts, styles and images; no
 #: inline script, no framing, forms post only to us. Pages that need more say so explicitly.
@@ -140,31 +153,81 @@ class BodyLimitMiddleware:
         await send({"type": "http.response.body", "body": body})
 
 
+class _WithoutCreated(Collector):
+    """The wrapped metrics without their ``_created`` samples.
+
+    prometheus_client exposes, per label set, the Unix time (to the microsecond) at which
+    the set was first used: for ``route="/elections/{election_id}/tokens", status="200"``
+    that is the time of the first token issued since the process started. Counts and
+    histograms say how many and how long, cumulatively; that sample alone would say when.
+    """
+
+    def __init__(self, *metrics: Counter | Histogram) -> None:
+        self._metrics = metrics
+
+    def collect(self) -> Iterable[Metric]:
+        for metric in self._metrics:
+            for family in metric.collect():
+                family.samples = [s for s in family.samples if not s.name.endswith("_created")]
+                yield family
+
+
 class ObservabilityMiddleware:
     """Adds the security headers, counts requests for ``/metrics`` and writes the access log.
 
     The access log holds the route template, method, status and duration only: never the
     query string, headers, cookies, body or the client address.
+
+    **Quiet routes** (:data:`QUIET_ROUTES`: the token and cast routes; ballot-secrecy.md
+    §2) write **no** access-log line, not even on a failure (status ≥ 500). A failure line
+    without its duration would still be timed: the JSON formatter (:mod:`parvis.logs`)
+    stamps every record to the millisecond, and a coarser stamp would not help, because the
+    line's place among the other routes' timed lines dates it as well. Their requests are
+    counted in ``/metrics`` instead, by method, route and status (failures included), and
+    their durations go to the latency histogram like every route's:
+
+    * the counter and the histogram are cumulative and only read when scraped, so they
+      date a request no finer than the scrape interval — the same for both — and hold no
+      per-request record; the histogram's buckets and sum are durations, not times of
+      day. Dropping the quiet routes from it would lose the hot path's latency for no
+      secrecy gain;
+    * the one sample that would date a request, ``_created`` (the first use of a label
+      set, to the microsecond), is left out of every metric of this middleware
+      (:class:`_WithoutCreated`).
+
+    An unhandled exception is still logged by the exception handler (``parvis.errors``:
+    its type and route, no duration; :mod:`parvis.problems`), with the formatter's time:
+    such a request's transaction was, as a rule, rolled back (no token recorded, no ballot
+    stored), so the line dates nothing that a ballot could be linked to, and without it the
+    cause of a failing hot path could not be found.
     """
 
     def __init__(
-        self, app: ASGIApp, *, headers: list[tuple[bytes, bytes]], registry: CollectorRegistry
+        self,
+        app: ASGIApp,
+        *,
+        headers: list[tuple[bytes, bytes]],
+        registry: CollectorRegistry,
+        quiet_routes: frozenset[tuple[str, str]] = QUIET_ROUTES,
     ) -> None:
         self.app = app
         self.headers = headers
+        self.quiet_routes = quiet_routes
+        # Registered through _WithoutCreated, not directly (registry=None).
         self.requests = Counter(
             "parvis_http_requests",
             "HTTP requests",
             ["method", "route", "status"],
-            registry=registry,
+            registry=None,
         )
         self.latency = Histogram(
             "parvis_http_request_duration_seconds",
             "HTTP request duration",
             ["route"],
-            registry=registry,
+            registry=None,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
         )
+        registry.register(_WithoutCreated(self.requests, self.latency))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -193,7 +256,7 @@ class ObservabilityMiddleware:
             method = scope.get("method", "")
             self.requests.labels(method, route, str(status)).inc()
             self.latency.labels(route).observe(elapsed)
-            if access_log.isEnabledFor(logging.INFO):
+            if (method, route) not in self.quiet_routes and access_log.isEnabledFor(logging.INFO):
                 access_log.info(
                     "request",
                     extra={

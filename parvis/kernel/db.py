@@ -66,6 +66,10 @@ def _sqlite_on_connect(dbapi_connection: sqlite3.Connection, _record: Any) -> No
         # FULL: an acknowledged commit survives a power cut (audit entries are promises).
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        # Deleted rows are overwritten with zeros rather than left in free space: rows that
+        # only wait (a ballot before its batch) must not be recoverable from the file with
+        # their layout, which follows the order they were written (ADR 0009).
+        cursor.execute("PRAGMA secure_delete=ON")
     finally:
         cursor.close()
 
@@ -156,6 +160,21 @@ class Database:
         """Raise if the database cannot be reached."""
         with self.engine.connect() as conn:
             conn.execute(text("SELECT 1"))
+
+    def truncate_wal(self) -> bool:
+        """On SQLite, copy the write-ahead log into the database file and truncate it to
+        zero bytes; nothing on PostgreSQL. Returns whether the log was emptied.
+
+        The WAL keeps every committed page image in commit order until it is reset, which
+        dates writes relative to each other; a writer whose writes must not keep an order
+        (the ballot box after a batch: ADR 0009) empties it. Readers still on an older
+        snapshot make SQLite answer "busy": the log then stays until the next call.
+        """
+        if not self.is_sqlite:
+            return False
+        with self.engine.connect() as conn:
+            busy, _log, _done = conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").one()
+        return not busy
 
     def dispose(self) -> None:
         self.engine.dispose()

@@ -31,6 +31,7 @@ __all__ = [
     "UnsupportedMediaTypeError",
     "api_router",
     "check_csrf",
+    "csrf_header",
     "current_principal",
     "db_session",
     "get_ctx",
@@ -170,6 +171,26 @@ def check_csrf(request: Request, submitted: str | None) -> None:
     session = web_session(request, get_ctx(request))
     if session is None or not session.check_csrf(submitted):
         raise CsrfError("the form's security token is missing or does not match the session")
+
+
+#: The request header in which a script (the booth) sends the session's CSRF token.
+CSRF_HEADER = "X-CSRF-Token"
+
+
+def csrf_header(request: Request) -> None:
+    """Dependency of a JSON endpoint that changes state for a signed-in session: the
+    session's CSRF token must come in the ``X-CSRF-Token`` header, as it comes in a form's
+    ``csrf_token`` field (:func:`check_csrf`). A cross-site page can make the browser send
+    the cookie, but cannot read the token from our page to set the header.
+
+    Declare it after the principal's dependency, so that an anonymous call is still
+    answered 401 before 403.
+    """
+    session = web_session(request, get_ctx(request))
+    if session is None or not session.check_csrf(request.headers.get(CSRF_HEADER)):
+        raise CsrfError(
+            f"the {CSRF_HEADER} header is missing or does not match the session's token"
+        )
 
 
 def page_language(request: Request, settings: Settings) -> str:

@@ -22,10 +22,11 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from fastapi.testclient import TestClient
 
 import identity
+from audit import open_promise
 from audit.merkle import verify_inclusion
 from audit.note import VerifierKey, open_checkpoint
 from ballot.client import VotingRight, begin_issuance
-from ballot.manifest import Manifest, format_time
+from ballot.manifest import Manifest, format_time, parse_time
 from ballot.service import service_from
 from ballot.token import b64u_decode, b64u_encode
 from identity.eligibility import Evidence, Rule, Territory
@@ -163,10 +164,16 @@ def make_citizen(ctx: AppContext, *, eligible: bool = True) -> str:
 
 def session_cookie(ctx: AppContext, principal: Citizen | Staff) -> tuple[str, str]:
     """(cookie name, value) of a new session for ``principal`` (the real session store)."""
+    return signed_in(ctx, principal)[0]
+
+
+def signed_in(ctx: AppContext, principal: Citizen | Staff) -> tuple[tuple[str, str], str]:
+    """((cookie name, value), CSRF token) of a new session for ``principal``: what the
+    booth holds (the cookie, and the token its page carries in ``data-csrf``)."""
     with ctx.db.write_session() as db:
         session = ctx.sessions.create(db, principal)
     assert session.cookie is not None
-    return cookie_name(secure=ctx.settings.secure_cookies), session.cookie
+    return (cookie_name(secure=ctx.settings.secure_cookies), session.cookie), session.csrf_token
 
 
 def open_election(ctx: AppContext, clock: FixedClock, **overrides: Any) -> str:
@@ -194,6 +201,9 @@ class Voter:
     client: httpx.Client | TestClient
     election_id: str
     cookie: tuple[str, str]
+    #: The session's CSRF token, sent as ``X-CSRF-Token`` with the token request (None:
+    #: a request without the header, which the server refuses).
+    csrf: str | None = None
     right: VotingRight | None = None
     receipts: list[dict[str, Any]] = field(default_factory=list)
 
@@ -203,10 +213,13 @@ class Voter:
         return Manifest.from_json(response.json())
 
     def request_token(self, blinded: bytes) -> httpx.Response:
+        headers = {"Cookie": f"{self.cookie[0]}={self.cookie[1]}"}
+        if self.csrf is not None:
+            headers["X-CSRF-Token"] = self.csrf
         return self.client.post(
             f"/elections/{self.election_id}/tokens",
             json={"blinded_msg": b64u_encode(blinded)},
-            headers={"Cookie": f"{self.cookie[0]}={self.cookie[1]}"},
+            headers=headers,
         )
 
     def obtain_right(self) -> VotingRight:
@@ -255,11 +268,32 @@ def voters(
 ) -> Iterator[Voter]:
     for _ in range(count):
         pseudonym = make_citizen(ctx)
-        yield Voter(client, election_id, session_cookie(ctx, Citizen(pseudonym)))
+        cookie, csrf = signed_in(ctx, Citizen(pseudonym))
+        yield Voter(client, election_id, cookie, csrf)
 
 
 def check_receipt(receipt: dict[str, Any], manifest: Manifest) -> None:
-    """A receipt's checkpoint is signed by the board key and its proof leads to its root."""
+    """A pending receipt carries the board's signed promise for its leaf and a boundary
+    (ADR 0009); an included one a checkpoint signed by the board key and a proof to its
+    root."""
+    leaf = b64u_decode(receipt["leaf_hash"], field="leaf")
+    if receipt["status"] == "pending":
+        assert receipt["index"] is None
+        assert receipt["inclusion_proof"] is None
+        appears_at = parse_time(receipt["appears_at"], field="appears_at")
+        assert appears_at.second == 0
+        assert manifest.batch_seconds is not None
+        assert int(appears_at.timestamp()) % manifest.batch_seconds == 0
+        if receipt.get("promise") is not None:
+            body = open_promise(
+                receipt["promise"]["note"],
+                log_key=manifest.verifier_key(),
+                origin=manifest.board_origin,
+                leaf_hash=leaf,
+            )
+            assert body.integrate_by >= int(appears_at.timestamp())
+        return
+    assert receipt["status"] == "included"
     verified = open_checkpoint(
         receipt["checkpoint"],
         origin=manifest.board_origin,
@@ -267,12 +301,26 @@ def check_receipt(receipt: dict[str, Any], manifest: Manifest) -> None:
     )
     assert verified.checkpoint.size == receipt["tree_size"]
     verify_inclusion(
-        leaf_hash=b64u_decode(receipt["leaf_hash"], field="leaf"),
+        leaf_hash=leaf,
         index=receipt["index"],
         size=receipt["tree_size"],
         proof=[b64u_decode(p, field="p") for p in receipt["inclusion_proof"]],
         root=verified.checkpoint.root_hash,
     )
+
+
+def integrate(ctx: AppContext) -> int:
+    """What the publisher does at a batch boundary, now (ADR 0009)."""
+    return service_from(ctx).integrate_batches(force=True)
+
+
+def fetch_receipt(client: httpx.Client | TestClient, election_id: str, code: str) -> dict[str, Any]:
+    """The receipt of ``code`` as the tracker fetches it (no cookie)."""
+    client.cookies.clear()
+    response = client.get(f"/elections/{election_id}/receipts/{code}")
+    assert response.status_code == 200, response.text
+    found: dict[str, Any] = response.json()
+    return found
 
 
 def b64(data: bytes) -> str:

@@ -50,7 +50,7 @@ def test_bad_ballots_get_precise_problems(
     other = open_election(ctx, clock, questions=ALL_TYPES)
     voter, stranger = voters(ctx, client, election, 2)
     voter.obtain_right()
-    outsider: Voter = Voter(client, other, stranger.cookie)
+    outsider: Voter = Voter(client, other, stranger.cookie, stranger.csrf)
     outsider.obtain_right()
 
     rule_breaks = {
@@ -148,8 +148,15 @@ def test_bad_token_requests_get_precise_problems(
     election = open_election(ctx, clock)
     voter: Voter = next(voters(ctx, client, election, 1))
     path = f"/elections/{election}/tokens"
-    cookie = {"Cookie": f"{voter.cookie[0]}={voter.cookie[1]}"}
+    no_csrf = {"Cookie": f"{voter.cookie[0]}={voter.cookie[1]}"}
+    assert voter.csrf is not None
+    cookie = {**no_csrf, "X-CSRF-Token": voter.csrf}
     problem(client.post(path, json={"blinded_msg": "AAAA"}), 401, "unauthenticated")
+    # A signed-in citizen's state-changing call carries the session's CSRF token
+    # (docs/ballot-api.md): without it, or with another, nothing is checked or signed.
+    problem(client.post(path, json={"blinded_msg": "AAAA"}, headers=no_csrf), 403, "csrf")
+    forged = {**no_csrf, "X-CSRF-Token": voter.csrf + "x"}
+    problem(client.post(path, json={"blinded_msg": "AAAA"}, headers=forged), 403, "csrf")
     problem(client.post(path, json={"blinded_msg": "AAAA"}, headers=cookie), 422, "blind-input")
     problem(client.post(path, json={"blinded_msg": "###"}, headers=cookie), 422, "blind-input")
     too_big = b64u_encode(b"\xff" * 256)  # ≥ n: out of range

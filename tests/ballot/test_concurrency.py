@@ -22,7 +22,7 @@ from sqlalchemy import func, select, update
 from ballot.client import begin_issuance
 from ballot.errors import EligiblePopulationReachedError, StaleRevoteError, TokenAlreadyUsedError
 from ballot.service import PreparedBallot, service_from
-from ballot.tables import BallotRow, BoardRow, CommitmentRow, VoterRow
+from ballot.tables import BallotRow, BoardRow, CommitmentRow, PendingBallotRow, VoterRow
 from ballot.verify import verify_board
 from parvis.app import create_app
 from parvis.kernel.clock import FixedClock
@@ -88,6 +88,13 @@ def test_one_token_casts_once_whatever_the_concurrency(
     refused = [r.json()["type"] for r in responses if r.status_code == 409]
     assert all(t.endswith("/token-already-used") for t in refused)
     with ctx.db.read_session() as db:
+        # Waiting for the boundary: in the pool only (the pool's UNIQUE slot held).
+        assert db.scalar(select(func.count()).select_from(PendingBallotRow)) == 1
+        assert db.scalar(select(func.count()).select_from(BallotRow)) == 0
+        assert db.scalar(select(func.count()).select_from(CommitmentRow)) == 0
+    assert service_from(ctx).integrate_batches(force=True) == 1
+    with ctx.db.read_session() as db:
+        assert db.scalar(select(func.count()).select_from(PendingBallotRow)) == 0
         assert db.scalar(select(func.count()).select_from(BallotRow)) == 1
         assert db.scalar(select(func.count()).select_from(CommitmentRow)) == 1
 
@@ -122,6 +129,7 @@ def test_the_database_arbitrates_parallel_transactions(
     # The highest seq always wins; a copy of seq 1 never counts twice.
     assert max(b.verified.seq for b in accepted) == PARALLEL
     assert sum(b.verified.seq == 1 for b in accepted) <= 1
+    assert service.integrate_batches(force=True) == len(accepted)
     with ctx.db.read_session() as db:
         row = db.scalars(select(BallotRow)).one()
     assert row.seq == PARALLEL
@@ -178,7 +186,7 @@ def test_parallel_issuance_never_passes_the_eligible_population(
     def ask(i: int) -> Any:
         worker = TestClient([app, twin][i % 2], base_url="http://127.0.0.1")
         start.wait()
-        return Voter(worker, election, crowd[i].cookie).request_token(blinded[i])
+        return Voter(worker, election, crowd[i].cookie, crowd[i].csrf).request_token(blinded[i])
 
     with ThreadPoolExecutor(max_workers=PARALLEL) as pool:
         responses = list(pool.map(ask, range(PARALLEL)))

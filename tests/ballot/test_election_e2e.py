@@ -22,6 +22,8 @@ from tests.ballot.elections import (
     Voter,
     check_receipt,
     definition,
+    fetch_receipt,
+    integrate,
     later,
     session_cookie,
     setup_rule,
@@ -79,7 +81,9 @@ def test_protocol_end_to_end(app: FastAPI, client: TestClient, clock: FixedClock
     bob.vote({"parc": "tilleuls", "budget": ["velos"]})
     carol.vote({"parc": "gare", "budget": []})
     for receipt in (first, *bob.receipts, *carol.receipts):
-        assert receipt["promise"] is None
+        # Answered at once, before the board takes the batch (ADR 0009): a signed promise.
+        assert receipt["status"] == "pending"
+        assert receipt["promise"] is not None
         assert receipt["tracking_code"] == tracking_code(
             b64u_decode(receipt["leaf_hash"], field="l")
         )
@@ -102,6 +106,15 @@ def test_protocol_end_to_end(app: FastAPI, client: TestClient, clock: FixedClock
     final = alice.post_cast(replay.to_json_bytes())
     assert final.status_code == 201
 
+    # Nothing on the board before the boundary: counts and commitments move only there.
+    waiting = client.get(f"/elections/{election}/board").json()
+    assert waiting["ballots"] == 0
+    assert waiting["commitments"] == []
+    pending = fetch_receipt(client, election, first["tracking_code"])
+    assert pending["status"] == "pending"
+    assert pending["appears_at"] == first["appears_at"]
+    assert integrate(ctx) == 5
+
     # While open: commitments only (leaf hash and hash of the nullifier), and counts.
     board = client.get(f"/elections/{election}/board").json()
     assert board["status"] == "open"
@@ -120,7 +133,8 @@ def test_protocol_end_to_end(app: FastAPI, client: TestClient, clock: FixedClock
     )
     assert looked.status_code == 200, looked.text
     check_receipt(looked.json(), manifest)
-    assert looked.json()["index"] == first["index"]
+    assert looked.json()["status"] == "included"
+    assert looked.json()["leaf_hash"] == first["leaf_hash"]
 
     # The close: ballots and tokens are refused from then on.
     later(clock)
@@ -150,7 +164,8 @@ def test_protocol_end_to_end(app: FastAPI, client: TestClient, clock: FixedClock
     )
     assert report.counted_ballots == 3
     assert report.recounted
-    assert report.receipt_index == carol.receipts[0]["index"]
+    carol_now = fetch_receipt(client, election, carol.receipts[0]["tracking_code"])
+    assert report.receipt_index == carol_now["index"] is not None
 
     # Every step was audited, with the officer as actor.
     with ctx.db.read_session() as db:

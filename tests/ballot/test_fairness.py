@@ -147,6 +147,8 @@ def test_nothing_about_ballots_is_readable_while_open(
         token = voter.right.token.to_json()
         secrets += [str(token["msg"]), str(token["sig"]), str(token["msg_prefix"])]
         values["tracking_code"] = receipt["tracking_code"]
+    # The boundary passes: the batch goes on the (sealed) board.
+    assert service_from(ctx).integrate_batches(force=True) == VOTERS
     paths = sorted(set(paths) | set(public_paths(app, values)))
     after = snapshot(client, paths)
     # What may change when people vote: counts of ballots and the board's commitments and

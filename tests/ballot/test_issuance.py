@@ -36,6 +36,7 @@ from tests.ballot.elections import (
     open_election,
     session_cookie,
     setup_rule,
+    signed_in,
     voters,
 )
 
@@ -57,9 +58,7 @@ def test_only_eligible_citizens_get_one_token_while_open(
     service.schedule(election_id=scheduled, actor="staff:t")
     election = open_election(ctx, clock)
 
-    outsider = Voter(
-        client, election, session_cookie(ctx, _citizen(make_citizen(ctx, eligible=False)))
-    )
+    outsider = Voter(client, election, *signed_in(ctx, _citizen(make_citizen(ctx, eligible=False))))
     status = client.get(
         f"/elections/{election}/eligibility",
         headers={"Cookie": f"{outsider.cookie[0]}={outsider.cookie[1]}"},
@@ -76,7 +75,7 @@ def test_only_eligible_citizens_get_one_token_while_open(
     assert "no_residency_evidence" in refused.json()["detail"]
 
     voter: Voter = next(voters(ctx, client, election, 1))
-    early = Voter(client, scheduled, voter.cookie).request_token(b"\x01" * 256)
+    early = Voter(client, scheduled, voter.cookie, voter.csrf).request_token(b"\x01" * 256)
     assert early.status_code == 409
     assert slug(early) == "election-state"
     voter.obtain_right()

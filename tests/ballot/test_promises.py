@@ -1,5 +1,6 @@
-"""When the audit sequencer leads in another process, a cast's receipt is the log's signed
-promise; the proof comes from the receipt endpoint once the entry is integrated.
+"""A cast's receipt is the board's signed promise; the proof comes from the receipt endpoint
+once the batch went on the board at its boundary (ADR 0009) and the audit sequencer — here
+leading in another process — integrated it.
 
 PostgreSQL only by nature: the sequencer leader holds an advisory lock (SQLite has a single
 writer and always integrates at once). The test holds that lock itself, as a leader in
@@ -68,8 +69,14 @@ def test_a_receipt_is_a_promise_until_the_sequencer_integrates(
         )
         assert body.integrate_by > 0
         pending = client.get(f"/elections/{election}/receipts/{receipt['tracking_code']}")
-        assert pending.status_code == 404
-        assert pending.json()["type"].endswith("/receipt-pending")
+        assert pending.status_code == 200
+        assert pending.json()["status"] == "pending"
+        assert pending.json()["appears_at"] == receipt["appears_at"]
+        # The boundary passes: the batch is queued for the board, but the leader elsewhere
+        # has not integrated it yet — still pending, now due at the boundary just passed.
+        assert service_from(ctx).integrate_batches(force=True) == 1
+        queued = client.get(f"/elections/{election}/receipts/{receipt['tracking_code']}")
+        assert queued.json()["status"] == "pending"
         leader.execute("SELECT pg_advisory_unlock(%s)", (LOCK_KEY,))
     assert service_from(ctx).audit.integrate() >= 1
     found = client.get(f"/elections/{election}/receipts/{receipt['tracking_code']}")

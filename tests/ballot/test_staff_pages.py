@@ -165,6 +165,12 @@ def test_officer_creates_from_a_file_and_walks_the_lifecycle(
     assert f'href="/elections/{election}/checkpoint"' in page.text
     assert f"parvis verify-board {ctx.settings.public_url}/elections/{election}/board" in page.text
     assert client.get(f"/scrutins/{election}/resultats").status_code == 200
+    # The public election page links the results; no voting right is offered once closed.
+    public = client.get(f"/scrutins/{election}")
+    assert public.status_code == 200
+    assert f'href="/scrutins/{election}/resultats"' in public.text
+    assert 'id="get-right"' not in public.text
+    assert "election.js" not in public.text
     # The same audited steps as through the JSON API, with the officer as actor.
     assert [e for e in audited(ctx, OFFICER.audit_actor) if e in LIFECYCLE] == LIFECYCLE
     # Server-rendered: no page or form of these needs a script.
@@ -440,6 +446,8 @@ def test_nothing_of_the_ballots_shows_while_open(
     for voter in people:
         voter.obtain_right()
         codes.append(voter.vote({"parc": UNIQUE_OPTION, "budget": ["fresque"]})["tracking_code"])
+    assert re.search(r'id="ballots">0<', snapshot()[f"officer {HOME}/{election}"])
+    assert service_from(ctx).integrate_batches(force=True) == 3  # the boundary passes
     after = snapshot()
     for key, page in after.items():
         assert page.count(UNIQUE_OPTION) == before[key].count(UNIQUE_OPTION), key

@@ -1,8 +1,17 @@
-"""Issue 7, item 8, in a real browser: a sandbox citizen votes through the booth on a
-participatory budget, reads the tracking code, checks it on the tracker (the inclusion
-proof and the checkpoint signature are verified by the page's script), and re-votes; the
-booth refuses a manifest key it was not served with; every ballot type through the form,
-the ranking with the keyboard only. Headless Chromium, both databases (``live_server``).
+"""The voting booth in a real browser: a sandbox citizen opens the booth of a participatory
+budget and gets the voting right at once, before filling the ballot (ballot-secrecy.md §2,
+"voting right early"), votes, reads the pending receipt ("will appear at HH:MM", the board's
+signed promise verified by the page), checks it on the tracker (the code in the URL
+fragment), sees it "Included" with its verified proof once the server integrates the batch,
+and re-votes; "get my voting right now, vote later on this device" on the election page,
+then a vote after a reload without the session; an older booth's right moved from
+localStorage to IndexedDB; the booth refuses a manifest key it was not served with; every
+ballot type through the form, the ranking with the keyboard only. Headless Chromium, both
+databases (``live_server``).
+
+The server runs in ``test`` mode, where no publisher thread integrates batches: the tests
+integrate pending ballots themselves with ``ElectionService.integrate_batches(force=True)``
+on the same database (docs/ballot-api.md, batched boards).
 
 The demo data is what ``make demo`` seeds: identity's demo city, rule and census, then
 ``ballot.demo.seed_demo``. The booth's scripts are built from ``web/src`` by ``npm run
@@ -21,11 +30,12 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
-from playwright.sync_api import Browser, Page, Request, Route, expect
+from playwright.sync_api import Browser, BrowserContext, Page, Request, Route, expect
 
 from ballot import booth_pages, demo, locale_fr
 from ballot.service import service_from
@@ -97,7 +107,7 @@ def _all_types_definition() -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def demo_server(live_server: ServerProcess) -> Iterator[ServerProcess]:
     """The live server seeded as `make demo` does, plus an election with every other type."""
-    for bundle in ("booth.js", "tracker.js"):
+    for bundle in ("booth.js", "tracker.js", "election.js"):
         if not (STATIC / bundle).is_file():
             pytest.fail(f"ballot/static/{bundle} is missing: run `npm run build` in web/")
     ctx = _context(live_server)
@@ -129,31 +139,137 @@ def _booth(page: Page, server: ServerProcess, election: uuid.UUID) -> None:
     expect(page.locator("#script-pending")).to_have_count(0)
 
 
-def _cast(page: Page) -> str:
-    page.locator("#cast").click()
-    expect(page.locator("#booth-status")).to_contain_text("Envoi de votre bulletin")
+def _integrate(server: ServerProcess) -> int:
+    """What the ballot publisher does at a batch boundary, now (not running in test mode)."""
+    ctx = _context(server)
+    try:
+        integrated: int = service_from(ctx).integrate_batches(force=True)
+        return integrated
+    finally:
+        ctx.db.dispose()
+
+
+def _local_time(moment: str, page: Page) -> str:
+    """HH:MM of an RFC 3339 UTC time in the browser's own time zone."""
+    zone = page.evaluate("Intl.DateTimeFormat().resolvedOptions().timeZone")
+    return datetime.fromisoformat(moment).astimezone(ZoneInfo(zone)).strftime("%H:%M")
+
+
+def _right_kept(page: Page) -> None:
+    """The booth says the voting right is on this device (obtained at open, or found)."""
+    expect(page.locator("#booth-notice")).to_contain_text(
+        "Votre droit de vote est conservé dans ce navigateur"
+    )
+    expect(page.locator("#booth-notice")).to_contain_text("il n’est délivré qu’une fois")
+
+
+def _cast(page: Page) -> tuple[str, str]:
+    """Validate the ballot; the receipt is pending: (tracking code, local HH:MM it appears)."""
+    with page.expect_response(
+        lambda r: r.url.endswith("/ballots") and r.request.method == "POST", timeout=30_000
+    ) as answer:
+        page.locator("#cast").click()
+        expect(page.locator("#booth-status")).to_contain_text("Envoi de votre bulletin")
+    assert answer.value.status == 201
+    receipt = answer.value.json()
+    assert receipt["status"] == "pending"
+    assert receipt["index"] is None
+    assert receipt["inclusion_proof"] is None
     expect(page.locator("#receipt")).to_be_visible(timeout=30_000)
-    expect(page.locator("#receipt-proof")).to_contain_text("Vérifié par votre navigateur")
+    at = _local_time(receipt["appears_at"], page)
+    expect(page.locator("#receipt-proof")).to_contain_text(
+        f"Enregistré — apparaîtra sur le tableau vers {at}."
+    )
     code = page.locator("#tracking-code").inner_text()
     assert CODE.match(code), code
-    return code
+    assert code == receipt["tracking_code"]
+    return code, at
 
 
-def _track(page: Page, code: str) -> None:
-    page.locator("#tracker-link").click()
-    expect(page).to_have_url(re.compile(r"/suivi\?code="))
+def _track_pending(page: Page, code: str, at: str) -> None:
+    """The booth's tracker link carries the code in the fragment; the lookup has no cookie."""
+    link = page.locator("#tracker-link")
+    assert (link.get_attribute("href") or "").endswith(f"/suivi#code={code}")
+    with page.expect_request(lambda r: "/receipts/" in r.url) as lookup:
+        link.click()
+    assert "cookie" not in lookup.value.all_headers()
+    expect(page).to_have_url(re.compile(r"/suivi#code="))
+    expect(page.locator("#tracker-verdict")).to_have_text(
+        f"Enregistré — apparaîtra sur le tableau vers {at} (le bulletin de code de suivi {code})."
+    )
+
+
+def _included(page: Page, code: str) -> None:
     expect(page.locator("#tracker-verdict")).to_have_text(
         f"Inclus : le bulletin de code de suivi {code} figure sur le tableau d’affichage public, "
         "et votre navigateur a vérifié la preuve."
     )
 
 
-def test_vote_check_the_receipt_and_revote(page: Page, demo_server: ServerProcess) -> None:
-    requests: list[Request] = []
-    page.on("request", lambda r: requests.append(r) if r.method == "POST" else None)
+def _stored(page: Page, election: uuid.UUID) -> dict[str, Any]:
+    """What the booth keeps in IndexedDB for ``election``, and localStorage's old keys."""
+    result: dict[str, Any] = page.evaluate(
+        """async (election) => {
+          const db = await new Promise((resolve, reject) => {
+            const open = indexedDB.open('parvis-booth');
+            open.onsuccess = () => resolve(open.result);
+            open.onerror = () => reject(open.error);
+          });
+          const get = (store) => new Promise((resolve, reject) => {
+            const req = db.transaction(store).objectStore(store).get(election);
+            req.onsuccess = () => resolve(req.result ?? null);
+            req.onerror = () => reject(req.error);
+          });
+          const out = {
+            right: await get('rights'),
+            receipt: await get('receipts'),
+            legacy_right: localStorage.getItem('parvis:right:' + election),
+            legacy_receipt: localStorage.getItem('parvis:receipt:' + election),
+          };
+          db.close();
+          return out;
+        }""",
+        str(election),
+    )
+    return result
+
+
+@pytest.fixture
+def paris_page(browser: Browser) -> Iterator[Page]:
+    """A citizen in France: the receipt's UTC boundary is shown in local time (UTC+1/+2)."""
+    context = browser.new_context(locale="fr-FR", timezone_id="Europe/Paris")
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+def test_vote_check_the_receipt_and_revote(paris_page: Page, demo_server: ServerProcess) -> None:
+    page = paris_page
     sign_in(page, demo_server, "test")
+    requests: list[Request] = []
+    page.on("request", lambda r: requests.append(r) if "/static/" not in r.url else None)
+    posts = lambda: [r for r in requests if r.method == "POST"]  # noqa: E731
     _booth(page, demo_server, demo.BUDGET_ID)
     expect(page.get_by_role("heading", level=1)).to_have_text("Budget participatif 2026")
+
+    # The voting right is obtained as soon as the booth opens, before anything is filled:
+    # one token request, with the session cookie and the CSRF header; kept in IndexedDB.
+    _right_kept(page)
+    expect(page.locator("#booth-status")).to_have_text(
+        "Votre droit de vote anonyme est prêt et conservé dans ce navigateur."
+    )
+    tokens = [r for r in posts() if r.url.endswith("/tokens")]
+    assert len(tokens) == 1
+    headers = tokens[0].all_headers()
+    assert "cookie" in headers
+    assert headers.get("x-csrf-token")
+    assert page.locator("#ballot-form input:checked").count() == 0
+    stored = _stored(page, demo.BUDGET_ID)
+    assert stored["right"]["last_seq"] == 0
+    assert stored["legacy_right"] is None
     assert_accessible(page)
 
     # Over the envelope: the live total says so, and the booth refuses before any request.
@@ -168,28 +284,39 @@ def test_vote_check_the_receipt_and_revote(page: Page, demo_server: ServerProces
     expect(summary).to_contain_text("plus que l’enveloppe de 400")
     expect(page.locator("#q-projets-error")).to_be_visible()
     assert_accessible(page)
-    assert not [r for r in requests if "/elections/" in r.url]
+    assert len(posts()) == 1  # still only the token request
 
     page.get_by_role("checkbox", name=re.compile("^Tiers-lieu")).uncheck()
     page.get_by_role("checkbox", name=re.compile("^Jardins")).check()
     expect(total).to_contain_text("Total : 345")
-    code = _cast(page)
+    code, at = _cast(page)
     expect(page.locator("#ballot-form")).to_be_hidden()
     expect(page.get_by_role("button", name="Modifier mon vote")).to_be_visible()
+    assert_accessible(page)
 
-    # One token request with the session cookie; the ballot went without any cookie.
-    tokens = [r for r in requests if r.url.endswith("/tokens")]
-    ballots = [r for r in requests if r.url.endswith("/ballots")]
-    assert len(tokens) == 1
+    # The ballot went without any cookie, signed with the right obtained at open.
+    ballots = [r for r in posts() if r.url.endswith("/ballots")]
     assert len(ballots) == 1
-    assert "cookie" in tokens[0].all_headers()
+    assert len([r for r in posts() if r.url.endswith("/tokens")]) == 1
     assert "cookie" not in ballots[0].all_headers()
     cast = json.loads(ballots[0].post_data or "")
     assert cast["ballot"]["seq"] == 1
     assert cast["ballot"]["choices"] == {"projets": ["jardins", "pistes-cyclables", "aire-de-jeux"]}
+    assert cast["token"] == stored["right"]["token"]
+    assert _stored(page, demo.BUDGET_ID)["right"]["last_seq"] == 1
 
-    _track(page, code)
+    # Pending until the boundary: the tracker says when, then "Inclus" with the proof.
+    _track_pending(page, code, at)
     assert_accessible(page)
+    assert _integrate(demo_server) >= 1
+    page.reload()
+    _included(page, code)
+    assert_accessible(page)
+    # No request that carried the session cookie had the tracking code in it.
+    for r in requests:
+        if "cookie" in r.all_headers():
+            assert code not in r.url, r.url
+            assert code.replace("-", "") not in r.url, r.url
 
     # Re-vote from the same browser: no new token, a higher seq, a new tracking code.
     _booth(page, demo_server, demo.BUDGET_ID)
@@ -198,18 +325,24 @@ def test_vote_check_the_receipt_and_revote(page: Page, demo_server: ServerProces
     expect(page.locator("#cast")).to_have_text("Voter à nouveau")
     page.get_by_role("checkbox", name=re.compile("^Composteurs")).check()
     page.get_by_role("checkbox", name=re.compile("^Fontaines")).check()
-    second = _cast(page)
+    second, at = _cast(page)
     assert second != code
-    assert len([r for r in requests if r.url.endswith("/tokens")]) == 1
-    revote = json.loads([r for r in requests if r.url.endswith("/ballots")][-1].post_data or "")
+    assert len([r for r in posts() if r.url.endswith("/tokens")]) == 1
+    revote = json.loads([r for r in posts() if r.url.endswith("/ballots")][-1].post_data or "")
     assert revote["ballot"]["seq"] == 2
     assert revote["token"] == cast["token"]
-    _track(page, second)
+    _track_pending(page, second, at)
+    assert _integrate(demo_server) >= 1
+    page.reload()
+    _included(page, second)
 
-    # Both ballots are committed on the public board; the first code still tracks.
+    # Both ballots are committed on the public board; the first code still tracks, also
+    # through an older link with the code in the query.
     board = httpx.get(f"{demo_server.url}/elections/{demo.BUDGET_ID}/board").json()
     leaves = {c["leaf_hash"] for c in board["commitments"]}
     assert {_leaf_of(cast), _leaf_of(revote)} <= leaves
+    page.goto(f"{demo_server.url}/scrutins/{demo.BUDGET_ID}/suivi?code={code}")
+    _included(page, code)
     page.goto(f"{demo_server.url}/scrutins/{demo.BUDGET_ID}/suivi")
     page.get_by_role("textbox", name="Code de suivi").fill(code.lower().replace("-", " "))
     page.get_by_role("button", name="Vérifier").click()
@@ -219,6 +352,131 @@ def test_vote_check_the_receipt_and_revote(page: Page, demo_server: ServerProces
     expect(page.locator("#tracker-verdict")).to_contain_text(
         "Aucun bulletin de ce tableau d’affichage"
     )
+
+
+def test_vote_later_on_this_device(page: Page, demo_server: ServerProcess) -> None:
+    """The election page's "get my voting right now, vote later on this device": the right
+    only; later, signed out, the booth of the same browser casts with it."""
+    sign_in(page, demo_server, "nom_long")
+    posts: list[Request] = []
+    page.on("request", lambda r: posts.append(r) if r.method == "POST" else None)
+    page.goto(f"{demo_server.url}/scrutins")
+    page.get_by_role("link", name=re.compile("^Consultation : la rue du Marché")).click()
+    expect(page).to_have_url(f"{demo_server.url}/scrutins/{demo.CONSULTATION_ID}")
+    early = page.locator("#early")
+    expect(early).to_contain_text(
+        "si vous perdez l’appareil ou effacez les données de ce navigateur avant de déposer "
+        "votre bulletin, votre droit de vote est perdu. Il n’est délivré qu’une fois."
+    )
+    button = page.get_by_role(
+        "button", name="Obtenir mon droit de vote maintenant, voter plus tard sur cet appareil"
+    )
+    expect(button).to_be_visible()
+    assert_accessible(page)
+    assert not posts  # nothing happens before the citizen asks
+    button.click()
+    expect(page.locator("#early-status")).to_contain_text(
+        "C’est fait : votre droit de vote anonyme est conservé dans ce navigateur."
+    )
+    expect(button).to_be_hidden()
+    expect(page.get_by_role("link", name="Aller à l’isoloir")).to_be_visible()
+    assert_accessible(page)
+    tokens = [r for r in posts if r.url.endswith("/tokens")]
+    assert len(tokens) == 1
+    assert tokens[0].all_headers().get("x-csrf-token")
+    right = _stored(page, demo.CONSULTATION_ID)["right"]
+    assert right["last_seq"] == 0
+
+    # Later, on the same device, without the session: the page knows the right is kept.
+    context: BrowserContext = page.context
+    context.clear_cookies()
+    page.reload()
+    expect(page.locator("#early-status")).to_have_text(
+        "Votre droit de vote est déjà conservé dans ce navigateur. Votez quand vous le "
+        "souhaitez avant la clôture, depuis cet appareil et ce navigateur."
+    )
+    expect(button).to_be_hidden()
+    page.get_by_role("link", name="Aller à l’isoloir").click()
+    expect(page.locator("#ballot-form")).to_be_visible()
+    _right_kept(page)
+    expect(page.locator("#sign-in-link")).to_be_hidden()
+    page.get_by_role("radio", name="Oui").check()
+    code, _ = _cast(page)
+    assert len([r for r in posts if r.url.endswith("/tokens")]) == 1
+    cast = json.loads(next(r for r in posts if r.url.endswith("/ballots")).post_data or "")
+    assert cast["token"] == right["token"]
+    assert cast["ballot"]["seq"] == 1
+    # And the same browser re-votes from there (the stored right's last_seq).
+    _booth(page, demo_server, demo.CONSULTATION_ID)
+    expect(page.locator("#booth-notice")).to_contain_text(code)
+    page.get_by_role("radio", name="Non").check()
+    _cast(page)
+    revote = json.loads([r for r in posts if r.url.endswith("/ballots")][-1].post_data or "")
+    assert revote["ballot"]["seq"] == 2
+    assert revote["token"] == right["token"]
+
+
+def test_a_right_kept_by_an_older_booth_moves_to_indexeddb(
+    page: Page, demo_server: ServerProcess
+) -> None:
+    """An older booth kept the right (and the last receipt) in localStorage: the booth moves
+    them to IndexedDB on first load, removes them from localStorage, and votes with them."""
+    sign_in(page, demo_server, "accents")
+    posts: list[Request] = []
+    page.on("request", lambda r: posts.append(r) if r.method == "POST" else None)
+    _booth(page, demo_server, demo.BUDGET_ID)
+    _right_kept(page)
+    right = _stored(page, demo.BUDGET_ID)["right"]
+    manifest = httpx.get(f"{demo_server.url}/elections/{demo.BUDGET_ID}/manifest").json()
+    # What an older booth left: the right after one ballot (last_seq 1), and its receipt.
+    old_right = {**right, "last_seq": 1}
+    old_receipt = {
+        "tracking_code": "ABCD-EFGH-IJKL-MNOP",
+        "seq": 1,
+        "board_origin": manifest["board"]["origin"],
+        "board_key": manifest["board"]["key"],
+    }
+    page.evaluate(
+        """async ([election, right, receipt]) => {
+          const db = await new Promise((resolve, reject) => {
+            const open = indexedDB.open('parvis-booth');
+            open.onsuccess = () => resolve(open.result);
+            open.onerror = () => reject(open.error);
+          });
+          await new Promise((resolve, reject) => {
+            const tx = db.transaction(['rights', 'receipts'], 'readwrite');
+            tx.objectStore('rights').delete(election);
+            tx.objectStore('receipts').delete(election);
+            tx.oncomplete = resolve;
+            tx.onerror = () => reject(tx.error);
+          });
+          db.close();
+          localStorage.setItem('parvis:right:' + election, right);
+          localStorage.setItem('parvis:receipt:' + election, receipt);
+        }""",
+        [str(demo.BUDGET_ID), json.dumps(old_right), json.dumps(old_receipt)],
+    )
+    before = _stored(page, demo.BUDGET_ID)
+    assert before["right"] is None
+    assert before["legacy_right"] is not None
+
+    _booth(page, demo_server, demo.BUDGET_ID)
+    notice = page.locator("#booth-notice")
+    expect(notice).to_contain_text("Vous avez déjà voté depuis ce navigateur")
+    expect(notice).to_contain_text("ABCD-EFGH-IJKL-MNOP")
+    after = _stored(page, demo.BUDGET_ID)
+    assert after["right"] == old_right
+    assert after["receipt"] == old_receipt
+    assert after["legacy_right"] is None
+    assert after["legacy_receipt"] is None
+    assert len([r for r in posts if r.url.endswith("/tokens")]) == 1
+
+    page.get_by_role("checkbox", name=re.compile("^Composteurs")).check()
+    _cast(page)
+    cast = json.loads([r for r in posts if r.url.endswith("/ballots")][-1].post_data or "")
+    assert cast["token"] == right["token"]
+    assert cast["ballot"]["seq"] == 2
+    assert len([r for r in posts if r.url.endswith("/tokens")]) == 1
 
 
 def _leaf_of(cast: dict[str, Any]) -> str:
@@ -330,6 +588,14 @@ def test_on_a_phone_signed_out_and_unknown_election(
         page.goto(f"{demo_server.url}/scrutins/{demo.BUDGET_ID}/suivi")
         expect(page.locator("#tracker-form")).to_be_visible()
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        # Signed out, the election page offers to sign in before getting the right early.
+        page.goto(f"{demo_server.url}/scrutins/{demo.BUDGET_ID}")
+        expect(page.locator("#early-status")).to_have_text(
+            "Connectez-vous pour obtenir votre droit de vote maintenant."
+        )
+        expect(page.locator("#get-right")).to_be_hidden()
+        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+        assert_accessible(page)
         response = page.goto(f"{demo_server.url}/scrutins/{uuid.uuid4()}/isoloir")
         assert response is not None
         assert response.status == 404
@@ -346,8 +612,12 @@ TEMPLATES = ROOT / "ballot" / "templates"
 
 def test_every_booth_message_is_translated() -> None:
     known = set(locale_fr.MESSAGES) | set(kernel_fr.MESSAGES)
-    templates = [*TEMPLATES.glob("booth*.html"), *TEMPLATES.glob("tracker*.html")]
-    assert len(templates) == 4
+    templates = [
+        *TEMPLATES.glob("booth*.html"),
+        *TEMPLATES.glob("tracker*.html"),
+        TEMPLATES / "ballot" / "election.html",
+    ]
+    assert len(templates) == 5
     in_templates = {m for path in templates for m in MSGID.findall(path.read_text("utf-8"))}
     tree = ast.parse(Path(booth_pages.__file__).read_text(encoding="utf-8"))
     in_pages = {
@@ -358,24 +628,33 @@ def test_every_booth_message_is_translated() -> None:
         and node.func.id == "_t"
         and isinstance(node.args[0], ast.Constant)
     }
-    scripts = [*booth_pages.BOOTH_MESSAGES.values(), *booth_pages.TRACKER_MESSAGES.values()]
+    scripts = [
+        *booth_pages.BOOTH_MESSAGES.values(),
+        *booth_pages.TRACKER_MESSAGES.values(),
+        *booth_pages.ELECTION_MESSAGES.values(),
+    ]
     missing = (in_templates | in_pages | set(scripts)) - known
     assert in_pages
     assert missing == set()
 
 
 def test_every_script_message_key_exists() -> None:
-    """Each key web/src uses (m.t('key'), say('key'), the problem map) is on the page."""
+    """Each key web/src uses (m.t('key'), say('key'), done('key'), progress('key'), the
+    problem map) is on the page."""
     keys = set()
-    for name in ("booth.ts", "tracker.ts"):
+    for name in ("booth.ts", "tracker.ts", "election.ts", "obtain.ts"):
         text = (ROOT / "web" / "src" / name).read_text(encoding="utf-8")
-        keys |= set(re.findall(r"(?:\.t|say)\('([a-zA-Z]+)'", text))
+        keys |= set(re.findall(r"(?:\.t|say|done|progress)\('([a-zA-Z]+)'", text))
         keys |= set(re.findall(r"'[a-z-]+': '([a-zA-Z]+)'", text))
         for pair in re.findall(r"\? '([a-zA-Z]+)' : '([a-zA-Z]+)'", text):
             keys |= set(pair)
     rendered = {
         re.sub(r"-([a-z])", lambda m: m.group(1).upper(), key)
-        for key in [*booth_pages.BOOTH_MESSAGES, *booth_pages.TRACKER_MESSAGES]
+        for key in [
+            *booth_pages.BOOTH_MESSAGES,
+            *booth_pages.TRACKER_MESSAGES,
+            *booth_pages.ELECTION_MESSAGES,
+        ]
     }
     assert len(keys) > 40
     assert keys - rendered == set()

@@ -69,6 +69,41 @@ def test_census_match_makes_the_citizen_eligible(
     assert decided[-1].details["evidence"] == "census"
 
 
+@pytest.mark.parametrize(("persona", "eligible"), [("test", True), ("hors_territoire", False)])
+def test_check_eligibility_decides_alike_and_stores_nothing(
+    seeded: AppContext, flow: Flow, browser: TestClient, persona: str, eligible: bool
+) -> None:
+    """The issuance check (ballot-secrecy.md §2): the same decision as ``eligibility_for``,
+    without a decision row or an audit event that would time it."""
+    flow.sign_in(persona)
+    who = pseudonym(browser, seeded)
+
+    def trail() -> tuple[int, int]:
+        with seeded.db.read_session() as db:
+            rows = db.scalar(select(func.count()).select_from(DecisionRow))
+            events = audit.service_from(seeded).query(db, subject=who, limit=1000)
+        return int(rows or 0), len(events)
+
+    before = trail()
+    with seeded.db.write_session() as db:
+        checked = identity.check_eligibility(
+            seeded, db, citizen_pseudonym=who, rule_id="budget-participatif"
+        )
+    assert trail() == before
+    with seeded.db.write_session() as db:
+        stored = identity.eligibility_for(
+            seeded, db, citizen_pseudonym=who, rule_id="budget-participatif"
+        )
+    assert trail() == (before[0] + 1, before[1] + 1)  # the stored kind does write
+    assert checked.eligible is eligible
+    assert (checked.eligible, checked.reasons, checked.evidence, checked.assurance) == (
+        stored.eligible,
+        stored.reasons,
+        stored.evidence,
+        stored.assurance,
+    )
+
+
 def test_outsider_sees_why_and_completes_the_postal_code_path(
     seeded: AppContext, flow: Flow, browser: TestClient, clock: FixedClock
 ) -> None:

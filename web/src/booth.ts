@@ -6,17 +6,23 @@
 // 1. The manifest is fetched with credentials omitted and its issuer key checked against
 //    the key id this page was served with (committedKey): a per-voter key is refused
 //    before any secret exists ("tagging").
-// 2. Without a stored voting right: generate the Ed25519 key and nonce, Prepare and Blind
-//    (RFC 9474 §4.1-4.2), POST the blinded message with the session cookie, Finalize
-//    (§4.4, which verifies), and store the right at once.
-// 3. Sign the ballot (Ed25519 over RFC 8785 JCS), store last_seq, wait a random 1-5 s, and
-//    cast with credentials omitted: the cast request carries no cookie and no referrer.
+// 2. As soon as a signed-in citizen opens the booth without a stored voting right — before
+//    the ballot is filled (ballot-secrecy.md §2, "voting right early") — generate the
+//    Ed25519 key and nonce, Prepare and Blind (RFC 9474 §4.1-4.2), POST the blinded message
+//    with the session cookie and the CSRF header, Finalize (§4.4, which verifies), and store
+//    the right in IndexedDB at once (web/src/obtain.ts, web/src/store.ts). Issuance then
+//    happens when the page opens, casting minutes later: no time link between the two.
+// 3. When the citizen validates: sign the ballot (Ed25519 over RFC 8785 JCS), store last_seq,
+//    wait a random 1-5 s, and cast with credentials omitted: the cast request carries no
+//    cookie and no referrer.
 // 4. Check the receipt on the device: the leaf hash is our ballot's, the tracking code is
-//    derived from it, and the inclusion proof leads to a checkpoint the board key signed.
+//    derived from it, and either the board's signed promise (a pending ballot: it appears at
+//    the next batch boundary, docs/ballot-api.md) or the inclusion proof to a checkpoint the
+//    board key signed. The tracker link carries the code in the fragment (#code=), which the
+//    browser never sends: the code never travels in a request with the session cookie.
 
-import { ApiError, byId, fetchJson, label, Messages, scriptStarted, setText, show } from './dom.js';
-import { b64uDecode, b64uEncode } from './lib/bytes.js';
-import { beginIssuance, committedKey, type ManifestLike } from './lib/issuance.js';
+import { byId, fetchJson, label, Messages, scriptStarted, setText, show } from './dom.js';
+import { committedKey, type ManifestLike } from './lib/issuance.js';
 import { checkReceiptLeaf, ReceiptError, verifyInclusionEvidence, verifyPromise } from './lib/receipt.js';
 import { castLeafHash, signBallot, type VotingRight } from './lib/right.js';
 import {
@@ -29,6 +35,7 @@ import {
   type Problem,
   type Question,
 } from './lib/rules.js';
+import { apiMessage, clockTime, definitiveRefusal, obtainRight } from './obtain.js';
 import * as store from './store.js';
 
 interface Manifest extends ManifestLike {
@@ -40,18 +47,14 @@ interface Receipt {
   election: string;
   leaf_hash: string;
   tracking_code: string;
+  /** 'pending' until the next batch boundary (appears_at), then 'included'. */
+  status?: 'pending' | 'included';
+  appears_at?: string | null;
   index: number | null;
   tree_size?: number | null;
   checkpoint: string | null;
   inclusion_proof: string[] | null;
   promise: { leaf_hash: string; integrate_by: string; note: string } | null;
-}
-
-interface Eligibility {
-  eligible: boolean;
-  reasons: string[];
-  token_issued: boolean;
-  paper_vote: boolean;
 }
 
 interface Config {
@@ -99,7 +102,11 @@ function randomDelay(min: number, max: number): Promise<void> {
 }
 
 class Booth {
-  private right: VotingRight | null;
+  private right: VotingRight | null = null;
+  /** The voting right being obtained (at open, or at validation if that failed). */
+  private rightTask: Promise<VotingRight> | null = null;
+  /** IndexedDB works here: a right obtained at open survives a reload. */
+  private canKeep = false;
   private busy = false;
   private readonly status = byId('booth-status');
   private readonly errors = byId('booth-errors');
@@ -111,11 +118,9 @@ class Booth {
     private readonly manifest: Manifest,
     private readonly spki: Uint8Array,
     private readonly m: Messages,
-  ) {
-    this.right = store.loadRight(cfg.election);
-  }
+  ) {}
 
-  start(): void {
+  async start(): Promise<void> {
     for (const q of this.manifest.questions) this.enhance(q);
     this.form.addEventListener('submit', (event) => {
       event.preventDefault();
@@ -123,7 +128,9 @@ class Booth {
     });
     byId('show-ballot').addEventListener('click', () => this.reopen());
     const notice = byId('booth-notice');
-    const last = store.loadReceipt(this.cfg.election);
+    this.canKeep = await store.storageAvailable();
+    this.right = await store.loadRight(this.cfg.election);
+    const last = await store.loadReceipt(this.cfg.election);
     if (this.right && this.right.last_seq > 0) {
       const code = last ? ` ${this.m.t('lastCode', { code: last.tracking_code })}` : '';
       if (!this.manifest.revote) {
@@ -134,19 +141,52 @@ class Booth {
         this.submit.textContent = this.m.t('revoteButton');
       }
       show(notice);
-    } else if (!this.right && !this.cfg.signedIn) {
+    } else if (this.right) {
+      this.showRightKept();
+    } else if (!this.cfg.signedIn) {
       setText(notice, this.m.t('signInFirst'));
       show(notice);
       show(byId('sign-in-link'));
       this.submit.disabled = true;
     }
-    if (!store.storageAvailable()) {
+    if (!this.canKeep) {
       const warning = byId('booth-storage');
       setText(warning, this.m.t('noStorage'));
       show(warning);
     }
     this.form.hidden = false;
     this.form.setAttribute('aria-busy', 'false');
+    // Voting right early (ballot-secrecy.md §2): obtained now, while the citizen reads and
+    // fills the ballot. Only when it can be kept: a right held in this page's memory alone
+    // would be lost by a reload, and it is issued once — then it is obtained at validation.
+    if (!this.right && this.cfg.signedIn && this.canKeep) {
+      this.ensureRight().then(
+        () => {
+          this.say('rightReady');
+          this.showRightKept();
+        },
+        (err: unknown) => this.openFailure(err),
+      );
+    }
+  }
+
+  /** The right is on this device: vote now, or later from this browser (and what loses it). */
+  private showRightKept(): void {
+    const notice = byId('booth-notice');
+    setText(notice, this.m.t('rightKept'));
+    show(notice);
+  }
+
+  /** Obtaining the right at open failed: say why without taking the focus from the page. */
+  private openFailure(err: unknown): void {
+    setText(this.status, '');
+    this.errors.replaceChildren();
+    const p = document.createElement('p');
+    p.textContent = apiMessage(this.m, err);
+    this.errors.append(p);
+    show(this.errors);
+    // No right can be had here (not eligible, already issued, paper vote): no ballot to send.
+    if (definitiveRefusal(err)) this.submit.disabled = true;
   }
 
   // -- reading and checking the form ---------------------------------------------------
@@ -381,49 +421,18 @@ class Booth {
     setText(this.status, '');
   }
 
-  private apiMessage(err: unknown): string {
-    if (err instanceof ApiError) {
-      const known: Record<string, string> = {
-        'not-eligible': 'notEligible',
-        'token-already-issued': 'tokenAlreadyIssued',
-        'paper-vote-recorded': 'paperVote',
-        'election-state': 'electionNotOpen',
-        'token-already-used': 'alreadyVotedNoCode',
-        'stale-revote': 'staleRevote',
-        'invalid-ballot': 'serverRefusedBallot',
-        'rate-limited': 'rateLimited',
-        'unauthenticated': 'signInFirst',
-        'network': 'network',
-      };
-      const key = known[err.slug];
-      return key ? this.m.t(key) : this.m.t('serverError', { detail: err.detail });
-    }
-    if (err instanceof ReceiptError) return this.m.t('receiptMismatch', { detail: err.message });
-    return this.m.t('deviceError', { detail: err instanceof Error ? err.message : String(err) });
-  }
-
-  /** Steps 2: a voting right, obtained once and kept. */
-  private async obtainRight(): Promise<VotingRight> {
-    if (this.right) return this.right;
-    this.say('checkingEligibility');
-    const eligibility = await fetchJson<Eligibility>(this.cfg.eligibilityUrl, { credentials: 'same-origin' });
-    if (!eligibility.eligible) {
-      if (eligibility.token_issued) throw new ApiError(409, 'token-already-issued', '');
-      if (eligibility.paper_vote) throw new ApiError(409, 'paper-vote-recorded', '');
-      throw new ApiError(403, 'not-eligible', eligibility.reasons.join(', '));
-    }
-    this.say('preparingRight');
-    const pending = await beginIssuance(this.spki, this.cfg.election);
-    const answer = await fetchJson<{ blind_sig: string }>(this.cfg.tokensUrl, {
-      method: 'POST',
-      body: { blinded_msg: b64uEncode(pending.blindedMsg) },
-      credentials: 'same-origin',
-      headers: this.cfg.csrf ? { 'X-CSRF-Token': this.cfg.csrf } : {},
-    });
-    const right = await pending.finish(b64uDecode(answer.blind_sig, 'blind_sig'));
-    store.saveRight(right);
-    this.right = right;
-    return right;
+  /** The stored right, or the one being obtained, or a new one obtained now. */
+  private ensureRight(): Promise<VotingRight> {
+    if (this.right) return Promise.resolve(this.right);
+    this.rightTask ??= obtainRight(this.spki, this.cfg, (key) => this.say(key))
+      .then((obtained) => {
+        this.right = obtained.right;
+        return obtained.right;
+      })
+      .finally(() => {
+        this.rightTask = null; // a failure is retried at the next validation
+      });
+    return this.rightTask;
   }
 
   private async vote(): Promise<void> {
@@ -439,24 +448,25 @@ class Booth {
     this.submit.disabled = true;
     this.form.setAttribute('aria-busy', 'true');
     try {
-      const right = await this.obtainRight();
+      const right = await this.ensureRight();
       const { request, right: next } = signBallot(right, choices);
-      store.saveRight(next); // before sending: a retry after an unknown outcome uses a higher seq
+      // Stored before sending: a retry after an unknown outcome uses a higher seq.
+      await store.saveRight(next);
       this.right = next;
       this.say('sending');
       await randomDelay(this.cfg.minDelayMs, this.cfg.maxDelayMs);
       const receipt = await fetchJson<Receipt>(this.cfg.ballotsUrl, { method: 'POST', body: request, credentials: 'omit' });
-      this.showReceipt(receipt, castLeafHash(request), next.last_seq);
+      await this.showReceipt(receipt, castLeafHash(request), next.last_seq);
     } catch (err) {
-      this.fail(this.apiMessage(err));
-      this.submit.disabled = false;
+      this.fail(apiMessage(this.m, err));
+      this.submit.disabled = definitiveRefusal(err);
     } finally {
       this.busy = false;
       this.form.setAttribute('aria-busy', 'false');
     }
   }
 
-  private showReceipt(receipt: Receipt, leaf: Uint8Array, seq: number): void {
+  private async showReceipt(receipt: Receipt, leaf: Uint8Array, seq: number): Promise<void> {
     checkReceiptLeaf(leaf, receipt.leaf_hash, receipt.tracking_code);
     const proof = byId('receipt-proof');
     if (receipt.checkpoint && receipt.inclusion_proof && receipt.index != null) {
@@ -472,13 +482,19 @@ class Booth {
       );
       setText(proof, this.m.t('receiptIncluded', { index: receipt.index, size: checkpoint.size }));
     } else if (receipt.promise) {
+      // Pending: the board signed a promise for our leaf; it appears at the next boundary.
       const promise = verifyPromise(receipt.promise.note, this.manifest.board, leaf);
-      const by = new Date(promise.integrateBy * 1000).toLocaleString(this.m.lang);
-      setText(proof, this.m.t('receiptPromised', { time: by }));
+      const appears = receipt.appears_at ? Date.parse(receipt.appears_at) : Number.NaN;
+      if (Number.isFinite(appears)) {
+        setText(proof, this.m.t('receiptPending', { time: clockTime(appears, this.m.lang) }));
+      } else {
+        const by = new Date(promise.integrateBy * 1000).toLocaleString(this.m.lang);
+        setText(proof, this.m.t('receiptPromised', { time: by }));
+      }
     } else {
       throw new ReceiptError('proof', 'the receipt has neither an inclusion proof nor a promise');
     }
-    store.saveReceipt(this.cfg.election, {
+    await store.saveReceipt(this.cfg.election, {
       tracking_code: receipt.tracking_code,
       seq,
       board_origin: this.manifest.board.origin,
@@ -486,7 +502,8 @@ class Booth {
     });
     setText(byId('tracking-code'), receipt.tracking_code);
     const link = byId<HTMLAnchorElement>('tracker-link');
-    link.href = `${this.cfg.trackerUrl}?code=${encodeURIComponent(receipt.tracking_code)}`;
+    // In the fragment: never sent to the server, so never next to the session cookie.
+    link.href = `${this.cfg.trackerUrl}#code=${encodeURIComponent(receipt.tracking_code)}`;
     show(byId('revote-note'), this.manifest.revote);
     show(byId('revote-again'), this.manifest.revote);
     this.say('sent');
@@ -543,7 +560,7 @@ async function main(): Promise<void> {
     return;
   }
   setText(status, '');
-  new Booth(cfg, manifest, spki, m).start();
+  await new Booth(cfg, manifest, spki, m).start();
 }
 
 void main();

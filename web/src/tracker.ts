@@ -4,12 +4,19 @@
 // - the checkpoint is signed by the board key of the manifest (C2SP signed note, Ed25519);
 // - the RFC 9162 §2.1.3.2 inclusion proof leads from the leaf to the checkpoint's root.
 // If this browser voted, the board key is also compared with the one seen when voting.
+// A ballot cast since the last batch boundary is pending (docs/ballot-api.md): the page says
+// when it will appear and checks again then.
+//
+// The code comes from the fragment (#code=…, the booth's link) or, for older links, the
+// query (?code=…). The fragment is never sent to the server, and the receipt lookup is made
+// with credentials omitted: the code never travels in a request carrying the session cookie.
 
 import { ApiError, byId, fetchJson, Messages, scriptStarted, setText, show } from './dom.js';
 import { b64uDecode, hex } from './lib/bytes.js';
 import { parseVerifierKey } from './lib/note.js';
 import { ReceiptError, verifyInclusionEvidence } from './lib/receipt.js';
 import { normaliseTrackingCode, trackingCode } from './lib/tracking.js';
+import { clockTime } from './obtain.js';
 import * as store from './store.js';
 
 interface Manifest {
@@ -18,16 +25,29 @@ interface Manifest {
 }
 
 interface ReceiptLookup {
-  index: number;
+  status?: 'pending' | 'included';
+  appears_at?: string | null;
+  index: number | null;
   leaf_hash: string;
-  tree_size: number;
-  inclusion_proof: string[];
-  checkpoint: string;
+  tree_size: number | null;
+  inclusion_proof: string[] | null;
+  checkpoint: string | null;
 }
+
+/** The tracking code in the URL: `#code=` (fragment, never sent) first, then `?code=`. */
+function codeFromUrl(): string | null {
+  const fragment = new URLSearchParams(window.location.hash.replace(/^#/, '')).get('code');
+  return fragment ?? new URLSearchParams(window.location.search).get('code');
+}
+
+/** A second check after a pending ballot's boundary: a few seconds late, never all at once. */
+const RECHECK_SPREAD_MS = 20_000;
+const RECHECK_HORIZON_MS = 2 * 60 * 60 * 1000;
 
 class Tracker {
   private readonly result = byId('tracker-result');
   private readonly input = byId<HTMLInputElement>('tracking-code-input');
+  private recheck: number | undefined;
 
   constructor(
     private readonly election: string,
@@ -36,26 +56,27 @@ class Tracker {
     private readonly m: Messages,
   ) {}
 
-  start(): void {
+  async start(): Promise<void> {
     const form = byId<HTMLFormElement>('tracker-form');
     form.addEventListener('submit', (event) => {
       event.preventDefault();
       void this.check(this.input.value);
     });
-    const fromUrl = new URLSearchParams(window.location.search).get('code');
-    const remembered = store.loadReceipt(this.election)?.tracking_code;
-    const initial = fromUrl ?? remembered;
-    if (initial) {
-      this.input.value = initial;
-      if (fromUrl) void this.check(fromUrl);
+    const fromUrl = codeFromUrl();
+    if (fromUrl) {
+      this.input.value = fromUrl;
+      await this.check(fromUrl);
+      return;
     }
+    const remembered = (await store.loadReceipt(this.election))?.tracking_code;
+    if (remembered && !this.input.value) this.input.value = remembered;
   }
 
-  private verdict(ok: boolean, title: string, lines: string[]): void {
+  private verdict(state: 'ok' | 'pending' | 'error', title: string, lines: string[]): void {
     this.result.replaceChildren();
     const heading = document.createElement('p');
     heading.id = 'tracker-verdict';
-    heading.className = ok ? 'verdict ok' : 'verdict error';
+    heading.className = `verdict ${state}`;
     heading.textContent = title;
     this.result.append(heading);
     if (lines.length) {
@@ -70,16 +91,19 @@ class Tracker {
     show(this.result);
   }
 
-  private async check(input: string): Promise<void> {
+  private async check(input: string, focus = true): Promise<void> {
     const code = normaliseTrackingCode(input);
+    window.clearTimeout(this.recheck);
     if (!code) {
-      this.verdict(false, this.m.t('badCode'), []);
+      this.verdict('error', this.m.t('badCode'), []);
       this.input.setAttribute('aria-invalid', 'true');
       this.input.focus();
       return;
     }
     this.input.removeAttribute('aria-invalid');
     this.input.value = code;
+    // The code the page shows stays in the fragment only (a reload checks it again).
+    history.replaceState(null, '', `${window.location.pathname}#code=${encodeURIComponent(code)}`);
     setText(this.result, this.m.t('checking'));
     show(this.result);
     try {
@@ -87,6 +111,10 @@ class Tracker {
       const lookup = await fetchJson<ReceiptLookup>(this.receiptsUrl + encodeURIComponent(code), { credentials: 'omit' });
       const leaf = b64uDecode(lookup.leaf_hash, 'leaf_hash');
       if (trackingCode(leaf) !== code) throw new ReceiptError('code', 'the leaf hash does not give this tracking code');
+      if (lookup.status === 'pending' || !lookup.checkpoint || !lookup.inclusion_proof || lookup.index == null) {
+        this.pending(code, lookup);
+        return;
+      }
       const checkpoint = verifyInclusionEvidence(
         {
           leafHash: leaf,
@@ -103,22 +131,41 @@ class Tracker {
         this.m.t('detailKey', { origin: checkpoint.origin, keyid: hex(key.keyId) }),
         this.m.t('detailRoot', { root: hex(checkpoint.rootHash) }),
       ];
-      const seen = store.loadReceipt(this.election);
+      const seen = await store.loadReceipt(this.election);
       if (seen && (seen.board_key !== manifest.board.key || seen.board_origin !== manifest.board.origin)) {
-        this.verdict(false, this.m.t('boardKeyChanged'), lines);
+        this.verdict('error', this.m.t('boardKeyChanged'), lines);
         return;
       }
-      this.verdict(true, this.m.t('included', { code }), lines);
+      this.verdict('ok', this.m.t('included', { code }), lines);
     } catch (err) {
       if (err instanceof ApiError && err.slug === 'unknown-receipt') {
-        this.verdict(false, this.m.t('unknownCode', { code }), []);
+        this.verdict('error', this.m.t('unknownCode', { code }), []);
       } else if (err instanceof ReceiptError) {
-        this.verdict(false, this.m.t('proofFailed'), [err.message]);
+        this.verdict('error', this.m.t('proofFailed'), [err.message]);
       } else {
-        this.verdict(false, this.m.t('lookupFailed'), [err instanceof Error ? err.message : String(err)]);
+        this.verdict('error', this.m.t('lookupFailed'), [err instanceof Error ? err.message : String(err)]);
       }
+    } finally {
+      if (focus) this.result.focus();
     }
-    this.result.focus();
+  }
+
+  /** Recorded, not yet on the board: say when it appears, and look again then. */
+  private pending(code: string, lookup: ReceiptLookup): void {
+    const appears = lookup.appears_at ? Date.parse(lookup.appears_at) : Number.NaN;
+    if (!Number.isFinite(appears)) {
+      this.verdict('pending', this.m.t('pendingNoTime', { code }), [this.m.t('pendingLater')]);
+      return;
+    }
+    this.verdict('pending', this.m.t('pending', { code, time: clockTime(appears, this.m.lang) }), [this.m.t('pendingLater')]);
+    // One more look, a little after a boundary still ahead (spread so that pages opened
+    // together do not all ask at once); a pool that stays pending is not polled forever.
+    const wait = appears - Date.now();
+    if (wait > 0 && wait < RECHECK_HORIZON_MS) {
+      const [word] = crypto.getRandomValues(new Uint32Array(1));
+      const spread = 2_000 + ((word ?? 0) % RECHECK_SPREAD_MS);
+      this.recheck = window.setTimeout(() => void this.check(code, false), wait + spread);
+    }
   }
 }
 
@@ -130,7 +177,7 @@ function main(): void {
   const { election, manifestUrl, receiptsUrl } = root.dataset;
   if (!election || !manifestUrl || !receiptsUrl) throw new Error('#tracker lacks its data-* attributes');
   byId('tracker-form').hidden = false;
-  new Tracker(election, manifestUrl, receiptsUrl, m).start();
+  void new Tracker(election, manifestUrl, receiptsUrl, m).start();
 }
 
 main();
