@@ -257,6 +257,96 @@ def physical_orders(
     return orders
 
 
+def _wal_frames(wal: Path) -> list[tuple[int, bytes]]:
+    """The WAL's frames in the order they were written: (page number, page image).
+
+    After a checkpoint SQLite rewrites the WAL from its start with salt-1 incremented, so
+    the frames of an older generation that were not overwritten yet lie after the current
+    ones; sorting by (salt-1, position) puts every surviving frame in write order."""
+    raw = wal.read_bytes()
+    if len(raw) < 32:
+        return []
+    size = struct.unpack_from(">I", raw, 8)[0]
+    frame = 24 + size
+    found = []
+    for i in range((len(raw) - 32) // frame):
+        start = 32 + i * frame
+        page_no, _, salt1 = struct.unpack_from(">III", raw, start)
+        found.append((salt1, i, page_no, raw[start + 24 : start + frame]))
+    found.sort(key=lambda f: (f[0], f[1]))
+    return [(page_no, image) for _, _, page_no, image in found]
+
+
+def _cell_bodies(page: bytes) -> list[bytes]:
+    """The bodies of a leaf page's cells (table or index leaf; bounded prefix)."""
+    for header_at in (0, 100):
+        if len(page) > header_at and page[header_at] in (0x0A, 0x0D):
+            return [body for _, body in _leaf_cells(page, header_at)]
+    return []
+
+
+@dataclass
+class Chronology:
+    """Where each identifier first appears in the WAL's write order, and the time bounds
+    of every frame from the timestamps written in new cells around it."""
+
+    first: dict[bytes | str, int]
+    bounds: list[tuple[float, float]]
+
+
+def wal_chronology(
+    wal: Path | None,
+    keys: Iterable[bytes | str],
+    window: tuple[float, float],
+    *,
+    citizens: set[str],
+    election_id: str,
+) -> Chronology | None:
+    """A new cell body (never seen in an earlier frame) was written by that frame's commit;
+    the latest time it carries is when (the clock that writes rows is the commit's). The
+    frames form one global order across every table: untimed rows (a pending ballot, a
+    register row) get the times of the timed rows written just before and after them."""
+    if wal is None or not wal.exists():
+        return None
+    frames = _wal_frames(wal)
+    wanted = [(k if isinstance(k, bytes) else k.encode(), k) for k in keys]
+    election = election_id.encode()
+    seen: set[bytes] = set()
+    first: dict[bytes | str, int] = {}
+    stamp: list[float | None] = []
+    for index, (_, page) in enumerate(frames):
+        latest: float | None = None
+        for body in _cell_bodies(page):
+            if body in seen:
+                continue
+            seen.add(body)
+            text = body.decode("latin-1")
+            times = [t for t in _times_in(text) if window[0] <= t <= window[1]]
+            if times:
+                latest = max(times) if latest is None else max(latest, max(times))
+            for encoded, key in wanted:
+                if key in first or encoded not in body:
+                    continue
+                # A citizen counts where the register names them with this election.
+                if key in citizens and election not in body:
+                    continue
+                first[key] = index
+        stamp.append(latest)
+    lows: list[float] = []
+    low = window[0]
+    for value in stamp:
+        low = max(low, value) if value is not None else low
+        lows.append(low)
+    highs: list[float] = [window[1]] * len(stamp)
+    high = window[1]
+    for i in range(len(stamp) - 1, -1, -1):
+        value = stamp[i]
+        if value is not None:
+            high = min(high, value)
+        highs[i] = high
+    return Chronology(first, list(zip(lows, highs, strict=True)))
+
+
 # -- the attack -------------------------------------------------------------------------------
 
 
@@ -393,7 +483,34 @@ def attack(
         a, b = cast[i]
         if max(a, lo) <= min(b, hi):
             cast[i] = (max(a, lo), min(b, hi))
-    # 4. Orders: rowids of tables naming one ballot / one citizen, then page cell order.
+    # 4a. The WAL's write order across all tables, timed by the rows written around.
+    register_keys = [f"{c}" for c in register]
+    chronology = wal_chronology(
+        wal,
+        [*ballot_of, *register_keys],
+        window,
+        citizens=set(register_keys),
+        election_id=election_id,
+    )
+    if chronology is not None:
+        for key, frame in chronology.first.items():
+            lo, hi = chronology.bounds[frame]
+            if key in ballot_of:
+                targets: list[tuple[dict[Any, tuple[float, float]], Any, str]] = [
+                    (cast, ballot_of[key], "ballot")
+                ]
+            elif isinstance(key, str) and key in issue:
+                targets = [(issue, key, "citizen")]
+            else:
+                continue
+            for store, item, side in targets:
+                a, b = store[item]
+                if max(a, lo) <= min(b, hi) and (max(a, lo), min(b, hi)) != (a, b):
+                    store[item] = (max(a, lo), min(b, hi))
+                    label = f"WAL write order ({side} first written between timed rows)"
+                    if label not in evidence.orders:
+                        evidence.orders.append(label)
+    # 4b. Orders: rowids of tables naming one ballot / one citizen, then page cell order.
     ballot_orders: dict[str, list[int]] = defaultdict(list)
     citizen_orders: dict[str, list[str]] = defaultdict(list)
     for row in sorted(rows, key=lambda r: (r.table, r.rowid or 0)):

@@ -104,7 +104,8 @@ def test_operator_links_no_better_than_chance_within_a_batch(polling_tmp: Path) 
 
 
 def _plant(ctx: AppContext) -> None:
-    """A regression to catch: the token path and the cast path write a microsecond time."""
+    """A regression to catch: the token path and the cast path write a microsecond time
+    (the register insert, and the pending ballot's insert with its leaf hash)."""
     engine = ctx.db.engine
     with engine.begin() as connection:
         connection.execute(
@@ -113,20 +114,25 @@ def _plant(ctx: AppContext) -> None:
 
     @event.listens_for(engine, "after_cursor_execute")
     def stamp(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
-        if "planted_times" in statement:
-            return
         lowered = statement.lower()
+        if not lowered.startswith("insert into ballot_"):
+            return
         at = ctx.clock.now().isoformat(timespec="microseconds")
+        # A cursor of its own: the statement's cursor may still hold its result.
+        cursor = conn.connection.dbapi_connection.cursor()
         if lowered.startswith("insert into ballot_voters"):
-            conn.exec_driver_sql("INSERT INTO planted_times (at) VALUES (?)", (at,))
-        elif "nullifier" in lowered and lowered.startswith("insert"):
-            rows = params if many else [params]
-            for row in rows:
+            cursor.execute("INSERT INTO planted_times (at) VALUES (?)", (at,))
+        elif lowered.startswith("insert into ballot_pending"):
+            # One multi-row statement; every 32-byte value (bytes, or the memoryview that
+            # SQLite's binary binding gives) is a leaf hash or a nullifier.
+            for row in params if many else [params]:
                 values = row.values() if isinstance(row, dict) else row
-                nullifier = next(v for v in values if isinstance(v, bytes) and len(v) == 32)
-                conn.exec_driver_sql(
-                    "INSERT INTO planted_times (at, what) VALUES (?, ?)", (at, nullifier)
-                )
+                for value in values:
+                    if isinstance(value, bytes | memoryview) and len(value) == 32:
+                        cursor.execute(
+                            "INSERT INTO planted_times (at, what) VALUES (?, ?)", (at, bytes(value))
+                        )
+        cursor.close()
 
 
 def test_a_planted_timed_field_links_above_the_bound(polling_tmp: Path) -> None:
