@@ -239,7 +239,8 @@ def _open_and_obtain_right(voter: _Voter, election_id: str) -> None:
     booth = http.get(f"/scrutins/{election_id}/isoloir")
     assert booth.status_code == 200, booth.text
     csrf = re.search(r'data-csrf="([^"]*)"', booth.text)
-    assert csrf and csrf.group(1), "the booth page carries the session's CSRF token"
+    assert csrf, "the booth page carries the session's CSRF token"
+    assert csrf.group(1), "the booth page carries the session's CSRF token"
     eligible = http.get(f"/elections/{election_id}/eligibility")
     assert eligible.status_code == 200, eligible.text
     manifest = Manifest.from_json(http.get(f"/elections/{election_id}/manifest").json())
@@ -311,7 +312,9 @@ class PollingDay:
                 self.plant(ctx)
             voters = self._register(ctx, base_url)
             election_id = self._open_election(ctx, batched=batched)
-            truth, first_cast, integrations = self._play(ctx, service, base_url, voters, election_id)
+            truth, first_cast, integrations = self._play(
+                ctx, service, base_url, voters, election_id
+            )
             self.clock.current = _boundary_after(self.clock.now(), profile.batch_seconds)
             if batched:
                 integrations.append((self.clock.now(), service.integrate_batches()))

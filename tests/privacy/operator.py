@@ -13,13 +13,16 @@ for every trail the design forbids.
    one ballot gives times for that ballot.
 3. **Board checkpoints.** Each signed checkpoint row (size, time) brackets when the leaves
    it added were accepted.
-4. **Order.** Row order (SQLite rowids), the physical order of cells inside each B-tree page
-   (SQLite appends cell bodies downwards, so the offset order is the insertion order until
-   the page is rebuilt, for ``WITHOUT ROWID`` tables too), and log order. An order is used
-   to carry time bounds from timed items to untimed neighbours (a sound interval
-   propagation: inconsistent orders are dropped), and log lines of the token and cast
-   routes are zipped onto the insertion order of the voter register and of ballot rows when
-   their counts match.
+4. **Order.** The WAL's frames in write order (across generations: salt-1, then
+   position): an identifier first written in a frame gets the times of the timed rows
+   newly written before and after it, so an untimed pending ballot or register row is
+   dated by its neighbours. Row order (SQLite rowids), the physical order of cells inside
+   each B-tree page (SQLite places cell bodies downwards as they are inserted, so the
+   offset order is the insertion order until the page is rebuilt, for ``WITHOUT ROWID``
+   tables too), and log order. An order carries time bounds from timed items to untimed
+   neighbours (a sound interval propagation: inconsistent orders are dropped), and log
+   lines of the token and cast routes are zipped onto the insertion order of the voter
+   register and of the board when their counts match and every zipped time agrees.
 5. **Matching.** With the booth's public timing (casting 31 s to 5 min 15 s after the
    right), each (ballot, citizen) pair gets the probability that the gap fits, the matrix is
    made doubly stochastic (Sinkhorn: each citizen holds one nullifier), and the attacker's
@@ -178,12 +181,13 @@ def _classify(
     ballot_of: dict[bytes | str, int],
 ) -> Row:
     row = Row(table, rowid, set(), set(), [], columns)
-    for value in columns.values():
-        if isinstance(value, bytes):
-            if value in ballot_of:
-                row.ballots.add(ballot_of[value])
+    for raw in columns.values():
+        value = raw
+        if isinstance(raw, bytes):
+            if raw in ballot_of:
+                row.ballots.add(ballot_of[raw])
             try:
-                value = value.decode()
+                value = raw.decode()
             except UnicodeDecodeError:
                 continue
         if not isinstance(value, str):
@@ -232,8 +236,9 @@ def physical_orders(
     data = database.read_bytes()
     size = struct.unpack_from(">H", data, 16)[0]
     size = 65536 if size == 1 else size
-    for n in range(len(data) // size):
-        images.append((f"main:{n + 1}", data[n * size : (n + 1) * size]))
+    images.extend(
+        (f"main:{n + 1}", data[n * size : (n + 1) * size]) for n in range(len(data) // size)
+    )
     if wal is not None and wal.exists():
         raw = wal.read_bytes()
         frame = 24 + size
@@ -323,7 +328,7 @@ def wal_chronology(
             text = body.decode("latin-1")
             times = [t for t in _times_in(text) if window[0] <= t <= window[1]]
             if times:
-                latest = max(times) if latest is None else max(latest, max(times))
+                latest = max(times) if latest is None else max(latest, *times)
             for encoded, key in wanted:
                 if key in first or encoded not in body:
                     continue
@@ -425,9 +430,7 @@ def attack(
             conn.close()
     # Citizens: the accounts (any 32-hex id of a row of the identity accounts table), of
     # whom those in a row that also names the election obtained a right.
-    accounts = {
-        str(cols["id"]) for table, _, cols in everything if table == "identity_citizens"
-    }
+    accounts = {str(cols["id"]) for table, _, cols in everything if table == "identity_citizens"}
     rows = [_classify(t, r, c, accounts, ballot_of) for t, r, c in everything]
     register = sorted(
         {
@@ -453,7 +456,7 @@ def attack(
     def inside(t: float) -> bool:
         return window[0] <= t <= window[1]
 
-    issue: dict[str, tuple[float, float]] = {c: window for c in register}
+    issue: dict[str, tuple[float, float]] = dict.fromkeys(register, window)
     cast: dict[int, tuple[float, float]] = dict.fromkeys(range(len(ballots)), window)
     # 2. Direct times.
     per_citizen: dict[str, list[float]] = defaultdict(list)
@@ -557,8 +560,7 @@ def attack(
         firsts = [nullifier_at[e] for e in entries if e in nullifier_at]
         firsts_times = [t for e, t in zip(entries, cast_times, strict=True) if e in nullifier_at]
         if all(
-            cast[i][0] - 1 <= t <= cast[i][1] + 1
-            for i, t in zip(firsts, firsts_times, strict=True)
+            cast[i][0] - 1 <= t <= cast[i][1] + 1 for i, t in zip(firsts, firsts_times, strict=True)
         ):
             evidence.log_zips.append("cast-route log lines onto the board order")
             cast.update((i, (t, t)) for i, t in zip(firsts, firsts_times, strict=True))

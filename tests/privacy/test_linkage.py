@@ -113,7 +113,8 @@ def _plant(ctx: AppContext) -> None:
         )
 
     @event.listens_for(engine, "after_cursor_execute")
-    def stamp(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
+    def stamp(conn: Any, _cursor: Any, statement: str, params: Any, *rest: Any) -> None:
+        many = bool(rest[-1])  # (context, executemany)
         lowered = statement.lower()
         if not lowered.startswith("insert into ballot_"):
             return
