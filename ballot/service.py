@@ -464,6 +464,9 @@ class ElectionService(ElectionRecords):
             )
             name, close_hash = board.log, board.close_hash
         self._wait_integrated(name, close_hash)
+        # The last batch is on the board: SQLite's write-ahead log, which holds its casts in
+        # the order they arrived, is emptied as after every batch (ADR 0009).
+        self.ctx.db.truncate_wal()
         with self.ctx.db.write_session() as session:
             self._milestone(session, row.id, name)
 
