@@ -424,6 +424,16 @@ def _unavailable(
     )
 
 
+def _not_found(request: Request, _t: Any) -> HTMLResponse:
+    return _unavailable(
+        request,
+        heading=_t("Election not found"),
+        message=_t("There is no election at this address."),
+        election=None,
+        status=404,
+    )
+
+
 @router.get("/scrutins/{election_id}", response_class=HTMLResponse)
 def election_page(
     request: Request, election_id: str, ctx: Ctx, principal: PrincipalDep
@@ -435,13 +445,7 @@ def election_page(
     _t: Any = gettext
     election = _load(ctx, election_id, lang)
     if election is None or election.status == "draft":
-        return _unavailable(
-            request,
-            heading=_t("Election not found"),
-            message=_t("There is no election at this address."),
-            election=None,
-            status=404,
-        )
+        return _not_found(request, _t)
     manifest = election.manifest
     return render(
         request,
@@ -475,13 +479,7 @@ def booth_page(
     _t: Any = gettext
     election = _load(ctx, election_id, lang)
     if election is None:
-        return _unavailable(
-            request,
-            heading=_t("Election not found"),
-            message=_t("There is no election at this address."),
-            election=None,
-            status=404,
-        )
+        return _not_found(request, _t)
     if election.manifest is None:
         return _unavailable(
             request,
@@ -534,13 +532,7 @@ def tracker_page(request: Request, election_id: str, ctx: Ctx) -> HTMLResponse:
     _t: Any = gettext
     election = _load(ctx, election_id, lang)
     if election is None:
-        return _unavailable(
-            request,
-            heading=_t("Election not found"),
-            message=_t("There is no election at this address."),
-            election=None,
-            status=404,
-        )
+        return _not_found(request, _t)
     if election.manifest is None:
         return _unavailable(
             request,

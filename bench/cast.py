@@ -253,6 +253,36 @@ def context_for(env: dict[str, str]) -> AppContext:
                 os.environ[key] = value
 
 
+def open_bench_election(
+    env: dict[str, str], url: str, *, population: int
+) -> tuple[AppContext, str, Manifest, Any]:
+    """Migrate ``url`` and open an election for ``population`` voters: ``(context, election
+    id, manifest, the election's private key)``.
+
+    The eligible population bounds the tokens issued (voting-protocol.md, "Verification").
+    Boundaries are a day apart, so a run is one batch: casting is measured alone and the
+    batch integrated, and timed, when the benchmark says so (ADR 0009).
+    """
+    migrate.upgrade(url)
+    ctx = context_for(env)
+    setup_rule(ctx)
+    service = service_from(ctx)
+    spec = definition(
+        FixedClock(ctx.clock.now()),
+        questions=QUESTIONS,
+        eligibility={"rule": RULE, "population": population},
+        batch_seconds=86_400,
+    )
+    with ctx.db.write_session() as db:
+        election = service.create(db, data=spec, actor="system:bench").id
+    service.schedule(election_id=election, actor="system:bench")
+    service.open(election_id=election, actor="system:bench")
+    with ctx.db.read_session() as db:
+        manifest = Manifest.from_json(service.manifest(db, election))
+        key = service.voters._private_key(db, election)
+    return ctx, election, manifest, key
+
+
 def run_database(kind: str, args: argparse.Namespace, stack: ExitStack) -> dict[str, Any]:
     tmp, url, workers, database_pid = bench_database(kind, stack, "cast")
     env = {
@@ -262,27 +292,9 @@ def run_database(kind: str, args: argparse.Namespace, stack: ExitStack) -> dict[
         "PARVIS_LOG_LEVEL": "WARNING",
         "PARVIS_BALLOT_SIGNATURES_PER_SECOND": "100000",
     }
-    migrate.upgrade(url)
-    ctx = context_for(env)
-    setup_rule(ctx)
-    service = service_from(ctx)
     voters = args.warmup + args.runs * args.ballots
-    # The eligible population bounds the tokens issued (voting-protocol.md, "Verification").
-    # One batch for the whole run (boundaries a day apart): the runs measure casting; the
-    # batch of every ballot cast is integrated and timed at the end.
-    spec = definition(
-        FixedClock(ctx.clock.now()),
-        questions=QUESTIONS,
-        eligibility={"rule": RULE, "population": voters},
-        batch_seconds=86_400,
-    )
-    with ctx.db.write_session() as db:
-        election = service.create(db, data=spec, actor="system:bench").id
-    service.schedule(election_id=election, actor="system:bench")
-    service.open(election_id=election, actor="system:bench")
-    with ctx.db.read_session() as db:
-        manifest = Manifest.from_json(service.manifest(db, election))
-        election_key = service.voters._private_key(db, election)
+    ctx, election, manifest, election_key = open_bench_election(env, url, population=voters)
+    service = service_from(ctx)
     cookies = citizens(ctx, voters)
     pending: list[PendingIssuance] = [
         begin_issuance(
@@ -455,23 +467,8 @@ def batch_integration(kind: str, size: int, stack: ExitStack) -> dict[str, Any]:
     ``executemany`` INSERT of the same entry bytes into a scratch table as the baseline."""
     tmp, url, _workers, _pid = bench_database(kind, stack, "batch")
     env = {"PARVIS_MODE": "test", "PARVIS_DATA_DIR": tmp, "PARVIS_DATABASE_URL": url}
-    migrate.upgrade(url)
-    ctx = context_for(env)
-    setup_rule(ctx)
+    ctx, election, manifest, key = open_bench_election(env, url, population=size)
     service = service_from(ctx)
-    spec = definition(
-        FixedClock(ctx.clock.now()),
-        questions=QUESTIONS,
-        eligibility={"rule": RULE, "population": size},
-        batch_seconds=86_400,
-    )
-    with ctx.db.write_session() as db:
-        election = service.create(db, data=spec, actor="system:bench").id
-    service.schedule(election_id=election, actor="system:bench")
-    service.open(election_id=election, actor="system:bench")
-    with ctx.db.read_session() as db:
-        manifest = Manifest.from_json(service.manifest(db, election))
-        key = service.voters._private_key(db, election)
     # Tokens signed straight with the election key: the box checks tokens, not the register.
     prepared = []
     for i in range(size):

@@ -21,7 +21,7 @@
 //    board key signed. The tracker link carries the code in the fragment (#code=), which the
 //    browser never sends: the code never travels in a request with the session cookie.
 
-import { byId, fetchJson, label, Messages, scriptStarted, setText, show } from './dom.js';
+import { byId, fetchJson, label, Messages, requiredData, scriptStarted, setText, show } from './dom.js';
 import { committedKey, type ManifestLike } from './lib/issuance.js';
 import { checkReceiptLeaf, ReceiptError, verifyInclusionEvidence, verifyPromise } from './lib/receipt.js';
 import { castLeafHash, signBallot, type VotingRight } from './lib/right.js';
@@ -73,11 +73,7 @@ interface Config {
 
 function readConfig(root: HTMLElement): Config {
   const d = root.dataset;
-  const need = (name: string): string => {
-    const value = d[name];
-    if (!value) throw new Error(`#booth lacks data-${name}`);
-    return value;
-  };
+  const need = requiredData(root);
   return {
     election: need('election'),
     keyId: need('keyId'),

@@ -93,6 +93,15 @@ export async function fetchJson<T>(url: string, request: JsonRequest): Promise<T
   return body as T;
 }
 
+/** A reader of `root`'s required `data-*` attributes: throws naming the missing one. */
+export function requiredData(root: HTMLElement): (name: string) => string {
+  return (name: string): string => {
+    const value = root.dataset[name];
+    if (!value) throw new Error(`#${root.id} lacks data-${name}`);
+    return value;
+  };
+}
+
 export function show(element: HTMLElement, visible = true): void {
   element.hidden = !visible;
 }

@@ -6,7 +6,7 @@
 // As in the booth, the manifest is fetched with credentials omitted and its issuer key is
 // checked against the key id this page was served with before any secret exists.
 
-import { byId, fetchJson, Messages, scriptStarted, setText, show } from './dom.js';
+import { byId, fetchJson, Messages, requiredData, scriptStarted, setText, show } from './dom.js';
 import { committedKey, type ManifestLike } from './lib/issuance.js';
 import { apiMessage, definitiveRefusal, obtainRight } from './obtain.js';
 import * as store from './store.js';
@@ -23,11 +23,7 @@ interface Config {
 
 function readConfig(root: HTMLElement): Config {
   const d = root.dataset;
-  const need = (name: string): string => {
-    const value = d[name];
-    if (!value) throw new Error(`#early lacks data-${name}`);
-    return value;
-  };
+  const need = requiredData(root);
   return {
     election: need('election'),
     keyId: need('keyId'),
