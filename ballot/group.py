@@ -63,6 +63,16 @@ class Scalar:
         """A uniformly random scalar (64 bytes of the OS CSPRNG, reduced)."""
         return cls(sodium.crypto_core_ed25519_scalar_reduce(secrets.token_bytes(64)))
 
+    @classmethod
+    def from_wide(cls, data: bytes) -> Scalar:
+        """64 bytes read as a little-endian integer and reduced modulo the order (libsodium's
+        ``crypto_core_ed25519_scalar_reduce``): the "wide reduction" of a SHA-512 output that
+        RFC 8032 §5.1.6 and C2SP COCKTAIL-DKG's Schnorr HashToScalar use. Not for secrets that
+        must be uniform from fewer bytes: anything but exactly 64 bytes is refused."""
+        if not isinstance(data, bytes) or len(data) != 64:
+            raise GroupError("a wide reduction takes exactly 64 bytes")
+        return cls(sodium.crypto_core_ed25519_scalar_reduce(data))
+
     @property
     def value(self) -> int:
         return int.from_bytes(self.encoded, "little")
