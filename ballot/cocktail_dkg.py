@@ -28,7 +28,7 @@ through PyNaCl; what is written here is the protocol only (hashing layouts, the 
 scheme of the spec, Feldman VSS arithmetic, framing).
 
 Every verification raises. A failure attributable to a participant raises a
-:class:`ParticipantFault` subclass whose ``participant`` is the faulty index (1-based), as
+:class:`ParticipantFaultError` subclass whose ``participant`` is the faulty index (1-based), as
 *Error Handling* / *Blame-Finding and Reporting* require.
 """
 
@@ -56,7 +56,7 @@ __all__ = [
     "InvalidShareError",
     "InvalidTranscriptSignatureError",
     "MalformedMessageError",
-    "ParticipantFault",
+    "ParticipantFaultError",
     "RecoveryError",
     "Round1Message",
     "SchnorrTrace",
@@ -74,6 +74,7 @@ __all__ = [
     "schnorr_sign",
     "schnorr_trace",
     "schnorr_verify",
+    "seal_share",
     "share_key_and_nonce",
     "sign_transcript",
     "transcript",
@@ -128,7 +129,7 @@ class RecoveryError(DkgError):
     """*Recovery Algorithm*: the recovery material is unusable (certificate, bundle, index)."""
 
 
-class ParticipantFault(DkgError):
+class ParticipantFaultError(DkgError):
     """A failure attributed to one participant; ``participant`` is its 1-based index."""
 
     def __init__(self, participant: int, reason: str) -> None:
@@ -137,27 +138,27 @@ class ParticipantFault(DkgError):
         self.reason = reason
 
 
-class MalformedMessageError(ParticipantFault):
+class MalformedMessageError(ParticipantFaultError):
     """*Error Categories* 1: a message does not parse (length, point, framing). A malformed
     ciphertext frame is only locally attributable: the PoP does not sign ciphertexts."""
 
 
-class InvalidCommitmentError(ParticipantFault):
+class InvalidCommitmentError(ParticipantFaultError):
     """*Round 2* step 1: the VSS commitment does not hold exactly ``t`` valid group points
     (the threshold-elevation check) — publicly verifiable."""
 
 
-class InvalidProofOfPossessionError(ParticipantFault):
+class InvalidProofOfPossessionError(ParticipantFaultError):
     """*Round 2* step 2: ``PoP_j`` does not verify over ``context || C_j || E_j`` under
     ``C_{j,0}`` — publicly verifiable."""
 
 
-class ShareDecryptionError(ParticipantFault):
+class ShareDecryptionError(ParticipantFaultError):
     """*Round 2* step 3.2: ``c_{j,i}`` does not decrypt. Attributable by the recipient only
     (the key derives from its static secret), not publicly verifiable."""
 
 
-class InvalidShareError(ParticipantFault):
+class InvalidShareError(ParticipantFaultError):
     """*Round 2* steps 3.3–3.4: the decrypted share is not a canonical scalar, or fails
     ``s_{j,i}·B = Σ_k i^k·C_{j,k}``. ``share`` (when it parsed) is the blame evidence a third
     party checks against the public commitment (*Blame-Finding and Reporting*)."""
@@ -167,7 +168,7 @@ class InvalidShareError(ParticipantFault):
         self.share = share
 
 
-class InvalidTranscriptSignatureError(ParticipantFault):
+class InvalidTranscriptSignatureError(ParticipantFaultError):
     """*Round 3* step 4: ``sig_j`` does not verify on the transcript under ``P_j``."""
 
 
@@ -367,6 +368,17 @@ def share_key_and_nonce(
     return tmp[:32], tmp[32:56]
 
 
+def seal_share(*, key: bytes, nonce: bytes, share: Scalar, payload: bytes = b"") -> bytes:
+    """*Round 1* steps 5.3–5.4: ``c_{i,j} = Enc(s_{i,j} || payload_{i,j}, k_{i,j}, iv_{i,j})``
+    with XChaCha20-Poly1305 (libsodium's IETF construction, no associated data)."""
+    ciphertext: bytes = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(
+        share.encoded + payload, None, nonce, key
+    )
+    if len(ciphertext) > MAX_CIPHERTEXT_SIZE:
+        raise SetupError("a payload makes a ciphertext exceed MAX_CIPHERTEXT_SIZE")
+    return ciphertext
+
+
 def _frame(ciphertext: bytes) -> bytes:
     return _u64be(len(ciphertext)) + ciphertext
 
@@ -493,9 +505,7 @@ def round1(
     ephemeral_secret = _nonzero(rng)
     ephemeral_key = Point.base_times(ephemeral_secret)
     commitment = tuple(Point.base_times(a) for a in coefficients)
-    pop_message = (
-        config.context + b"".join(p.encoded for p in commitment) + ephemeral_key.encoded
-    )
+    pop_message = config.context + b"".join(p.encoded for p in commitment) + ephemeral_key.encoded
     pop = schnorr_sign(coefficients[0], pop_message)
     ciphertexts = []
     for j, (recipient, payload) in enumerate(zip(config.static_keys, chosen, strict=True), 1):
@@ -507,13 +517,8 @@ def round1(
             recipient_key=recipient,
             context=config.context,
         )
-        plaintext = _evaluate(coefficients, j).encoded + payload
-        ciphertext = sodium.crypto_aead_xchacha20poly1305_ietf_encrypt(
-            plaintext, None, nonce, key
-        )
-        if len(ciphertext) > MAX_CIPHERTEXT_SIZE:
-            raise SetupError("a payload makes a ciphertext exceed MAX_CIPHERTEXT_SIZE")
-        ciphertexts.append(ciphertext)
+        share = _evaluate(coefficients, j)
+        ciphertexts.append(seal_share(key=key, nonce=nonce, share=share, payload=payload))
     return Round1Message(index, commitment, pop, ephemeral_key, tuple(ciphertexts))
 
 
@@ -568,7 +573,9 @@ def _open_shares(
                 ciphertext, None, nonce, key
             )
         except nacl.exceptions.CryptoError as exc:
-            raise ShareDecryptionError(j, f"the share for participant {index} does not decrypt") from exc
+            raise ShareDecryptionError(
+                j, f"the share for participant {index} does not decrypt"
+            ) from exc
         try:
             share = Scalar(plaintext[:_SCALAR_SIZE])
         except GroupError as exc:
@@ -627,7 +634,7 @@ def round2(
 ) -> DkgOutput:
     """*Round 2* for participant ``index`` over the broadcast list of every ``msg_{1|j}``:
     validate commitments, verify all PoPs, decrypt and verify every share, compute ``x_i``,
-    ``Y`` and the verification shares. Raises a :class:`ParticipantFault` naming the first
+    ``Y`` and the verification shares. Raises a :class:`ParticipantFaultError` naming the first
     faulty participant."""
     if Point.base_times(static_secret) != config.key_of(index):
         raise SetupError("the static secret is not this participant's key")
@@ -686,9 +693,7 @@ def verify_certificate(
         try:
             schnorr_verify(key, transcript, signature)
         except SignatureError as exc:
-            raise InvalidTranscriptSignatureError(
-                j, "the transcript signature is invalid"
-            ) from exc
+            raise InvalidTranscriptSignatureError(j, "the transcript signature is invalid") from exc
 
 
 def payload_extension(payloads: Sequence[bytes]) -> bytes:
