@@ -78,3 +78,15 @@ def test_scalars_are_canonical_and_hashes_domain_separated() -> None:
     assert Scalar.random() != Scalar.random()
     with pytest.raises(GroupError):
         Scalar.of(0).inverse()
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.binary(min_size=64, max_size=64))
+def test_wide_reduction_is_the_little_endian_integer_modulo_the_order(data: bytes) -> None:
+    assert Scalar.from_wide(data).value == int.from_bytes(data, "little") % ORDER
+
+
+def test_wide_reduction_takes_exactly_64_bytes() -> None:
+    for size in (32, 63, 65):
+        with pytest.raises(GroupError):
+            Scalar.from_wide(b"\xff" * size)
