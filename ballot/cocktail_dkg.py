@@ -807,7 +807,10 @@ def recover(
     every signature, find the unique ``i`` with ``P_i = d_i·B``, parse the bundle exactly
     (``n`` frames, bounds, no trailing bytes), decrypt and VSS-check every share, sum."""
     parsed = Transcript.parse(transcript)
-    config = parsed.config
+    try:
+        config = parsed.config
+    except SetupError as exc:
+        raise RecoveryError(f"the transcript's setup is invalid: {exc}") from exc
     try:
         verify_certificate(config=config, transcript=transcript, signatures=signatures)
     except (InvalidTranscriptSignatureError, SetupError) as exc:

@@ -28,6 +28,8 @@ import nacl.bindings as sodium
 import nacl.exceptions
 import nacl.signing
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ballot import cocktail_dkg as dkg
 from ballot.group import BASE, IDENTITY, ORDER, Point, Scalar
@@ -399,6 +401,40 @@ def test_a_ceremony_end_to_end_with_recovery() -> None:
 # --- faults, each detected and blamed on its author --------------------------------------------
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_any_bit_flipped_in_a_round1_message_is_caught_and_blamed_on_its_sender(
+    data: st.DataObject,
+) -> None:
+    """Whatever bit of ``msg_{1|j}`` changes in transit, some recipient aborts, and every
+    recipient that aborts names ``j`` (the ciphertexts are AEAD-protected, the rest is
+    signed by the PoP)."""
+    vector = VECTORS[3]  # 2-of-3 with payloads: variable-size ciphertexts
+    config = config_of(vector)
+    secrets = static_secrets(vector)
+    sender = data.draw(st.integers(min_value=1, max_value=config.n), label="sender")
+    encoded = bytearray(messages_of(vector)[sender - 1].encode())
+    bit = data.draw(st.integers(min_value=0, max_value=8 * len(encoded) - 1), label="bit")
+    encoded[bit // 8] ^= 1 << (bit % 8)
+    blamed = []
+    for recipient in range(1, config.n + 1):
+        try:
+            messages = messages_of(vector)
+            messages[sender - 1] = dkg.Round1Message.decode(
+                bytes(encoded), sender=sender, config=config
+            )
+            dkg.round2(
+                config=config,
+                index=recipient,
+                static_secret=secrets[recipient - 1],
+                messages=messages,
+            )
+        except dkg.ParticipantFaultError as fault:
+            blamed.append(fault.participant)
+    assert blamed
+    assert set(blamed) == {sender}
+
+
 def test_a_tampered_encrypted_share_names_its_sender() -> None:
     vector = VECTORS[1]  # 3-of-5
     messages = messages_of(vector)
@@ -621,10 +657,10 @@ def test_recovery_material_must_parse_exactly() -> None:
         dkg.recover(
             static_secret=Scalar.of(7), transcript=transcript, signatures=signatures, bundle=bundle
         )
-    ristretto = transcript.replace(b"Ed25519", b"Ristretto255"[:7])
-    with pytest.raises(dkg.RecoveryError, match="COCKTAIL"):
+    other_suite = transcript.replace(dkg.CIPHERSUITE_ID, b"COCKTAIL(Ed25519, SHA-256)", 1)
+    with pytest.raises(dkg.RecoveryError, match="not for COCKTAIL"):
         dkg.recover(
-            static_secret=secret, transcript=ristretto, signatures=signatures, bundle=bundle
+            static_secret=secret, transcript=other_suite, signatures=signatures, bundle=bundle
         )
 
 
