@@ -277,7 +277,9 @@ class SchnorrTrace:
 
 
 def schnorr_trace(secret: Scalar, message: bytes) -> SchnorrTrace:
-    """*Schnorr Sign Algorithm* with its intermediate values (deterministic nonce)."""
+    """*Schnorr Sign Algorithm* with its intermediate values (deterministic nonce). The trace
+    holds the nonce ``k``, which with the signature gives away ``sk``: it exists to check the
+    vectors' ``pop_intermediate`` and must never leave the signer."""
     public = Point.base_times(secret)
     nonce_input = _NONCE_PREFIX + secret.encoded + message
     nonce = _hash_to_scalar(nonce_input)
