@@ -88,7 +88,29 @@ def prove_decryption(
 ) -> tuple[Point, DecryptionProof]:
     """The trustee's partial decryption ``s_i·α`` of ``ciphertext`` and its proof."""
     partial = partial_decryption(ciphertext, share)
-    public_share = Point.base_times(share)
+    proof = _prove(
+        context,
+        share=share,
+        public_share=Point.base_times(share),
+        ciphertext=ciphertext,
+        partial=partial,
+        rng=rng,
+    )
+    return partial, proof
+
+
+def _prove(
+    context: Context,
+    *,
+    share: Scalar,
+    public_share: Point,
+    ciphertext: Ciphertext,
+    partial: Point,
+    rng: Callable[[], Scalar],
+) -> DecryptionProof:
+    """The prover's algorithm on a statement taken as given; :func:`prove_decryption` derives
+    the statement from the share, tests call this to play a trustee that runs the honest
+    algorithm on a false statement (its proof must not verify)."""
     witness = rng()
     commitment_g = Point.base_times(witness)
     commitment_alpha = ciphertext.alpha * witness
@@ -100,8 +122,7 @@ def prove_decryption(
         commitment_g=commitment_g,
         commitment_alpha=commitment_alpha,
     )
-    response = witness + challenge * share
-    return partial, DecryptionProof(commitment_g, commitment_alpha, response)
+    return DecryptionProof(commitment_g, commitment_alpha, witness + challenge * share)
 
 
 def verify_decryption(

@@ -19,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ballot.decryption_proof import DecryptionProof, prove_decryption, verify_decryption
+from ballot.decryption_proof import _prove as _prove_decryption
 from ballot.elgamal import Ciphertext, encrypt
 from ballot.group import BASE, ORDER, GroupError, Point, Scalar, hash_to_scalar
 from ballot.range_proof import (
@@ -242,6 +243,59 @@ def test_the_honest_prover_cannot_prove_an_encryption_of_two() -> None:
             verify_zero_one(CONTEXT, key=key, ciphertext=two, proof=forged)
 
 
+def test_a_ciphertext_whose_alpha_does_not_match_its_nonce_cannot_be_proved() -> None:
+    """β = 1·G + r·H with α ≠ r·G decrypts to garbage (1 − s·δ); the honest algorithm, run
+    with the nonce behind β, passes every check against β but fails the one against α."""
+    _, key = _key()
+    nonce = Scalar.random()
+    honest = encrypt(1, key, nonce=nonce)
+    skewed = Ciphertext(honest.alpha + BASE, honest.beta)
+    forged = _prove(
+        CONTEXT,
+        kind="zero-one",
+        key=key,
+        ciphertext=skewed,
+        nonce=nonce,
+        claimed=1,
+        lo=0,
+        hi=1,
+        rng=Scalar.random,
+    )
+    with pytest.raises(ProofError, match="branch 1 fails its check against α"):
+        verify_zero_one(CONTEXT, key=key, ciphertext=skewed, proof=forged)
+
+
+def test_the_zero_one_transcript_is_the_documented_one() -> None:
+    """The challenges add up to the hash of exactly the encoding ADR 0011 documents."""
+    _, key = _key()
+    nonce = Scalar.random()
+    ciphertext = encrypt(0, key, nonce=nonce)
+    proof = prove_zero_one(CONTEXT, key=key, ciphertext=ciphertext, bit=0, nonce=nonce)
+    commitments = b"".join(
+        branch.commitment_g.encoded + branch.commitment_h.encoded for branch in proof.branches
+    )
+    expected = hash_to_scalar(
+        b"parvis-ballot-v2",
+        b"kind",
+        b"zero-one",
+        b"election",
+        CONTEXT.election_id.encode(),
+        b"manifest",
+        CONTEXT.manifest_hash,
+        b"vk",
+        CONTEXT.vk,
+        b"key",
+        key.encoded,
+        b"ciphertext",
+        ciphertext.to_bytes(),
+        b"range",
+        (0).to_bytes(8, "big") + (1).to_bytes(8, "big"),
+        b"commitments",
+        commitments,
+    )
+    assert proof.branches[0].challenge + proof.branches[1].challenge == expected
+
+
 # -- range proofs ----------------------------------------------------------------------------
 
 
@@ -461,6 +515,77 @@ def test_any_tampering_of_a_decryption_proof_fails() -> None:
                 partial=partial,
                 proof=proof,
             )
+
+
+def test_a_trustee_cannot_prove_a_wrong_partial_decryption() -> None:
+    """The honest algorithm on a false statement: a partial decryption made with another
+    scalar, proved with it against the real public share (fails the check against the
+    share), or made wrong and proved with the real share (fails the check against α)."""
+    share = Scalar.random()
+    public_share = Point.base_times(share)
+    ciphertext = encrypt(3, public_share, nonce=Scalar.random())
+    other = share + Scalar.of(1)
+    wrong = ciphertext.alpha * other
+    with_other = _prove_decryption(
+        TRUSTEE,
+        share=other,
+        public_share=public_share,
+        ciphertext=ciphertext,
+        partial=wrong,
+        rng=Scalar.random,
+    )
+    with pytest.raises(ProofError, match="against the share"):
+        verify_decryption(
+            TRUSTEE,
+            public_share=public_share,
+            ciphertext=ciphertext,
+            partial=wrong,
+            proof=with_other,
+        )
+    with_real = _prove_decryption(
+        TRUSTEE,
+        share=share,
+        public_share=public_share,
+        ciphertext=ciphertext,
+        partial=wrong,
+        rng=Scalar.random,
+    )
+    with pytest.raises(ProofError, match="against α"):
+        verify_decryption(
+            TRUSTEE,
+            public_share=public_share,
+            ciphertext=ciphertext,
+            partial=wrong,
+            proof=with_real,
+        )
+
+
+def test_the_decryption_transcript_is_the_documented_one() -> None:
+    share = Scalar.random()
+    ciphertext = encrypt(3, Point.base_times(share), nonce=Scalar.random())
+    partial, proof = prove_decryption(TRUSTEE, share=share, ciphertext=ciphertext)
+    challenge = hash_to_scalar(
+        b"parvis-ballot-v2",
+        b"kind",
+        b"decryption",
+        b"election",
+        TRUSTEE.election_id.encode(),
+        b"manifest",
+        TRUSTEE.manifest_hash,
+        b"vk",
+        TRUSTEE.vk,
+        b"share",
+        Point.base_times(share).encoded,
+        b"ciphertext",
+        ciphertext.to_bytes(),
+        b"partial",
+        partial.encoded,
+        b"commitments",
+        proof.commitment_g.encoded + proof.commitment_alpha.encoded,
+    )
+    assert Point.base_times(proof.response) == proof.commitment_g + Point.base_times(
+        share * challenge
+    )
 
 
 def test_decryption_proofs_decode_strictly() -> None:
