@@ -110,9 +110,13 @@ class DisjunctiveProof:
         return cls(tuple(branches))
 
 
-def _check_range(lo: int, hi: int) -> None:
+def _check_statement(key: Point, lo: int, hi: int) -> None:
     if not lo <= hi or hi - lo + 1 > MAX_VALUES:
         raise ValueError(f"a range [lo, hi] has lo ≤ hi and at most {MAX_VALUES} values")
+    # An identity key would make every ciphertext's β = m·G readable; no proof under it means
+    # anything, so it is refused rather than checked.
+    if key.is_identity():
+        raise ValueError("the election key must not be the identity")
 
 
 def _transcript(
@@ -194,7 +198,7 @@ def prove_range(
     Raises ``ValueError`` if ``message`` is outside the range or ``ciphertext`` is not its
     encryption under ``nonce`` (an honest prover cannot prove a false statement).
     """
-    _check_range(lo, hi)
+    _check_statement(key, lo, hi)
     if not lo <= message <= hi:
         raise ValueError(f"the message is not in [{lo}, {hi}]")
     if (
@@ -227,7 +231,7 @@ def verify_range(
 ) -> None:
     """Check that ``proof`` shows ``ciphertext`` encrypts a value of ``[lo, hi]`` under
     ``key``, in ``context``; raise :class:`ProofError` otherwise (never return ``False``)."""
-    _check_range(lo, hi)
+    _check_statement(key, lo, hi)
     if len(proof.branches) != hi - lo + 1:
         raise ProofError(f"{kind} proof: {hi - lo + 1} branches expected")
     shifted = ciphertext.beta - message_point(lo)

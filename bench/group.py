@@ -7,8 +7,10 @@ a ratio to the bare libsodium call underneath (``nacl.bindings``), measured in t
 interleaved, so the ratio says what the wrapper costs whatever the machine. Then the proofs
 built on it: a 0/1 proof (ballot/zeroone.py) proved and verified, its verification as a
 ratio to its floor (the scalar multiplications it needs, timed alone in the same run: per
-branch one fixed-base and three variable-base), and a baby-step giant-step logarithm bounded
-by 100,000 (ballot/elgamal.py). Not a test: nothing here asserts a time.
+branch one fixed-base and three variable-base), an eight-option approval ballot verified from
+its bytes (eight cells with their 0/1 proofs, a range proof of their sum), and a baby-step
+giant-step logarithm bounded by 100,000 (ballot/elgamal.py). Not a test: nothing here
+asserts a time.
 
 Usage: ``python bench/group.py [--quick] [--reps R] [--iterations N]``. Each figure is the
 median over ``R`` repetitions of ``N`` calls, in CPU time of the process. The last line
@@ -29,10 +31,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import nacl.bindings as sodium
 
-from ballot.elgamal import dlog, encrypt, message_point
+from ballot.elgamal import Ciphertext, dlog, encrypt, message_point, sum_ciphertexts
 from ballot.group import Point, Scalar
+from ballot.range_proof import DisjunctiveProof, prove_range, verify_range
 from ballot.transcript import Context
-from ballot.zeroone import prove_zero_one, verify_zero_one
+from ballot.zeroone import decode_zero_one, prove_zero_one, verify_zero_one
 
 
 def _per_call_us(function: Callable[[], object], iterations: int) -> float:
@@ -144,6 +147,50 @@ def main() -> None:
         f" (floor/verify {floor_us / verify_us:.3f})"
     )
 
+    # An eight-option approval ballot as a verifier meets it: bytes in, strict decoding of the
+    # eight cells, their 0/1 proofs and the range proof of their sum in [0, 8], all verified.
+    bits = [1, 0, 1, 1, 0, 0, 1, 0]
+    nonces = [Scalar.random() for _ in bits]
+    cells = [encrypt(b, key, nonce=n) for b, n in zip(bits, nonces, strict=True)]
+    wire_cells = [
+        (
+            cell.to_bytes(),
+            prove_zero_one(context, key=key, ciphertext=cell, bit=b, nonce=n).to_bytes(),
+        )
+        for cell, b, n in zip(cells, bits, nonces, strict=True)
+    ]
+    total = sum_ciphertexts(cells)
+    wire_sum = prove_range(
+        context,
+        key=key,
+        ciphertext=total,
+        message=sum(bits),
+        nonce=Scalar.of(sum(n.value for n in nonces)),
+        lo=0,
+        hi=8,
+    ).to_bytes()
+
+    def verify_ballot() -> None:
+        decoded = []
+        for cell_bytes, proof_bytes in wire_cells:
+            cell = Ciphertext.from_bytes(cell_bytes)
+            verify_zero_one(context, key=key, ciphertext=cell, proof=decode_zero_one(proof_bytes))
+            decoded.append(cell)
+        verify_range(
+            context,
+            key=key,
+            ciphertext=sum_ciphertexts(decoded),
+            proof=DisjunctiveProof.from_bytes(wire_sum, values=9),
+            lo=0,
+            hi=8,
+        )
+
+    ballot_iterations = max(iterations // 100, 5)
+    ballot_ms = statistics.median(
+        _per_call_us(verify_ballot, ballot_iterations) / 1e3 for _ in range(reps)
+    )
+    print(f"8-option approval ballot (8 cells + sum in [0, 8]): verify {ballot_ms:.2f} ms")
+
     target = message_point(99_999)
     dlog_times = []
     for _ in range(reps):
@@ -164,6 +211,7 @@ def main() -> None:
                 "zero_one_verify_us": round(verify_us, 1),
                 "zero_one_verify_floor_us": round(floor_us, 1),
                 "zero_one_verify_floor_ratio": round(floor_us / verify_us, 3),
+                "approval_ballot_8_verify_ms": round(ballot_ms, 3),
                 "dlog_100000_first_ms": round(dlog_times[0], 2),
                 "dlog_100000_median_ms": round(dlog_ms, 2),
             }

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from ballot.decryption_proof import DecryptionProof, prove_decryption, verify_decryption
 from ballot.decryption_proof import _prove as _prove_decryption
 from ballot.elgamal import Ciphertext, encrypt
-from ballot.group import BASE, ORDER, GroupError, Point, Scalar, hash_to_scalar
+from ballot.group import BASE, IDENTITY, ORDER, GroupError, Point, Scalar, hash_to_scalar
 from ballot.range_proof import (
     MAX_VALUES,
     Branch,
@@ -396,6 +396,9 @@ def test_ranges_are_bounded() -> None:
         prove_range(
             CONTEXT, key=key, ciphertext=ciphertext, message=0, nonce=nonce, lo=0, hi=MAX_VALUES
         )
+    proof = prove_zero_one(CONTEXT, key=key, ciphertext=ciphertext, bit=0, nonce=nonce)
+    with pytest.raises(ValueError, match="identity"):
+        verify_zero_one(CONTEXT, key=IDENTITY, ciphertext=ciphertext, proof=proof)
 
 
 def test_disjunctive_proofs_decode_strictly() -> None:
