@@ -6,17 +6,17 @@ of cells, each an exponential ElGamal ciphertext (ballot/elgamal.py) of 0 or 1 w
 proof (ballot/zeroone.py), plus range proofs (ballot/range_proof.py) on homomorphic sums of
 cells, per the design's table:
 
-===================  ============================  ==================================================
-type                 cells (row-major)             proofs on homomorphic sums, in ``sum_proofs`` order
-===================  ============================  ==================================================
-single               one per option                the sum ∈ [1, 1] (questions.py allows no blank)
-approval             one per option                the sum ∈ [min, max]
-budget               one per option                the count ∈ [0, max]; then the envelope (below)
-majority judgment    one per (option, grade)       each option's row ∈ [1, 1]
-ranked               one per (option, position)    each row ∈ [0, 1], then each column ∈ [0, 1],
-                     (``max`` positions)           then column p − column p+1 ∈ [0, 1] for each p,
-                                                   then the total ∈ [min, max]
-===================  ============================  ==================================================
+===================  ==========================  ==============================================
+type                 cells (row-major)           proofs on sums, in ``sum_proofs`` order
+===================  ==========================  ==============================================
+single               one per option              the sum ∈ [1, 1] (questions.py has no blank)
+approval             one per option              the sum ∈ [min, max]
+budget               one per option              the count ∈ [0, max]; the envelope (below)
+majority judgment    one per (option, grade)     each option's row ∈ [1, 1]
+ranked               one per (option, position)  each row ∈ [0, 1], then each column ∈ [0, 1],
+                     (``max`` positions)         then column p − column p+1 ∈ [0, 1] for each
+                                                 p, then the total ∈ [min, max]
+===================  ==========================  ==============================================
 
 **Budget envelope.** With ``X_i`` the option cells, ``c_i`` the costs and ``E`` the
 envelope, the remainder ``E − Σ c_i·x_i`` must be ≥ 0. The ballot carries ``k = bitlen(E)``
@@ -55,7 +55,8 @@ fails its proof (the Helios ballot-copying attack).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -147,6 +148,7 @@ def sum_ranges(question: Question) -> tuple[SumRange, ...]:
     rows, columns = grid_shape(question)
     everything = tuple(range(rows * columns))
     kind = question.type
+    ranges: tuple[SumRange, ...]
     if kind is BallotType.SINGLE:
         ranges = (SumRange("sum", everything, (), 1, 1),)
     elif kind in {BallotType.APPROVAL, BallotType.BUDGET}:
@@ -184,7 +186,7 @@ def sum_ranges(question: Question) -> tuple[SumRange, ...]:
 
 def envelope_bits(question: Question) -> int:
     """``k = ⌈log2(envelope + 1)⌉``: how many bits the budget's remainder takes (0 if none)."""
-    return question.envelope.bit_length() if question.type is BallotType.BUDGET else 0
+    return question.envelope.bit_length() if question.envelope is not None else 0
 
 
 def cell_values(question: Question, choice: Any) -> list[int]:
@@ -302,24 +304,21 @@ def _encrypt_question(
         prove_zero_one(context, key=key, ciphertext=cell, bit=value, nonce=nonce, rng=rng)
         for cell, value, nonce in zip(cells, values, nonces, strict=True)
     )
-    sum_proofs = []
-    for proof in sum_ranges(question):
-        sum_proofs.append(
-            prove_range(
-                context,
-                key=key,
-                ciphertext=_difference(
-                    [cells[i] for i in proof.plus], [cells[i] for i in proof.minus]
-                ),
-                message=sum(values[i] for i in proof.plus) - sum(values[i] for i in proof.minus),
-                nonce=_sum([nonces[i] for i in proof.plus]) - _sum([nonces[i] for i in proof.minus]),
-                lo=proof.lo,
-                hi=proof.hi,
-                rng=rng,
-            )
+    sum_proofs = tuple(
+        prove_range(
+            context,
+            key=key,
+            ciphertext=_difference([cells[i] for i in r.plus], [cells[i] for i in r.minus]),
+            message=sum(values[i] for i in r.plus) - sum(values[i] for i in r.minus),
+            nonce=_sum([nonces[i] for i in r.plus]) - _sum([nonces[i] for i in r.minus]),
+            lo=r.lo,
+            hi=r.hi,
+            rng=rng,
         )
+        for r in sum_ranges(question)
+    )
     if question.type is not BallotType.BUDGET:
-        return EncryptedQuestion(cells, cell_proofs, tuple(sum_proofs))
+        return EncryptedQuestion(cells, cell_proofs, sum_proofs)
     assert question.envelope is not None
     costs = [option.cost or 0 for option in question.options]
     remainder = question.envelope - sum(c * v for c, v in zip(costs, values, strict=True))
@@ -346,7 +345,7 @@ def _encrypt_question(
         hi=0,
         rng=rng,
     )
-    return EncryptedQuestion(cells, cell_proofs, tuple(sum_proofs), bits, bit_proofs, envelope_proof)
+    return EncryptedQuestion(cells, cell_proofs, sum_proofs, bits, bit_proofs, envelope_proof)
 
 
 def encrypt_ballot(
@@ -482,9 +481,11 @@ def parse_encrypted_ballot(questions: Sequence[Question], data: object) -> Encry
 # --- verification ------------------------------------------------------------------------------
 
 
-def _check(question: Question, part: str, run: Callable[[], None]) -> None:
+@contextmanager
+def _refusing(question: Question, part: str) -> Iterator[None]:
+    """Turn a failed proof into a :class:`BallotProofError` naming the question and part."""
     try:
-        run()
+        yield
     except ProofError as error:
         raise BallotProofError(
             f"question {question.id}: {part}: {error}", question=question.id, part=part
@@ -495,41 +496,24 @@ def _verify_question(
     question: Question, *, key: Point, context: Context, encrypted: EncryptedQuestion
 ) -> None:
     cells = encrypted.cells
-    for label, cell, proof in zip(
-        cell_labels(question), cells, encrypted.cell_proofs, strict=True
-    ):
-        _check(
-            question,
-            f"cell {label}",
-            lambda c=cell, p=proof: verify_zero_one(context, key=key, ciphertext=c, proof=p),
-        )
+    for label, cell, proof in zip(cell_labels(question), cells, encrypted.cell_proofs, strict=True):
+        with _refusing(question, f"cell {label}"):
+            verify_zero_one(context, key=key, ciphertext=cell, proof=proof)
     for r, proof in zip(sum_ranges(question), encrypted.sum_proofs, strict=True):
         statement = _difference([cells[i] for i in r.plus], [cells[i] for i in r.minus])
-        _check(
-            question,
-            r.name,
-            lambda s=statement, p=proof, lo=r.lo, hi=r.hi: verify_range(
-                context, key=key, ciphertext=s, proof=p, lo=lo, hi=hi
-            ),
-        )
+        with _refusing(question, r.name):
+            verify_range(context, key=key, ciphertext=statement, proof=proof, lo=r.lo, hi=r.hi)
     if question.type is not BallotType.BUDGET:
         return
     assert encrypted.envelope_proof is not None
     for j, (bit, proof) in enumerate(zip(encrypted.bits, encrypted.bit_proofs, strict=True)):
-        _check(
-            question,
-            f"bit {j}",
-            lambda c=bit, p=proof: verify_zero_one(context, key=key, ciphertext=c, proof=p),
-        )
+        with _refusing(question, f"bit {j}"):
+            verify_zero_one(context, key=key, ciphertext=bit, proof=proof)
     statement = _envelope_statement(question, cells, encrypted.bits)
-    envelope_proof = encrypted.envelope_proof
-    _check(
-        question,
-        "envelope",
-        lambda: verify_range(
-            context, key=key, ciphertext=statement, proof=envelope_proof, lo=0, hi=0
-        ),
-    )
+    with _refusing(question, "envelope"):
+        verify_range(
+            context, key=key, ciphertext=statement, proof=encrypted.envelope_proof, lo=0, hi=0
+        )
 
 
 def verify_encrypted_ballot(
@@ -542,5 +526,7 @@ def verify_encrypted_ballot(
         raise ValueError("the election key must not be the identity")
     ballot = parse_encrypted_ballot(questions, data)
     for question in questions:
-        _verify_question(question, key=key, context=context, encrypted=ballot.questions[question.id])
+        _verify_question(
+            question, key=key, context=context, encrypted=ballot.questions[question.id]
+        )
     return ballot

@@ -26,7 +26,15 @@ from typing import Any
 
 from ballot.questions import BallotType, Question
 
-__all__ = ["majority_value", "tally", "tally_question"]
+__all__ = [
+    "budget_results",
+    "majority_judgment_results",
+    "majority_value",
+    "plurality_results",
+    "ranked_results",
+    "tally",
+    "tally_question",
+]
 
 
 def _order_key(question: Question) -> dict[str, int]:
@@ -41,8 +49,9 @@ def _counts(question: Question, answers: Iterable[Any]) -> dict[str, int]:
     return counts
 
 
-def _plurality(question: Question, answers: Sequence[Any]) -> dict[str, Any]:
-    counts = _counts(question, answers)
+def plurality_results(question: Question, counts: Mapping[str, int]) -> dict[str, Any]:
+    """Single and approval results from the votes per option (clear or homomorphic)."""
+    counts = {option: counts[option] for option in question.option_ids}
     order = _order_key(question)
     ranking = sorted(question.option_ids, key=lambda o: (-counts[o], order[o]))
     top = max(counts.values())
@@ -50,8 +59,9 @@ def _plurality(question: Question, answers: Sequence[Any]) -> dict[str, Any]:
     return {"type": question.type.value, "counts": counts, "ranking": ranking, "winners": winners}
 
 
-def _budget(question: Question, answers: Sequence[Any]) -> dict[str, Any]:
-    counts = _counts(question, answers)
+def budget_results(question: Question, counts: Mapping[str, int]) -> dict[str, Any]:
+    """Budget results (the greedy fill) from the votes per project (clear or homomorphic)."""
+    counts = {option: counts[option] for option in question.option_ids}
     order = _order_key(question)
     ranking = sorted(question.option_ids, key=lambda o: (-counts[o], question.cost_of(o), order[o]))
     assert question.envelope is not None
@@ -97,6 +107,16 @@ def _majority_judgment(question: Question, answers: Sequence[Any]) -> dict[str, 
     for answer in answers:
         for option, grade in answer.items():
             distribution[option][grade] += 1
+    return majority_judgment_results(question, distribution, ballots=len(answers))
+
+
+def majority_judgment_results(
+    question: Question, distribution: Mapping[str, Sequence[int]], *, ballots: int
+) -> dict[str, Any]:
+    """Majority judgment results from the grade counts per option (``distribution[o][g]``
+    ballots gave option ``o`` grade ``g``) of ``ballots`` ballots (clear or homomorphic)."""
+    size = len(question.grades)
+    distribution = {o: list(distribution[o]) for o in question.option_ids}
     values = {o: majority_value(d) for o, d in distribution.items()}
     order = _order_key(question)
     # Higher majority value first; equal values (identical distributions) by option order.
@@ -110,18 +130,29 @@ def _majority_judgment(question: Question, answers: Sequence[Any]) -> dict[str, 
         "distribution": distribution,
         "majority_grade": majority_grade,
         "ranking": ranking,
-        "winners": [r for r in ranking if values[r] == values[ranking[0]]] if answers else [],
+        "winners": [r for r in ranking if values[r] == values[ranking[0]]] if ballots else [],
     }
 
 
 def _ranked(question: Question, answers: Sequence[Any]) -> dict[str, Any]:
-    n = len(question.options)
     rank_counts = {option: [0] * question.max for option in question.option_ids}
-    points = dict.fromkeys(question.option_ids, 0)
     for answer in answers:
         for rank, option in enumerate(answer):
             rank_counts[option][rank] += 1
-            points[option] += n - 1 - rank
+    return ranked_results(question, rank_counts, ballots=len(answers))
+
+
+def ranked_results(
+    question: Question, rank_counts: Mapping[str, Sequence[int]], *, ballots: int
+) -> dict[str, Any]:
+    """Ranked results (Borda) from the positional counts (``rank_counts[o][r]`` ballots
+    ranked option ``o`` at position ``r + 1``) of ``ballots`` ballots (clear or homomorphic)."""
+    n = len(question.options)
+    rank_counts = {o: list(rank_counts[o]) for o in question.option_ids}
+    points = {
+        o: sum(count * (n - 1 - rank) for rank, count in enumerate(rank_counts[o]))
+        for o in question.option_ids
+    }
     order = _order_key(question)
     ranking = sorted(question.option_ids, key=lambda o: (-points[o], -rank_counts[o][0], order[o]))
     top = points[ranking[0]]
@@ -130,16 +161,16 @@ def _ranked(question: Question, answers: Sequence[Any]) -> dict[str, Any]:
         "rank_counts": rank_counts,
         "borda": points,
         "ranking": ranking,
-        "winners": [o for o in ranking if points[o] == top] if answers else [],
+        "winners": [o for o in ranking if points[o] == top] if ballots else [],
     }
 
 
 def tally_question(question: Question, answers: Sequence[Any]) -> dict[str, Any]:
     """Results of one question from its (already validated) answers."""
     if question.type in {BallotType.SINGLE, BallotType.APPROVAL}:
-        return _plurality(question, answers)
+        return plurality_results(question, _counts(question, answers))
     if question.type is BallotType.BUDGET:
-        return _budget(question, answers)
+        return budget_results(question, _counts(question, answers))
     if question.type is BallotType.MAJORITY_JUDGMENT:
         return _majority_judgment(question, answers)
     return _ranked(question, answers)
