@@ -296,6 +296,9 @@ def _encrypt_question(
     """Encrypt and prove ``values`` (the cells) as they are. The honest prover refuses a
     false statement: a cell not 0/1, a sum out of its range or a budget over its envelope
     raise ``ValueError`` from the proof that cannot be made."""
+    rows, columns = grid_shape(question)
+    if len(values) != rows * columns:
+        raise ValueError(f"question {question.id}: {rows * columns} cells expected")
     nonces = [_nonzero(rng) for _ in values]
     cells = tuple(
         encrypt(value, key, nonce=nonce) for value, nonce in zip(values, nonces, strict=True)

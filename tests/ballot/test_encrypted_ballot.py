@@ -289,22 +289,24 @@ def test_a_question_whose_range_is_too_wide_is_refused_by_name() -> None:
 
 
 @pytest.mark.parametrize(
-    ("kind", "values"),
+    ("kind", "values", "refusal"),
     [
-        (BallotType.SINGLE, [1, 1, 0]),  # two candidates
-        (BallotType.SINGLE, [0, 0, 0]),  # blank: questions.py allows none
-        (BallotType.APPROVAL, [1, 1, 1, 1]),  # four of at most three
-        (BallotType.BUDGET, [0, 1, 0, 1, 0]),  # 105 000 over 100 000
-        (BallotType.BUDGET, [1, 0, 1, 0, 0, 0]),  # a sixth cell
-        (BallotType.MAJORITY_JUDGMENT, [1, 1, 0, 0, 0, 1, 0, 1, 0]),  # two grades for p0
-        (BallotType.RANKED, [1, 0, 0] + [0] * 6 + [0, 0, 1]),  # positions 1 and 3: a gap
-        (BallotType.RANKED, [1, 0, 0] + [1, 0, 0] + [0] * 6),  # two options first
-        (BallotType.RANKED, [1, 1, 0] + [0] * 9),  # one option twice
-        (BallotType.APPROVAL, [2, 0, 0, 0]),  # a cell that is not a bit
+        (BallotType.SINGLE, [1, 1, 0], r"not in \[1, 1\]"),  # two candidates
+        (BallotType.SINGLE, [0, 0, 0], r"not in \[1, 1\]"),  # blank: questions.py has none
+        (BallotType.APPROVAL, [1, 1, 1, 1], r"not in \[1, 3\]"),  # four of at most three
+        (BallotType.BUDGET, [0, 1, 0, 1, 0], "more than the envelope"),  # 105 000 > 100 000
+        (BallotType.BUDGET, [1, 0, 1, 0, 0, 0], "5 cells expected"),  # a sixth cell
+        (BallotType.MAJORITY_JUDGMENT, [1, 1, 0, 0, 0, 1, 0, 1, 0], r"not in \[1, 1\]"),
+        (BallotType.RANKED, [1, 0, 0] + [0] * 6 + [0, 0, 1], r"not in \[0, 1\]"),  # a gap
+        (BallotType.RANKED, [1, 0, 0] + [1, 0, 0] + [0] * 6, r"not in \[0, 1\]"),  # two first
+        (BallotType.RANKED, [1, 1, 0] + [0] * 9, r"not in \[0, 1\]"),  # one option twice
+        (BallotType.APPROVAL, [2, 0, 0, 0], r"not in \[0, 1\]"),  # a cell that is not a bit
     ],
 )
-def test_the_honest_prover_cannot_prove_a_broken_rule(kind: BallotType, values: list[int]) -> None:
-    with pytest.raises(ValueError):  # noqa: PT011 — each rule fails in its own proof
+def test_the_honest_prover_cannot_prove_a_broken_rule(
+    kind: BallotType, values: list[int], refusal: str
+) -> None:
+    with pytest.raises(ValueError, match=refusal):
         _encrypt_question(BY_TYPE[kind], key=KEY, context=CONTEXT, values=values, rng=Scalar.random)
 
 
