@@ -13,7 +13,7 @@ single               one per option              the sum ∈ [1, 1] (questions.p
 approval             one per option              the sum ∈ [min, max]
 budget               one per option              the count ∈ [0, max]; the envelope (below)
 majority judgment    one per (option, grade)     each option's row ∈ [1, 1]
-ranked               one per (option, position)  each row ∈ [0, 1], then each column ∈ [0, 1],
+ranked               one per (option, position)  each row ∈ [0, 1], then column 1 ∈ [0, 1],
                      (``max`` positions)         then column p − column p+1 ∈ [0, 1] for each
                                                  p, then the total ∈ [min, max]
 ===================  ==========================  ==============================================
@@ -35,7 +35,11 @@ option.
 
 **Ranked.** Rows ≤ 1 give each option at most one position; columns ≤ 1 give each position
 at most one option; non-increasing columns make the filled positions a prefix (positions 1..r,
-no gap), so the total is the number ranked, proved in ``[min, max]``.
+no gap), so the total is the number ranked, proved in ``[min, max]``. Only column 1 carries
+its own "≤ 1" proof: every column sum is an integer in ``[0, n]`` (its cells are proved 0/1,
+and ``n`` is far below the group order), so column 1 ≤ 1 and non-increasing columns already
+give every column ≤ 1; proving the others again would cost 8 scalar multiplications each
+for nothing.
 
 **Wire form** (JSON-friendly; every value unpadded base64url, RFC 4648 §5, of fixed-size
 encodings): an object keyed by question id, exactly the manifest's questions, each
@@ -164,15 +168,14 @@ def sum_ranges(question: Question) -> tuple[SumRange, ...]:
             for r, o in enumerate(question.option_ids)
         ]
         column_cells = [tuple(range(p, rows * columns, columns)) for p in range(columns)]
-        column_sums = [
-            SumRange(f"column {p + 1}", column_cells[p], (), 0, 1) for p in range(columns)
-        ]
+        # Column 1 only: the others follow from the order proofs (module docstring).
+        first_column = SumRange("column 1", column_cells[0], (), 0, 1)
         order = [
             SumRange(f"columns {p + 1}-{p + 2}", column_cells[p], column_cells[p + 1], 0, 1)
             for p in range(columns - 1)
         ]
         total = SumRange("total", everything, (), question.min, question.max)
-        ranges = (*row_sums, *column_sums, *order, total)
+        ranges = (*row_sums, first_column, *order, total)
     for proof in ranges:
         if proof.hi - proof.lo + 1 > MAX_VALUES:
             raise EncryptedBallotError(
