@@ -36,7 +36,7 @@ from typing import Any
 from ballot.decryption_proof import DecryptionProof, prove_decryption, verify_decryption
 from ballot.elgamal import Ciphertext, decrypt_to_point, dlog, sum_ciphertexts
 from ballot.encrypted_ballot import EncryptedBallot, grid_shape
-from ballot.group import IDENTITY, Point, Scalar
+from ballot.group import IDENTITY, GroupError, Point, Scalar
 from ballot.questions import BallotType, Question
 from ballot.tally import (
     budget_results,
@@ -44,6 +44,7 @@ from ballot.tally import (
     plurality_results,
     ranked_results,
 )
+from ballot.token import b64u_decode_or_none, b64u_encode
 from ballot.transcript import Context, ProofError
 
 __all__ = [
@@ -84,12 +85,76 @@ def cell_sums(questions: Sequence[Question], ballots: Sequence[EncryptedBallot])
     return sums
 
 
+def _decode_part(text: object) -> tuple[Point, DecryptionProof]:
+    raw = b64u_decode_or_none(text)
+    if raw is None or len(raw) != 128:
+        raise GroupError("128 bytes of unpadded base64url expected")
+    try:
+        factor = Point.decode(raw[:32])
+    except GroupError as error:
+        raise GroupError(f"partial: {error}") from error
+    return factor, DecryptionProof.from_bytes(raw[32:])
+
+
 @dataclass(frozen=True, slots=True)
 class PartialDecryption:
-    """Trustee ``trustee``'s ``(D_i, proof)`` for every cell sum, keyed like the sums."""
+    """Trustee ``trustee``'s ``(D_i, proof)`` for every cell sum, keyed like the sums.
+
+    Wire form: ``{"trustee": i, "parts": {question id: [part, …]}}`` where each part is the
+    unpadded base64url (RFC 4648 §5) of ``D_i ‖ a ‖ b ‖ z`` (128 bytes), in cell order.
+    """
 
     trustee: int
     parts: Mapping[str, tuple[tuple[Point, DecryptionProof], ...]]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "trustee": self.trustee,
+            "parts": {
+                qid: [b64u_encode(factor.encoded + proof.to_bytes()) for factor, proof in parts]
+                for qid, parts in self.parts.items()
+            },
+        }
+
+    @classmethod
+    def from_json(cls, data: object, *, sums: CellSums) -> PartialDecryption:
+        """Strictly parse a trustee's upload against the sums' shape; a malformed one raises
+        :class:`WrongPartialError` naming the trustee (when readable), question and cell."""
+        trustee = data.get("trustee") if isinstance(data, Mapping) else None
+        if isinstance(trustee, bool) or not isinstance(trustee, int) or trustee < 1:
+            raise WrongPartialError("a partial decryption names its trustee (≥ 1)", trustee=0)
+        assert isinstance(data, Mapping)
+        parts = data.get("parts")
+        if set(data) != {"trustee", "parts"} or not isinstance(parts, Mapping):
+            raise WrongPartialError(
+                f"trustee {trustee}: the members are exactly trustee and parts", trustee=trustee
+            )
+        if set(parts) != set(sums):
+            raise WrongPartialError(
+                f"trustee {trustee}: the partial decryption does not cover exactly the questions",
+                trustee=trustee,
+            )
+        decoded: dict[str, tuple[tuple[Point, DecryptionProof], ...]] = {}
+        for qid, totals in sums.items():
+            texts = parts[qid]
+            if not isinstance(texts, list) or len(texts) != len(totals):
+                raise WrongPartialError(
+                    f"trustee {trustee}: question {qid}: a list of {len(totals)} parts",
+                    trustee=trustee,
+                    question=qid,
+                )
+            cells = []
+            for cell, text in enumerate(texts):
+                try:
+                    cells.append(_decode_part(text))
+                except GroupError as error:
+                    raise WrongPartialError(
+                        f"trustee {trustee}: question {qid}: cell {cell}: {error}",
+                        trustee=trustee,
+                        question=qid,
+                    ) from error
+            decoded[qid] = tuple(cells)
+        return cls(trustee, decoded)
 
 
 def partial_decrypt(

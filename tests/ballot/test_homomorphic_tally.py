@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 import random
 from typing import Any
 
@@ -35,6 +36,7 @@ from ballot.homomorphic_tally import (
     results_from_counts,
 )
 from ballot.tally import tally
+from ballot.token import b64u_decode_or_none, b64u_encode
 from ballot.transcript import Context
 from tests.ballot.encrypted_questions import QUESTIONS, random_choices
 
@@ -235,3 +237,44 @@ def test_combine_needs_a_threshold(
             contexts=TRUSTEE_SET.contexts,
             threshold=0,
         )
+
+
+def test_a_partial_decryption_round_trips_its_wire_form_and_is_parsed_strictly(
+    election: tuple[list[dict[str, Any]], CellSums, list[PartialDecryption]],
+) -> None:
+    choices, sums, partials = election
+    wire = json.loads(json.dumps(partials[2].to_json()))
+    assert PartialDecryption.from_json(wire, sums=sums) == partials[2]
+    parsed = [PartialDecryption.from_json(p.to_json(), sums=sums) for p in partials[:2]]
+    counts = _counts(TRUSTEE_SET, sums, len(choices), parsed)
+    assert results_from_counts(QUESTIONS, counts, ballots=len(choices)) == tally(QUESTIONS, choices)
+    part = wire["parts"]["jugement"][4]
+    order_two = bytes.fromhex("ec" + "ff" * 30 + "7f")
+    raw = b64u_decode_or_none(part)
+    assert raw is not None
+    cases: list[tuple[object, str]] = [
+        ({**wire, "trustee": True}, "names its trustee"),
+        ({**wire, "extra": 1}, "trustee 3: the members are exactly"),
+        (
+            {**wire, "parts": {"maire": wire["parts"]["maire"]}},
+            "trustee 3: .* exactly the questions",
+        ),
+        (_with_part(wire, "jugement", 4, part + "="), "question jugement: cell 4: 128 bytes"),
+        (
+            _with_part(wire, "jugement", 4, b64u_encode(order_two + raw[32:])),
+            "question jugement: cell 4: partial: not a canonical point",
+        ),
+        (
+            _with_part(wire, "jugement", 4, b64u_encode(raw[:96] + b"\xff" * 32)),
+            "question jugement: cell 4: decryption proof response",
+        ),
+    ]
+    for data, message in cases:
+        with pytest.raises(WrongPartialError, match=message):
+            PartialDecryption.from_json(data, sums=sums)
+
+
+def _with_part(wire: dict[str, Any], qid: str, cell: int, text: str) -> dict[str, Any]:
+    tampered: dict[str, Any] = json.loads(json.dumps(wire))
+    tampered["parts"][qid][cell] = text
+    return tampered
