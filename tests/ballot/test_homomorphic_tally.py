@@ -22,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ballot.decryption_proof import _prove as _prove_decryption
-from ballot.encrypted_ballot import EncryptedBallot, encrypt_ballot
+from ballot.encrypted_ballot import EncryptedBallot, encrypt_ballot, verify_encrypted_ballot
 from ballot.group import BASE, Point, Scalar
 from ballot.homomorphic_tally import (
     CellSums,
@@ -76,15 +76,15 @@ TRUSTEE_SET = _deal(1)
 
 
 def _cast(trustees: Trustees, choices: list[dict[str, Any]]) -> list[EncryptedBallot]:
-    return [
-        encrypt_ballot(
-            QUESTIONS,
-            key=trustees.key,
-            context=dataclasses.replace(ELECTION, vk=bytes([0x40 + n % 64]) * 32),
-            choices=c,
-        )
-        for n, c in enumerate(choices)
-    ]
+    """Each voter encrypts under its own ballot key; the box keeps what verifies from the
+    JSON wire form, as it will receive it."""
+    ballots = []
+    for n, choice in enumerate(choices):
+        context = dataclasses.replace(ELECTION, vk=bytes([0x40 + n % 64]) * 32)
+        sent = encrypt_ballot(QUESTIONS, key=trustees.key, context=context, choices=choice)
+        wire = json.loads(json.dumps(sent.to_json()))
+        ballots.append(verify_encrypted_ballot(QUESTIONS, trustees.key, context, wire))
+    return ballots
 
 
 def _partials(trustees: Trustees, sums: CellSums, who: tuple[int, ...]) -> list[PartialDecryption]:
