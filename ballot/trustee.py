@@ -747,7 +747,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (KeyboardInterrupt, EOFError):
         print("error: interrupted", file=sys.stderr)
         return 1
-    except Exception as exc:  # noqa: BLE001 - the tool's contract: one line, never a traceback
+    except Exception as exc:  # the tool's contract: one line, never a traceback
         print(f"error: unexpected {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     return 0

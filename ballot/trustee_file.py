@@ -50,10 +50,10 @@ from pathlib import Path
 from typing import Any, Final
 
 import nacl.exceptions
-import nacl.pwhash.argon2id as argon2id
 import nacl.secret
 import nacl.utils
 import rfc8785
+from nacl.pwhash import argon2id
 
 __all__ = [
     "FORMAT",
@@ -120,7 +120,9 @@ class SealedFile:
     ciphertext: bytes
 
 
-def derive_key(passphrase: str, *, salt: bytes, opslimit: int, memlimit: int) -> tuple[bytes, bytes]:
+def derive_key(
+    passphrase: str, *, salt: bytes, opslimit: int, memlimit: int
+) -> tuple[bytes, bytes]:
     """``(secretbox key, check)`` from Argon2id over the UTF-8 passphrase."""
     if not passphrase:
         raise SealedFileError("the passphrase is empty")
@@ -199,8 +201,10 @@ def read_sealed(data: bytes) -> SealedFile:
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
-        # Cut anywhere, a JSON object ends before its closing brace: the parser runs out.
-        if exc.pos >= len(text.rstrip()):
+        # This module writes a JSON object, so the file ends with its closing brace; cut
+        # anywhere before it, the brace is gone. A file that still ends with one is damaged
+        # some other way.
+        if not text.rstrip().endswith("}"):
             raise TruncatedFileError("the file ends early (truncated)") from exc
         raise SealedFormatError(f"the file is not JSON ({exc.msg})") from exc
     top = _object(document, "content")
