@@ -399,11 +399,36 @@ def test_check_refuses_an_incomplete_or_forged_certificate(done: Done, tmp_path:
     assert one_error_line(forged) == ("error: participant 3: the transcript signature is invalid")
 
 
+def test_round1_never_equivocates_and_a_key_serves_one_attempt(done: Done, tmp_path: Path) -> None:
+    # Run again (the trustee lost its output): the very same message, not a second one.
+    again = run(
+        "--passphrase-file", done.passphrase(2), "round1",
+        "--config", done.directory / "setup.json", "--key", done.key(2),
+        "--out", tmp_path / "round1-again.json",
+    )  # fmt: skip
+    assert again.returncode == 0, again.stderr
+    assert load(tmp_path / "round1-again.json") == load(done.directory / "round1-2.json")
+    # A new attempt (same trustees, same keys) is refused: fresh keys per attempt (ADR 0012).
+    setup = load(done.directory / "setup.json")
+    setup["attempt"] = 2
+    other = run(
+        "--passphrase-file", done.passphrase(2), "round1", "--config",
+        write(tmp_path / "setup-2.json", setup), "--key", done.key(2),
+        "--out", tmp_path / "round1-2.json",
+    )  # fmt: skip
+    assert "already took part in another attempt" in one_error_line(other)
+    assert not (tmp_path / "round1-2.json").exists()
+
+
 def test_bad_invocations_and_missing_files_are_one_line_errors(tmp_path: Path) -> None:
     assert one_error_line(run("shuffle")).startswith("error: argument command: invalid choice")
     assert "--out" in one_error_line(run("keygen", "--election", ELECTION))
     missing = one_error_line(run("check", "--ceremony", tmp_path / "none.json"))
     assert "No such file or directory" in missing
+    (tmp_path / "key.sealed").write_text("precious")
+    overwrite = run("keygen", "--election", ELECTION, "--out", tmp_path / "key.sealed")
+    assert "refusing to overwrite" in one_error_line(overwrite)
+    assert (tmp_path / "key.sealed").read_text() == "precious"
     (tmp_path / "bad.json").write_text("{")
     assert "not JSON" in one_error_line(run("check", "--ceremony", tmp_path / "bad.json"))
 
