@@ -45,6 +45,7 @@ import hmac
 import json
 import os
 import tempfile
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -123,12 +124,13 @@ class SealedFile:
 def derive_key(
     passphrase: str, *, salt: bytes, opslimit: int, memlimit: int
 ) -> tuple[bytes, bytes]:
-    """``(secretbox key, check)`` from Argon2id over the UTF-8 passphrase."""
+    """``(secretbox key, check)`` from Argon2id over the passphrase, in Unicode NFC and
+    UTF-8 (as RFC 8265's OpaqueString profile prepares passwords): the same passphrase typed
+    on another system, whose keyboard composes accents differently, opens the file."""
     if not passphrase:
         raise SealedFileError("the passphrase is empty")
-    output = argon2id.kdf(
-        _KEY_SIZE * 2, passphrase.encode(), salt, opslimit=opslimit, memlimit=memlimit
-    )
+    prepared = unicodedata.normalize("NFC", passphrase).encode()
+    output = argon2id.kdf(_KEY_SIZE * 2, prepared, salt, opslimit=opslimit, memlimit=memlimit)
     return output[:_KEY_SIZE], output[_KEY_SIZE:]
 
 

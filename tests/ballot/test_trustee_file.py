@@ -53,6 +53,12 @@ def test_opens_with_its_passphrase_and_reseals_without_a_second_derivation(
     assert b"static_secret" not in sealed
 
 
+def test_a_passphrase_opens_whatever_its_unicode_composition() -> None:
+    composed, decomposed = "mot de passe été 2026", "mot de passe e\u0301te\u0301 2026"
+    assert composed != decomposed
+    assert open_sealed(seal(SECRET, composed), decomposed)[0] == SECRET
+
+
 def test_a_wrong_passphrase_or_altered_salt_is_a_wrong_passphrase(sealed: bytes) -> None:
     with pytest.raises(WrongPassphraseError, match="wrong passphrase"):
         open_sealed(sealed, PASSPHRASE + "!")
