@@ -690,7 +690,12 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _parser() -> _Parser:
-    parser = _Parser(prog="parvis-trustee", description=__doc__.split("\n\n")[0])
+    parser = _Parser(
+        prog="parvis-trustee",
+        description="The trustee tool of Parvis's encrypted elections: the key ceremony "
+        "(C2SP COCKTAIL-DKG), partial decryptions with proofs, and checks. Files in, files "
+        "out; formats in docs/trustee-tool.md.",
+    )
     parser.add_argument(
         "--passphrase-file", type=Path, help="read the passphrase from this file's first line"
     )
