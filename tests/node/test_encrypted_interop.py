@@ -243,7 +243,10 @@ def node_decodes(node: Node, encodings: list[bytes]) -> list[bytes | None]:
 def test_points_are_decoded_as_strictly_as_libsodium(node: Node) -> None:
     generator = BASE.encoded
     mixed = [sodium.crypto_core_ed25519_add(generator, t) for t in TORSION[1:]]
-    # y ≥ p (non-canonical), both signs: y = p + k for every k with p + k < 2^255.
+    # y ≥ p (non-canonical), both signs: y = p + k for every k with p + k < 2^255. None of the
+    # y = k (k < 19) is a point of the prime-order subgroup, so on Ed25519 a non-canonical
+    # encoding never names a group element and the subgroup check alone refuses them too; they
+    # are here because libsodium refuses them first, and the booth must as well.
     non_canonical = [
         ((_P + k) | (sign << 255)).to_bytes(32, "little") for k in range(19) for sign in (0, 1)
     ]

@@ -12,7 +12,7 @@
 
 import { ed25519 } from '@noble/curves/ed25519.js';
 import type { EdwardsPoint } from '@noble/curves/abstract/edwards.js';
-import { bytesToNumberLE, equalBytes, numberToBytesLE } from '@noble/curves/utils.js';
+import { bytesToNumberLE, numberToBytesLE } from '@noble/curves/utils.js';
 import { sha512 } from '@noble/hashes/sha2.js';
 
 const EdPoint = ed25519.Point;
@@ -120,16 +120,15 @@ export class Point {
     if (!(data instanceof Uint8Array) || data.length !== SIZE) throw new GroupError('a point is 32 bytes');
     let ep: EdwardsPoint;
     try {
-      // zip215 = false: RFC 8032 decoding, which refuses y ≥ p and x = 0 with the sign bit
-      // set, and points off the curve.
+      // zip215 = false: RFC 8032 §5.1.3 decoding, which refuses y ≥ p and x = 0 with the sign
+      // bit set (the two non-canonical forms) and points off the curve.
       ep = EdPoint.fromBytes(data, false);
     } catch {
       throw new GroupError('not a canonical point of the prime-order group');
     }
-    // Re-encoding must give the same bytes (canonical), the point must not be of small order
-    // (which includes the identity) and multiplying it by L must give the identity (prime-order
+    // Not of small order (which includes the identity), and L·P = identity (the prime-order
     // subgroup): a point with a torsion component would let a prover hide a bit modulo 8.
-    if (!equalBytes(ep.toBytes(), data) || ep.isSmallOrder() || !ep.isTorsionFree()) {
+    if (ep.isSmallOrder() || !ep.isTorsionFree()) {
       throw new GroupError('not a canonical point of the prime-order group');
     }
     return new Point(ep, Uint8Array.from(data));
