@@ -376,6 +376,30 @@ def test_node_refuses_to_prove_a_false_statement(node: Node) -> None:
     assert answer.get("name") == "RangeError"
 
 
+@pytest.mark.parametrize(("message", "claimed"), [(2, 1), (2, 0), (-1, 0)])
+def test_a_cheating_booth_cannot_prove_a_cell_outside_zero_one(
+    node: Node, message: int, claimed: int
+) -> None:
+    """The booth's prover without its honesty check (proveClaimed, what encryptCell uses),
+    run on a false claim, yields a proof Python refuses: the check is not what keeps a cell a
+    0/1 cell, the proof is."""
+    key = election_key()
+    answer = node.ok(
+        "prove_claimed",
+        context=wire_context(CONTEXT),
+        key=b64u(key.encoded),
+        message=message,
+        claimed=claimed,
+        kind="zero-one",
+        lo=0,
+        hi=1,
+    )
+    ciphertext = Ciphertext.from_bytes(unb64u(answer["ciphertext"]))
+    proof = decode_zero_one(unb64u(answer["proof"]))
+    with pytest.raises(ProofError):
+        verify_zero_one(CONTEXT, key=key, ciphertext=ciphertext, proof=proof)
+
+
 # -- proofs made in Python, checked in Node -------------------------------------------------------
 
 

@@ -157,6 +157,15 @@ export class Point {
     return new Point(this.ep.negate());
   }
 
+  /** This point with fixed-window tables cached (window 6, @noble/curves' precompute): later
+   *  multiplications of it cost about a fifth. For the election key, which every cell of a
+   *  ballot multiplies two or three times; measured in Node 20 on this project's machine: the
+   *  tables take ~14 ms once, a multiplication drops from ~0.9 ms to ~0.2 ms. */
+  withTables(): this {
+    if (!this.ep.is0()) this.ep.precompute(6, false);
+    return this;
+  }
+
   /** scalar · this, in constant time (for the prover's secret nonces and witnesses). */
   times(scalar: Scalar): Point {
     return scalar.isZero() ? IDENTITY : new Point(this.ep.multiply(scalar.value));

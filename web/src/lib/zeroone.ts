@@ -6,7 +6,7 @@
 
 import { encrypt, type Ciphertext } from './elgamal.js';
 import { Scalar, type Point } from './group.js';
-import { DisjunctiveProof, proveRange, verifyRange } from './range.js';
+import { DisjunctiveProof, proveClaimed, proveRange, verifyRange } from './range.js';
 import type { Context } from './transcript.js';
 
 /** The transcript kind of a cell's proof. */
@@ -39,7 +39,8 @@ export function decodeZeroOne(data: Uint8Array): DisjunctiveProof {
   return DisjunctiveProof.fromBytes(data, 2);
 }
 
-/** A cell as the booth makes it: a fresh CSPRNG nonce, the ciphertext and its 0/1 proof. */
+/** A cell as the booth makes it: a fresh CSPRNG nonce, the ciphertext and its 0/1 proof.
+ *  Call key.withTables() once per ballot first: every cell multiplies the key. */
 export function encryptCell(
   context: Context,
   key: Point,
@@ -49,5 +50,6 @@ export function encryptCell(
   let nonce = rng();
   while (nonce.isZero()) nonce = rng(); // probability 2^-252; encrypt refuses a zero nonce
   const ciphertext = encrypt(bit, key, nonce);
-  return { ciphertext, proof: proveZeroOne(context, { key, ciphertext, bit, nonce, rng }) };
+  const proof = proveClaimed(context, { key, ciphertext, message: bit, nonce, lo: 0, hi: 1, kind: ZERO_ONE_KIND, rng });
+  return { ciphertext, proof };
 }
