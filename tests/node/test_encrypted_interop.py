@@ -470,11 +470,16 @@ def test_a_range_on_a_homomorphic_sum_of_node_cells_is_checked_by_both(node: Nod
     proof = prove_range(
         CONTEXT, key=key, ciphertext=total, message=sum(bits), nonce=nonce, lo=1, hi=4
     ).to_bytes()
-    common = {"key": key, "ciphertext": total.to_bytes(), "kind": "range", "lo": 1, "hi": 4}
-    assert node_verifies(node, CONTEXT, proof=proof, **common) == {"ok": True}
-    answer = node_verifies(node, CONTEXT, proof=flip_response(proof, 2), **common)
-    assert answer["name"] == "ProofError"
-    answer = node_verifies(node, OTHER_VK, proof=proof, **common)
+    summed = total.to_bytes()
+
+    def node_checks(context: Context, proof: bytes) -> dict[str, Any]:
+        return node_verifies(
+            node, context, key=key, ciphertext=summed, proof=proof, kind="range", lo=1, hi=4
+        )
+
+    assert node_checks(CONTEXT, proof) == {"ok": True}
+    assert node_checks(CONTEXT, flip_response(proof, 2))["name"] == "ProofError"
+    answer = node_checks(OTHER_VK, proof)
     assert answer["name"] == "ProofError"
 
 
