@@ -139,10 +139,11 @@ export class Point {
     return scalar.isZero() ? IDENTITY : new Point(EdPoint.BASE.multiply(scalar.value));
   }
 
-  /** The canonical 32-byte encoding (computed once: it costs a field inversion). */
+  /** The canonical 32-byte encoding (computed once: it costs a field inversion). A copy, so
+   *  no caller can change what the point says it is. */
   get encoded(): Uint8Array {
     if (this.#encoded === undefined) this.#encoded = this.ep.toBytes();
-    return this.#encoded;
+    return Uint8Array.from(this.#encoded);
   }
 
   add(other: Point): Point {
@@ -159,8 +160,8 @@ export class Point {
 
   /** This point with fixed-window tables cached (window 6, @noble/curves' precompute): later
    *  multiplications of it cost about a fifth. For the election key, which every cell of a
-   *  ballot multiplies two or three times; measured in Node 20 on this project's machine: the
-   *  tables take ~14 ms once, a multiplication drops from ~0.9 ms to ~0.2 ms. */
+   *  ballot multiplies two or three times. Measured in Node 20 on this project's shared machine:
+   *  the tables take 14–25 ms once; a multiplication of the key drops from ~0.9 ms to ~0.2 ms. */
   withTables(): this {
     if (!this.ep.is0()) this.ep.precompute(6, false);
     return this;
