@@ -160,8 +160,8 @@ export class Point {
 
   /** This point with fixed-window tables cached (window 6, @noble/curves' precompute): later
    *  multiplications of it cost about a fifth. For the election key, which every cell of a
-   *  ballot multiplies two or three times. Measured in Node 20 on this project's shared machine:
-   *  the tables take 14–25 ms once; a multiplication of the key drops from ~0.9 ms to ~0.2 ms. */
+   *  ballot multiplies two or three times. Measured in Node 20 (bench/booth_cells.py, CPU time):
+   *  the tables cost ~7 ms once and bring a cell's encryption and proof from ~5 ms to ~3 ms. */
   withTables(): this {
     if (!this.ep.is0()) this.ep.precompute(6, false);
     return this;
