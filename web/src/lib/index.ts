@@ -9,3 +9,8 @@ export * from './rules.js';
 export * from './right.js';
 export * from './issuance.js';
 export * from './receipt.js';
+export * from './group.js';
+export * from './transcript.js';
+export * from './elgamal.js';
+export * from './range.js';
+export * from './zeroone.js';
