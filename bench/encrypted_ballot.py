@@ -96,8 +96,10 @@ def _floor_counts(question: Question) -> tuple[int, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reps", type=int, default=7)
+    parser.add_argument("--reps", type=int, default=None, help="repetitions (median)")
+    parser.add_argument("--quick", action="store_true", help="fewer repetitions (make bench)")
     args = parser.parse_args()
+    args.reps = args.reps or (3 if args.quick else 7)
     scalar = Scalar.random()
     variable = _median(lambda: BASE * scalar, args.reps, 500)
     fixed = _median(lambda: Point.base_times(scalar), args.reps, 500)
