@@ -400,7 +400,9 @@ class OidcService:
                 "sid": row.sid,
                 "events": {BACKCHANNEL_EVENT: {}},
             }
-            token = self.provider.sign(session, client, claims, typ="logout+jwt")
+            token = self.provider.sign(
+                session, claims, alg=client.id_token_signed_response_alg, typ="logout+jwt"
+            )
             notices.append(LogoutNotice(client.client_id, client.backchannel_logout_uri, token))
         return notices
 

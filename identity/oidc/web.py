@@ -522,9 +522,10 @@ async def _userinfo(request: Request, ctx: CtxDep) -> Response:
             if client is None:
                 return _bearer_error("invalid_token")
             claims = service.userinfo(db, row, client)
-            if client.userinfo_signed_response_alg:
+            alg = client.userinfo_signed_response_alg
+            if alg:
                 claims.update(signed_userinfo_claims(service.provider, client))
-                jwt_value = service.provider.sign(db, client, claims)
+                jwt_value = service.provider.sign(db, claims, alg=alg)
                 return Response(
                     jwt_value, media_type="application/jwt", headers={"Cache-Control": "no-store"}
                 )
