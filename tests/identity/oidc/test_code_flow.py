@@ -227,3 +227,27 @@ def test_request_objects_are_refused_not_ignored(
     doc = code_flow.browser.get("/.well-known/openid-configuration").json()
     assert doc["request_parameter_supported"] is False
     assert doc["request_uri_parameter_supported"] is False
+
+
+def test_no_consent_is_asked_for_an_email_that_cannot_be_released(
+    code_flow: CodeFlow, browser: TestClient, ctx: AppContext
+) -> None:
+    """GDPR Art. 4(11), 7: consent is asked for a processing that can happen. Without
+    ``email`` in ``PARVIS_FC_SCOPES`` (the default) Parvis never holds an address, so the
+    consent screen does not ask to share one, and no grant or consent records it."""
+    from identity.oidc.tables import OidcGrantRow
+
+    assert "email" not in ctx.settings.fc_scopes.split()
+    platform = register(ctx, scopes=("openid", "eligibility", "age", "email"))
+    page = code_flow.page(platform, scope="openid eligibility age email", ui_locales="fr")
+    assert page.status_code == 200, page.text
+    assert 'data-scope="age"' in page.text
+    assert 'data-scope="email"' not in page.text
+    assert "adresse électronique" not in page.text
+    response = code_flow.consent(page)
+    assert response.status_code == 302, response.text
+    body = code_flow.exchange(platform, query(response.headers["location"])["code"]).json()
+    assert "email" not in bearer(browser, body["access_token"]).json()
+    with ctx.db.read_session() as db:
+        [grant] = db.query(OidcGrantRow).all()
+    assert "email" not in grant.groups.split()
