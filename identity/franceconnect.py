@@ -39,6 +39,7 @@ __all__ = [
     "acr_satisfies",
     "at_hash",
     "check_id_token_claims",
+    "check_id_token_type",
     "claims_for_scopes",
     "is_cog_commune",
     "parse_identity",
@@ -177,6 +178,23 @@ def at_hash(access_token: str, alg: str) -> str:
         raise ValueError(f"unsupported alg {alg!r}")
     digest = hashlib.sha256(access_token.encode("ascii")).digest()
     return base64.urlsafe_b64encode(digest[:16]).rstrip(b"=").decode("ascii")
+
+
+#: ``typ`` header values an ID token may carry: RFC 7519 §5.1 recommends ``JWT`` (and media
+#: types may drop their ``application/`` prefix, RFC 7515 §4.1.9); none at all is usual.
+ID_TOKEN_TYPES = frozenset({"jwt", "application/jwt"})
+
+
+def check_id_token_type(header: Mapping[str, Any]) -> None:
+    """Explicit typing (RFC 8725 §3.11): a JWT typed as another kind of token — an access
+    token (``at+jwt``, RFC 9068 §2.1, which §4 forbids using as anything else), a logout
+    token (``logout+jwt``) — is not an ID token, whoever signed it. Only ``JWT`` or no
+    ``typ`` passes (compared case-insensitively, RFC 7515 §4.1.9)."""
+    typ = header.get("typ")
+    if typ is None:
+        return
+    if not isinstance(typ, str) or typ.lower() not in ID_TOKEN_TYPES:
+        raise TokenValidationError("the token is not typed as an ID token", reason="typ")
 
 
 def check_id_token_claims(

@@ -8,10 +8,12 @@ change (franceconnect.md, first paragraph). The flow, in order:
    be the configured one (a mix-up defence, RFC 9207 §2.4 in spirit);
 2. :meth:`FranceConnectClient.begin`: ≥ 32-character random ``state`` and ``nonce``,
    ``acr_values=eidas1``, code flow (Authlib builds the URI);
-3. :meth:`FranceConnectClient.finish`: ``state`` checked first (constant time); an OAuth
+3. :meth:`FranceConnectClient.finish`: ``state`` checked first (constant time), then the
+   response's ``iss`` when present (RFC 9207 §2.4); an OAuth
    ``error`` becomes :class:`FranceConnectRefusedError`; code exchange with
    ``client_secret_post``; ID token verified (joserfc: ``kid`` → key, one JWKS re-fetch on an
-   unknown ``kid``, ES256/RS256 only) and its claims checked (:mod:`identity.franceconnect`);
+   unknown ``kid``, ES256/RS256 only), its ``typ`` (none or ``JWT``) and its claims checked
+   (:mod:`identity.franceconnect`);
    userinfo fetched as ``application/jwt``, verified the same way, its ``sub`` equal to the
    ID token's; the identity pivot parsed, with the e-mail address when ``email`` is among
    the scopes (:class:`FranceConnectIdentity`);
@@ -50,6 +52,7 @@ from identity.franceconnect import (
     IdentityPivot,
     SignedClaims,
     check_id_token_claims,
+    check_id_token_type,
     claims_for_scopes,
     parse_identity,
     token_header,
@@ -286,6 +289,17 @@ class FranceConnectClient:
         returned = params.get("state", "")
         if not state or not hmac.compare_digest(returned.encode(), state.encode()):
             raise StateMismatchError("state does not match this browser's request", reason="state")
+        # RFC 9207 §2.4: when the response names its issuer, it must be ours exactly —
+        # on an error response too — or the response is rejected before the code is used
+        # (a mix-up: the code would be another provider's). Checked after the state, which
+        # binds the response to this browser first; FranceConnect does not always send it.
+        if "iss" in params and not hmac.compare_digest(
+            params["iss"].encode(), self.config.issuer.encode()
+        ):
+            raise TokenValidationError(
+                "the authorization response names another issuer",
+                reason="authorization-response:iss",
+            )
         if "error" in params:
             error = params["error"]
             raise FranceConnectRefusedError(
@@ -299,6 +313,7 @@ class FranceConnectClient:
         id_token = tokens["id_token"]
         access_token = tokens["access_token"]
         claims = self.verify(id_token)
+        check_id_token_type(token_header(id_token))
         check_id_token_claims(
             claims,
             issuer=self.config.issuer,

@@ -42,18 +42,63 @@ def _ctx() -> Iterator[AppContext]:
 @client_app.command("create")
 @one_line_errors
 def create(  # noqa: PLR0917 - typer maps each parameter to a CLI option
-    client_id: str,
-    name: Annotated[str, typer.Option(help="name shown to citizens")],
-    redirect_uri: Annotated[list[str], typer.Option(help="exact redirect URI (repeat)")] = [],  # noqa: B006 - typer's idiom
-    post_logout_redirect_uri: Annotated[list[str], typer.Option()] = [],  # noqa: B006
-    scope: Annotated[list[str], typer.Option(help="allowed scope (repeat)")] = [],  # noqa: B006
-    auth_method: Annotated[str, typer.Option()] = "client_secret_basic",
-    id_token_alg: Annotated[str, typer.Option()] = "RS256",  # noqa: S107 - an algorithm name
-    userinfo_alg: Annotated[str | None, typer.Option()] = None,
-    sector_identifier: Annotated[str | None, typer.Option()] = None,
-    backchannel_logout_uri: Annotated[str | None, typer.Option()] = None,
-    jwks_file: Annotated[str | None, typer.Option(help="public JWKS for private_key_jwt")] = None,
-    purpose: Annotated[list[str], typer.Option(help="GROUP=PURPOSE_ID (repeat)")] = [],  # noqa: B006
+    client_id: Annotated[
+        str, typer.Argument(help="3 to 48 lowercase letters, digits or '-'", show_default=False)
+    ],
+    name: Annotated[str, typer.Option(help="name shown to citizens on the consent screen")],
+    redirect_uri: Annotated[
+        list[str],
+        typer.Option(
+            help="redirect URI, compared by exact string match; https only (http on "
+            "loopback outside production), no fragment, no wildcard (repeat)"
+        ),
+    ] = [],  # noqa: B006 - typer's idiom
+    post_logout_redirect_uri: Annotated[
+        list[str],
+        typer.Option(
+            help="where /logout may send the citizen back; same rules as --redirect-uri (repeat)"
+        ),
+    ] = [],  # noqa: B006
+    scope: Annotated[
+        list[str],
+        typer.Option(help="allowed scope (repeat); default: openid eligibility age"),
+    ] = [],  # noqa: B006
+    auth_method: Annotated[
+        str,
+        typer.Option(
+            help="token endpoint authentication: client_secret_basic, client_secret_post, "
+            "private_key_jwt (needs --jwks-file) or none (public client: PKCE required, "
+            "no revocation, introspection or api:* scopes)"
+        ),
+    ] = "client_secret_basic",
+    id_token_alg: Annotated[
+        str, typer.Option(help="ID token (and logout token) signature: RS256 or ES256")
+    ] = "RS256",  # noqa: S107 - an algorithm name
+    userinfo_alg: Annotated[
+        str | None,
+        typer.Option(help="unset: UserInfo as JSON; RS256 or ES256: UserInfo as a signed JWT"),
+    ] = None,
+    sector_identifier: Annotated[
+        str | None,
+        typer.Option(
+            help="URL or host of the pairwise sector (default: the redirect URIs' host); "
+            "platforms of one sector see the same sub"
+        ),
+    ] = None,
+    backchannel_logout_uri: Annotated[
+        str | None,
+        typer.Option(help="where logout tokens are POSTed (OpenID Back-Channel Logout 1.0)"),
+    ] = None,
+    jwks_file: Annotated[
+        str | None, typer.Option(help="file of the client's public JWKS, for private_key_jwt")
+    ] = None,
+    purpose: Annotated[
+        list[str],
+        typer.Option(
+            help="GROUP=PURPOSE_ID: the consent-registry purpose of a claim group; "
+            "access=PURPOSE_ID records each UserInfo read (repeat)"
+        ),
+    ] = [],  # noqa: B006
 ) -> None:
     """Register a platform; prints its secret once."""
     from identity.oidc.admin import parse_jwks, register_client

@@ -18,6 +18,8 @@ MESSAGES = {
     "Go back to the platform and start again; if this keeps happening, contact the platform.": "Revenez sur la plateforme et recommencez ; si le problème persiste, contactez la plateforme.",
     "Sign-in request refused": "Demande de connexion refusée",
     "You have been signed out of the platform. Sign out of Parvis and FranceConnect too:": "Vous êtes déconnecté de la plateforme. Déconnectez-vous aussi de Parvis et de FranceConnect :",
+    "This signs you out in this browser only: your other browsers and devices stay signed in.": "La déconnexion ne vaut que pour ce navigateur : vos autres navigateurs et appareils restent connectés.",
+    "Return to the platform": "Revenir à la plateforme",
     "Connected platforms": "Plateformes connectées",
     "Disconnect this platform": "Déconnecter cette plateforme",
     "You have not signed in to any platform with Parvis.": "Vous ne vous êtes connecté à aucune plateforme avec Parvis.",

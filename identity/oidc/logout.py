@@ -19,7 +19,7 @@ from identity.oidc.claims import CLAIM_GROUPS
 from identity.oidc.clients import Client
 from identity.oidc.service import OidcService, oidc_from
 from identity.oidc.starlette import FormBodyError, read_request
-from identity.oidc.web import error_page
+from identity.oidc.web import SIDS_KEY, error_page
 from parvis.kernel.context import AppContext
 from parvis.kernel.principal import Citizen
 from parvis.kernel.web import check_csrf, get_ctx, render, web_session
@@ -141,7 +141,10 @@ async def _logout(request: Request, ctx: CtxDep) -> Response:
         session.extra[PENDING_KEY] = {"skip": checked.client_id, "back": checked.back}
         with ctx.db.write_session() as db:
             ctx.sessions.save(db, session)
-        return render(request, "identity/oidc/logout.html", {"action": CONFIRM_PATH})
+        # RP-Initiated Logout 1.0 §2: the End-User may decline the OP's logout; the way
+        # back is the platform's registered URI (validated by _check), never the request's.
+        values = {"action": CONFIRM_PATH, "back": checked.back}
+        return render(request, "identity/oidc/logout.html", values)
     if checked.back:
         return RedirectResponse(checked.back, status_code=303)
     return render(request, "identity/logged_out.html", {"confirmed": False})
@@ -156,8 +159,9 @@ CONFIRM_PATH = "/logout/confirmer"
 def confirm_logout(
     request: Request, ctx: CtxDep, csrf_token: Annotated[str, Form()] = ""
 ) -> Response:
-    """The citizen confirmed: end every platform session (logout tokens sent in the
-    background once committed) and every access token, then identity's sign-out (Parvis,
+    """The citizen confirmed: end the platform sessions started from this browser (logout
+    tokens sent in the background once committed) and their access tokens (ADR 0013),
+    then identity's sign-out (Parvis,
     then FranceConnect's ``/session/end``), which comes back through :data:`RETURN_PATH`."""
     from identity.pages import sign_out
 
@@ -170,11 +174,15 @@ def confirm_logout(
     skip, back = pending.get("skip"), pending.get("back")
     service = oidc_from(ctx)
     citizen = session.principal.pseudonym
+    # ADR 0013: the sign-out of this browser ends the platform sessions started from it,
+    # and only those; the citizen's other browsers stay signed in to Parvis and to theirs.
+    known = session.extra.pop(SIDS_KEY, None)
+    sids = [v for v in known.values() if isinstance(v, str)] if isinstance(known, dict) else []
     with ctx.db.write_session() as db:
         notices = service.end_sessions(
-            db, citizen=citizen, skip=skip if isinstance(skip, str) else None
+            db, citizen=citizen, skip=skip if isinstance(skip, str) else None, sids=sids
         )
-        service.end_web_sessions_tokens(db, citizen)
+        service.revoke_session_tokens(db, citizen, sids)
         if isinstance(back, str) and back:
             # identity's continuation accepts local paths only (no open redirect): the
             # registered URI waits in the session and RETURN_PATH sends the browser there.

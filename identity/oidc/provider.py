@@ -36,6 +36,7 @@ from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oauth2.rfc9207 import IssuerParameter
 from authlib.oidc.core import grants as oidc_grants
+from authlib.oidc.core.errors import RequestNotSupportedError, RequestURINotSupportedError
 from joserfc import jwk
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
@@ -261,11 +262,15 @@ class Provider(StarletteAuthorizationServer):  # StarletteAuthorizationServer ca
         return row
 
     def sign(
-        self, session: Session, client: Client, claims: dict[str, Any], *, typ: str | None = None
+        self, session: Session, claims: dict[str, Any], *, alg: str, typ: str | None = None
     ) -> str:
+        """A JWT signed with the active key of ``alg``. The caller names the algorithm the
+        client registered for *this* kind of token (OpenID Connect Dynamic Client
+        Registration 1.0 §2: ``id_token_signed_response_alg`` for ID and logout tokens,
+        ``userinfo_signed_response_alg`` for UserInfo responses): there is no default, so
+        one cannot stand in for the other."""
         from joserfc import jwt
 
-        alg = client.id_token_signed_response_alg
         key = self.keys.signing_key(session, alg)
         header: dict[str, Any] = {"alg": alg, "kid": key.kid}
         if typ:
@@ -293,6 +298,22 @@ class _AuthorizationCode(grants.AuthorizationCodeGrant):  # type: ignore[misc]
         "client_assertion_jwt",
         "none",
     ]
+
+    def validate_authorization_request(self) -> str:
+        """OpenID Connect Core §6.1 and §6.2: the OP does not support request objects
+        (discovery says ``request_parameter_supported`` and ``request_uri_parameter_supported``
+        are false), and §3.1.2.6 names the answers: ``request_not_supported`` and
+        ``request_uri_not_supported``. Ignoring the parameter instead would issue a code for
+        parameters the client did not mean (the request object's values take precedence,
+        §6.3.3). Checked once the redirect URI is known, so that the error is redirected."""
+        redirect_uri: str = super().validate_authorization_request()
+        data = self.request.payload.data
+        state = self.request.payload.state
+        if "request" in data:
+            raise RequestNotSupportedError(state=state, redirect_uri=redirect_uri)
+        if "request_uri" in data:
+            raise RequestURINotSupportedError(state=state, redirect_uri=redirect_uri)
+        return redirect_uri
 
     @staticmethod
     def validate_authorization_redirect_uri(request: Any, client: Client) -> str:

@@ -16,6 +16,7 @@ import logging
 import secrets
 import threading
 import time
+from collections.abc import Collection
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -244,6 +245,15 @@ class OidcService:
         platform's grants keep nothing in the vault."""
         identity.service_from(self.ctx).prune_released_for_client(session, client_id)
 
+    def obtainable(self, scopes: set[str]) -> set[str]:
+        """``scopes`` without the identity groups Parvis cannot have: a group of
+        :data:`RELEASED_GROUPS` counts only when every FranceConnect claim it releases is
+        asked of FranceConnect (``PARVIS_FC_SCOPES``). Consent is asked for a processing
+        that can take place (GDPR Art. 4(11): "specific, informed"); asking to share an
+        address Parvis never receives would misinform the citizen."""
+        asked = set(self.ctx.settings.fc_scopes.split())
+        return {s for s in scopes if s not in RELEASED_GROUPS or set(RELEASED_GROUPS[s]) <= asked}
+
     def missing_consent(
         self, session: Session, citizen: str, client: Client, scopes: set[str]
     ) -> list[str]:
@@ -376,13 +386,18 @@ class OidcService:
         citizen: str,
         client_id: str | None = None,
         skip: str | None = None,
+        sids: Collection[str] | None = None,
     ) -> list[LogoutNotice]:
-        """End the citizen's platform sessions; the logout tokens to send after commit."""
+        """End the citizen's platform sessions (only those named in ``sids`` when given:
+        the ones started from one browser, ADR 0013); the logout tokens to send after
+        commit."""
         query = select(OidcSessionRow).where(
             OidcSessionRow.citizen == citizen, OidcSessionRow.ended_at.is_(None)
         )
         if client_id is not None:
             query = query.where(OidcSessionRow.client_id == client_id)
+        if sids is not None:
+            query = query.where(OidcSessionRow.sid.in_(list(sids)))
         now = self.ctx.clock.now()
         notices = []
         for row in session.scalars(query):
@@ -400,7 +415,9 @@ class OidcService:
                 "sid": row.sid,
                 "events": {BACKCHANNEL_EVENT: {}},
             }
-            token = self.provider.sign(session, client, claims, typ="logout+jwt")
+            token = self.provider.sign(
+                session, claims, alg=client.id_token_signed_response_alg, typ="logout+jwt"
+            )
             notices.append(LogoutNotice(client.client_id, client.backchannel_logout_uri, token))
         return notices
 
@@ -502,12 +519,33 @@ class OidcService:
         """How long a retired key stays published: its longest-lived token, plus margin."""
         return timedelta(seconds=2 * ID_TOKEN_SECONDS)
 
-    def end_web_sessions_tokens(self, session: Session, citizen: str) -> None:
+    def revoke_session_tokens(self, session: Session, citizen: str, sids: Collection[str]) -> None:
+        """Revoke the access tokens issued from the platform sessions ``sids`` (through the
+        code each token was exchanged for): a browser's sign-out ends what was started
+        from it, and only that (ADR 0013)."""
+        if not sids:
+            return
+        codes = select(OidcCodeRow.code_hash).where(OidcCodeRow.sid.in_(list(sids)))
         session.execute(
             update(OidcTokenRow)
-            .where(OidcTokenRow.citizen == citizen, OidcTokenRow.revoked_at.is_(None))
+            .where(
+                OidcTokenRow.citizen == citizen,
+                OidcTokenRow.revoked_at.is_(None),
+                OidcTokenRow.code_hash.in_(codes),
+            )
             .values(revoked_at=self.ctx.clock.now())
         )
+
+    def browser_sid(self, session: Session, known: str | None) -> str:
+        """The ``sid`` (Back-Channel Logout 1.0 §2.1) of a platform session started from
+        one browser: ``known`` (kept in that browser's Parvis session) while its session
+        row is open, a fresh one otherwise (after a logout, the next sign-in at the
+        platform is a new session)."""
+        if known:
+            row = session.get(OidcSessionRow, known)
+            if row is None or row.ended_at is None:
+                return known
+        return secrets.token_urlsafe(16)
 
     @staticmethod
     def dumps(value: Any) -> str:

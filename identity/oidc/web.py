@@ -303,8 +303,9 @@ async def _authorize(  # noqa: PLR0911 - one return per OpenID Connect Core §3.
         return _send_to_login(ctx, request, params)
     client = grant.request.client
     # RFC 6749 §3.3: only the scopes registered for the client (Authlib's request.scope);
-    # the consent screen, the decision and the code all use this set.
-    scopes = set(client.get_allowed_scope(grant.request.payload.scope).split())
+    # the consent screen and the decision use this set, without the groups Parvis cannot
+    # obtain from FranceConnect (never asked for, never granted).
+    scopes = service.obtainable(set(client.get_allowed_scope(grant.request.payload.scope).split()))
     try:
         acr = acr_to_release(claims_request(params.get("claims", "")), user.acr)
     except UnmetAcrError:
@@ -338,12 +339,38 @@ async def _authorize(  # noqa: PLR0911 - one return per OpenID Connect Core §3.
             )
             return to_response(result)
     end_user = EndUser(
-        pseudonym=user.pseudonym, auth_time=user.auth_time, acr=acr, sector=client.sector
+        pseudonym=user.pseudonym,
+        auth_time=user.auth_time,
+        acr=acr,
+        sid=_browser_sid(ctx, request, client.client_id),
+        sector=client.sector,
     )
     result = await run_in_threadpool(
         _run, ctx, lambda: provider.create_authorization_response(oauth, end_user, grant)
     )
     return to_response(result)
+
+
+#: ``session.extra`` key: the ``sid`` of each platform session started from this browser,
+#: by client id; a sign-out in this browser ends those and no other (ADR 0013).
+SIDS_KEY = "oidc_sids"
+
+
+def _browser_sid(ctx: AppContext, request: Request, client_id: str) -> str:
+    """The platform session of this browser at ``client_id`` (one ``sid`` per browser and
+    platform, Back-Channel Logout 1.0 §2.1), remembered in the Parvis session so that a
+    sign-out in this browser can name it (ADR 0013)."""
+    session = web_session(request, ctx)
+    assert session is not None, "called for a signed-in citizen only"
+    known = session.extra.get(SIDS_KEY)
+    sids: dict[str, str] = dict(known) if isinstance(known, dict) else {}
+    with ctx.db.write_session() as db:
+        sid = oidc_from(ctx).browser_sid(db, sids.get(client_id))
+        if sids.get(client_id) != sid:
+            sids[client_id] = sid
+            session.extra[SIDS_KEY] = sids
+            ctx.sessions.save(db, session)
+    return sid
 
 
 def _with_iss(ctx: AppContext, result: Any) -> Any:
@@ -522,9 +549,10 @@ async def _userinfo(request: Request, ctx: CtxDep) -> Response:
             if client is None:
                 return _bearer_error("invalid_token")
             claims = service.userinfo(db, row, client)
-            if client.userinfo_signed_response_alg:
+            alg = client.userinfo_signed_response_alg
+            if alg:
                 claims.update(signed_userinfo_claims(service.provider, client))
-                jwt_value = service.provider.sign(db, client, claims)
+                jwt_value = service.provider.sign(db, claims, alg=alg)
                 return Response(
                     jwt_value, media_type="application/jwt", headers={"Cache-Control": "no-store"}
                 )

@@ -316,6 +316,11 @@ class Settings(BaseSettings):
                 raise ValueError(f"PARVIS_{name.upper()}: must be an absolute http(s) URL")
         if self.fc_issuer.endswith("/"):
             raise ValueError("PARVIS_FC_ISSUER: must not end with a slash")
+        if self.mode is Mode.PRODUCTION and self.fc_issuer.startswith("http://"):
+            # RFC 9700 §2.6 (TLS for every exchange with the authorization server): over
+            # plain HTTP anyone on the path could serve its own discovery, keys and tokens.
+            # The local demo's sandbox (http://127.0.0.1) exists outside production only.
+            raise ValueError("PARVIS_FC_ISSUER: must be an https URL in production mode")
         if "openid" not in self.fc_scopes.split():
             raise ValueError("PARVIS_FC_SCOPES: must contain openid")
         return self

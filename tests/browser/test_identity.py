@@ -108,3 +108,51 @@ def test_cancel_at_the_sandbox_shows_a_clear_page(page: Page, demo_server: Serve
     page.locator("#cancel").click()
     expect(page.get_by_role("alert")).to_contain_text("Vous avez annulé la connexion")
     assert_accessible(page)
+
+
+def test_platform_logout_offers_to_return_or_to_sign_out(
+    page: Page, demo_server: ServerProcess
+) -> None:
+    """RP-initiated logout without ``id_token_hint`` (ADR 0013): the confirmation page, in
+    French, offers to return to the platform (still signed in to Parvis) or to sign out of
+    Parvis and FranceConnect in this browser."""
+    from identity.oidc.clients import Registration
+    from identity.oidc.service import oidc_from
+
+    back = demo_server.url + "/"
+    ctx = build_context(
+        load_settings(
+            mode="test",
+            database_url=demo_server.env["PARVIS_DATABASE_URL"],
+            data_dir=demo_server.env["PARVIS_DATA_DIR"],
+            public_url=demo_server.url,
+        )
+    )
+    try:
+        registration = Registration(
+            client_id="plateforme-logout",
+            name="Plateforme de test",
+            redirect_uris=(demo_server.url + "/cb",),
+            post_logout_redirect_uris=(back,),
+            allow_loopback_http=True,
+        )
+        with ctx.db.write_session() as db:
+            oidc_from(ctx).clients.create(db, registration)
+    finally:
+        ctx.db.dispose()
+    logout = f"{demo_server.url}/logout?client_id=plateforme-logout&state=s1"
+    sign_in(page, demo_server, "test")
+
+    page.goto(f"{logout}&post_logout_redirect_uri={back}")
+    assert_accessible(page)
+    expect(page.locator("#back-to-platform")).to_have_text("Revenir à la plateforme")
+    page.locator("#back-to-platform").click()
+    expect(page).to_have_url(back + "?state=s1")
+    page.goto(demo_server.url + "/mon-compte")
+    expect(page).to_have_url(demo_server.url + "/mon-compte")  # still signed in
+
+    page.goto(f"{logout}&post_logout_redirect_uri={back}")
+    page.get_by_role("button", name="Se déconnecter").click()
+    expect(page).to_have_url(back + "?state=s1")
+    page.goto(demo_server.url + "/mon-compte")
+    expect(page).to_have_url(demo_server.url + "/connexion")

@@ -507,3 +507,57 @@ def test_unreachable_provider(fc_clock: FixedClock) -> None:
         with pytest.raises(ProviderUnavailableError) as caught:
             rp.begin()
         assert caught.value.reason == "transport"
+
+
+# -- authorization response issuer (RFC 9207) and token typing (RFC 8725 §3.11) -----------
+
+
+def test_authorization_response_from_another_issuer_is_refused(
+    rp: FranceConnectClient, sandbox_http: TestClient
+) -> None:
+    """RFC 9207 §2.4: "If the value does not exactly match the expected issuer identifier
+    …, the client MUST reject the authorization response and MUST NOT proceed with the
+    authorization grant." Refused before the code is used (it still works afterwards), and
+    on an error response too; the right ``iss`` is accepted."""
+    request = rp.begin(prompt="login")
+    params = browse(sandbox_http, request.url, "test")
+    for wrong in ("https://attacker.example/api/v2", SANDBOX_ISSUER + "/", ""):
+        with pytest.raises(TokenValidationError) as caught:
+            rp.finish({**params, "iss": wrong}, state=request.state, nonce=request.nonce)
+        assert caught.value.reason == "authorization-response:iss"
+    refusal = {"error": "access_denied", "state": request.state, "iss": "https://attacker.example"}
+    with pytest.raises(TokenValidationError) as caught:
+        rp.finish(refusal, state=request.state, nonce=request.nonce)
+    assert caught.value.reason == "authorization-response:iss"
+    result = rp.finish({**params, "iss": SANDBOX_ISSUER}, state=request.state, nonce=request.nonce)
+    assert result.pivot.family_name == "DUBOIS"
+
+
+@pytest.mark.parametrize("typ", ["at+jwt", "application/at+jwt", "logout+jwt"])
+def test_an_id_token_typed_as_another_token_is_refused(
+    rp: FranceConnectClient, sandbox_http: TestClient, lone_sandbox: Sandbox, typ: str
+) -> None:
+    """Token confusion (RFC 8725 §3.11, RFC 9068 §4): a JWT whose header types it as an
+    access token (``at+jwt``) or any other kind of token is not an ID token, even when
+    FranceConnect's key signed it and its claims would pass. Driven through the token
+    endpoint's answer, as an impostor in the middle would serve it."""
+    original = sandbox_http.post
+
+    def post(url: str, **kw: Any) -> httpx.Response:
+        response = original(url, **kw)
+        if not url.endswith("/token") or response.status_code != 200:
+            return response
+        body = response.json()
+        client = lone_sandbox.clients["fs-es256"]
+        key = lone_sandbox.keys.for_alg(client.alg)
+        claims = jwt.decode(body["id_token"], key).claims
+        header = {"alg": client.alg, "kid": key.kid, "typ": typ}
+        body["id_token"] = jwt.encode(header, claims, key)
+        return httpx.Response(200, json=body, headers={"content-type": "application/json"})
+
+    request = rp.begin(prompt="login")
+    params = browse(sandbox_http, request.url, "test")
+    rp.http = type("Shim", (), {"get": sandbox_http.get, "post": staticmethod(post)})()  # type: ignore[assignment]
+    with pytest.raises(TokenValidationError) as caught:
+        rp.finish(params, state=request.state, nonce=request.nonce)
+    assert caught.value.reason == "typ"

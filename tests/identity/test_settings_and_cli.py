@@ -80,3 +80,33 @@ def test_fc_sandbox_command_serves_the_sandbox_alone(tmp_path: Path) -> None:
         assert re.search(
             r"form-action 'self' http://127\.0\.0\.1:8000", page.headers["content-security-policy"]
         )
+
+
+def test_production_refuses_a_plain_http_franceconnect_issuer() -> None:
+    """RFC 9700 §2.6 / OpenID Connect Core §16.17: the provider's discovery, keys and
+    tokens must come over TLS; a plain-http issuer in production would let anyone on the
+    path serve its own keys. ``check-config`` says so in one line."""
+    from tests.test_cli import one_line_error, run
+
+    issuer = "http://fcp-low.franceconnect.gouv.fr/api/v2"
+
+    production = {"mode": "production", "secret_key": SECRET, "fc_client_id": "fs"}
+    secret = {"fc_client_secret": "s" * 32}
+    with pytest.raises(ConfigError, match=r"PARVIS_FC_ISSUER: .*https"):
+        load_settings(**production, **secret, fc_issuer=issuer)
+    https = load_settings(
+        **production, **secret, fc_issuer="https://fcp-low.franceconnect.gouv.fr/api/v2"
+    )
+    assert https.fc_issuer.startswith("https://")
+    env = {
+        "PARVIS_MODE": "production",
+        "PARVIS_SECRET_KEY": SECRET,
+        "PARVIS_FC_ISSUER": issuer,
+        "PARVIS_FC_CLIENT_ID": "fs",
+        "PARVIS_FC_CLIENT_SECRET": "s" * 32,
+    }
+    line = one_line_error(run(["check-config"], env))
+    assert "PARVIS_FC_ISSUER" in line
+    assert "https" in line
+    # Outside production the plain-http sandbox of the local demo stays allowed.
+    assert load_settings(mode="demo", fc_issuer=issuer).fc_issuer == issuer

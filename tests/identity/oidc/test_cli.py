@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import httpx
 from fastapi.testclient import TestClient
@@ -177,3 +178,25 @@ def test_failures_are_one_line_and_write_nothing(ctx: AppContext, tmp_path: Path
     assert create_budget(ctx).exit_code == 0
     assert "already exists" in one_line_error(create_budget(ctx))
     assert parvis(ctx, "client", "list").stdout.count("budget") == 1
+
+
+def test_client_create_help_describes_every_option() -> None:
+    """docs/oidc-integration.md §4 lists each option of ``parvis client create``; its
+    ``--help`` describes every one of them too (an option without help is one an
+    administrator has to guess)."""
+    import typer
+
+    cli: Any = typer.main.get_command(build_cli())
+    create = cli.commands["client"].commands["create"]
+    described = {
+        param.name: (getattr(param, "help", None) or "").strip() for param in create.params
+    }
+    assert "name" in described
+    assert "userinfo_alg" in described
+    assert {name for name, text in described.items() if not text} == set()
+    shown = CliRunner().invoke(build_cli(), ["client", "create", "--help"], terminal_width=200)
+    assert shown.exit_code == 0, shown.output
+    # Rich draws the help in boxes and wraps it: compare the words, not the layout.
+    words = " ".join(shown.output.replace("\u2502", " ").split())
+    for text in described.values():
+        assert " ".join(text.split())[:30] in words, text

@@ -12,6 +12,7 @@ from joserfc.errors import JoseError
 from identity.oidc.keystore import JWKS_MAX_AGE, NEXT_KEY_MIN_PUBLISHED
 from identity.oidc.provider import ID_TOKEN_SECONDS
 from parvis.kernel.context import AppContext
+from tests.identity.conftest import query
 from tests.identity.oidc.conftest import CodeFlow, Platform, bearer, pkce, register, tokens
 
 
@@ -179,3 +180,74 @@ def test_signed_userinfo_carries_iss_aud_iat_and_a_short_exp(
     )
     with pytest.raises(JoseError):
         registry.validate(claims)
+
+
+def test_signed_userinfo_uses_the_registered_userinfo_algorithm(
+    code_flow: CodeFlow, browser: TestClient, ctx: AppContext
+) -> None:
+    """OpenID Connect Dynamic Client Registration 1.0 §2 ``userinfo_signed_response_alg``:
+    "JWS alg algorithm REQUIRED for signing UserInfo Responses" — the client's UserInfo
+    algorithm, not its ID token algorithm (a strict client refuses any other)."""
+    platform = register(ctx, userinfo_alg="ES256", id_token_alg="RS256")
+    body = tokens(code_flow, platform)
+    response = bearer(browser, body["access_token"])
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/jwt"
+    keys = jwk.KeySet.import_key_set(browser.get("/jwks.json").json())
+    signed = jwt.decode(response.text, keys, algorithms=["ES256"])
+    assert signed.header["alg"] == "ES256"
+    assert {k["kid"]: k["alg"] for k in keys.as_dict()["keys"]}[signed.header["kid"]] == "ES256"
+    id_token = jwt.decode(body["id_token"], keys, algorithms=["RS256"])
+    assert id_token.header["alg"] == "RS256"
+
+
+@pytest.mark.parametrize(
+    ("parameter", "error"),
+    [
+        ("request", "request_not_supported"),
+        ("request_uri", "request_uri_not_supported"),
+    ],
+)
+def test_request_objects_are_refused_not_ignored(
+    code_flow: CodeFlow, platform: Platform, ctx: AppContext, parameter: str, error: str
+) -> None:
+    """OpenID Connect Core §6.1/§6.2 and §3.1.2.6: an OP that does not support ``request``
+    (``request_uri``) answers ``request_not_supported`` (``request_uri_not_supported``) on
+    the redirect URI — and issues no code from the request's other parameters."""
+    value = "eyJhbGciOiJub25lIn0.e30." if parameter == "request" else "https://rp/req/1"
+    response = code_flow.page(platform, state="st-req", **{parameter: value})
+    assert response.status_code == 302, response.text
+    location = response.headers["location"]
+    assert location.startswith(platform.redirect_uri + "?"), location
+    q = query(location)
+    assert q["error"] == error
+    assert q["state"] == "st-req"
+    assert q["iss"] == ctx.settings.public_url
+    assert "code" not in q
+    doc = code_flow.browser.get("/.well-known/openid-configuration").json()
+    assert doc["request_parameter_supported"] is False
+    assert doc["request_uri_parameter_supported"] is False
+
+
+def test_no_consent_is_asked_for_an_email_that_cannot_be_released(
+    code_flow: CodeFlow, browser: TestClient, ctx: AppContext
+) -> None:
+    """GDPR Art. 4(11), 7: consent is asked for a processing that can happen. Without
+    ``email`` in ``PARVIS_FC_SCOPES`` (the default) Parvis never holds an address, so the
+    consent screen does not ask to share one, and no grant or consent records it."""
+    from identity.oidc.tables import OidcGrantRow
+
+    assert "email" not in ctx.settings.fc_scopes.split()
+    platform = register(ctx, scopes=("openid", "eligibility", "age", "email"))
+    page = code_flow.page(platform, scope="openid eligibility age email", ui_locales="fr")
+    assert page.status_code == 200, page.text
+    assert 'data-scope="age"' in page.text
+    assert 'data-scope="email"' not in page.text
+    assert "adresse électronique" not in page.text
+    response = code_flow.consent(page)
+    assert response.status_code == 302, response.text
+    body = code_flow.exchange(platform, query(response.headers["location"])["code"]).json()
+    assert "email" not in bearer(browser, body["access_token"]).json()
+    with ctx.db.read_session() as db:
+        [grant] = db.query(OidcGrantRow).all()
+    assert "email" not in grant.groups.split()

@@ -80,7 +80,8 @@ def test_the_registry_disabling_ends_tokens_sessions_and_pending_codes(
     with ctx.db.write_session() as db:
         done = oidc_from(ctx).clients.disable(db, platform.client_id)
     assert (done.already, done.tokens_revoked, done.codes_expired) == (False, 2, 1)
-    assert done.sessions_ended == 2, "one per authorization (each has its own sid)"
+    # ADR 0013: one sid per browser and platform, so both sign-ins share one session.
+    assert done.sessions_ended == 1, "one session for the browser's two authorizations"
     assert None not in revoked_at(ctx, platform.client_id)
     for token in (signed_in["access_token"], api):
         assert bearer(browser, token).status_code == 401

@@ -452,3 +452,73 @@ def test_a_registered_uri_alone_names_its_platform(
     refused = browser.get("/logout", params={"post_logout_redirect_uri": LOGGED_OUT})
     assert refused.status_code == 400
     assert "location" not in refused.headers
+
+
+def test_logout_confirmation_offers_to_return_to_the_platform(
+    browser: TestClient, code_flow: CodeFlow, platform: Platform, other: Platform
+) -> None:
+    """RP-Initiated Logout 1.0 §2 lets the End-User decline the OP's logout: the
+    confirmation page (French first) also offers to go back to the platform's registered
+    ``post_logout_redirect_uri`` with its ``state`` — which signs nobody out of Parvis."""
+    mine = sign_in_at(code_flow, platform)
+    theirs = sign_in_at(code_flow, other)
+    page = browser.get(
+        "/logout",
+        params={"client_id": "decidim", "post_logout_redirect_uri": LOGGED_OUT, "state": "s 1"},
+    )
+    assert page.status_code == 200, page.text
+    assert '<html lang="fr"' in page.text
+    back = f"{LOGGED_OUT}?{urlencode({'state': 's 1'})}"
+    link = f'<a id="back-to-platform" href="{html.escape(back)}">Revenir à la plateforme</a>'
+    assert link in page.text
+    assert "Se déconnecter" in page.text
+    # Declining (following the link) leaves Parvis and the other platform signed in.
+    assert code_flow.page(platform).status_code in {200, 302}
+    assert userinfo_status(browser, mine) == 200
+    assert userinfo_status(browser, theirs) == 200
+
+
+def test_signing_out_in_one_browser_leaves_the_others_signed_in(
+    *,
+    app: FastAPI,
+    ctx: AppContext,
+    browser: TestClient,
+    code_flow: CodeFlow,
+    platform: Platform,
+    other: Platform,
+    receiver: Receiver,
+) -> None:
+    """ADR 0013: a sign-out is the sign-out of one browser. Confirming it ends that
+    browser's Parvis session and the platform sessions started from it (Back-Channel Logout
+    1.0 §2.1: a ``sid`` is one OP session, so the logout token names that browser's
+    session), and revokes their tokens; the citizen's other browser stays signed in to
+    Parvis *and* to its platforms — never the mix where a platform session ends while the
+    Parvis session that would sign it back in silently lives on."""
+    from tests.identity.conftest import Flow
+
+    mine = sign_in_at(code_flow, other)
+    with TestClient(app, base_url=PUBLIC_URL, follow_redirects=False) as second:
+        elsewhere = CodeFlow(second, Flow(second))
+        theirs = sign_in_at(elsewhere, other)
+        my_sid = id_claims(browser, mine)["sid"]
+        their_sid = id_claims(browser, theirs)["sid"]
+        assert my_sid != their_sid
+
+        page = browser.get("/logout", params={"client_id": "decidim"})
+        [(action, fields)] = forms(page.text)
+        assert browser.post(action, data=fields).status_code == 303
+
+        assert userinfo_status(browser, mine) == 401
+        assert userinfo_status(second, theirs) == 200
+        # The second browser is still signed in to Parvis: no sign-in asked.
+        assert elsewhere.authorize(other).status_code != 303
+        assert receiver.arrived.wait(timeout=30)
+        [delivery] = receiver.received
+        token = parse_qs(delivery.body.decode())["logout_token"][0]
+        claims = jwt.decode(token, keyset(browser), algorithms=["RS256", "ES256"]).claims
+        assert claims["sid"] == my_sid
+    with ctx.db.read_session() as db:
+        open_sessions = db.scalars(
+            select(OidcSessionRow.sid).where(OidcSessionRow.ended_at.is_(None))
+        ).all()
+    assert open_sessions == [their_sid]
