@@ -25,7 +25,9 @@ MINUTE = timedelta(seconds=60)
 
 
 def store(clock: FixedClock, *, idle: int = IDLE) -> SessionStore:
-    return SessionStore(clock=clock, idle_seconds=idle, absolute_seconds=43200)
+    return SessionStore(
+        clock=clock, idle_seconds=idle, absolute_seconds=43200, seal_key=b"k" * 32
+    )
 
 
 def new_session(database: Database, sessions: SessionStore, who: str) -> str:
