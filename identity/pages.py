@@ -33,8 +33,13 @@ from identity.ratelimit import RateLimiter
 from identity.tables import PostalCodeRow
 from parvis.kernel.context import AppContext
 from parvis.kernel.errors import UnauthenticatedError
+from parvis.kernel.keys import derive_key
 from parvis.kernel.principal import Anonymous, Citizen, Principal, Role, Staff, require_role
 from parvis.kernel.sessions import WebSession
+from parvis.kernel.signin_state import KEY_PURPOSE as SIGN_IN_STATE_KEY
+from parvis.kernel.signin_state import LIFETIME as SIGN_IN_LIFETIME
+from parvis.kernel.signin_state import SignInStateSealer
+from parvis.kernel.signin_state import cookie_name as sign_in_cookie_name
 from parvis.kernel.web import (
     check_csrf,
     current_principal,
@@ -108,9 +113,20 @@ NEXT_STEPS = {
 
 
 def _page(
-    request: Request, template: str, values: dict[str, Any] | None = None, *, status: int = 200
+    request: Request,
+    template: str,
+    values: dict[str, Any] | None = None,
+    *,
+    status: int = 200,
+    form: bool = True,
 ) -> Response:
-    """Render with a session (for the CSRF token), sending its cookie when new."""
+    """Render with a session (for the CSRF token), sending its cookie when new.
+
+    A page without a form (``form=False``) uses the caller's session if there is one and
+    creates none: an anonymous visit then writes no database row.
+    """
+    if not form:
+        return render(request, template, values, status_code=status)
     holder = Response()
     ensure_session(request, holder)
     response = render(request, template, values, status_code=status)
@@ -137,11 +153,31 @@ def _redirect(url: str, *, form_target: str | None = None) -> RedirectResponse:
 
 @citizen_router.get("/connexion", response_class=HTMLResponse)
 def sign_in_page(request: Request, ctx: CtxDep) -> Response:
-    return _page(request, "identity/sign_in.html", {"sandbox": bool(ctx.settings.fc_sandbox)})
+    return _page(
+        request, "identity/sign_in.html", {"sandbox": bool(ctx.settings.fc_sandbox)}, form=False
+    )
+
+
+def _sign_in_state(ctx: AppContext) -> SignInStateSealer:
+    return ctx.extension(
+        "identity.sign_in_state",
+        lambda c: SignInStateSealer(
+            key=derive_key(c.settings.secret_key, SIGN_IN_STATE_KEY), clock=c.clock
+        ),
+    )
+
+
+def _forget_sign_in_state(response: Response, ctx: AppContext) -> None:
+    secure = ctx.settings.secure_cookies
+    response.delete_cookie(
+        sign_in_cookie_name(secure=secure), path="/", secure=secure, httponly=True, samesite="lax"
+    )
 
 
 @citizen_router.get("/auth/franceconnect/login")
 def franceconnect_login(request: Request, ctx: CtxDep) -> Response:
+    """Start a sign-in: ``state`` and ``nonce`` go to the browser in a sealed cookie
+    (:mod:`parvis.kernel.signin_state`), not to a session row."""
     try:
         auth = identity.franceconnect_client(ctx).begin(
             prompt="login" if request.query_params.get("again") else None
@@ -149,10 +185,17 @@ def franceconnect_login(request: Request, ctx: CtxDep) -> Response:
     except FranceConnectError as exc:
         return _fc_error(request, exc)
     response = _redirect(auth.url)
-    session = ensure_session(request, response)
-    session.extra.update({"fc_state": auth.state, "fc_nonce": auth.nonce})
-    with ctx.db.write_session() as db:
-        ctx.sessions.save(db, session)
+    secure = ctx.settings.secure_cookies
+    response.set_cookie(
+        sign_in_cookie_name(secure=secure),
+        _sign_in_state(ctx).seal({"state": auth.state, "nonce": auth.nonce}),
+        max_age=int(SIGN_IN_LIFETIME.total_seconds()),
+        path="/",
+        secure=secure,
+        httponly=True,
+        # Lax: FranceConnect sends the browser back with a top-level GET from its origin.
+        samesite="lax",
+    )
     return response
 
 
@@ -176,6 +219,7 @@ def _fc_error(request: Request, exc: IdentityError) -> Response:
         "identity/fc_error.html",
         {"message": FC_MESSAGES[key], "code": code, "kind": key},
         status=status,
+        form=False,
     )
 
 
@@ -207,7 +251,10 @@ def session_acr(session: WebSession) -> str | None:
 def franceconnect_callback(request: Request, ctx: CtxDep) -> Response:
     session = web_session(request, ctx)
     extra = session.extra if session is not None else {}
-    state, nonce = str(extra.get("fc_state", "")), str(extra.get("fc_nonce", ""))
+    pending = _sign_in_state(ctx).open(
+        request.cookies.get(sign_in_cookie_name(secure=ctx.settings.secure_cookies))
+    )
+    state, nonce = (pending["state"], pending["nonce"]) if pending else ("", "")
     client = identity.franceconnect_client(ctx)
     try:
         result = client.finish(dict(request.query_params), state=state, nonce=nonce)
@@ -216,18 +263,14 @@ def franceconnect_callback(request: Request, ctx: CtxDep) -> Response:
                 db, sub=result.sub, acr=result.acr, pivot=result.pivot
             )
     except IdentityError as exc:
-        if session is not None:
-            # A state is single use, whatever the outcome.
-            session.extra.pop("fc_state", None)
-            session.extra.pop("fc_nonce", None)
-            with ctx.db.write_session() as db:
-                ctx.sessions.save(db, session)
-        return _fc_error(request, exc)
+        failed = _fc_error(request, exc)
+        # A state is single use, whatever the outcome.
+        _forget_sign_in_state(failed, ctx)
+        return failed
     response = _redirect(_local(extra.get("after_sign_in")) or "/mon-compte")
+    _forget_sign_in_state(response, ctx)
     new = start_session(request, response, Citizen(pseudonym))
     new.extra.pop("after_sign_in", None)
-    new.extra.pop("fc_state", None)
-    new.extra.pop("fc_nonce", None)
     new.extra["fc_id_token"] = result.id_token
     new.extra[SESSION_ACR] = result.acr
     with ctx.db.write_session() as db:
@@ -274,7 +317,7 @@ def logged_out(request: Request, ctx: CtxDep) -> Response:
             ctx.sessions.save(db, session)
         if after:
             return _redirect(after)
-    return _page(request, "identity/logged_out.html", {"confirmed": confirmed})
+    return _page(request, "identity/logged_out.html", {"confirmed": confirmed}, form=False)
 
 
 # -- the citizen's page --------------------------------------------------------------------
