@@ -25,9 +25,7 @@ MINUTE = timedelta(seconds=60)
 
 
 def store(clock: FixedClock, *, idle: int = IDLE) -> SessionStore:
-    return SessionStore(
-        clock=clock, idle_seconds=idle, absolute_seconds=43200, seal_key=b"k" * 32
-    )
+    return SessionStore(clock=clock, idle_seconds=idle, absolute_seconds=43200, seal_key=b"k" * 32)
 
 
 def new_session(database: Database, sessions: SessionStore, who: str) -> str:
