@@ -167,6 +167,20 @@ def _sign_in_state(ctx: AppContext) -> SignInStateSealer:
     )
 
 
+def _set_sign_in_state(response: Response, ctx: AppContext, values: dict[str, str]) -> None:
+    secure = ctx.settings.secure_cookies
+    response.set_cookie(
+        sign_in_cookie_name(secure=secure),
+        _sign_in_state(ctx).seal(values),
+        max_age=int(SIGN_IN_LIFETIME.total_seconds()),
+        path="/",
+        secure=secure,
+        httponly=True,
+        # Lax: FranceConnect sends the browser back with a top-level GET from its origin.
+        samesite="lax",
+    )
+
+
 def _forget_sign_in_state(response: Response, ctx: AppContext) -> None:
     secure = ctx.settings.secure_cookies
     response.delete_cookie(
@@ -185,17 +199,7 @@ def franceconnect_login(request: Request, ctx: CtxDep) -> Response:
     except FranceConnectError as exc:
         return _fc_error(request, exc)
     response = _redirect(auth.url)
-    secure = ctx.settings.secure_cookies
-    response.set_cookie(
-        sign_in_cookie_name(secure=secure),
-        _sign_in_state(ctx).seal({"state": auth.state, "nonce": auth.nonce}),
-        max_age=int(SIGN_IN_LIFETIME.total_seconds()),
-        path="/",
-        secure=secure,
-        httponly=True,
-        # Lax: FranceConnect sends the browser back with a top-level GET from its origin.
-        samesite="lax",
-    )
+    _set_sign_in_state(response, ctx, {"state": auth.state, "nonce": auth.nonce})
     return response
 
 
@@ -531,11 +535,42 @@ def staff_page(*roles: Role, form_page: str | None = None) -> Callable[..., Staf
     return dependency
 
 
-@staff_router.get("/login", response_class=HTMLResponse)
-def staff_login_page(request: Request) -> Response:
-    return _page(
-        request, "identity/staff_login.html", {"next": safe_next(request.query_params.get("next"))}
+def _staff_login_form(
+    request: Request, ctx: AppContext, values: dict[str, Any], *, status: int = 200
+) -> Response:
+    """The staff sign-in form. Its CSRF token (login CSRF: OWASP CSRF Prevention Cheat Sheet,
+    "Login CSRF") is the session's when the browser has one; otherwise a random token kept
+    in the browser's sealed sign-in cookie (:mod:`parvis.kernel.signin_state`), so that an
+    anonymous visit writes no session row."""
+    if web_session(request, ctx) is not None:
+        return _page(request, "identity/staff_login.html", values, status=status)
+    cookie = sign_in_cookie_name(secure=ctx.settings.secure_cookies)
+    sealer = _sign_in_state(ctx)
+    pending = sealer.open(request.cookies.get(cookie)) or {}
+    token = pending.get("csrf") or secrets.token_urlsafe(24)
+    response = render(
+        request, "identity/staff_login.html", {**values, "csrf_token": token}, status_code=status
     )
+    _set_sign_in_state(response, ctx, {**pending, "csrf": token})
+    return response
+
+
+def _check_staff_login_csrf(request: Request, ctx: AppContext, submitted: str) -> None:
+    """The session's CSRF token, or the one :func:`_staff_login_form` sealed in the cookie."""
+    if web_session(request, ctx) is not None:
+        check_csrf(request, submitted)
+        return
+    pending = _sign_in_state(ctx).open(
+        request.cookies.get(sign_in_cookie_name(secure=ctx.settings.secure_cookies))
+    )
+    expected = (pending or {}).get("csrf", "")
+    if not (expected and submitted and secrets.compare_digest(expected, submitted)):
+        check_csrf(request, None)  # raises the kernel's CSRF error
+
+
+@staff_router.get("/login", response_class=HTMLResponse)
+def staff_login_page(request: Request, ctx: CtxDep) -> Response:
+    return _staff_login_form(request, ctx, {"next": safe_next(request.query_params.get("next"))})
 
 
 @staff_router.post("/login")
@@ -549,13 +584,13 @@ def staff_login(
     csrf_token: Annotated[str, Form()] = "",
     next_path: Annotated[str, Form(alias="next")] = "",
 ) -> Response:
-    check_csrf(request, csrf_token)
+    _check_staff_login_csrf(request, ctx, csrf_token)
     target = safe_next(next_path)
     client = request.client.host if request.client else "unknown"
     if not staff_login_limiter(ctx).allow(client):
-        return _page(
+        return _staff_login_form(
             request,
-            "identity/staff_login.html",
+            ctx,
             {
                 "error": "Too many attempts from this device. Wait a minute and try again.",
                 "next": target,
@@ -567,12 +602,7 @@ def staff_login(
             email=email, password=password, totp_code=code
         )
     except StaffAuthenticationError as exc:
-        return _page(
-            request,
-            "identity/staff_login.html",
-            {"error": exc.detail, "next": target},
-            status=401,
-        )
+        return _staff_login_form(request, ctx, {"error": exc.detail, "next": target}, status=401)
     response = _redirect(target or STAFF_HOME)
     start_session(request, response, staff)
     return response

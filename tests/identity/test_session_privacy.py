@@ -114,6 +114,9 @@ def test_anonymous_pages_and_sign_in_starts_write_no_session_row(
     for _ in range(50):
         assert browser.get("/auth/franceconnect/login").status_code == 303
         browser.cookies.clear()
+    for _ in range(20):
+        assert browser.get("/staff/login").status_code == 200
+        browser.cookies.clear()
     assert _row_count(seeded) == before
     # The state a started sign-in needs still works: a full sign-in, then the account page.
     assert flow.sign_in("test").headers["location"] == "/mon-compte"
@@ -194,3 +197,40 @@ def test_sandbox_flow_across_two_workers_sharing_one_database(
         ended = alternate(7).get(path_and_query(out.headers["location"]))
         assert ended.status_code == 303, ended.text
         assert ended.headers["location"].startswith(f"{PUBLIC_URL}/auth/franceconnect/logged-out")
+
+
+def test_staff_sign_in_form_token_without_a_session_is_bound_to_its_browser(
+    app: FastAPI, ctx: AppContext, clock: FixedClock
+) -> None:
+    import pyotp
+
+    from identity.staff import NewStaff
+    from parvis.kernel.principal import Role
+
+    with ctx.db.write_session() as db:
+        staff: NewStaff = identity.staff_service_from(ctx).create(
+            db,
+            email="agent@ville.example",
+            roles=frozenset({Role.AGENT}),
+            actor="system:test",
+            password="correct horse battery staple 42",
+        )
+    with (
+        TestClient(app, base_url=PUBLIC_URL, follow_redirects=False) as mine,
+        TestClient(app, base_url=PUBLIC_URL, follow_redirects=False) as other,
+    ):
+        token = csrf(mine.get("/staff/login").text)
+        other.get("/staff/login")
+        form = {
+            "csrf_token": token,
+            "email": staff.email,
+            "password": "correct horse battery staple 42",
+            "code": pyotp.parse_uri(staff.totp_uri).at(clock.now()),
+        }
+        # The token of one browser's form is worth nothing in another browser.
+        assert other.post("/staff/login", data=form).status_code == 403
+        assert _row_count(ctx) == 0
+        signed_in = mine.post("/staff/login", data=form)
+        assert signed_in.status_code == 303
+        assert mine.get(signed_in.headers["location"]).status_code == 200
+        assert _row_count(ctx) == 1
