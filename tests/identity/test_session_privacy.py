@@ -117,6 +117,9 @@ def test_anonymous_pages_and_sign_in_starts_write_no_session_row(
     for _ in range(20):
         assert browser.get("/staff/login").status_code == 200
         browser.cookies.clear()
+    for _ in range(10):
+        assert browser.get("/mes-donnees").status_code == 401
+        assert browser.get("/auth/franceconnect/logged-out").status_code == 200
     assert _row_count(seeded) == before
     # The state a started sign-in needs still works: a full sign-in, then the account page.
     assert flow.sign_in("test").headers["location"] == "/mon-compte"
