@@ -70,9 +70,7 @@ def _page(
 
 
 def _sign_in(request: Request, *, staff: bool) -> Response:
-    return _page(
-        request, "consent/sign_in_needed.html", {"staff": staff}, status=401, form=False
-    )
+    return _page(request, "consent/sign_in_needed.html", {"staff": staff}, status=401, form=False)
 
 
 def _redirect(url: str) -> RedirectResponse:
