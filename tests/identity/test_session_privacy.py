@@ -200,6 +200,13 @@ def test_sandbox_flow_across_two_workers_sharing_one_database(
         ended = alternate(7).get(path_and_query(out.headers["location"]))
         assert ended.status_code == 303, ended.text
         assert ended.headers["location"].startswith(f"{PUBLIC_URL}/auth/franceconnect/logged-out")
+        # The signing keys are shared too: a rotation on one worker is what the other
+        # publishes (and signs with).
+        before = a.get(f"{PREFIX}/jwks").json()
+        identity.sandbox_from(one.state.ctx).keys.rotate()
+        after = b.get(f"{PREFIX}/jwks").json()
+        assert after != before
+        assert after == a.get(f"{PREFIX}/jwks").json()
 
 
 def test_staff_sign_in_form_token_without_a_session_is_bound_to_its_browser(
