@@ -46,9 +46,20 @@ DSR_PURPOSE = "parvis:data-subject-requests"
 
 
 def _page(
-    request: Request, template: str, values: dict[str, Any] | None = None, *, status: int = 200
+    request: Request,
+    template: str,
+    values: dict[str, Any] | None = None,
+    *,
+    status: int = 200,
+    form: bool = True,
 ) -> Response:
-    """Render with a session (for the CSRF token), sending its cookie when new."""
+    """Render with a session (for the CSRF token), sending its cookie when new.
+
+    A page without a form (``form=False``) creates no session: an anonymous visit then
+    writes no database row (GDPR Art. 5(1)(e), storage limitation).
+    """
+    if not form:
+        return render(request, template, values, status_code=status)
     holder = Response()
     ensure_session(request, holder)
     response = render(request, template, values, status_code=status)
@@ -59,7 +70,7 @@ def _page(
 
 
 def _sign_in(request: Request, *, staff: bool) -> Response:
-    return _page(request, "consent/sign_in_needed.html", {"staff": staff}, status=401)
+    return _page(request, "consent/sign_in_needed.html", {"staff": staff}, status=401, form=False)
 
 
 def _redirect(url: str) -> RedirectResponse:
@@ -263,6 +274,7 @@ def notice_page(notice_id: str, request: Request, ctx: CtxDep) -> Response:
             "superseded": current is not None and current.id != notice.id,
             "current": current,
         },
+        form=False,
     )
 
 

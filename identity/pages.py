@@ -33,8 +33,13 @@ from identity.ratelimit import RateLimiter
 from identity.tables import PostalCodeRow
 from parvis.kernel.context import AppContext
 from parvis.kernel.errors import UnauthenticatedError
+from parvis.kernel.keys import derive_key
 from parvis.kernel.principal import Anonymous, Citizen, Principal, Role, Staff, require_role
 from parvis.kernel.sessions import WebSession
+from parvis.kernel.signin_state import KEY_PURPOSE as SIGN_IN_STATE_KEY
+from parvis.kernel.signin_state import LIFETIME as SIGN_IN_LIFETIME
+from parvis.kernel.signin_state import SignInStateSealer
+from parvis.kernel.signin_state import cookie_name as sign_in_cookie_name
 from parvis.kernel.web import (
     check_csrf,
     current_principal,
@@ -108,9 +113,20 @@ NEXT_STEPS = {
 
 
 def _page(
-    request: Request, template: str, values: dict[str, Any] | None = None, *, status: int = 200
+    request: Request,
+    template: str,
+    values: dict[str, Any] | None = None,
+    *,
+    status: int = 200,
+    form: bool = True,
 ) -> Response:
-    """Render with a session (for the CSRF token), sending its cookie when new."""
+    """Render with a session (for the CSRF token), sending its cookie when new.
+
+    A page without a form (``form=False``) uses the caller's session if there is one and
+    creates none: an anonymous visit then writes no database row.
+    """
+    if not form:
+        return render(request, template, values, status_code=status)
     holder = Response()
     ensure_session(request, holder)
     response = render(request, template, values, status_code=status)
@@ -137,11 +153,45 @@ def _redirect(url: str, *, form_target: str | None = None) -> RedirectResponse:
 
 @citizen_router.get("/connexion", response_class=HTMLResponse)
 def sign_in_page(request: Request, ctx: CtxDep) -> Response:
-    return _page(request, "identity/sign_in.html", {"sandbox": bool(ctx.settings.fc_sandbox)})
+    return _page(
+        request, "identity/sign_in.html", {"sandbox": bool(ctx.settings.fc_sandbox)}, form=False
+    )
+
+
+def _sign_in_state(ctx: AppContext) -> SignInStateSealer:
+    return ctx.extension(
+        "identity.sign_in_state",
+        lambda c: SignInStateSealer(
+            key=derive_key(c.settings.secret_key, SIGN_IN_STATE_KEY), clock=c.clock
+        ),
+    )
+
+
+def _set_sign_in_state(response: Response, ctx: AppContext, values: dict[str, str]) -> None:
+    secure = ctx.settings.secure_cookies
+    response.set_cookie(
+        sign_in_cookie_name(secure=secure),
+        _sign_in_state(ctx).seal(values),
+        max_age=int(SIGN_IN_LIFETIME.total_seconds()),
+        path="/",
+        secure=secure,
+        httponly=True,
+        # Lax: FranceConnect sends the browser back with a top-level GET from its origin.
+        samesite="lax",
+    )
+
+
+def _forget_sign_in_state(response: Response, ctx: AppContext) -> None:
+    secure = ctx.settings.secure_cookies
+    response.delete_cookie(
+        sign_in_cookie_name(secure=secure), path="/", secure=secure, httponly=True, samesite="lax"
+    )
 
 
 @citizen_router.get("/auth/franceconnect/login")
 def franceconnect_login(request: Request, ctx: CtxDep) -> Response:
+    """Start a sign-in: ``state`` and ``nonce`` go to the browser in a sealed cookie
+    (:mod:`parvis.kernel.signin_state`), not to a session row."""
     try:
         auth = identity.franceconnect_client(ctx).begin(
             prompt="login" if request.query_params.get("again") else None
@@ -149,10 +199,7 @@ def franceconnect_login(request: Request, ctx: CtxDep) -> Response:
     except FranceConnectError as exc:
         return _fc_error(request, exc)
     response = _redirect(auth.url)
-    session = ensure_session(request, response)
-    session.extra.update({"fc_state": auth.state, "fc_nonce": auth.nonce})
-    with ctx.db.write_session() as db:
-        ctx.sessions.save(db, session)
+    _set_sign_in_state(response, ctx, {"state": auth.state, "nonce": auth.nonce})
     return response
 
 
@@ -176,6 +223,7 @@ def _fc_error(request: Request, exc: IdentityError) -> Response:
         "identity/fc_error.html",
         {"message": FC_MESSAGES[key], "code": code, "kind": key},
         status=status,
+        form=False,
     )
 
 
@@ -207,7 +255,10 @@ def session_acr(session: WebSession) -> str | None:
 def franceconnect_callback(request: Request, ctx: CtxDep) -> Response:
     session = web_session(request, ctx)
     extra = session.extra if session is not None else {}
-    state, nonce = str(extra.get("fc_state", "")), str(extra.get("fc_nonce", ""))
+    pending = _sign_in_state(ctx).open(
+        request.cookies.get(sign_in_cookie_name(secure=ctx.settings.secure_cookies))
+    )
+    state, nonce = (pending["state"], pending["nonce"]) if pending else ("", "")
     client = identity.franceconnect_client(ctx)
     try:
         result = client.finish(dict(request.query_params), state=state, nonce=nonce)
@@ -216,18 +267,14 @@ def franceconnect_callback(request: Request, ctx: CtxDep) -> Response:
                 db, sub=result.sub, acr=result.acr, pivot=result.pivot
             )
     except IdentityError as exc:
-        if session is not None:
-            # A state is single use, whatever the outcome.
-            session.extra.pop("fc_state", None)
-            session.extra.pop("fc_nonce", None)
-            with ctx.db.write_session() as db:
-                ctx.sessions.save(db, session)
-        return _fc_error(request, exc)
+        failed = _fc_error(request, exc)
+        # A state is single use, whatever the outcome.
+        _forget_sign_in_state(failed, ctx)
+        return failed
     response = _redirect(_local(extra.get("after_sign_in")) or "/mon-compte")
+    _forget_sign_in_state(response, ctx)
     new = start_session(request, response, Citizen(pseudonym))
     new.extra.pop("after_sign_in", None)
-    new.extra.pop("fc_state", None)
-    new.extra.pop("fc_nonce", None)
     new.extra["fc_id_token"] = result.id_token
     new.extra[SESSION_ACR] = result.acr
     with ctx.db.write_session() as db:
@@ -274,7 +321,7 @@ def logged_out(request: Request, ctx: CtxDep) -> Response:
             ctx.sessions.save(db, session)
         if after:
             return _redirect(after)
-    return _page(request, "identity/logged_out.html", {"confirmed": confirmed})
+    return _page(request, "identity/logged_out.html", {"confirmed": confirmed}, form=False)
 
 
 # -- the citizen's page --------------------------------------------------------------------
@@ -488,11 +535,42 @@ def staff_page(*roles: Role, form_page: str | None = None) -> Callable[..., Staf
     return dependency
 
 
-@staff_router.get("/login", response_class=HTMLResponse)
-def staff_login_page(request: Request) -> Response:
-    return _page(
-        request, "identity/staff_login.html", {"next": safe_next(request.query_params.get("next"))}
+def _staff_login_form(
+    request: Request, ctx: AppContext, values: dict[str, Any], *, status: int = 200
+) -> Response:
+    """The staff sign-in form. Its CSRF token (login CSRF: OWASP CSRF Prevention Cheat Sheet,
+    "Login CSRF") is the session's when the browser has one; otherwise a random token kept
+    in the browser's sealed sign-in cookie (:mod:`parvis.kernel.signin_state`), so that an
+    anonymous visit writes no session row."""
+    if web_session(request, ctx) is not None:
+        return _page(request, "identity/staff_login.html", values, status=status)
+    cookie = sign_in_cookie_name(secure=ctx.settings.secure_cookies)
+    sealer = _sign_in_state(ctx)
+    pending = sealer.open(request.cookies.get(cookie)) or {}
+    token = pending.get("csrf") or secrets.token_urlsafe(24)
+    response = render(
+        request, "identity/staff_login.html", {**values, "csrf_token": token}, status_code=status
     )
+    _set_sign_in_state(response, ctx, {**pending, "csrf": token})
+    return response
+
+
+def _check_staff_login_csrf(request: Request, ctx: AppContext, submitted: str) -> None:
+    """The session's CSRF token, or the one :func:`_staff_login_form` sealed in the cookie."""
+    if web_session(request, ctx) is not None:
+        check_csrf(request, submitted)
+        return
+    pending = _sign_in_state(ctx).open(
+        request.cookies.get(sign_in_cookie_name(secure=ctx.settings.secure_cookies))
+    )
+    expected = (pending or {}).get("csrf", "")
+    if not (expected and submitted and secrets.compare_digest(expected, submitted)):
+        check_csrf(request, None)  # raises the kernel's CSRF error
+
+
+@staff_router.get("/login", response_class=HTMLResponse)
+def staff_login_page(request: Request, ctx: CtxDep) -> Response:
+    return _staff_login_form(request, ctx, {"next": safe_next(request.query_params.get("next"))})
 
 
 @staff_router.post("/login")
@@ -506,13 +584,13 @@ def staff_login(
     csrf_token: Annotated[str, Form()] = "",
     next_path: Annotated[str, Form(alias="next")] = "",
 ) -> Response:
-    check_csrf(request, csrf_token)
+    _check_staff_login_csrf(request, ctx, csrf_token)
     target = safe_next(next_path)
     client = request.client.host if request.client else "unknown"
     if not staff_login_limiter(ctx).allow(client):
-        return _page(
+        return _staff_login_form(
             request,
-            "identity/staff_login.html",
+            ctx,
             {
                 "error": "Too many attempts from this device. Wait a minute and try again.",
                 "next": target,
@@ -524,12 +602,7 @@ def staff_login(
             email=email, password=password, totp_code=code
         )
     except StaffAuthenticationError as exc:
-        return _page(
-            request,
-            "identity/staff_login.html",
-            {"error": exc.detail, "next": target},
-            status=401,
-        )
+        return _staff_login_form(request, ctx, {"error": exc.detail, "next": target}, status=401)
     response = _redirect(target or STAFF_HOME)
     start_session(request, response, staff)
     return response

@@ -74,6 +74,10 @@ def sandbox_clients(settings: Settings, *, issuer_base: str) -> list[SandboxClie
 
 
 def make_sandbox(ctx: AppContext) -> Sandbox:
+    """The sandbox Parvis serves, its state in the database: every worker process of a
+    demo shares it (:mod:`identity.sandbox.store`)."""
+    from identity.sandbox.store import DatabaseStore
+
     settings = ctx.settings
     issuer = f"{settings.public_url}/fc-sandbox/api/v2"
     return Sandbox(
@@ -81,6 +85,7 @@ def make_sandbox(ctx: AppContext) -> Sandbox:
         clock=ctx.clock,
         secret=derive_key(settings.secret_key, "identity/fc-sandbox/sub/v1"),
         clients=sandbox_clients(settings, issuer_base=settings.public_url),
+        store=DatabaseStore(ctx.db),
     )
 
 

@@ -40,6 +40,7 @@ __all__ = [
     "PaperVoteRow",
     "PostalCodeRow",
     "RuleRow",
+    "SandboxStateRow",
     "StaffRow",
     "TerritoryCommuneRow",
     "TerritoryRow",
@@ -280,3 +281,22 @@ class DeskCodeRow(Base):
         ForeignKey("identity_citizens.id", ondelete="CASCADE"), nullable=False, index=True
     )
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class SandboxStateRow(Base):
+    """The FranceConnect sandbox's state (demo and rehearsals only): pending interactions,
+    codes, access tokens, provider sessions, issued ID tokens and its signing keys, one JSON
+    document per ``(kind, key)``, so that every worker process of one demo shares them
+    (franceconnect.md, "The sandbox Parvis ships"). ``key`` is a SHA-256 of the secret value
+    (code, token, session id), never the value; rows past ``expires_at`` are ignored and
+    purged. The sandbox's citizens are fictitious: nothing here is personal data.
+    """
+
+    __tablename__ = "identity_fc_sandbox_state"
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key: Mapped[str] = mapped_column(Hash, primary_key=True)
+    data: Mapped[str] = mapped_column(Text, nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), nullable=False, index=True
+    )

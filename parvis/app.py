@@ -30,7 +30,12 @@ from parvis.kernel.context import AppContext, build_context
 from parvis.kernel.db import Database
 from parvis.kernel.settings import Settings, load_settings
 from parvis.kernel.web import get_ctx, make_templates, render
-from parvis.middleware import BodyLimitMiddleware, ObservabilityMiddleware, security_headers
+from parvis.middleware import (
+    BodyLimitMiddleware,
+    NoStoreMiddleware,
+    ObservabilityMiddleware,
+    security_headers,
+)
 from parvis.problems import PROBLEM_TABLE, install_problem_handlers, problem
 
 __all__ = ["create_app", "create_app_from_env"]
@@ -105,6 +110,7 @@ def create_app(
     headers = security_headers(settings)
     # Order: the body limit runs inside observability so that a 413 is logged and counted.
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, extra_headers=[])
+    app.add_middleware(NoStoreMiddleware)
     app.add_middleware(ObservabilityMiddleware, headers=headers, registry=registry)
     return app
 

@@ -18,7 +18,13 @@ from prometheus_client.registry import Collector
 
 from parvis.kernel.settings import Settings
 
-__all__ = ["QUIET_ROUTES", "BodyLimitMiddleware", "ObservabilityMiddleware", "security_headers"]
+__all__ = [
+    "QUIET_ROUTES",
+    "BodyLimitMiddleware",
+    "NoStoreMiddleware",
+    "ObservabilityMiddleware",
+    "security_headers",
+]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -266,3 +272,52 @@ class ObservabilityMiddleware:
                         "duration_ms": round(elapsed * 1000, 2),
                     },
                 )
+
+
+#: Cookies that carry a session (parvis.kernel.sessions.cookie_name, both forms) or a
+#: sign-in in progress (parvis.kernel.signin_state.cookie_name, both forms).
+_PRIVATE_COOKIES: Final = (
+    b"parvis_session=",
+    b"__Host-parvis_session=",
+    b"parvis_sign_in=",
+    b"__Host-parvis_sign_in=",
+)
+
+
+class NoStoreMiddleware:
+    """``Cache-Control: no-store`` (RFC 9111 §5.2.2.5) on every response that may hold
+    personal data, so that neither a shared cache nor the browser's history and back button
+    on a shared computer keeps a citizen's account, consents, exports or a staff console.
+
+    A response may hold personal data when its request names a session or an access token
+    (a session cookie, an ``Authorization`` header) or when it starts one (``Set-Cookie``):
+    deciding per request rather than per route leaves no page forgotten — every page a
+    signed-in citizen or staff member sees, every JSON API called with a token. A response
+    that chose its own ``Cache-Control`` keeps it; static assets are left cacheable.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or str(scope.get("path", "")).startswith("/static/"):
+            await self.app(scope, receive, send)
+            return
+        private = False
+        for name, value in scope["headers"]:
+            if name == b"authorization" or (
+                name == b"cookie" and any(c in value for c in _PRIVATE_COOKIES)
+            ):
+                private = True
+                break
+
+        async def send_no_store(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                names = {name.lower() for name, _ in headers}
+                if b"cache-control" not in names and (private or b"set-cookie" in names):
+                    headers.append((b"cache-control", b"no-store"))
+                    message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_no_store)

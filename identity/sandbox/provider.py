@@ -8,8 +8,10 @@ algorithm; mandatory ``state``, ``nonce`` (≥ 22 characters, configurable to 32
 pairwise ``sub`` (64 hex + ``v1``); ``/session/end`` with its three required parameters; a
 controllable clock (the injected :class:`~parvis.kernel.clock.Clock`).
 
-State (interactions, codes, tokens, provider sessions) lives in memory: the sandbox serves
-the demo and the tests from one process, as FranceConnect's own mocks do. The HTTP adapter is
+State (interactions, codes, tokens, provider sessions, issued ID tokens, the signing keys)
+lives in a :class:`~identity.sandbox.store.SandboxStore`: the database when the sandbox is
+served by Parvis, so that a demo with several worker processes works whichever process
+answers each step; memory for the standalone ``parvis fc-sandbox``. The HTTP adapter is
 :mod:`identity.sandbox.web`; this module returns plain values or raises
 :class:`SandboxOAuthError` carrying the RFC 6749 error code.
 """
@@ -23,8 +25,8 @@ import json
 import secrets
 import threading
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -38,6 +40,7 @@ from identity.franceconnect import (
     claims_for_scopes,
 )
 from identity.sandbox.citizens import TEST_CITIZENS, Scenario, TestCitizen
+from identity.sandbox.store import MemoryStore, SandboxStore
 from parvis.kernel.clock import Clock
 
 __all__ = [
@@ -56,6 +59,11 @@ __all__ = [
 CODE_LIFETIME = timedelta(seconds=30)
 TOKEN_LIFETIME = timedelta(seconds=60)
 FC_SESSION_LIFETIME = timedelta(minutes=30)
+#: How long an issued ID token is accepted as ``id_token_hint`` at ``/session/end``: longer
+#: than a Parvis session may last (12 hours), so a citizen can always sign out.
+ID_TOKEN_HINT_LIFETIME = timedelta(hours=24)
+#: The signing keys stay until rotated.
+_KEYS_KEEP_UNTIL = datetime(9999, 1, 1, tzinfo=UTC)
 
 #: The sandbox's identity providers (``idp_hint`` values), as FranceConnect lists its own.
 IDPS: Mapping[str, str] = {
@@ -96,21 +104,22 @@ class SandboxClient:
 
 class SandboxKeys:
     """One EC P-256 (ES256) and one RSA-2048 (RS256) signing key; :meth:`rotate` replaces
-    both with new ``kid`` values, and the old ones disappear from the JWKS at once."""
+    both with new ``kid`` values, and the old ones disappear from the JWKS at once.
+
+    The pair lives in the sandbox's store (private JWKs), so every process serving the
+    sandbox signs with the keys every other one publishes; the first to find none stores
+    one, and a concurrent first loses to it (:meth:`SandboxStore.add`)."""
 
     _shared: tuple[jwk.ECKey, jwk.RSAKey] | None = None
     _lock = threading.Lock()
 
-    def __init__(self, *, fresh: bool = False) -> None:
-        self._generation = 0
-        if fresh:
-            self.ec, self.rsa = self._generate(0)
-        else:
-            # RSA generation costs ~0.1 s: every sandbox of a process starts from one pair.
-            with SandboxKeys._lock:
-                if SandboxKeys._shared is None:
-                    SandboxKeys._shared = self._generate(0)
-                self.ec, self.rsa = SandboxKeys._shared
+    def __init__(
+        self, *, fresh: bool = False, store: SandboxStore | None = None, clock: Clock | None = None
+    ) -> None:
+        self._store: SandboxStore = store or MemoryStore()
+        self._clock = clock
+        self._fresh = fresh
+        self._parsed: tuple[str, jwk.ECKey, jwk.RSAKey] | None = None
 
     @staticmethod
     def _generate(generation: int) -> tuple[jwk.ECKey, jwk.RSAKey]:
@@ -123,17 +132,69 @@ class SandboxKeys:
         )
         return ec, rsa
 
+    @staticmethod
+    def _document(generation: int, pair: tuple[jwk.ECKey, jwk.RSAKey]) -> dict[str, Any]:
+        return {
+            "generation": generation,
+            "ec": pair[0].as_dict(private=True),
+            "rsa": pair[1].as_dict(private=True),
+        }
+
+    def _now(self) -> datetime:
+        return self._clock.now() if self._clock is not None else datetime.now(UTC)
+
+    def _current(self) -> tuple[jwk.ECKey, jwk.RSAKey]:
+        now = self._now()
+        document = self._store.get("keys", "current", now=now)
+        if document is None:
+            if self._fresh:
+                pair = self._generate(0)
+            else:
+                # RSA generation costs ~0.1 s: every sandbox of a process starts from one pair.
+                with SandboxKeys._lock:
+                    if SandboxKeys._shared is None:
+                        SandboxKeys._shared = self._generate(0)
+                    pair = SandboxKeys._shared
+            document = self._store.add(
+                "keys", "current", self._document(0, pair), expires_at=_KEYS_KEEP_UNTIL
+            )
+        tag = f"{document['generation']}|{document['ec']['kid']}|{document['rsa']['kid']}"
+        if self._parsed is None or self._parsed[0] != tag:
+            self._parsed = (
+                tag,
+                jwk.ECKey.import_key(document["ec"]),
+                jwk.RSAKey.import_key(document["rsa"]),
+            )
+        return self._parsed[1], self._parsed[2]
+
+    @property
+    def ec(self) -> jwk.ECKey:
+        return self._current()[0]
+
+    @property
+    def rsa(self) -> jwk.RSAKey:
+        return self._current()[1]
+
     def rotate(self) -> None:
         """The rotation switch: new keys, new ``kid`` values, the old keys forgotten."""
-        self._generation += 1
-        self.ec, self.rsa = self._generate(self._generation)
+        now = self._now()
+        document = self._store.get("keys", "current", now=now)
+        generation = int(document["generation"]) + 1 if document is not None else 1
+        self._store.put(
+            "keys",
+            "current",
+            self._document(generation, self._generate(generation)),
+            expires_at=_KEYS_KEEP_UNTIL,
+            now=now,
+        )
 
     def for_alg(self, alg: str) -> jwk.ECKey | jwk.RSAKey:
-        return self.ec if alg == "ES256" else self.rsa
+        ec, rsa = self._current()
+        return ec if alg == "ES256" else rsa
 
     def jwks(self) -> dict[str, Any]:
         """The public JWKS (RFC 7517 §5)."""
-        return dict(jwk.KeySet([self.ec, self.rsa]).as_dict(private=False))
+        return dict(jwk.KeySet(list(self._current())).as_dict(private=False))
 
 
 @dataclass
@@ -151,33 +212,6 @@ class Authorization:
     idp_hint: str | None
     claims_request: dict[str, Any]
     created_at: datetime
-
-
-@dataclass
-class _Code:
-    value_hash: str
-    authorization: Authorization
-    citizen: TestCitizen
-    sid: str
-    auth_time: datetime
-    expires_at: datetime
-    used: bool = False
-    access_tokens: list[str] = field(default_factory=list)
-
-
-@dataclass
-class _AccessToken:
-    client: SandboxClient
-    citizen: TestCitizen
-    scopes: tuple[str, ...]
-    expires_at: datetime
-
-
-@dataclass
-class _ProviderSession:
-    citizen: TestCitizen
-    started_at: datetime
-    sid: str
 
 
 def _digest(value: str) -> str:
@@ -198,6 +232,7 @@ class Sandbox:
         nonce_min_length: int = NONCE_MIN_LENGTH,
         timeout_delay: float = 15.0,
         keys: SandboxKeys | None = None,
+        store: SandboxStore | None = None,
     ) -> None:
         if nonce_min_length not in range(NONCE_MIN_LENGTH, 33):
             raise ValueError("nonce_min_length is 22 (FranceConnect's core) up to 32")
@@ -208,13 +243,8 @@ class Sandbox:
         self.citizens: dict[str, TestCitizen] = {c.login: c for c in citizens}
         self.nonce_min_length = nonce_min_length
         self.timeout_delay = timeout_delay
-        self.keys = keys or SandboxKeys()
-        self._lock = threading.Lock()
-        self._interactions: dict[str, Authorization] = {}
-        self._codes: dict[str, _Code] = {}
-        self._tokens: dict[str, _AccessToken] = {}
-        self._sessions: dict[str, _ProviderSession] = {}
-        self._issued_id_tokens: set[str] = set()
+        self.store: SandboxStore = store or MemoryStore()
+        self.keys = keys or SandboxKeys(store=self.store, clock=clock)
 
     # -- configuration ------------------------------------------------------------------
 
@@ -311,19 +341,65 @@ class Sandbox:
             claims_request=claims_request,
             created_at=self.clock.now(),
         )
-        with self._lock:
-            self._interactions[authorization.id] = authorization
+        self.store.put(
+            "interaction",
+            _digest(authorization.id),
+            self._authorization_to_json(authorization),
+            expires_at=authorization.created_at + FC_SESSION_LIFETIME,
+            now=authorization.created_at,
+        )
         return authorization
+
+    # -- state documents (the store keeps JSON) -----------------------------------------
+
+    @staticmethod
+    def _authorization_to_json(authorization: Authorization) -> dict[str, Any]:
+        return {
+            "id": authorization.id,
+            "client_id": authorization.client.client_id,
+            "redirect_uri": authorization.redirect_uri,
+            "scopes": list(authorization.scopes),
+            "state": authorization.state,
+            "nonce": authorization.nonce,
+            "acr": authorization.acr,
+            "prompt": sorted(authorization.prompt),
+            "idp_hint": authorization.idp_hint,
+            "claims_request": authorization.claims_request,
+            "created_at": authorization.created_at.isoformat(),
+        }
+
+    def _authorization_from_json(self, data: Mapping[str, Any]) -> Authorization:
+        client = self.clients.get(str(data["client_id"]))
+        if client is None:
+            raise SandboxOAuthError("invalid_client", "unknown client_id", redirect=False)
+        return Authorization(
+            id=str(data["id"]),
+            client=client,
+            redirect_uri=str(data["redirect_uri"]),
+            scopes=tuple(data["scopes"]),
+            state=str(data["state"]),
+            nonce=str(data["nonce"]),
+            acr=str(data["acr"]),
+            prompt=frozenset(data["prompt"]),
+            idp_hint=data["idp_hint"],
+            claims_request=dict(data["claims_request"]),
+            created_at=datetime.fromisoformat(data["created_at"]),
+        )
+
+    def _citizen(self, login: object) -> TestCitizen:
+        citizen = self.citizens.get(str(login))
+        if citizen is None:
+            raise SandboxOAuthError("access_denied", "unknown test citizen", redirect=False)
+        return citizen
 
     def interaction(self, interaction_id: str) -> Authorization:
         """A pending interaction, valid for the FranceConnect session lifetime."""
-        with self._lock:
-            found = self._interactions.get(interaction_id)
-        if found is None or self.clock.now() - found.created_at > FC_SESSION_LIFETIME:
+        found = self.store.get("interaction", _digest(interaction_id), now=self.clock.now())
+        if found is None:
             raise SandboxOAuthError(
                 "invalid_request", "unknown or expired interaction", redirect=False
             )
-        return found
+        return self._authorization_from_json(found)
 
     def sso_citizen(
         self, authorization: Authorization, session_id: str | None
@@ -332,13 +408,15 @@ class Sandbox:
         authentication (OpenID Connect Core §3.1.2.1) or ``idp_hint`` names another provider."""
         if session_id is None or "login" in authorization.prompt:
             return None
-        with self._lock:
-            session = self._sessions.get(_digest(session_id))
-        if session is None or self.clock.now() - session.started_at > FC_SESSION_LIFETIME:
+        session = self.store.get("fc_session", _digest(session_id), now=self.clock.now())
+        if session is None:
             return None
-        if authorization.idp_hint is not None and session.citizen.idp != authorization.idp_hint:
+        citizen = self.citizens.get(str(session["citizen"]))
+        if citizen is None:
             return None
-        return session.citizen
+        if authorization.idp_hint is not None and citizen.idp != authorization.idp_hint:
+            return None
+        return citizen
 
     def citizens_for(self, authorization: Authorization) -> list[TestCitizen]:
         """The citizens shown on the login page (only the hinted provider's with idp_hint)."""
@@ -360,9 +438,7 @@ class Sandbox:
     ) -> tuple[str, str]:
         """The citizen signs in (or is signed in by the provider session): returns the
         redirect URL with ``code`` and ``state`` and the provider-session id to keep."""
-        citizen = self.citizens.get(login)
-        if citizen is None:
-            raise SandboxOAuthError("access_denied", "unknown test citizen", redirect=False)
+        citizen = self._citizen(login)
         if citizen.disabled:
             raise SandboxOAuthError("access_denied", "this account is disabled", redirect=False)
         if authorization.idp_hint is not None and citizen.idp != authorization.idp_hint:
@@ -371,28 +447,47 @@ class Sandbox:
             return self.cancel(authorization), session_id or ""
         now = self.clock.now()
         new_session = session_id is None or "login" in authorization.prompt
-        with self._lock:
-            existing = None if new_session else self._sessions.get(_digest(session_id or ""))
-            if existing is None or existing.citizen.login != citizen.login:
-                session_id = secrets.token_urlsafe(32)
-                existing = _ProviderSession(citizen, now, secrets.token_hex(16))
-                self._sessions[_digest(session_id)] = existing
-            code = secrets.token_urlsafe(32)
-            self._codes[_digest(code)] = _Code(
-                value_hash=_digest(code),
-                authorization=authorization,
-                citizen=citizen,
-                sid=existing.sid,
-                auth_time=existing.started_at,
-                expires_at=now + CODE_LIFETIME,
+        existing = (
+            None
+            if new_session
+            else self.store.get("fc_session", _digest(session_id or ""), now=now)
+        )
+        if existing is None or existing["citizen"] != citizen.login:
+            session_id = secrets.token_urlsafe(32)
+            existing = {
+                "citizen": citizen.login,
+                "started_at": now.isoformat(),
+                "sid": secrets.token_hex(16),
+            }
+            self.store.put(
+                "fc_session",
+                _digest(session_id),
+                existing,
+                expires_at=now + FC_SESSION_LIFETIME,
+                now=now,
             )
-            self._interactions.pop(authorization.id, None)
+        code = secrets.token_urlsafe(32)
+        # Kept past its 30 seconds (until the provider session would end) so that a late
+        # redemption is told "expired", not "unknown".
+        self.store.put(
+            "code",
+            _digest(code),
+            {
+                "authorization": self._authorization_to_json(authorization),
+                "citizen": citizen.login,
+                "sid": existing["sid"],
+                "auth_time": existing["started_at"],
+                "expires_at": (now + CODE_LIFETIME).isoformat(),
+            },
+            expires_at=now + FC_SESSION_LIFETIME,
+            now=now,
+        )
+        self._forget(authorization)
         query = urlencode({"code": code, "state": authorization.state})
         return f"{authorization.redirect_uri}?{query}", session_id or ""
 
     def _forget(self, authorization: Authorization) -> None:
-        with self._lock:
-            self._interactions.pop(authorization.id, None)
+        self.store.delete("interaction", _digest(authorization.id))
 
     @staticmethod
     def error_redirect(redirect_uri: str, error: str, description: str, state: str) -> str:
@@ -415,9 +510,9 @@ class Sandbox:
 
     def code_scenario(self, form: Mapping[str, str]) -> Scenario:
         """The failure scenario of the citizen a code belongs to (for the HTTP adapter)."""
-        with self._lock:
-            found = self._codes.get(_digest(form.get("code", "")))
-        return found.citizen.scenario if found is not None else Scenario.NONE
+        found = self.store.get("code", _digest(form.get("code", "")), now=self.clock.now())
+        citizen = self.citizens.get(str(found["citizen"])) if found is not None else None
+        return citizen.scenario if citizen is not None else Scenario.NONE
 
     def token(self, form: Mapping[str, str]) -> dict[str, Any]:
         """The token endpoint (``client_secret_post``): a 30-second single-use code for a
@@ -429,48 +524,67 @@ class Sandbox:
                 "unsupported_grant_type", "grant_type must be authorization_code"
             )
         now = self.clock.now()
-        with self._lock:
-            code = self._codes.get(_digest(form.get("code", "")))
-            if code is None:
+        code_hash = _digest(form.get("code", ""))
+        # Taken, not read: of two concurrent redemptions (maybe on two processes) one wins.
+        code = self.store.take("code", code_hash, now=now)
+        if code is None:
+            used = self.store.get("used_code", code_hash, now=now)
+            if used is None:
                 raise SandboxOAuthError("invalid_grant", "unknown code")
-            if code.used:
-                for token in code.access_tokens:
-                    self._tokens.pop(token, None)
-                raise SandboxOAuthError("invalid_grant", "code already used")
-            code.used = True
-            if now >= code.expires_at:
-                raise SandboxOAuthError("invalid_grant", "code expired")
-            authorization = code.authorization
-            if authorization.client.client_id != client.client_id:
-                raise SandboxOAuthError("invalid_grant", "code issued to another client")
-            if form.get("redirect_uri") != authorization.redirect_uri:
-                raise SandboxOAuthError("invalid_grant", "redirect_uri mismatch")
-            access_token = secrets.token_urlsafe(32)
-            self._tokens[_digest(access_token)] = _AccessToken(
-                client=client,
-                citizen=code.citizen,
-                scopes=authorization.scopes,
-                expires_at=now + TOKEN_LIFETIME,
-            )
-            code.access_tokens.append(_digest(access_token))
+            for token in used["access_tokens"]:
+                self.store.delete("token", str(token))
+            raise SandboxOAuthError("invalid_grant", "code already used")
+        used_until = now + FC_SESSION_LIFETIME
+        self.store.put(
+            "used_code", code_hash, {"access_tokens": []}, expires_at=used_until, now=now
+        )
+        if now >= datetime.fromisoformat(code["expires_at"]):
+            raise SandboxOAuthError("invalid_grant", "code expired")
+        authorization = self._authorization_from_json(code["authorization"])
+        citizen = self._citizen(code["citizen"])
+        if authorization.client.client_id != client.client_id:
+            raise SandboxOAuthError("invalid_grant", "code issued to another client")
+        if form.get("redirect_uri") != authorization.redirect_uri:
+            raise SandboxOAuthError("invalid_grant", "redirect_uri mismatch")
+        access_token = secrets.token_urlsafe(32)
+        self.store.put(
+            "token",
+            _digest(access_token),
+            {
+                "client_id": client.client_id,
+                "citizen": citizen.login,
+                "scopes": list(authorization.scopes),
+            },
+            expires_at=now + TOKEN_LIFETIME,
+            now=now,
+        )
+        self.store.put(
+            "used_code",
+            code_hash,
+            {"access_tokens": [_digest(access_token)]},
+            expires_at=used_until,
+            now=now,
+        )
+        auth_time = datetime.fromisoformat(code["auth_time"])
         id_claims: dict[str, Any] = {
             "iss": self.issuer,
             "aud": client.client_id,
-            "sub": self.pairwise_sub(client, code.citizen),
+            "sub": self.pairwise_sub(client, citizen),
             "iat": int(now.timestamp()),
             "exp": int((now + TOKEN_LIFETIME).timestamp()),
             "nonce": authorization.nonce,
             "acr": authorization.acr,
-            "auth_time": int(code.auth_time.timestamp()),
+            "auth_time": int(auth_time.timestamp()),
             "at_hash": at_hash(access_token, client.alg),
-            "sid": code.sid,
+            "sid": str(code["sid"]),
         }
         wanted = authorization.claims_request.get("id_token", {})
         if isinstance(wanted, dict) and "amr" in wanted and "amr" in client.scopes:
-            id_claims["amr"] = code.citizen.claims()["amr"]
+            id_claims["amr"] = citizen.claims()["amr"]
         id_token = self.sign(client, id_claims)
-        with self._lock:
-            self._issued_id_tokens.add(_digest(id_token))
+        self.store.put(
+            "id_token", _digest(id_token), {}, expires_at=now + ID_TOKEN_HINT_LIFETIME, now=now
+        )
         return {
             "access_token": access_token,
             "token_type": "Bearer",
@@ -511,22 +625,23 @@ class Sandbox:
         if not authorization_header or not authorization_header.startswith("Bearer "):
             raise SandboxOAuthError("invalid_token", "bearer token required")
         digest = _digest(authorization_header.removeprefix("Bearer ").strip())
-        with self._lock:
-            token = self._tokens.get(digest)
-        if token is None or self.clock.now() >= token.expires_at:
+        token = self.store.get("token", digest, now=self.clock.now())
+        client = self.clients.get(str(token["client_id"])) if token is not None else None
+        if token is None or client is None:
             raise SandboxOAuthError("invalid_token", "unknown or expired access token")
-        available = token.citizen.claims()
+        citizen = self._citizen(token["citizen"])
+        available = citizen.claims()
         claims: dict[str, Any] = {
-            "sub": self.pairwise_sub(token.client, token.citizen),
+            "sub": self.pairwise_sub(client, citizen),
             "iss": self.issuer,
-            "aud": token.client.client_id,
+            "aud": client.client_id,
         }
-        for name in sorted(claims_for_scopes(token.scopes) - {"sub"}):
+        for name in sorted(claims_for_scopes(tuple(token["scopes"])) - {"sub"}):
             claims[name] = available[name]
-        if token.citizen.scenario is Scenario.MISSING_CLAIMS:
+        if citizen.scenario is Scenario.MISSING_CLAIMS:
             claims.pop("family_name", None)
             claims.pop("birthdate", None)
-        return token.citizen.scenario, claims, token.client
+        return citizen.scenario, claims, client
 
     # -- /session/end -------------------------------------------------------------------
 
@@ -543,9 +658,8 @@ class Sandbox:
                 "id_token_hint, state and post_logout_redirect_uri are required",
                 redirect=False,
             )
-        with self._lock:
-            known = _digest(hint) in self._issued_id_tokens
-        if not known:
+        known = self.store.get("id_token", _digest(hint), now=self.clock.now())
+        if known is None:
             raise SandboxOAuthError("invalid_request", "unknown id_token_hint", redirect=False)
         claims = json.loads(_b64decode(hint.split(".")[1]))
         client = self.clients.get(str(claims.get("aud", "")))
@@ -554,8 +668,7 @@ class Sandbox:
                 "invalid_request", "post_logout_redirect_uri is not registered", redirect=False
             )
         if session_id is not None:
-            with self._lock:
-                self._sessions.pop(_digest(session_id), None)
+            self.store.delete("fc_session", _digest(session_id))
         return f"{target}?{urlencode({'state': state})}"
 
 

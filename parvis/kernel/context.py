@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from parvis.kernel.clock import Clock, SystemClock
 from parvis.kernel.db import Database
 from parvis.kernel.errors import DomainError
-from parvis.kernel.sessions import SessionStore
+from parvis.kernel.keys import derive_key
+from parvis.kernel.sessions import SEAL_KEY_PURPOSE, SessionStore
 from parvis.kernel.settings import Settings
 
 if TYPE_CHECKING:
@@ -62,6 +63,7 @@ def build_context(
             clock=clock,
             idle_seconds=settings.session_idle_seconds,
             absolute_seconds=settings.session_absolute_seconds,
+            seal_key=derive_key(settings.secret_key, SEAL_KEY_PURPOSE),
         ),
     )
 

@@ -14,10 +14,20 @@ between ``session_idle_seconds - 60`` and ``session_idle_seconds`` after its las
 never later. Sessions whose cookie never comes back (abandoned, not signed out) would keep a
 row — and a pseudonym — forever: :meth:`SessionStore.create` deletes every expired row, at
 most once per :data:`PURGE_INTERVAL` per process (GDPR Art. 5(1)(e), storage limitation).
+
+What a domain keeps in a session (``extra``: FranceConnect's ID token for the logout's
+``id_token_hint``, return paths, pending states) is **sealed** with AES-256-GCM (NIST SP
+800-38D) under a key derived from the master secret (:mod:`parvis.kernel.keys`), which the
+database does not hold: a read of ``web_sessions`` — a dump, a backup, an SQL injection —
+gives no ``sub``, ``sid``, nonce or token next to the citizen's pseudonym (GDPR Art. 32(1)(a),
+pseudonymisation and encryption). The principal and the CSRF token stay readable: the first
+is already a pseudonym, the second is useless without the cookie. A row whose seal does not
+open (the master secret changed, the row was edited) is an expired session.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -27,6 +37,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import DateTime, String, Text, delete
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -41,6 +53,7 @@ from parvis.kernel.principal import (
 
 __all__ = [
     "PURGE_INTERVAL",
+    "SEAL_KEY_PURPOSE",
     "TOUCH_INTERVAL",
     "SessionStore",
     "WebSession",
@@ -55,6 +68,15 @@ TOUCH_INTERVAL = timedelta(seconds=60)
 
 PURGE_INTERVAL = timedelta(minutes=10)
 """Shortest time between two purges of expired sessions by one process."""
+
+
+SEAL_KEY_PURPOSE = "parvis/kernel/web-sessions/extra/v1"
+"""The HKDF ``info`` label of the key that seals a session's ``extra``."""
+
+#: Bound into every seal (AES-GCM associated data): a sealed value from another purpose
+#: sealed under a key that happened to match would still not open here.
+_SEAL_AAD = b"parvis web_sessions.data extra v1"
+_NONCE_BYTES = 12
 
 
 def cookie_name(*, secure: bool) -> str:
@@ -107,7 +129,12 @@ def _aware(value: datetime, reference: datetime) -> datetime:
 class SessionStore:
     """Create, load, rotate and destroy sessions inside the caller's transaction."""
 
-    def __init__(self, *, clock: Clock, idle_seconds: int, absolute_seconds: int) -> None:
+    def __init__(
+        self, *, clock: Clock, idle_seconds: int, absolute_seconds: int, seal_key: bytes
+    ) -> None:
+        if len(seal_key) != 32:
+            raise ValueError("the session seal key is 32 bytes (AES-256-GCM)")
+        self._aead = AESGCM(seal_key)
         self.clock = clock
         self.idle = timedelta(seconds=idle_seconds)
         self.absolute = timedelta(seconds=absolute_seconds)
@@ -161,6 +188,11 @@ class SessionStore:
             db.delete(row)
             return None
         data = json.loads(row.data)
+        try:
+            extra = self._unseal(data)
+        except InvalidTag:
+            db.delete(row)
+            return None
         if now - last_seen >= self.touch_interval:
             row.last_seen_at = last_seen = now
         return WebSession(
@@ -169,7 +201,7 @@ class SessionStore:
             csrf_token=str(data.get("csrf", "")),
             created_at=created,
             last_seen_at=last_seen,
-            extra=dict(data.get("extra", {})),
+            extra=extra,
         )
 
     def save(self, db: Session, session: WebSession) -> None:
@@ -215,13 +247,34 @@ class SessionStore:
         if due:
             self.purge_expired(db)
 
-    @staticmethod
-    def _encode(session: WebSession) -> str:
-        return json.dumps(
-            {
-                "principal": principal_to_dict(session.principal),
-                "csrf": session.csrf_token,
-                "extra": session.extra,
-            },
-            separators=(",", ":"),
-        )
+    def _encode(self, session: WebSession) -> str:
+        data: dict[str, Any] = {
+            "principal": principal_to_dict(session.principal),
+            "csrf": session.csrf_token,
+        }
+        if session.extra:
+            data["sealed"] = self._seal(session.extra)
+        return json.dumps(data, separators=(",", ":"))
+
+    def _seal(self, extra: dict[str, Any]) -> str:
+        nonce = secrets.token_bytes(_NONCE_BYTES)
+        plain = json.dumps(extra, separators=(",", ":")).encode("utf-8")
+        sealed = nonce + self._aead.encrypt(nonce, plain, _SEAL_AAD)
+        return base64.urlsafe_b64encode(sealed).decode("ascii")
+
+    def _unseal(self, data: dict[str, Any]) -> dict[str, Any]:
+        """The session's ``extra``; raises :class:`InvalidTag` if the seal does not open."""
+        sealed = data.get("sealed")
+        if not isinstance(sealed, str):
+            # Rows written before sealing kept ``extra`` in clear; they read as before and
+            # are sealed on their next save.
+            return dict(data.get("extra", {}))
+        try:
+            raw = base64.urlsafe_b64decode(sealed.encode("ascii"))
+        except ValueError:
+            raise InvalidTag from None
+        if len(raw) <= _NONCE_BYTES:
+            raise InvalidTag
+        plain = self._aead.decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], _SEAL_AAD)
+        extra: dict[str, Any] = json.loads(plain)
+        return extra

@@ -361,7 +361,7 @@ def test_migration_moves_the_vault_onto_consent_keys(empty_database_url: str) ->
         assert conn.scalar(text("SELECT count(*) FROM identity_vault_attributes")) == 0
         statuses = dict(conn.execute(text("SELECT id, status FROM identity_postal_codes")).all())
     assert statuses == {"waiting": "void", "sent": "pending"}, "an exported code still works"
-    migrate.downgrade(url, "identity@-1")
+    migrate.downgrade(url, "identity_0001")
     assert "identity_vault_keys" in inspect(engine).get_table_names()
     migrate.upgrade(url)
     engine.dispose()

@@ -25,7 +25,7 @@ MINUTE = timedelta(seconds=60)
 
 
 def store(clock: FixedClock, *, idle: int = IDLE) -> SessionStore:
-    return SessionStore(clock=clock, idle_seconds=idle, absolute_seconds=43200)
+    return SessionStore(clock=clock, idle_seconds=idle, absolute_seconds=43200, seal_key=b"k" * 32)
 
 
 def new_session(database: Database, sessions: SessionStore, who: str) -> str:
@@ -124,3 +124,24 @@ def test_abandoned_sessions_are_purged_at_most_every_interval(
     with database.write_session() as db:
         assert sessions.purge_expired(db) == 2
     assert stored_last_seen(database) == {}
+
+
+def test_extra_is_sealed_and_a_seal_that_does_not_open_ends_the_session(
+    database: Database, clock: FixedClock
+) -> None:
+    sessions = store(clock)
+    with database.write_session() as db:
+        created = sessions.create(db, Citizen("p1"), extra={"fc_id_token": "eyJsecret.token"})
+    assert created.cookie is not None
+    with database.read_session() as db:
+        (data,) = db.scalars(select(WebSessionRow.data)).all()
+    assert "fc_id_token" not in data
+    assert "secret" not in data
+    loaded = load(database, sessions, created.cookie)
+    assert loaded is not None
+    assert loaded.extra == {"fc_id_token": "eyJsecret.token"}
+    # Another master secret (or an edited row): the session is over, and its row gone.
+    other = SessionStore(clock=clock, idle_seconds=IDLE, absolute_seconds=43200, seal_key=b"x" * 32)
+    assert load(database, other, created.cookie) is None
+    with database.read_session() as db:
+        assert db.scalars(select(WebSessionRow.data)).all() == []

@@ -10,12 +10,11 @@ from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
 
 from identity.oidc.provider import ACCESS_TOKEN_SECONDS, CODE_SECONDS
 from parvis.kernel.clock import FixedClock
 from parvis.kernel.context import AppContext
-from parvis.kernel.sessions import WebSessionRow
+from parvis.kernel.sessions import cookie_name
 from tests.identity.oidc.conftest import (
     CodeFlow,
     Platform,
@@ -218,17 +217,18 @@ def _sub(code_flow: CodeFlow, browser: TestClient, platform: Platform) -> str:
     return str(bearer(browser, token).json()["sub"])
 
 
-def _franceconnect_sub(ctx: AppContext) -> str:
-    """The ``sub`` FranceConnect gave at sign-in, read from the ID token kept in the web
-    session (only the test reads it: Parvis stores FranceConnect's sub as a keyed hash)."""
-    with ctx.db.read_session() as db:
-        for data in db.scalars(select(WebSessionRow.data)):
-            id_token = json.loads(data).get("extra", {}).get("fc_id_token")
-            if id_token:
-                payload = id_token.split(".")[1]
-                claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-                return str(claims["sub"])
-    raise AssertionError("no FranceConnect ID token in the sessions")
+def _franceconnect_sub(ctx: AppContext, browser: TestClient) -> str:
+    """The ``sub`` FranceConnect gave at sign-in, read from the ID token kept (sealed) in the
+    browser's web session (only the test reads it: Parvis stores FranceConnect's sub as a
+    keyed hash)."""
+    with ctx.db.write_session() as db:
+        session = ctx.sessions.load(db, browser.cookies.get(cookie_name(secure=False)))
+    id_token = session.extra.get("fc_id_token") if session is not None else None
+    if not id_token:
+        raise AssertionError("no FranceConnect ID token in the session")
+    payload = id_token.split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    return str(claims["sub"])
 
 
 def test_pairwise_sub_per_sector(
@@ -258,7 +258,7 @@ def test_pairwise_sub_per_sector(
     assert _sub(code_flow, browser, same_sector) == first  # same host: same sector
     assert _sub(code_flow, browser, declared) == first  # declared sector
     assert _sub(code_flow, browser, other) != first  # another sector
-    fc_sub = _franceconnect_sub(ctx)
+    fc_sub = _franceconnect_sub(ctx, browser)
     subs = {first, _sub(code_flow, browser, other)}
     assert fc_sub not in subs
     assert all(fc_sub[:16] not in s for s in subs)
