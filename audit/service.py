@@ -57,6 +57,7 @@ from audit.promise import Promise, PromiseBody
 from audit.sequencer import SequencerThread, leadership
 from audit.tables import CheckpointRow, DetailRow, EntryRow, EventRow, LogRow, PendingRow
 from audit.tiles import TilePath
+from audit.viewcheck import ViewMismatch, check_events
 from parvis.kernel.context import AppContext
 from parvis.kernel.settings import Mode
 
@@ -603,6 +604,17 @@ class AuditService:
             )
             for event, idx, details in rows
         ]
+
+    def check_view(
+        self, session: Session, *, log: str = DEFAULT_LOG
+    ) -> tuple[int, list[ViewMismatch]]:
+        """Check the typed view ``audit_events`` of ``log`` against its leaves and remaining
+        details (:mod:`audit.viewcheck`): the rows checked and every mismatch."""
+        check_log_name(log)
+        target = self._find(session, log)
+        if target is None:
+            raise UnknownLogError(f"no log named {log}", name=log)
+        return check_events(session, log_id=target.id)
 
     def _with_head(self, session: Session, log: str) -> tuple[_Log, storage.Head]:
         """The log and its latest checkpoint in one query (the read paths' first step)."""
