@@ -183,7 +183,11 @@ def proof(
 def verify(
     log: LogOption = "audit",
     url: Annotated[
-        str | None, typer.Option("--url", help="base URL of a Parvis server (default: local DB)")
+        str | None,
+        typer.Option(
+            "--url",
+            help="base URL of a Parvis server, for public logs only (default: local DB)",
+        ),
     ] = None,
     state: Annotated[
         Path | None,

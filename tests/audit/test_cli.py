@@ -361,4 +361,5 @@ def test_cli_verify_url_against_a_real_server(
         ctx.db.dispose()  # no lifespan ran to do it
     assert "recomputed the tree from all 300 entries" in out
     assert "answered 401" in denied
-    assert "cannot fetch" in unreachable
+    assert "the log audit is not public, and --url verifies public logs only" in denied
+    assert "cannot fetch http://127.0.0.1:1/logs/audit: ConnectError" in unreachable
