@@ -107,11 +107,6 @@ def _b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode("ascii")
 
 
-def _utc(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything stored is UTC.
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
 @dataclass(frozen=True, slots=True)
 class LogInfo:
     """A named log: its origin line, its published verifier key text, public or not, sealed
@@ -599,7 +594,7 @@ class AuditService:
                 actor=event.actor,
                 subject=event.subject,
                 purpose=event.purpose,
-                time=_utc(event.time),
+                time=event.time,
                 details=json.loads(details) if details is not None else None,
             )
             for event, idx, details in rows

@@ -21,7 +21,6 @@ tree recomputation of ``parvis audit verify``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from sqlalchemy import and_, exists, select
 from sqlalchemy.orm import Session
@@ -53,18 +52,13 @@ class ViewMismatch:
         return f"{', '.join(where)}: {self.reason}"
 
 
-def _utc(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything stored is UTC.
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
 def _compare(row: EventRow, leaf: EventLeaf) -> str | None:
     for name, mine, theirs in (
         ("event type", row.event_type, leaf.event_type),
         ("actor", row.actor, leaf.actor),
         ("subject", row.subject, leaf.subject),
         ("purpose", row.purpose, leaf.purpose),
-        ("time", _utc(row.time), leaf.time),
+        ("time", row.time, leaf.time),
     ):
         if mine != theirs:
             return f"{name} {mine!s} differs from the leaf's {theirs!s}"
