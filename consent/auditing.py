@@ -55,11 +55,11 @@ def checkpoint_status(ctx: AppContext, session: Session) -> CheckpointStatus:
         checkpoint = open_checkpoint(
             note, origin=info.origin, log_key=service.verifier(session, log=LOG)
         )
+        # The console's answers come from the typed view, which someone with the database
+        # owner's rights could edit without touching the tree: check it against the leaves.
+        _checked, mismatches = service.check_view(session, log=LOG)
     except DomainError as exc:
         return CheckpointStatus(note="", verifier_key="", size=None, error=exc.detail)
-    # The console's answers come from the typed view, which someone with the database
-    # owner's rights could edit without touching the tree: check it against the leaves.
-    _checked, mismatches = service.check_view(session, log=LOG)
     view_error = None
     if mismatches:
         view_error = f"{mismatches[0]} ({len(mismatches)} in all)"
