@@ -183,7 +183,11 @@ def proof(
 def verify(
     log: LogOption = "audit",
     url: Annotated[
-        str | None, typer.Option("--url", help="base URL of a Parvis server (default: local DB)")
+        str | None,
+        typer.Option(
+            "--url",
+            help="base URL of a Parvis server, for public logs only (default: local DB)",
+        ),
     ] = None,
     state: Annotated[
         Path | None,
@@ -247,5 +251,27 @@ def verify(
             progress.stop()
             if client is not None:
                 client.close()
+        if url is None:
+            report.lines.append(_check_view(ctx, log=log))
+        else:
+            # The typed view is not published: only the server's own database can be checked.
+            report.lines.append("the typed view audit_events is checked only without --url")
     for line in report.lines:
         typer.echo(line)
+
+
+def _check_view(ctx: AppContext, *, log: str) -> str:
+    """Check ``audit_events`` against the leaves (:mod:`audit.viewcheck`); raise naming the
+    first mismatch."""
+    from audit.errors import LogVerificationError
+    from audit.service import service_from
+
+    with ctx.db.read_session() as session:
+        checked, mismatches = service_from(ctx).check_view(session, log=log)
+    if mismatches:
+        more = f" (and {len(mismatches) - 1} more)" if len(mismatches) > 1 else ""
+        raise LogVerificationError(
+            f"the typed view does not match the log: {mismatches[0]}{more}",
+            index=mismatches[0].index,
+        )
+    return f"the typed view audit_events matches the leaves ({checked} rows checked)"

@@ -57,6 +57,7 @@ from audit.promise import Promise, PromiseBody
 from audit.sequencer import SequencerThread, leadership
 from audit.tables import CheckpointRow, DetailRow, EntryRow, EventRow, LogRow, PendingRow
 from audit.tiles import TilePath
+from audit.viewcheck import ViewMismatch, check_events
 from parvis.kernel.context import AppContext
 from parvis.kernel.settings import Mode
 
@@ -104,11 +105,6 @@ _CREATED_HERE = "audit.created_logs"
 
 def _b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode("ascii")
-
-
-def _utc(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything stored is UTC.
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -598,11 +594,22 @@ class AuditService:
                 actor=event.actor,
                 subject=event.subject,
                 purpose=event.purpose,
-                time=_utc(event.time),
+                time=event.time,
                 details=json.loads(details) if details is not None else None,
             )
             for event, idx, details in rows
         ]
+
+    def check_view(
+        self, session: Session, *, log: str = DEFAULT_LOG
+    ) -> tuple[int, list[ViewMismatch]]:
+        """Check the typed view ``audit_events`` of ``log`` against its leaves and remaining
+        details (:mod:`audit.viewcheck`): the rows checked and every mismatch."""
+        check_log_name(log)
+        target = self._find(session, log)
+        if target is None:
+            raise UnknownLogError(f"no log named {log}", name=log)
+        return check_events(session, log_id=target.id)
 
     def _with_head(self, session: Session, log: str) -> tuple[_Log, storage.Head]:
         """The log and its latest checkpoint in one query (the read paths' first step)."""

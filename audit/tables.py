@@ -28,7 +28,6 @@ from datetime import datetime
 from sqlalchemy import (
     BigInteger,
     Boolean,
-    DateTime,
     ForeignKey,
     Identity,
     Index,
@@ -42,7 +41,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from parvis.kernel.db import Base
+from parvis.kernel.db import Base, UTCDateTime
 
 __all__ = [
     "CheckpointRow",
@@ -66,7 +65,7 @@ class LogRow(Base):
     origin: Mapped[str] = mapped_column(String(255), unique=True)
     public: Mapped[bool] = mapped_column(Boolean)
     verifier_key: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # Sealed: no read path serves entry bodies (migration audit_0002; issue 7, item 5).
     sealed: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
@@ -111,7 +110,7 @@ class CheckpointRow(Base):
     size: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     root_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     note: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class EventRow(Base):
@@ -124,7 +123,7 @@ class EventRow(Base):
     actor: Mapped[str] = mapped_column(String(256))
     subject: Mapped[str | None] = mapped_column(String(256))
     purpose: Mapped[str | None] = mapped_column(String(128))
-    time: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    time: Mapped[datetime] = mapped_column(UTCDateTime())
 
     __table_args__ = (
         UniqueConstraint("log_id", "leaf_hash", name="uq_audit_events_log_id_leaf_hash"),

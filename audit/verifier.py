@@ -303,20 +303,36 @@ def verify_log(
 
 
 class HttpSource:
-    """A Parvis server's read API (``/logs/<name>/...``, C2SP tlog-tiles for entries)."""
+    """A Parvis server's read API (``/logs/<name>/...``, C2SP tlog-tiles for entries).
+
+    Public logs only (ballot boards, any log created public): it sends no credentials. A
+    non-public log (the audit log) is verified with :class:`LocalSource` on the server.
+    """
 
     def __init__(self, *, client: Any, base_url: str, log: str) -> None:
         self._client = client
+        self._log = log
         self._base = f"{base_url.rstrip('/')}/logs/{log}"
         self._size = 0
 
     def _get(self, path: str, **params: int) -> Any:
         import httpx
 
+        url = self._base + path
         try:
-            response = self._client.get(self._base + path, params=params or None)
+            response = self._client.get(url, params=params or None)
         except httpx.HTTPError as exc:
-            raise LogVerificationError(f"cannot fetch {path}: {type(exc).__name__}") from None
+            # Name the URL: a typo in --url must be visible in the one-line error.
+            raise LogVerificationError(f"cannot fetch {url}: {type(exc).__name__}") from None
+        if response.status_code in (401, 403):
+            # Public logs only, by design: the verifier holds no credentials, and the audit
+            # log (personal pseudonyms) is read by a signed-in DPO. Say so rather than
+            # leave a bare 401 that suggests a missing option.
+            raise LogVerificationError(
+                f"GET {url} answered {response.status_code}: the log {self._log} is not public, "
+                "and --url verifies public logs only; verify it on the server with "
+                "`parvis audit verify` (local database)"
+            )
         if response.status_code != 200:
             detail = ""
             if response.headers.get("content-type", "").startswith("application/problem+json"):

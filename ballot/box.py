@@ -51,7 +51,7 @@ from ballot.errors import (
 from ballot.manifest import format_time
 from ballot.publication import decide_publication
 from ballot.questions import check_choices
-from ballot.records import ElectionRecords, aware, board_log_name, canonical_id
+from ballot.records import ElectionRecords, board_log_name, canonical_id
 from ballot.tables import (
     BallotRow,
     BoardRow,
@@ -367,7 +367,7 @@ class BallotBox(ElectionRecords):
             boundary = boundary_at_or_before(
                 now, self._definition_of(election_id, text).batch_seconds
             )
-            if force or through is None or aware(through) < boundary:
+            if force or through is None or through < boundary:
                 total += self._integrate_batch(election_id, boundary=boundary, force=force)
         return total
 
@@ -380,9 +380,7 @@ class BallotBox(ElectionRecords):
             status = self._row(session, election_id, lock=True).status
             board = self._board(session, election_id, lock=True)
             through = board.batched_through
-            if status != Status.OPEN or (
-                not force and through is not None and aware(through) >= boundary
-            ):
+            if status != Status.OPEN or (not force and through is not None and through >= boundary):
                 return 0
             moved = self.move_pending(session, election_id, board.log)
             board.batched_through = boundary
@@ -613,7 +611,7 @@ class BallotBox(ElectionRecords):
             appears_at = (
                 next_boundary(self.now, batch_seconds)
                 if leaf is None
-                else aware(board.batched_through or self.now)
+                else (board.batched_through or self.now)
             )
             return {
                 **base,

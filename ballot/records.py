@@ -54,10 +54,6 @@ def board_log_name(election_id: str) -> str:
     return f"board-{election_id}"
 
 
-def aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
 def canonical_id(election_id: str) -> str:
     try:
         parsed = uuid.UUID(election_id)

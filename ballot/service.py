@@ -57,7 +57,6 @@ from ballot.publication import decide_publication
 from ballot.records import (
     BoardNotIntegratedError,
     ElectionRecords,
-    aware,
     board_log_name,
     canonical_id,
     coarse,
@@ -613,7 +612,7 @@ class ElectionService(ElectionRecords):
                 board = self._board(session, row.id, lock=True)
                 now = self.now
                 last = board.issued_published_at
-                if not force and last is not None and now - aware(last) < interval:
+                if not force and last is not None and now - last < interval:
                     continue
                 count = self.voters.tokens_issued(session, row.id)
                 if count == board.issued_published:

@@ -29,7 +29,6 @@ from typing import Final
 from sqlalchemy import (
     BigInteger,
     Date,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -40,7 +39,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from parvis.kernel.db import Base
+from parvis.kernel.db import Base, UTCDateTime
 
 #: Table option: on SQLite, a clustered table keyed by its (random) primary key instead of
 #: an implicit rowid that would number the rows in the order they were written.
@@ -68,13 +67,13 @@ class ElectionRow(Base):
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     status: Mapped[str] = mapped_column(String(16), nullable=False)
     definition: Mapped[str] = mapped_column(Text, nullable=False)
-    opens_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-    closes_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    opens_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    closes_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     #: The consent API client that created it (platform elections), else None (staff, CLI).
     owner_client: Mapped[str | None] = mapped_column(String(48), nullable=True, index=True)
     created_by: Mapped[str] = mapped_column(String(100), nullable=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
 
 
 class ElectionKeyRow(Base):
@@ -108,13 +107,11 @@ class BoardRow(Base):
     close_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
     results_hash: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
     issued_published: Mapped[int] = mapped_column(BigInteger, nullable=False)
-    issued_published_at: Mapped[datetime | None] = mapped_column(
-        DateTime(timezone=True), nullable=True
-    )
+    issued_published_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     tokens_issued: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0")
     #: The last batch boundary at which the waiting ballots were integrated (a multiple of
     #: the election's ``batch_seconds``: a public time, no finer than the boundaries).
-    batched_through: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    batched_through: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class CommitmentRow(Base):

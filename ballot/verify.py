@@ -905,14 +905,31 @@ def load_export(source: str) -> Any:
         request = urllib.request.Request(source, headers={"Accept": "application/json"})  # noqa: S310
         try:
             with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
-                return json.loads(response.read())
+                body = response.read()
+                content_type = response.headers.get("Content-Type") or "no content type"
         except OSError as exc:
             raise InvalidInputError(f"cannot fetch {source}: {exc}") from None
+        return _parse_export(body, source=source, got=content_type)
     try:
-        with open(source, encoding="utf-8") as handle:
-            return json.load(handle)
+        with open(source, "rb") as handle:
+            body = handle.read()
     except OSError as exc:
         raise InvalidInputError(f"cannot read {source}: {exc.strerror or exc}") from None
+    return _parse_export(body, source=source, got="a file")
+
+
+def _parse_export(body: bytes, *, source: str, got: str) -> Any:
+    """The JSON of a board export, or an error saying what came instead (an HTML page from a
+    wrong URL, a login page, an empty answer) rather than a bare JSON parser message."""
+    try:
+        return json.loads(body)
+    except ValueError:  # JSONDecodeError, UnicodeDecodeError
+        start = body[:60].decode("utf-8", "replace")
+        shown = " ".join(start.split()) or "nothing"
+        raise InvalidInputError(
+            f"{source} is not a board export (JSON): got {got}, {len(body)} bytes "
+            f"starting {shown!r}"
+        ) from None
 
 
 def _terminal_progress(stage: str, done: int, total: int) -> None:

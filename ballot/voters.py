@@ -46,39 +46,23 @@ from ballot.tables import (
 )
 from parvis.kernel.context import AppContext
 from parvis.kernel.errors import DomainError, NotFoundError
+from parvis.kernel.ratelimit import SharedRateLimiter
 
-__all__ = ["ONLINE", "PAPER", "RateLimiter", "TokenBucket", "VoterRegister"]
+__all__ = ["ONLINE", "PAPER", "TokenBucket", "VoterRegister"]
 
 #: Channels of the voter list.
 ONLINE: Final = "online"
 PAPER: Final = "paper"
 
 
-class RateLimiter:
-    """At most ``limit`` hits per ``window`` seconds per key (in memory, per process)."""
-
-    def __init__(self, *, limit: int, window: float) -> None:
-        self.limit = limit
-        self.window = window
-        self._hits: dict[str, list[float]] = {}
-        self._lock = threading.Lock()
-
-    def allow(self, key: str) -> bool:
-        now = time.monotonic()
-        with self._lock:
-            hits = [t for t in self._hits.get(key, ()) if now - t < self.window]
-            if len(hits) >= self.limit:
-                self._hits[key] = hits
-                return False
-            hits.append(now)
-            self._hits[key] = hits
-            if len(self._hits) > 50_000:  # forget idle keys; never logged
-                self._hits = {k: v for k, v in self._hits.items() if now - v[-1] < self.window}
-            return True
-
-
 class TokenBucket:
-    """``rate`` events per second on average, bursts up to ``rate`` (per process)."""
+    """``rate`` events per second on average, bursts up to ``rate`` (per process).
+
+    Deliberately per process: it guards this process's CPU against a burst of RSA private
+    operations (each costs milliseconds), which is a per-process resource, and it must cost
+    nothing on the signing path. It limits no citizen: the per-citizen limit is
+    :attr:`VoterRegister.token_attempts`, shared by every worker and host (ADR 0014).
+    """
 
     def __init__(self, rate: int) -> None:
         self.rate = float(rate)
@@ -103,7 +87,16 @@ class VoterRegister(ElectionRecords):
     def __init__(self, ctx: AppContext) -> None:
         super().__init__(ctx)
         self._keys: dict[str, rsa.RSAPrivateKey] = {}
-        self.token_attempts = RateLimiter(limit=self.settings.ballot_token_attempts, window=60)
+        # Per citizen (keyed by pseudonym, never by address: citizens behind one proxy or
+        # one public network must not share a limit), for every worker and host (ADR 0014).
+        self.token_attempts = SharedRateLimiter.create(
+            db=ctx.db,
+            clock=ctx.clock,
+            master_secret=self.settings.secret_key,
+            scope="ballot.token-attempts",
+            limit=self.settings.ballot_token_attempts,
+            window=60,
+        )
         self.signatures = TokenBucket(self.settings.ballot_signatures_per_second)
         self.backend = get_backend(self.settings.rsa_backend)
 

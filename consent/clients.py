@@ -102,10 +102,6 @@ def _hash(ctx: AppContext, secret: str) -> str:
     return keyed_hash(key, secret.encode("utf-8"))
 
 
-def _aware(value: datetime, now: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=now.tzinfo)
-
-
 def link_client(
     ctx: AppContext, session: Session, *, client_id: str, controller_id: str, name: str, actor: str
 ) -> None:
@@ -260,7 +256,7 @@ def _legacy_key(ctx: AppContext, session: Session, token: str) -> ApiClient:
         and row.revoked_at is None
         and row.api_key_hash is not None
         and row.api_key_sunset_at is not None
-        and _aware(row.api_key_sunset_at, now) > now
+        and row.api_key_sunset_at > now
     )
     expected = row.api_key_hash if live and row is not None else _DUMMY
     presented = _hash(ctx, secret)
@@ -273,7 +269,7 @@ def _legacy_key(ctx: AppContext, session: Session, token: str) -> ApiClient:
         id=row.id,
         controller_id=row.controller_id,
         name=row.name,
-        key_sunset=_aware(row.api_key_sunset_at, now),
+        key_sunset=row.api_key_sunset_at,
     )
 
 

@@ -128,6 +128,7 @@ MESSAGES = {
     "Entries:": "Entrées :",
     "Verify it yourself, offline, with this key:": "Vérifiez-le vous-même, hors ligne, avec cette clé :",
     "The audit log's checkpoint does not verify:": "Le point de contrôle du journal d’audit n’est pas vérifié :",
+    "The event index the console queries does not match the audit log; its answers cannot be trusted:": "L’index des événements que la console interroge ne correspond pas au journal d’audit ; ses réponses ne sont pas fiables :",
     "The register entry was saved.": "La fiche du registre est enregistrée.",
     "The notice was published.": "L’information est publiée.",
     "The request was closed.": "La demande est close.",

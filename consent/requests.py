@@ -44,7 +44,7 @@ from consent.errors import (
 )
 from consent.hooks import ErasureContext, ExportContext, erasers, exporters
 from consent.ledger import Actor, ActorKind, Method, Status
-from consent.service import ConsentService, aware
+from consent.service import ConsentService
 from consent.tables import RequestRow
 from consent.webhooks import enqueue, platform_subject
 from parvis.kernel.context import AppContext
@@ -171,7 +171,7 @@ def _view(ctx: AppContext, session: Session, row: RequestRow) -> RequestView:
         purpose_id=row.purpose_id,
         right=Right(row.right),
         channel=row.channel,
-        received_at=aware(row.received_at),
+        received_at=row.received_at,
         received_on=row.received_on,
         original_due_on=response_due(row.received_on),
         due_on=row.due_on,
@@ -185,7 +185,7 @@ def _view(ctx: AppContext, session: Session, row: RequestRow) -> RequestView:
         outcome=row.outcome,
         motivation=row.motivation,
         recipients_notified=tuple(json.loads(row.recipients_notified)),
-        completed_at=aware(row.completed_at) if row.completed_at else None,
+        completed_at=row.completed_at if row.completed_at else None,
         has_artefact=row.artefact_sealed is not None,
         assessment=assessment,
     )

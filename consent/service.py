@@ -19,7 +19,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import nacl.signing
@@ -77,19 +77,9 @@ __all__ = [
     "NoticeRecord",
     "PurposeRecord",
     "Recorded",
-    "aware",
 ]
 
 NOTICE_STATUSES = frozenset({Status.GIVEN, Status.RENEWED, Status.REFUSED})
-
-
-def aware(moment: datetime) -> datetime:
-    """SQLite returns naive datetimes for timezone-aware columns; they were stored in UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def _maybe(moment: datetime | None) -> datetime | None:
-    return aware(moment) if moment is not None else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,12 +143,12 @@ def _event_from_row(row: ConsentEventRow) -> ConsentEvent:
         subject=row.subject,
         purpose_id=row.purpose_id,
         status=Status(row.status),
-        time=aware(row.time),
+        time=row.time,
         actor=Actor.from_dict(json.loads(row.actor)),
         method=Method(row.method),
         interface=row.interface,
         notice_id=row.notice_id,
-        valid_until=_maybe(row.valid_until),
+        valid_until=row.valid_until,
     )
 
 
@@ -167,12 +157,12 @@ def _state_from_row(row: ConsentStateRow) -> ConsentState:
         subject=row.subject,
         purpose_id=row.purpose_id,
         status=Status(row.status),
-        since=aware(row.since),
+        since=row.since,
         last_event_id=row.last_event_id,
         events=row.events,
         notice_id=row.notice_id,
-        given_at=_maybe(row.given_at),
-        valid_until=_maybe(row.valid_until),
+        given_at=row.given_at,
+        valid_until=row.valid_until,
     )
 
 
@@ -182,7 +172,7 @@ def _notice_from_row(row: NoticeRow) -> NoticeRecord:
         controller_id=row.controller_id,
         language=row.language,
         version=row.version,
-        effective_at=aware(row.effective_at),
+        effective_at=row.effective_at,
         content_hash=row.content_hash,
         content=json.loads(row.content),
         purpose_fingerprints=json.loads(row.purpose_fingerprints),
@@ -201,8 +191,8 @@ def _purpose_from_row(row: PurposeRow) -> PurposeRecord:
         purpose=_parse_purpose(row.definition, row.controller_id),
         version=row.version,
         fingerprint=row.fingerprint,
-        created_at=aware(row.created_at),
-        updated_at=aware(row.updated_at),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
     )
 
 
@@ -807,7 +797,7 @@ class ConsentService:
         if row.status is None:
             return ConsentCheck(purpose_id, None, False, None, None, "never asked")
         status = Status(row.status)
-        valid_until = _maybe(row.valid_until)
+        valid_until = row.valid_until
         now = self.clock.now()
         in_force = status in ACTIVE and (valid_until is None or now < valid_until)
         if not in_force:
@@ -906,7 +896,7 @@ class ConsentService:
             )
         )
         for time, status in rows:
-            months.setdefault(aware(time).strftime("%Y-%m"), Counter())[status] += 1
+            months.setdefault(time.strftime("%Y-%m"), Counter())[status] += 1
         return {
             "current": dict(sorted(current.items())),
             "by_month": {m: dict(sorted(c.items())) for m, c in sorted(months.items())},

@@ -19,7 +19,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Date,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -30,7 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from parvis.kernel.db import Base
+from parvis.kernel.db import Base, UTCDateTime
 
 __all__ = [
     "ApiClientRow",
@@ -50,7 +49,7 @@ __all__ = [
 ID = 64
 #: A 64-bit identity on PostgreSQL, SQLite's rowid alias (INTEGER PRIMARY KEY) on SQLite.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
-When = DateTime(timezone=True)
+When = UTCDateTime()
 
 
 class ControllerRow(Base):

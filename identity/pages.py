@@ -29,12 +29,12 @@ from identity.errors import (
     StateMismatchError,
 )
 from identity.franceconnect import ACR_ORDER
-from identity.ratelimit import RateLimiter
 from identity.tables import PostalCodeRow
 from parvis.kernel.context import AppContext
 from parvis.kernel.errors import UnauthenticatedError
 from parvis.kernel.keys import derive_key
 from parvis.kernel.principal import Anonymous, Citizen, Principal, Role, Staff, require_role
+from parvis.kernel.ratelimit import SharedRateLimiter
 from parvis.kernel.sessions import WebSession
 from parvis.kernel.signin_state import KEY_PURPOSE as SIGN_IN_STATE_KEY
 from parvis.kernel.signin_state import LIFETIME as SIGN_IN_LIFETIME
@@ -66,10 +66,21 @@ staff_router = APIRouter(prefix="/staff", include_in_schema=False)
 STAFF_LOGIN_ATTEMPTS_PER_MINUTE = 20
 
 
-def staff_login_limiter(ctx: AppContext) -> RateLimiter:
+def staff_login_limiter(ctx: AppContext) -> SharedRateLimiter:
+    """Sign-in attempts per client address, counted in the database for every worker and
+    host (ADR 0014). The address is the peer's, or the one a trusted proxy forwarded
+    (``PARVIS_TRUSTED_PROXIES``); it slows one client trying many accounts, beside the
+    per-account lockout of :mod:`identity.staff`."""
     return ctx.extension(
         "identity.staff_login_limit",
-        lambda _ctx: RateLimiter(limit=STAFF_LOGIN_ATTEMPTS_PER_MINUTE, window=60.0),
+        lambda c: SharedRateLimiter.create(
+            db=c.db,
+            clock=c.clock,
+            master_secret=c.settings.secret_key,
+            scope="identity.staff-login",
+            limit=STAFF_LOGIN_ATTEMPTS_PER_MINUTE,
+            window=60,
+        ),
     )
 
 

@@ -157,11 +157,6 @@ def _clean_code(value: str) -> str:
     return "".join(ch for ch in value.upper() if ch.isalnum())
 
 
-def _aware(value: datetime, reference: datetime) -> datetime:
-    # SQLite gives naive datetimes back for timezone=True columns; they were stored in UTC.
-    return value if value.tzinfo is not None else value.replace(tzinfo=reference.tzinfo)
-
-
 class IdentityService:
     """The identity domain's services for one :class:`AppContext`."""
 
@@ -776,7 +771,7 @@ class IdentityService:
                     row.id,
                     letter["address"],
                     letter["code"],
-                    _aware(row.expires_at, self.now).date().isoformat(),
+                    row.expires_at.date().isoformat(),
                 ]
             )
             row.exported_at = self.now
@@ -805,7 +800,7 @@ class IdentityService:
             ).first()
             if row is None:
                 raise CodeExpiredError("no letter is waiting for a code; request a new one")
-            if now >= _aware(row.expires_at, now):
+            if now >= row.expires_at:
                 row.status = "expired"
                 error = CodeExpiredError("this code has expired; request a new letter")
             elif row.attempts >= POSTAL_CODE_ATTEMPTS:
@@ -891,7 +886,7 @@ class IdentityService:
         if not 3 <= len(reason) <= 300:
             raise IdentityRuleError("a reason of 3 to 300 characters is required")
         row = session.get(DeskCodeRow, keyed_hash(self._desk_key, _clean_code(desk_code).encode()))
-        if row is None or self.now >= _aware(row.expires_at, self.now):
+        if row is None or self.now >= row.expires_at:
             raise IdentityNotFoundError("unknown or expired desk code")
         territory = self._check_place(session, territory_id, commune_code)
         citizen_id = row.citizen_id
@@ -947,7 +942,6 @@ class IdentityService:
     # -- eligibility --------------------------------------------------------------------
 
     def facts(self, session: Session, citizen: CitizenRow) -> CitizenFacts:
-        now = self.now
         raw = self.vault.get(session, citizen.id, "birthdate")
         birth = None
         if raw is not None:
@@ -976,7 +970,7 @@ class IdentityService:
                 territory_id=row.territory_id,
                 commune_code=row.commune_code,
                 cog_vintage=row.cog_vintage,
-                valid_until=_aware(row.valid_until, now),
+                valid_until=row.valid_until,
             )
             for row in session.scalars(
                 select(EvidenceRow).where(EvidenceRow.citizen_id == citizen.id)

@@ -75,12 +75,6 @@ def _normal_email(email: str) -> str:
     return value
 
 
-def _aware(value: datetime | None, reference: datetime) -> datetime | None:
-    if value is None:
-        return None
-    return value if value.tzinfo is not None else value.replace(tzinfo=reference.tzinfo)
-
-
 class StaffService:
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
@@ -148,7 +142,7 @@ class StaffService:
             throttle = session.get(LoginThrottleRow, throttle_id)
             row = session.scalar(select(StaffRow).where(StaffRow.email == normal))
             password_ok = self._verify_password(row, password)
-            locked_until = _aware(throttle.locked_until, now) if throttle else None
+            locked_until = throttle.locked_until if throttle else None
             locked = locked_until is not None and now < locked_until
             failure: str | None
             if locked:
@@ -220,7 +214,7 @@ class StaffService:
         if throttle is None:
             session.add(LoginThrottleRow(key_hash=key, failures=1, window_start=now))
             return
-        start = _aware(throttle.window_start, now)
+        start = throttle.window_start
         assert start is not None
         if now - start > WINDOW:
             throttle.failures, throttle.window_start = 0, now

@@ -15,7 +15,6 @@ from datetime import date, datetime
 from sqlalchemy import (
     Boolean,
     Date,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -26,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from parvis.kernel.db import Base
+from parvis.kernel.db import Base, UTCDateTime
 
 __all__ = [
     "CensusEntryRow",
@@ -59,8 +58,8 @@ class CitizenRow(Base):
     pivot_hash: Mapped[str] = mapped_column(Hash, unique=True, nullable=False)
     birth_year: Mapped[int] = mapped_column(Integer, nullable=False)
     acr: Mapped[str] = mapped_column(String(16), nullable=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-    last_sign_in_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    last_sign_in_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
 
 
 class FranceConnectLinkRow(Base):
@@ -73,7 +72,7 @@ class FranceConnectLinkRow(Base):
     citizen_id: Mapped[str] = mapped_column(
         ForeignKey("identity_citizens.id", ondelete="CASCADE"), nullable=False, index=True
     )
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
 
 
 class VaultAttributeRow(Base):
@@ -88,7 +87,7 @@ class VaultAttributeRow(Base):
     )
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     ciphertext: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
 
 
 class TerritoryRow(Base):
@@ -102,7 +101,7 @@ class TerritoryRow(Base):
     parent_id: Mapped[str | None] = mapped_column(
         ForeignKey("identity_territories.id"), nullable=True
     )
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
 
 
 class TerritoryCommuneRow(Base):
@@ -129,7 +128,7 @@ class RuleRow(Base):
     reference_date: Mapped[date] = mapped_column(Date, nullable=False)
     electoral_roll: Mapped[bool] = mapped_column(Boolean, nullable=False)
     paper_votes: Mapped[bool] = mapped_column(Boolean, nullable=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
 
 
 class CensusImportRow(Base):
@@ -149,7 +148,7 @@ class CensusImportRow(Base):
     rejected: Mapped[int] = mapped_column(Integer, nullable=False)
     active: Mapped[bool] = mapped_column(Boolean, nullable=False)
     imported_by: Mapped[str] = mapped_column(String(80), nullable=False)
-    imported_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
 
 
 class CensusEntryRow(Base):
@@ -180,8 +179,8 @@ class EvidenceRow(Base):
     cog_vintage: Mapped[int] = mapped_column(Integer, nullable=False)
     recorded_by: Mapped[str] = mapped_column(String(80), nullable=False)
     reason: Mapped[str | None] = mapped_column(String(300), nullable=True)
-    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-    valid_until: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    valid_until: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
 
 
 class PostalCodeRow(Base):
@@ -200,9 +199,9 @@ class PostalCodeRow(Base):
     code_hash: Mapped[str] = mapped_column(Hash, nullable=False)
     attempts: Mapped[int] = mapped_column(Integer, nullable=False)
     status: Mapped[str] = mapped_column(String(16), nullable=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-    exported_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    exported_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class PaperVoteRow(Base):
@@ -215,7 +214,7 @@ class PaperVoteRow(Base):
     )
     pivot_hash: Mapped[str] = mapped_column(Hash, primary_key=True)
     recorded_by: Mapped[str] = mapped_column(String(80), nullable=False)
-    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
 
 
 class DecisionRow(Base):
@@ -235,8 +234,8 @@ class DecisionRow(Base):
     evidence: Mapped[str | None] = mapped_column(String(32), nullable=True)
     assurance: Mapped[int] = mapped_column(Integer, nullable=False)
     territory_id: Mapped[str] = mapped_column(String(64), nullable=False)
-    valid_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    decided_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    valid_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    decided_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     __table_args__ = (
         Index("ix_identity_decisions_citizen_rule", "citizen_id", "rule_id", "decided_at"),
     )
@@ -254,8 +253,8 @@ class StaffRow(Base):
     totp_last_step: Mapped[int] = mapped_column(Integer, nullable=False)
     roles: Mapped[str] = mapped_column(String(200), nullable=False)
     active: Mapped[bool] = mapped_column(Boolean, nullable=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-    last_sign_in_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     __table_args__ = (UniqueConstraint("email", name="uq_identity_staff_email"),)
 
 
@@ -267,8 +266,8 @@ class LoginThrottleRow(Base):
 
     key_hash: Mapped[str] = mapped_column(Hash, primary_key=True)
     failures: Mapped[int] = mapped_column(Integer, nullable=False)
-    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class DeskCodeRow(Base):
@@ -280,7 +279,7 @@ class DeskCodeRow(Base):
     citizen_id: Mapped[str] = mapped_column(
         ForeignKey("identity_citizens.id", ondelete="CASCADE"), nullable=False, index=True
     )
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
 
 
 class SandboxStateRow(Base):
@@ -297,6 +296,4 @@ class SandboxStateRow(Base):
     kind: Mapped[str] = mapped_column(String(16), primary_key=True)
     key: Mapped[str] = mapped_column(Hash, primary_key=True)
     data: Mapped[str] = mapped_column(Text, nullable=False)
-    expires_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), nullable=False, index=True
-    )
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, index=True)

@@ -19,6 +19,7 @@ from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.responses import HTMLResponse
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from parvis import (
     locale_fr,  # noqa: F401 - registers the French catalogue
@@ -112,6 +113,11 @@ def create_app(
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, extra_headers=[])
     app.add_middleware(NoStoreMiddleware)
     app.add_middleware(ObservabilityMiddleware, headers=headers, registry=registry)
+    if settings.trusted_proxy_list:
+        # Outermost: every later layer sees the citizen's address (the rate limits key on
+        # it), taken from X-Forwarded-For only when the peer is a trusted proxy; uvicorn's
+        # middleware walks the header from the right and stops at the first untrusted hop.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxy_list)
     return app
 
 

@@ -145,6 +145,8 @@ def _serve(settings: Settings) -> None:
         access_log=False,  # our middleware logs route templates, never addresses
         log_config=uvicorn_log_config(settings.log_level),
         server_header=False,
+        # The app adds uvicorn's ProxyHeadersMiddleware itself, from PARVIS_TRUSTED_PROXIES
+        # (parvis/app.py): one place decides whose X-Forwarded-For is believed.
         proxy_headers=False,
     )
 

@@ -12,8 +12,9 @@ import consent.tables  # noqa: F401 - registers consent's tables in the metadata
 import identity.oidc.tables
 import identity.tables  # noqa: F401 - registers identity's tables in the metadata
 from parvis.kernel.db import Base
+from parvis.kernel.ratelimit import RateLimitRow
 from parvis.kernel.sessions import WebSessionRow
 
-__all__ = ["WebSessionRow", "metadata"]
+__all__ = ["RateLimitRow", "WebSessionRow", "metadata"]
 
 metadata = Base.metadata

@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import secrets
 import threading
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import nacl.secret
@@ -59,10 +59,6 @@ def _generate(alg: str) -> SigningKey:
     if alg == "ES256":
         return jwk.ECKey.generate_key("P-256", private=True)
     raise ValueError(f"unsupported signing algorithm {alg!r}")
-
-
-def _aware(value: datetime, now: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=now.tzinfo)
 
 
 class KeyRotationError(OidcError, ConflictError):
@@ -139,9 +135,7 @@ class KeyStore:
         session.scalars(select(OidcKeyRow).with_for_update()).all()
         rows = list(session.scalars(select(OidcKeyRow).with_for_update()))
         young = [
-            r.kid
-            for r in rows
-            if r.state == "next" and now - _aware(r.created_at, now) < NEXT_KEY_MIN_PUBLISHED
+            r.kid for r in rows if r.state == "next" and now - r.created_at < NEXT_KEY_MIN_PUBLISHED
         ]
         if young and not force:
             minutes = int(NEXT_KEY_MIN_PUBLISHED.total_seconds() // 60)
@@ -151,7 +145,7 @@ class KeyStore:
                 "anyway, e.g. after a key compromise)"
             )
         for row in rows:
-            if row.state == "retired" and _aware(row.publish_until or now, now) <= now:
+            if row.state == "retired" and (row.publish_until or now) <= now:
                 session.delete(row)
         active: list[str] = []
         for alg in ALGORITHMS:
@@ -181,7 +175,7 @@ class KeyStore:
         now = self.clock.now()
         keys = []
         for row in session.scalars(select(OidcKeyRow).order_by(OidcKeyRow.created_at)):
-            if row.state == "retired" and _aware(row.publish_until or now, now) <= now:
+            if row.state == "retired" and (row.publish_until or now) <= now:
                 continue
             keys.append(json.loads(row.public_jwk))
         return {"keys": keys}

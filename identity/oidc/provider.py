@@ -77,10 +77,6 @@ def _db() -> Session:
     return CURRENT_DB.get()
 
 
-def _aware(value: datetime, now: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=now.tzinfo)
-
-
 @dataclass(frozen=True, slots=True)
 class EndUser:
     """The signed-in citizen as the grants see them."""
@@ -148,7 +144,7 @@ class StoredToken:
         return ACCESS_TOKEN_SECONDS
 
     def is_expired(self) -> bool:
-        return _aware(self.row.expires_at, self.now) <= self.now
+        return self.row.expires_at <= self.now
 
     def is_revoked(self) -> bool:
         return self.row.revoked_at is not None or not self.client_enabled
@@ -255,7 +251,7 @@ class Provider(StarletteAuthorizationServer):  # StarletteAuthorizationServer ca
             return None
         row = session.get(OidcTokenRow, digest(token))
         now = self.clock.now()
-        if row is None or row.revoked_at is not None or _aware(row.expires_at, now) <= now:
+        if row is None or row.revoked_at is not None or row.expires_at <= now:
             return None
         if not self.clients.is_enabled(session, row.client_id):
             return None
@@ -396,7 +392,7 @@ class _AuthorizationCode(grants.AuthorizationCodeGrant):  # type: ignore[misc]
             )
             session.info["commit_on_error"] = True
             return None
-        if _aware(row.expires_at, now) <= now:
+        if row.expires_at <= now:
             return None
         return StoredCode(row)
 
@@ -678,7 +674,7 @@ class _Introspection(IntrospectionEndpoint):  # type: ignore[misc]
             "token_type": "Bearer",
             "iss": provider.issuer,
             "iat": int(row.issued_at.timestamp()),
-            "exp": int(_aware(row.expires_at, provider.clock.now()).timestamp()),
+            "exp": int(row.expires_at.timestamp()),
         }
         if row.citizen:
             client = provider.clients.get(_db(), row.client_id)

@@ -16,7 +16,6 @@ client's registration) lacks the API's scope.
 from __future__ import annotations
 
 import functools
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, select
@@ -60,11 +59,6 @@ def _token_statement() -> Any:
     )
 
 
-def _aware(value: datetime, now: datetime) -> datetime:
-    # SQLite returns naive UTC datetimes.
-    return value if value.tzinfo is not None else value.replace(tzinfo=now.tzinfo)
-
-
 class ClientCredentialsVerifier:
     """:class:`parvis.kernel.apiauth.BearerVerifier` over the provider's access tokens."""
 
@@ -94,7 +88,7 @@ class ClientCredentialsVerifier:
             # the platform's operators should read why.
             raise InvalidTokenError("the client of this access token is disabled")
         now = self.ctx.clock.now()
-        expires_at = _aware(row.expires_at, now)
+        expires_at = row.expires_at
         if row.revoked_at is not None or expires_at <= now:
             raise InvalidTokenError("unknown, expired or revoked access token")
         if row.citizen is not None or row.code_hash is not None:

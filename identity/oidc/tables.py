@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, Index, String, Text
+from sqlalchemy import Boolean, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from parvis.kernel.db import Base
+from parvis.kernel.db import Base, UTCDateTime
 
 __all__ = [
     "OidcClientRow",
@@ -36,8 +36,8 @@ class OidcKeyRow(Base):
     state: Mapped[str] = mapped_column(String(8), nullable=False)
     sealed_private: Mapped[str] = mapped_column(Text, nullable=False)
     public_jwk: Mapped[str] = mapped_column(Text, nullable=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-    publish_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    publish_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class OidcClientRow(Base):
@@ -62,8 +62,8 @@ class OidcClientRow(Base):
     jwks: Mapped[str | None] = mapped_column(Text)
     #: JSON object: claim group -> consent purpose id (from consent's registry)
     purposes: Mapped[str] = mapped_column(Text, nullable=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class OidcCodeRow(Base):
@@ -83,9 +83,9 @@ class OidcCodeRow(Base):
     claims: Mapped[str] = mapped_column(Text, nullable=False)
     acr: Mapped[str | None] = mapped_column(String(32))
     sid: Mapped[str] = mapped_column(String(64), nullable=False)
-    auth_time: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    auth_time: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class OidcTokenRow(Base):
@@ -100,9 +100,9 @@ class OidcTokenRow(Base):
     scope: Mapped[str] = mapped_column(Text, nullable=False)
     claims: Mapped[str] = mapped_column(Text, nullable=False)
     code_hash: Mapped[str | None] = mapped_column(String(64), index=True)
-    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class OidcGrantRow(Base):
@@ -113,7 +113,7 @@ class OidcGrantRow(Base):
     citizen: Mapped[str] = mapped_column(String(64), primary_key=True)
     client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     groups: Mapped[str] = mapped_column(Text, nullable=False)
-    granted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
 
 
 class OidcSessionRow(Base):
@@ -125,8 +125,8 @@ class OidcSessionRow(Base):
     sid: Mapped[str] = mapped_column(String(64), primary_key=True)
     citizen: Mapped[str] = mapped_column(String(64), nullable=False)
     client_id: Mapped[str] = mapped_column(String(64), nullable=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class OidcJtiRow(Base):
@@ -135,4 +135,4 @@ class OidcJtiRow(Base):
     __tablename__ = "identity_oidc_jti"
 
     jti_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)

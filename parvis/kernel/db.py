@@ -25,15 +25,25 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, MetaData, create_engine, event, text
+from sqlalchemy import (
+    DateTime,
+    Dialect,
+    Engine,
+    MetaData,
+    TypeDecorator,
+    create_engine,
+    event,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
 from parvis.kernel.settings import Settings
 
-__all__ = ["Base", "Database", "make_engine"]
+__all__ = ["Base", "Database", "UTCDateTime", "make_engine"]
 
 #: SQLite's ``busy_timeout`` (ms), and how long a writer waits for this process's lock.
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -46,6 +56,36 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """The one datetime column type: timezone-aware UTC in, timezone-aware UTC out, on both
+    databases (architecture.md, "Storage"; every stored time is UTC).
+
+    PostgreSQL stores ``timestamp with time zone`` and hands back aware values. SQLite has no
+    datetime type: SQLAlchemy stores text without an offset and reads back *naive* values,
+    which compare with aware ones only by raising ``TypeError``. So values are converted to
+    UTC before binding (on SQLite, written as naive UTC text, the form already stored) and
+    read back as aware UTC. A naive value is refused when bound: its zone is unknown, and
+    guessing would silently shift times. The schema is ``DateTime(timezone=True)``'s, so
+    no migration is needed to adopt it.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime) or value.tzinfo is None:
+            raise ValueError(f"a {type(self).__name__} value must be a timezone-aware datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Base(DeclarativeBase):

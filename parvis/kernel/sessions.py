@@ -39,11 +39,11 @@ from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import DateTime, String, Text, delete
+from sqlalchemy import String, Text, delete
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from parvis.kernel.clock import Clock
-from parvis.kernel.db import Base
+from parvis.kernel.db import Base, UTCDateTime
 from parvis.kernel.principal import (
     Anonymous,
     Principal,
@@ -92,10 +92,8 @@ class WebSessionRow(Base):
 
     id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     data: Mapped[str] = mapped_column(Text, nullable=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-    last_seen_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), nullable=False, index=True
-    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, index=True)
 
 
 @dataclass
@@ -119,11 +117,6 @@ class WebSession:
 
 def _hash(cookie: str) -> str:
     return hashlib.sha256(cookie.encode("ascii", "replace")).hexdigest()
-
-
-def _aware(value: datetime, reference: datetime) -> datetime:
-    # SQLite returns naive datetimes even for timezone=True columns; they were stored as UTC.
-    return value if value.tzinfo is not None else value.replace(tzinfo=reference.tzinfo)
 
 
 class SessionStore:
@@ -182,8 +175,8 @@ class SessionStore:
         if row is None:
             return None
         now = self.clock.now()
-        created = _aware(row.created_at, now)
-        last_seen = _aware(row.last_seen_at, now)
+        created = row.created_at
+        last_seen = row.last_seen_at
         if now - last_seen >= self.idle or now - created >= self.absolute:
             db.delete(row)
             return None

@@ -172,6 +172,11 @@ class Settings(BaseSettings):
     ballot_signatures_per_second: Annotated[int, Field(ge=1, le=100000)] = Field(
         default=1000, description="blind signatures per second a worker grants at most"
     )
+    trusted_proxies: str = Field(
+        default="",
+        description="reverse proxies (IP addresses or networks, comma-separated) whose "
+        "X-Forwarded-For and X-Forwarded-Proto are believed; nobody's by default",
+    )
     host: str = Field(default="127.0.0.1", description="address `parvis serve` listens on")
     port: Annotated[int, Field(ge=1, le=65535)] = Field(
         default=8000, description="port `parvis serve` listens on"
@@ -233,6 +238,27 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")) or value.endswith("/"):
             raise ValueError("must be an absolute http(s) URL without a trailing slash")
         return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        import ipaddress
+
+        items = [item.strip() for item in value.split(",") if item.strip()]
+        for item in items:
+            # "*" (trust everyone) would let any client choose its own address.
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{item!r} is not an IP address or network (e.g. 10.0.0.2, 10.0.0.0/24)"
+                ) from None
+        return ",".join(items)
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        """The trusted proxies as a list (empty: X-Forwarded-For is never believed)."""
+        return [item for item in self.trusted_proxies.split(",") if item]
 
     @field_validator("consent_timezone")
     @classmethod

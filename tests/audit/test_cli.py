@@ -29,7 +29,14 @@ from parvis.kernel.settings import Settings
 from tests.audit.conftest import record_many
 from tests.support.server import free_port
 
-LOG_TABLES = ("audit_logs", "audit_entries", "audit_nodes", "audit_checkpoints", "audit_events")
+LOG_TABLES = (
+    "audit_logs",
+    "audit_entries",
+    "audit_nodes",
+    "audit_checkpoints",
+    "audit_events",
+    "audit_details",  # UPDATE refused too (erasure deletes)
+)
 
 
 @pytest.fixture
@@ -205,11 +212,15 @@ def test_verify_catches_the_operator(
     elif tamper in ("rewrite-all", "rewrite-same-size"):
         # The operator rebuilds the whole tree around the changed entry and signs fresh
         # checkpoints with the real key: everything the log serves is self-consistent.
+        # It rewrites the typed view to match, so that the view check finds nothing either.
         operator(
             ctx,
             "DELETE FROM audit_entries",
             "DELETE FROM audit_nodes",
             "DELETE FROM audit_checkpoints WHERE size > 0",
+            f"UPDATE audit_events SET event_type = 'test.other', "
+            f"leaf_hash = {blob(ctx, merkle.leaf_hash(forged))} "
+            f"WHERE leaf_hash = {blob(ctx, merkle.leaf_hash(old[2]))}",
         )
         new = [*old[:2], forged, *old[3:]]
         if tamper == "rewrite-all":
@@ -231,6 +242,58 @@ def test_verify_catches_the_operator(
     before = state.read_text()
     assert caught in one_line_error(run(env, "verify", "--state", str(state)))
     assert state.read_text() == before
+
+
+@pytest.mark.parametrize(
+    ("tamper", "caught"),
+    [
+        (
+            "UPDATE audit_events SET actor = 'staff:9' WHERE seq = 3",
+            "audit_events row 3, entry 2: actor staff:9 differs from the leaf's system",
+        ),
+        (
+            "UPDATE audit_events SET subject = NULL, purpose = 'other' WHERE seq = 2",
+            "audit_events row 2, entry 1: subject None differs from the leaf's subject-1",
+        ),
+        ("DELETE FROM audit_events WHERE seq = 4", "entry 3: an audit event missing from"),
+        (
+            # (no colon in the SQL: SQLAlchemy's text() would read a bind parameter)
+            "UPDATE audit_details SET details = replace(details, '1', '7') "
+            "WHERE details LIKE '%1}' AND length(details) = 7",
+            "audit_events row 2, entry 1: its details do not hash to the leaf's commitment",
+        ),
+        (
+            "INSERT INTO audit_events (log_id, leaf_hash, event_type, actor, subject, purpose, "
+            "time) SELECT log_id, {hash}, event_type, actor, subject, purpose, time "
+            "FROM audit_events WHERE seq = 1",
+            "audit_events row 6: names no leaf of the log",
+        ),
+    ],
+)
+def test_verify_checks_the_typed_view(
+    env: dict[str, str],
+    *,
+    ctx: AppContext,
+    service: AuditService,
+    tamper: str,
+    caught: str,
+) -> None:
+    """The DPO's typed view is checked against the leaves: the database owner who edits,
+    deletes or adds a row of ``audit_events`` (or rewrites remaining details) is named."""
+    record_many(service, ctx, 5)
+    service.integrate()
+    assert "the typed view audit_events matches the leaves (5 rows checked)" in ok(
+        run(env, "verify")
+    )
+    operator(ctx, tamper.replace("{hash}", blob(ctx, bytes(32))))
+    error = one_line_error(run(env, "verify"))
+    assert "the typed view does not match the log" in error
+    assert caught in error
+    # Erased details are not a mismatch: the leaf still verifies without them.
+    if "audit_details" in tamper:
+        with ctx.db.write_session() as session:
+            service.erase_subject_details(session, subject="subject-1")
+        ok(run(env, "verify"))
 
 
 def test_verify_over_http(app: FastAPI, client: TestClient, tmp_path: Path) -> None:
@@ -298,4 +361,5 @@ def test_cli_verify_url_against_a_real_server(
         ctx.db.dispose()  # no lifespan ran to do it
     assert "recomputed the tree from all 300 entries" in out
     assert "answered 401" in denied
-    assert "cannot fetch" in unreachable
+    assert "the log audit is not public, and --url verifies public logs only" in denied
+    assert "cannot fetch http://127.0.0.1:1/logs/audit: ConnectError" in unreachable

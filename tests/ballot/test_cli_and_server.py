@@ -204,3 +204,39 @@ def test_casting_against_a_real_server(tmp_path: Path) -> None:
         assert secret not in logs
     service_from(ctx).committer.stop()
     ctx.db.dispose()
+
+
+def test_verify_board_says_what_a_non_json_url_returned(tmp_path: Path) -> None:
+    """A wrong URL (the site's home page, a login page) gets an error saying what came back,
+    not a bare JSON parser message."""
+    import http.server
+    import threading
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b"<!doctype html>\n<html><title>Parvis</title></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/elections/x"
+    try:
+        error = one_line_error(run(["verify-board", url], {}))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert f"{url} is not a board export (JSON): got text/html; charset=utf-8" in error
+    assert "starting '<!doctype html> <html><title>Parvis</title></html>'" in error
+    page = tmp_path / "page.html"
+    page.write_text("<html></html>")
+    assert f"{page} is not a board export (JSON): got a file, 13 bytes" in one_line_error(
+        run(["verify-board", str(page)], {})
+    )

@@ -426,6 +426,25 @@ def test_dpo_console_shows_a_verified_audit_checkpoint(
     assert "— " in page.split('<pre class="checkpoint">')[1]  # the signature line of the note
 
 
+def test_dpo_console_flags_an_edited_audit_view(
+    client: TestClient, app: FastAPI, citizen: str, loaded: AppContext
+) -> None:
+    """Someone with the database owner's rights edits the typed view the console queries;
+    the console says its answers cannot be trusted and names the row."""
+    from tests.audit.test_cli import operator
+
+    give(client, citizen, loaded)
+    audit_of(loaded).integrate()
+    with TestClient(app, base_url="http://127.0.0.1") as dpo:
+        sign_in(dpo, app, DPO)
+        assert 'id="audit-view"' not in dpo.get("/dpo").text
+        operator(loaded, "UPDATE audit_events SET actor = 'staff:intruder' WHERE seq = 1")
+        page = html.unescape(dpo.get("/dpo").text)
+    flag = page.split('id="audit-view">')[1].split("</p>")[0]
+    assert "ne correspond pas au journal d’audit" in flag
+    assert "audit_events row 1, entry 0: actor staff:intruder differs" in flag
+
+
 def test_api_keys_are_stored_as_keyed_hashes_and_revocable(
     client: TestClient, loaded: AppContext, api_key: str
 ) -> None:

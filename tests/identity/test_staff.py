@@ -244,21 +244,17 @@ def test_staff_create_cli(ctx: AppContext, tmp_path: Path, monkeypatch: pytest.M
     assert bad_role.exit_code != 0
 
 
-def test_rate_limiter_window() -> None:
-    from identity.ratelimit import RateLimiter
-
-    now = [0.0]
-    limiter = RateLimiter(limit=3, window=60, now=lambda: now[0])
-    assert [limiter.allow("a") for _ in range(4)] == [True, True, True, False]
-    assert limiter.allow("b"), "keys are independent"
-    now[0] = 60.0
-    assert limiter.allow("a")
-
-
 def test_staff_sign_in_is_rate_limited_per_client(app: FastAPI, ctx: AppContext) -> None:
-    from identity.ratelimit import RateLimiter
+    from parvis.kernel.ratelimit import SharedRateLimiter
 
-    ctx.extensions["identity.staff_login_limit"] = RateLimiter(limit=2, window=60)
+    ctx.extensions["identity.staff_login_limit"] = SharedRateLimiter.create(
+        db=ctx.db,
+        clock=ctx.clock,
+        master_secret=ctx.settings.secret_key,
+        scope="identity.staff-login",
+        limit=2,
+        window=60,
+    )
     with TestClient(app, base_url="http://127.0.0.1:8000", follow_redirects=False) as browser:
         token = (
             browser.get("/staff/login")
