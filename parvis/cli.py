@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
+from parvis.backup import backup_app
 from parvis.kernel.cli import fail, one_line_errors
 from parvis.kernel.settings import Mode, Settings, environment_snapshot, load_settings
 
@@ -27,6 +28,7 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(backup_app, name="backup")
 
 
 def settings_from_env(**overrides: Any) -> Settings:

@@ -152,6 +152,11 @@ class Settings(BaseSettings):
         description="verifier keys (<origin>+<key id>+<key>, separated by spaces) that "
         "`parvis audit verify` trusts",
     )
+    backup_recipients: str = Field(
+        default="",
+        description="age X25519 public keys (age1…, separated by spaces) every "
+        "`parvis backup create` encrypts to, besides its --recipient options",
+    )
     rsa_backend: Literal["auto", "libcrypto", "gmpy2", "python"] = Field(
         default="auto", description="backend of the RSA blind-signature private operation"
     )
