@@ -162,8 +162,16 @@ def _run_pg(args: list[str], env: dict[str, str], what: str) -> None:
     # The arguments are ours: the tool's path and a URI from the settings, no shell.
     done = subprocess.run(args, env=env, capture_output=True, text=True, check=False)  # noqa: S603
     if done.returncode != 0:
+        missing = re.search(r'role "([^"]+)" does not exist', done.stderr)
+        if missing:
+            raise BackupError(
+                f"{what} failed: the target cluster has no role {missing.group(1)}; create "
+                "the roles that own the source's tables first (docs/adr/0015-backups.md)"
+            )
         lines = [ln for ln in done.stderr.splitlines() if ln.strip()] or ["no message"]
-        raise BackupError(f"{what} failed: {lines[0]}")
+        # pg_restore opens with "while PROCESSING TOC:"; the reason is its "error:" line.
+        reason = next((ln for ln in lines if "error:" in ln), lines[0])
+        raise BackupError(f"{what} failed: {' '.join(reason.split())}")
 
 
 def _snapshot_database(settings: Settings, dest: Path, progress: Progress) -> None:
@@ -186,13 +194,13 @@ def _snapshot_database(settings: Settings, dest: Path, progress: Progress) -> No
         progress(f"database: SQLite snapshot of {dest.stat().st_size} bytes")
         return
     uri, env = _libpq(settings.database_url)
+    # Owners and grants are kept: the audit tables' owner and writer roles are part of their
+    # append-only guarantee (ADR 0003); a restore that dropped them would weaken it silently.
     progress("database: pg_dump (one snapshot, custom format)")
     _run_pg(
         [
             find_pg_tool("pg_dump"),
             "--format=custom",
-            "--no-owner",
-            "--no-privileges",
             "--file",
             str(dest),
             "--dbname",
@@ -444,8 +452,6 @@ def _restore_database(settings: Settings, dump: Path, progress: Progress) -> Non
             find_pg_tool("pg_restore"),
             "--single-transaction",
             "--exit-on-error",
-            "--no-owner",
-            "--no-privileges",
             "--dbname",
             uri,
             str(dump),

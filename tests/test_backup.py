@@ -95,6 +95,23 @@ def assert_still_empty(target: Settings) -> None:
     assert leftovers == []
 
 
+def table_acl(settings: Settings) -> dict[str, tuple[str, str]]:
+    """Owner and access privileges of every table (PostgreSQL)."""
+    db = Database(settings.database_url)
+    try:
+        with db.read_session() as session:
+            rows = session.execute(
+                text(
+                    "SELECT c.relname, pg_get_userbyid(c.relowner), coalesce(c.relacl::text, '')"
+                    " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                    " WHERE n.nspname = 'public' AND c.relkind = 'r'"
+                )
+            ).all()
+    finally:
+        db.dispose()
+    return {name: (owner, acl) for name, owner, acl in rows}
+
+
 def board_checkpoint(ctx: AppContext, election: str, board_key: str) -> tuple[int, bytes]:
     service = audit.service_from(ctx)
     with ctx.db.read_session() as session:
@@ -195,6 +212,10 @@ def test_restore_drill(
         logs = session.execute(text("SELECT COUNT(*) FROM audit_logs")).scalar_one()
     restored_db.dispose()
     assert logs >= 2  # the audit trail and the election's board at least
+    if db_kind == "postgresql":
+        # Owners and grants came back: the audit tables' append-only roles (ADR 0003).
+        assert table_acl(target) == table_acl(settings)
+        assert table_acl(target)["audit_entries"][0] == "parvis_audit_owner"
     assert restored.stdout.count("signature valid") == logs
     assert f"{logs} logs verify" in restored.stdout
     assert restored.stderr.count("backup: verifying log") == logs
