@@ -376,8 +376,15 @@ def _open_archive(archive: Path, identities: list[Any], tmp: Path) -> tuple[Path
                 )
                 if not ok:
                     raise BackupError(f"{archive}: unexpected member {name!r}")
-                tar.extract(name, out, filter="data")
+                # Names were checked above; the bytes are copied, never extracted with
+                # the tar's own paths, modes or links.
+                source = tar.extractfile(name)
+                if source is None:
+                    raise BackupError(f"{archive}: {name} is not a regular file")
                 path = out / name
+                path.parent.mkdir(mode=0o700, exist_ok=True)
+                with source, path.open("wb") as sink:
+                    shutil.copyfileobj(source, sink, 1 << 20)
                 if path.stat().st_size != entry["size"] or _sha256(path) != entry["sha256"]:
                     raise BackupError(f"{archive}: {name} does not match its SHA-256")
     except (tarfile.TarError, KeyError, ValueError, TypeError):
