@@ -431,3 +431,14 @@ def test_backup_while_the_logs_are_written(
     restored = run(["backup", "restore", archive, "--identity", identity], target)
     assert restored.exit_code == 0, restored.output
     assert "recomputed the tree from all" in restored.stdout
+
+
+def test_restore_refuses_a_database_of_the_other_kind(
+    backup: tuple[Path, Path], request: pytest.FixtureRequest, db_kind: str, tmp_path: Path
+) -> None:
+    archive, identity = backup
+    other = "postgresql" if db_kind == "sqlite" else "sqlite"
+    target = empty_target(request, other, tmp_path)
+    line = one_line_error(run(["backup", "restore", archive, "--identity", identity], target))
+    assert f"holds a {db_kind} database; the target is {other}" in line
+    assert_still_empty(target)
