@@ -442,3 +442,38 @@ def test_restore_refuses_a_database_of_the_other_kind(
     line = one_line_error(run(["backup", "restore", archive, "--identity", identity], target))
     assert f"holds a {db_kind} database; the target is {other}" in line
     assert_still_empty(target)
+
+
+def test_restore_fails_when_a_log_does_not_verify(
+    settings: Settings, request: pytest.FixtureRequest, db_kind: str, tmp_path: Path
+) -> None:
+    """The restore runs the audit verification itself: an entry rewritten in the source
+    (past the append-only guards, as a DBA could) makes it fail, not report success."""
+    ctx = build_context(settings)
+    try:
+        with ctx.db.write_session() as session:
+            audit.service_from(ctx).record(
+                session, event_type="manual", actor="system:test", details={"n": 1}
+            )
+        audit.service_from(ctx).integrate()
+        with ctx.db.engine.begin() as conn:
+            if db_kind == "sqlite":
+                conn.execute(text("DROP TRIGGER audit_entries_no_update"))
+            else:
+                conn.execute(text("ALTER TABLE audit_entries DISABLE TRIGGER USER"))
+            conn.execute(text("UPDATE audit_entries SET data = :d"), {"d": b"rewritten"})
+    finally:
+        ctx.db.dispose()
+    recipient, identity = age_pair(tmp_path)
+    archive = tmp_path / "rewritten.age"
+    created = run(["backup", "create", "--out", archive, "--recipient", recipient], settings)
+    assert created.exit_code == 0, created.output
+    target = empty_target(request, db_kind, tmp_path)
+    restored = run(["backup", "restore", archive, "--identity", identity], target)
+    assert restored.exit_code == 1
+    last = restored.stderr.strip().splitlines()[-1]
+    assert last == (
+        "error: entry 0: its data does not hash to the leaf hash the log serves "
+        "(the entry was rewritten)"
+    )
+    assert "restored the backup" not in restored.stdout
