@@ -248,6 +248,15 @@ def _key_files(settings: Settings) -> list[Path]:
     ]
 
 
+def _settings_record() -> dict[str, str]:
+    """The ``PARVIS_*`` settings the backup was made under, for the operator who restores
+    (public URL, modes, verifier keys…): secrets masked as ``check-config`` masks them, and
+    without the database URL (it may hold a password) — the target's own is used anyway."""
+    from parvis.kernel.settings import environment_snapshot
+
+    return {k: v for k, v in environment_snapshot().items() if k != "PARVIS_DATABASE_URL"}
+
+
 def create_backup(
     settings: Settings, out: Path, recipient_texts: list[str], progress: Progress
 ) -> BackupResult:
@@ -278,6 +287,7 @@ def create_backup(
                 {"name": name, "size": path.stat().st_size, "sha256": _sha256(path)}
                 for name, path, _mode in members
             ],
+            "settings": _settings_record(),
             "not_included": ["the master secret (PARVIS_SECRET_KEY / PARVIS_SECRET_KEY_FILE)"],
         }
         plain = tmp / "archive.tar"

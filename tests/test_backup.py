@@ -49,11 +49,12 @@ from tests.consent.conftest import DPO, register_document
 runner = CliRunner()
 
 
-def run(args: list[str], settings: Settings) -> Result:
+def run(args: list[str], settings: Settings, **extra: str) -> Result:
     env = {
         "PARVIS_MODE": "test",
         "PARVIS_DATABASE_URL": settings.database_url,
         "PARVIS_DATA_DIR": str(settings.data_dir),
+        **extra,
     }
     return runner.invoke(build_cli(), [str(a) for a in args], env=env)
 
@@ -185,6 +186,8 @@ def test_restore_drill(
             _other_recipient,
         ],
         settings,
+        # The master secret given as production gives it: it must not reach the archive.
+        PARVIS_SECRET_KEY=settings.secret_key,
     )
     assert created.exit_code == 0, created.output
     assert f"backup written to {archive}: {archive.stat().st_size} bytes in" in created.stdout
@@ -201,6 +204,8 @@ def test_restore_drill(
         manifest = json.loads(tar.extractfile(MANIFEST).read())  # type: ignore[union-attr]
     assert names[0] == MANIFEST
     assert manifest["database"] == db_kind
+    assert manifest["settings"]["PARVIS_SECRET_KEY"] == "***"
+    assert manifest["settings"]["PARVIS_DATA_DIR"] == str(settings.data_dir)
     assert sorted(names[1:]) == sorted(m["name"] for m in manifest["members"])
     key_files = sorted(p.name for p in (Path(settings.data_dir) / "keys").iterdir())
     assert sorted(n for n in names if n.startswith("keys/")) == [f"keys/{k}" for k in key_files]
