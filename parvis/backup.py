@@ -41,6 +41,7 @@ from parvis.kernel.settings import Settings, load_settings
 
 __all__ = [
     "FORMAT",
+    "MANIFEST",
     "BackupError",
     "backup_app",
     "create_backup",
