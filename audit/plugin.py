@@ -7,6 +7,8 @@ mode); CLI commands integrate synchronously instead.
 
 from __future__ import annotations
 
+import logging
+
 from audit.api import router
 from audit.cli import audit_app
 from audit.errors import (
@@ -14,6 +16,7 @@ from audit.errors import (
     LogConflictError,
     LogKeyError,
     LogNameError,
+    LogRollbackError,
     LogSealedError,
     LogSealError,
     PromiseError,
@@ -27,6 +30,8 @@ from parvis.kernel.context import AppContext, DomainPlugin
 
 __all__ = ["PLUGIN"]
 
+_log = logging.getLogger("parvis.audit")
+
 
 def _setup(ctx: AppContext) -> None:
     service_from(ctx)
@@ -34,6 +39,13 @@ def _setup(ctx: AppContext) -> None:
 
 def _start(ctx: AppContext) -> None:
     service = service_from(ctx)
+    # docs/adr/0017-rollback-detection.md: say it at start-up, not only at the first append.
+    with ctx.db.read_session() as session:
+        for alarm in service.rollbacks(session):
+            _log.error(
+                "audit log rolled back: integration refused",
+                extra={"log": alarm.name, "reason": alarm.detail},
+            )
     if service.run_sequencer:
         service.start_sequencer()
 
@@ -52,6 +64,7 @@ PLUGIN = DomainPlugin(
         (LogNameError, 422, "audit-log-name"),
         (LogSealedError, 403, "audit-log-sealed"),
         (LogSealError, 409, "audit-log-seal"),
+        (LogRollbackError, 409, "audit-log-rollback"),
         (LogConflictError, 409, "audit-log-conflict"),
         (LogKeyError, 500, "audit-log-key"),
         (StorageIntegrityError, 500, "audit-storage-integrity"),
