@@ -25,6 +25,7 @@ from audit.errors import (
     TreeRangeError,
     UnknownLogError,
 )
+from audit.metrics import AuditCollector
 from audit.service import service_from
 from parvis.kernel.context import AppContext, DomainPlugin
 
@@ -75,4 +76,5 @@ PLUGIN = DomainPlugin(
     ),
     start=_start,
     stop=_stop,
+    metrics=AuditCollector,
 )

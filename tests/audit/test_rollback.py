@@ -13,6 +13,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
 
 from audit import AuditService, merkle
@@ -189,3 +191,22 @@ def test_a_damaged_memory_file_is_an_error_not_a_pass(tmp_path: Path) -> None:
     (tmp_path / "audit.checkpoint").write_text("five roots\n")
     with pytest.raises(Exception, match="is not '<size> <base64 root>'"):
         memory.get("audit")
+
+
+def test_metrics_show_the_queue_and_the_rollback(
+    request: pytest.FixtureRequest, service: AuditService, ctx: AppContext, app: FastAPI
+) -> None:
+    """``/metrics`` reads the database when scraped: what to alert on (docs/operations.md)."""
+    record_many(service, ctx, 3)
+    service.integrate()
+    put_back = snapshot_of(request, ctx)
+    record_many(service, ctx, 2)
+    service.integrate()
+    put_back()
+    record_many(service, ctx, 4)
+    with TestClient(app, base_url="http://127.0.0.1") as client:
+        text = client.get("/metrics").text
+    assert 'parvis_audit_pending_entries{log="audit"} 4.0' in text
+    assert 'parvis_audit_tree_size{log="audit"} 3.0' in text
+    assert 'parvis_audit_rolled_back{log="audit"} 1.0' in text
+    assert 'parvis_consent_webhook_deliveries{state="abandoned"} 0.0' in text
