@@ -293,7 +293,11 @@ def acknowledge_rollback(
         alarm = service.acknowledge_rollback(log=log, reason=reason, actor=CLI_ACTOR)
         integrated = service.integrate()
     database = "missing" if alarm.database_size is None else f"size {alarm.database_size}"
-    typer.echo(
-        f"log {log}: rollback from size {alarm.remembered_size} to {database} acknowledged; "
+    done = (
         f"{integrated} queued entries integrated"
+        if integrated
+        else "the sequencer integrates queued entries"
+    )
+    typer.echo(
+        f"log {log}: rollback from size {alarm.remembered_size} to {database} acknowledged; " + done
     )

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from audit.api import router
 from audit.cli import audit_app
 from audit.errors import (
@@ -28,6 +30,7 @@ from audit.errors import (
 from audit.metrics import AuditCollector
 from audit.service import service_from
 from parvis.kernel.context import AppContext, DomainPlugin
+from parvis.kernel.errors import DomainError
 
 __all__ = ["PLUGIN"]
 
@@ -41,12 +44,22 @@ def _setup(ctx: AppContext) -> None:
 def _start(ctx: AppContext) -> None:
     service = service_from(ctx)
     # docs/adr/0017-rollback-detection.md: say it at start-up, not only at the first append.
-    with ctx.db.read_session() as session:
-        for alarm in service.rollbacks(session):
-            _log.error(
-                "audit log rolled back: integration refused",
-                extra={"log": alarm.name, "reason": alarm.detail},
-            )
+    try:
+        with ctx.db.read_session() as session:
+            alarms = service.rollbacks(session)
+    except DomainError as exc:
+        # A damaged memory file: the process serves; integrating that log fails the same way.
+        _log.error("audit rollback check failed", extra={"reason": exc.detail})
+        alarms = []
+    except SQLAlchemyError as exc:
+        # The database is down: /readyz says so; the sequencer checks before each batch.
+        _log.warning("audit rollback check failed", extra={"exc_type": type(exc).__name__})
+        alarms = []
+    for alarm in alarms:
+        _log.error(
+            "audit log rolled back: integration refused",
+            extra={"log": alarm.name, "reason": alarm.detail},
+        )
     if service.run_sequencer:
         service.start_sequencer()
 

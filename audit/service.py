@@ -812,6 +812,7 @@ class AuditService:
                         cache=self._ranges,
                     )
                 if count:
+                    self._rollback_logged.discard(target.info.name)
                     # Only once committed: the memory may lag the database, never lead it.
                     published = self._ranges.ranges[log_id]
                     self.memory.remember(
@@ -826,8 +827,11 @@ class AuditService:
         """Every log the database holds behind the head remembered for it (the DPO console,
         start-up, ``parvis audit acknowledge-rollback``)."""
         found: list[LogRollbackError] = []
+        names = self.memory.logs()
+        if not names:
+            return found  # nothing published yet: no need to reach the database
         conn = session.connection()
-        for name in self.memory.logs():
+        for name in names:
             target = self._find(session, name)
             try:
                 if target is None:

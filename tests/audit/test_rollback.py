@@ -8,6 +8,7 @@ and then the old copy is put back in its place.
 
 from __future__ import annotations
 
+import logging
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -193,10 +194,15 @@ def test_a_damaged_memory_file_is_an_error_not_a_pass(tmp_path: Path) -> None:
         memory.get("audit")
 
 
-def test_metrics_show_the_queue_and_the_rollback(
-    request: pytest.FixtureRequest, service: AuditService, ctx: AppContext, app: FastAPI
+def test_start_up_logs_and_metrics_show_the_queue_and_the_rollback(
+    request: pytest.FixtureRequest,
+    service: AuditService,
+    ctx: AppContext,
+    app: FastAPI,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """``/metrics`` reads the database when scraped: what to alert on (docs/operations.md)."""
+    """A starting process says so in its logs; ``/metrics`` reads the database when scraped:
+    what to alert on (docs/operations.md, "Monitoring")."""
     record_many(service, ctx, 3)
     service.integrate()
     put_back = snapshot_of(request, ctx)
@@ -204,8 +210,13 @@ def test_metrics_show_the_queue_and_the_rollback(
     service.integrate()
     put_back()
     record_many(service, ctx, 4)
-    with TestClient(app, base_url="http://127.0.0.1") as client:
+    with (
+        caplog.at_level(logging.ERROR, logger="parvis.audit"),
+        TestClient(app, base_url="http://127.0.0.1") as client,
+    ):
         text = client.get("/metrics").text
+    [started] = [r for r in caplog.records if r.getMessage().startswith("audit log rolled back")]
+    assert started.__dict__["log"] == "audit"
     assert 'parvis_audit_pending_entries{log="audit"} 4.0' in text
     assert 'parvis_audit_tree_size{log="audit"} 3.0' in text
     assert 'parvis_audit_rolled_back{log="audit"} 1.0' in text
