@@ -49,7 +49,8 @@ def command_lines() -> list[str]:
             continue
         pending = ""
         match = _IN_BLOCK.search(line.split("#", 1)[0].strip())
-        if match:
+        # The admin wrapper passes its arguments through ("$@"): no command to check there.
+        if match and match.group(1) != '"$@"':
             found.append(match.group(1))
     return found
 
