@@ -221,3 +221,37 @@ def test_start_up_logs_and_metrics_show_the_queue_and_the_rollback(
     assert 'parvis_audit_tree_size{log="audit"} 3.0' in text
     assert 'parvis_audit_rolled_back{log="audit"} 1.0' in text
     assert 'parvis_consent_webhook_deliveries{state="abandoned"} 0.0' in text
+
+
+def test_a_board_that_moved_on_is_caught_like_the_audit_trail(
+    request: pytest.FixtureRequest, service: AuditService, ctx: AppContext
+) -> None:
+    """A public log (an election's board is one) behind its published checkpoint, while
+    the audit trail is not: only the board is refused, and the acknowledgement of the
+    board's rollback goes to the audit trail, which integrates at once."""
+    with ctx.db.write_session() as session:
+        service.ensure_log(session, name="board-test", public=True)
+        service.append_many(session, log="board-test", data=[b"manifest", b"ballot 1"])
+    service.integrate()
+    put_back = snapshot_of(request, ctx)
+    with ctx.db.write_session() as session:
+        service.append(session, log="board-test", data=b"ballot 2")
+    service.integrate()
+    put_back()
+    with ctx.db.write_session() as session:
+        service.append(session, log="board-test", data=b"ballot 2, again")
+    record_many(service, ctx, 1)
+    assert service.integrate() == 1  # the audit trail's event; the board is skipped
+    with pytest.raises(LogRollbackError, match="log board-test has 2 entries"):
+        service.integrate(log="board-test")
+    alarm = service.acknowledge_rollback(
+        log="board-test", reason="restored before ballot 2", actor="staff:ops"
+    )
+    assert (alarm.remembered_size, alarm.database_size) == (3, 2)
+    assert service.integrate() == 2  # the queued ballot and the acknowledgement event
+    with ctx.db.read_session() as session:
+        assert service.head(session, log="board-test").size == 3
+        [event] = service.query(session, event_type="audit.rollback.acknowledged")
+    assert event.actor == "staff:ops"
+    assert event.details is not None
+    assert event.details["log"] == "board-test"
