@@ -12,16 +12,17 @@ import logging
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import make_url
 
-from audit import AuditService, merkle
+from audit import AuditService, merkle, service_from
 from audit.errors import LogRollbackError
 from audit.rollback import CheckpointMemory, Remembered, check_head
-from parvis.kernel.context import AppContext
+from parvis.kernel.context import AppContext, build_context
 from tests.audit.conftest import record_many
 from tests.audit.test_cli import env, ok, one_line_error, run  # noqa: F401 - env is a fixture
 from tests.support.postgres import TempPostgres
@@ -255,3 +256,14 @@ def test_a_board_that_moved_on_is_caught_like_the_audit_trail(
     assert event.actor == "staff:ops"
     assert event.details is not None
     assert event.details["log"] == "board-test"
+
+
+def test_the_state_directory_is_a_setting(make_settings: Any, tmp_path: Path) -> None:
+    """``PARVIS_STATE_DIR`` puts the memory where backups do not reach (ADR 0017)."""
+    settings = make_settings(state_dir=tmp_path / "elsewhere")
+    assert settings.state_path() == tmp_path / "elsewhere"
+    context = build_context(settings)
+    try:
+        assert service_from(context).memory.directory == tmp_path / "elsewhere" / "audit"
+    finally:
+        context.db.dispose()
