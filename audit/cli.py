@@ -275,3 +275,29 @@ def _check_view(ctx: AppContext, *, log: str) -> str:
             index=mismatches[0].index,
         )
     return f"the typed view audit_events matches the leaves ({checked} rows checked)"
+
+
+@audit_app.command("acknowledge-rollback")
+@_one_line
+def acknowledge_rollback(
+    log: Annotated[str, typer.Argument(help="the log held behind its published checkpoint")],
+    reason: Annotated[str, typer.Option("--reason", help="why the rollback is accepted (audited)")],
+) -> None:
+    """Accept a log that a restore put behind a checkpoint it had published, so integration
+    resumes from the database's state (docs/adr/0017-rollback-detection.md). The reason and
+    both tree sizes go to the audit trail."""
+    from audit.service import service_from
+
+    with _context() as ctx:
+        service = service_from(ctx)
+        alarm = service.acknowledge_rollback(log=log, reason=reason, actor=CLI_ACTOR)
+        integrated = service.integrate()
+    database = "missing" if alarm.database_size is None else f"size {alarm.database_size}"
+    done = (
+        f"{integrated} queued entries integrated"
+        if integrated
+        else "the sequencer integrates queued entries"
+    )
+    typer.echo(
+        f"log {log}: rollback from size {alarm.remembered_size} to {database} acknowledged; " + done
+    )

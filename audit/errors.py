@@ -13,7 +13,7 @@ Two roots, one per module:
 
 The log engine (issue 3, items 3-9) adds :class:`UnknownLogError`, :class:`LogNameError`,
 :class:`LogConflictError`, :class:`LogKeyError`, :class:`LogSealedError`,
-:class:`LogSealError`, :class:`EventError`,
+:class:`LogSealError`, :class:`LogRollbackError`, :class:`EventError`,
 :class:`RangeTooLargeError`, :class:`PromiseError`, :class:`StateFileError`,
 :class:`StorageIntegrityError` and :class:`LogVerificationError`.
 """
@@ -39,6 +39,7 @@ __all__ = [
     "LogConflictError",
     "LogKeyError",
     "LogNameError",
+    "LogRollbackError",
     "LogSealError",
     "LogSealedError",
     "LogVerificationError",
@@ -288,3 +289,21 @@ class StorageIntegrityError(DomainError):
     investigate, and ``parvis audit verify`` names the first discrepancy."""
 
     title = "Log storage damaged"
+
+
+class LogRollbackError(ConflictError):
+    """The database holds log ``name`` behind a checkpoint this installation published
+    (docs/adr/0017-rollback-detection.md): an older backup was restored, or rows were
+    removed. Nothing is integrated into that log until an operator runs
+    ``parvis audit acknowledge-rollback``. ``remembered_size`` and ``database_size`` are the
+    two tree sizes (``database_size`` is ``None`` when the log is missing altogether)."""
+
+    title = "Log rolled back"
+
+    def __init__(
+        self, detail: str, *, name: str, remembered_size: int, database_size: int | None
+    ) -> None:
+        super().__init__(detail)
+        self.name = name
+        self.remembered_size = remembered_size
+        self.database_size = database_size

@@ -7,6 +7,10 @@ mode); CLI commands integrate synchronously instead.
 
 from __future__ import annotations
 
+import logging
+
+from sqlalchemy.exc import SQLAlchemyError
+
 from audit.api import router
 from audit.cli import audit_app
 from audit.errors import (
@@ -14,6 +18,7 @@ from audit.errors import (
     LogConflictError,
     LogKeyError,
     LogNameError,
+    LogRollbackError,
     LogSealedError,
     LogSealError,
     PromiseError,
@@ -22,10 +27,14 @@ from audit.errors import (
     TreeRangeError,
     UnknownLogError,
 )
+from audit.metrics import AuditCollector
 from audit.service import service_from
 from parvis.kernel.context import AppContext, DomainPlugin
+from parvis.kernel.errors import DomainError
 
 __all__ = ["PLUGIN"]
+
+_log = logging.getLogger("parvis.audit")
 
 
 def _setup(ctx: AppContext) -> None:
@@ -34,6 +43,23 @@ def _setup(ctx: AppContext) -> None:
 
 def _start(ctx: AppContext) -> None:
     service = service_from(ctx)
+    # docs/adr/0017-rollback-detection.md: say it at start-up, not only at the first append.
+    try:
+        with ctx.db.read_session() as session:
+            alarms = service.rollbacks(session)
+    except DomainError as exc:
+        # A damaged memory file: the process serves; integrating that log fails the same way.
+        _log.error("audit rollback check failed", extra={"reason": exc.detail})
+        alarms = []
+    except SQLAlchemyError as exc:
+        # The database is down: /readyz says so; the sequencer checks before each batch.
+        _log.warning("audit rollback check failed", extra={"exc_type": type(exc).__name__})
+        alarms = []
+    for alarm in alarms:
+        _log.error(
+            "audit log rolled back: integration refused",
+            extra={"log": alarm.name, "reason": alarm.detail},
+        )
     if service.run_sequencer:
         service.start_sequencer()
 
@@ -52,6 +78,7 @@ PLUGIN = DomainPlugin(
         (LogNameError, 422, "audit-log-name"),
         (LogSealedError, 403, "audit-log-sealed"),
         (LogSealError, 409, "audit-log-seal"),
+        (LogRollbackError, 409, "audit-log-rollback"),
         (LogConflictError, 409, "audit-log-conflict"),
         (LogKeyError, 500, "audit-log-key"),
         (StorageIntegrityError, 500, "audit-storage-integrity"),
@@ -62,4 +89,5 @@ PLUGIN = DomainPlugin(
     ),
     start=_start,
     stop=_stop,
+    metrics=AuditCollector,
 )

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import secrets
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -37,6 +38,7 @@ from audit.errors import (
     EventError,
     LogConflictError,
     LogKeyError,
+    LogRollbackError,
     LogSealedError,
     LogSealError,
     RangeTooLargeError,
@@ -54,11 +56,13 @@ from audit.events import (
 from audit.keys import KeyStore
 from audit.note import Signer, VerifierKey
 from audit.promise import Promise, PromiseBody
+from audit.rollback import CheckpointMemory, Remembered, check_head
 from audit.sequencer import SequencerThread, leadership
 from audit.tables import CheckpointRow, DetailRow, EntryRow, EventRow, LogRow, PendingRow
 from audit.tiles import TilePath
 from audit.viewcheck import ViewMismatch, check_events
 from parvis.kernel.context import AppContext
+from parvis.kernel.errors import ConflictError, InvalidInputError
 from parvis.kernel.settings import Mode
 
 __all__ = [
@@ -98,6 +102,8 @@ _LOG_AND_HEAD_BY_NAME = (
     .limit(1)
 )
 
+
+_log = logging.getLogger("parvis.audit")
 
 #: Key of ``Session.info``: names of the logs the session created (maybe not committed).
 _CREATED_HERE = "audit.created_logs"
@@ -213,6 +219,9 @@ class AuditService:
         self._lock = threading.Lock()
         self._sequencer: SequencerThread | None = None
         self._whole_prefixes: tuple[str, ...] = ()
+        # docs/adr/0017-rollback-detection.md: the heads published, kept out of the database.
+        self.memory = CheckpointMemory(settings.state_path() / "audit")
+        self._rollback_logged: set[str] = set()
         self.run_sequencer = (
             settings.audit_sequencer
             if settings.audit_sequencer is not None
@@ -745,9 +754,34 @@ class AuditService:
             self._by_id[log_id] = found
         return found
 
+    def _check_rollback(self, conn: Connection, target: _Log) -> None:
+        """Refuse a log the database holds behind the head remembered for it
+        (:mod:`audit.rollback`; docs/adr/0017-rollback-detection.md)."""
+        remembered = self.memory.get(target.info.name)
+        if remembered is None:
+            return
+        head = storage.latest_head(conn, target.id)
+        check_head(
+            log=target.info.name,
+            remembered=remembered,
+            size=head.size,
+            root=head.root_hash,
+            prove=lambda m, n: storage.with_hashes(
+                conn, target.id, lambda source: merkle.consistency_proof(source, m=m, n=n)
+            ),
+        )
+
     def integrate_on(self, conn: Connection, *, log_ids: Sequence[int] | None = None) -> int:
         """Integrate everything pending (in ``log_ids`` or all logs) on a leading connection:
-        batches of at most ``audit_batch_size``, one transaction and one checkpoint each."""
+        batches of at most ``audit_batch_size``, one transaction and one checkpoint each.
+
+        A log held behind the head this installation remembers publishing is not touched
+        (docs/adr/0017-rollback-detection.md): its entries stay queued. Asked for by id, it
+        raises :class:`~audit.errors.LogRollbackError`; in the all-logs sweep of the
+        sequencer it is skipped, with one error line in the logs per process, so the other
+        logs go on.
+        """
+        explicit = log_ids is not None
         if log_ids is None:
             with conn.begin():
                 log_ids = storage.pending_logs(conn)
@@ -756,6 +790,18 @@ class AuditService:
             while True:
                 with conn.begin():
                     target = self._by_log_id(conn, log_id)
+                    try:
+                        self._check_rollback(conn, target)
+                    except LogRollbackError as exc:
+                        if explicit:
+                            raise
+                        if target.info.name not in self._rollback_logged:
+                            self._rollback_logged.add(target.info.name)
+                            _log.error(
+                                "audit log rolled back: integration refused",
+                                extra={"log": target.info.name, "reason": exc.detail},
+                            )
+                        break
                     count, more = storage.integrate_batch(
                         conn,
                         log_id=log_id,
@@ -765,10 +811,76 @@ class AuditService:
                         now=self._clock.now(),
                         cache=self._ranges,
                     )
+                if count:
+                    self._rollback_logged.discard(target.info.name)
+                    # Only once committed: the memory may lag the database, never lead it.
+                    published = self._ranges.ranges[log_id]
+                    self.memory.remember(
+                        target.info.name, Remembered(size=published.size, root=published.root())
+                    )
                 total += count
                 if not more:
                     break
         return total
+
+    def rollbacks(self, session: Session) -> list[LogRollbackError]:
+        """Every log the database holds behind the head remembered for it (the DPO console,
+        start-up, ``parvis audit acknowledge-rollback``)."""
+        found: list[LogRollbackError] = []
+        names = self.memory.logs()
+        if not names:
+            return found  # nothing published yet: no need to reach the database
+        conn = session.connection()
+        for name in names:
+            target = self._find(session, name)
+            try:
+                if target is None:
+                    check_head(
+                        log=name, remembered=self.memory.get(name), size=None, root=None, prove=None
+                    )
+                else:
+                    self._check_rollback(conn, target)
+            except LogRollbackError as exc:
+                found.append(exc)
+        return found
+
+    def acknowledge_rollback(self, *, log: str, reason: str, actor: str) -> LogRollbackError:
+        """Accept the database's state of ``log`` after a rollback, so integration resumes.
+
+        The operator's reason, and both sizes, become an ``audit.rollback.acknowledged``
+        event in the audit trail; the old remembered head is kept in the state directory
+        (:meth:`audit.rollback.CheckpointMemory.reset`). Raises
+        :class:`~parvis.kernel.errors.ConflictError` when ``log`` is not rolled back.
+        Returns what was acknowledged.
+        """
+        check_log_name(log)
+        if not reason.strip():
+            raise InvalidInputError("--reason must say why the rollback is accepted")
+        with self._db.read_session() as session:
+            alarm = next((e for e in self.rollbacks(session) if e.name == log), None)
+            target = self._find(session, log)
+            head = storage.latest_head(session.connection(), target.id) if target else None
+        if alarm is None:
+            raise ConflictError(f"log {log} is not behind a checkpoint it published")
+        with self._db.write_session() as session:
+            self.record(
+                session,
+                event_type="audit.rollback.acknowledged",
+                actor=actor,
+                details={
+                    "log": log,
+                    "remembered_size": alarm.remembered_size,
+                    "database_size": alarm.database_size,
+                    "reason": reason,
+                },
+            )
+        self.memory.reset(
+            log,
+            Remembered(size=head.size, root=head.root_hash) if head is not None else None,
+            reason=reason,
+        )
+        self._rollback_logged.discard(log)
+        return alarm
 
     def integrate(self, *, log: str | None = None) -> int:
         """Integrate pending entries now (CLI commands, tests); returns how many.

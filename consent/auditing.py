@@ -32,13 +32,15 @@ class CheckpointStatus:
     """What the DPO console shows about the audit log: the latest signed checkpoint, whether
     it verifies with the log's published key, the key to verify it offline, and whether the
     typed view the console queries (``audit_events``) matches the leaves (``view_error``
-    names the first mismatch and how many there are)."""
+    names the first mismatch and how many there are), and which logs the database holds behind
+    a checkpoint they published (``rollbacks``, docs/adr/0017-rollback-detection.md)."""
 
     note: str
     verifier_key: str
     size: int | None
     error: str | None
     view_error: str | None = None
+    rollbacks: tuple[str, ...] = ()
 
     @property
     def verified(self) -> bool:
@@ -49,6 +51,12 @@ def checkpoint_status(ctx: AppContext, session: Session) -> CheckpointStatus:
     """Verify the latest checkpoint of the audit log (C2SP tlog-checkpoint, signed note) and
     the typed view against the leaves (:mod:`audit.viewcheck`)."""
     service = audit_of(ctx)
+    # Every log, not only the audit trail: a restored backup rolls back boards too, and the
+    # DPO must know before anyone relies on what is appended next.
+    try:
+        rollbacks = tuple(alarm.detail for alarm in service.rollbacks(session))
+    except DomainError as exc:
+        rollbacks = (exc.detail,)
     try:
         info = service.log_info(session, log=LOG)
         note = service.checkpoint(session, log=LOG)
@@ -59,7 +67,9 @@ def checkpoint_status(ctx: AppContext, session: Session) -> CheckpointStatus:
         # owner's rights could edit without touching the tree: check it against the leaves.
         _checked, mismatches = service.check_view(session, log=LOG)
     except DomainError as exc:
-        return CheckpointStatus(note="", verifier_key="", size=None, error=exc.detail)
+        return CheckpointStatus(
+            note="", verifier_key="", size=None, error=exc.detail, rollbacks=rollbacks
+        )
     view_error = None
     if mismatches:
         view_error = f"{mismatches[0]} ({len(mismatches)} in all)"
@@ -69,4 +79,5 @@ def checkpoint_status(ctx: AppContext, session: Session) -> CheckpointStatus:
         size=checkpoint.checkpoint.size,
         error=None,
         view_error=view_error,
+        rollbacks=rollbacks,
     )

@@ -128,6 +128,7 @@ MESSAGES = {
     "Entries:": "Entrées :",
     "Verify it yourself, offline, with this key:": "Vérifiez-le vous-même, hors ligne, avec cette clé :",
     "The audit log's checkpoint does not verify:": "Le point de contrôle du journal d’audit n’est pas vérifié :",
+    "The database holds logs behind checkpoints they already published (an older backup restored?). Nothing is appended to them until an operator acknowledges it with parvis audit acknowledge-rollback:": "La base de données contient des journaux en retard sur des points de contrôle qu’ils ont déjà publiés (une ancienne sauvegarde restaurée ?). Rien n’y est ajouté tant qu’un opérateur ne l’a pas reconnu avec parvis audit acknowledge-rollback :",
     "The event index the console queries does not match the audit log; its answers cannot be trusted:": "L’index des événements que la console interroge ne correspond pas au journal d’audit ; ses réponses ne sont pas fiables :",
     "The register entry was saved.": "La fiche du registre est enregistrée.",
     "The notice was published.": "L’information est publiée.",

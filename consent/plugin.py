@@ -37,6 +37,7 @@ from consent.errors import (
     WebhookSignatureError,
     WebhookTimestampError,
 )
+from consent.metrics import WebhookCollector
 from consent.pages import citizen_router, dpo_router
 from parvis.kernel.context import AppContext, DomainPlugin
 from parvis.kernel.settings import Mode
@@ -195,4 +196,5 @@ PLUGIN = DomainPlugin(
     seed_demo=seed_demo,
     start=start,
     stop=stop,
+    metrics=WebhookCollector,
 )

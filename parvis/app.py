@@ -95,6 +95,9 @@ def create_app(
     )
     app.state.ctx = ctx
     registry = CollectorRegistry()
+    for plugin in domains:
+        if plugin.metrics is not None:
+            registry.register(plugin.metrics(ctx))
     install_problem_handlers(app, [entry for p in domains for entry in p.problems] + PROBLEM_TABLE)
     for plugin in domains:
         for router in plugin.hot_routers:

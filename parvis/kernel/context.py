@@ -84,7 +84,8 @@ class DomainPlugin:
       commands (``parvis <command>``);
     - ``problems``: (exception class, HTTP status, problem slug), most specific first;
     - ``seed_demo``: adds demo data, yields one line per step (idempotent);
-    - ``start`` / ``stop``: background work of a web process (e.g. the log sequencer).
+    - ``start`` / ``stop``: background work of a web process (e.g. the log sequencer);
+    - ``metrics``: makes a Prometheus collector for ``/metrics`` (read when scraped).
     """
 
     name: str
@@ -99,3 +100,6 @@ class DomainPlugin:
     seed_demo: Callable[[AppContext], Iterable[str]] | None = None
     start: Callable[[AppContext], None] | None = None
     stop: Callable[[AppContext], None] | None = None
+    #: ``/metrics`` collectors read at scrape time (a ``prometheus_client`` ``Collector``;
+    #: typed loosely so the kernel does not import the client library). docs/operations.md.
+    metrics: Callable[[AppContext], Any] | None = None

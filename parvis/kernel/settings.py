@@ -82,6 +82,11 @@ class Settings(BaseSettings):
     data_dir: Path = Field(
         default=Path("var"), description="directory for keys and the SQLite file"
     )
+    state_dir: Path | None = Field(
+        default=None,
+        description="directory of state kept outside the database and outside backups "
+        "(the audit engine's remembered checkpoints, docs/adr/0017); default DATA_DIR/state",
+    )
     behind_tls: bool = Field(
         default=False, description="served over HTTPS: send HSTS and require Secure cookies"
     )
@@ -365,6 +370,13 @@ class Settings(BaseSettings):
     def secure_cookies(self) -> bool:
         """Cookies carry ``Secure`` everywhere except the plain-HTTP local demo and tests."""
         return self.behind_tls or self.mode is Mode.PRODUCTION
+
+    def state_path(self) -> Path:
+        """``STATE_DIR``, or ``DATA_DIR/state`` when unset (docs/adr/0017-rollback-detection.md).
+
+        What lives here must survive a restore: a backup never contains it.
+        """
+        return self.state_dir if self.state_dir is not None else self.data_dir / "state"
 
     def sqlite_path(self) -> Path | None:
         """The SQLite file path, or None for PostgreSQL or an in-memory database."""

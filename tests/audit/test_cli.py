@@ -20,7 +20,7 @@ from sqlalchemy import text
 from typer.testing import CliRunner, Result
 
 from audit import AuditService, merkle, open_promise, service_from
-from audit.errors import LogVerificationError, StateFileError
+from audit.errors import LogRollbackError, LogVerificationError, StateFileError
 from audit.note import Checkpoint, Signer, VerifierKey
 from audit.verifier import HttpSource, verify_log
 from parvis.cli import build_cli
@@ -227,6 +227,11 @@ def test_verify_catches_the_operator(
             new.append(b"extra")
         with ctx.db.write_session() as session:
             service.append_many(session, log="audit", data=new)
+        # The engine itself remembers what it published (docs/adr/0017) and refuses...
+        with pytest.raises(LogRollbackError, match="acknowledge-rollback"):
+            service.integrate(log="audit")
+        # ...so this operator also deletes that memory, on the host they control.
+        (service.memory.directory / "audit.checkpoint").unlink()
         service.integrate()
         # Without the remembered checkpoint the forgery is invisible...
         assert "the root matches" in ok(run(env, "verify", "--state", str(tmp_path / "new")))

@@ -445,6 +445,39 @@ def test_dpo_console_flags_an_edited_audit_view(
     assert "audit_events row 1, entry 0: actor staff:intruder differs" in flag
 
 
+def test_dpo_console_flags_a_rolled_back_log_until_acknowledged(
+    request: pytest.FixtureRequest,
+    client: TestClient,
+    app: FastAPI,
+    citizen: str,
+    loaded: AppContext,
+) -> None:
+    """An older copy of the database is put back after the audit log moved on: the console
+    says which log is behind which published checkpoint, until an operator acknowledges it
+    (docs/adr/0017-rollback-detection.md)."""
+    from tests.audit.conftest import record_many
+    from tests.audit.test_rollback import snapshot_of
+
+    service = audit_of(loaded)
+    give(client, citizen, loaded)
+    service.integrate()
+    put_back = snapshot_of(request, loaded)
+    record_many(service, loaded, 2)
+    service.integrate()
+    with TestClient(app, base_url="http://127.0.0.1") as dpo:
+        sign_in(dpo, app, DPO)
+        assert 'id="audit-rollback"' not in dpo.get("/dpo").text
+        put_back()
+        sign_in(dpo, app, DPO)  # the session was made after the copy: it is gone too
+        page = html.unescape(dpo.get("/dpo").text)
+        flag = page.split('id="audit-rollback">')[1].split("</div>")[0]
+        assert "en retard sur des points de contrôle qu’ils ont déjà publiés" in flag
+        assert "log audit has" in flag
+        assert "acknowledge-rollback audit" in flag
+        service.acknowledge_rollback(log="audit", reason="restore drill", actor="staff:ops")
+        assert 'id="audit-rollback"' not in dpo.get("/dpo").text
+
+
 def test_api_keys_are_stored_as_keyed_hashes_and_revocable(
     client: TestClient, loaded: AppContext, api_key: str
 ) -> None:
