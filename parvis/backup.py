@@ -326,7 +326,12 @@ def _companions(path: Path) -> set[str]:
 
 def check_empty_target(settings: Settings) -> None:
     """Refuse a database with any table (even ``alembic_version``) or a data directory
-    holding anything but the (empty) SQLite file itself."""
+    holding anything but the (empty) SQLite file itself and the state directory.
+
+    The state directory (``PARVIS_STATE_DIR``, ``DATA_DIR/state`` by default) is never in a
+    backup and must survive a restore: it remembers the checkpoints the service published,
+    so that restoring an older backup over a service that moved on is detected
+    (docs/adr/0017-rollback-detection.md)."""
     sqlite_path = settings.sqlite_path()
     if sqlite_path is None or sqlite_path.exists():
         tables = _table_names(settings.database_url)
@@ -340,6 +345,9 @@ def check_empty_target(settings: Settings) -> None:
         allowed = set()
         if sqlite_path is not None and sqlite_path.parent.resolve() == data_dir.resolve():
             allowed = _companions(sqlite_path)
+        state = settings.state_path().resolve()
+        if state.parent == data_dir.resolve():
+            allowed.add(state.name)
         others = sorted(p.name for p in data_dir.iterdir() if p.name not in allowed)
         if others:
             raise BackupError(
