@@ -27,6 +27,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+secret_app = typer.Typer(help="The sealing secret (ADR 0016).", no_args_is_help=True)
+app.add_typer(secret_app, name="secret")
 
 
 def settings_from_env(**overrides: Any) -> Settings:
@@ -70,6 +72,41 @@ def db_current() -> None:
     typer.echo(status.describe() + (" (up to date)" if status.at_head else " (behind)"))
     if not status.at_head:
         raise typer.Exit(1)
+
+
+def _read_secret(path: Path, name: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        fail(f"--{name}-secret-file: cannot read {path}: {exc.strerror or exc}")
+
+
+@secret_app.command("rotate")
+@one_line_errors
+def secret_rotate(
+    old_secret_file: Annotated[
+        Path,
+        typer.Option(help="file holding the sealing secret in use (the master secret at first)"),
+    ],
+    new_secret_file: Annotated[Path, typer.Option(help="file holding the new sealing secret")],
+) -> None:
+    """Re-seal every key and vault entry under a new sealing secret, in one transaction.
+
+    Then set PARVIS_SEALING_SECRET_FILE to the new file and restart; web sessions end.
+    Secrets are read from files only, never from the command line (ADR 0016)."""
+    from parvis.rotation import RotationError, rotate_sealing_secret
+
+    old = _read_secret(old_secret_file, "old")
+    new = _read_secret(new_secret_file, "new")
+    ctx = cli_context()
+    try:
+        report = rotate_sealing_secret(ctx.db, old_secret=old, new_secret=new)
+    except RotationError as exc:
+        fail(str(exc))
+    finally:
+        ctx.db.dispose()
+    typer.echo(report.describe())
+    typer.echo(f"now set PARVIS_SEALING_SECRET_FILE={new_secret_file} and restart Parvis")
 
 
 @app.command("check-config")

@@ -216,6 +216,13 @@ class SessionStore:
     def destroy(self, db: Session, session: WebSession) -> None:
         db.execute(delete(WebSessionRow).where(WebSessionRow.id_hash == session.id_hash))
 
+    @staticmethod
+    def end_all(db: Session) -> int:
+        """Delete every session (ADR 0016: their sealed data is under the sealing secret a
+        rotation retires; signing in again is cheaper than re-sealing them). Returns how many."""
+        result = db.execute(delete(WebSessionRow))
+        return int(getattr(result, "rowcount", 0))
+
     def purge_expired(self, db: Session) -> int:
         """Delete every session :meth:`load` would refuse as idle; returns how many.
 
