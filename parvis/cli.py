@@ -45,6 +45,8 @@ def db_upgrade(
 
     settings = settings_from_env()
     _ensure_sqlite_dir(settings)
+    if migrate.schema_status(settings.database_url).ahead:
+        migrate.require_head(settings.database_url)  # raises SchemaAheadError: one line
     migrate.upgrade(settings.database_url, revision)
     typer.echo(migrate.schema_status(settings.database_url).describe())
 
@@ -69,7 +71,10 @@ def db_current() -> None:
     from parvis import migrate
 
     status = migrate.schema_status(settings_from_env().database_url)
-    typer.echo(status.describe() + (" (up to date)" if status.at_head else " (behind)"))
+    typer.echo(
+        status.describe()
+        + (" (up to date)" if status.at_head else "" if status.ahead else " (behind)")
+    )
     if not status.at_head:
         raise typer.Exit(1)
 
@@ -121,7 +126,8 @@ def check_config() -> None:
     typer.echo(f"mode={settings.mode.value} database={_redact_url(settings.database_url)}")
     status = migrate.schema_status(settings.database_url)
     if not status.at_head:
-        fail(f"{status.describe()}; run `parvis db upgrade`")
+        remedy = "run the newer release of Parvis" if status.ahead else "run `parvis db upgrade`"
+        fail(f"{status.describe()}; {remedy}")
     typer.echo("configuration ok; database reachable and up to date")
 
 
