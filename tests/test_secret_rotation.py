@@ -180,16 +180,19 @@ def test_a_wrong_old_secret_is_refused_and_nothing_is_written(
     app: FastAPI, clock: FixedClock, settings: Settings, tmp_path: Path
 ) -> None:
     ctx: AppContext = app.state.ctx
-    _seal_everything(ctx, clock)
-    before = _sealed_rows(ctx)
+    try:
+        _seal_everything(ctx, clock)
+        before = _sealed_rows(ctx)
 
-    result = _rotate(settings, tmp_path, WRONG_SECRET, NEW_SECRET)
-    assert result.exit_code == 1
-    lines = result.output.strip().splitlines()
-    assert len(lines) == 1, result.output
-    assert lines[0].startswith("error: wrong old secret?")
-    assert "nothing was written" in lines[0]
-    assert _sealed_rows(ctx) == before  # sessions too: the transaction rolled back
+        result = _rotate(settings, tmp_path, WRONG_SECRET, NEW_SECRET)
+        assert result.exit_code == 1
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1, result.output
+        assert lines[0].startswith("error: wrong old secret?")
+        assert "nothing was written" in lines[0]
+        assert _sealed_rows(ctx) == before  # sessions too: the transaction rolled back
+    finally:
+        ctx.db.dispose()  # no TestClient here: nothing else ends the app's engine
 
 
 def test_the_same_secret_twice_is_refused(settings: Settings, tmp_path: Path) -> None:
