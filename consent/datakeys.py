@@ -5,8 +5,8 @@ Data is sealed with XChaCha20-Poly1305 (IETF AEAD, libsodium through PyNaCl) und
 with a random 192-bit nonce and associated data binding the ciphertext to the subject and to
 a caller-chosen context (so a ciphertext moved to another subject or field does not
 decrypt). The data key is stored wrapped — sealed the same way — under a key-encryption key
-derived from the master secret with HKDF (:func:`parvis.kernel.keys.derive_key`, purpose
-``consent/data-key-wrap/v1``).
+derived from the sealing secret (ADR 0016) with HKDF (:func:`parvis.kernel.keys.derive_key`,
+purpose ``consent/data-key-wrap/v1``).
 
 Erasure (GDPR Art. 17) destroys the wrapped key: every ciphertext of the subject, in any
 domain, becomes unreadable at once, including copies in backups taken after the key was

@@ -17,7 +17,8 @@ kid value"; the verifier re-fetches on an unknown kid, but caches may serve the 
 ``--force`` skips the check (a compromised key).
 
 Private keys are sealed with XSalsa20-Poly1305 (PyNaCl ``SecretBox``) under a key derived from
-the master secret (``identity/oidc/signing-keys/v1``): a copy of the table gives no usable key.
+the sealing secret (``identity/oidc/signing-keys/v1``; ADR 0016): a copy of the table gives no
+usable key.
 """
 
 from __future__ import annotations
