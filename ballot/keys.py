@@ -2,7 +2,7 @@
 from the master secret (architecture.md, "Cryptography": data at rest).
 
 Each election has its own RFC 9474 RSA key (voting-protocol.md, "Keys and the bulletin
-board"), kept as PKCS #8 DER sealed with ``derive_key(PARVIS_SECRET_KEY,
+board"), kept as PKCS #8 DER sealed with ``derive_key(PARVIS_SEALING_SECRET,
 "ballot/election-keys")`` (HKDF-SHA-256), a fresh random 24-byte nonce, and associated data
 binding the ciphertext to its election, so that a ciphertext moved to another election does
 not decrypt. (The board's Ed25519 checkpoint key is the audit engine's: one key per log,

@@ -370,7 +370,7 @@ class ElectionService(ElectionRecords):
         session.add(
             ElectionKeyRow(
                 election_id=row.id,
-                rsa_key=seal_rsa_key(self.settings.secret_key, election_id=row.id, key=key),
+                rsa_key=seal_rsa_key(self.settings.sealing_secret, election_id=row.id, key=key),
             )
         )
         board = BoardRow(

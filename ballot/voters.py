@@ -119,7 +119,9 @@ class VoterRegister(ElectionRecords):
         sealed = session.get(ElectionKeyRow, election_id)
         if sealed is None:
             raise ManifestNotPublishedError("the election has no key yet")
-        key = open_rsa_key(self.settings.secret_key, election_id=election_id, sealed=sealed.rsa_key)
+        key = open_rsa_key(
+            self.settings.sealing_secret, election_id=election_id, sealed=sealed.rsa_key
+        )
         with self._lock:
             # One object per election: the libcrypto backend caches its handle per object.
             key = self._keys.setdefault(election_id, key)

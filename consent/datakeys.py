@@ -5,8 +5,8 @@ Data is sealed with XChaCha20-Poly1305 (IETF AEAD, libsodium through PyNaCl) und
 with a random 192-bit nonce and associated data binding the ciphertext to the subject and to
 a caller-chosen context (so a ciphertext moved to another subject or field does not
 decrypt). The data key is stored wrapped — sealed the same way — under a key-encryption key
-derived from the master secret with HKDF (:func:`parvis.kernel.keys.derive_key`, purpose
-``consent/data-key-wrap/v1``).
+derived from the sealing secret (ADR 0016) with HKDF (:func:`parvis.kernel.keys.derive_key`,
+purpose ``consent/data-key-wrap/v1``).
 
 Erasure (GDPR Art. 17) destroys the wrapped key: every ciphertext of the subject, in any
 domain, becomes unreadable at once, including copies in backups taken after the key was
@@ -22,15 +22,18 @@ from __future__ import annotations
 import nacl.bindings as sodium
 import nacl.exceptions
 import nacl.utils
-from sqlalchemy import text, update
+from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
 from consent.errors import DataKeyError, SubjectErasedError
 from consent.tables import DataKeyRow
 from parvis.kernel.clock import Clock
-from parvis.kernel.keys import derive_key
+from parvis.kernel.keys import SealedValueError, derive_key
 
-__all__ = ["DataKeys"]
+__all__ = ["WRAP_PURPOSE", "DataKeys", "reseal_data_keys"]
+
+#: HKDF ``info`` label of the key-encryption key.
+WRAP_PURPOSE = "consent/data-key-wrap/v1"
 
 _VERSION = b"\x01"
 _NONCE = sodium.crypto_aead_xchacha20poly1305_ietf_NPUBBYTES
@@ -68,7 +71,7 @@ class DataKeys:
     """
 
     def __init__(self, *, master_secret: str, clock: Clock) -> None:
-        self._kek = derive_key(master_secret, "consent/data-key-wrap/v1", length=_KEY)
+        self._kek = derive_key(master_secret, WRAP_PURPOSE, length=_KEY)
         self.clock = clock
 
     @staticmethod
@@ -153,3 +156,30 @@ class DataKeys:
         )
         session.expire(row)
         return existed
+
+
+def reseal_data_keys(session: Session, *, old_secret: str, new_secret: str) -> int:
+    """Re-wrap every live data key under the key-encryption key of ``new_secret``, inside the
+    caller's transaction (ADR 0016); returns how many. The data keys themselves do not change,
+    so every value sealed under them (identity's vault, any domain's) opens as before.
+    Shredded keys stay shredded. Raises :class:`SealedValueError` if a wrapped key does not
+    open under ``old_secret``."""
+    old_kek = derive_key(old_secret, WRAP_PURPOSE, length=_KEY)
+    new_kek = derive_key(new_secret, WRAP_PURPOSE, length=_KEY)
+    count = 0
+    rows = session.scalars(
+        select(DataKeyRow).where(DataKeyRow.wrapped.is_not(None)).order_by(DataKeyRow.subject)
+    )
+    for row in rows:
+        assert row.wrapped is not None
+        aad = DataKeys._key_aad(row.subject)
+        try:
+            key = _open(old_kek, row.wrapped, aad)
+        except DataKeyError:
+            raise SealedValueError(
+                "a consent data key does not open under the old sealing secret"
+            ) from None
+        row.wrapped = _seal(new_kek, key, aad)
+        count += 1
+    session.flush()
+    return count

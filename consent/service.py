@@ -232,7 +232,7 @@ class ConsentService:
         self.ctx = ctx
         self.clock = ctx.clock
         secret = ctx.settings.secret_key
-        self.keys = DataKeys(master_secret=secret, clock=ctx.clock)
+        self.keys = DataKeys(master_secret=ctx.settings.sealing_secret, clock=ctx.clock)
         self._notice_fps: dict[str, dict[str, str]] = {}
         self.receipt_signer = ReceiptSigner(derive_key(secret, "consent/receipt-signing/v1"))
         self.webhook_signing_key = nacl.signing.SigningKey(

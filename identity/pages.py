@@ -173,7 +173,7 @@ def _sign_in_state(ctx: AppContext) -> SignInStateSealer:
     return ctx.extension(
         "identity.sign_in_state",
         lambda c: SignInStateSealer(
-            key=derive_key(c.settings.secret_key, SIGN_IN_STATE_KEY), clock=c.clock
+            key=derive_key(c.settings.sealing_secret, SIGN_IN_STATE_KEY), clock=c.clock
         ),
     )
 

@@ -18,6 +18,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import nacl.exceptions
 import pyotp
 from argon2 import Parameters, PasswordHasher, Type, profiles
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -29,19 +30,23 @@ from identity.errors import IdentityRuleError, StaffAuthenticationError
 from identity.tables import LoginThrottleRow, StaffRow
 from identity.vault import open_sealed, seal
 from parvis.kernel.context import AppContext
-from parvis.kernel.keys import derive_key, keyed_hash
+from parvis.kernel.keys import SealedValueError, derive_key, keyed_hash
 from parvis.kernel.principal import Role, Staff
 from parvis.kernel.settings import Mode
 
 __all__ = [
     "LOCKOUT",
     "MAX_FAILURES",
+    "TOTP_KEY_PURPOSE",
     "NewStaff",
     "StaffService",
     "password_profile",
+    "reseal_totp_secrets",
 ]
 
 #: After MAX_FAILURES failures within WINDOW, sign-in is refused for LOCKOUT.
+#: HKDF ``info`` label of the key sealing TOTP secrets (from the sealing secret, ADR 0016).
+TOTP_KEY_PURPOSE = "identity/staff-totp/v1"
 MAX_FAILURES = 5
 WINDOW = timedelta(minutes=15)
 LOCKOUT = timedelta(minutes=15)
@@ -80,7 +85,7 @@ class StaffService:
         self.ctx = ctx
         self.hasher = PasswordHasher.from_parameters(password_profile(ctx.settings.mode))
         secret = ctx.settings.secret_key
-        self._totp_key = derive_key(secret, "identity/staff-totp/v1")
+        self._totp_key = derive_key(ctx.settings.sealing_secret, TOTP_KEY_PURPOSE)
         self._throttle_key = derive_key(secret, "identity/staff-throttle/v1")
         # Verified when the e-mail is unknown, so that the answer takes as long.
         self._dummy_hash = self.hasher.hash(secrets.token_urlsafe(16))
@@ -222,3 +227,23 @@ class StaffService:
         if throttle.failures >= MAX_FAILURES:
             throttle.locked_until = now + LOCKOUT
             throttle.failures, throttle.window_start = 0, now
+
+
+def reseal_totp_secrets(session: Session, *, old_secret: str, new_secret: str) -> int:
+    """Re-seal every staff TOTP secret under ``new_secret`` in the caller's transaction
+    (ADR 0016); returns how many. Raises :class:`SealedValueError` if one does not open
+    under ``old_secret``."""
+    old_key = derive_key(old_secret, TOTP_KEY_PURPOSE)
+    new_key = derive_key(new_secret, TOTP_KEY_PURPOSE)
+    count = 0
+    for row in session.scalars(select(StaffRow).order_by(StaffRow.id)):
+        try:
+            plain = open_sealed(old_key, row.totp_secret, row.id.encode())
+        except nacl.exceptions.CryptoError:
+            raise SealedValueError(
+                "a staff TOTP secret does not open under the old sealing secret"
+            ) from None
+        row.totp_secret = seal(new_key, plain, row.id.encode())
+        count += 1
+    session.flush()
+    return count

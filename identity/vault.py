@@ -13,7 +13,7 @@ attribute or citizen does not decrypt.
 :meth:`AttributeVault.export` is identity's part of an Art. 15 access request.
 
 :func:`seal` and :func:`open_sealed` remain for secrets that belong to no data subject (the
-staff TOTP secrets, under a key derived from the master secret).
+staff TOTP secrets, under a key derived from the sealing secret, ADR 0016).
 """
 
 from __future__ import annotations

@@ -29,6 +29,8 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(backup_app, name="backup")
+secret_app = typer.Typer(help="The sealing secret (ADR 0016).", no_args_is_help=True)
+app.add_typer(secret_app, name="secret")
 
 
 def settings_from_env(**overrides: Any) -> Settings:
@@ -45,6 +47,8 @@ def db_upgrade(
 
     settings = settings_from_env()
     _ensure_sqlite_dir(settings)
+    if migrate.schema_status(settings.database_url).ahead:
+        migrate.require_head(settings.database_url)  # raises SchemaAheadError: one line
     migrate.upgrade(settings.database_url, revision)
     typer.echo(migrate.schema_status(settings.database_url).describe())
 
@@ -69,9 +73,47 @@ def db_current() -> None:
     from parvis import migrate
 
     status = migrate.schema_status(settings_from_env().database_url)
-    typer.echo(status.describe() + (" (up to date)" if status.at_head else " (behind)"))
+    typer.echo(
+        status.describe()
+        + (" (up to date)" if status.at_head else "" if status.ahead else " (behind)")
+    )
     if not status.at_head:
         raise typer.Exit(1)
+
+
+def _read_secret(path: Path, name: str) -> str:
+    try:
+        return path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        fail(f"--{name}-secret-file: cannot read {path}: {exc.strerror or exc}")
+
+
+@secret_app.command("rotate")
+@one_line_errors
+def secret_rotate(
+    old_secret_file: Annotated[
+        Path,
+        typer.Option(help="file holding the sealing secret in use (the master secret at first)"),
+    ],
+    new_secret_file: Annotated[Path, typer.Option(help="file holding the new sealing secret")],
+) -> None:
+    """Re-seal every key and vault entry under a new sealing secret, in one transaction.
+
+    Then set PARVIS_SEALING_SECRET_FILE to the new file and restart; web sessions end.
+    Secrets are read from files only, never from the command line (ADR 0016)."""
+    from parvis.rotation import RotationError, rotate_sealing_secret
+
+    old = _read_secret(old_secret_file, "old")
+    new = _read_secret(new_secret_file, "new")
+    ctx = cli_context()
+    try:
+        report = rotate_sealing_secret(ctx.db, old_secret=old, new_secret=new)
+    except RotationError as exc:
+        fail(str(exc))
+    finally:
+        ctx.db.dispose()
+    typer.echo(report.describe())
+    typer.echo(f"now set PARVIS_SEALING_SECRET_FILE={new_secret_file} and restart Parvis")
 
 
 @app.command("check-config")
@@ -86,7 +128,8 @@ def check_config() -> None:
     typer.echo(f"mode={settings.mode.value} database={_redact_url(settings.database_url)}")
     status = migrate.schema_status(settings.database_url)
     if not status.at_head:
-        fail(f"{status.describe()}; run `parvis db upgrade`")
+        remedy = "run the newer release of Parvis" if status.ahead else "run `parvis db upgrade`"
+        fail(f"{status.describe()}; {remedy}")
     typer.echo("configuration ok; database reachable and up to date")
 
 

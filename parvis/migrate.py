@@ -19,6 +19,7 @@ from parvis.kernel.db import make_engine
 from parvis.kernel.errors import DomainError
 
 __all__ = [
+    "SchemaAheadError",
     "SchemaBehindError",
     "SchemaStatus",
     "alembic_config",
@@ -34,6 +35,14 @@ class SchemaBehindError(DomainError):
     title = "Database schema out of date"
 
 
+class SchemaAheadError(SchemaBehindError):
+    """The database was upgraded by a newer release: this code does not know its revisions.
+
+    Serving it would write rows in a shape the newer schema no longer accepts (or read columns
+    it has dropped); the remedy is the newer release, or a restore, never a downgrade by code
+    that does not know the migrations to undo."""
+
+
 @dataclass(frozen=True)
 class SchemaStatus:
     """``current``: the revisions recorded in ``alembic_version``; ``applied``: those and
@@ -42,16 +51,25 @@ class SchemaStatus:
     current: tuple[str, ...]
     heads: tuple[str, ...]
     applied: frozenset[str] = frozenset()
+    #: Revisions recorded in the database that this code's migrations do not contain.
+    unknown: tuple[str, ...] = ()
+
+    @property
+    def ahead(self) -> bool:
+        return bool(self.unknown)
 
     @property
     def at_head(self) -> bool:
         # Alembic records only the tips: a head reached through another branch's
         # ``depends_on`` is applied without appearing in alembic_version.
-        return set(self.heads) <= (self.applied or set(self.current))
+        return not self.ahead and set(self.heads) <= (self.applied or set(self.current))
 
     def describe(self) -> str:
         cur = ", ".join(self.current) or "empty"
-        return f"database schema is at {cur}, this code expects {', '.join(self.heads)}"
+        text = f"database schema is at {cur}, this code expects {', '.join(self.heads)}"
+        if self.ahead:
+            text += f" (ahead: {', '.join(self.unknown)} unknown to this release)"
+        return text
 
 
 def alembic_config(url: str) -> Config:
@@ -87,10 +105,13 @@ def schema_status(url: str, *, engine: Engine | None = None) -> SchemaStatus:
     finally:
         if own:
             engine.dispose()
+    known = {revision.revision for revision in script.walk_revisions()}
+    unknown = tuple(r for r in current if r not in known)
     return SchemaStatus(
         current=tuple(current),
         heads=tuple(script.get_heads()),
-        applied=_ancestry(script, current),
+        applied=_ancestry(script, tuple(r for r in current if r in known)),
+        unknown=unknown,
     )
 
 
@@ -112,7 +133,13 @@ def _ancestry(script: ScriptDirectory, tips: tuple[str, ...]) -> frozenset[str]:
 
 
 def require_head(url: str, *, engine: Engine | None = None) -> None:
-    """Raise :class:`SchemaBehindError` naming the command to run when not at head."""
+    """Raise :class:`SchemaBehindError` naming the command to run when not at head, and
+    :class:`SchemaAheadError` when a newer release has upgraded the database."""
     status = schema_status(url, engine=engine)
+    if status.ahead:
+        raise SchemaAheadError(
+            f"{status.describe()}; run the newer release of Parvis (or restore a backup "
+            "taken before its upgrade)"
+        )
     if not status.at_head:
         raise SchemaBehindError(f"{status.describe()}; run `parvis db upgrade`")

@@ -17,7 +17,8 @@ kid value"; the verifier re-fetches on an unknown kid, but caches may serve the 
 ``--force`` skips the check (a compromised key).
 
 Private keys are sealed with XSalsa20-Poly1305 (PyNaCl ``SecretBox``) under a key derived from
-the master secret (``identity/oidc/signing-keys/v1``): a copy of the table gives no usable key.
+the sealing secret (``identity/oidc/signing-keys/v1``; ADR 0016): a copy of the table gives no
+usable key.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import threading
 from datetime import timedelta
 from typing import Any
 
+import nacl.exceptions
 import nacl.secret
 from joserfc import jwk
 from sqlalchemy import delete, select
@@ -37,9 +39,16 @@ from identity.oidc.errors import OidcError
 from identity.oidc.tables import OidcKeyRow
 from parvis.kernel.clock import Clock
 from parvis.kernel.errors import ConflictError
-from parvis.kernel.keys import derive_key
+from parvis.kernel.keys import SealedValueError, derive_key
 
-__all__ = ["ALGORITHMS", "NEXT_KEY_MIN_PUBLISHED", "KeyRotationError", "KeyStore", "SigningKey"]
+__all__ = [
+    "ALGORITHMS",
+    "NEXT_KEY_MIN_PUBLISHED",
+    "KeyRotationError",
+    "KeyStore",
+    "SigningKey",
+    "reseal_signing_keys",
+]
 
 ALGORITHMS = ("RS256", "ES256")
 KEY_PURPOSE = "identity/oidc/signing-keys/v1"
@@ -212,3 +221,24 @@ class KeyStore:
     def public_keyset(self, session: Session) -> jwk.KeySet:
         """Every published key (to verify our own tokens, e.g. an ``id_token_hint``)."""
         return jwk.KeySet.import_key_set(self.jwks(session))  # type: ignore[arg-type]
+
+
+def reseal_signing_keys(session: Session, *, old_secret: str, new_secret: str) -> int:
+    """Re-seal every OIDC signing key (active, next and retired) under ``new_secret`` in the
+    caller's transaction (ADR 0016); kids and public keys do not change, so relying parties
+    notice nothing. Raises :class:`SealedValueError` if one does not open under
+    ``old_secret``."""
+    old_box = nacl.secret.SecretBox(derive_key(old_secret, KEY_PURPOSE))
+    new_box = nacl.secret.SecretBox(derive_key(new_secret, KEY_PURPOSE))
+    count = 0
+    for row in session.scalars(select(OidcKeyRow).order_by(OidcKeyRow.kid)):
+        try:
+            plain = old_box.decrypt(bytes.fromhex(row.sealed_private))
+        except nacl.exceptions.CryptoError:
+            raise SealedValueError(
+                f"the OIDC signing key {row.kid} does not open under the old sealing secret"
+            ) from None
+        row.sealed_private = bytes(new_box.encrypt(plain)).hex()
+        count += 1
+    session.flush()
+    return count

@@ -82,7 +82,7 @@ class OidcService:
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
         secret = ctx.settings.secret_key
-        self.keys = KeyStore(master_secret=secret, clock=ctx.clock)
+        self.keys = KeyStore(master_secret=ctx.settings.sealing_secret, clock=ctx.clock)
         self.clients = ClientRegistry(master_secret=secret, clock=ctx.clock)
         # ADR 0008: disabling a platform deletes, in the same transaction, the names and
         # addresses that only its grants needed.

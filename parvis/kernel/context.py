@@ -63,7 +63,7 @@ def build_context(
             clock=clock,
             idle_seconds=settings.session_idle_seconds,
             absolute_seconds=settings.session_absolute_seconds,
-            seal_key=derive_key(settings.secret_key, SEAL_KEY_PURPOSE),
+            seal_key=derive_key(settings.sealing_secret, SEAL_KEY_PURPOSE),
         ),
     )
 

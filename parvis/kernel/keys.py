@@ -13,9 +13,14 @@ import hmac
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-__all__ = ["derive_key", "keyed_hash"]
+__all__ = ["SealedValueError", "derive_key", "keyed_hash"]
 
 _SALT = b"parvis/hkdf/v1"
+
+
+class SealedValueError(ValueError):
+    """A value sealed at rest does not open under the secret given (ADR 0016: a rotation with
+    the wrong old secret stops here, before anything is written)."""
 
 
 def derive_key(master_secret: str, purpose: str, *, length: int = 32) -> bytes:

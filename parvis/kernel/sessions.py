@@ -17,12 +17,12 @@ most once per :data:`PURGE_INTERVAL` per process (GDPR Art. 5(1)(e), storage lim
 
 What a domain keeps in a session (``extra``: FranceConnect's ID token for the logout's
 ``id_token_hint``, return paths, pending states) is **sealed** with AES-256-GCM (NIST SP
-800-38D) under a key derived from the master secret (:mod:`parvis.kernel.keys`), which the
-database does not hold: a read of ``web_sessions`` — a dump, a backup, an SQL injection —
+800-38D) under a key derived from the sealing secret (ADR 0016, :mod:`parvis.kernel.keys`),
+which the database does not hold: a read of ``web_sessions`` — a dump, a backup, an SQL injection —
 gives no ``sub``, ``sid``, nonce or token next to the citizen's pseudonym (GDPR Art. 32(1)(a),
 pseudonymisation and encryption). The principal and the CSRF token stay readable: the first
 is already a pseudonym, the second is useless without the cookie. A row whose seal does not
-open (the master secret changed, the row was edited) is an expired session.
+open (the sealing secret changed, the row was edited) is an expired session.
 """
 
 from __future__ import annotations
@@ -215,6 +215,13 @@ class SessionStore:
 
     def destroy(self, db: Session, session: WebSession) -> None:
         db.execute(delete(WebSessionRow).where(WebSessionRow.id_hash == session.id_hash))
+
+    @staticmethod
+    def end_all(db: Session) -> int:
+        """Delete every session (ADR 0016: their sealed data is under the sealing secret a
+        rotation retires; signing in again is cheaper than re-sealing them). Returns how many."""
+        result = db.execute(delete(WebSessionRow))
+        return int(getattr(result, "rowcount", 0))
 
     def purge_expired(self, db: Session) -> int:
         """Delete every session :meth:`load` would refuse as idle; returns how many.

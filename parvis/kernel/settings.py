@@ -76,6 +76,16 @@ class Settings(BaseSettings):
     secret_key_file: Path | None = Field(
         default=None, description="file holding the master secret (instead of SECRET_KEY)"
     )
+    sealing_secret: str = Field(
+        default="",
+        description="secret whose HKDF keys seal data at rest (election keys, consent data "
+        "keys, OIDC signing keys, staff TOTP secrets, session data); defaults to SECRET_KEY. "
+        "Set it after `parvis secret rotate` (ADR 0016).",
+        repr=False,
+    )
+    sealing_secret_file: Path | None = Field(
+        default=None, description="file holding the sealing secret (instead of SEALING_SECRET)"
+    )
     public_url: str = Field(
         default="http://127.0.0.1:8000", description="the URL citizens reach Parvis at"
     )
@@ -318,7 +328,30 @@ class Settings(BaseSettings):
                 )
             if self.is_sqlite and self.workers > 1:
                 raise ValueError("PARVIS_WORKERS > 1 needs PostgreSQL (SQLite has one writer)")
+        self._sealing_secret()
         return self
+
+    def _sealing_secret(self) -> None:
+        """ADR 0016: the sealing secret is the master secret until a rotation gives it its own."""
+        if self.sealing_secret_file is not None:
+            try:
+                text = self.sealing_secret_file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ValueError(
+                    f"PARVIS_SEALING_SECRET_FILE: cannot read {self.sealing_secret_file}: "
+                    f"{exc.strerror or exc}"
+                ) from None
+            object.__setattr__(self, "sealing_secret", text)
+        if not self.sealing_secret:
+            object.__setattr__(self, "sealing_secret", self.secret_key)
+        if len(self.sealing_secret) < MIN_SECRET_LENGTH:
+            raise ValueError(
+                f"PARVIS_SEALING_SECRET: must be at least {MIN_SECRET_LENGTH} characters long"
+            )
+        if self.mode is Mode.PRODUCTION and self.sealing_secret == DEMO_SECRET:
+            raise ValueError(
+                "PARVIS_SEALING_SECRET: the public demo secret is refused in production"
+            )
 
     @model_validator(mode="after")
     def _franceconnect_defaults(self) -> Settings:

@@ -203,7 +203,7 @@ def test_keys_are_sealed_and_the_client_refuses_other_keys(
     # and they open only under the master secret, for this election.
     with ctx.db.read_session() as db:
         sealed = db.scalars(select(ElectionKeyRow.rsa_key)).one()
-    key = open_rsa_key(ctx.settings.secret_key, election_id=election, sealed=sealed)
+    key = open_rsa_key(ctx.settings.sealing_secret, election_id=election, sealed=sealed)
     der = key.private_bytes(
         serialization.Encoding.DER,
         serialization.PrivateFormat.PKCS8,
@@ -216,7 +216,7 @@ def test_keys_are_sealed_and_the_client_refuses_other_keys(
     with pytest.raises(KeyDecryptionError):
         open_rsa_key("another-master-secret-of-32-characters!", election_id=election, sealed=sealed)
     with pytest.raises(KeyDecryptionError):
-        open_rsa_key(ctx.settings.secret_key, election_id=str(uuid.uuid4()), sealed=sealed)
+        open_rsa_key(ctx.settings.sealing_secret, election_id=str(uuid.uuid4()), sealed=sealed)
 
     # Tagging defence: a personal key (not the manifest's) is refused before blinding.
     personal = rsabssa.generate_key(2048)

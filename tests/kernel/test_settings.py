@@ -36,6 +36,15 @@ def test_defaults_are_the_embedded_demo() -> None:
             {"secret_key_file": "/nonexistent/parvis.key"},
             "PARVIS_SECRET_KEY_FILE: cannot read /nonexistent/parvis.key",
         ),
+        ({"sealing_secret": "short"}, "PARVIS_SEALING_SECRET: must be at least 32 characters"),
+        (
+            {"mode": "production", "secret_key": "x" * 40, "sealing_secret": DEMO_SECRET},
+            "PARVIS_SEALING_SECRET: the public demo secret is refused",
+        ),
+        (
+            {"sealing_secret_file": "/nonexistent/sealing.key"},
+            "PARVIS_SEALING_SECRET_FILE: cannot read /nonexistent/sealing.key",
+        ),
         ({"port": 0}, "PARVIS_PORT:"),
         ({"mode": "staging"}, "PARVIS_MODE:"),
         ({"public_url": "parvis.example.fr"}, "PARVIS_PUBLIC_URL: must be an absolute http(s) URL"),
@@ -78,3 +87,14 @@ def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None
     settings = load_settings()
     assert settings.port == 8123
     assert settings.default_locale == "en"
+
+
+def test_the_sealing_secret_is_the_master_secret_until_set_apart(tmp_path: Path) -> None:
+    """ADR 0016: existing deployments open what they sealed without a new setting."""
+    assert load_settings(secret_key="m" * 40).sealing_secret == "m" * 40
+    sealing = tmp_path / "sealing"
+    sealing.write_text("s" * 40 + "\n")
+    settings = load_settings(secret_key="m" * 40, sealing_secret_file=sealing)
+    assert settings.sealing_secret == "s" * 40
+    assert settings.secret_key == "m" * 40
+    assert "s" * 40 not in repr(settings)
