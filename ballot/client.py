@@ -1,6 +1,6 @@
 """The voter's side of Parvis voting: obtain a blind-signed token, then sign ballots.
 
-Specifications: ``shared/design/voting-protocol.md`` ("Token issuance" steps 1-5,
+Specifications: ``docs/design/voting-protocol.md`` ("Token issuance" steps 1-5,
 "Casting"); RFC 9474 "RSA Blind Signatures" §4.1 ``Prepare``, §4.2 ``Blind``, §4.4
 ``Finalize`` with RSABSSA-SHA384-PSS-Randomized (§5); formats in :mod:`ballot.token`.
 

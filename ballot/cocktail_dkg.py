@@ -1,6 +1,6 @@
 """C2SP COCKTAIL-DKG, ciphersuite ``COCKTAIL(Ed25519, SHA-512)``: the trustees' key ceremony.
 
-Specification: https://c2sp.org/cocktail-dkg (v0.2.1, copied in ``shared/vectors/c2sp``);
+Specification: https://c2sp.org/cocktail-dkg (v0.2.1);
 vectors: C2SP/CCTV ``cocktail-dkg/cocktail-dkg-ed25519-sha512.json`` (v0.2.0, copied in
 ``tests/vectors/c2sp/``). Where the two differ this module follows the vectors; ADR 0012 says
 exactly where (the ECDH shared-secret encoding) and how the ceremony is carried.

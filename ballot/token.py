@@ -2,7 +2,7 @@
 
 Specifications:
 
-* the protocol, ``shared/design/voting-protocol.md`` ("Token issuance", "Casting");
+* the protocol, ``docs/design/voting-protocol.md`` ("Token issuance", "Casting");
 * RFC 9474 "RSA Blind Signatures", §4.5 (a token is an ordinary RSASSA-PSS signature,
   variant RSABSSA-SHA384-PSS-Randomized, §5) — through :mod:`ballot.rsabssa`;
 * RFC 8785 "JSON Canonicalization Scheme (JCS)" for the signed ballot (``rfc8785``);
