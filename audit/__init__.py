@@ -1,4 +1,4 @@
-"""audit: the tamper-evident transparency-log engine (issue 3).
+"""audit: the tamper-evident transparency-log engine (docs/design/audit-log.md, ADR 0003).
 
 RFC 6962 Merkle trees (:mod:`audit.merkle`), C2SP signed checkpoints (:mod:`audit.note`),
 append-only storage, a sequencer, and the service other domains use::
@@ -14,7 +14,8 @@ Everything here is exported for the other domains; anything else is internal.
 
 The exports are loaded lazily (PEP 562 module ``__getattr__``): the pure modules
 (:mod:`audit.merkle`, :mod:`audit.note`, :mod:`audit.promise`) are what the independent
-board verifier needs (issue 7 item 7: "runnable with only the verification dependencies"),
+board verifier needs (voting-protocol.md, "Verification anyone can run": runnable with only the
+verification dependencies),
 and importing them must not import :mod:`audit.service`, hence SQLAlchemy.
 ``from audit import service_from`` and ``audit.service_from(ctx)`` work as before; the
 ``TYPE_CHECKING`` imports give type checkers the same names.

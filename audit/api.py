@@ -1,4 +1,5 @@
-"""HTTP read API of the logs (issue 3, item 7; the path layout is in ADR 0003).
+"""HTTP read API of the logs (audit-log.md, "Checkpoints"; the path layout is in ADR 0003, "Read API
+and C2SP tlog-tiles").
 
 ``/logs/<name>/checkpoint`` and ``/logs/<name>/tile/...`` follow C2SP tlog-tiles
 (https://c2sp.org/tlog-tiles), so existing witnesses, monitors and mirrors can read a Parvis

@@ -1,5 +1,5 @@
-"""``parvis audit record|checkpoint|key|proof|verify`` (issue 3, item 8: other tools rely on
-these names and output formats).
+"""``parvis audit record|checkpoint|key|proof|verify`` (ADR 0003, "Verification": other tools
+rely on these names and output formats).
 
 Every command fails with one line on standard error and exit status 1 (the
 ``parvis.cli.one_line_errors`` semantics: domain errors are raised, never printed as

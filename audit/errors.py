@@ -11,7 +11,7 @@ Two roots, one per module:
 * :class:`MerkleError` — RFC 6962 / RFC 9162 Merkle tree proofs and ranges.
 * :class:`NoteError` — C2SP signed-note, tlog-checkpoint and tlog-cosignature.
 
-The log engine (issue 3, items 3-9) adds :class:`UnknownLogError`, :class:`LogNameError`,
+The log engine (ADR 0003) adds :class:`UnknownLogError`, :class:`LogNameError`,
 :class:`LogConflictError`, :class:`LogKeyError`, :class:`LogSealedError`,
 :class:`LogSealError`, :class:`LogRollbackError`, :class:`EventError`,
 :class:`RangeTooLargeError`, :class:`PromiseError`, :class:`StateFileError`,
@@ -187,7 +187,7 @@ class CosignatureQuorumError(NoteError):
         self.found = found
 
 
-# --- the log engine (issue 3, items 3-9) ------------------------------------------------------
+# --- the log engine (ADR 0003) -------------------------------------------------------------------
 
 
 class UnknownLogError(NotFoundError):
@@ -216,7 +216,7 @@ class LogSealedError(ForbiddenError):
     """The log is sealed: its entry bodies (JSON entries, tlog-tiles entry bundles, typed
     events) are served to nobody until the domain that owns it unseals it. Hashes, tree
     heads, checkpoints and proofs stay readable: they reveal nothing of the entries
-    (migration ``audit_0002``; issue 7, item 5). ``name`` is the log's name."""
+    (migration ``audit_0002``; ADR 0003, "Sealed logs"). ``name`` is the log's name."""
 
     title = "Log sealed"
 

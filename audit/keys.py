@@ -1,8 +1,8 @@
 """Log signing keys: one Ed25519 key per log, from settings or from a file made on first use.
 
-Issue 3, item 3: "keys loaded from files or settings, never logged; the verifier key text is
-published". A log's key name is its origin line (tlog-checkpoint: "The log's key name in its
-signature line SHOULD match the origin line").
+ADR 0003, "Named logs, origins and keys": keys are loaded from files or settings, never
+logged, and the verifier key text is published. A log's key name is its origin line
+(tlog-checkpoint: "The log's key name in its signature line SHOULD match the origin line").
 
 * ``PARVIS_AUDIT_SECRET_KEYS``: Go signer key texts (``PRIVATE+KEY+<origin>+<id>+<key>``,
   the format of ``golang.org/x/mod/sumdb/note``), separated by spaces. A key whose name is a

@@ -1,4 +1,5 @@
-"""The sequencer: one leader integrates queued entries in batches (issue 3, item 5).
+"""The sequencer: one leader integrates queued entries in batches (audit-log.md, "Sequencing";
+ADR 0003, "Sequencer").
 
 audit-log.md, "Sequencing": "The sequencer is a single leader holding a PostgreSQL advisory
 lock (on SQLite the single writer is enough)."

@@ -1,4 +1,5 @@
-"""The audit service: the surface other domains use (issue 3, items 3, 5 and 6).
+"""The audit service: the surface other domains use (audit-log.md, "Sequencing" and
+"Content"; ADR 0003).
 
 Writers call :meth:`AuditService.record` (typed audit events) or :meth:`AuditService.append`
 (raw entries, e.g. a bulletin board) inside **their own** transaction, so a domain's change
@@ -12,7 +13,7 @@ DPO's questions answered by :meth:`AuditService.query` over the typed event inde
 A log may be **sealed** (:meth:`AuditService.seal`, :meth:`AuditService.unseal`): while it
 is, no read path serves its entry bodies — JSON entries, tlog-tiles entry bundles, typed
 events — to anyone; hashes, checkpoints and proofs stay readable, as they reveal nothing of
-the entries (migration ``audit_0002``; issue 7, item 5). The domain that owns the log reads
+the entries (migration ``audit_0002``; ADR 0003, "Sealed logs"). The domain that owns the log reads
 its own entries with ``reveal_sealed=True``; the HTTP API and the CLI never pass it. Audit
 knows nothing of why a log is sealed (an election's board, for one, until its close).
 """
@@ -320,7 +321,7 @@ class AuditService:
         return self._log(session, log).info
 
     def seal(self, session: Session, *, log: str, actor: str) -> bool:
-        """Seal ``log`` in the caller's transaction (migration ``audit_0002``; issue 7,
+        """Seal ``log`` in the caller's transaction (migration ``audit_0002``; ADR 0003,
         item 5).
 
         Only a log without any entry, integrated or queued, may be sealed — a seal never
@@ -368,7 +369,8 @@ class AuditService:
 
     @staticmethod
     def _unsealed(target: _Log, *, reveal_sealed: bool) -> None:
-        """Refuse entry bodies of a sealed log (migration ``audit_0002``; issue 7, item 5)."""
+        """Refuse entry bodies of a sealed log (migration ``audit_0002``; ADR 0003, "Sealed
+        logs")."""
         if target.info.sealed and not reveal_sealed:
             raise LogSealedError(
                 f"log {target.info.name} is sealed: its entries are not served until it is "
@@ -422,7 +424,7 @@ class AuditService:
         details: Mapping[str, Any] | None = None,
         log: str = DEFAULT_LOG,
     ) -> Promise:
-        """Append a typed audit event in the caller's transaction (issue 3, item 6).
+        """Append a typed audit event in the caller's transaction (audit-log.md, "Content").
 
         ``actor`` is a pseudonym or role (``citizen:<pseudonym>``, ``staff:<id>``,
         ``platform:<client id>``, ``system``), ``subject`` a pseudonym. The leaf holds the

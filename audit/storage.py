@@ -3,7 +3,7 @@
 Every function takes the :class:`~sqlalchemy.engine.Connection` of the caller's transaction;
 the service decides where transactions begin and end (ADR 0003).
 
-Stored hashes (issue 3, item 4: "the stored hashes needed for O(log n) proofs"): leaf hashes
+Stored hashes (audit-log.md, "Sequencing": enough interior hashes for O(log n) proofs): leaf hashes
 live in ``audit_entries``; interior nodes are stored at every level that is a multiple of
 :data:`LEVEL_STEP` (4, 8, 12, ...), as emitted by :meth:`audit.merkle.CompactRange.append`.
 Any other perfect subtree is folded from at most ``2**(LEVEL_STEP - 1) = 8`` stored hashes
@@ -236,7 +236,7 @@ def integrate_batch(
 ) -> tuple[int, bool]:
     """Integrate up to ``batch_size`` pending entries of one log, in the caller's transaction.
 
-    Issue 3, item 5: the entries get the next dense indexes, the new stored nodes are
+    audit-log.md, "Sequencing": the entries get the next dense indexes, the new stored nodes are
     written, the queue rows are deleted and ONE checkpoint is signed for the new size — all
     in one transaction, so a crash at any point leaves either all of it or none of it. Two
     integrators racing (which leader election normally prevents) cannot both succeed: the

@@ -66,7 +66,7 @@ class LogRow(Base):
     public: Mapped[bool] = mapped_column(Boolean)
     verifier_key: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    # Sealed: no read path serves entry bodies (migration audit_0002; issue 7, item 5).
+    # Sealed: no read path serves entry bodies (migration audit_0002; ADR 0003, "Sealed logs").
     sealed: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
 

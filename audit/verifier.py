@@ -1,9 +1,10 @@
 """``parvis audit verify``: check a log against its key and the checkpoint remembered last time.
 
-Issue 3, item 8: "fetch (or read the local database), check the checkpoint signature with the
-configured verifier key, recompute the tree from the entries or check consistency with the
-last checkpoint remembered in the state file, print what was checked with a progress bar on
-long runs, and exit non-zero naming the first discrepancy."
+ADR 0003, "Verification" (and audit-log.md, "Append-only in the database"): fetch (or read
+the local database), check the checkpoint signature with the configured verifier key,
+recompute the tree from the entries or check consistency with the last checkpoint remembered
+in the state file, print what was checked with a progress bar on long runs, and exit non-zero
+naming the first discrepancy.
 
 audit-log.md, "Append-only in the database": none of the database protections stops the
 operator; outsiders keeping checkpoints do. "The verifier remembers the last checkpoint it

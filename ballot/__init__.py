@@ -1,5 +1,6 @@
 """ballot: elections, RFC 9474 blind-token issuance, anonymous casting, bulletin boards,
-tallies, receipts and the independent verifier (issue 7).
+tallies, receipts and the independent verifier (docs/design/voting-protocol.md,
+ADR 0006).
 
 Public surface for the composition root and other code:
 

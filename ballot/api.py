@@ -49,7 +49,8 @@ cast_router = api_router(tags=["elections"])
 
 Ctx = Annotated[AppContext, Depends(get_ctx)]
 Who = Annotated[Principal, Depends(current_principal)]
-#: Issue 7, item 1: "each transition by an election officer"; item 9: "an agent marks".
+#: ADR 0006, "Definitions, platforms, CLI": each transition by an election officer; paper
+#: voters are marked by an agent (franceconnect.md, "An election's rule says").
 Officer = Annotated[Staff, Depends(require_staff(Role.ELECTION_OFFICER))]
 Agent = Annotated[Staff, Depends(require_staff(Role.AGENT))]
 SignedInCitizen = Annotated[Citizen, Depends(signed_in_citizen)]

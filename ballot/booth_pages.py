@@ -1,4 +1,5 @@
-"""The voting booth and the receipt tracker pages (issue 7, item 8).
+"""The voting booth and the receipt tracker pages (voting-protocol.md, "Token issuance",
+"Casting").
 
 The pages are shells: the cryptography runs in the citizen's browser (``web/src/booth.ts``,
 ``web/src/tracker.ts``, bundled by ``npm run build`` in ``web/`` into ``ballot/static/``).

@@ -92,8 +92,8 @@ class PreparedBallot:
 
 # Statements of the casting path (ADR 0006, "Casting"), built once per process: building
 # and compiling them again for every batch was most of the committer's time in SQLAlchemy
-# (issue 7 profile). Core columns of the tables, not mapped attributes, so that executing
-# them skips the ORM's result machinery; values are bound parameters.
+# (a profile of `bench/cast.py`). Core columns of the tables, not mapped attributes, so that
+# executing them skips the ORM's result machinery; values are bound parameters.
 
 
 @functools.cache

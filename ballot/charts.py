@@ -1,4 +1,5 @@
-"""Simple, accessible SVG bar charts for the results pages (issue 7, item 6).
+"""Simple, accessible SVG bar charts for the results pages (architecture.md, "Web": accessible,
+no JavaScript).
 
 Pure: numbers in, SVG markup out (escaped with ``markupsafe``). Each chart is an
 ``<svg role="img">`` with a ``<title>`` and a ``<desc>`` that states every value in words,

@@ -1,4 +1,4 @@
-"""Election definitions and the election lifecycle (issue 7, item 1).
+"""Election definitions and the election lifecycle (ADR 0006, "Definitions, platforms, CLI").
 
 Pure core. An election is defined — in a YAML or JSON file (``parvis election create FILE``),
 through the staff API or by a participation platform — by the members of its future manifest
@@ -79,7 +79,8 @@ MAX_BATCH_SECONDS: Final = 86_400
 
 
 class Status(StrEnum):
-    """Where an election is in its life (issue 7, item 1)."""
+    """Where an election is in its life (ADR 0006: draft → scheduled → open → closed → tallied
+    → published)."""
 
     DRAFT = "draft"
     SCHEDULED = "scheduled"

@@ -1,4 +1,4 @@
-"""Demo elections for ``make demo`` (issue 7, item 11).
+"""Demo elections for ``make demo`` (ADR 0006, "Definitions, platforms, CLI").
 
 Seeds, in identity's demo city (rule ``budget-participatif``, seeded by identity before
 ballot runs), two open elections with fixed ids, so that running the demo again finds them:

@@ -1,8 +1,8 @@
 """Booth links for participation platforms, with a return URL Parvis vouches for.
 
-A platform sends a citizen to the Parvis booth with a way back (issue 7, item 10). The link
-carries the return URL and an HMAC-SHA-256 tag over ``<election id>\\n<return URL>`` under a
-key derived from the master secret (``ballot/booth-return/v1``), truncated to 128 bits: the
+A platform sends a citizen to the Parvis booth with a way back (docs/ballot-api.md, "Platform API").
+The link carries the return URL and an HMAC-SHA-256 tag over ``<election id>\\n<return URL>`` under
+a key derived from the master secret (``ballot/booth-return/v1``), truncated to 128 bits: the
 booth shows "back to the platform" only for URLs a registered platform asked for, so the
 booth cannot be used as an open redirector. The link holds nothing about the citizen.
 """

@@ -1,5 +1,5 @@
 """Public HTML pages of the ballot domain: the list of elections and the results pages with
-tables and accessible SVG bar charts (issue 7, item 6). French first.
+tables and accessible SVG bar charts (architecture.md, "Web"). French first.
 
 The voting booth and the tracker (``/scrutins/{id}/isoloir``, ``/scrutins/{id}/suivi``)
 are separate pages with their own templates. Nothing here reads or shows anything before

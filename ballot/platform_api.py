@@ -1,7 +1,7 @@
 """The platform API (``/api/ballot/v1``): participation platforms delegate voting to Parvis.
 
 A platform authenticates as an API client of its controller exactly as at the consent API
-(issue 7, item 10: "the same client mechanism as the consent API";
+(ADR 0007: the same client mechanism as the consent API;
 :func:`consent.clients.authenticate`): an OAuth 2.0 access token of the client-credentials
 grant (RFC 6749 §4.4), here with the scope ``api:ballot``, sent as ``Authorization: Bearer
 <token>`` (RFC 6750; ADR 0007). Deprecated API keys still work until their sunset, with the

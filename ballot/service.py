@@ -344,7 +344,7 @@ class ElectionService(ElectionRecords):
         name = board_log_name(row.id)
         # Not public in the audit read API, and sealed before entry 0: its entries hold
         # ballots, which nobody — a DPO included — may read before the close
-        # (voting-protocol.md, "Fairness"; issue 7, item 5). Ballot serves the board itself.
+        # (voting-protocol.md, "Fairness"; ADR 0003, "Sealed logs"). Ballot serves the board itself.
         info = self.audit.ensure_log(session, name=name, public=False)
         self.audit.seal(session, log=name, actor=actor)
         manifest = Manifest(
@@ -444,7 +444,8 @@ class ElectionService(ElectionRecords):
             board.close_hash = leaf_hash(data)
             # Unsealed after the close entry, in its transaction: nothing is accepted after
             # it (FOR UPDATE above). Below the minimum anonymity set the board stays sealed:
-            # its individual ballots are never to be read, only aggregates (issue 7, item 5).
+            # its individual ballots are never to be read, only aggregates (voting-protocol.md,
+            # "Fairness").
             unsealed = decide_publication(
                 counted=self.box.counted(session, row.id),
                 min_anonymity_set=definition.min_anonymity_set,

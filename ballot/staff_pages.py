@@ -1,4 +1,5 @@
-"""Staff HTML pages for elections (issue 7, items 1 and 9): the list, drafts from a file or
+"""Staff HTML pages for elections (ADR 0006, "Definitions, platforms, CLI"; paper voters:
+franceconnect.md, "An election's rule says"): the list, drafts from a file or
 a text area, the lifecycle, paper voters and paper totals.
 
 Adapters only, like :mod:`ballot.api`: every action calls the same
@@ -587,7 +588,8 @@ def mark_paper_voter(
     citizen: Text = "",
     csrf_token: Text = "",
 ) -> Response:
-    """``POST /elections/{id}/paper-voters`` (agent): issue 7, item 9. The citizen is the
+    """``POST /elections/{id}/paper-voters`` (agent): paper votes (franceconnect.md, "An
+    election's rule says"). The citizen is the
     pseudonym identity knows (checked there first, so a typo is "unknown citizen", not a
     mark on nobody); refused if a token was issued."""
     if isinstance(staff, Response):

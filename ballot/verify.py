@@ -31,12 +31,12 @@ a log that does not match its signed checkpoints —, then the lowest-index ball
 nullifier fault (4, 5), then the counts (6, 7). The same board gives the same message with
 one process or several.
 
-Speed (issue 7, "Benchmark"): per ballot the floor is one RSA-PSS verification, one Ed25519
-verification and SHA-256 of the entry (``bench/verify.py``). :func:`_check_fast` does the
-checks of :func:`ballot.token.verify_cast` with no intermediate objects: base64url decoded
-once, the RFC 8785 bytes of the ballot and of the entry assembled from the canonical
-``choices`` (which are hashed, signed and rule-checked once per distinct value), and the
-entry hashed once. Anything it does not accept goes through the reference path
+Speed (architecture.md, "Scale figures to design for"): per ballot the floor is one RSA-PSS
+verification, one Ed25519 verification and SHA-256 of the entry (``bench/verify.py``).
+:func:`_check_fast` does the checks of :func:`ballot.token.verify_cast` with no intermediate
+objects: base64url decoded once, the RFC 8785 bytes of the ballot and of the entry assembled from
+the canonical ``choices`` (which are hashed, signed and rule-checked once per distinct value), and
+the entry hashed once. Anything it does not accept goes through the reference path
 (:func:`_check_reference`: :func:`~ballot.token.verify_cast`, ``check_choices``), which
 decides and names the fault, so the fast path can only accept what the reference accepts
 (the one deliberate difference, the voter key's subgroup, is argued at :func:`_check_fast`).

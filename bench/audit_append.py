@@ -1,7 +1,7 @@
 """Audit log engine: sustained durable appends on SQLite and PostgreSQL, proof latency and size.
 
-Issue 3, "Benchmark": appends per second for writer batch sizes 1, 64 and 256, each with its
-ratio to a raw batched INSERT of rows of the same size into the same database in the same
+audit-log.md, "Figures to beat": appends per second for writer batch sizes 1, 64 and 256, each with
+its ratio to a raw batched INSERT of rows of the same size into the same database in the same
 run (the database's own floor); target >= 0.5 at batch 256 on both engines, and more than
 Trillian's published ~1,190 appends/s. Inclusion- and consistency-proof latency (median) at
 10^6 entries (target < 2 ms) and proof sizes (= ceil(log2 n) x 32 bytes).

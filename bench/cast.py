@@ -1,5 +1,5 @@
 """Benchmark of end-to-end casting (and token issuance) over HTTP against a real server, as
-ratios to baselines measured in the same run (issue 7, "Benchmark").
+ratios to baselines measured in the same run (architecture.md, "Scale figures to design for").
 
 For each database (SQLite, then a durable PostgreSQL: ``fsync`` on), it starts ``parvis
 serve`` as a real process in demo mode (the audit sequencer runs, as in production), opens

@@ -1,7 +1,7 @@
 """Benchmark of complete citizen sign-ins through the FranceConnect sandbox, against a real
 server, as a ratio to the same server's ``/healthz`` rate measured in the same run.
 
-One sign-in is what a browser and Parvis do together (issue 6, "Benchmark"):
+One sign-in is what a browser and Parvis do together (franceconnect.md, "The sandbox Parvis ships"):
 ``/auth/franceconnect/login`` → sandbox ``/authorize`` (login page) → sandbox login
 (one click) → ``/auth/franceconnect/callback`` (Parvis calls the sandbox's ``/token``,
 ``/jwks`` and ``/userinfo`` over real HTTP, verifies both JWTs, finds or creates the

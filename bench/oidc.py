@@ -1,5 +1,6 @@
 """Benchmark of the OpenID provider over HTTP against a real server, as ratios to the same
-server's ``/healthz`` measured in the same run (issue 8, "Benchmark").
+server's ``/healthz`` measured in the same run (docs/oidc-integration.md; architecture.md, "Scale
+figures to design for").
 
 It starts ``parvis serve`` as a real process in demo mode (2 workers on a durable
 PostgreSQL, ``fsync`` on, as ``bench/cast.py`` does; 1 worker with ``--db sqlite``, which

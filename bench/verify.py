@@ -1,10 +1,10 @@
 """Benchmark of ``verify-board`` against the floor of its primitives, measured in the same run.
 
-Issue 7: ``verify-board`` on a generated board (100,000 ballots; ``--quick``: 3,000), as a
-ratio to the floor of what each ballot costs at minimum — RSA-PSS verify of the token
-(``cryptography``), Ed25519 verify of the ballot signature (PyNaCl) and the SHA-256 leaf hash
-of the entry bytes — run alone over the same ballots with the same number of processes (both
-cores). Target: ≥ 0.8.
+voting-protocol.md, "Verification anyone can run": ``verify-board`` on a generated board (100,000
+ballots; ``--quick``: 3,000), as a ratio to the floor of what each ballot costs at minimum — RSA-PSS
+verify of the token (``cryptography``), Ed25519 verify of the ballot signature (PyNaCl) and the
+SHA-256 leaf hash of the entry bytes — run alone over the same ballots with the same number of
+processes (both cores). Target: ≥ 0.8.
 
 The board is generated quickly but honestly: a finalized RFC 9474 token *is* an RSASSA-PSS
 signature over ``msg_prefix ‖ msg``, so tokens are signed directly with the election key

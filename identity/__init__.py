@@ -1,5 +1,6 @@
 """identity: FranceConnect relying party and sandbox, pseudonymous citizen accounts,
-residency and age eligibility, staff accounts and roles (issue 6).
+residency and age eligibility, staff accounts and roles
+(docs/design/franceconnect.md, ADR 0004).
 
 Public surface for other domains (architecture.md: "a domain talks to another only through
 that domain's public surface"):

@@ -1,9 +1,10 @@
 """Reading a city's census or electoral-roll CSV into normalised pivots (pure core).
 
-Issue 6, item 4: ``parvis territory import-census --territory ID FILE.csv`` normalises
-(case, accents, hyphens, apostrophes, several first names — :mod:`identity.normalise`) and
-stores only keyed hashes; the import report counts rows, duplicates and rejects with their
-line numbers. This module parses and normalises; the service hashes and stores.
+franceconnect.md, "Residency and eligibility" (census match): ``parvis territory import-census
+--territory ID FILE.csv`` normalises (case, accents, hyphens, apostrophes, several first names —
+:mod:`identity.normalise`) and stores only keyed hashes; the import report counts rows, duplicates
+and rejects with their line numbers. This module parses and normalises; the service hashes and
+stores.
 
 Columns (header line required, ``,`` or ``;`` separated, UTF-8 with or without BOM):
 ``family_name``, ``given_names`` (every first name, spaces or commas), ``birthdate``

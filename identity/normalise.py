@@ -4,7 +4,7 @@ franceconnect.md, "Residency and eligibility": Parvis keeps only keyed hashes of
 normalised identity pivot (family name, first names, birth date, birthplace) and matches the
 FranceConnect identity against a city's census or electoral roll with them. The same hash
 serves uniqueness across accounts and re-linking when FranceConnect's ``sub`` changes after a
-spelling correction (issue 6, item 3).
+spelling correction (franceconnect.md, "Residency and eligibility"; ADR 0004).
 
 Rules (each has a test in ``tests/identity/test_normalise.py``):
 

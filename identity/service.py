@@ -99,9 +99,9 @@ EVIDENCE_VALIDITY = {
 }
 
 
-#: Identity attributes a platform receives only with the citizen's explicit consent (issue 8,
-#: item 5), per claim group: what the vault keeps for each (ADR 0008). ``email_verified`` is
-#: not kept: it is always false (Parvis verifies no address).
+#: Identity attributes a platform receives only with the citizen's explicit consent
+#: (docs/oidc-integration.md §3), per claim group: what the vault keeps for each (ADR 0008).
+#: ``email_verified`` is not kept: it is always false (Parvis verifies no address).
 RELEASED_GROUPS: dict[str, tuple[str, ...]] = {
     "profile": ("given_name", "family_name"),
     "email": ("email",),

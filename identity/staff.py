@@ -1,6 +1,6 @@
 """Staff accounts: argon2id passwords, TOTP second factor, lockout, identical failures.
 
-Issue 6, item 5. Passwords are hashed with argon2id (argon2-cffi) using RFC 9106's
+architecture.md, "Cryptography". Passwords are hashed with argon2id (argon2-cffi) using RFC 9106's
 second recommended ("low-memory") profile; the cheapest profile exists only for the test
 suite and :func:`password_profile` refuses it outside test mode. The TOTP second factor
 (RFC 6238, pyotp) refuses a code already used (the last accepted time step is kept).

@@ -103,9 +103,7 @@ def test_the_design_sections_the_code_cites_exist() -> None:
     design = ROOT / "docs" / "design"
     headings = {
         doc.name: [
-            line.lstrip("#").strip().casefold()
-            for line in _lines(doc)
-            if line.startswith("#")
+            line.lstrip("#").strip().casefold() for line in _lines(doc) if line.startswith("#")
         ]
         for doc in design.glob("*.md")
     }

@@ -1,7 +1,7 @@
 """Administration of the OpenID clients: the staff pages, and the use cases they share with
-``parvis client …`` (issue 8, item 2: "Clients registered by an admin (pages and
-``parvis client create``) … Secrets shown once, stored hashed, compared in constant time,
-rotatable").
+``parvis client …`` (docs/oidc-integration.md §4: clients are registered by an admin, in pages
+or with ``parvis client create``; secrets are shown once, stored hashed, compared in constant
+time, rotatable).
 
 Who: staff with :attr:`~parvis.kernel.principal.Role.ADMIN`. Registering a platform decides
 which personal data leave Parvis for which recipient, which is platform administration, the

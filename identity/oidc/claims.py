@@ -1,7 +1,7 @@
 """Which claims a platform may receive: scopes, claim groups, and the claims computed for
 them (OpenID Connect Core 1.0 §5.4 and §5.5, and Parvis's own minimal claims).
 
-Minimal by design (issue 8, item 5): the birth date is never released, only
+Minimal by design (ADR 0008): the birth date is never released, only
 ``age_over_NN`` booleans computed at the time of the request; eligibility releases the
 decision (rule, territory, assurance, validity), never its evidence; ``residence`` is the
 INSEE commune code and, like ``profile`` and ``email``, needs the citizen's explicit consent.

@@ -1,4 +1,4 @@
-"""Platforms registered as OpenID clients by an administrator (issue 8, item 2).
+"""Platforms registered as OpenID clients by an administrator (docs/oidc-integration.md §4).
 
 Metadata names follow OpenID Connect Dynamic Client Registration 1.0 §2 (registration is
 administrative here, not dynamic). Redirect URIs are compared by exact string match

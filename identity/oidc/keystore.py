@@ -1,6 +1,7 @@
 """The provider's signing keys: JWKS with rotation, private keys sealed at rest.
 
-Rotation (issue 8, item 1) keeps three states per algorithm (RS256, ES256):
+Rotation (docs/oidc-integration.md §2; OpenID Connect Core §10.1.1) keeps three states per algorithm
+(RS256, ES256):
 
 - ``next``: published in the JWKS, never signs — relying parties that cache the JWKS
   already know it when it starts signing;
@@ -134,8 +135,8 @@ class KeyStore:
         Returns the kids now active.
 
         Raises :class:`KeyRotationError` when a next key has been published for less than
-        :data:`NEXT_KEY_MIN_PUBLISHED` (issue 8 item 1: "the next key published before it
-        signs"), unless ``force``."""
+        :data:`NEXT_KEY_MIN_PUBLISHED` (OpenID Connect Core §10.1.1: the next key is
+        published before it signs), unless ``force``."""
         now = self.clock.now()
         self.ensure(session)
         # The first locking read waits for a concurrent rotation to commit; on PostgreSQL

@@ -1,6 +1,6 @@
 """RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0) and the citizen's list of
 platforms, where revoking one ends its sessions through OpenID Connect Back-Channel Logout 1.0
-(issue 8, items 3 and 6)."""
+(docs/oidc-integration.md §7; ADR 0013)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The port between Parvis's platform APIs and its authorization server (issue 8, item 4).
+"""The port between Parvis's platform APIs and its authorization server (ADR 0007).
 
 Participation platforms call the platform-to-Parvis APIs (consent checks, election
 management) with an access token obtained by the OAuth 2.0 client-credentials grant

@@ -1,4 +1,5 @@
-"""The database itself refuses to change or remove log rows (issue 3, items 4 and 9).
+"""The database itself refuses to change or remove log rows (audit-log.md, "Append-only in the
+database").
 
 audit-log.md, "Append-only in the database": SQLite triggers plus ``recursive_triggers``;
 PostgreSQL triggers set ``ENABLE ALWAYS``, tables owned by a non-login role, the application

@@ -1,6 +1,6 @@
-"""``parvis audit record|checkpoint|key|proof|verify`` (issue 3, item 8) and the operator who
-bypasses the database protections, caught by ``verify`` against a remembered checkpoint
-(issue 3, item 9)."""
+"""``parvis audit record|checkpoint|key|proof|verify`` (ADR 0003, "Verification") and the operator
+who bypasses the database protections, caught by ``verify`` against a remembered checkpoint
+(audit-log.md, "Append-only in the database")."""
 
 from __future__ import annotations
 

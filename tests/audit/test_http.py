@@ -1,5 +1,5 @@
-"""HTTP read API (issue 3, item 7): public logs for anyone, the audit log for DPOs; C2SP
-tlog-tiles paths; bad parameters answered with problem+json 4xx."""
+"""HTTP read API (ADR 0003, "Read API and C2SP tlog-tiles"): public logs for anyone, the audit log
+for DPOs; C2SP tlog-tiles paths; bad parameters answered with problem+json 4xx."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Sealed logs (migration audit_0002; issue 7, item 5): while a log is sealed no read path
+"""Sealed logs (migration audit_0002; ADR 0003, "Sealed logs"): while a log is sealed no read path
 serves its entry bodies — service, HTTP JSON entries, tlog-tiles entry bundles, typed events,
 ``parvis audit`` — while hashes, checkpoints and proofs stay readable. Only an empty log may
 be sealed, an unseal is final for a log with entries, seal and unseal are audit events, and

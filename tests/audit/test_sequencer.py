@@ -1,4 +1,5 @@
-"""The sequencer (issue 3, item 5): crashes lose nothing and never fork; one leader at a time.
+"""The sequencer (audit-log.md, "Sequencing"): crashes lose nothing and never fork; one leader at a
+time.
 
 * A process killed in the middle of integrating a batch (after its entries, nodes and queue
   deletions, just before its checkpoint) leaves the log exactly as before the batch, and the

@@ -1,6 +1,7 @@
 """The audit service on SQLite and PostgreSQL: recording, sequencing, proofs, queries, keys.
 
-Issue 3, items 3 to 6. Every proof is checked with the RFC 9162 verifiers of
+audit-log.md, "Sequencing" and "Content"; ADR 0003. Every proof is checked with the RFC 9162
+verifiers of
 :mod:`audit.merkle` against a checkpoint verified with :func:`audit.note.open_checkpoint`.
 """
 

@@ -238,7 +238,7 @@ def test_copies_of_one_token_in_one_batch_count_once(
 def test_the_anonymous_route_reads_no_session(
     app: FastAPI, client: TestClient, clock: FixedClock
 ) -> None:
-    """Issue 7, item 4: no cookie read or set. Even with a valid session cookie on the
+    """voting-protocol.md, "Casting": no cookie read or set. Even with a valid session cookie on the
     request, casting runs no statement on the session table and sets no cookie."""
     ctx: AppContext = app.state.ctx
     setup_rule(ctx)

@@ -1,8 +1,8 @@
-"""Platforms delegate voting (issue 7, item 10): a participation platform, authenticated as
-an API client of its controller with an OAuth 2.0 client-credentials access token (scope
-``api:ballot``; ADR 0007, the same mechanism as the consent API), creates and edits its draft
-elections, reads their status, URLs and results, and gets booth links with a return URL —
-and never anything that links a citizen to a ballot (SQLite and PostgreSQL)."""
+"""Platforms delegate voting (docs/ballot-api.md, "Platform API"; ADR 0007): a participation
+platform, authenticated as an API client of its controller with an OAuth 2.0 client-credentials
+access token (scope ``api:ballot``; ADR 0007, the same mechanism as the consent API), creates and
+edits its draft elections, reads their status, URLs and results, and gets booth links with a return
+URL — and never anything that links a citizen to a ballot (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
-"""Staff election pages through HTTP (issue 7, items 1 and 9; ballot/staff_pages.py), on
-SQLite and PostgreSQL: an officer creates a draft from an uploaded file, sees precise errors
-for bad definitions (and nothing is written), edits the draft, walks the lifecycle with a
-confirmation step; an agent marks a paper voter and is refused for a citizen who holds a
-token; the officer enters paper totals that the results show separately. Wrong role and a
+"""Staff election pages through HTTP (ADR 0006, "Definitions, platforms, CLI";
+ballot/staff_pages.py), on SQLite and PostgreSQL: an officer creates a draft from an uploaded file,
+sees precise errors for bad definitions (and nothing is written), edits the draft, walks the
+lifecycle with a confirmation step; an agent marks a paper voter and is refused for a citizen who
+holds a token; the officer enters paper totals that the results show separately. Wrong role and a
 missing CSRF token are 403 pages; nothing of the ballots shows while the election is open.
 
 Everything is real: the application, the session store, identity's citizens, the audit log.

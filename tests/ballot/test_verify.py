@@ -1,5 +1,5 @@
 """The independent verifier accepts a good board and names the first discrepancy of each
-kind of tampering (issue 7, "the verifier catches each tampering")."""
+kind of tampering (voting-protocol.md, "Verification anyone can run")."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""The verifier runs alone, with only the verification dependencies (issue 7 item 7: "Keep it
-importable and runnable with only the verification dependencies (no web server, no
-database), so an auditor can run it alone").
+"""The verifier runs alone, with only the verification dependencies (voting-protocol.md,
+"Verification anyone can run": importable and runnable with only the verification
+dependencies — no web server, no database — so an auditor can run it alone).
 
 Each test runs ``python -m ballot.verify`` in a fresh interpreter whose import system refuses
 every third-party distribution outside the ``verify`` extra of pyproject.toml (cryptography

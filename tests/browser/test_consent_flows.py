@@ -1,4 +1,5 @@
-"""Issue 5, item 10, in a real browser (system Chromium, both databases):
+"""consent-registry.md, "What the citizen must be able to do" and "What the DPO must be
+able to do", in a real browser (system Chromium, both databases):
 
 1. a citizen signs in (FranceConnect sandbox), gives consent, downloads the signed receipt,
    which verifies offline with the published key, and withdraws with the same single click;

@@ -1,8 +1,8 @@
-"""Staff election pages in a real browser (issue 7, items 1 and 9; ballot/staff_pages.py):
-an election officer signs in with password and TOTP, creates a draft from the text area
-(after a refused definition), schedules and opens it through the confirmation pages; an agent
-marks a paper voter; the officer closes early (forced), enters the paper totals, tallies and
-publishes; the results page shows the paper ballots separately. Every staff page passes the
+"""Staff election pages in a real browser (ADR 0006, "Definitions, platforms, CLI";
+ballot/staff_pages.py): an election officer signs in with password and TOTP, creates a draft from
+the text area (after a refused definition), schedules and opens it through the confirmation pages;
+an agent marks a paper voter; the officer closes early (forced), enters the paper totals, tallies
+and publishes; the results page shows the paper ballots separately. Every staff page passes the
 axe check (which needs JavaScript in the page; that the pages carry no script is checked in
 tests/ballot/test_staff_pages.py), and the election page fits a phone screen. Headless
 Chromium, both databases.

@@ -1,6 +1,7 @@
-"""Issue 6, item 6, in a real browser: a sandbox citizen signs in through FranceConnect's
-sandbox, is found eligible through the census and signs out through ``/session/end``; a
-citizen outside the territory sees why not and completes the postal-code path."""
+"""franceconnect.md, "The sandbox Parvis ships", in a real browser: a sandbox citizen signs in
+through FranceConnect's sandbox, is found eligible through the census and signs out through
+``/session/end``; a citizen outside the territory sees why not and completes the postal-code
+path."""
 
 from __future__ import annotations
 

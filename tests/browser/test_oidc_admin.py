@@ -1,5 +1,5 @@
-"""Issue 8, item 2, in a real browser: an administrator signs in (password and TOTP), registers
-a platform through the form (a refused redirect URI first, shown on the form), copies the
+"""docs/oidc-integration.md §4, in a real browser: an administrator signs in (password and TOTP),
+registers a platform through the form (a refused redirect URI first, shown on the form), copies the
 secret shown once, rotates it and disables the platform; every page passes axe."""
 
 from __future__ import annotations

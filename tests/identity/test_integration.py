@@ -1,4 +1,5 @@
-"""Identity wired to audit and consent (issue 6, integration), on SQLite and PostgreSQL:
+"""Identity wired to audit and consent (architecture.md, "The five parts"), on SQLite and
+PostgreSQL:
 
 - every eligibility decision, staff sign-in, census import, letter export and desk
   verification lands in the real audit log, with pseudonyms only in the immutable leaf;

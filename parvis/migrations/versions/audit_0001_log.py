@@ -1,7 +1,7 @@
 """Audit log engine: logs, entries, stored nodes, checkpoints, events, pending queue, details.
 
 Append-only is enforced by the database, as audit-log.md ("Append-only in the database")
-prescribes (issue 3, item 4; ADR 0003):
+prescribes (audit-log.md, "Append-only in the database"; ADR 0003):
 
 * SQLite: BEFORE UPDATE and BEFORE DELETE triggers that RAISE(ABORT), plus a BEFORE INSERT
   duplicate check on every key, which refuses ``INSERT OR REPLACE`` even on a connection

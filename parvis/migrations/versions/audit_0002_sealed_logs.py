@@ -1,9 +1,9 @@
 """Sealed logs: ``audit_logs.sealed``, the one column of an append-only row that may change.
 
 A sealed log serves no entry body (JSON entries, tlog-tiles entry bundles, typed events)
-on any read path; hashes, checkpoints and proofs stay readable (issue 7, item 5).
+on any read path; hashes, checkpoints and proofs stay readable (voting-protocol.md, "Fairness").
 An election's bulletin board is sealed from its creation to its close, so nobody — a DPO
-included — reads a ballot before the close (issue 7, item 5).
+included — reads a ballot before the close (voting-protocol.md, "Fairness").
 
 Legal changes of a row, enforced by the database for every role (the service checks them
 first to answer with a precise error):

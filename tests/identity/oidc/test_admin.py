@@ -1,5 +1,5 @@
-"""The staff pages that register OpenID clients (issue 8, item 2): admins only, CSRF, every
-registration field, the secret shown once and working, rotation, disabling (which revokes
+"""The staff pages that register OpenID clients (docs/oidc-integration.md §4): admins only, CSRF,
+every registration field, the secret shown once and working, rotation, disabling (which revokes
 the client's tokens) and enabling (tests/identity/oidc/test_disable_and_acr.py), errors on
 the form, French first, every change audited."""
 

@@ -1,5 +1,5 @@
-"""``parvis client create|rotate-secret|disable|list`` against a real database (issue 8,
-item 2), with the app answering the platform's requests in-process."""
+"""``parvis client create|rotate-secret|disable|list`` against a real database
+(docs/oidc-integration.md §4), with the app answering the platform's requests in-process."""
 
 from __future__ import annotations
 

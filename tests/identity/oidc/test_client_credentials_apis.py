@@ -1,5 +1,5 @@
-"""Platform-to-Parvis APIs authorised with the OAuth 2.0 client-credentials grant (issue 8,
-item 4; ADR 0007), end to end through HTTP on SQLite and PostgreSQL.
+"""Platform-to-Parvis APIs authorised with the OAuth 2.0 client-credentials grant (ADR 0007;
+docs/consent-api.md), end to end through HTTP on SQLite and PostgreSQL.
 
 A platform registered at the OpenID provider with the ``api:*`` scopes gets an access token
 from ``POST /token`` (RFC 6749 §4.4, ``client_secret_basic``), and calls the consent API and

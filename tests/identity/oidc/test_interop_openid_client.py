@@ -1,4 +1,4 @@
-"""Interoperability with an independent OpenID Connect client (issue 8, item 7).
+"""Interoperability with an independent OpenID Connect client (docs/oidc-integration.md §2).
 
 A real ``parvis serve`` process (on SQLite and on PostgreSQL) and the npm package
 ``openid-client`` (``tests/node/oidc_rp.mjs``), which nobody in this project wrote: discovery,

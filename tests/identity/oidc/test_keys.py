@@ -1,6 +1,6 @@
-"""Signing-key rotation (issue 8, item 1): ``parvis keys rotate`` run through the CLI; the next
-key is in ``/jwks.json`` before it signs; tokens signed by the old key still verify while it is
-kept; it leaves the JWKS only once every token it signed has expired; private keys are sealed
+"""Signing-key rotation (docs/oidc-integration.md §2): ``parvis keys rotate`` run through the CLI;
+the next key is in ``/jwks.json`` before it signs; tokens signed by the old key still verify while
+it is kept; it leaves the JWKS only once every token it signed has expired; private keys are sealed
 at rest and never logged.
 
 The CLI builds its own context with the system clock, as in production. The app's

@@ -1,4 +1,4 @@
-"""The ``profile`` and ``email`` claims (issue 8, item 5; ADR 0008), on both databases.
+"""The ``profile`` and ``email`` claims (docs/oidc-integration.md §3; ADR 0008), on both databases.
 
 Released only with the citizen's explicit consent on the consent screen; the names and the
 address come from the FranceConnect sandbox's sign-in, are held encrypted for that sign-in

@@ -1,6 +1,6 @@
-"""Security tests of the authorization endpoint (issue 8, item 8): redirect URI tricks, PKCE,
-``prompt``/``max_age``, the RFC 9207 ``iss`` parameter, scope and claim escalation, ``acr``
-and ``ui_locales``. Everything goes through HTTP, as a browser and a platform would."""
+"""Security tests of the authorization endpoint (docs/oidc-integration.md §2 and §8): redirect URI
+tricks, PKCE, ``prompt``/``max_age``, the RFC 9207 ``iss`` parameter, scope and claim escalation,
+``acr`` and ``ui_locales``. Everything goes through HTTP, as a browser and a platform would."""
 
 from __future__ import annotations
 

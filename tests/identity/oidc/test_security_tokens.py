@@ -1,4 +1,4 @@
-"""Security tests of codes and tokens (issue 8, item 8): single-use short-lived codes,
+"""Security tests of codes and tokens (docs/oidc-integration.md §6): single-use short-lived codes,
 expired and revoked access tokens at userinfo (RFC 6750 §3.1), introspection (RFC 7662) and
 revocation (RFC 7009) across clients, and pairwise subjects (Core §8.1)."""
 

@@ -1,5 +1,6 @@
-"""The Starlette adapter on its own (issue 8, item 1: "a small FastAPI/Starlette adapter of
-our own (request in, ``(status, body, headers)`` out) … tested on its own").
+"""The Starlette adapter on its own (style.md, "Layout and layering": a protocol core without
+a web framework, and a small adapter of our own beside it — request in, ``(status, body,
+headers)`` out — tested on its own).
 
 A bare Starlette application (no provider, no database) reads requests with
 :func:`read_request` and answers what Authlib saw, or runs Authlib's own server without any
