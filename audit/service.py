@@ -178,7 +178,8 @@ class InclusionProof:
     proof: tuple[bytes, ...]
 
     def to_json(self) -> dict[str, Any]:
-        """The issue's CLI format: ``{"index", "tree_size", "leaf_hash", "root", "proof"}``."""
+        """``parvis audit proof``'s format: ``{"index", "tree_size", "leaf_hash", "root",
+        "proof"}``."""
         return {
             "index": self.index,
             "tree_size": self.tree_size,
@@ -197,7 +198,7 @@ class ConsistencyProof:
     proof: tuple[bytes, ...]
 
     def to_json(self) -> dict[str, Any]:
-        """The issue's CLI format: ``{"from", "to", "proof"}``."""
+        """``parvis audit proof --consistency``'s format: ``{"from", "to", "proof"}``."""
         return {"from": self.first, "to": self.second, "proof": [_b64(p) for p in self.proof]}
 
 
@@ -322,7 +323,7 @@ class AuditService:
 
     def seal(self, session: Session, *, log: str, actor: str) -> bool:
         """Seal ``log`` in the caller's transaction (migration ``audit_0002``; ADR 0003,
-        item 5).
+        "Sealed logs").
 
         Only a log without any entry, integrated or queued, may be sealed — a seal never
         hides what was once readable; :class:`~audit.errors.LogSealError` otherwise (the

@@ -1047,8 +1047,9 @@ class IdentityService:
 
     def export_citizen(self, session: Session, *, citizen_pseudonym: str) -> dict[str, Any]:
         """What identity holds about a citizen (GDPR Art. 15): the account, the evidence,
-        the decisions and the decrypted vault attributes. The consent issue's exporter
-        registry calls this (integration point); it does not record the access itself."""
+        the decisions and the decrypted vault attributes. Consent's exporter registry
+        (consent-registry.md, "What the DPO must be able to do", 3) calls this (integration point);
+        it does not record the access itself."""
         citizen = self.citizen(session, citizen_pseudonym)
         evidence = session.scalars(
             select(EvidenceRow).where(EvidenceRow.citizen_id == citizen.id)

@@ -1,7 +1,7 @@
 """The ``parvis`` command line (typer). Domains add their sub-commands in :func:`build_cli`.
 
 Every command has ``--help`` and, on failure, exits non-zero with a one-line reason on
-standard error (issue "Foundation", item 5) — never a traceback.
+standard error (style.md, "Code") — never a traceback.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """JSON logs that never carry personal data or secrets.
 
-Issue "Foundation", item 3: a log line never contains request bodies, cookies, tokens, query
-strings or IP addresses. The access log records the route *template* (``/logs/{name}``), not
-the concrete path, method, status and duration — nothing else; the token and cast routes
-write no access line at all (``parvis.middleware.QUIET_ROUTES``: every record is stamped
+architecture.md, "Web" (JSON logs without personal data): a log line never contains request bodies,
+cookies, tokens, query strings or IP addresses. The access log records the route *template*
+(``/logs/{name}``), not the concrete path, method, status and duration — nothing else; the token and
+cast routes write no access line at all (``parvis.middleware.QUIET_ROUTES``: every record is stamped
 here to the millisecond). Uvicorn's own access log (which prints client addresses and full
 paths) is switched off by ``parvis serve``.
 """

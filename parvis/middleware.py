@@ -45,7 +45,7 @@ QUIET_ROUTES: Final = frozenset(
     }
 )
 
-#: Strict CSP (issue "Foundation", item 3): only our own scripts, styles and images; no
+#: Strict CSP (architecture.md, "Web"): only our own scripts, styles and images; no
 #: inline script, no framing, forms post only to us. Pages that need more say so explicitly.
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

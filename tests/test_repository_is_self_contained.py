@@ -23,7 +23,10 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # The patterns are spelt so that this file does not match itself (``[.]``, ``[k]``).
 OUTSIDE_PATHS = re.compile(r"[.][.]/shared\b|\bshared/(?:design|vectors)\b|/wor[k]/")
-ISSUE_NUMBER = re.compile(r"\bissues?\s*(?:#|n[o°]\.?\s*)?[0-9]+", re.IGNORECASE)
+#: A tracker citation: a number, a quoted title, or a possessive (a ticket as an author).
+ISSUE_NUMBER = re.compile(
+    r"\bissues?\s*(?:#|n[o°]\.?\s*)?[0-9]+|\bissues?\s+[\"“]|\bissue[']s\b", re.IGNORECASE
+)
 
 #: Files where an issue number would be a citation: source, tests, templates, documents and
 #: configuration. Data (vectors, lockfiles, images) is free text from elsewhere.

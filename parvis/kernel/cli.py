@@ -1,4 +1,4 @@
-"""One-line failures for every ``parvis`` command (issue "Foundation", item 5).
+"""One-line failures for every ``parvis`` command (style.md, "Code").
 
 Each command, the composition root's and every domain's, fails with ``error: <reason>`` on
 one line of standard error and exit status 1 — never a traceback. Domains may not import

@@ -27,7 +27,7 @@ __all__ = [
 
 
 class Role(StrEnum):
-    """Staff roles (issue "identity", item 5)."""
+    """Staff roles (architecture.md, "The five parts": admins, agents, election officers, DPOs)."""
 
     ADMIN = "admin"
     AGENT = "agent"

@@ -1,6 +1,6 @@
 """Server-side web sessions: an opaque random cookie id, the state kept in the database.
 
-Issue "Foundation", item 2: the cookie holds only a random identifier (256 bits from
+architecture.md, "Web" (secure cookies): the cookie holds only a random identifier (256 bits from
 :mod:`secrets`); the database keeps its SHA-256 (so a read of the table does not give usable
 cookies), the principal, a CSRF token, the sign-in time and the last activity. A session
 ends after ``session_idle_seconds`` without a request or ``session_absolute_seconds`` after

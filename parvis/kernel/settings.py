@@ -2,7 +2,7 @@
 
 Every value is validated when the process starts, so a bad configuration fails at once with
 one clear sentence per problem instead of a stack trace at the first request
-(issue "Foundation", item 2). :func:`load_settings` turns pydantic's validation error into a
+(style.md, "Code"). :func:`load_settings` turns pydantic's validation error into a
 :class:`ConfigError` whose message lists each bad variable by its environment name.
 """
 

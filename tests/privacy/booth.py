@@ -67,7 +67,7 @@ CHOICES: dict[str, Any] = {"parc": "gare", "budget": ["jardin", "bancs"]}
 
 @dataclass(frozen=True)
 class Profile:
-    """The booth's timing (ballot-secrecy.md §2, issue "Tests and measurement")."""
+    """The booth's timing (ballot-secrecy.md §2)."""
 
     voters: int = 60
     per_hour: float = 240.0
