@@ -208,6 +208,7 @@ def seed_demo(ctx: AppContext) -> Iterator[str]:
             electoral_roll=False,
             actor="system:demo",
         )
+        service.activate_census(db, import_id=report.import_id, actor="system:demo")
     yield f"identity: demo city {DEMO_CITY['name']} ({DEMO_CITY['code']}), rule budget-participatif"
     yield f"identity: census of {report.accepted} sandbox citizens imported"
     yield "identity: sign in at /connexion with a sandbox citizen (e.g. 'test')"
