@@ -1,6 +1,7 @@
 """Reading a city's census or electoral-roll CSV into normalised pivots (pure core).
 
-Issue 6, item 4: ``parvis territory import-census --territory ID FILE.csv`` normalises
+``parvis territory import-census --territory ID FILE.csv`` (franceconnect.md, "Residency and
+eligibility") normalises
 (case, accents, hyphens, apostrophes, several first names — :mod:`identity.normalise`) and
 stores only keyed hashes; the import report counts rows, duplicates and rejects with their
 line numbers. This module parses and normalises; the service hashes and stores.

@@ -136,7 +136,7 @@ class CensusImportRow(Base):
 
     An import is *pending* (not active, ``activated_at`` empty) until a staff member activates
     it; activation supersedes the territory's active import (then not active, ``activated_at``
-    set). Eligibility reads only the active import (docs: residency, "Census").
+    set). Eligibility reads only the active import (franceconnect.md, "Residency and eligibility").
     """
 
     __tablename__ = "identity_census_imports"

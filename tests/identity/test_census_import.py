@@ -1,6 +1,6 @@
-"""The census import cannot hurt (docs: residency, "Census"): encodings and separators are
-detected, a bad file is one ``error:`` line and exit 1, an import is pending until a separate,
-audited activation, and the active census stays until then."""
+"""The census import cannot hurt (franceconnect.md, "Residency and eligibility"): encodings
+and separators are detected, a bad file is one ``error:`` line and exit 1, an import is
+pending until a separate, audited activation, and the active census stays until then."""
 
 from __future__ import annotations
 
