@@ -120,6 +120,8 @@ MESSAGES = {
     "Too many lines were rejected: this import cannot be activated. Correct the file and import it again.": "Trop de lignes ont été rejetées : cet import ne peut pas être activé. Corrigez le fichier et importez-le à nouveau.",
     "Tick the box to confirm the activation.": "Cochez la case pour confirmer l’activation.",
     "Census import activated.": "Import du recensement activé.",
+    "Replace the active census of %(territory)s with the import of %(date)s": "Remplacer le recensement actif de %(territory)s par l’import du %(date)s",
+    "Activate": "Activer",
     "yes": "oui",
     "no": "non",
     "Confirm a residence in person": "Confirmer une résidence en personne",

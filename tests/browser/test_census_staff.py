@@ -74,13 +74,26 @@ def test_census_preview_then_confirmed_activation(
     expect(report).to_contain_text("rejected: 0")
     # The demo census (seeded) is still the active one; the new import waits.
     rows = page.locator("tbody tr")
-    expect(rows.filter(has_text="en attente")).to_have_count(1)
-    expect(rows.filter(has_text="actif")).to_have_count(1)
+    statuses = page.locator("tbody .status")  # newest import first
+    expect(statuses).to_have_text(["en attente", "actif"])
     assert_accessible(page)
 
     page.get_by_label("J’ai lu l’aperçu ; remplacer le recensement actif par cet import").check()
     page.get_by_role("button", name="Activer ce recensement").click()
     expect(page.get_by_text("Import du recensement activé.")).to_be_visible()
-    expect(rows.filter(has_text="remplacé")).to_have_count(1)
-    expect(rows.filter(has_text="en attente")).to_have_count(0)
+    expect(statuses).to_have_text(["actif", "remplacé"])
     assert_accessible(page)
+
+    # A pending import can be activated later, from the list.
+    page.locator("#file").set_input_files(
+        {"name": "recensement.csv", "mimeType": "text/csv", "buffer": CENSUS}
+    )
+    page.get_by_role("button", name="Importer", exact=True).click()
+    page.goto(server.url + "/staff/recensement")
+    expect(statuses).to_have_text(["en attente", "actif", "remplacé"])
+    assert_accessible(page)
+    pending = rows.filter(has_text="en attente")
+    pending.get_by_role("checkbox").check()
+    pending.get_by_role("button", name="Activer", exact=True).click()
+    expect(page.get_by_text("Import du recensement activé.")).to_be_visible()
+    expect(statuses).to_have_text(["actif", "remplacé", "remplacé"])
