@@ -3,7 +3,8 @@
 ``parvis territory import-census --territory ID FILE.csv`` (franceconnect.md, "Residency and
 eligibility") normalises (case, accents, hyphens, apostrophes, several first names —
 :mod:`identity.normalise`) and stores only keyed hashes; the import report counts rows,
-duplicates and rejects with their line numbers. This module parses and normalises; the service hashes and stores.
+duplicates and rejects with their line numbers. This module decodes, parses and normalises;
+the service hashes and stores.
 
 Columns (header line required, ``,`` or ``;`` separated — :class:`csv.Sniffer` decides —
 in UTF-8 with or without BOM, Windows-1252 or Latin-1, see :func:`decode_census`):
