@@ -25,7 +25,6 @@ from dataclasses import dataclass
 from identity.normalise import NormalisationError, NormalisedPivot, normalise_pivot
 
 __all__ = [
-    "DEFAULT_MAX_REJECTED_PERCENT",
     "REQUIRED_COLUMNS",
     "CensusFileError",
     "CensusRow",
@@ -35,10 +34,6 @@ __all__ = [
 ]
 
 REQUIRED_COLUMNS = ("family_name", "given_names", "birthdate", "birthplace")
-
-#: Share of rejected lines (percent) above which an import cannot be activated: a file that
-#: loses more than one person in twenty is more likely a wrong export than a few typos.
-DEFAULT_MAX_REJECTED_PERCENT = 5.0
 
 #: Encodings a town hall's spreadsheet writes a CSV in, tried strictly in this order: UTF-8
 #: (``utf-8-sig`` drops a BOM), then Windows-1252 (French Excel's "CSV (séparateur : point-

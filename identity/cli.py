@@ -11,7 +11,6 @@ from typing import Annotated
 
 import typer
 
-from identity.census import DEFAULT_MAX_REJECTED_PERCENT
 from parvis.kernel.cli import fail, one_line_errors
 from parvis.kernel.context import AppContext, build_context
 from parvis.kernel.principal import Role
@@ -35,7 +34,10 @@ def _context() -> AppContext:
     return ctx
 
 
-_MAX_REJECTED_HELP = "share of rejected lines (percent) above which activation is refused"
+_MAX_REJECTED_HELP = (
+    "share of rejected lines (percent) above which activation is refused"
+    " (default: PARVIS_CENSUS_MAX_REJECTED_PERCENT, else 5)"
+)
 
 
 @territory_app.command("import-census")
@@ -54,8 +56,8 @@ def import_census(
         typer.Option("--activate", help="activate the import at once (replaces the active one)"),
     ] = False,
     max_rejected: Annotated[
-        float, typer.Option("--max-rejected", min=0, max=100, help=_MAX_REJECTED_HELP)
-    ] = DEFAULT_MAX_REJECTED_PERCENT,
+        float | None, typer.Option("--max-rejected", min=0, max=100, help=_MAX_REJECTED_HELP)
+    ] = None,
 ) -> None:
     """Import a census or electoral roll as a pending import and print its preview.
 
@@ -70,6 +72,8 @@ def import_census(
     except CensusFileError as exc:
         fail(f"census file {file.name}: {exc}")
     ctx = _context()
+    if max_rejected is None:
+        max_rejected = ctx.settings.census_max_rejected_percent
     try:
         with ctx.db.write_session() as db:
             report = identity.service_from(ctx).import_census(
@@ -111,8 +115,8 @@ def activate_census(
     import_id: Annotated[str, typer.Argument(help="the pending import's id")],
     yes: Annotated[bool, typer.Option("--yes", help="do not ask for confirmation")] = False,
     max_rejected: Annotated[
-        float, typer.Option("--max-rejected", min=0, max=100, help=_MAX_REJECTED_HELP)
-    ] = DEFAULT_MAX_REJECTED_PERCENT,
+        float | None, typer.Option("--max-rejected", min=0, max=100, help=_MAX_REJECTED_HELP)
+    ] = None,
 ) -> None:
     """Activate a pending census import: it replaces the territory's active census."""
     import identity

@@ -24,7 +24,6 @@ import consent
 from identity import auditing
 from identity.auditing import RESIDENCY_PURPOSE
 from identity.census import (
-    DEFAULT_MAX_REJECTED_PERCENT,
     CensusFileError,
     CensusRow,
     Reject,
@@ -79,7 +78,6 @@ from parvis.kernel.context import AppContext
 from parvis.kernel.keys import derive_key, keyed_hash
 
 __all__ = [
-    "DEFAULT_MAX_REJECTED_PERCENT",
     "HELD_PREFIX",
     "RELEASED_GROUPS",
     "CensusReport",
@@ -140,7 +138,7 @@ class CensusReport:
     #: People on the territory's active census who are not on this import: activating it
     #: ends their census-based eligibility.
     would_lose_census: int = 0
-    max_rejected_percent: float = DEFAULT_MAX_REJECTED_PERCENT
+    max_rejected_percent: float = 5.0
 
     @property
     def rejected_percent(self) -> float:
@@ -559,13 +557,16 @@ class IdentityService:
         csv_text: str,
         electoral_roll: bool,
         actor: str,
-        max_rejected_percent: float = DEFAULT_MAX_REJECTED_PERCENT,
+        max_rejected_percent: float | None = None,
     ) -> CensusReport:
         """Store a census or electoral roll as a *pending* import and return its preview.
 
         The territory's active census stays active until :meth:`activate_census`. Only keyed
-        hashes of the normalised pivots are stored.
+        hashes of the normalised pivots are stored. ``max_rejected_percent`` defaults to the
+        ``census_max_rejected_percent`` setting.
         """
+        if max_rejected_percent is None:
+            max_rejected_percent = self.ctx.settings.census_max_rejected_percent
         territories = self.territories(session)
         if territory_id not in territories:
             raise IdentityNotFoundError("no such territory")
@@ -655,11 +656,14 @@ class IdentityService:
         *,
         import_id: str,
         actor: str,
-        max_rejected_percent: float = DEFAULT_MAX_REJECTED_PERCENT,
+        max_rejected_percent: float | None = None,
     ) -> CensusImportRow:
         """Activate a pending import: it supersedes the territory's active census, whose
         hashes are deleted. Refused when more than ``max_rejected_percent`` of its lines were
-        rejected, or when the import is not pending."""
+        rejected (default: the ``census_max_rejected_percent`` setting), or when the import is
+        not pending."""
+        if max_rejected_percent is None:
+            max_rejected_percent = self.ctx.settings.census_max_rejected_percent
         row = session.get(CensusImportRow, import_id)
         if row is None:
             raise IdentityNotFoundError("no such census import")

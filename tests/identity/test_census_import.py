@@ -130,10 +130,23 @@ def test_errors_over_the_threshold_cannot_be_activated(
     code, _, err = run(cli, "activate-census", "--yes", import_id)
     assert code == 1
     assert "cannot be activated: 1 of 4 lines rejected" in err
-    # A city that accepts a higher share says so explicitly.
+    # A city that accepts a higher share says so explicitly: an option, or its setting.
     code, out, err = run(cli, "activate-census", "--yes", "--max-rejected", "30", import_id)
     assert (code, err) == (0, "")
     assert imports(ctx)[import_id] == (True, False)
+
+
+def test_the_threshold_is_a_setting(
+    ctx: AppContext, cli: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PARVIS_CENSUS_MAX_REJECTED_PERCENT", "30")
+    bad = ("\n".join((HEADER, *PEOPLE, "Petit;Paul;1970-04-04;2C001")) + "\n").encode("cp1252")
+    code, out, err = run(
+        cli, "import-census", "--territory", "t", "--activate", write(tmp_path, "b.csv", bad)
+    )
+    assert (code, err) == (0, ""), out
+    assert "rejected: 1 (25.0 %)" in out
+    assert list(imports(ctx).values()) == [(True, False)]
 
 
 def test_previous_census_stays_active_until_activation_which_is_audited(
