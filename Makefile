@@ -44,8 +44,8 @@ endif
 system-deps: ## Install PostgreSQL server binaries when missing (as root; else print the command)
 	@scripts/ensure-system-deps.sh
 
-demo: $(STAMP) node-deps ## Run Parvis on http://127.0.0.1:8000 with the embedded SQLite defaults
-	$(BIN)/parvis demo
+demo: $(STAMP) node-deps ## Run Parvis on http://127.0.0.1:8000 (PORT=N for another port) with the embedded SQLite defaults
+	$(BIN)/parvis demo $(if $(PORT),--port $(PORT))
 
 lint: $(STAMP) ## ruff (lint and format check)
 	$(BIN)/ruff check .

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from parvis.kernel.cli import one_line_errors
+from parvis.kernel.cli import fail, one_line_errors
 from parvis.kernel.context import AppContext, build_context
 from parvis.kernel.principal import Role
 from parvis.kernel.settings import load_settings
@@ -34,20 +34,46 @@ def _context() -> AppContext:
     return ctx
 
 
+_MAX_REJECTED_HELP = (
+    "share of rejected lines (percent) above which activation is refused"
+    " (default: PARVIS_CENSUS_MAX_REJECTED_PERCENT, else 5)"
+)
+
+
 @territory_app.command("import-census")
 @_one_line
 def import_census(
-    file: Annotated[Path, typer.Argument(help="CSV file (UTF-8) of the census or roll")],
+    file: Annotated[
+        Path,
+        typer.Argument(help="CSV file (UTF-8, Windows-1252 or Latin-1; `,` or `;`)"),
+    ],
     territory: Annotated[str, typer.Option("--territory", help="territory id")],
     electoral_roll: Annotated[
         bool, typer.Option("--electoral-roll", help="the file is the electoral roll")
     ] = False,
+    activate: Annotated[
+        bool,
+        typer.Option("--activate", help="activate the import at once (replaces the active one)"),
+    ] = False,
+    max_rejected: Annotated[
+        float | None, typer.Option("--max-rejected", min=0, max=100, help=_MAX_REJECTED_HELP)
+    ] = None,
 ) -> None:
-    """Import a census or electoral roll: only keyed hashes are stored; prints the report."""
-    import identity
+    """Import a census or electoral roll as a pending import and print its preview.
 
+    The territory's active census stays active until the import is activated (``--activate``
+    here, or ``parvis territory activate-census IMPORT_ID``). Only keyed hashes are stored.
+    """
+    import identity
+    from identity.census import CensusFileError, decode_census
+
+    try:
+        text = decode_census(file.read_bytes())
+    except CensusFileError as exc:
+        fail(f"census file {file.name}: {exc}")
     ctx = _context()
-    text = file.read_text(encoding="utf-8")
+    if max_rejected is None:
+        max_rejected = ctx.settings.census_max_rejected_percent
     try:
         with ctx.db.write_session() as db:
             report = identity.service_from(ctx).import_census(
@@ -56,11 +82,59 @@ def import_census(
                 csv_text=text,
                 electoral_roll=electoral_roll,
                 actor="system:cli",
+                max_rejected_percent=max_rejected,
+            )
+        for line in report.lines():
+            typer.echo(line)
+        if not report.activatable:
+            fail(
+                f"census file {file.name}: {len(report.rejects)} of {report.rows} lines rejected"
+                f" ({report.rejected_percent:.1f} %, over the {max_rejected:g} % threshold);"
+                " this import cannot be activated, the active census stays"
+            )
+        if activate:
+            with ctx.db.write_session() as db:
+                identity.service_from(ctx).activate_census(
+                    db,
+                    import_id=report.import_id,
+                    actor="system:cli",
+                    max_rejected_percent=max_rejected,
+                )
+            typer.echo(f"import {report.import_id} activated")
+        else:
+            typer.echo(
+                f"pending: activate with `parvis territory activate-census {report.import_id}`"
             )
     finally:
         ctx.db.dispose()
-    for line in report.lines():
-        typer.echo(line)
+
+
+@territory_app.command("activate-census")
+@_one_line
+def activate_census(
+    import_id: Annotated[str, typer.Argument(help="the pending import's id")],
+    yes: Annotated[bool, typer.Option("--yes", help="do not ask for confirmation")] = False,
+    max_rejected: Annotated[
+        float | None, typer.Option("--max-rejected", min=0, max=100, help=_MAX_REJECTED_HELP)
+    ] = None,
+) -> None:
+    """Activate a pending census import: it replaces the territory's active census."""
+    import identity
+
+    if not yes and not typer.confirm(
+        f"Activate census import {import_id}? It replaces the territory's active census."
+    ):
+        fail("not activated")
+    ctx = _context()
+    try:
+        with ctx.db.write_session() as db:
+            row = identity.service_from(ctx).activate_census(
+                db, import_id=import_id, actor="system:cli", max_rejected_percent=max_rejected
+            )
+            territory = row.territory_id
+    finally:
+        ctx.db.dispose()
+    typer.echo(f"import {import_id} activated for territory {territory}")
 
 
 @staff_app.command("create")

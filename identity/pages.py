@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 import identity
+from identity.census import CensusFileError, decode_census
 from identity.eligibility import Evidence, Reason, Rule, Territory
 from identity.errors import (
     FranceConnectError,
@@ -786,7 +787,7 @@ async def census_upload(
 
     def work() -> Response:
         try:
-            text = raw.decode("utf-8")
+            text = decode_census(raw)
             with ctx.db.write_session() as db:
                 report = identity.service_from(ctx).import_census(
                     db,
@@ -795,12 +796,12 @@ async def census_upload(
                     electoral_roll=electoral_roll,
                     actor=actor,
                 )
-        except UnicodeDecodeError:
+        except CensusFileError as exc:
             return _admin_page(
                 request,
                 ctx,
                 "identity/staff_census.html",
-                {"error": "The file is not UTF-8 text."},
+                {"error": f"census file: {exc}"},
                 status=422,
             )
         except IdentityError as exc:
@@ -810,6 +811,42 @@ async def census_upload(
         return _admin_page(request, ctx, "identity/staff_census.html", {"report": report})
 
     return await run_in_threadpool(work)
+
+
+@staff_router.post("/recensement/{import_id}/activer")
+def census_activate(
+    request: Request,
+    import_id: str,
+    *,
+    ctx: CtxDep,
+    staff: AdminDep,
+    confirm: Annotated[bool, Form()] = False,
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    """Activate a pending import: a separate, confirmed step (the preview comes first)."""
+    if isinstance(staff, Response):
+        return staff
+    check_csrf(request, csrf_token)
+    if not confirm:
+        return _admin_page(
+            request,
+            ctx,
+            "identity/staff_census.html",
+            {"error": "Tick the box to confirm the activation."},
+            status=422,
+        )
+    try:
+        with ctx.db.write_session() as db:
+            identity.service_from(ctx).activate_census(
+                db, import_id=import_id, actor=staff.audit_actor
+            )
+    except IdentityError as exc:
+        return _admin_page(
+            request, ctx, "identity/staff_census.html", {"error": exc.detail}, status=422
+        )
+    return _admin_page(
+        request, ctx, "identity/staff_census.html", {"notice": "Census import activated."}
+    )
 
 
 @staff_router.post("/courriers.csv")

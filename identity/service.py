@@ -23,7 +23,12 @@ from sqlalchemy.orm import Session
 import consent
 from identity import auditing
 from identity.auditing import RESIDENCY_PURPOSE
-from identity.census import CensusRow, Reject, read_census
+from identity.census import (
+    CensusFileError,
+    CensusRow,
+    Reject,
+    read_census,
+)
 from identity.eligibility import (
     BirthDate,
     CitizenFacts,
@@ -114,9 +119,14 @@ HELD_PREFIX = "sign-in:"
 HELD_PURGE_INTERVAL = timedelta(minutes=10)
 
 
+def rejected_percent(rows: int, rejected: int) -> float:
+    return 100.0 * rejected / rows if rows else 0.0
+
+
 @dataclass(frozen=True, slots=True)
 class CensusReport:
-    """What an import did: counts and the refused lines (line number and reason only)."""
+    """The preview of a pending import: counts, the refused lines (line number and reason
+    only) and how many people of the active census it would drop."""
 
     import_id: str
     territory_id: str
@@ -125,17 +135,30 @@ class CensusReport:
     duplicates: int
     duplicate_lines: tuple[int, ...]
     rejects: tuple[Reject, ...] = field(default_factory=tuple)
+    #: People on the territory's active census who are not on this import: activating it
+    #: ends their census-based eligibility.
+    would_lose_census: int = 0
+    max_rejected_percent: float = 5.0
+
+    @property
+    def rejected_percent(self) -> float:
+        return rejected_percent(self.rows, len(self.rejects))
+
+    @property
+    def activatable(self) -> bool:
+        return self.rejected_percent <= self.max_rejected_percent
 
     def lines(self) -> list[str]:
         out = [
-            f"import {self.import_id} into territory {self.territory_id}",
+            f"import {self.import_id} into territory {self.territory_id} (pending)",
             f"rows: {self.rows}",
             f"accepted: {self.accepted}",
             f"duplicates: {self.duplicates}"
             + (f" (lines {', '.join(map(str, self.duplicate_lines))})" if self.duplicates else ""),
-            f"rejected: {len(self.rejects)}",
+            f"rejected: {len(self.rejects)} ({self.rejected_percent:.1f} %)",
         ]
         out += [f"  line {r.line}: {r.reason}" for r in self.rejects]
+        out.append(f"would lose census-based eligibility: {self.would_lose_census}")
         return out
 
 
@@ -534,17 +557,26 @@ class IdentityService:
         csv_text: str,
         electoral_roll: bool,
         actor: str,
+        max_rejected_percent: float | None = None,
     ) -> CensusReport:
-        """Import a census or electoral roll, superseding the territory's previous import
-        (whose hashes are deleted). Only keyed hashes of the normalised pivots are stored."""
+        """Store a census or electoral roll as a *pending* import and return its preview.
+
+        The territory's active census stays active until :meth:`activate_census`. Only keyed
+        hashes of the normalised pivots are stored. ``max_rejected_percent`` defaults to the
+        ``census_max_rejected_percent`` setting.
+        """
+        if max_rejected_percent is None:
+            max_rejected_percent = self.ctx.settings.census_max_rejected_percent
         territories = self.territories(session)
         if territory_id not in territories:
             raise IdentityNotFoundError("no such territory")
         communes = covered_communes(territory_id, territories)
         try:
             parsed = list(read_census(csv_text, communes=communes))
-        except (ValueError, csv.Error) as exc:
+        except (CensusFileError, csv.Error) as exc:
             raise IdentityRuleError(f"census file: {exc}") from None
+        if not parsed:
+            raise IdentityRuleError("census file: no line follows the header")
         import_id = _new_id()
         seen: set[str] = set()
         entries: list[CensusEntryRow] = []
@@ -563,18 +595,15 @@ class IdentityService:
             entries.append(
                 CensusEntryRow(import_id=import_id, pivot_hash=hashed, commune_code=item.commune)
             )
-        old = list(
+        active = set(
             session.scalars(
-                select(CensusImportRow.id).where(
+                select(CensusEntryRow.pivot_hash)
+                .join(CensusImportRow, CensusImportRow.id == CensusEntryRow.import_id)
+                .where(
                     CensusImportRow.territory_id == territory_id, CensusImportRow.active.is_(True)
                 )
             )
         )
-        if old:
-            session.execute(delete(CensusEntryRow).where(CensusEntryRow.import_id.in_(old)))
-            session.execute(
-                update(CensusImportRow).where(CensusImportRow.id.in_(old)).values(active=False)
-            )
         session.add(
             CensusImportRow(
                 id=import_id,
@@ -585,7 +614,7 @@ class IdentityService:
                 accepted=len(entries),
                 duplicates=len(duplicates),
                 rejected=len(rejects),
-                active=True,
+                active=False,
                 imported_by=actor,
                 imported_at=self.now,
             )
@@ -600,6 +629,8 @@ class IdentityService:
             duplicates=len(duplicates),
             duplicate_lines=tuple(duplicates),
             rejects=tuple(rejects),
+            would_lose_census=len(active - seen),
+            max_rejected_percent=max_rejected_percent,
         )
         self._audit(
             session,
@@ -614,9 +645,71 @@ class IdentityService:
                 "accepted": report.accepted,
                 "duplicates": report.duplicates,
                 "rejected": len(rejects),
+                "would_lose_census": report.would_lose_census,
             },
         )
         return report
+
+    def activate_census(
+        self,
+        session: Session,
+        *,
+        import_id: str,
+        actor: str,
+        max_rejected_percent: float | None = None,
+    ) -> CensusImportRow:
+        """Activate a pending import: it supersedes the territory's active census, whose
+        hashes are deleted. Refused when more than ``max_rejected_percent`` of its lines were
+        rejected (default: the ``census_max_rejected_percent`` setting), or when the import is
+        not pending."""
+        if max_rejected_percent is None:
+            max_rejected_percent = self.ctx.settings.census_max_rejected_percent
+        row = session.get(CensusImportRow, import_id)
+        if row is None:
+            raise IdentityNotFoundError("no such census import")
+        if not row.pending:
+            raise IdentityRuleError(
+                f"census import {import_id} is not pending (it is "
+                f"{'active' if row.active else 'superseded'})"
+            )
+        share = rejected_percent(row.rows, row.rejected)
+        if share > max_rejected_percent:
+            raise IdentityRuleError(
+                f"census import {import_id} cannot be activated: {row.rejected} of {row.rows}"
+                f" lines rejected ({share:.1f} %, over the {max_rejected_percent:g} % threshold);"
+                " correct the file and import it again"
+            )
+        old = list(
+            session.scalars(
+                select(CensusImportRow.id).where(
+                    CensusImportRow.territory_id == row.territory_id,
+                    CensusImportRow.active.is_(True),
+                )
+            )
+        )
+        if old:
+            session.execute(delete(CensusEntryRow).where(CensusEntryRow.import_id.in_(old)))
+            session.execute(
+                update(CensusImportRow).where(CensusImportRow.id.in_(old)).values(active=False)
+            )
+        row.active = True
+        row.activated_at = self.now
+        row.activated_by = actor
+        session.flush()
+        self._audit(
+            session,
+            "identity.census.activated",
+            actor,
+            purpose=RESIDENCY_PURPOSE,
+            details={
+                "import": import_id,
+                "territory": row.territory_id,
+                "superseded": old,
+                "rejected_percent": round(share, 2),
+                "max_rejected_percent": max_rejected_percent,
+            },
+        )
+        return row
 
     def census_imports(self, session: Session) -> list[CensusImportRow]:
         return list(
@@ -1075,7 +1168,11 @@ class IdentityService:
                 session.scalar(
                     select(func.count())
                     .select_from(CensusEntryRow)
-                    .where(CensusEntryRow.pivot_hash == citizen.pivot_hash)
+                    .join(CensusImportRow, CensusImportRow.id == CensusEntryRow.import_id)
+                    .where(
+                        CensusEntryRow.pivot_hash == citizen.pivot_hash,
+                        CensusImportRow.active.is_(True),
+                    )
                 )
             ),
             "evidence": [

@@ -132,7 +132,12 @@ class RuleRow(Base):
 
 
 class CensusImportRow(Base):
-    """One census or electoral-roll import; a new import of a territory supersedes the last."""
+    """One census or electoral-roll import.
+
+    An import is *pending* (not active, ``activated_at`` empty) until a staff member activates
+    it; activation supersedes the territory's active import (then not active, ``activated_at``
+    set). Eligibility reads only the active import (franceconnect.md, "Residency and eligibility").
+    """
 
     __tablename__ = "identity_census_imports"
 
@@ -149,6 +154,12 @@ class CensusImportRow(Base):
     active: Mapped[bool] = mapped_column(Boolean, nullable=False)
     imported_by: Mapped[str] = mapped_column(String(80), nullable=False)
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    activated_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+    @property
+    def pending(self) -> bool:
+        return not self.active and self.activated_at is None
 
 
 class CensusEntryRow(Base):

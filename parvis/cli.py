@@ -148,7 +148,10 @@ def serve(
 @app.command("demo")
 @one_line_errors
 def demo(
-    port: Annotated[int, typer.Option(help="listen port", min=1, max=65535)] = 8000,
+    port: Annotated[
+        int | None,
+        typer.Option(help="listen port (default: PARVIS_PORT, else 8000)", min=1, max=65535),
+    ] = None,
 ) -> None:
     """Create ./var/, upgrade the SQLite database, seed demo data and serve on 127.0.0.1."""
     import os
@@ -156,11 +159,15 @@ def demo(
     from parvis import migrate
 
     os.environ.setdefault("PARVIS_MODE", Mode.DEMO.value)
+    # --port wins over PARVIS_PORT, which wins over the default (pydantic-settings' order).
+    port = settings_from_env(host="127.0.0.1", port=port, workers=1).port
     # The issuer, the sandbox and its redirect URIs follow the port actually served.
     os.environ.setdefault("PARVIS_PUBLIC_URL", f"http://127.0.0.1:{port}")
     settings = settings_from_env(host="127.0.0.1", port=port, workers=1)
     if settings.mode is Mode.PRODUCTION:
         fail("`parvis demo` refuses to run in production mode")
+    # Before migrating and seeding: a busy port is known at once, in one line.
+    require_free_port(settings.host, settings.port)
     _ensure_sqlite_dir(settings)
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
     migrate.upgrade(settings.database_url)
@@ -172,6 +179,31 @@ def demo(
     _serve(settings)
 
 
+def require_free_port(host: str, port: int) -> None:
+    """Exit with one line when ``host:port`` cannot be bound (uvicorn would log a traceback-
+    like block and exit 3). The probe sets ``SO_REUSEADDR`` as uvicorn does, so a port left in
+    TIME_WAIT by a previous run is not mistaken for a busy one."""
+    import errno
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        fail(f"cannot listen on {host}: {exc.strerror}")
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                fail(
+                    f"port {port} is already in use on {host}; stop the program using it or"
+                    " choose another port (--port N, PARVIS_PORT=N, or make demo PORT=N)"
+                )
+            fail(f"cannot listen on {host}:{port}: {exc.strerror}")
+
+
 def _serve(settings: Settings) -> None:
     import uvicorn
 
@@ -180,6 +212,7 @@ def _serve(settings: Settings) -> None:
 
     if settings.workers > 1 and settings.is_sqlite:
         fail("several workers need PostgreSQL: set PARVIS_DATABASE_URL=postgresql+psycopg://…")
+    require_free_port(settings.host, settings.port)
     migrate.require_head(settings.database_url)
     uvicorn.run(
         "parvis.app:create_app_from_env",

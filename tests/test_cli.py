@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -129,3 +132,47 @@ def test_real_server_logs_no_secrets(database_url: str, tmp_path: Path) -> None:
 
 def test_typer_app_is_the_console_script() -> None:
     assert isinstance(build_cli(), typer.Typer)
+
+
+@pytest.fixture
+def busy_port() -> Iterator[int]:
+    """A port another program listens on."""
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        yield other.getsockname()[1]
+
+
+@pytest.mark.parametrize(
+    ("args", "env"),
+    [
+        (["demo", "--port", "{port}"], {}),
+        (["demo"], {"PARVIS_PORT": "{port}"}),
+        (["serve", "--port", "{port}"], {}),
+        (["serve"], {"PARVIS_PORT": "{port}"}),
+    ],
+    ids=["demo --port", "demo PARVIS_PORT", "serve --port", "serve PARVIS_PORT"],
+)
+def test_a_busy_port_is_one_line(
+    busy_port: int, tmp_path: Path, args: list[str], env: dict[str, str]
+) -> None:
+    env = {
+        "PARVIS_DATABASE_URL": f"sqlite:///{tmp_path}/parvis.db",
+        "PARVIS_DATA_DIR": str(tmp_path / "data"),
+        **{k: v.format(port=busy_port) for k, v in env.items()},
+    }
+    error = one_line_error(run([a.format(port=busy_port) for a in args], env))
+    assert error.startswith(f"error: port {busy_port} is already in use on 127.0.0.1;")
+    assert not (tmp_path / "data").exists(), "refused before creating or seeding anything"
+
+
+def test_make_demo_passes_the_port() -> None:
+    root = Path(__file__).resolve().parent.parent
+    planned = subprocess.run(
+        ["make", "-n", "demo", "PORT=8123"], cwd=root, capture_output=True, text=True, check=True
+    ).stdout
+    assert "parvis demo --port 8123" in planned
+    default = subprocess.run(
+        ["make", "-n", "demo"], cwd=root, capture_output=True, text=True, check=True
+    ).stdout
+    assert [line.split("/")[-1].strip() for line in default.splitlines()][-1] == "parvis demo"

@@ -116,6 +116,11 @@ class Settings(BaseSettings):
         default="INFO", description="log level of the JSON logs"
     )
     default_locale: Literal["fr", "en"] = Field(default="fr", description="page language")
+    census_max_rejected_percent: Annotated[float, Field(ge=0, le=100)] = Field(
+        default=5.0,
+        description="share of rejected lines (percent) above which a census import cannot be "
+        "activated",
+    )
     consent_timezone: str = Field(
         default="Europe/Paris",
         description="IANA time zone of the calendar in which Art. 12(3) request deadlines run",
@@ -199,7 +204,7 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="address `parvis serve` listens on")
     port: Annotated[int, Field(ge=1, le=65535)] = Field(
-        default=8000, description="port `parvis serve` listens on"
+        default=8000, description="port `parvis serve` and `parvis demo` listen on"
     )
     workers: Annotated[int, Field(ge=1, le=64)] = Field(
         default=1, description="uvicorn worker processes (PostgreSQL only when > 1)"

@@ -344,15 +344,23 @@ def test_census_reimport_supersedes_and_reports(ctx: AppContext) -> None:
     assert (first.rows, first.accepted, first.duplicates, first.duplicate_lines) == (3, 1, 1, (3,))
     assert [(r.line, r.reason.split(":")[0]) for r in first.rejects] == [(4, "given_names")]
     with ctx.db.write_session() as db:
-        service.import_census(
+        service.activate_census(
+            db, import_id=first.import_id, actor="staff:admin", max_rejected_percent=50
+        )
+        second = service.import_census(
             db,
             territory_id="t",
-            csv_text=csv_text.splitlines()[0] + "\n",
+            csv_text=csv_text.splitlines()[0] + "\nMARTIN,Paul,1970-04-04,75107\n",
             electoral_roll=True,
             actor="staff:admin",
         )
+        assert second.would_lose_census == 1
+        assert db.scalar(select(func.count()).select_from(CensusEntryRow)) == 2, (
+            "the active census stays until the new one is activated"
+        )
+        service.activate_census(db, import_id=second.import_id, actor="staff:admin")
     with ctx.db.read_session() as db:
-        assert db.scalar(select(func.count()).select_from(CensusEntryRow)) == 0, (
+        assert db.scalar(select(func.count()).select_from(CensusEntryRow)) == 1, (
             "old hashes deleted"
         )
 
@@ -385,7 +393,9 @@ def test_import_census_cli(
     result = runner.invoke(
         build_cli(), ["territory", "import-census", "--territory", "demo-city", str(path)]
     )
-    assert result.exit_code == 0, result.output
+    # One line of two rejected is over the activation threshold: the preview, then exit 1.
+    assert result.exit_code == 1, result.output
+    assert "over the 5 % threshold" in result.output
     assert "rows: 2" in result.output
     assert "accepted: 1" in result.output
     assert "line 3: birthplace" in result.output

@@ -214,6 +214,43 @@ def test_staff_pages_need_a_role_and_csrf(
         )
         assert census.status_code == 200, census.text
         assert "accepted: 1" in census.text
+        # A Windows-1252 file with `;` (French spreadsheets): a pending import and its preview;
+        # activation is a separate, confirmed post.
+        cp1252 = admin.post(
+            "/staff/recensement",
+            data={"csrf_token": token, "territory_id": "ville"},
+            files={
+                "file": (
+                    "c.csv",
+                    "family_name;given_names;birthdate;birthplace;commune\r\n"
+                    "Bœuf;Françoise;1962-08-24;75107;93048\r\n".encode("cp1252"),
+                    "text/csv",
+                )
+            },
+        )
+        assert cp1252.status_code == 200, cp1252.text
+        assert "accepted: 1" in cp1252.text
+        import_id = cp1252.text.split('action="/staff/recensement/', 1)[1].split("/", 1)[0]
+        unconfirmed = admin.post(
+            f"/staff/recensement/{import_id}/activer", data={"csrf_token": token}
+        )
+        assert unconfirmed.status_code == 422
+        activated = admin.post(
+            f"/staff/recensement/{import_id}/activer",
+            data={"csrf_token": token, "confirm": "true"},
+        )
+        assert activated.status_code == 200, activated.text
+        with ctx.db.read_session() as db:
+            assert {r.id: r.active for r in identity.service_from(ctx).census_imports(db)}[
+                import_id
+            ]
+        binary = admin.post(
+            "/staff/recensement",
+            data={"csrf_token": token, "territory_id": "ville"},
+            files={"file": ("c.csv", b"\x00\x01\x02", "text/csv")},
+        )
+        assert binary.status_code == 422
+        assert "binary" in binary.text
     with TestClient(app, base_url="http://127.0.0.1:8000", follow_redirects=False) as anonymous:
         assert anonymous.get("/staff/territoires").headers["location"] == (
             "/staff/login?next=%2Fstaff%2Fterritoires"
