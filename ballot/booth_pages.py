@@ -184,6 +184,12 @@ TRACKER_MESSAGES: Final[dict[str, str]] = {
         "can tell when each one was cast. This page checks again after that time, and your "
         "browser then verifies the proof."
     ),
+    "superseded": "Replaced by a more recent vote: this ballot is not counted.",
+    "superseded-detail": (
+        "The ballot with tracking code {code} is on the public board, but you voted again "
+        "with the same voting right and only your last ballot counts. Check the tracking "
+        "code of your last ballot."
+    ),
     "detail-index": "Entry {index} of a board of {size} entries.",
     "detail-key": "Checkpoint signed by {origin} (key {keyid}).",
     "detail-root": "Root of the board: {root}.",

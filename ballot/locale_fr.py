@@ -164,6 +164,8 @@ BOOTH_MESSAGES = {
     # tracker script
     "A tracking code has 16 letters and digits, for example NBSM-OIJZ-WZM2-UBGA.": "Un code de suivi compte 16 lettres et chiffres, par exemple NBSM-OIJZ-WZM2-UBGA.",
     "Checking the proof…": "Vérification de la preuve…",
+    "Replaced by a more recent vote: this ballot is not counted.": "Remplacé par un vote plus récent : ce bulletin n’est pas compté.",
+    "The ballot with tracking code {code} is on the public board, but you voted again with the same voting right and only your last ballot counts. Check the tracking code of your last ballot.": "Le bulletin de code de suivi {code} figure sur le tableau d’affichage public, mais vous avez voté à nouveau avec le même droit de vote et seul votre dernier bulletin compte. Vérifiez le code de suivi de votre dernier bulletin.",
     "Included: the ballot with tracking code {code} is on the public board, and your browser verified the proof.": "Inclus : le bulletin de code de suivi {code} figure sur le tableau d’affichage public, et votre navigateur a vérifié la preuve.",
     "Entry {index} of a board of {size} entries.": "Entrée {index} d’un tableau d’affichage de {size} entrées.",
     "Checkpoint signed by {origin} (key {keyid}).": "Point de contrôle signé par {origin} (clé {keyid}).",

@@ -206,6 +206,19 @@ def _included(page: Page, code: str) -> None:
     )
 
 
+def _replaced(page: Page, code: str) -> None:
+    """A ballot a later ballot of the same voting right replaced: on the board, proof
+    verified, not counted (docs/ballot-api.md, receipts, ``superseded``)."""
+    expect(page.locator("#tracker-verdict")).to_have_text(
+        "Remplacé par un vote plus récent : ce bulletin n’est pas compté."
+    )
+    expect(page.locator("#tracker-result li").first).to_contain_text(
+        f"Le bulletin de code de suivi {code} figure sur le tableau d’affichage public, mais "
+        "vous avez voté à nouveau"
+    )
+    expect(page.locator("#tracker-result")).to_contain_text("Entrée")
+
+
 def _stored(page: Page, election: uuid.UUID) -> dict[str, Any]:
     """What the booth keeps in IndexedDB for ``election``, and localStorage's old keys."""
     result: dict[str, Any] = page.evaluate(
@@ -337,16 +350,20 @@ def test_vote_check_the_receipt_and_revote(paris_page: Page, demo_server: Server
     _included(page, second)
 
     # Both ballots are committed on the public board; the first code still tracks, also
-    # through an older link with the code in the query.
+    # through an older link with the code in the query, and says it is no longer counted.
     board = httpx.get(f"{demo_server.url}/elections/{demo.BUDGET_ID}/board").json()
     leaves = {c["leaf_hash"] for c in board["commitments"]}
     assert {_leaf_of(cast), _leaf_of(revote)} <= leaves
     page.goto(f"{demo_server.url}/scrutins/{demo.BUDGET_ID}/suivi?code={code}")
-    _included(page, code)
+    _replaced(page, code)
+    assert_accessible(page)
     page.goto(f"{demo_server.url}/scrutins/{demo.BUDGET_ID}/suivi")
     page.get_by_role("textbox", name="Code de suivi").fill(code.lower().replace("-", " "))
     page.get_by_role("button", name="Vérifier").click()
-    expect(page.locator("#tracker-verdict")).to_contain_text("Inclus")
+    _replaced(page, code)
+    page.get_by_role("textbox", name="Code de suivi").fill(second)
+    page.get_by_role("button", name="Vérifier").click()
+    _included(page, second)
     page.get_by_role("textbox", name="Code de suivi").fill("AAAA-AAAA-AAAA-AAAA")
     page.get_by_role("button", name="Vérifier").click()
     expect(page.locator("#tracker-verdict")).to_contain_text(
