@@ -29,6 +29,8 @@ MESSAGES = {
     "FranceConnect refused the sign-in request. Please try again later.": "FranceConnect a refusé la demande de connexion. Veuillez réessayer plus tard.",
     # the citizen's page
     "My eligibility": "Mon éligibilité",
+    "Platforms you signed in to": "Plateformes où vous vous êtes connecté",
+    "See the platforms you signed in to with Parvis, and disconnect the ones you no longer use.": "Voyez les plateformes où vous vous êtes connecté avec Parvis, et déconnectez celles que vous n’utilisez plus.",
     "No vote is open at the moment.": "Aucun vote n’est ouvert pour le moment.",
     "You can take part.": "Vous pouvez participer.",
     "You cannot take part yet.": "Vous ne pouvez pas encore participer.",
