@@ -138,9 +138,7 @@ ACCOUNT_ERRORS = {
     "no letter is waiting for a code; request a new one": (
         "No letter with a code is waiting for you: request a new one."
     ),
-    "this code has expired; request a new letter": (
-        "This code has expired: request a new letter."
-    ),
+    "this code has expired; request a new letter": ("This code has expired: request a new letter."),
     "too many wrong codes; request a new letter": (
         "Too many wrong codes: this letter can no longer be used. Request a new letter."
     ),
