@@ -205,6 +205,14 @@ TRACKER_MESSAGES: Final[dict[str, str]] = {
         "Report it to the town hall."
     ),
     "lookup-failed": "The check could not be completed. Please try again later.",
+    "reason-leaf": "The board's answer is about another ballot.",
+    "reason-code": "The board's answer does not give back this tracking code.",
+    "reason-proof": "The inclusion proof does not lead to the state of the board it signed.",
+    "reason-checkpoint": (
+        "The board's signed state is not signed with the board key published for this vote."
+    ),
+    "reason-size": "The proof and the board's signed state do not count the same entries.",
+    "reason-promise": "The board's signed promise is not valid.",
 }
 
 

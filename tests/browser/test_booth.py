@@ -38,6 +38,7 @@ from cryptography.hazmat.primitives import serialization
 from playwright.sync_api import Browser, BrowserContext, Page, Request, Route, expect
 
 from ballot import booth_pages, demo, locale_fr
+from ballot.board import tracking_code
 from ballot.service import service_from
 from identity.plugin import seed_demo as seed_identity
 from parvis import locale_fr as kernel_fr
@@ -580,6 +581,47 @@ def test_every_ballot_type_with_the_keyboard(page: Page, demo_server: ServerProc
     _booth(page, demo_server, ALL_TYPES_ID)
     expect(page.locator("#booth-notice")).to_contain_text("ne permet pas de modifier un vote")
     expect(page.locator("#cast")).to_be_disabled()
+
+
+def test_the_tracker_explains_a_failed_check_in_french(
+    page: Page, demo_server: ServerProcess
+) -> None:
+    """A board that answers with a forged checkpoint, then one that fails: the tracker says
+    what went wrong in the page language, never the developer's English message."""
+    leaf = hashlib.sha256(b"a ballot the board never signed").digest()
+    code = tracking_code(leaf)
+    forged = {
+        "election": str(demo.BUDGET_ID),
+        "tracking_code": code,
+        "leaf_hash": base64.urlsafe_b64encode(leaf).rstrip(b"=").decode(),
+        "status": "included",
+        "superseded": False,
+        "appears_at": None,
+        "index": 0,
+        "tree_size": 1,
+        "inclusion_proof": [],
+        "checkpoint": "not a signed note\n",
+    }
+    answers = [
+        {"status": 200, "json": forged},
+        {"status": 500, "body": '{"status": 500}', "content_type": "application/problem+json"},
+    ]
+
+    def board(route: Route) -> None:
+        route.fulfill(**answers.pop(0))  # type: ignore[arg-type]
+
+    page.route("**/receipts/**", board)
+    page.goto(f"{demo_server.url}/scrutins/{demo.BUDGET_ID}/suivi#code={code}")
+    expect(page.locator("#tracker-verdict")).to_contain_text("La preuve n’a pas été vérifiée")
+    expect(page.locator("#tracker-result li")).to_have_text(
+        "L’état signé du tableau d’affichage n’est pas signé avec la clé publiée pour ce vote."
+    )
+    assert_accessible(page)
+    page.get_by_role("button", name="Vérifier").click()
+    expect(page.locator("#tracker-verdict")).to_have_text(
+        "La vérification n’a pas pu aboutir. Veuillez réessayer plus tard."
+    )
+    expect(page.locator("#tracker-result li")).to_have_count(0)
 
 
 def test_on_a_phone_signed_out_and_unknown_election(

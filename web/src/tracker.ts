@@ -36,6 +36,17 @@ interface ReceiptLookup {
   checkpoint: string | null;
 }
 
+/** What each failed check means, in the page language (the error's own message is a
+ * developer's English, for the console only). */
+const REASONS: Record<ReceiptError['reason'], string> = {
+  'leaf': 'reasonLeaf',
+  'code': 'reasonCode',
+  'proof': 'reasonProof',
+  'checkpoint': 'reasonCheckpoint',
+  'size': 'reasonSize',
+  'promise': 'reasonPromise',
+};
+
 /** The tracking code in the URL: `#code=` (fragment, never sent) first, then `?code=`. */
 function codeFromUrl(): string | null {
   const fragment = new URLSearchParams(window.location.hash.replace(/^#/, '')).get('code');
@@ -147,9 +158,11 @@ class Tracker {
       if (err instanceof ApiError && err.slug === 'unknown-receipt') {
         this.verdict('error', this.m.t('unknownCode', { code }), []);
       } else if (err instanceof ReceiptError) {
-        this.verdict('error', this.m.t('proofFailed'), [err.message]);
+        console.error(err);
+        this.verdict('error', this.m.t('proofFailed'), [this.m.t(REASONS[err.reason])]);
       } else {
-        this.verdict('error', this.m.t('lookupFailed'), [err instanceof Error ? err.message : String(err)]);
+        console.error(err);
+        this.verdict('error', this.m.t('lookupFailed'), []);
       }
     } finally {
       if (focus) this.result.focus();
