@@ -143,14 +143,20 @@ def error_page(
     except Exception as exc:
         # Type only, as for the error itself: a traceback could hold personal data.
         log.error("error page not rendered", extra={"exc_type": type(exc).__name__})  # noqa: TRY400
-        lang = request.cookies.get("parvis_lang")
-        lang = lang if lang in i18n.LANGUAGES else "fr"
+        lang = i18n.negotiate(
+            request.query_params.get("lang") or request.cookies.get("parvis_lang"),
+            request.headers.get("accept-language"),
+            "fr",
+        )
         text = i18n.catalog(lang)
-        title, body = (html_escape(text.get(m, m)) for m in (heading, explanation))
+        title, body, back = (
+            html_escape(text.get(m, m)) for m in (heading, explanation, "Back to the home page")
+        )
         response = HTMLResponse(
             f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
-            f"<title>{title} · Parvis</title></head><body><main><h1>{title}</h1>"
-            f'<p>{body}</p><p><a href="/">Parvis</a></p></main></body></html>',
+            f'<title>{title} · Parvis</title><link rel="stylesheet" href="/static/parvis.css">'
+            f"</head><body><main><h1>{title}</h1>"
+            f'<p>{body}</p><p><a href="/">{back}</a></p></main></body></html>',
             status_code=status,
         )
     for name, value in (headers or {}).items():

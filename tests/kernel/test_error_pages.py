@@ -7,8 +7,10 @@ from collections.abc import Iterator
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
 
 from parvis.kernel.errors import ForbiddenError
+from parvis.kernel.sessions import cookie_name
 from parvis.kernel.web import CsrfError, api_router
 from parvis.negotiation import prefers_html
 
@@ -127,3 +129,28 @@ def test_an_error_without_a_page_stays_problem_json_for_browsers(probe: TestClie
 )
 def test_prefers_html(accept: str | None, html: bool) -> None:
     assert prefers_html(accept) is html
+
+
+def test_a_page_without_its_database_is_still_a_page(
+    probe: TestClient, database_url: str, db_kind: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The error page reads the session from the database; when that fails too, a bare page
+    from the catalogue answers, in the visitor's language, with nothing internal."""
+    engine = create_engine(database_url)
+    with engine.begin() as connection:
+        connection.execute(
+            text("DROP TABLE web_sessions" + (" CASCADE" if db_kind != "sqlite" else ""))
+        )
+    engine.dispose()
+    probe.cookies.set(cookie_name(secure=False), "a session the database cannot load")
+    for language, heading in (("fr", "Une erreur est survenue"), ("en", "Something went wrong")):
+        response = probe.get(
+            "/probe/crash", headers={"Accept": BROWSER_ACCEPT, "Accept-Language": language}
+        )
+        assert response.status_code == 500
+        assert response.headers["content-type"].startswith("text/html")
+        assert f"<h1>{heading}</h1>" in response.text
+        assert f'<html lang="{language}">' in response.text
+        assert SECRET_MESSAGE not in response.text
+        assert "web_sessions" not in response.text
+    assert [r.message for r in caplog.records].count("error page not rendered") == 2
