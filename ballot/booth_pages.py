@@ -185,6 +185,12 @@ TRACKER_MESSAGES: Final[dict[str, str]] = {
         "can tell when each one was cast. This page checks again after that time, and your "
         "browser then verifies the proof."
     ),
+    "superseded": "Replaced by a more recent vote: this ballot is not counted.",
+    "superseded-detail": (
+        "The ballot with tracking code {code} is on the public board, but you voted again "
+        "with the same voting right and only your last ballot counts. Check the tracking "
+        "code of your last ballot."
+    ),
     "detail-index": "Entry {index} of a board of {size} entries.",
     "detail-key": "Checkpoint signed by {origin} (key {keyid}).",
     "detail-root": "Root of the board: {root}.",
@@ -200,6 +206,14 @@ TRACKER_MESSAGES: Final[dict[str, str]] = {
         "Report it to the town hall."
     ),
     "lookup-failed": "The check could not be completed. Please try again later.",
+    "reason-leaf": "The board's answer is about another ballot.",
+    "reason-code": "The board's answer does not give back this tracking code.",
+    "reason-proof": "The inclusion proof does not lead to the state of the board it signed.",
+    "reason-checkpoint": (
+        "The board's signed state is not signed with the board key published for this vote."
+    ),
+    "reason-size": "The proof and the board's signed state do not count the same entries.",
+    "reason-promise": "The board's signed promise is not valid.",
 }
 
 

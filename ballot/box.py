@@ -585,11 +585,12 @@ class BallotBox(ElectionRecords):
         except DomainError:
             raise UnknownReceiptError("no ballot on this board has this tracking code") from None
         compact = wanted.replace("-", "")
-        leaf = session.scalars(
-            select(CommitmentRow.leaf_hash).where(
+        on_board = session.execute(
+            select(CommitmentRow.leaf_hash, CommitmentRow.nullifier_hash).where(
                 CommitmentRow.election_id == row.id, CommitmentRow.code == compact
             )
         ).first()
+        leaf = on_board.leaf_hash if on_board is not None else None
         waiting = (
             session.scalars(
                 select(PendingBallotRow.leaf_hash).where(
@@ -603,7 +604,13 @@ class BallotBox(ElectionRecords):
         if known is None or not hmac.compare_digest(tracking_code(known), wanted):
             raise UnknownReceiptError("no ballot on this board has this tracking code")
         found = self._proofs(board.log, [known], fresh=False).get(known) if leaf else None
-        base = {"election": row.id, "tracking_code": wanted, "leaf_hash": b64u_encode(known)}
+        base = {
+            "election": row.id,
+            "tracking_code": wanted,
+            "leaf_hash": b64u_encode(known),
+            "superseded": on_board is not None
+            and self._superseded(session, row.id, known, on_board.nullifier_hash),
+        }
         if found is None:
             # Waiting for its boundary, or (briefly) for the sequencer's checkpoint of the
             # batch it went into.
@@ -623,6 +630,31 @@ class BallotBox(ElectionRecords):
                 "inclusion_proof": None,
             }
         return {**base, "status": "included", "appears_at": None, **found}
+
+    @staticmethod
+    def _superseded(session: Session, election_id: str, leaf: bytes, nullifier_hash: bytes) -> bool:
+        """Whether a later ballot of the same token is the one counted: the token's
+        :class:`BallotRow` (its highest ``seq`` on the board) holds another leaf.
+
+        The token is found through the commitments' ``nullifier_hash``, which the public
+        board already shows beside every leaf (``board-format.md`` §5): anyone holding the
+        code could already see that the token voted again, so the receipt tells nothing new.
+        A later ballot still waiting for its batch does not count yet, so it supersedes
+        nothing yet (ADR 0009).
+        """
+        counted = session.scalars(
+            select(BallotRow.leaf_hash)
+            .join(
+                CommitmentRow,
+                (CommitmentRow.election_id == BallotRow.election_id)
+                & (CommitmentRow.leaf_hash == BallotRow.leaf_hash),
+            )
+            .where(
+                BallotRow.election_id == election_id,
+                CommitmentRow.nullifier_hash == nullifier_hash,
+            )
+        ).first()
+        return counted is not None and counted != leaf
 
     def export_chunks(self, election_id: str, *, reveal: bool | None = None) -> Iterator[bytes]:
         """The board export (``board-format.md`` §7), as JSON text in pieces.

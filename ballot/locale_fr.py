@@ -164,6 +164,8 @@ BOOTH_MESSAGES = {
     # tracker script
     "A tracking code has 16 letters and digits, for example NBSM-OIJZ-WZM2-UBGA.": "Un code de suivi compte 16 lettres et chiffres, par exemple NBSM-OIJZ-WZM2-UBGA.",
     "Checking the proof…": "Vérification de la preuve…",
+    "Replaced by a more recent vote: this ballot is not counted.": "Remplacé par un vote plus récent : ce bulletin n’est pas compté.",
+    "The ballot with tracking code {code} is on the public board, but you voted again with the same voting right and only your last ballot counts. Check the tracking code of your last ballot.": "Le bulletin de code de suivi {code} figure sur le tableau d’affichage public, mais vous avez voté à nouveau avec le même droit de vote et seul votre dernier bulletin compte. Vérifiez le code de suivi de votre dernier bulletin.",
     "Included: the ballot with tracking code {code} is on the public board, and your browser verified the proof.": "Inclus : le bulletin de code de suivi {code} figure sur le tableau d’affichage public, et votre navigateur a vérifié la preuve.",
     "Entry {index} of a board of {size} entries.": "Entrée {index} d’un tableau d’affichage de {size} entrées.",
     "Checkpoint signed by {origin} (key {keyid}).": "Point de contrôle signé par {origin} (clé {keyid}).",
@@ -174,6 +176,12 @@ BOOTH_MESSAGES = {
     "Warning: the board's key or name differs from the one this browser saw when you voted. Report it to the town hall.": "Attention : la clé ou le nom du tableau d’affichage diffère de celui que ce navigateur a vu lors de votre vote. Signalez-le à la mairie.",
     "No ballot on this board has the tracking code {code}. Check the code you typed.": "Aucun bulletin de ce tableau d’affichage n’a le code de suivi {code}. Vérifiez le code saisi.",
     "The proof did not verify: the board did not prove that it includes this ballot. Report it to the town hall.": "La preuve n’a pas été vérifiée : le tableau d’affichage n’a pas prouvé qu’il contient ce bulletin. Signalez-le à la mairie.",
+    "The board's answer is about another ballot.": "La réponse du tableau d’affichage concerne un autre bulletin.",
+    "The board's answer does not give back this tracking code.": "La réponse du tableau d’affichage ne redonne pas ce code de suivi.",
+    "The inclusion proof does not lead to the state of the board it signed.": "La preuve d’inclusion ne mène pas à l’état du tableau d’affichage qu’il a signé.",
+    "The board's signed state is not signed with the board key published for this vote.": "L’état signé du tableau d’affichage n’est pas signé avec la clé publiée pour ce vote.",
+    "The proof and the board's signed state do not count the same entries.": "La preuve et l’état signé du tableau d’affichage ne comptent pas les mêmes entrées.",
+    "The board's signed promise is not valid.": "La promesse signée du tableau d’affichage n’est pas valide.",
     "The check could not be completed. Please try again later.": "La vérification n’a pas pu aboutir. Veuillez réessayer plus tard.",
 }
 MESSAGES.update(BOOTH_MESSAGES)

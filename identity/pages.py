@@ -124,6 +124,34 @@ NEXT_STEPS = {
 }
 
 
+#: The citizen's account forms (residence proofs) refused: the service's detail, which is
+#: English and written for developers, to a message id of the French catalogue that says
+#: what to do (architecture.md, "Web": French first). Keyed by the service's detail text;
+#: a refusal not listed here gets :data:`ACCOUNT_REFUSED`, never the English detail.
+ACCOUNT_ERRORS = {
+    "no such territory": "This territory does not exist: choose one from the list.",
+    "this commune is not in the territory": (
+        "This commune is not in the territory you chose: check its INSEE code."
+    ),
+    "the address must be 5 to 300 characters": (
+        "The postal address must be between 5 and 300 characters long."
+    ),
+    "no letter is waiting for a code; request a new one": (
+        "No letter with a code is waiting for you: request a new one."
+    ),
+    "this code has expired; request a new letter": ("This code has expired: request a new letter."),
+    "too many wrong codes; request a new letter": (
+        "Too many wrong codes: this letter can no longer be used. Request a new letter."
+    ),
+    "the code does not match": "This is not the code printed on your letter.",
+}
+ACCOUNT_REFUSED = "Your request could not be recorded: check what you entered and try again."
+
+
+def _account_error(exc: IdentityError) -> str:
+    return ACCOUNT_ERRORS.get(exc.detail or "", ACCOUNT_REFUSED)
+
+
 def _page(
     request: Request,
     template: str,
@@ -414,7 +442,7 @@ def self_declaration(
                 commune_code=commune.strip().upper(),
             )
     except IdentityError as exc:
-        return _account(request, ctx, principal, {"error": exc.detail}, status=422)
+        return _account(request, ctx, principal, {"error": _account_error(exc)}, status=422)
     return _account(request, ctx, principal, {"notice": "Your declaration is recorded."})
 
 
@@ -442,7 +470,7 @@ def request_letter(
                 address=address,
             )
     except IdentityError as exc:
-        return _account(request, ctx, principal, {"error": exc.detail}, status=422)
+        return _account(request, ctx, principal, {"error": _account_error(exc)}, status=422)
     return _account(
         request, ctx, principal, {"notice": "A letter with a code will be sent to your address."}
     )
@@ -462,7 +490,7 @@ def enter_code(
     try:
         identity.service_from(ctx).verify_postal_code(citizen_id=citizen.pseudonym, code=code)
     except IdentityError as exc:
-        values: dict[str, Any] = {"error": exc.detail}
+        values: dict[str, Any] = {"error": _account_error(exc)}
         if hasattr(exc, "attempts_left"):
             values["attempts_left"] = exc.attempts_left
         return _account(request, ctx, principal, values, status=422)

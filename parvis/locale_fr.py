@@ -24,6 +24,31 @@ MESSAGES = {
     "ballot to you.": "Connectez-vous une fois avec FranceConnect, participez aux consultations et aux budgets "
     "participatifs de votre commune, et vérifiez que votre vote a été compté, sans que "
     "personne ne puisse relier votre bulletin à vous.",
+    # Error pages (parvis.problems.ERROR_PAGES, templates/error.html)
+    "Access refused": "Accès refusé",
+    "You cannot see this page with the account you are signed in with. Sign in with "
+    "another account, or ask the town hall if you think you should have access.": "Vous ne "
+    "pouvez pas voir cette page avec le compte avec lequel vous êtes connecté. Connectez-vous "
+    "avec un autre compte, ou adressez-vous à la mairie si vous pensez devoir y avoir accès.",
+    "Page not found": "Page introuvable",
+    "This page does not exist or has moved. Check the address, or start again from the "
+    "home page.": "Cette page n’existe pas ou a été déplacée. Vérifiez l’adresse, ou repartez "
+    "de la page d’accueil.",
+    "Action not possible here": "Action impossible ici",
+    "This address cannot be used this way. Go back to the previous page and use its "
+    "links and buttons.": "Cette adresse ne s’utilise pas de cette façon. Revenez à la page "
+    "précédente et utilisez ses liens et ses boutons.",
+    "Something went wrong": "Une erreur est survenue",
+    "The page could not be shown because of an error on our side. It has been recorded. "
+    "Please try again in a few minutes.": "La page n’a pas pu être affichée à cause d’une "
+    "erreur de notre côté. Elle a été enregistrée. Veuillez réessayer dans quelques minutes.",
+    "Form expired": "Formulaire expiré",
+    "This form has expired, for example because it stayed open too long. Go back, reload "
+    "the page and send the form again.": "Ce formulaire a expiré, par exemple parce qu’il est "
+    "resté ouvert trop longtemps. Revenez en arrière, rechargez la page et envoyez à nouveau "
+    "le formulaire.",
+    "Error code:": "Code d’erreur :",
+    "Back to the home page": "Retour à la page d’accueil",
 }
 
 register_catalog("fr", MESSAGES)

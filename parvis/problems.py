@@ -12,6 +12,11 @@ on the bearer-token errors (401 and 403): a domain error carries no HTTP (style.
 header is added here, for every route, rather than by a special route class.
 
 OAuth/OIDC endpoints do not go through here: they keep RFC 6749 §5.2 error bodies.
+
+A browser that asks for a page (``Accept`` weighing ``text/html`` above JSON,
+:mod:`parvis.negotiation`) gets a 403, 404, 405 or 500 as an HTML page in its language
+(architecture.md, "Web": French first, English available) with the same status and headers;
+the page says what happened in words for people and, like the problem body, nothing internal.
 """
 
 from __future__ import annotations
@@ -19,14 +24,16 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
+from html import escape as html_escape
 from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse, Response
 
+from parvis.kernel import i18n
 from parvis.kernel.errors import (
     ConflictError,
     DomainError,
@@ -36,12 +43,16 @@ from parvis.kernel.errors import (
     UnauthenticatedError,
 )
 from parvis.kernel.settings import ConfigError
-from parvis.kernel.web import CsrfError, UnsupportedMediaTypeError
+from parvis.kernel.web import CsrfError, UnsupportedMediaTypeError, render
+from parvis.negotiation import prefers_html
 
 __all__ = [
+    "ERROR_PAGES",
+    "EXPIRED_FORM",
     "PROBLEM_TABLE",
     "ProblemResponse",
     "challenge_headers",
+    "error_page",
     "install_problem_handlers",
     "problem",
 ]
@@ -69,6 +80,88 @@ log = logging.getLogger("parvis.errors")
 #: RFC 9110 §5.5 field-value, restricted to visible ASCII and spaces: a challenge with a
 #: line break or a control character would be a header injection, so it is left out.
 _FIELD_VALUE = re.compile(r"^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$")
+
+
+#: The statuses a browser sees as a page, with the page's heading and explanation (message
+#: ids of the French catalogue, :mod:`parvis.locale_fr`). Nothing here depends on the error's
+#: own detail, which is English and may name internals.
+ERROR_PAGES: dict[int, tuple[str, str]] = {
+    403: (
+        "Access refused",
+        "You cannot see this page with the account you are signed in with. Sign in with "
+        "another account, or ask the town hall if you think you should have access.",
+    ),
+    404: (
+        "Page not found",
+        "This page does not exist or has moved. Check the address, or start again from the "
+        "home page.",
+    ),
+    405: (
+        "Action not possible here",
+        "This address cannot be used this way. Go back to the previous page and use its "
+        "links and buttons.",
+    ),
+    500: (
+        "Something went wrong",
+        "The page could not be shown because of an error on our side. It has been recorded. "
+        "Please try again in a few minutes.",
+    ),
+}
+
+#: A form posted without its session's token (:class:`CsrfError`) is usually an old tab.
+EXPIRED_FORM = (
+    "Form expired",
+    "This form has expired, for example because it stayed open too long. Go back, reload "
+    "the page and send the form again.",
+)
+
+
+def _wants_page(request: Request, status: int) -> bool:
+    return status in ERROR_PAGES and prefers_html(request.headers.get("accept"))
+
+
+def error_page(
+    request: Request,
+    status: int,
+    *,
+    headers: dict[str, str] | None = None,
+    messages: tuple[str, str] | None = None,
+) -> Response:
+    """The HTML page for ``status`` in the visitor's language (:func:`render`).
+
+    Rendering reads the session from the database; when that fails too (the database may be
+    why there is an error at all), a bare page from the catalogue is answered instead.
+    """
+    heading, explanation = messages or ERROR_PAGES[status]
+    try:
+        response: Response = render(
+            request,
+            "error.html",
+            {"status": status, "heading": heading, "explanation": explanation},
+            status_code=status,
+        )
+    except Exception as exc:
+        # Type only, as for the error itself: a traceback could hold personal data.
+        log.error("error page not rendered", extra={"exc_type": type(exc).__name__})  # noqa: TRY400
+        lang = i18n.negotiate(
+            request.query_params.get("lang") or request.cookies.get("parvis_lang"),
+            request.headers.get("accept-language"),
+            "fr",
+        )
+        text = i18n.catalog(lang)
+        title, body, back = (
+            html_escape(text.get(m, m)) for m in (heading, explanation, "Back to the home page")
+        )
+        response = HTMLResponse(
+            f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
+            f'<title>{title} · Parvis</title><link rel="stylesheet" href="/static/parvis.css">'
+            f"</head><body><main><h1>{title}</h1>"
+            f'<p>{body}</p><p><a href="/">{back}</a></p></main></body></html>',
+            status_code=status,
+        )
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
 
 
 class ProblemResponse(JSONResponse):
@@ -125,9 +218,12 @@ def install_problem_handlers(
     ``table`` is the domains' entries followed by :data:`PROBLEM_TABLE` (most specific first).
     """
 
-    async def on_domain_error(_request: Request, exc: Exception) -> ProblemResponse:
+    async def on_domain_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, DomainError)
         status, slug = lookup(exc, table)
+        if _wants_page(request, status):
+            expired = EXPIRED_FORM if isinstance(exc, CsrfError) else None
+            return error_page(request, status, headers=challenge_headers(exc), messages=expired)
         return problem(
             status,
             title=exc.title,
@@ -136,8 +232,10 @@ def install_problem_handlers(
             headers=challenge_headers(exc),
         )
 
-    async def on_http_error(_request: Request, exc: Exception) -> ProblemResponse:
+    async def on_http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
+        if _wants_page(request, exc.status_code):
+            return error_page(request, exc.status_code, headers=dict(exc.headers or {}))
         # Starlette's own messages ("Not Found", "Method Not Allowed") carry nothing private.
         detail: str | None = exc.detail if isinstance(exc.detail, str) else None
         if detail == HTTPStatus(exc.status_code).phrase:
@@ -164,11 +262,13 @@ def install_problem_handlers(
             extra={"errors": errors},
         )
 
-    async def on_unexpected(request: Request, exc: Exception) -> ProblemResponse:
+    async def on_unexpected(request: Request, exc: Exception) -> Response:
         route = getattr(request.scope.get("route"), "path", "unmatched")
         # The exception type and route are enough to find the bug; the message could hold
         # personal data, so it is not logged, and nothing at all goes to the client.
         log.error("unhandled exception", extra={"route": route, "exc_type": type(exc).__name__})
+        if _wants_page(request, 500):
+            return error_page(request, 500)
         return problem(500, detail="An internal error occurred. It has been logged.")
 
     app.add_exception_handler(DomainError, on_domain_error)

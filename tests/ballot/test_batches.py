@@ -257,3 +257,31 @@ def test_the_manifest_declares_the_batch(
     manifest = client.get(f"/elections/{election}/manifest").json()
     assert manifest["batch_seconds"] == 120
     assert client.get(f"/elections/{election}").json()["batch_seconds"] == 120
+
+
+def test_a_receipt_says_when_a_later_ballot_of_its_token_replaced_it(
+    app: FastAPI, client: TestClient, clock: FixedClock
+) -> None:
+    """docs/ballot-api.md, receipts: ``superseded`` once a later ballot of the same token is
+    on the board, and only then (a re-vote waiting for its batch counts for nothing yet)."""
+    ctx: AppContext = app.state.ctx
+    setup_rule(ctx)
+    service = service_from(ctx)
+    election = open_election(ctx, clock)
+    voter, other = voters(ctx, client, election, 2)
+    voter.obtain_right()
+    other.obtain_right()
+    first = voter.vote(GOOD_CHOICES)["tracking_code"]
+    bystander = other.vote(GOOD_CHOICES)["tracking_code"]
+    assert fetch_receipt(client, election, first)["superseded"] is False  # pending
+    assert service.integrate_batches(force=True) == 2
+    assert fetch_receipt(client, election, first)["superseded"] is False
+    second = voter.vote({"parc": "tilleuls", "budget": []})["tracking_code"]
+    waiting = fetch_receipt(client, election, second)
+    assert (waiting["status"], waiting["superseded"]) == ("pending", False)
+    assert fetch_receipt(client, election, first)["superseded"] is False
+    assert service.integrate_batches(force=True) == 1
+    replaced = fetch_receipt(client, election, first)
+    assert (replaced["status"], replaced["superseded"]) == ("included", True)
+    assert fetch_receipt(client, election, second)["superseded"] is False
+    assert fetch_receipt(client, election, bystander)["superseded"] is False

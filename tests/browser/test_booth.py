@@ -38,6 +38,7 @@ from cryptography.hazmat.primitives import serialization
 from playwright.sync_api import Browser, BrowserContext, Page, Request, Route, expect
 
 from ballot import booth_pages, demo, locale_fr
+from ballot.board import tracking_code
 from ballot.service import service_from
 from identity.plugin import seed_demo as seed_identity
 from parvis import locale_fr as kernel_fr
@@ -206,6 +207,19 @@ def _included(page: Page, code: str) -> None:
     )
 
 
+def _replaced(page: Page, code: str) -> None:
+    """A ballot a later ballot of the same voting right replaced: on the board, proof
+    verified, not counted (docs/ballot-api.md, receipts, ``superseded``)."""
+    expect(page.locator("#tracker-verdict")).to_have_text(
+        "Remplacé par un vote plus récent : ce bulletin n’est pas compté."
+    )
+    expect(page.locator("#tracker-result li").first).to_contain_text(
+        f"Le bulletin de code de suivi {code} figure sur le tableau d’affichage public, mais "
+        "vous avez voté à nouveau"
+    )
+    expect(page.locator("#tracker-result")).to_contain_text("Entrée")
+
+
 def _stored(page: Page, election: uuid.UUID) -> dict[str, Any]:
     """What the booth keeps in IndexedDB for ``election``, and localStorage's old keys."""
     result: dict[str, Any] = page.evaluate(
@@ -337,16 +351,20 @@ def test_vote_check_the_receipt_and_revote(paris_page: Page, demo_server: Server
     _included(page, second)
 
     # Both ballots are committed on the public board; the first code still tracks, also
-    # through an older link with the code in the query.
+    # through an older link with the code in the query, and says it is no longer counted.
     board = httpx.get(f"{demo_server.url}/elections/{demo.BUDGET_ID}/board").json()
     leaves = {c["leaf_hash"] for c in board["commitments"]}
     assert {_leaf_of(cast), _leaf_of(revote)} <= leaves
     page.goto(f"{demo_server.url}/scrutins/{demo.BUDGET_ID}/suivi?code={code}")
-    _included(page, code)
+    _replaced(page, code)
+    assert_accessible(page)
     page.goto(f"{demo_server.url}/scrutins/{demo.BUDGET_ID}/suivi")
     page.get_by_role("textbox", name="Code de suivi").fill(code.lower().replace("-", " "))
     page.get_by_role("button", name="Vérifier").click()
-    expect(page.locator("#tracker-verdict")).to_contain_text("Inclus")
+    _replaced(page, code)
+    page.get_by_role("textbox", name="Code de suivi").fill(second)
+    page.get_by_role("button", name="Vérifier").click()
+    _included(page, second)
     page.get_by_role("textbox", name="Code de suivi").fill("AAAA-AAAA-AAAA-AAAA")
     page.get_by_role("button", name="Vérifier").click()
     expect(page.locator("#tracker-verdict")).to_contain_text(
@@ -563,6 +581,47 @@ def test_every_ballot_type_with_the_keyboard(page: Page, demo_server: ServerProc
     _booth(page, demo_server, ALL_TYPES_ID)
     expect(page.locator("#booth-notice")).to_contain_text("ne permet pas de modifier un vote")
     expect(page.locator("#cast")).to_be_disabled()
+
+
+def test_the_tracker_explains_a_failed_check_in_french(
+    page: Page, demo_server: ServerProcess
+) -> None:
+    """A board that answers with a forged checkpoint, then one that fails: the tracker says
+    what went wrong in the page language, never the developer's English message."""
+    leaf = hashlib.sha256(b"a ballot the board never signed").digest()
+    code = tracking_code(leaf)
+    forged = {
+        "election": str(demo.BUDGET_ID),
+        "tracking_code": code,
+        "leaf_hash": base64.urlsafe_b64encode(leaf).rstrip(b"=").decode(),
+        "status": "included",
+        "superseded": False,
+        "appears_at": None,
+        "index": 0,
+        "tree_size": 1,
+        "inclusion_proof": [],
+        "checkpoint": "not a signed note\n",
+    }
+    answers = [
+        {"status": 200, "json": forged},
+        {"status": 500, "body": '{"status": 500}', "content_type": "application/problem+json"},
+    ]
+
+    def board(route: Route) -> None:
+        route.fulfill(**answers.pop(0))  # type: ignore[arg-type]
+
+    page.route("**/receipts/**", board)
+    page.goto(f"{demo_server.url}/scrutins/{demo.BUDGET_ID}/suivi#code={code}")
+    expect(page.locator("#tracker-verdict")).to_contain_text("La preuve n’a pas été vérifiée")
+    expect(page.locator("#tracker-result li")).to_have_text(
+        "L’état signé du tableau d’affichage n’est pas signé avec la clé publiée pour ce vote."
+    )
+    assert_accessible(page)
+    page.get_by_role("button", name="Vérifier").click()
+    expect(page.locator("#tracker-verdict")).to_have_text(
+        "La vérification n’a pas pu aboutir. Veuillez réessayer plus tard."
+    )
+    expect(page.locator("#tracker-result li")).to_have_count(0)
 
 
 def test_on_a_phone_signed_out_and_unknown_election(

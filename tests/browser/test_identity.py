@@ -58,6 +58,15 @@ def test_census_citizen_signs_in_is_eligible_and_signs_out(
         "Vous pouvez participer"
     )
     assert_accessible(page)
+    # The account links to the platforms the citizen signed in to (none yet).
+    page.get_by_role("link", name="Plateformes connectées").click()
+    expect(page).to_have_url(demo_server.url + "/mon-compte/plateformes")
+    expect(page.get_by_role("heading", level=1)).to_have_text("Plateformes connectées")
+    expect(page.locator("main")).to_contain_text(
+        "Vous ne vous êtes connecté à aucune plateforme avec Parvis."
+    )
+    assert_accessible(page)
+    page.go_back()
     page.get_by_role("button", name="Se déconnecter").click()
     expect(page.locator("#logged-out")).to_have_text(
         "Vous êtes déconnecté de Parvis et de FranceConnect."

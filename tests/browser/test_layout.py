@@ -12,6 +12,7 @@ def test_home_page_in_french_then_english(page: Page, live_server: ServerProcess
     page.goto(live_server.url + "/")
     expect(page.locator("html")).to_have_attribute("lang", "fr")
     expect(page.get_by_role("heading", level=1)).to_have_text("Bienvenue sur Parvis")
+    expect(page).to_have_title("Bienvenue · Parvis")
     assert_accessible(page)
     page.get_by_role("link", name="English").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Welcome to Parvis")

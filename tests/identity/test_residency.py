@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from typer.testing import CliRunner
 
 import audit
@@ -142,6 +142,49 @@ def test_outsider_sees_why_and_completes_the_postal_code_path(
     assert right.status_code == 200, right.text
     assert 'class="ok eligible"' in right.text
     assert "code reçu par courrier" in right.text
+
+
+def test_account_forms_refuse_in_french(
+    seeded: AppContext, flow: Flow, browser: TestClient, clock: FixedClock
+) -> None:
+    """The account page's refusals say what to do in the page language, never the
+    service's English detail (identity.pages.ACCOUNT_ERRORS)."""
+    flow.sign_in("hors_territoire")
+    token = csrf(browser.get("/mon-compte").text)
+
+    def letter(**fields: str) -> str:
+        data = {"csrf_token": token, "territory": "demo-city", "commune": "93048"}
+        data |= {"address": "12 rue de Paris, Montreuil", **fields}
+        response = browser.post("/mon-compte/courrier", data=data)
+        assert response.status_code == 422
+        return response.text
+
+    def code(value: str) -> str:
+        response = browser.post("/mon-compte/code", data={"csrf_token": token, "code": value})
+        assert response.status_code == 422
+        return response.text
+
+    refusals = [
+        (letter(territory="atlantis"), "Ce territoire n’existe pas", "no such territory"),
+        (letter(commune="75056"), "Cette commune n’est pas dans le territoire", "not in the"),
+        (letter(address="x"), "L’adresse postale doit compter entre 5 et 300", "5 to 300"),
+        (code("AAAAAAAAAA"), "Aucun courrier avec un code ne vous attend", "no letter is"),
+    ]
+    request_letter(seeded, pseudonym(browser, seeded))
+    refusals.append((code("AAAAAAAAAA"), "Ce n’est pas le code imprimé", "does not match"))
+    for _ in range(3):
+        code("AAAAAAAAAA")
+    refusals.append((code("AAAAAAAAAA"), "Trop de codes erronés", "too many wrong"))
+    request_letter(seeded, pseudonym(browser, seeded))
+    with seeded.db.write_session() as db:  # the letter's time ran out (not the session's)
+        db.execute(update(PostalCodeRow).values(expires_at=clock.now() - timedelta(days=1)))
+    refusals.append((code("AAAAAAAAAA"), "Ce code a expiré", "has expired"))
+    for page, french, english in refusals:
+        assert french in page
+        assert english not in page
+    # The same refusal in English for a visitor who chose English.
+    browser.cookies.set("parvis_lang", "en")
+    assert "No letter with a code is waiting for you: request a new one." in code("AAAAAAAAAA")
 
 
 def request_letter(ctx: AppContext, who: str) -> str:

@@ -5,7 +5,8 @@
 // - the RFC 9162 §2.1.3.2 inclusion proof leads from the leaf to the checkpoint's root.
 // If this browser voted, the board key is also compared with the one seen when voting.
 // A ballot cast since the last batch boundary is pending (docs/ballot-api.md): the page says
-// when it will appear and checks again then.
+// when it will appear and checks again then. A ballot whose voting right has a later ballot
+// on the board is replaced (`superseded`): still on the board, proof and all, but not counted.
 //
 // The code comes from the fragment (#code=…, the booth's link) or, for older links, the
 // query (?code=…). The fragment is never sent to the server, and the receipt lookup is made
@@ -26,6 +27,7 @@ interface Manifest {
 
 interface ReceiptLookup {
   status?: 'pending' | 'included';
+  superseded?: boolean;
   appears_at?: string | null;
   index: number | null;
   leaf_hash: string;
@@ -33,6 +35,17 @@ interface ReceiptLookup {
   inclusion_proof: string[] | null;
   checkpoint: string | null;
 }
+
+/** What each failed check means, in the page language (the error's own message is a
+ * developer's English, for the console only). */
+const REASONS: Record<ReceiptError['reason'], string> = {
+  'leaf': 'reasonLeaf',
+  'code': 'reasonCode',
+  'proof': 'reasonProof',
+  'checkpoint': 'reasonCheckpoint',
+  'size': 'reasonSize',
+  'promise': 'reasonPromise',
+};
 
 /** The tracking code in the URL: `#code=` (fragment, never sent) first, then `?code=`. */
 function codeFromUrl(): string | null {
@@ -72,7 +85,7 @@ class Tracker {
     if (remembered && !this.input.value) this.input.value = remembered;
   }
 
-  private verdict(state: 'ok' | 'pending' | 'error', title: string, lines: string[]): void {
+  private verdict(state: 'ok' | 'pending' | 'superseded' | 'error', title: string, lines: string[]): void {
     this.result.replaceChildren();
     const heading = document.createElement('p');
     heading.id = 'tracker-verdict';
@@ -136,14 +149,20 @@ class Tracker {
         this.verdict('error', this.m.t('boardKeyChanged'), lines);
         return;
       }
+      if (lookup.superseded === true) {
+        this.verdict('superseded', this.m.t('superseded'), [this.m.t('supersededDetail', { code }), ...lines]);
+        return;
+      }
       this.verdict('ok', this.m.t('included', { code }), lines);
     } catch (err) {
       if (err instanceof ApiError && err.slug === 'unknown-receipt') {
         this.verdict('error', this.m.t('unknownCode', { code }), []);
       } else if (err instanceof ReceiptError) {
-        this.verdict('error', this.m.t('proofFailed'), [err.message]);
+        console.error(err);
+        this.verdict('error', this.m.t('proofFailed'), [this.m.t(REASONS[err.reason])]);
       } else {
-        this.verdict('error', this.m.t('lookupFailed'), [err instanceof Error ? err.message : String(err)]);
+        console.error(err);
+        this.verdict('error', this.m.t('lookupFailed'), []);
       }
     } finally {
       if (focus) this.result.focus();
