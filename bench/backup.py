@@ -26,10 +26,10 @@ For each database (SQLite, then a durable PostgreSQL: ``fsync`` on):
    command's first ``verifying log`` progress line to its end).
 
 Reported per database: database size (the SQLite file; ``pg_database_size``, which counts
-the system catalogs of even an empty database, some 7 MB), archive size, baseline, backup and restore times, and
-the ratios backup ÷ baseline and restore ÷ baseline. Times are wall clock, in this process
-(no Python start-up: the ADR's figures for the whole command add about 2 s of it). Not a
-test: it never fails on a figure.
+the system catalogs of even an empty database, several MB), archive size, baseline, backup
+and restore times, and the ratios backup ÷ baseline and restore ÷ baseline. Times are wall
+clock, in this process (no Python start-up: the ADR's figures for the whole command add
+about 2 s of it). Not a test: it never fails on a figure.
 
 Usage: ``python bench/backup.py [--quick] [--ballots N] [--citizens M]
 [--db sqlite|postgresql]…``. The last line printed is one JSON object.
