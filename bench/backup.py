@@ -6,8 +6,9 @@ For each database (SQLite, then a durable PostgreSQL: ``fsync`` on):
 
 1. **fill** — migrate, open an election for ``--ballots`` voters and put that many ballots
    on its board: tokens signed straight with the election key (the box checks tokens, not
-   the voter register), ``prepare_cast`` + ``cast_batch`` in chunks of 256, then one
-   ``integrate_batches(force=True)`` (as bench/cast.py's batch integration does). Then
+   the voter register), ``prepare_cast`` + ``cast_batch`` in chunks of 256, and
+   ``integrate_batches(force=True)`` (as bench/cast.py's batch integration does) after
+   every 10,000 ballots (see ``BALLOTS_PER_BATCH``). Then
    ``--citizens`` citizens through identity's service (``create_citizen`` and
    ``self_declare``, as tests/ballot/elections.py's ``make_citizen``), 500 per write
    transaction rather than one transaction each, and the audit trail integrated, so the
@@ -70,12 +71,19 @@ from parvis.kernel.context import AppContext
 from tests.ballot.elections import COMMUNE
 
 CITIZENS_PER_TRANSACTION = 500
+# Ballots per board batch. One batch of 100,000 fails on PostgreSQL: the box's token count
+# (ballot/box.py, ``_count_tokens``) binds every nullifier of a batch in one ``IN (…)``, and
+# PostgreSQL's protocol takes at most 65,535 parameters. A batch per 10,000 ballots is what a
+# busy election's ten-minute boundaries would give anyway.
+BALLOTS_PER_BATCH = 10_000
 
 
 def fill(ctx: AppContext, election: str, manifest: Any, key: Any, ballots: int) -> None:
-    """``ballots`` ballots cast and integrated on the election's board."""
+    """``ballots`` ballots cast and integrated on the election's board, a batch per
+    ``BALLOTS_PER_BATCH``."""
     service = service_from(ctx)
     prepared = []
+    moved = 0
     for i in range(ballots):
         issuance = begin_issuance(
             manifest.public_key(),
@@ -85,12 +93,11 @@ def fill(ctx: AppContext, election: str, manifest: Any, key: Any, ballots: int) 
         right = issuance.finish(rsabssa.blind_sign(key, issuance.blinded_msg))
         _right, request = right.cast(CHOICES[i % 2])
         prepared.append(service.prepare_cast(election, request.to_json_bytes()))
-        if len(prepared) == 256:
+        if len(prepared) == 256 or i + 1 == ballots or (i + 1) % BALLOTS_PER_BATCH == 0:
             service.cast_batch(election, prepared)
             prepared = []
-    if prepared:
-        service.cast_batch(election, prepared)
-    moved = service.integrate_batches(force=True)
+        if (i + 1) % BALLOTS_PER_BATCH == 0 or i + 1 == ballots:
+            moved += service.integrate_batches(force=True)
     assert moved == ballots, moved
     service.committer.stop()
 
