@@ -448,12 +448,18 @@ class BallotBox(ElectionRecords):
         last: dict[bytes, Any] = {}
         for row in batch:  # board order: a token's seqs increase
             last[bytes(row.nullifier)] = row
-        known = {
-            bytes(n): int(q)
-            for n, q in session.execute(
-                _box_seqs(), {"election_id": election_id, "nullifiers": list(last)}
+        tokens = list(last)
+        known: dict[bytes, int] = {}
+        # In chunks: PostgreSQL binds at most 65,535 parameters per statement, and a batch
+        # may hold more ballots than that.
+        for first in range(0, len(tokens), _CHUNK):
+            known.update(
+                (bytes(n), int(q))
+                for n, q in session.execute(
+                    _box_seqs(),
+                    {"election_id": election_id, "nullifiers": tokens[first : first + _CHUNK]},
+                )
             )
-        }
         fresh = [
             {
                 "election_id": election_id,

@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 import audit
+from ballot import box
 from ballot.batches import board_order, boundary_at_or_before, next_boundary, shuffled
 from ballot.service import board_log_name, service_from
 from ballot.tables import BallotRow, CommitmentRow, PendingBallotRow
@@ -285,3 +287,25 @@ def test_a_receipt_says_when_a_later_ballot_of_its_token_replaced_it(
     assert (replaced["status"], replaced["superseded"]) == ("included", True)
     assert fetch_receipt(client, election, second)["superseded"] is False
     assert fetch_receipt(client, election, bystander)["superseded"] is False
+
+
+def test_a_batch_larger_than_one_statement_is_read_in_chunks(
+    app: FastAPI, client: TestClient, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL binds at most 65,535 parameters per statement: the batch's tokens are
+    looked up in chunks (here of 2, so that 5 ballots and a re-vote take several)."""
+    monkeypatch.setattr(box, "_CHUNK", 2)
+    ctx: AppContext = app.state.ctx
+    setup_rule(ctx)
+    service = service_from(ctx)
+    election = open_election(ctx, clock)
+    crowd = list(voters(ctx, client, election, 5))
+    for voter in crowd:
+        voter.obtain_right()
+        voter.vote(GOOD_CHOICES)
+    assert service.integrate_batches(force=True) == 5
+    crowd[0].vote({"parc": "tilleuls", "budget": []})
+    assert service.integrate_batches(force=True) == 1
+    with ctx.db.read_session() as db:
+        rows = db.execute(select(BallotRow.seq).where(BallotRow.election_id == election)).all()
+    assert sorted(seq for (seq,) in rows) == [1, 1, 1, 1, 2]
