@@ -40,8 +40,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import secrets
 import shutil
 import subprocess
@@ -64,7 +62,7 @@ import parvis.backup
 from ballot import rsabssa
 from ballot.client import begin_issuance
 from ballot.service import service_from
-from bench.cast import CHOICES, bench_database, open_bench_election
+from bench.cast import CHOICES, bench_database, machine, open_bench_election
 from parvis.backup import _libpq, find_pg_tool
 from parvis.cli import build_cli
 from parvis.kernel.context import AppContext
@@ -272,11 +270,7 @@ def main() -> None:
                 "benchmark": "backup",
                 "ballots": args.ballots,
                 "citizens": args.citizens,
-                "machine": {
-                    "python": platform.python_version(),
-                    "cpus": os.cpu_count(),
-                    "load_average": [round(x, 2) for x in os.getloadavg()],
-                },
+                "machine": machine(),
                 **results,
             }
         )

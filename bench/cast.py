@@ -219,6 +219,15 @@ def blind_sign_rate(key: Any, blinded: list[bytes], seconds: float) -> float:
     return done / (time.perf_counter() - started)
 
 
+def machine() -> dict[str, Any]:
+    """What a benchmark's JSON line says of the machine it ran on (2 shared cores here)."""
+    return {
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
@@ -553,11 +562,7 @@ def main() -> None:
                 "warmup": args.warmup,
                 "concurrency": args.concurrency,
                 "healthz_per_run": args.health,
-                "machine": {
-                    "python": platform.python_version(),
-                    "cpus": os.cpu_count(),
-                    "load_average": [round(x, 2) for x in os.getloadavg()],
-                },
+                "machine": machine(),
                 **results,
             }
         )
