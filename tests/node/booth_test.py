@@ -24,8 +24,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import shutil
-import subprocess
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -48,83 +46,22 @@ from ballot.jcs import canonical
 from ballot.questions import InvalidChoiceError, check_choices, parse_questions
 from ballot.token import TokenMessage, b64u_decode, b64u_encode, nullifier, parse_cast, verify_cast
 from tests.audit.vectors import load_inclusion_probes
+from tests.support.node import NodeDriver, start_node
 
 pytestmark = pytest.mark.node
 
 ROOT = Path(__file__).resolve().parents[2]
-WEB = ROOT / "web"
 SCRIPT = ROOT / "tests" / "node" / "booth_units.mjs"
 ELECTION = uuid.UUID("0c6d1c1e-8a5b-4bd4-9f57-0a3b7f3c2d11")
 VARIANT = "RSABSSA-SHA384-PSS-Randomized"
 
 
-class Node:
-    """One ``node booth_units.mjs`` process for the module: a JSON line in, one out."""
-
-    def __init__(self, node: str, bundle: Path) -> None:
-        self.process = subprocess.Popen(
-            [node, str(SCRIPT), str(bundle)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-
-    def __call__(self, op: str, **request: Any) -> dict[str, Any]:
-        assert self.process.stdin is not None
-        assert self.process.stdout is not None
-        self.process.stdin.write(json.dumps({"op": op, **request}) + "\n")
-        self.process.stdin.flush()
-        line = self.process.stdout.readline()
-        if not line:
-            self.process.wait(timeout=30)
-            assert self.process.stderr is not None
-            pytest.fail(f"node exited ({self.process.returncode}): {self.process.stderr.read()}")
-        answer: dict[str, Any] = json.loads(line)
-        return answer
-
-    def ok(self, op: str, **request: Any) -> dict[str, Any]:
-        answer = self(op, **request)
-        assert "error" not in answer, answer["error"]
-        return answer
-
-    def close(self) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.close()
-        try:
-            self.process.wait(timeout=30)
-        finally:
-            if self.process.poll() is None:
-                self.process.kill()
-            for stream in (self.process.stdout, self.process.stderr):
-                if stream is not None:
-                    stream.close()
+Node = NodeDriver
 
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
-    executable = shutil.which("node")
-    if executable is None:
-        pytest.fail("Node.js is not installed: the booth tests need `node` (Node 20) on PATH")
-    esbuild = WEB / "node_modules" / ".bin" / "esbuild"
-    if not esbuild.exists() or not (WEB / "node_modules" / "@cloudflare" / "blindrsa-ts").is_dir():
-        pytest.fail("web/node_modules is missing or incomplete: run `make node-deps` (npm ci)")
-    bundle = tmp_path_factory.mktemp("booth") / "booth-lib.mjs"
-    subprocess.run(
-        [
-            str(esbuild),
-            "src/lib/index.ts",
-            "--bundle",
-            "--format=esm",
-            "--platform=node",
-            "--target=node20",
-            f"--outfile={bundle}",
-            "--log-level=warning",
-        ],
-        cwd=WEB,
-        check=True,
-    )
-    driver = Node(executable, bundle)
+    driver = start_node(tmp_path_factory.mktemp("booth"), SCRIPT, needs="@cloudflare/blindrsa-ts")
     try:
         yield driver
     finally:

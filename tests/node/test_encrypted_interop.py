@@ -25,10 +25,7 @@ These tests fail, never skip, when Node.js or ``web/node_modules`` is missing (r
 from __future__ import annotations
 
 import dataclasses
-import json
 import secrets
-import shutil
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -44,11 +41,11 @@ from ballot.range_proof import DisjunctiveProof, prove_range, verify_range
 from ballot.token import b64u_decode, b64u_encode
 from ballot.transcript import Context, ProofError
 from ballot.zeroone import decode_zero_one, prove_zero_one, verify_zero_one
+from tests.support.node import NodeDriver, start_node
 
 pytestmark = pytest.mark.node
 
 ROOT = Path(__file__).resolve().parents[2]
-WEB = ROOT / "web"
 SCRIPT = ROOT / "tests" / "node" / "encrypted_units.mjs"
 
 CONTEXT = Context("budget-2026", bytes(range(32)), b"\x11" * 32)
@@ -74,73 +71,12 @@ TORSION = [
 _P = 2**255 - 19
 
 
-class Node:
-    """One ``node encrypted_units.mjs`` process for the module: a JSON line in, one out."""
-
-    def __init__(self, node: str, bundle: Path) -> None:
-        self.process = subprocess.Popen(
-            [node, str(SCRIPT), str(bundle)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-
-    def __call__(self, op: str, **request: Any) -> dict[str, Any]:
-        assert self.process.stdin is not None
-        assert self.process.stdout is not None
-        self.process.stdin.write(json.dumps({"op": op, **request}) + "\n")
-        self.process.stdin.flush()
-        line = self.process.stdout.readline()
-        if not line:
-            self.process.wait(timeout=30)
-            assert self.process.stderr is not None
-            pytest.fail(f"node exited ({self.process.returncode}): {self.process.stderr.read()}")
-        answer: dict[str, Any] = json.loads(line)
-        return answer
-
-    def ok(self, op: str, **request: Any) -> dict[str, Any]:
-        answer = self(op, **request)
-        assert "error" not in answer, answer["error"]
-        return answer
-
-    def close(self) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.close()
-        try:
-            self.process.wait(timeout=30)
-        finally:
-            if self.process.poll() is None:
-                self.process.kill()
-            for stream in (self.process.stdout, self.process.stderr):
-                if stream is not None:
-                    stream.close()
+Node = NodeDriver
 
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
-    executable = shutil.which("node")
-    if executable is None:
-        pytest.fail("Node.js is not installed: these tests need `node` (Node 20) on PATH")
-    esbuild = WEB / "node_modules" / ".bin" / "esbuild"
-    if not esbuild.exists() or not (WEB / "node_modules" / "@noble" / "curves").is_dir():
-        pytest.fail("web/node_modules is missing or incomplete: run `make node-deps` (npm ci)")
-    bundle = tmp_path_factory.mktemp("encrypted") / "booth-lib.mjs"
-    subprocess.run(
-        [
-            str(esbuild),
-            "src/lib/index.ts",
-            "--bundle",
-            "--format=esm",
-            "--platform=node",
-            "--target=node20",
-            f"--outfile={bundle}",
-            "--log-level=warning",
-        ],
-        cwd=WEB,
-        check=True,
-    )
-    driver = Node(executable, bundle)
+    driver = start_node(tmp_path_factory.mktemp("encrypted"), SCRIPT, needs="@noble/curves")
     try:
         yield driver
     finally:
