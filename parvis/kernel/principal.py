@@ -27,12 +27,16 @@ __all__ = [
 
 
 class Role(StrEnum):
-    """Staff roles (architecture.md, "The five parts": admins, agents, election officers, DPOs)."""
+    """Staff roles (architecture.md, "The five parts": admins, agents, election officers, DPOs;
+    ballot-secrecy.md §1 and §3: trustees hold a share of an encrypted election's key,
+    scrutineers — outside the city's IT — read an election's issuance register)."""
 
     ADMIN = "admin"
     AGENT = "agent"
     DPO = "dpo"
     ELECTION_OFFICER = "election_officer"
+    TRUSTEE = "trustee"
+    SCRUTINEER = "scrutineer"
 
 
 @dataclass(frozen=True, slots=True)
