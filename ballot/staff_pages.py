@@ -49,10 +49,10 @@ from parvis.kernel.errors import (
     InvalidInputError,
     NotFoundError,
 )
-from parvis.kernel.principal import Principal, Role, Staff
+from parvis.kernel.principal import Role, Staff
+from parvis.kernel.staffguard import staff_required
 from parvis.kernel.web import (
     check_csrf,
-    current_principal,
     get_ctx,
     page_language,
     render,
@@ -66,7 +66,6 @@ Ctx = Annotated[AppContext, Depends(get_ctx)]
 
 #: Largest definition accepted from the form: a ballot of 50 questions of 100 options fits.
 MAX_DEFINITION_BYTES: Final = 262_144
-STAFF_LOGIN: Final = "/staff/login"
 HOME: Final = "/staff/scrutins"
 
 
@@ -154,22 +153,58 @@ NOTICES: Final[Mapping[str, str]] = {
 # -- who may do what --------------------------------------------------------------------------
 
 
-def staff_member(
-    request: Request, principal: Annotated[Principal, Depends(current_principal)]
-) -> Any:
-    """The signed-in staff member, or a 303 to the staff sign-in page that comes back here
-    (for a form's POST: back to the election's page, which has the form)."""
-    if isinstance(principal, Staff):
-        return principal
-    if request.method in {"GET", "HEAD"}:
-        back = request.url.path
-    else:
-        election_id = request.path_params.get("election_id")
-        back = f"{HOME}/{election_id}" if election_id else HOME
-    return RedirectResponse(f"{STAFF_LOGIN}?{urlencode({'next': back})}", status_code=303)
+def _form_back(request: Request) -> str:
+    """Where a form's POST comes back to after sign-in: the election's page, which has the
+    form (the POST targets have no page of their own)."""
+    election_id = request.path_params.get("election_id")
+    return f"{HOME}/{election_id}" if election_id else HOME
 
 
-StaffOrLogin = Annotated[Staff | Response, Depends(staff_member)]
+#: The roles of the API (``require_staff``): lifecycle, definitions and paper totals need
+#: ``election_officer``, marking a paper voter needs ``agent``; the pages that only show
+#: elections take either. Trustees and scrutineers land on the list after sign-in.
+Reader = Annotated[
+    Staff,
+    Depends(
+        staff_required(
+            Role.ELECTION_OFFICER,
+            Role.AGENT,
+            form_page=_form_back,
+            message="These pages are for election officers and agents.",
+        )
+    ),
+]
+ListReader = Annotated[
+    Staff,
+    Depends(
+        staff_required(
+            Role.ELECTION_OFFICER,
+            Role.AGENT,
+            Role.TRUSTEE,
+            Role.SCRUTINEER,
+            form_page=_form_back,
+            message="These pages are for election officers and agents.",
+        )
+    ),
+]
+Officer = Annotated[
+    Staff,
+    Depends(
+        staff_required(
+            Role.ELECTION_OFFICER,
+            form_page=_form_back,
+            message="This action needs the election officer role.",
+        )
+    ),
+]
+Agent = Annotated[
+    Staff,
+    Depends(
+        staff_required(
+            Role.AGENT, form_page=_form_back, message="This action needs the agent role."
+        )
+    ),
+]
 
 
 def _refusal(request: Request, status: int, title: str, message: str, detail: str = "") -> Response:
@@ -179,19 +214,6 @@ def _refusal(request: Request, status: int, title: str, message: str, detail: st
         {"title": title, "message": message, "detail": detail},
         status_code=status,
     )
-
-
-def _needs(request: Request, staff: Staff, *roles: Role) -> Response | None:
-    """A 403 page unless ``staff`` holds one of ``roles`` (the API's ``require_staff``)."""
-    if any(staff.has(role) for role in roles):
-        return None
-    if roles == (Role.AGENT,):
-        message = "This action needs the agent role."
-    elif roles == (Role.ELECTION_OFFICER,):
-        message = "This action needs the election officer role."
-    else:
-        message = "These pages are for election officers and agents."
-    return _refusal(request, 403, "Access refused", message)
 
 
 def _csrf(request: Request, token: str) -> Response | None:
@@ -340,13 +362,8 @@ def _done(election_id: str, notice: str) -> Response:
 
 
 @router.get("", response_class=HTMLResponse)
-def elections_page(request: Request, ctx: Ctx, staff: StaffOrLogin) -> Response:
+def elections_page(request: Request, ctx: Ctx, staff: ListReader) -> Response:
     """Every election (drafts for election officers only, as ``GET /elections``)."""
-    if isinstance(staff, Response):
-        return staff
-    refused = _needs(request, staff, Role.ELECTION_OFFICER, Role.AGENT)
-    if refused is not None:
-        return refused
     service = service_from(ctx)
     lang = page_language(request, ctx.settings)
     officer = staff.has(Role.ELECTION_OFFICER)
@@ -438,11 +455,8 @@ Text = Annotated[str, Form()]
 
 
 @router.get("/nouveau", response_class=HTMLResponse)
-def new_page(request: Request, staff: StaffOrLogin) -> Response:
-    if isinstance(staff, Response):
-        return staff
-    refused = _needs(request, staff, Role.ELECTION_OFFICER)
-    return refused or _form(request, election_id=None, text="")
+def new_page(request: Request, staff: Officer) -> Response:
+    return _form(request, election_id=None, text="")
 
 
 @router.post("/nouveau")
@@ -450,15 +464,13 @@ async def create(
     request: Request,
     *,
     ctx: Ctx,
-    staff: StaffOrLogin,
+    staff: Officer,
     definition_file: Upload = None,
     definition: Text = "",
     csrf_token: Text = "",
 ) -> Response:
     """``POST /elections`` from a form: a file upload or the text area."""
-    if isinstance(staff, Response):
-        return staff
-    refused = _needs(request, staff, Role.ELECTION_OFFICER) or _csrf(request, csrf_token)
+    refused = _csrf(request, csrf_token)
     if refused is not None:
         return refused
     raw = await _submitted(definition_file, definition)
@@ -478,12 +490,7 @@ async def create(
 
 
 @router.get("/{election_id}/modifier", response_class=HTMLResponse)
-def edit_page(request: Request, election_id: str, ctx: Ctx, staff: StaffOrLogin) -> Response:
-    if isinstance(staff, Response):
-        return staff
-    refused = _needs(request, staff, Role.ELECTION_OFFICER)
-    if refused is not None:
-        return refused
+def edit_page(request: Request, election_id: str, ctx: Ctx, staff: Officer) -> Response:
     service = service_from(ctx)
     try:
         with ctx.db.read_session() as session:
@@ -510,15 +517,13 @@ async def update(
     *,
     election_id: str,
     ctx: Ctx,
-    staff: StaffOrLogin,
+    staff: Officer,
     definition_file: Upload = None,
     definition: Text = "",
     csrf_token: Text = "",
 ) -> Response:
     """``PUT /elections/{id}`` from a form (drafts only)."""
-    if isinstance(staff, Response):
-        return staff
-    refused = _needs(request, staff, Role.ELECTION_OFFICER) or _csrf(request, csrf_token)
+    refused = _csrf(request, csrf_token)
     if refused is not None:
         return refused
     raw = await _submitted(definition_file, definition)
@@ -584,7 +589,7 @@ def mark_paper_voter(
     *,
     election_id: str,
     ctx: Ctx,
-    staff: StaffOrLogin,
+    staff: Agent,
     citizen: Text = "",
     csrf_token: Text = "",
 ) -> Response:
@@ -592,9 +597,7 @@ def mark_paper_voter(
     election's rule says"). The citizen is the
     pseudonym identity knows (checked there first, so a typo is "unknown citizen", not a
     mark on nobody); refused if a token was issued."""
-    if isinstance(staff, Response):
-        return staff
-    refused = _needs(request, staff, Role.AGENT) or _csrf(request, csrf_token)
+    refused = _csrf(request, csrf_token)
     if refused is not None:
         return refused
     try:
@@ -647,17 +650,11 @@ def back_to_election(election_id: str) -> Response:
 
 
 @router.post("/{election_id}/totaux-papier")
-async def paper_totals(
-    request: Request, election_id: str, ctx: Ctx, staff: StaffOrLogin
-) -> Response:
+async def paper_totals(request: Request, election_id: str, ctx: Ctx, staff: Officer) -> Response:
     """``PUT /elections/{id}/paper-totals`` (election officer), after the close."""
-    if isinstance(staff, Response):
-        return staff
     form = await request.form()
     token = form.get("csrf_token")
-    refused = _needs(request, staff, Role.ELECTION_OFFICER) or _csrf(
-        request, token if isinstance(token, str) else ""
-    )
+    refused = _csrf(request, token if isinstance(token, str) else "")
     if refused is not None:
         return refused
 
@@ -697,12 +694,7 @@ async def paper_totals(
 
 
 @router.get("/{election_id}", response_class=HTMLResponse)
-def election_page(request: Request, election_id: str, ctx: Ctx, staff: StaffOrLogin) -> Response:
-    if isinstance(staff, Response):
-        return staff
-    refused = _needs(request, staff, Role.ELECTION_OFFICER, Role.AGENT)
-    if refused is not None:
-        return refused
+def election_page(request: Request, election_id: str, ctx: Ctx, staff: Reader) -> Response:
     notice = NOTICES.get(request.query_params.get("fait", ""))
     return _election_page(request, ctx, staff, election_id, {"notice": notice})
 
@@ -729,14 +721,9 @@ def _confirm(
 
 @router.get("/{election_id}/{step}", response_class=HTMLResponse)
 def confirm_page(
-    request: Request, election_id: str, step: str, ctx: Ctx, staff: StaffOrLogin
+    request: Request, election_id: str, step: str, ctx: Ctx, staff: Officer
 ) -> Response:
     """The confirmation page of a lifecycle step (its form posts to the same address)."""
-    if isinstance(staff, Response):
-        return staff
-    refused = _needs(request, staff, Role.ELECTION_OFFICER)
-    if refused is not None:
-        return refused
     chosen = STEPS.get(step)
     if chosen is None:
         return _refusal(request, 404, "Page not found", "There is no page at this address.")
@@ -750,7 +737,7 @@ def take_step(
     election_id: str,
     step: str,
     ctx: Ctx,
-    staff: StaffOrLogin,
+    staff: Officer,
     csrf_token: Text = "",
     confirm: Text = "",
     force: Annotated[bool, Form()] = False,
@@ -758,9 +745,7 @@ def take_step(
     """A lifecycle step (``POST /elections/{id}/schedule|open|close|tally|publish``) once
     confirmed; without ``confirm=yes`` the confirmation page. ``force`` closes before the
     closing time, as ``?force=true`` does in the API (audited as forced)."""
-    if isinstance(staff, Response):
-        return staff
-    refused = _needs(request, staff, Role.ELECTION_OFFICER) or _csrf(request, csrf_token)
+    refused = _csrf(request, csrf_token)
     if refused is not None:
         return refused
     chosen = STEPS.get(step)

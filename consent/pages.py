@@ -31,7 +31,8 @@ from consent.ledger import Actor, ActorKind, Method, Status
 from consent.register import RegisterEntry, register_csv, register_json
 from parvis.kernel.context import AppContext
 from parvis.kernel.errors import DomainError, ForbiddenError, UnauthenticatedError
-from parvis.kernel.principal import Citizen, Principal, Role, Staff, require_role
+from parvis.kernel.principal import Citizen, Principal, Role, Staff
+from parvis.kernel.staffguard import staff_required
 from parvis.kernel.web import check_csrf, current_principal, ensure_session, get_ctx, render
 
 __all__ = ["citizen_router", "dpo_router"]
@@ -334,10 +335,18 @@ def download_export(request_id: str, ctx: CtxDep, principal: PrincipalDep) -> Re
 # --- DPO console -----------------------------------------------------------------------------
 
 
-def _staff(principal: Principal, *roles: Role) -> Staff | None:
-    if not isinstance(principal, Staff):
-        return None
-    return require_role(principal, *roles)
+#: The DPO console answers a 401 page (no redirect) to anyone not signed in as staff.
+_DPO_SIGN_IN = (
+    "This page is for the data protection officer. Sign in with a staff account that "
+    "holds this role."
+)
+DpoDep = Annotated[
+    Staff, Depends(staff_required(Role.DPO, redirect=False, sign_in_message=_DPO_SIGN_IN))
+]
+DpoOrAdminDep = Annotated[
+    Staff,
+    Depends(staff_required(Role.DPO, Role.ADMIN, redirect=False, sign_in_message=_DPO_SIGN_IN)),
+]
 
 
 def _dpo_values(ctx: AppContext, session: Session) -> dict[str, Any]:
@@ -364,10 +373,7 @@ def _dpo_values(ctx: AppContext, session: Session) -> dict[str, Any]:
 
 
 @dpo_router.get("", response_class=HTMLResponse)
-def dpo_home(request: Request, ctx: CtxDep, principal: PrincipalDep) -> Response:
-    staff = _staff(principal, Role.DPO)
-    if staff is None:
-        return _sign_in(request, staff=True)
+def dpo_home(request: Request, ctx: CtxDep, staff: DpoDep) -> Response:
     with ctx.db.write_session() as session:  # the audit log is created on first use
         values = _dpo_values(ctx, session)
     values["notice"] = {
@@ -379,9 +385,7 @@ def dpo_home(request: Request, ctx: CtxDep, principal: PrincipalDep) -> Response
 
 
 @dpo_router.get("/registre/{controller_id}.{fmt}")
-def register_export(controller_id: str, fmt: str, ctx: CtxDep, principal: PrincipalDep) -> Response:
-    if _staff(principal, Role.DPO, Role.ADMIN) is None:
-        raise UnauthenticatedError("a signed-in DPO or administrator is required")
+def register_export(controller_id: str, fmt: str, ctx: CtxDep, staff: DpoOrAdminDep) -> Response:
     if fmt not in {"csv", "json"}:
         raise ForbiddenError("the register is exported as csv or json")
     text, media = export_register(ctx, controller_id, fmt)
@@ -426,11 +430,7 @@ def _purpose_values(
 
 
 @dpo_router.get("/finalites/{purpose_id}", response_class=HTMLResponse)
-def purpose_page(
-    purpose_id: str, request: Request, ctx: CtxDep, principal: PrincipalDep
-) -> Response:
-    if _staff(principal, Role.DPO, Role.ADMIN) is None:
-        return _sign_in(request, staff=True)
+def purpose_page(purpose_id: str, request: Request, ctx: CtxDep, staff: DpoOrAdminDep) -> Response:
     with ctx.db.read_session() as session:
         values = _purpose_values(ctx, session, purpose_id, _lang(request))
     return _page(request, "consent/dpo_purpose.html", values)
@@ -451,15 +451,12 @@ def purpose_edit(
     *,
     request: Request,
     ctx: CtxDep,
-    principal: PrincipalDep,
+    staff: DpoOrAdminDep,
     csrf_token: CsrfField,
     definition: Annotated[str, Form(max_length=100_000)],
     reason: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     """Save a new version of a register entry (the YAML form of the purpose)."""
-    staff = _staff(principal, Role.DPO, Role.ADMIN)
-    if staff is None:
-        return _sign_in(request, staff=True)
     check_csrf(request, csrf_token)
     service = service_from(ctx)
     try:
@@ -486,14 +483,11 @@ def publish_notice(
     *,
     request: Request,
     ctx: CtxDep,
-    principal: PrincipalDep,
+    staff: DpoOrAdminDep,
     csrf_token: CsrfField,
     language: Annotated[str, Form()],
     text: Annotated[str, Form(max_length=100_000)] = "",
 ) -> Response:
-    staff = _staff(principal, Role.DPO, Role.ADMIN)
-    if staff is None:
-        return _sign_in(request, staff=True)
     check_csrf(request, csrf_token)
     with ctx.db.write_session() as session:
         service_from(ctx).publish_notice(
@@ -527,12 +521,7 @@ def _request_values(
 
 
 @dpo_router.get("/demandes/{request_id}", response_class=HTMLResponse)
-def request_page(
-    request_id: str, request: Request, ctx: CtxDep, principal: PrincipalDep
-) -> Response:
-    staff = _staff(principal, Role.DPO)
-    if staff is None:
-        return _sign_in(request, staff=True)
+def request_page(request_id: str, request: Request, ctx: CtxDep, staff: DpoDep) -> Response:
     with ctx.db.write_session() as session:
         values = _request_values(ctx, session, request_id, staff)
     values["notice"] = {
@@ -548,7 +537,7 @@ def request_action(
     *,
     request: Request,
     ctx: CtxDep,
-    principal: PrincipalDep,
+    staff: DpoDep,
     csrf_token: CsrfField,
     action: Annotated[str, Form()],
     method: Annotated[str, Form(max_length=200)] = "",
@@ -559,9 +548,6 @@ def request_action(
     recipients: Annotated[str, Form(max_length=2000)] = "",
 ) -> Response:
     """Identity check, Art. 12(3) extension, or completion with outcome and motivation."""
-    staff = _staff(principal, Role.DPO)
-    if staff is None:
-        return _sign_in(request, staff=True)
     check_csrf(request, csrf_token)
     actor = staff.audit_actor
     try:
@@ -606,7 +592,7 @@ def access_page(
     *,
     request: Request,
     ctx: CtxDep,
-    principal: PrincipalDep,
+    staff: DpoDep,
     subject: Annotated[str, Query(max_length=64)] = "",
     actor: Annotated[str, Query(max_length=80)] = "",
     purpose: Annotated[str, Query(max_length=64)] = "",
@@ -614,9 +600,6 @@ def access_page(
     until: Annotated[str, Query(max_length=10)] = "",
 ) -> Response:
     """Who read this person's data, when and why — and which platforms received what."""
-    staff = _staff(principal, Role.DPO)
-    if staff is None:
-        return _sign_in(request, staff=True)
     searched = any((subject, actor, purpose, since, until))
     records: list[Any] = []
     error = None

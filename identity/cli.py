@@ -159,6 +159,98 @@ def staff_create(
     typer.echo(f"totp: {created.totp_uri}")
 
 
+@staff_app.command("list")
+@_one_line
+def staff_list() -> None:
+    """List staff accounts: id, e-mail, roles, status, last sign-in."""
+    import identity
+
+    ctx = _context()
+    try:
+        with ctx.db.read_session() as db:
+            accounts = identity.staff_service_from(ctx).accounts(db)
+    finally:
+        ctx.db.dispose()
+    for a in accounts:
+        if not a.active:
+            status = "disabled"
+        elif a.must_change_password:
+            status = "one-time-password"
+        elif not a.totp_enrolled:
+            status = "enrolment-pending"
+        else:
+            status = "active"
+        last = a.last_sign_in_at.strftime("%Y-%m-%dT%H:%MZ") if a.last_sign_in_at else "-"
+        typer.echo(f"{a.staff_id}\t{a.email}\t{','.join(sorted(a.roles))}\t{status}\t{last}")
+
+
+_ACCOUNT = Annotated[str, typer.Argument(help="the account's e-mail address or id")]
+
+
+@staff_app.command("disable")
+@_one_line
+def staff_disable(account: _ACCOUNT) -> None:
+    """Disable an account: it can no longer sign in and its sessions end now."""
+    import identity
+
+    ctx = _context()
+    try:
+        with ctx.db.write_session() as db:
+            service = identity.staff_service_from(ctx)
+            ended = service.set_active(db, account, active=False, actor="system:cli")
+            staff_id = service.find(db, account).staff_id
+    finally:
+        ctx.db.dispose()
+    typer.echo(f"staff {staff_id} disabled; {ended} session(s) ended")
+
+
+@staff_app.command("enable")
+@_one_line
+def staff_enable(account: _ACCOUNT) -> None:
+    """Enable a disabled account again (its password and second factor are unchanged)."""
+    import identity
+
+    ctx = _context()
+    try:
+        with ctx.db.write_session() as db:
+            service = identity.staff_service_from(ctx)
+            service.set_active(db, account, active=True, actor="system:cli")
+            staff_id = service.find(db, account).staff_id
+    finally:
+        ctx.db.dispose()
+    typer.echo(f"staff {staff_id} enabled")
+
+
+@staff_app.command("reset")
+@_one_line
+def staff_reset(
+    account: _ACCOUNT,
+    second_factor: Annotated[
+        bool,
+        typer.Option(
+            "--second-factor",
+            help="also discard the TOTP secret and recovery codes (phone lost): the next "
+            "sign-in enrols a new second factor",
+        ),
+    ] = False,
+) -> None:
+    """Reset an account: prints a one-time password once, which the next sign-in must
+    change; the account's sessions end."""
+    import identity
+
+    ctx = _context()
+    try:
+        with ctx.db.write_session() as db:
+            reset = identity.staff_service_from(ctx).reset(
+                db, account, actor="system:cli", second_factor=second_factor
+            )
+    finally:
+        ctx.db.dispose()
+    typer.echo(f"staff {reset.staff_id} reset")
+    typer.echo(f"one-time password: {reset.password}")
+    typer.echo(f"valid until: {reset.expires_at.strftime('%Y-%m-%dT%H:%MZ')}")
+
+
 @_one_line
 def fc_sandbox(
     port: Annotated[int, typer.Option(help="listen port", min=1, max=65535)] = 8100,

@@ -27,6 +27,7 @@ __all__ = [
     "IdentityRuleError",
     "ProviderUnavailableError",
     "PurposeNotRegisteredError",
+    "StaffAccountError",
     "StaffAuthenticationError",
     "StateMismatchError",
     "TokenValidationError",
@@ -144,3 +145,11 @@ class StaffAuthenticationError(IdentityError, UnauthenticatedError):
     wrong second factor and a locked account, so that none of them can be told apart."""
 
     title = "Sign-in failed"
+
+
+class StaffAccountError(IdentityError, ConflictError):
+    """A change to a staff account that its state refuses: disabling one's own account or
+    the last active administrator, resetting one's own account, a code that does not
+    confirm the enrolment."""
+
+    title = "Staff account change refused"

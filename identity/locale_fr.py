@@ -151,6 +151,102 @@ MESSAGES = {
     "Birth country (INSEE code, if born abroad)": "Pays de naissance (code INSEE, si né à l’étranger)",
     "Record the paper vote": "Enregistrer le vote papier",
     "Paper vote recorded.": "Vote papier enregistré.",
+    # staff accounts (identity/staff_pages.py and its templates)
+    "Staff accounts": "Comptes des agents",
+    "My staff account": "Mon compte d’agent",
+    "Or one of your recovery codes. Leave empty at your first sign-in.": "Ou l’un de vos "
+    "codes de secours. Laissez vide lors de votre première connexion.",
+    "Choose your password": "Choisissez votre mot de passe",
+    "You signed in with a one-time password. Choose your own password before anything "
+    "else: at least 12 characters, used nowhere else.": "Vous vous êtes connecté avec un mot "
+    "de passe à usage unique. Choisissez votre propre mot de passe avant toute autre chose : "
+    "au moins 12 caractères, utilisé nulle part ailleurs.",
+    "New password": "Nouveau mot de passe",
+    "New password again": "Nouveau mot de passe, une seconde fois",
+    "Current password": "Mot de passe actuel",
+    "Save the password": "Enregistrer le mot de passe",
+    "Second factor": "Second facteur",
+    "Last step before your first sign-in: link an authenticator app to your account.": (
+        "Dernière étape avant votre première connexion : associez une application "
+        "d’authentification à votre compte."
+    ),
+    "Open an authenticator app on your phone (for example FreeOTP, Aegis or Google "
+    "Authenticator) and add an account.": "Ouvrez une application d’authentification sur "
+    "votre téléphone (par exemple FreeOTP, Aegis ou Google Authenticator) et ajoutez un compte.",
+    "Scan this QR code:": "Scannez ce QR code :",
+    "Or type this key in the app:": "Ou saisissez cette clé dans l’application :",
+    "Enter the 6-digit code the app shows.": "Saisissez le code à 6 chiffres affiché par "
+    "l’application.",
+    "Confirm": "Confirmer",
+    "QR code for your authenticator app": "QR code pour votre application d’authentification",
+    "Recovery codes": "Codes de secours",
+    "Your authenticator app is linked to your account.": "Votre application "
+    "d’authentification est associée à votre compte.",
+    "Keep these codes somewhere safe, away from your phone. Each one signs you in once "
+    "instead of a code from the app, if you lose your phone. They are shown only now; the "
+    "previous ones no longer work.": "Conservez ces codes en lieu sûr, loin de votre "
+    "téléphone. Chacun permet de vous connecter une fois à la place d’un code de "
+    "l’application, si vous perdez votre téléphone. Ils ne sont affichés que maintenant ; les "
+    "précédents ne fonctionnent plus.",
+    "I have kept them: continue": "Je les ai conservés : continuer",
+    "Roles": "Rôles",
+    "Change my password": "Changer mon mot de passe",
+    "Link a new authenticator app": "Associer une nouvelle application d’authentification",
+    "%(n)d recovery code left.": "%(n)d code de secours restant.",
+    "%(n)d recovery codes left.": "%(n)d codes de secours restants.",
+    "New recovery codes": "Nouveaux codes de secours",
+    "One-time password for": "Mot de passe à usage unique pour",
+    "It is shown only now. Give it to its holder by another channel than the e-mail "
+    "address; their first sign-in must replace it.": "Il n’est affiché que maintenant. "
+    "Remettez-le à son titulaire par un autre moyen que son adresse e-mail ; sa première "
+    "connexion devra le remplacer.",
+    "Valid until": "Valable jusqu’au",
+    "Last sign-in": "Dernière connexion",
+    "Actions": "Actions",
+    "Account disabled": "Compte désactivé",
+    "One-time password to change": "Mot de passe à usage unique à changer",
+    "Second factor to enrol": "Second facteur à associer",
+    "Disable": "Désactiver",
+    "Enable": "Réactiver",
+    "Reset": "Réinitialiser",
+    "also the second factor (phone lost)": "ainsi que le second facteur (téléphone perdu)",
+    "Create an account": "Créer un compte",
+    "Create": "Créer",
+    "Administrator": "Administrateur",
+    "Desk agent": "Agent d’accueil",
+    "Data protection officer": "Délégué à la protection des données",
+    "Election officer": "Responsable des scrutins",
+    "Trustee": "Détenteur de clé",
+    "Scrutineer": "Scrutateur",
+    "The account is disabled and its sessions are ended.": "Le compte est désactivé et ses "
+    "sessions sont fermées.",
+    "The account is enabled.": "Le compte est réactivé.",
+    "The account is created. Give its one-time password to its holder.": "Le compte est "
+    "créé. Remettez son mot de passe à usage unique à son titulaire.",
+    "The account is reset. Give its one-time password to its holder.": "Le compte est "
+    "réinitialisé. Remettez son mot de passe à usage unique à son titulaire.",
+    "Your password is changed.": "Votre mot de passe est changé.",
+    "A staff account with this e-mail exists.": "Un compte d’agent existe déjà avec cette "
+    "adresse e-mail.",
+    "This is not an e-mail address.": "Ce n’est pas une adresse e-mail.",
+    "Choose at least one role.": "Choisissez au moins un rôle.",
+    "The password must have at least 12 characters.": "Le mot de passe doit comporter au "
+    "moins 12 caractères.",
+    "The password is too long.": "Le mot de passe est trop long.",
+    "The new password must differ from the current one.": "Le nouveau mot de passe doit être "
+    "différent de l’actuel.",
+    "The current password is not correct.": "Le mot de passe actuel n’est pas le bon.",
+    "You cannot disable your own account.": "Vous ne pouvez pas désactiver votre propre compte.",
+    "The last active administrator cannot be disabled.": "Le dernier administrateur actif ne "
+    "peut pas être désactivé.",
+    "Change your own password on your account page.": "Changez votre propre mot de passe "
+    "depuis la page de votre compte.",
+    "This code does not match. Scan the QR code again and enter the code shown.": "Ce code ne "
+    "correspond pas. Scannez à nouveau le QR code et saisissez le code affiché.",
+    "There is no such staff account.": "Ce compte d’agent n’existe pas.",
+    "The change was refused: check what you entered and try again.": "La modification a été "
+    "refusée : vérifiez ce que vous avez saisi et réessayez.",
+    "The two new passwords differ.": "Les deux nouveaux mots de passe sont différents.",
 }
 
 

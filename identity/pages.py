@@ -9,10 +9,9 @@ a page that says what happened and what to do, never as a stack trace or JSON.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
 from datetime import date
 from typing import Annotated, Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -32,15 +31,15 @@ from identity.errors import (
 from identity.franceconnect import ACR_ORDER
 from identity.tables import PostalCodeRow
 from parvis.kernel.context import AppContext
-from parvis.kernel.errors import UnauthenticatedError
 from parvis.kernel.keys import derive_key
-from parvis.kernel.principal import Anonymous, Citizen, Principal, Role, Staff, require_role
+from parvis.kernel.principal import Anonymous, Citizen, Principal, Role, Staff
 from parvis.kernel.ratelimit import SharedRateLimiter
 from parvis.kernel.sessions import WebSession
 from parvis.kernel.signin_state import KEY_PURPOSE as SIGN_IN_STATE_KEY
 from parvis.kernel.signin_state import LIFETIME as SIGN_IN_LIFETIME
 from parvis.kernel.signin_state import SignInStateSealer
 from parvis.kernel.signin_state import cookie_name as sign_in_cookie_name
+from parvis.kernel.staffguard import STAFF_SIGN_IN, safe_next, staff_required
 from parvis.kernel.web import (
     check_csrf,
     current_principal,
@@ -56,7 +55,6 @@ __all__ = [
     "citizen_router",
     "safe_next",
     "session_acr",
-    "staff_page",
     "staff_router",
 ]
 
@@ -516,63 +514,8 @@ def desk_code(
 
 # -- staff -----------------------------------------------------------------------------------
 
-STAFF_LOGIN = "/staff/login"
+STAFF_LOGIN = STAFF_SIGN_IN
 STAFF_HOME = "/staff"
-#: Longest ``next`` kept; anything longer is dropped (no legitimate page path is that long).
-MAX_NEXT = 1024
-
-
-def safe_next(value: object) -> str | None:
-    r"""``value`` if it is a path of this site to go back to after sign-in, else None.
-
-    Only a same-origin absolute path is accepted: one leading ``/``, printable ASCII. Refused:
-    anything with a scheme or host (``https://evil.example``, ``//evil.example``), a
-    backslash (browsers read ``/\evil.example`` as ``//evil.example``), control characters
-    and spaces (browsers drop tabs and newlines, so ``/<TAB>/evil.example`` would become
-    ``//evil.example``), and the sign-in page itself. No open redirect (OWASP Unvalidated
-    Redirects and Forwards Cheat Sheet).
-    """
-    if not isinstance(value, str) or not 1 <= len(value) <= MAX_NEXT:
-        return None
-    if not value.startswith("/") or value.startswith("//"):
-        return None
-    if any(not 0x21 <= ord(ch) <= 0x7E or ch == "\\" for ch in value):
-        return None
-    parts = urlsplit(value)
-    if parts.scheme or parts.netloc or parts.path in {STAFF_LOGIN, STAFF_LOGIN + "/"}:
-        return None
-    return value
-
-
-def _login_url(next_path: str | None) -> str:
-    return f"{STAFF_LOGIN}?{urlencode({'next': next_path})}" if next_path else STAFF_LOGIN
-
-
-def _wants_json(request: Request) -> bool:
-    """A script asking for JSON (``Accept: application/json`` or problem+json, no HTML)."""
-    accept = request.headers.get("accept", "").lower()
-    return "json" in accept and "text/html" not in accept
-
-
-def staff_page(*roles: Role, form_page: str | None = None) -> Callable[..., Staff | Response]:
-    """Dependency of the staff HTML pages: the signed-in staff member (holding one of
-    ``roles``, if given), or, when nobody is signed in as staff, a 303 redirect to the staff
-    sign-in page with ``next`` set to this page (``form_page`` for a form's POST target
-    that has no page of its own). A script that asks for JSON gets the kernel's 401
-    problem+json instead; a staff member without the role gets the kernel's 403."""
-
-    def dependency(request: Request, principal: PrincipalDep) -> Staff | Response:
-        if isinstance(principal, Staff):
-            return require_role(principal, *roles) if roles else principal
-        if _wants_json(request):
-            raise UnauthenticatedError("a signed-in staff member is required")
-        if request.method in {"GET", "HEAD"}:
-            here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        else:
-            here = form_page or request.url.path
-        return _redirect(_login_url(safe_next(here)))
-
-    return dependency
 
 
 def _staff_login_form(
@@ -608,8 +551,29 @@ def _check_staff_login_csrf(request: Request, ctx: AppContext, submitted: str) -
         check_csrf(request, None)  # raises the kernel's CSRF error
 
 
+#: Keys of a session's sealed ``extra`` that belong to an unfinished staff sign-in (the
+#: forced password change and the second factor's enrolment, :mod:`identity.staff_pages`).
+PENDING = "staff_pending"
+ENROLMENT = "staff_totp_enrolment"
+
+
+def forget_pending(session: WebSession) -> bool:
+    """Drop an unfinished staff sign-in from ``session`` (a new sign-in, a sign-out, its
+    completion); True if there was one (the caller saves the session)."""
+    found = [key for key in (PENDING, ENROLMENT) if key in session.extra]
+    for key in found:
+        session.extra.pop(key)
+    return bool(found)
+
+
 @staff_router.get("/login", response_class=HTMLResponse)
 def staff_login_page(request: Request, ctx: CtxDep) -> Response:
+    from identity.staff_pages import pending_step
+
+    step = pending_step(request, ctx)
+    if step is not None:
+        # Signed in with a one-time password, steps unfinished: they come first.
+        return _redirect(step)
     return _staff_login_form(request, ctx, {"next": safe_next(request.query_params.get("next"))})
 
 
@@ -620,10 +584,16 @@ def staff_login(
     ctx: CtxDep,
     email: Annotated[str, Form(max_length=254)],
     password: Annotated[str, Form(max_length=1024)],
-    code: Annotated[str, Form(max_length=16)],
+    code: Annotated[str, Form(max_length=16)] = "",
     csrf_token: Annotated[str, Form()] = "",
     next_path: Annotated[str, Form(alias="next")] = "",
 ) -> Response:
+    """Password and second factor; then the page of the staff member's work
+    (:func:`identity.staff_pages.landing_page`) or ``next``. An account with a one-time
+    password or no second factor yet is not signed in: the session only carries what the
+    forced steps need (:func:`identity.staff_pages.begin_pending`)."""
+    from identity.staff_pages import begin_pending, landing_page
+
     _check_staff_login_csrf(request, ctx, csrf_token)
     target = safe_next(next_path)
     client = request.client.host if request.client else "unknown"
@@ -638,31 +608,37 @@ def staff_login(
             status=429,
         )
     try:
-        staff = identity.staff_service_from(ctx).authenticate(
-            email=email, password=password, totp_code=code
-        )
+        result = identity.staff_service_from(ctx).sign_in(email=email, password=password, code=code)
     except StaffAuthenticationError as exc:
         return _staff_login_form(request, ctx, {"error": exc.detail, "next": target}, status=401)
-    response = _redirect(target or STAFF_HOME)
-    start_session(request, response, staff)
+    if result.pending:
+        return begin_pending(request, ctx, result, target)
+    response = _redirect(target or landing_page(result.principal))
+    new = start_session(request, response, result.principal)
+    if forget_pending(new):
+        with ctx.db.write_session() as db:
+            ctx.sessions.save(db, new)
     return response
 
 
 @staff_router.post("/logout")
-def staff_logout(request: Request, csrf_token: Annotated[str, Form()] = "") -> Response:
+def staff_logout(
+    request: Request, ctx: CtxDep, csrf_token: Annotated[str, Form()] = ""
+) -> Response:
     check_csrf(request, csrf_token)
     response = _redirect(STAFF_LOGIN)
-    start_session(request, response, Anonymous())
+    new = start_session(request, response, Anonymous())
+    if forget_pending(new):
+        with ctx.db.write_session() as db:
+            ctx.sessions.save(db, new)
     return response
 
 
-StaffDep = Annotated[Staff | Response, Depends(staff_page())]
+StaffDep = Annotated[Staff, Depends(staff_required())]
 
 
 @staff_router.get("", response_class=HTMLResponse)
 def staff_home(request: Request, staff: StaffDep) -> Response:
-    if isinstance(staff, Response):
-        return staff
     return _page(request, "identity/staff_home.html", {"staff": staff, "Role": Role})
 
 
@@ -690,19 +666,17 @@ def _admin_page(
     return _page(request, template, values, status=status)
 
 
-AdminDep = Annotated[Staff | Response, Depends(staff_page(Role.ADMIN))]
-RulesDep = Annotated[Staff | Response, Depends(staff_page(Role.ADMIN, Role.ELECTION_OFFICER))]
-AgentDep = Annotated[Staff | Response, Depends(staff_page(Role.AGENT, Role.ADMIN))]
+AdminDep = Annotated[Staff, Depends(staff_required(Role.ADMIN))]
+RulesDep = Annotated[Staff, Depends(staff_required(Role.ADMIN, Role.ELECTION_OFFICER))]
+AgentDep = Annotated[Staff, Depends(staff_required(Role.AGENT, Role.ADMIN))]
 #: The desk's forms post to paths without a page of their own: back to the desk.
 DeskFormDep = Annotated[
-    Staff | Response, Depends(staff_page(Role.AGENT, Role.ADMIN, form_page="/staff/guichet"))
+    Staff, Depends(staff_required(Role.AGENT, Role.ADMIN, form_page="/staff/guichet"))
 ]
 
 
 @staff_router.get("/territoires", response_class=HTMLResponse)
 def territories_page(request: Request, ctx: CtxDep, staff: AdminDep) -> Response:
-    if isinstance(staff, Response):
-        return staff
     return _admin_page(request, ctx, "identity/staff_territories.html")
 
 
@@ -719,8 +693,6 @@ def save_territory(
     parent_id: Annotated[str, Form()] = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    if isinstance(staff, Response):
-        return staff
     check_csrf(request, csrf_token)
     try:
         territory = Territory(
@@ -744,8 +716,6 @@ def save_territory(
 
 @staff_router.get("/regles", response_class=HTMLResponse)
 def rules_page(request: Request, ctx: CtxDep, staff: RulesDep) -> Response:
-    if isinstance(staff, Response):
-        return staff
     return _admin_page(request, ctx, "identity/staff_rules.html")
 
 
@@ -766,8 +736,6 @@ def save_rule(
     paper_votes: Annotated[bool, Form()] = False,
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    if isinstance(staff, Response):
-        return staff
     check_csrf(request, csrf_token)
     try:
         rule = Rule(
@@ -791,8 +759,6 @@ def save_rule(
 
 @staff_router.get("/recensement", response_class=HTMLResponse)
 def census_page(request: Request, ctx: CtxDep, staff: AdminDep) -> Response:
-    if isinstance(staff, Response):
-        return staff
     return _admin_page(request, ctx, "identity/staff_census.html")
 
 
@@ -807,8 +773,6 @@ async def census_upload(
     electoral_roll: Annotated[bool, Form()] = False,
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    if isinstance(staff, Response):
-        return staff
     check_csrf(request, csrf_token)
     raw = await file.read()
     actor = staff.audit_actor
@@ -852,8 +816,6 @@ def census_activate(
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
     """Activate a pending import: a separate, confirmed step (the preview comes first)."""
-    if isinstance(staff, Response):
-        return staff
     check_csrf(request, csrf_token)
     if not confirm:
         return _admin_page(
@@ -882,8 +844,6 @@ def export_letters(
     request: Request, ctx: CtxDep, staff: DeskFormDep, csrf_token: Annotated[str, Form()] = ""
 ) -> Response:
     """The letters to send, as CSV; each address read is an access record (consent)."""
-    if isinstance(staff, Response):
-        return staff
     check_csrf(request, csrf_token)
     try:
         with ctx.db.write_session() as db:
@@ -904,8 +864,6 @@ def export_letters(
 
 @staff_router.get("/guichet", response_class=HTMLResponse)
 def desk_page(request: Request, ctx: CtxDep, staff: AgentDep) -> Response:
-    if isinstance(staff, Response):
-        return staff
     return _admin_page(request, ctx, "identity/staff_desk.html")
 
 
@@ -921,8 +879,6 @@ def desk_verify(
     reason: Annotated[str, Form()],
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    if isinstance(staff, Response):
-        return staff
     check_csrf(request, csrf_token)
     try:
         with ctx.db.write_session() as db:
@@ -955,8 +911,6 @@ def desk_paper_vote(
     birthcountry: Annotated[str, Form()] = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    if isinstance(staff, Response):
-        return staff
     check_csrf(request, csrf_token)
     try:
         with ctx.db.write_session() as db:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 import consent
 import identity
-from identity import cli, locale_fr
+from identity import cli, locale_fr, staff_pages
 from identity.eligibility import Evidence, Rule, Territory
 from identity.errors import (
     AttemptsExhaustedError,
@@ -226,6 +226,7 @@ PLUGIN = DomainPlugin(
         sandbox_router(_resolve_sandbox),
         citizen_router,
         staff_router,
+        staff_pages.router,
         oidc_plugin.router,
     ),
     template_dir=Path(__file__).resolve().parent / "templates",

@@ -40,6 +40,7 @@ __all__ = [
     "PostalCodeRow",
     "RuleRow",
     "SandboxStateRow",
+    "StaffRecoveryCodeRow",
     "StaffRow",
     "TerritoryCommuneRow",
     "TerritoryRow",
@@ -266,7 +267,30 @@ class StaffRow(Base):
     active: Mapped[bool] = mapped_column(Boolean, nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: The password is a one-time password (set by a reset or a generated creation): the
+    #: next sign-in must change it before anything else, and it is refused after
+    #: ``one_time_expires_at``.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False)
+    one_time_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    #: False until the staff member has confirmed a code of ``totp_secret`` (enrolment with
+    #: the QR code); meanwhile the sign-in asks for no code and leads to the enrolment.
+    totp_enrolled: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     __table_args__ = (UniqueConstraint("email", name="uq_identity_staff_email"),)
+
+
+class StaffRecoveryCodeRow(Base):
+    """A recovery code of a staff account, stored as HMAC-SHA-256 under a key derived from
+    the master secret (never in clear; shown once), single use (``used_at``)."""
+
+    __tablename__ = "identity_staff_recovery_codes"
+
+    staff_id: Mapped[str] = mapped_column(
+        ForeignKey("identity_staff.id", ondelete="CASCADE"), primary_key=True
+    )
+    code_hash: Mapped[str] = mapped_column(Hash, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
 
 
 class LoginThrottleRow(Base):

@@ -49,6 +49,12 @@ MESSAGES = {
     "le formulaire.",
     "Error code:": "Code d’erreur :",
     "Back to the home page": "Retour à la page d’accueil",
+    # The staff pages' guard (parvis.problems.STAFF_SIGN_IN_NEEDED)
+    "Sign-in required": "Connexion nécessaire",
+    "This page is for city staff. Sign in with a staff account that holds the role it "
+    "needs.": "Cette page est réservée aux agents de la ville. Connectez-vous avec un compte "
+    "d’agent qui a le rôle nécessaire.",
+    "Staff sign-in": "Connexion des agents",
 }
 
 register_catalog("fr", MESSAGES)

@@ -8,7 +8,7 @@ client that does not say it prefers HTML keeps RFC 9457 problem+json.
 
 from __future__ import annotations
 
-__all__ = ["prefers_html"]
+__all__ = ["prefers_html", "prefers_json"]
 
 _JSON_TYPES = ("application/json", "application/problem+json")
 
@@ -60,3 +60,14 @@ def prefers_html(accept: str | None) -> bool:
     ranges = _ranges(accept)
     html = _weight("text/html", ranges)
     return html > 0 and html > max(_weight(t, ranges) for t in _JSON_TYPES)
+
+
+def prefers_json(accept: str | None) -> bool:
+    """True when a JSON type weighs strictly more than ``text/html`` in ``accept``: a script
+    (``application/json``, ``application/problem+json``), not a browser nor ``*/*``. Pages
+    answer HTML to everyone else."""
+    if not accept:
+        return False
+    ranges = _ranges(accept)
+    json_weight = max(_weight(t, ranges) for t in _JSON_TYPES)
+    return json_weight > 0 and json_weight > _weight("text/html", ranges)

@@ -31,7 +31,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from parvis.kernel import i18n
 from parvis.kernel.errors import (
@@ -43,13 +43,15 @@ from parvis.kernel.errors import (
     UnauthenticatedError,
 )
 from parvis.kernel.settings import ConfigError
+from parvis.kernel.staffguard import StaffAccessError, StaffRequiredError, sign_in_url
 from parvis.kernel.web import CsrfError, UnsupportedMediaTypeError, render
-from parvis.negotiation import prefers_html
+from parvis.negotiation import prefers_html, prefers_json
 
 __all__ = [
     "ERROR_PAGES",
     "EXPIRED_FORM",
     "PROBLEM_TABLE",
+    "STAFF_SIGN_IN_NEEDED",
     "ProblemResponse",
     "challenge_headers",
     "error_page",
@@ -116,6 +118,14 @@ EXPIRED_FORM = (
 )
 
 
+#: A staff page asked for without a staff session, where the page does not redirect to the
+#: sign-in page itself (:class:`~parvis.kernel.staffguard.StaffRequiredError`).
+STAFF_SIGN_IN_NEEDED = (
+    "Sign-in required",
+    "This page is for city staff. Sign in with a staff account that holds the role it needs.",
+)
+
+
 def _wants_page(request: Request, status: int) -> bool:
     return status in ERROR_PAGES and prefers_html(request.headers.get("accept"))
 
@@ -126,8 +136,10 @@ def error_page(
     *,
     headers: dict[str, str] | None = None,
     messages: tuple[str, str] | None = None,
+    link: tuple[str, str] | None = None,
 ) -> Response:
-    """The HTML page for ``status`` in the visitor's language (:func:`render`).
+    """The HTML page for ``status`` in the visitor's language (:func:`render`); ``link`` is
+    an extra ``(path, message id)`` to offer (the staff sign-in page).
 
     Rendering reads the session from the database; when that fails too (the database may be
     why there is an error at all), a bare page from the catalogue is answered instead.
@@ -137,7 +149,7 @@ def error_page(
         response: Response = render(
             request,
             "error.html",
-            {"status": status, "heading": heading, "explanation": explanation},
+            {"status": status, "heading": heading, "explanation": explanation, "link": link},
             status_code=status,
         )
     except Exception as exc:
@@ -271,6 +283,37 @@ def install_problem_handlers(
             return error_page(request, 500)
         return problem(500, detail="An internal error occurred. It has been logged.")
 
+    async def on_staff_access(request: Request, exc: Exception) -> Response:
+        """The one answer of every staff page's guard (:mod:`parvis.kernel.staffguard`).
+
+        Staff pages are pages: anything but a client that prefers JSON (a script) gets
+        HTML — the 303 to the sign-in page, or the French 401/403 page — and a script gets
+        the same problem+json as any other 401/403.
+        """
+        assert isinstance(exc, StaffAccessError)
+        assert isinstance(exc, DomainError)
+        status, slug = lookup(exc, table)
+        if not prefers_json(request.headers.get("accept")):
+            if isinstance(exc, StaffRequiredError):
+                if exc.redirect:
+                    return RedirectResponse(sign_in_url(exc.next_path), status_code=303)
+                heading, explanation = STAFF_SIGN_IN_NEEDED
+                return error_page(
+                    request,
+                    status,
+                    messages=(heading, exc.message or explanation),
+                    link=(sign_in_url(exc.next_path), "Staff sign-in"),
+                )
+            message = getattr(exc, "message", None) or ERROR_PAGES[403][1]
+            return error_page(
+                request,
+                status,
+                messages=(ERROR_PAGES[403][0], message),
+                link=("/staff", "Staff"),
+            )
+        return problem(status, title=exc.title, detail=exc.detail, type_=TYPE_PREFIX + slug)
+
+    app.add_exception_handler(StaffAccessError, on_staff_access)
     app.add_exception_handler(DomainError, on_domain_error)
     app.add_exception_handler(StarletteHTTPException, on_http_error)
     app.add_exception_handler(RequestValidationError, on_validation_error)

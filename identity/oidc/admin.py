@@ -47,11 +47,11 @@ from identity.oidc.clients import API_SCOPES, ID_TOKEN_ALGS, Disabled, Registrat
 from identity.oidc.errors import ClientRegistrationError, UnknownClientError
 from identity.oidc.service import oidc_from
 from identity.oidc.tables import OidcClientRow
-from identity.pages import staff_page
 from parvis.kernel.context import AppContext
 from parvis.kernel.errors import DomainError
 from parvis.kernel.principal import Role, Staff
 from parvis.kernel.settings import Mode
+from parvis.kernel.staffguard import staff_required
 from parvis.kernel.web import check_csrf, get_ctx, page_language, render
 
 __all__ = [
@@ -69,7 +69,7 @@ __all__ = [
 
 router = APIRouter(prefix="/staff/plateformes", include_in_schema=False)
 CtxDep = Annotated[AppContext, Depends(get_ctx)]
-AdminDep = Annotated[Staff | Response, Depends(staff_page(Role.ADMIN))]
+AdminDep = Annotated[Staff, Depends(staff_required(Role.ADMIN))]
 
 #: Token endpoint authentication of a confidential client (RFC 6749 §2.3, RFC 7523 §2.2); a
 #: public client authenticates with ``none`` and must use PKCE.
@@ -383,8 +383,6 @@ def _list_page(
 
 @router.get("", response_class=HTMLResponse)
 def list_page(request: Request, ctx: CtxDep, staff: AdminDep) -> Response:
-    if isinstance(staff, Response):
-        return staff
     return _list_page(request, ctx)
 
 
@@ -399,15 +397,11 @@ DEFAULTS: dict[str, Any] = {
 
 @router.get("/nouvelle", response_class=HTMLResponse)
 def new_page(request: Request, ctx: CtxDep, staff: AdminDep) -> Response:
-    if isinstance(staff, Response):
-        return staff
     return _form_page(request, ctx, DEFAULTS)
 
 
 @router.post("/nouvelle")
 async def create(request: Request, ctx: CtxDep, staff: AdminDep) -> Response:
-    if isinstance(staff, Response):
-        return staff
     values = _form_values(await request.form())
     check_csrf(request, values.get("csrf_token"))
     actor = staff.audit_actor
@@ -440,8 +434,6 @@ async def create(request: Request, ctx: CtxDep, staff: AdminDep) -> Response:
 
 @router.get("/{client_id}", response_class=HTMLResponse)
 def detail_page(request: Request, ctx: CtxDep, staff: AdminDep, client_id: str) -> Response:
-    if isinstance(staff, Response):
-        return staff
     return _detail_page(request, ctx, client_id)
 
 
@@ -456,8 +448,6 @@ NOTICES = {"disable": "Platform disabled.", "enable": "Platform enabled."}
 @router.post("/{client_id}")
 async def act(request: Request, ctx: CtxDep, staff: AdminDep, client_id: str) -> Response:
     """Rotate the secret (the new one is shown once), disable or enable the client."""
-    if isinstance(staff, Response):
-        return staff
     form = await request.form()
     token, action = form.get("csrf_token"), form.get("action")
     check_csrf(request, token if isinstance(token, str) else None)

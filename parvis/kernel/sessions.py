@@ -39,7 +39,7 @@ from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import String, Text, delete
+from sqlalchemy import String, Text, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from parvis.kernel.clock import Clock
@@ -222,6 +222,32 @@ class SessionStore:
         rotation retires; signing in again is cheaper than re-sealing them). Returns how many."""
         result = db.execute(delete(WebSessionRow))
         return int(getattr(result, "rowcount", 0))
+
+    @staticmethod
+    def end_staff_sessions(db: Session, staff_id: str, *, keep: str | None = None) -> int:
+        """Delete every session signed in as the staff member ``staff_id`` (a disabled
+        account, a reset, a new password: OWASP Session Management Cheat Sheet, "Renew the
+        Session ID After Any Privilege Level Change"), except the one whose ``id_hash`` is
+        ``keep``. The principal is stored readable (the module's docstring), so the rows
+        are found without opening any seal; returns how many were deleted."""
+        marker = json.dumps({"staff_id": staff_id}, separators=(",", ":"))[1:-1]
+        candidates = db.execute(
+            select(WebSessionRow.id_hash, WebSessionRow.data).where(
+                WebSessionRow.data.contains(marker, autoescape=True)
+            )
+        ).all()
+        ended = []
+        for id_hash, data in candidates:
+            principal = json.loads(data).get("principal", {})
+            if (
+                id_hash != keep
+                and principal.get("kind") == "staff"
+                and principal.get("staff_id") == staff_id
+            ):
+                ended.append(id_hash)
+        if ended:
+            db.execute(delete(WebSessionRow).where(WebSessionRow.id_hash.in_(ended)))
+        return len(ended)
 
     def purge_expired(self, db: Session) -> int:
         """Delete every session :meth:`load` would refuse as idle; returns how many.

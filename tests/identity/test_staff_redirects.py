@@ -193,7 +193,7 @@ def test_sign_in_never_redirects_away(
         },
     )
     assert signed_in.status_code == 303
-    assert signed_in.headers["location"] == "/staff"
+    assert signed_in.headers["location"] == "/staff/guichet", "the agent's landing page"
 
 
 def test_continuation_after_citizen_sign_in_is_local_only() -> None:
