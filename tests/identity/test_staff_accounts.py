@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
-import httpx
+import httpx2
 import pyotp
 import pytest
 from fastapi import FastAPI
@@ -71,11 +71,13 @@ def admin_browser(app: FastAPI, admin: NewStaff, clock: FixedClock) -> Iterator[
 
 def totp(uri_or_secret: str, clock: FixedClock) -> str:
     if uri_or_secret.startswith("otpauth://"):
-        return str(pyotp.parse_uri(uri_or_secret).at(clock.now()))
-    return str(pyotp.TOTP(uri_or_secret).at(clock.now()))
+        parsed = pyotp.parse_uri(uri_or_secret)
+        assert isinstance(parsed, pyotp.TOTP)
+        return parsed.at(clock.now())
+    return pyotp.TOTP(uri_or_secret).at(clock.now())
 
 
-def sign_in(browser: TestClient, email: str, password: str, code: str = "") -> httpx.Response:
+def sign_in(browser: TestClient, email: str, password: str, code: str = "") -> httpx2.Response:
     token = csrf(browser.get("/staff/login").text)
     return browser.post(
         "/staff/login",
@@ -96,7 +98,7 @@ def create_account(admin_browser: TestClient, *roles: str) -> str:
     return one_time_password(created.text)
 
 
-def enrol(browser: TestClient, clock: FixedClock) -> tuple[list[str], str, httpx.Response]:
+def enrol(browser: TestClient, clock: FixedClock) -> tuple[list[str], str, httpx2.Response]:
     """Scan the QR code (read the key under it), confirm a code; the recovery codes."""
     page = browser.get("/staff/double-facteur")
     assert page.status_code == 200, page.text
@@ -115,7 +117,7 @@ def enrol(browser: TestClient, clock: FixedClock) -> tuple[list[str], str, httpx
     )
     assert done.status_code == 200, done.text
     assert done.headers["cache-control"] == "no-store"
-    codes = re.findall(r"<li><code>([a-z0-9]{5}-[a-z0-9]{5})</code></li>", done.text)
+    codes: list[str] = re.findall(r"<li><code>([a-z0-9]{5}-[a-z0-9]{5})</code></li>", done.text)
     assert len(codes) == RECOVERY_CODES
     return codes, key, done
 
