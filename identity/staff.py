@@ -485,14 +485,18 @@ class StaffService:
         return Enrolment(secret=secret, uri=uri)
 
     def confirm_enrolment(
-        self, session: Session, staff_id: str, *, secret: str, code: str
+        self, session: Session, staff_id: str, *, secret: str, code: str, current: str | None
     ) -> list[str]:
         """Store ``secret`` as the account's second factor once ``code`` is one of its
         current codes (RFC 6238, one step of drift), and issue new recovery codes (the old
-        ones no longer work); returns them, for showing once."""
+        ones no longer work); returns them, for showing once. ``current`` (the password) is
+        checked unless None — the enrolment that ends a sign-in, which just proved it — so
+        that a session left open does not let someone else replace the second factor."""
         row = session.get(StaffRow, staff_id)
         if row is None or not row.active:
             raise StaffAuthenticationError("e-mail, password or code incorrect")
+        if current is not None and not self._verify_password(row, current):
+            raise IdentityRuleError("the current password is not correct")
         totp = pyotp.TOTP(secret)
         digits = "".join(ch for ch in code if ch.isdigit())
         step_now = int(self.ctx.clock.now().timestamp()) // totp.interval
@@ -516,11 +520,18 @@ class StaffService:
             actor=f"staff:{row.id}",
             subject=f"staff:{row.id}",
         )
-        return self.new_recovery_codes(session, row.id)
+        return self.new_recovery_codes(session, row.id, current=None)
 
-    def new_recovery_codes(self, session: Session, staff_id: str) -> list[str]:
+    def new_recovery_codes(
+        self, session: Session, staff_id: str, *, current: str | None
+    ) -> list[str]:
         """Replace the account's recovery codes by :data:`RECOVERY_CODES` new ones, stored
-        as keyed hashes; the codes themselves are returned once and kept nowhere."""
+        as keyed hashes; the codes themselves are returned once and kept nowhere.
+        ``current`` (the password) is checked unless None (within an enrolment)."""
+        if current is not None:
+            row = session.get(StaffRow, staff_id)
+            if row is None or not self._verify_password(row, current):
+                raise IdentityRuleError("the current password is not correct")
         now = self.ctx.clock.now()
         session.execute(
             delete(StaffRecoveryCodeRow).where(StaffRecoveryCodeRow.staff_id == staff_id)

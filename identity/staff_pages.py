@@ -39,7 +39,7 @@ from identity.staff import ISSUER_NAME, MIN_PASSWORD_LENGTH, SignIn, qr_svg
 from parvis.kernel.context import AppContext
 from parvis.kernel.principal import Anonymous, Role, Staff
 from parvis.kernel.sessions import WebSession
-from parvis.kernel.staffguard import safe_next, staff_required
+from parvis.kernel.staffguard import safe_next, sign_in_url, staff_required
 from parvis.kernel.web import check_csrf, get_ctx, start_session, web_session
 
 __all__ = ["begin_pending", "landing_page", "pending_step", "router"]
@@ -295,7 +295,7 @@ def enrol_page(request: Request, ctx: CtxDep) -> Response:
     try:
         session, staff_id, _pending_values = _enrolling(request, ctx)
     except LookupError:
-        return _redirect(STAFF_LOGIN + "?next=" + ENROL.replace("/", "%2F"))
+        return _redirect(sign_in_url(ENROL))
     return _enrol_page(request, ctx, session, staff_id)
 
 
@@ -305,8 +305,11 @@ def enrol(
     *,
     ctx: CtxDep,
     code: Annotated[str, Form(max_length=16)],
+    current_password: Annotated[str, Form(max_length=1024)] = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
+    """Confirm the secret shown with a code; a signed-in staff member also gives their
+    password (a session left open must not let someone replace the second factor)."""
     check_csrf(request, csrf_token)
     try:
         session, staff_id, pending = _enrolling(request, ctx)
@@ -318,7 +321,11 @@ def enrol(
     try:
         with ctx.db.write_session() as db:
             codes = identity.staff_service_from(ctx).confirm_enrolment(
-                db, staff_id, secret=secret, code=code
+                db,
+                staff_id,
+                secret=secret,
+                code=code,
+                current=None if pending is not None else current_password,
             )
     except StaffAuthenticationError:
         return _redirect(STAFF_LOGIN)
@@ -421,12 +428,22 @@ def new_recovery_codes(
     *,
     ctx: CtxDep,
     staff: Annotated[Staff, Depends(staff_required(form_page=OWN_ACCOUNT))],
+    current_password: Annotated[str, Form(max_length=1024)] = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    """Ten new recovery codes, shown once; the previous ones stop working."""
+    """Ten new recovery codes, shown once, after the password; the previous ones stop
+    working."""
     check_csrf(request, csrf_token)
-    with ctx.db.write_session() as db:
-        codes = identity.staff_service_from(ctx).new_recovery_codes(db, staff.staff_id)
+    try:
+        with ctx.db.write_session() as db:
+            codes = identity.staff_service_from(ctx).new_recovery_codes(
+                db, staff.staff_id, current=current_password
+            )
+    except IdentityError as exc:
+        values = _own_values(ctx, staff)
+        return _page(
+            request, "identity/staff_account.html", {**values, "error": _error(exc)}, status=422
+        )
     return _no_store(
         _page(
             request,

@@ -248,7 +248,7 @@ def test_reset_of_the_second_factor_leads_to_a_new_enrolment(
             actor="system:test",
             password=NEW_PASSWORD,
         )
-        service.new_recovery_codes(db, holder_account.staff_id)
+        service.new_recovery_codes(db, holder_account.staff_id, current=None)
     page = admin_browser.get("/staff/comptes")
     reset = admin_browser.post(
         f"/staff/comptes/{holder_account.staff_id}/reinitialiser",
@@ -374,6 +374,56 @@ def test_own_password_change_keeps_this_session_and_ends_the_others(
         assert done.status_code == 303
         assert admin_browser.get("/staff/compte").status_code == 200
         assert other.get("/staff/compte").status_code == 303
+
+
+def test_a_signed_in_member_replaces_the_second_factor_only_with_the_password(
+    app: FastAPI, admin: NewStaff, admin_browser: TestClient, clock: FixedClock
+) -> None:
+    page = admin_browser.get("/staff/double-facteur")
+    assert "<svg" in page.text
+    key = re.search(r'id="totp-secret">([A-Z2-7 ]+)<', page.text)
+    assert key
+    secret = key.group(1).replace(" ", "")
+    without = admin_browser.post(
+        "/staff/double-facteur",
+        data={"csrf_token": csrf(page.text), "code": totp(secret, clock)},
+    )
+    assert without.status_code == 422
+    assert "Le mot de passe actuel n’est pas le bon." in without.text
+    assert secret in without.text.replace(" ", ""), "the same key is shown again"
+    replaced = admin_browser.post(
+        "/staff/double-facteur",
+        data={
+            "csrf_token": csrf(page.text),
+            "code": totp(secret, clock),
+            "current_password": ADMIN_PASSWORD,
+        },
+    )
+    assert replaced.status_code == 200
+    first = re.findall(r"<li><code>([a-z0-9-]{11})</code></li>", replaced.text)
+    assert len(first) == RECOVERY_CODES
+    account = admin_browser.get("/staff/compte")
+    assert "10 codes de secours restants." in account.text
+    refused = admin_browser.post(
+        "/staff/compte/codes-de-secours",
+        data={"csrf_token": csrf(account.text), "current_password": "wrong"},
+    )
+    assert refused.status_code == 422
+    renewed = admin_browser.post(
+        "/staff/compte/codes-de-secours",
+        data={"csrf_token": csrf(account.text), "current_password": ADMIN_PASSWORD},
+    )
+    assert renewed.status_code == 200
+    assert renewed.headers["cache-control"] == "no-store"
+    second = re.findall(r"<li><code>([a-z0-9-]{11})</code></li>", renewed.text)
+    assert len(second) == RECOVERY_CODES
+    assert not set(first) & set(second)
+    clock.advance(timedelta(seconds=60))
+    with new_browser(app) as device:
+        old_app = sign_in(device, admin.email, ADMIN_PASSWORD, totp(admin.totp_uri, clock))
+        assert old_app.status_code == 401, "the old phone no longer signs in"
+        assert sign_in(device, admin.email, ADMIN_PASSWORD, first[0]).status_code == 401
+        assert sign_in(device, admin.email, ADMIN_PASSWORD, totp(secret, clock)).status_code == 303
 
 
 def test_staff_events_are_audited_without_the_email(
