@@ -515,7 +515,6 @@ def desk_code(
 # -- staff -----------------------------------------------------------------------------------
 
 STAFF_LOGIN = STAFF_SIGN_IN
-STAFF_HOME = "/staff"
 
 
 def _staff_login_form(
