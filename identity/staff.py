@@ -136,6 +136,9 @@ class SignIn:
     principal: Staff
     must_change_password: bool
     must_enrol: bool
+    #: :meth:`StaffService.pending_tag` of the account at this sign-in: the steps that
+    #: follow are refused once it changes (a reset, a disabling, another password).
+    tag: str = ""
 
     @property
     def pending(self) -> bool:
@@ -177,6 +180,7 @@ class StaffService:
         self._totp_key = derive_key(ctx.settings.sealing_secret, TOTP_KEY_PURPOSE)
         self._throttle_key = derive_key(secret, "identity/staff-throttle/v1")
         self._recovery_key = derive_key(secret, RECOVERY_KEY_PURPOSE)
+        self._pending_key = derive_key(secret, "identity/staff-pending-sign-in/v1")
         # Verified when the e-mail is unknown, so that the answer takes as long.
         self._dummy_hash = self.hasher.hash(secrets.token_urlsafe(16))
 
@@ -293,6 +297,7 @@ class StaffService:
                     principal=Staff(row.id, _roles(row)),
                     must_change_password=row.must_change_password,
                     must_enrol=not row.totp_enrolled,
+                    tag=self._tag(row),
                 )
                 auditing.record(
                     self.ctx,
@@ -325,6 +330,17 @@ class StaffService:
         if len(digits) == 6 and digits == code.strip().replace(" ", ""):
             return self._verify_totp(row, code, now)
         return self._use_recovery_code(session, row, code, now)
+
+    def _tag(self, row: StaffRow) -> str:
+        """A keyed digest of the account's credentials and state: an unfinished sign-in
+        keeps it (sealed in its session) and its next step is refused when it differs —
+        sessions of a reset or disabled account end, and a sign-in half done is one."""
+        state = f"{row.password_hash}\x00{row.totp_enrolled}\x00{row.active}"
+        return keyed_hash(self._pending_key, state.encode())[:32]
+
+    def _check_tag(self, row: StaffRow, pending_tag: str | None) -> None:
+        if pending_tag is not None and not secrets.compare_digest(self._tag(row), pending_tag):
+            raise StaffAuthenticationError("e-mail, password or code incorrect")
 
     # -- account management (administrators) -------------------------------------------
 
@@ -446,13 +462,16 @@ class StaffService:
         current: str | None,
         new: str,
         keep_session: str | None = None,
-    ) -> None:
+        pending_tag: str | None = None,
+    ) -> str:
         """Set a new password. ``current`` is checked unless None (the forced change right
-        after a sign-in with the one-time password, which this session just proved). The
-        account's other sessions end (``keep_session``: the caller's ``id_hash``)."""
+        after a sign-in with the one-time password, which this session just proved: then
+        ``pending_tag`` must still match). The account's other sessions end
+        (``keep_session``: the caller's ``id_hash``). Returns the new pending tag."""
         row = session.get(StaffRow, staff_id)
         if row is None or not row.active:
             raise StaffAuthenticationError("e-mail, password or code incorrect")
+        self._check_tag(row, pending_tag)
         if current is not None and not self._verify_password(row, current):
             raise IdentityRuleError("the current password is not correct")
         if len(new) < MIN_PASSWORD_LENGTH:
@@ -474,6 +493,7 @@ class StaffService:
             subject=f"staff:{row.id}",
             details={"one_time": forced, "sessions_ended": ended},
         )
+        return self._tag(row)
 
     def begin_enrolment(self, session: Session, staff_id: str) -> Enrolment:
         """A new TOTP secret for the account (not stored until :meth:`confirm_enrolment`)."""
@@ -485,16 +505,25 @@ class StaffService:
         return Enrolment(secret=secret, uri=uri)
 
     def confirm_enrolment(
-        self, session: Session, staff_id: str, *, secret: str, code: str, current: str | None
+        self,
+        session: Session,
+        staff_id: str,
+        *,
+        secret: str,
+        code: str,
+        current: str | None,
+        pending_tag: str | None = None,
     ) -> list[str]:
         """Store ``secret`` as the account's second factor once ``code`` is one of its
         current codes (RFC 6238, one step of drift), and issue new recovery codes (the old
         ones no longer work); returns them, for showing once. ``current`` (the password) is
-        checked unless None — the enrolment that ends a sign-in, which just proved it — so
-        that a session left open does not let someone else replace the second factor."""
+        checked unless None — the enrolment that ends a sign-in, which just proved it and
+        whose ``pending_tag`` must still match — so that a session left open does not let
+        someone else replace the second factor."""
         row = session.get(StaffRow, staff_id)
         if row is None or not row.active:
             raise StaffAuthenticationError("e-mail, password or code incorrect")
+        self._check_tag(row, pending_tag)
         if current is not None and not self._verify_password(row, current):
             raise IdentityRuleError("the current password is not correct")
         totp = pyotp.TOTP(secret)

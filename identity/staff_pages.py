@@ -138,6 +138,7 @@ def begin_pending(
         "staff_id": result.principal.staff_id,
         "password": result.must_change_password,
         "totp": result.must_enrol,
+        "tag": result.tag,
         "next": target or "",
     }
     with ctx.db.write_session() as db:
@@ -153,6 +154,15 @@ def _pending(request: Request, ctx: AppContext) -> tuple[WebSession, dict[str, A
     if not isinstance(pending, dict) or not isinstance(pending.get("staff_id"), str):
         return None
     return session, pending
+
+
+def _abandon(ctx: AppContext, session: WebSession) -> Response:
+    """The account changed under an unfinished sign-in (reset, disabled, password changed
+    elsewhere): forget it and start again at the sign-in page."""
+    if forget_pending(session):
+        with ctx.db.write_session() as db:
+            ctx.sessions.save(db, session)
+    return _redirect(STAFF_LOGIN)
 
 
 def pending_step(request: Request, ctx: AppContext) -> str | None:
@@ -219,15 +229,16 @@ def forced_password(
         )
     try:
         with ctx.db.write_session() as db:
-            identity.staff_service_from(ctx).change_password(
+            pending["tag"] = identity.staff_service_from(ctx).change_password(
                 db,
                 pending["staff_id"],
                 current=None,
                 new=new_password,
                 keep_session=session.id_hash,
+                pending_tag=str(pending.get("tag", "")),
             )
     except StaffAuthenticationError:
-        return _redirect(STAFF_LOGIN)
+        return _abandon(ctx, session)
     except IdentityError as exc:
         return _page(
             request,
@@ -276,7 +287,7 @@ def _enrol_page(
         with ctx.db.read_session() as db:
             enrolment = identity.staff_service_from(ctx).begin_enrolment(db, staff_id)
     except StaffAuthenticationError:
-        return _redirect(STAFF_LOGIN)
+        return _abandon(ctx, session)
     session.extra[ENROLMENT] = enrolment.secret
     with ctx.db.write_session() as db:
         ctx.sessions.save(db, session)
@@ -326,9 +337,10 @@ def enrol(
                 secret=secret,
                 code=code,
                 current=None if pending is not None else current_password,
+                pending_tag=None if pending is None else str(pending.get("tag", "")),
             )
     except StaffAuthenticationError:
-        return _redirect(STAFF_LOGIN)
+        return _abandon(ctx, session)
     except IdentityError as exc:
         # The same secret again: the phone already holds it.
         return _enrol_again(request, ctx, session, secret, _error(exc))

@@ -225,6 +225,23 @@ def test_reset_ends_sessions_and_forces_a_new_password(
         assert sign_in(holder, HOLDER, password, "").status_code == 401
         step = sign_in(holder, HOLDER, password, totp(holder_account.totp_uri, clock))
         assert step.headers["location"] == "/staff/mot-de-passe"
+        # A reset while this sign-in is half done: its next step is refused.
+        token = csrf(holder.get("/staff/mot-de-passe").text)
+        with ctx.db.write_session() as db:
+            identity.staff_service_from(ctx).reset(
+                db, holder_account.staff_id, actor="staff:someone"
+            )
+        stale = holder.post(
+            "/staff/mot-de-passe",
+            data={"csrf_token": token, "new_password": "x" * 12, "confirm_password": "x" * 12},
+        )
+        assert stale.headers["location"] == "/staff/login"
+        assert holder.get("/staff/login").status_code == 200, "the half sign-in is forgotten"
+        clock.advance(timedelta(seconds=30))
+        assert (
+            sign_in(holder, HOLDER, "x" * 12, totp(holder_account.totp_uri, clock)).status_code
+            == 401
+        )
     # A one-time password expires.
     with ctx.db.write_session() as db:
         again = identity.staff_service_from(ctx).reset(
