@@ -36,11 +36,12 @@ from identity.pages import (
     forget_pending,
 )
 from identity.staff import ISSUER_NAME, MIN_PASSWORD_LENGTH, SignIn, qr_svg
+from parvis.kernel import i18n
 from parvis.kernel.context import AppContext
 from parvis.kernel.principal import Anonymous, Role, Staff
 from parvis.kernel.sessions import WebSession
 from parvis.kernel.staffguard import safe_next, sign_in_url, staff_required
-from parvis.kernel.web import check_csrf, get_ctx, start_session, web_session
+from parvis.kernel.web import check_csrf, get_ctx, page_language, start_session, web_session
 
 __all__ = ["begin_pending", "landing_page", "pending_step", "router"]
 
@@ -104,6 +105,7 @@ ERRORS = {
 }
 REFUSED = "The change was refused: check what you entered and try again."
 MISMATCH = "The two new passwords differ."
+QR_TITLE = "QR code for your authenticator app"
 
 
 def _error(exc: IdentityError) -> str:
@@ -260,9 +262,9 @@ def forced_password(
 
 
 def _enrolling(request: Request, ctx: AppContext) -> tuple[WebSession, str, dict[str, Any] | None]:
-    """The session and account enrolling: a signed-in staff member, or an unfinished
-    sign-in whose password is already changed. Raises nothing; a visitor who is neither
-    is sent to the sign-in page by the callers."""
+    """The session, account and unfinished sign-in (or None) enrolling: a signed-in staff
+    member, or an unfinished sign-in whose password is already changed. Raises
+    :class:`LookupError` for anyone else (the callers send them to the sign-in page)."""
     session = web_session(request, ctx)
     if session is not None and isinstance(session.principal, Staff):
         return session, session.principal.staff_id, None
@@ -272,17 +274,32 @@ def _enrolling(request: Request, ctx: AppContext) -> tuple[WebSession, str, dict
     raise LookupError
 
 
-def _enrol_page(
+def _totp_page(
     request: Request,
     ctx: AppContext,
     session: WebSession,
-    staff_id: str,
     *,
+    secret: str,
+    uri: str,
     error: str | None = None,
     status: int = 200,
 ) -> Response:
-    """A new secret for each showing (kept sealed in the session until a code confirms it),
-    its QR code and the secret in text for a phone that cannot scan."""
+    """The QR code of ``uri`` and, for a phone that cannot scan, the secret in groups of
+    four; the form asks for the password too unless this ends a sign-in."""
+    lang = page_language(request, ctx.settings)
+    title = i18n.catalog(lang).get(QR_TITLE, QR_TITLE)
+    values = {
+        # segno's SVG of our own URI, escaped by segno (the title included): markup to keep.
+        "qr": Markup(qr_svg(uri, title=title)),  # noqa: S704
+        "secret": " ".join(secret[i : i + 4] for i in range(0, len(secret), 4)),
+        "error": error,
+        "first": PENDING in session.extra,
+    }
+    return _no_store(_page(request, "identity/staff_totp.html", values, status=status))
+
+
+def _enrol_page(request: Request, ctx: AppContext, session: WebSession, staff_id: str) -> Response:
+    """A new secret for each showing, kept sealed in the session until a code confirms it."""
     try:
         with ctx.db.read_session() as db:
             enrolment = identity.staff_service_from(ctx).begin_enrolment(db, staff_id)
@@ -291,14 +308,7 @@ def _enrol_page(
     session.extra[ENROLMENT] = enrolment.secret
     with ctx.db.write_session() as db:
         ctx.sessions.save(db, session)
-    secret = " ".join(enrolment.secret[i : i + 4] for i in range(0, len(enrolment.secret), 4))
-    values = {
-        "qr": Markup(qr_svg(enrolment.uri, title="QR code for your authenticator app")),  # noqa: S704 - segno's SVG of our own URI
-        "secret": secret,
-        "error": error,
-        "first": PENDING in session.extra,
-    }
-    return _no_store(_page(request, "identity/staff_totp.html", values, status=status))
+    return _totp_page(request, ctx, session, secret=enrolment.secret, uri=enrolment.uri)
 
 
 @router.get("/double-facteur", response_class=HTMLResponse)
@@ -342,8 +352,9 @@ def enrol(
     except StaffAuthenticationError:
         return _abandon(ctx, session)
     except IdentityError as exc:
-        # The same secret again: the phone already holds it.
-        return _enrol_again(request, ctx, session, secret, _error(exc))
+        return _enrol_again(
+            request, ctx, session, staff_id=staff_id, secret=secret, error=_error(exc)
+        )
     session.extra.pop(ENROLMENT, None)
     if pending is not None:
         holder, after = _finish(request, ctx, pending)
@@ -360,24 +371,19 @@ def enrol(
 
 
 def _enrol_again(
-    request: Request, ctx: AppContext, session: WebSession, secret: str, error: str
+    request: Request,
+    ctx: AppContext,
+    session: WebSession,
+    *,
+    staff_id: str,
+    secret: str,
+    error: str,
 ) -> Response:
+    """The same secret again after a refused code: the phone may already hold it."""
     with ctx.db.read_session() as db:
-        staff_id = (
-            session.principal.staff_id
-            if isinstance(session.principal, Staff)
-            else session.extra[PENDING]["staff_id"]
-        )
         email = identity.staff_service_from(ctx).find(db, staff_id).email
     uri = pyotp.TOTP(secret).provisioning_uri(name=email, issuer_name=ISSUER_NAME)
-    grouped = " ".join(secret[i : i + 4] for i in range(0, len(secret), 4))
-    values = {
-        "qr": Markup(qr_svg(uri, title="QR code for your authenticator app")),  # noqa: S704 - segno's SVG of our own URI
-        "secret": grouped,
-        "error": error,
-        "first": PENDING in session.extra,
-    }
-    return _no_store(_page(request, "identity/staff_totp.html", values, status=422))
+    return _totp_page(request, ctx, session, secret=secret, uri=uri, error=error, status=422)
 
 
 # -- the staff member's own account --------------------------------------------------------

@@ -533,3 +533,22 @@ def test_staff_cli_list_disable_enable_reset(
     assert unknown.exit_code == 1
     assert "no staff account" in unknown.output
     assert "Traceback" not in unknown.output
+
+
+def test_every_message_of_the_account_pages_is_translated() -> None:
+    from identity import locale_fr, staff_pages
+
+    source = Path(staff_pages.__file__).read_text(encoding="utf-8")
+    notices = re.findall(r'"notice": "([^"]+)"', source) + re.findall(
+        r'^\s+"[a-z-]+": "([^"]+)",$', source, flags=re.MULTILINE
+    )
+    messages = [
+        *staff_pages.ERRORS.values(),
+        *staff_pages.ROLE_LABELS.values(),
+        staff_pages.REFUSED,
+        staff_pages.MISMATCH,
+        staff_pages.QR_TITLE,
+        *notices,
+    ]
+    assert len(notices) >= 4
+    assert [m for m in messages if m not in locale_fr.MESSAGES] == []
