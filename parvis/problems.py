@@ -17,6 +17,10 @@ A browser that asks for a page (``Accept`` weighing ``text/html`` above JSON,
 :mod:`parvis.negotiation`) gets a 403, 404, 405 or 500 as an HTML page in its language
 (architecture.md, "Web": French first, English available) with the same status and headers;
 the page says what happened in words for people and, like the problem body, nothing internal.
+
+The staff pages' guard (:mod:`parvis.kernel.staffguard`) has its own handler, the one place
+that answers its refusals: a 303 to the staff sign-in page (or a 401 page where a page never
+redirected), the 403 page with the page's explanation, or problem+json for a script.
 """
 
 from __future__ import annotations
