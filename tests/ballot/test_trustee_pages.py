@@ -9,10 +9,10 @@ from __future__ import annotations
 import ast
 import json
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from httpx import Response
 
 from ballot import locale_staff_fr, trustee_pages
 from ballot.ceremony_local import new_static_keys, run_ceremony
@@ -26,6 +26,8 @@ from tests.ballot.encrypted import make_trustees, scheduled_encrypted_election
 from tests.support.auth import sign_in
 
 HOME = "/staff/garants"
+#: The test client's response (Starlette's TestClient may wrap another httpx than ours).
+Response = Any
 
 
 def as_staff(client: TestClient, app: FastAPI, staff: Staff) -> str:
