@@ -13,22 +13,34 @@ from pathlib import Path
 from typing import Any
 
 import consent
-from ballot import api, booth_pages, locale_fr, locale_staff_fr, pages, platform_api, staff_pages
+from ballot import (
+    api,
+    booth_pages,
+    locale_fr,
+    locale_staff_fr,
+    pages,
+    platform_api,
+    staff_pages,
+    trustee_pages,
+)
 from ballot.cli import election_app, verify_board
 from ballot.errors import (
     BackendUnavailableError,
     BallotTooLargeError,
     BlindInputError,
+    CeremonyStateError,
     ElectionNotFoundError,
     ElectionStateError,
     EligiblePopulationReachedError,
     InvalidBallotSignatureError,
+    InvalidCeremonyMessageError,
     InvalidElectionError,
     InvalidPaperTotalsError,
     InvalidSignatureError,
     MalformedCastError,
     MalformedTokenError,
     ManifestNotPublishedError,
+    NotATrusteeError,
     NotEligibleError,
     PaperVoteRecordedError,
     RateLimitedError,
@@ -157,6 +169,7 @@ PLUGIN = DomainPlugin(
         pages.router,
         booth_pages.router,
         staff_pages.router,
+        trustee_pages.router,
     ),
     template_dir=_HERE / "templates",
     static_dir=_STATIC if _STATIC.is_dir() else None,
@@ -174,6 +187,9 @@ PLUGIN = DomainPlugin(
         (ResultsNotPublishedError, 404, "results-not-published"),
         (ElectionNotFoundError, 404, "election-not-found"),
         (ElectionStateError, 409, "election-state"),
+        (CeremonyStateError, 409, "ceremony-state"),
+        (InvalidCeremonyMessageError, 422, "invalid-ceremony-message"),
+        (NotATrusteeError, 403, "not-a-trustee"),
         (TallyCheckError, 409, "tally-check-failed"),
         (TokenAlreadyIssuedError, 409, "token-already-issued"),
         (EligiblePopulationReachedError, 409, "eligible-population-reached"),

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import audit
+from audit.errors import TreeRangeError
 from ballot import auditing
 from ballot.definition import ElectionDefinition, Status, parse_definition
 from ballot.errors import (
@@ -119,7 +120,9 @@ class ElectionRecords:
         with self._lock:
             cached = self._definitions.get(key)
         if cached is None:
-            cached = parse_definition(json.loads(text), election_id=uuid.UUID(election_id))
+            cached = parse_definition(
+                json.loads(text), election_id=uuid.UUID(election_id), stored=True
+            )
             with self._lock:
                 self._definitions[key] = cached
         return cached
@@ -146,7 +149,15 @@ class ElectionRecords:
         if cached is not None:
             return cached
         board = self._board(session, election_id)
-        first = self.audit.entries(session, log=board.log, start=0, end=1, reveal_sealed=True)
+        # Entry 0 of a public election's board; right after dkg-complete on an encrypted
+        # one's (board-format.md §10.1).
+        try:
+            index = self.audit.index_of(session, log=board.log, leaf_hash=board.manifest_hash)
+        except TreeRangeError:
+            raise ManifestNotPublishedError("the manifest is not on the board yet") from None
+        first = self.audit.entries(
+            session, log=board.log, start=index, end=index + 1, reveal_sealed=True
+        )
         if not first or not hmac.compare_digest(first[0].leaf_hash, board.manifest_hash):
             raise ManifestNotPublishedError("the manifest is not on the board yet")
         manifest = Manifest.from_json(json.loads(first[0].data)["manifest"])
