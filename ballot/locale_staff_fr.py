@@ -134,7 +134,7 @@ MESSAGES = {
     "Keep part.sealed and its passphrase safe, with a copy on a second medium: it is your share of the key.": "Conservez part.sealed et sa phrase de passe en lieu sûr, avec une copie sur un second support : c’est votre part de la clé.",
     "Your signature is on the board. Wait for the other trustees.": "Votre signature est sur le tableau d’affichage. Attendez les autres garants.",
     "The ceremony is complete. Anyone can check it:": "La cérémonie est terminée. Chacun peut la vérifier :",
-    "Election officer": "Responsable du scrutin",
+    "Election officer": "Responsable des scrutins",
     "Start the ceremony": "Lancer la cérémonie",
     "Starting makes the election's issuance key and its bulletin board, fixes the terms of the election and publishes the setup.": "Le lancement fabrique la clé de délivrance du scrutin et son tableau d’affichage, fige les conditions du scrutin et publie la configuration.",
     "A complete ceremony made with parvis-trustee (ceremony.json)": "Une cérémonie complète faite avec parvis-trustee (ceremony.json)",

@@ -216,7 +216,7 @@ MESSAGES = {
     "Desk agent": "Agent d’accueil",
     "Data protection officer": "Délégué à la protection des données",
     "Election officer": "Responsable des scrutins",
-    "Trustee": "Détenteur de clé",
+    "Trustee": "Garant",
     "Scrutineer": "Scrutateur",
     "The account is disabled and its sessions are ended.": "Le compte est désactivé et ses "
     "sessions sont fermées.",
