@@ -110,17 +110,27 @@ def check_transition(current: Status, target: Status) -> None:
         )
 
 
+def _refuse(field: str | None, message: str, **params: object) -> InvalidElectionError:
+    """The error for ``message`` about the member at ``field``; the English detail is
+    ``"<field>: <reason>"`` as clients have always read it."""
+    reason = message % params if params else message
+    return InvalidElectionError(
+        f"{field}: {reason}" if field else reason, field=field, message=message, params=params
+    )
+
+
 def _title(value: object) -> dict[str, str]:
     if isinstance(value, str):
         value = {"fr": value}
     if not isinstance(value, Mapping) or "fr" not in value:
-        raise InvalidElectionError("title: a French title ('fr') is required, 'en' optional")
+        raise _refuse("title", "a French title ('fr') is required, 'en' optional")
     out: dict[str, str] = {}
     for lang, text in value.items():
+        at = f"title.{lang}" if lang in {"fr", "en"} else "title"
         if lang not in {"fr", "en"} or not isinstance(text, str) or not text.strip():
-            raise InvalidElectionError("title: non-empty texts keyed 'fr' or 'en'")
+            raise _refuse(at, "non-empty texts keyed 'fr' or 'en'")
         if len(text) > MAX_TITLE:
-            raise InvalidElectionError(f"title: at most {MAX_TITLE} characters")
+            raise _refuse(at, "at most %(max)s characters", max=MAX_TITLE)
         out[str(lang)] = text.strip()
     return out
 
@@ -129,24 +139,26 @@ def _time(value: object, *, field: str) -> datetime:
     # YAML reads an unquoted ISO time as a datetime; JSON gives the text.
     if isinstance(value, datetime):
         if value.tzinfo is None:
-            raise InvalidElectionError(f"{field}: give the time in UTC with a final Z")
+            raise _refuse(field, "give the time in UTC with a final Z")
         return value.astimezone(UTC).replace(microsecond=0)
     try:
         return parse_time(value, field=field)
     except InvalidInputError as exc:  # parse_time's InvalidManifestError
-        raise InvalidElectionError(str(exc)) from None
+        raise InvalidElectionError(
+            str(exc), field=field, message="must look like 2026-03-01T08:00:00Z"
+        ) from None
 
 
 def _flag(data: Mapping[str, Any], name: str, default: bool) -> bool:
     value = data.get(name, default)
     if not isinstance(value, bool):
-        raise InvalidElectionError(f"{name}: true or false")
+        raise _refuse(name, "true or false")
     return value
 
 
 def _count(value: object, *, field: str, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise InvalidElectionError(f"{field}: an integer from {low} to {high}")
+        raise _refuse(field, "an integer from %(low)s to %(high)s", low=low, high=high)
     return value
 
 
@@ -194,39 +206,53 @@ def parse_definition(
     the body is refused); otherwise the body's ``id`` or ``new_id()``.
     """
     if not isinstance(data, Mapping):
-        raise InvalidElectionError("an election definition is a JSON or YAML object")
+        raise _refuse(None, "an election definition is a JSON or YAML object")
     unknown = set(data) - DEFINITION_MEMBERS
     if unknown:
-        raise InvalidElectionError(f"unknown member(s): {sorted(str(u)[:40] for u in unknown)}")
+        raise _refuse(
+            None, "unknown member(s): %(members)s", members=sorted(str(u)[:40] for u in unknown)
+        )
     missing = _REQUIRED - set(data)
     if missing:
-        raise InvalidElectionError(f"missing member(s): {sorted(missing)}")
+        first = min(missing)
+        raise InvalidElectionError(
+            f"missing member(s): {sorted(missing)}",
+            field=first if len(missing) == 1 else None,
+            message="missing member(s): %(members)s",
+            params={"members": sorted(missing)},
+        )
     given = data.get("id")
     parsed_id: uuid.UUID | None = None
     if given is not None:
         try:
             parsed_id = uuid.UUID(str(given))
         except ValueError:
-            raise InvalidElectionError("id: a UUID such as 0c6d1c1e-8a5b-4bd4-…") from None
+            raise _refuse("id", "a UUID such as 0c6d1c1e-8a5b-4bd4-…") from None
         if str(parsed_id) != given:
-            raise InvalidElectionError("id: the lowercase hyphenated UUID form")
+            raise _refuse("id", "the lowercase hyphenated UUID form")
     if election_id is not None and parsed_id is not None and parsed_id != election_id:
-        raise InvalidElectionError("id: an election keeps its id")
+        raise _refuse("id", "an election keeps its id")
     eid = election_id or parsed_id or new_id()
     eligibility = data["eligibility"]
     if not isinstance(eligibility, Mapping) or set(eligibility) != {"rule", "population"}:
-        raise InvalidElectionError("eligibility: exactly {rule, population}")
+        raise _refuse("eligibility", "exactly {rule, population}")
     rule = eligibility["rule"]
     if not isinstance(rule, str) or not _RULE_ID.match(rule):
-        raise InvalidElectionError("eligibility.rule: an identity rule id (a-z, 0-9, '-')")
+        raise _refuse("eligibility.rule", "an identity rule id (a-z, 0-9, '-')")
     opens_at = _time(data["opens_at"], field="opens_at")
     closes_at = _time(data["closes_at"], field="closes_at")
     if closes_at <= opens_at:
-        raise InvalidElectionError("closes_at must be after opens_at")
+        raise InvalidElectionError(
+            "closes_at must be after opens_at",
+            field="closes_at",
+            message="must be after opens_at",
+        )
     try:
         questions = parse_questions(data["questions"])
     except InvalidQuestionError as exc:
-        raise InvalidElectionError(str(exc)) from None
+        raise InvalidElectionError(
+            str(exc), field=exc.field, message=exc.message, params=exc.params
+        ) from None
     return ElectionDefinition(
         election_id=eid,
         title=_title(data["title"]),
@@ -249,5 +275,5 @@ def parse_definition(
 def _batch_seconds(value: object) -> int:
     seconds = _count(value, field="batch_seconds", low=MIN_BATCH_SECONDS, high=MAX_BATCH_SECONDS)
     if seconds % 60:
-        raise InvalidElectionError("batch_seconds: whole minutes (a multiple of 60)")
+        raise _refuse("batch_seconds", "whole minutes (a multiple of 60)")
     return seconds
