@@ -251,7 +251,9 @@ def form_from_definition(definition: Mapping[str, Any], *, zone: tzinfo) -> Elec
                 options=options,
             )
         )
-    mode = definition.get("mode", "encrypted")
+    # A stored definition without ``mode`` predates encrypted elections: its ballots are
+    # public (board-format.md §10: version 1 is the public-ballot format).
+    mode = definition.get("mode", "public")
     return ElectionForm(
         id=_text(definition.get("id")),
         title_fr=_label(definition.get("title"), "fr"),
