@@ -168,10 +168,12 @@ def error_next_to(page: str, name: str) -> str:
     assert control is not None, f"no input {name}"
     assert 'aria-invalid="true"' in control.group(0), control.group(0)
     described = re.search(r'aria-describedby="([^"]*)"', control.group(0))
-    assert described is not None and f"{fid}-error" in described.group(1).split()
+    assert described is not None
+    assert f"{fid}-error" in described.group(1).split()
     # The error sits between the field's label and its input (the same block).
     label = page.rfind(f'<label for="{fid}"', 0, error.start())
-    assert label != -1 and page.find("<label", label + 1, error.start()) == -1
+    assert label != -1
+    assert page.find("<label", label + 1, error.start()) == -1
     return html.unescape(error.group(1))
 
 
@@ -190,7 +192,8 @@ def test_officer_builds_saves_and_edits_an_election_with_the_form(
     assert 'name="questions[1].title.fr"' not in empty.text
     # The first button of the form saves, so that Enter never removes anything.
     first = re.search(r"<button[^>]*>", empty.text.split('id="election-form"', 1)[1])
-    assert first is not None and 'value="save"' in first.group(0)
+    assert first is not None
+    assert 'value="save"' in first.group(0)
     # Encrypted by default; the public mode's weaker guarantee said next to it, in French.
     assert re.search(r'id="mode-encrypted"[^>]* value="encrypted" checked', empty.text)
     assert "Garantie plus faible : le serveur voit chaque choix" in empty.text
