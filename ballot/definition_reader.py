@@ -114,7 +114,8 @@ def _check_yaml_events(text: str) -> None:  # noqa: PLR0912 - one branch per eve
                 "anchors (&name) are not accepted (line %(line)s, column %(column)s)",
                 **_where(event.start_mark),
             )
-        if event.tag is not None:  # the parser sets a tag only when one is written
+        # The parser sets a tag only when one is written (scalars and collections have one).
+        if getattr(event, "tag", None) is not None:
             raise _refuse(
                 "YAML tags (!name) are not accepted (line %(line)s, column %(column)s)",
                 **_where(event.start_mark),

@@ -378,3 +378,37 @@ def test_each_mistake_is_shown_in_french_next_to_its_field(
     ]:
         assert error_next_to(refused(changes), name) == message, name
     assert stored(ctx) == []
+
+
+def test_every_reason_the_form_can_show_has_a_french_text() -> None:
+    """Each message id the parser, the reader and the form give (``_refuse(…)``,
+    ``FieldError(…)``, ``message=…``) is in the French catalogue: the page translates the
+    id, so a missing one would show English on a French page."""
+    import ast
+    from pathlib import Path
+
+    from ballot import locale_staff_fr
+    from parvis.kernel.i18n import catalog
+
+    locale_staff_fr.register()
+    french = catalog("fr")
+    root = Path(__file__).resolve().parents[2] / "ballot"
+    found: set[str] = set()
+    for module in ("definition.py", "questions.py", "definition_reader.py", "election_form.py"):
+        for node in ast.walk(ast.parse((root / module).read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.Call):
+                continue
+            name = getattr(node.func, "id", getattr(node.func, "attr", ""))
+            texts = [k.value for k in node.keywords if k.arg == "message"]
+            if name == "FieldError" and node.args:
+                texts.append(node.args[0])
+            if name == "_refuse":
+                texts.extend(a for a in node.args if isinstance(a, ast.Constant))
+            for text in texts:
+                if isinstance(text, ast.Constant) and isinstance(text.value, str):
+                    found.add(text.value)
+    assert len(found) > 50, "the scan found too few messages: it is broken"
+    # _refuse's first arguments are member paths or None; only sentences are messages.
+    messages = {m for m in found if " " in m}
+    missing = sorted(m for m in messages if m not in french)
+    assert not missing, missing
