@@ -457,6 +457,12 @@ def _encryption(
     """``mode``, ``trustees`` (label and a staff account's email) and ``threshold``."""
     if "mode" in accepted:
         data["mode"] = form.mode
+    elif form.mode == "encrypted":
+        # A parser without ``mode`` makes every election a public-ballot one: saving would
+        # silently give the weaker guarantee the officer did not choose.
+        errors["mode"] = FieldError(
+            "Encrypted elections are not available on this server yet: choose public ballots."
+        )
     if form.mode != "encrypted":
         return
     trustees = []

@@ -179,6 +179,7 @@ MESSAGES = {
     "A date and time, such as 2026-03-01 08:00.": "Une date et une heure, par exemple 2026-03-01 08:00.",
     "From 1 to 1440 minutes.": "De 1 à 1440 minutes.",
     "Choose a rule.": "Choisissez une règle.",
+    "Encrypted elections are not available on this server yet: choose public ballots.": "Les scrutins chiffrés ne sont pas encore disponibles sur ce serveur : choisissez des bulletins en clair.",
     "The email address of a staff account with the trustee role.": "L’adresse électronique d’un compte agent ayant le rôle de garant.",
     # the definition parser's reasons (ballot/definition.py, ballot/questions.py)
     "a French title ('fr') is required, 'en' optional": "un titre en français (« fr ») est obligatoire, l’anglais (« en ») facultatif",

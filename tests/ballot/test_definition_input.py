@@ -219,3 +219,38 @@ def test_the_cli_says_one_line(database_url: str, tmp_path: Path) -> None:
             len(lines) == 1 and lines[0].startswith(f"error: {source}: {reason}")
         ), (name, result.stderr[:500])
         assert "Traceback" not in result.output
+
+
+def test_limits_come_after_authentication_and_a_huge_form_is_a_page(
+    app: FastAPI, client: TestClient, clock: FixedClock
+) -> None:
+    ctx: AppContext = app.state.ctx
+    deep = b'{"title": ' + b"[" * 1000 + b"]" * 1000 + b"}"
+    # Nobody signed in: 401 first, whatever the body (the body is not even read).
+    anonymous = client.post(
+        "/elections", content=deep, headers={"Content-Type": "application/json"}
+    )
+    assert anonymous.status_code == 401
+    assert client.post("/api/ballot/v1/elections", content=deep).status_code == 401
+    # A form with more fields than 50 questions of 100 options: a page, not a 400.
+    csrf = sign_in(client, app, OFFICER).csrf_token
+    fields = {"csrf_token": csrf, "form": "fields"}
+    fields.update({f"f{i}": "" for i in range(25_001)})  # under the 1 MB body limit
+    huge = client.post(f"{HOME}/nouveau", data=fields, follow_redirects=False)
+    assert huge.status_code == 413
+    assert huge.headers["content-type"].startswith("text/html")
+    assert "Le formulaire a trop de champs" in huge.text
+    no_election(ctx)
+
+
+def test_the_openapi_document_still_describes_the_definition_body(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    for path, method in [
+        ("/elections", "post"),
+        ("/elections/{election_id}", "put"),
+        ("/api/ballot/v1/elections", "post"),
+        ("/api/ballot/v1/elections/{election_id}", "put"),
+    ]:
+        body = paths[path][method]["requestBody"]
+        assert body["required"] is True
+        assert body["content"]["application/json"]["schema"] == {"type": "object"}

@@ -379,6 +379,31 @@ def test_each_mistake_is_shown_in_french_next_to_its_field(
         assert error_next_to(refused(changes), name) == message, name
     assert stored(ctx) == []
 
+    # Encrypted ballots (the default): saved as such once the parser knows the mode, and
+    # never silently saved as public ballots before that.
+    encrypted = {
+        "mode": "encrypted",
+        "trustees[0].label": "Mairie",
+        "trustees[0].staff": "garant@ville.example.fr",
+        "threshold": "1",
+    }
+    if "mode" not in DEFINITION_MEMBERS:
+        page = refused(encrypted)
+        error = re.search(r'<p class="error field-error" id="mode-error">(.*?)</p>', page)
+        assert error is not None
+        assert html.unescape(error.group(1)) == (
+            "Les scrutins chiffrés ne sont pas encore disponibles sur ce serveur : "
+            "choisissez des bulletins en clair."
+        )
+        assert re.search(r'id="mode-encrypted"[^>]*aria-describedby="[^"]*mode-error"', page)
+    else:
+        saved = post(client, f"{HOME}/nouveau", csrf, {**base_fields(), **encrypted}, action="save")
+        assert saved.status_code == 303, saved.text
+        (definition,) = stored(ctx)
+        assert definition["mode"] == "encrypted"
+        assert definition["trustees"] == [{"label": "Mairie", "staff": "garant@ville.example.fr"}]
+        assert definition["threshold"] == 1
+
 
 def test_every_reason_the_form_can_show_has_a_french_text() -> None:
     """Each message id the parser, the reader and the form give (``_refuse(…)``,
