@@ -124,20 +124,31 @@ class ElectionForm:
 # -- reading the form -------------------------------------------------------------------
 
 
-def _count_of(fields: Mapping[str, Any], kind: str, parent: str | None = None) -> int:
-    """How many questions, trustees or options of ``parent`` the fields hold."""
-    highest = -1
+@dataclass(slots=True)
+class _Counts:
+    questions: int = 0
+    trustees: int = 0
+    options: dict[int, int] = field(default_factory=dict)
+
+
+def _counts(fields: Mapping[str, Any]) -> _Counts:
+    """How many questions, trustees and options per question the field names hold (one
+    pass: a large form has thousands of fields)."""
+    counts = _Counts()
     for name in fields:
         match = _INDEX.match(str(name))
         if match is None:
             continue
         group, index, option = match.groups()
-        if kind == "options":
-            if option is not None and f"questions[{index}]" == parent:
-                highest = max(highest, int(option))
-        elif group == kind and option is None:
-            highest = max(highest, int(index))
-    return highest + 1
+        i = int(index)
+        if group == "trustees":
+            counts.trustees = max(counts.trustees, i + 1)
+        elif option is None:
+            counts.questions = max(counts.questions, i + 1)
+        else:
+            counts.questions = max(counts.questions, i + 1)
+            counts.options[i] = max(counts.options.get(i, 0), int(option) + 1)
+    return counts
 
 
 def form_from_fields(fields: Mapping[str, Any]) -> ElectionForm:
@@ -147,8 +158,9 @@ def form_from_fields(fields: Mapping[str, Any]) -> ElectionForm:
         value = fields.get(name, "")
         return value.strip() if isinstance(value, str) else ""
 
+    counts = _counts(fields)
     questions = []
-    for i in range(min(_count_of(fields, "questions"), MAX_FORM_QUESTIONS)):
+    for i in range(min(counts.questions, MAX_FORM_QUESTIONS)):
         q = f"questions[{i}]"
         options = [
             OptionForm(
@@ -157,7 +169,7 @@ def form_from_fields(fields: Mapping[str, Any]) -> ElectionForm:
                 title_en=text(f"{q}.options[{j}].title.en"),
                 cost=text(f"{q}.options[{j}].cost"),
             )
-            for j in range(min(_count_of(fields, "options", q), MAX_FORM_OPTIONS))
+            for j in range(min(counts.options.get(i, 0), MAX_FORM_OPTIONS))
         ]
         kind = text(f"{q}.type")
         questions.append(
@@ -176,7 +188,7 @@ def form_from_fields(fields: Mapping[str, Any]) -> ElectionForm:
         )
     trustees = [
         TrusteeForm(label=text(f"trustees[{i}].label"), staff=text(f"trustees[{i}].staff"))
-        for i in range(min(_count_of(fields, "trustees"), MAX_FORM_TRUSTEES))
+        for i in range(min(counts.trustees, MAX_FORM_TRUSTEES))
     ]
     mode = text("mode")
     return ElectionForm(
