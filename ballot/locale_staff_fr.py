@@ -219,6 +219,7 @@ MESSAGES = {
     "questions must be a list": "les questions sont une liste",
     "an election has between 1 and %(max)s questions": "un scrutin a entre 1 et %(max)s questions",
     "question ids must be unique": "les identifiants des questions doivent être différents",
+    "an election with this id already exists": "un scrutin avec cet identifiant existe déjà",
     # the definition reader's reasons (ballot/definition_reader.py)
     "the definition is larger than %(max)s bytes": "la définition dépasse %(max)s octets",
     "the definition is not UTF-8 text": "la définition n’est pas un texte UTF-8",

@@ -229,6 +229,9 @@ def test_bad_definitions_are_explained_on_the_form_and_nothing_is_written(
 
     # Edit: the form shows the stored definition as YAML that reads back the same.
     election = new_election_id(create(yaml.safe_dump(good)))
+    again = create(yaml.safe_dump(good))
+    assert again.status_code == 422
+    assert "un scrutin avec cet identifiant existe déjà" in again.text
     edit = client.get(f"{HOME}/{election}/modifier")
     assert edit.status_code == 200
     shown = re.search(r'<textarea id="definition"[^>]*>(.*?)</textarea>', edit.text, re.S)
