@@ -1,6 +1,8 @@
 """Staff HTML pages for elections (ADR 0006, "Definitions, platforms, CLI"; paper voters:
-franceconnect.md, "An election's rule says"): the list, drafts from a file or
-a text area, the lifecycle, paper voters and paper totals.
+franceconnect.md, "An election's rule says"): the list, the election form
+(:mod:`ballot.election_form`) and drafts from a file or a text area (read by
+:mod:`ballot.definition_reader`, as the CLI and the APIs read them), the lifecycle, paper
+voters and paper totals.
 
 Adapters only, like :mod:`ballot.api`: every action calls the same
 :class:`~ballot.service.ElectionService` method as the JSON API, with the staff member's
@@ -408,15 +410,16 @@ def _field_id(name: str) -> str:
 
 
 def _translated(errors: Mapping[str, FieldError], lang: str) -> dict[str, str]:
-    gettext, _n = i18n.gettext_for(lang)
-    assert callable(gettext)
+    """Each reason in the page's language: its message id translated (the English id when
+    the catalogue has none), then filled in with its parameters."""
+    messages = i18n.catalog(lang)
     out = {}
     for name, error in errors.items():
         params = {
             k: ", ".join(map(str, v)) if isinstance(v, list | tuple) else v
             for k, v in error.params.items()
         }
-        text = str(gettext(error.message))
+        text = messages.get(error.message, error.message)
         try:
             out[name] = text % params if params else text
         except (KeyError, TypeError, ValueError):  # a translation missing a parameter
