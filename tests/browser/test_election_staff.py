@@ -1,6 +1,7 @@
 """Staff election pages in a real browser (ADR 0006, "Definitions, platforms, CLI";
 ballot/staff_pages.py): an election officer builds a participatory budget with the election form
-(question type, options and costs added with its buttons, a mistake shown next to its field);
+(a question of each type, options and costs added with its buttons, a mistake shown next to its
+field);
 an election officer signs in with password and TOTP, creates a draft from
 the text area (after a refused definition), schedules and opens it through the confirmation pages;
 an agent marks a paper voter; the officer closes early (forced), enters the paper totals, tallies
@@ -283,6 +284,24 @@ def test_officer_builds_a_budget_election_with_the_form(
         officer.locator(option.format(2, "title-fr")).fill("Livres")
         assert_accessible(officer)
 
+        # One question of each other type, their own fields shown by one round trip.
+        others = {1: "approval", 2: "majority_judgment", 3: "ranked", 4: "single"}
+        for _ in others:
+            officer.get_by_role("button", name="Ajouter une question").click()
+        for q, kind in others.items():
+            officer.locator(f"#questions-{q}-title-fr").fill(f"Question {kind}")
+            officer.locator(f"#questions-{q}-type").select_option(kind)
+            for o in range(2):
+                officer.locator(f"#questions-{q}-options-{o}-title-fr").fill(f"Choix {o + 1}")
+        officer.get_by_role("button", name="Afficher les champs de ce type").first.click()
+        expect(officer.locator("#questions-1-max")).to_be_visible()
+        expect(officer.locator("#questions-2-grades")).to_have_value(
+            "Très bien\nBien\nAssez bien\nPassable\nInsuffisant"
+        )
+        expect(officer.locator("#questions-3-min")).to_be_visible()
+        expect(officer.locator("#questions-0-envelope")).to_have_value("10 000")
+        assert_accessible(officer)
+
         # The third project has no cost: said next to its field, nothing saved.
         officer.get_by_role("button", name="Créer le brouillon", exact=True).first.click()
         expect(officer.locator("#questions-0-options-2-cost-error")).to_have_text(
@@ -309,6 +328,8 @@ def test_officer_builds_a_budget_election_with_the_form(
         expect(officer.get_by_label("Enveloppe (euros)")).to_have_value("10000")
         expect(officer.locator(option.format(2, "title-fr"))).to_have_value("Livres")
         expect(officer.get_by_label("Ouverture le")).to_have_value("2026-09-01T08:00")
+        expect(officer.locator("#questions-2-type")).to_have_value("majority_judgment")
+        expect(officer.locator("#questions-4-title-fr")).to_have_value("Question single")
         assert_accessible(officer)
     finally:
         context.close()
