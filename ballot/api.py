@@ -70,7 +70,9 @@ async def definition_body(request: Request) -> object:
         raise UnsupportedMediaTypeError(
             "this endpoint accepts application/json request bodies only"
         )
-    return read_definition(await request.body(), syntax="json")
+    raw = await request.body()
+    # Checking up to 256 KiB character by character is work for a thread, not the event loop.
+    return await run_in_threadpool(read_definition, raw, syntax="json")
 
 
 #: The definition of ``POST /elections`` and ``PUT /elections/{id}`` (staff and platform
