@@ -21,6 +21,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response, Streami
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from ballot.definition_reader import read_definition
 from ballot.errors import BallotTooLargeError, BlindInputError
 from ballot.service import ElectionService, service_from
 from ballot.token import b64u_decode, b64u_encode
@@ -37,7 +38,7 @@ from parvis.kernel.web import (
     signed_in_citizen,
 )
 
-__all__ = ["MAX_CAST_BYTES", "cast_router", "router"]
+__all__ = ["DEFINITION_OPENAPI", "MAX_CAST_BYTES", "DefinitionBody", "cast_router", "router"]
 
 #: Largest cast request accepted: a ballot of 50 questions of 500 options fits easily.
 MAX_CAST_BYTES: Final = 65_536
@@ -61,7 +62,34 @@ SignedInCitizen = Annotated[Citizen, Depends(signed_in_citizen)]
 #: The session's CSRF token in ``X-CSRF-Token``: every state-changing call of a signed-in
 #: citizen (docs/ballot-api.md). After ``SignedInCitizen`` in a signature: 401 comes first.
 CsrfChecked = Annotated[None, Depends(csrf_header)]
-Definition = Annotated[dict[str, Any], Body(description="election definition (docs/ballot-api.md)")]
+
+
+async def definition_body(request: Request) -> object:
+    """The request's definition, read by the one definition reader of pages, CLI and APIs
+    (``ballot/definition_reader.py``: size, depth and duplicate-key limits), so that a
+    deeply nested body is a 422 ``invalid-election``, not a parser's ``RecursionError``.
+    The body is JSON (415 otherwise, as every JSON API here)."""
+    media = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media != "application/json" and not media.endswith("+json"):
+        raise UnsupportedMediaTypeError(
+            "this endpoint accepts application/json request bodies only"
+        )
+    raw = await request.body()
+    # Checking up to 256 KiB character by character is work for a thread, not the event loop.
+    return await run_in_threadpool(read_definition, raw, syntax="json")
+
+
+#: The definition of ``POST /elections`` and ``PUT /elections/{id}`` (staff and platform
+#: APIs): read from the raw body by :func:`definition_body`, declared for OpenAPI by
+#: :data:`DEFINITION_OPENAPI`.
+DefinitionBody = Annotated[object, Depends(definition_body)]
+DEFINITION_OPENAPI: Final[dict[str, Any]] = {
+    "requestBody": {
+        "required": True,
+        "description": "election definition (docs/ballot-api.md)",
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    }
+}
 
 
 def _service(ctx: AppContext) -> ElectionService:
@@ -283,8 +311,13 @@ def _status_of(ctx: AppContext, election_id: str) -> dict[str, Any]:
         return service.status(session, service.get(session, election_id, drafts=True))
 
 
-@router.post("/elections", summary="Define a draft election", status_code=201)
-def create_election(data: Definition, ctx: Ctx, staff: Officer) -> dict[str, Any]:
+@router.post(
+    "/elections",
+    summary="Define a draft election",
+    status_code=201,
+    openapi_extra=DEFINITION_OPENAPI,
+)
+def create_election(ctx: Ctx, staff: Officer, data: DefinitionBody) -> dict[str, Any]:
     service = _service(ctx)
     with ctx.db.write_session() as session:
         row = service.create(session, data=data, actor=staff.audit_actor)
@@ -292,8 +325,12 @@ def create_election(data: Definition, ctx: Ctx, staff: Officer) -> dict[str, Any
     return _status_of(ctx, election_id)
 
 
-@router.put("/elections/{election_id}", summary="Edit a draft election")
-def update_election(election_id: str, data: Definition, ctx: Ctx, staff: Officer) -> dict[str, Any]:
+@router.put(
+    "/elections/{election_id}", summary="Edit a draft election", openapi_extra=DEFINITION_OPENAPI
+)
+def update_election(
+    election_id: str, ctx: Ctx, staff: Officer, data: DefinitionBody
+) -> dict[str, Any]:
     with ctx.db.write_session() as session:
         _service(ctx).update(session, election_id=election_id, data=data, actor=staff.audit_actor)
     return _status_of(ctx, election_id)

@@ -76,16 +76,20 @@ def _status_line(ctx: AppContext, election_id: str) -> str:
 
 
 def _read_definition(path: Path) -> object:
-    import yaml
+    """The file's definition, read by the reader pages and APIs use
+    (``ballot/definition_reader.py``: size, depth, alias and tag limits); at most the limit
+    + 1 bytes are read, so a huge file is refused without being loaded."""
+    from ballot.definition_reader import MAX_DEFINITION_BYTES, read_definition
 
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_DEFINITION_BYTES + 1)
     except OSError as exc:
         raise InvalidInputError(f"cannot read {path}: {exc.strerror or exc}") from None
     try:
-        return yaml.safe_load(text)  # YAML is a superset of JSON
-    except yaml.YAMLError as exc:
-        raise InvalidInputError(f"{path} is neither YAML nor JSON: {exc}".splitlines()[0]) from None
+        return read_definition(raw)  # YAML, a superset of JSON
+    except InvalidInputError as exc:
+        raise InvalidInputError(f"{path}: {exc.detail}") from None
 
 
 @election_app.command("create")

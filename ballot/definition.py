@@ -157,17 +157,27 @@ def check_transition(current: Status, target: Status) -> None:
         )
 
 
+def _refuse(field: str | None, message: str, **params: object) -> InvalidElectionError:
+    """The error for ``message`` about the member at ``field``; the English detail is
+    ``"<field>: <reason>"`` as clients have always read it."""
+    reason = message % params if params else message
+    return InvalidElectionError(
+        f"{field}: {reason}" if field else reason, field=field, message=message, params=params
+    )
+
+
 def _title(value: object) -> dict[str, str]:
     if isinstance(value, str):
         value = {"fr": value}
     if not isinstance(value, Mapping) or "fr" not in value:
-        raise InvalidElectionError("title: a French title ('fr') is required, 'en' optional")
+        raise _refuse("title", "a French title ('fr') is required, 'en' optional")
     out: dict[str, str] = {}
     for lang, text in value.items():
+        at = f"title.{lang}" if lang in {"fr", "en"} else "title"
         if lang not in {"fr", "en"} or not isinstance(text, str) or not text.strip():
-            raise InvalidElectionError("title: non-empty texts keyed 'fr' or 'en'")
+            raise _refuse(at, "non-empty texts keyed 'fr' or 'en'")
         if len(text) > MAX_TITLE:
-            raise InvalidElectionError(f"title: at most {MAX_TITLE} characters")
+            raise _refuse(at, "at most %(max)s characters", max=MAX_TITLE)
         out[str(lang)] = text.strip()
     return out
 
@@ -176,24 +186,26 @@ def _time(value: object, *, field: str) -> datetime:
     # YAML reads an unquoted ISO time as a datetime; JSON gives the text.
     if isinstance(value, datetime):
         if value.tzinfo is None:
-            raise InvalidElectionError(f"{field}: give the time in UTC with a final Z")
+            raise _refuse(field, "give the time in UTC with a final Z")
         return value.astimezone(UTC).replace(microsecond=0)
     try:
         return parse_time(value, field=field)
     except InvalidInputError as exc:  # parse_time's InvalidManifestError
-        raise InvalidElectionError(str(exc)) from None
+        raise InvalidElectionError(
+            str(exc), field=field, message="must look like 2026-03-01T08:00:00Z"
+        ) from None
 
 
 def _flag(data: Mapping[str, Any], name: str, default: bool) -> bool:
     value = data.get(name, default)
     if not isinstance(value, bool):
-        raise InvalidElectionError(f"{name}: true or false")
+        raise _refuse(name, "true or false")
     return value
 
 
 def _count(value: object, *, field: str, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise InvalidElectionError(f"{field}: an integer from {low} to {high}")
+        raise _refuse(field, "an integer from %(low)s to %(high)s", low=low, high=high)
     return value
 
 
@@ -255,39 +267,53 @@ def parse_definition(
     submitted definition is encrypted, a ``stored`` one (written before modes existed) public.
     """
     if not isinstance(data, Mapping):
-        raise InvalidElectionError("an election definition is a JSON or YAML object")
+        raise _refuse(None, "an election definition is a JSON or YAML object")
     unknown = set(data) - DEFINITION_MEMBERS
     if unknown:
-        raise InvalidElectionError(f"unknown member(s): {sorted(str(u)[:40] for u in unknown)}")
+        raise _refuse(
+            None, "unknown member(s): %(members)s", members=sorted(str(u)[:40] for u in unknown)
+        )
     missing = _REQUIRED - set(data)
     if missing:
-        raise InvalidElectionError(f"missing member(s): {sorted(missing)}")
+        first = min(missing)
+        raise InvalidElectionError(
+            f"missing member(s): {sorted(missing)}",
+            field=first if len(missing) == 1 else None,
+            message="missing member(s): %(members)s",
+            params={"members": sorted(missing)},
+        )
     given = data.get("id")
     parsed_id: uuid.UUID | None = None
     if given is not None:
         try:
             parsed_id = uuid.UUID(str(given))
         except ValueError:
-            raise InvalidElectionError("id: a UUID such as 0c6d1c1e-8a5b-4bd4-…") from None
+            raise _refuse("id", "a UUID such as 0c6d1c1e-8a5b-4bd4-…") from None
         if str(parsed_id) != given:
-            raise InvalidElectionError("id: the lowercase hyphenated UUID form")
+            raise _refuse("id", "the lowercase hyphenated UUID form")
     if election_id is not None and parsed_id is not None and parsed_id != election_id:
-        raise InvalidElectionError("id: an election keeps its id")
+        raise _refuse("id", "an election keeps its id")
     eid = election_id or parsed_id or new_id()
     eligibility = data["eligibility"]
     if not isinstance(eligibility, Mapping) or set(eligibility) != {"rule", "population"}:
-        raise InvalidElectionError("eligibility: exactly {rule, population}")
+        raise _refuse("eligibility", "exactly {rule, population}")
     rule = eligibility["rule"]
     if not isinstance(rule, str) or not _RULE_ID.match(rule):
-        raise InvalidElectionError("eligibility.rule: an identity rule id (a-z, 0-9, '-')")
+        raise _refuse("eligibility.rule", "an identity rule id (a-z, 0-9, '-')")
     opens_at = _time(data["opens_at"], field="opens_at")
     closes_at = _time(data["closes_at"], field="closes_at")
     if closes_at <= opens_at:
-        raise InvalidElectionError("closes_at must be after opens_at")
+        raise InvalidElectionError(
+            "closes_at must be after opens_at",
+            field="closes_at",
+            message="must be after opens_at",
+        )
     try:
         questions = parse_questions(data["questions"])
     except InvalidQuestionError as exc:
-        raise InvalidElectionError(str(exc)) from None
+        raise InvalidElectionError(
+            str(exc), field=exc.field, message=exc.message, params=exc.params
+        ) from None
     return ElectionDefinition(
         election_id=eid,
         title=_title(data["title"]),
@@ -312,42 +338,43 @@ def _mode(data: Mapping[str, Any], *, default: Mode) -> dict[str, Any]:
     """``mode``, ``trustees`` and ``threshold`` (docs/adr/0018-encrypted-elections.md)."""
     given = data.get("mode", default.value)
     if given not in {m.value for m in Mode}:
-        raise InvalidElectionError("mode: 'encrypted' or 'public'")
+        raise _refuse("mode", "'encrypted' or 'public'")
     mode = Mode(given)
     if mode is Mode.PUBLIC:
         extra = sorted({"trustees", "threshold"} & set(data))
         if extra:
-            raise InvalidElectionError(f"{', '.join(extra)}: only for an encrypted election")
+            raise _refuse(extra[0], "only for an encrypted election")
         return {"mode": mode}
     if "trustees" not in data or "threshold" not in data:
-        raise InvalidElectionError(
+        raise _refuse(
+            "trustees" if "trustees" not in data else "threshold",
             "an encrypted election names its trustees and threshold "
-            "(or say mode: public for a public-ballot election)"
+            "(or say mode: public for a public-ballot election)",
         )
     trustees = data["trustees"]
     if not isinstance(trustees, list) or not 1 <= len(trustees) <= MAX_TRUSTEES:
-        raise InvalidElectionError(f"trustees: a list of 1 to {MAX_TRUSTEES} trustees")
+        raise _refuse("trustees", "a list of 1 to %(max)s trustees", max=MAX_TRUSTEES)
     parsed: list[TrusteeSpec] = []
     for position, item in enumerate(trustees, 1):
         where = f"trustees[{position - 1}]"
         if not isinstance(item, Mapping) or set(item) != {"label", "staff"}:
-            raise InvalidElectionError(f"{where}: exactly {{label, staff}}")
+            raise _refuse(where, "exactly {label, staff}")
         label, staff = item["label"], item["staff"]
         if not isinstance(label, str) or not label.strip():
-            raise InvalidElectionError(f"{where}.label: a non-empty text")
+            raise _refuse(f"{where}.label", "a non-empty text")
         if len(label.strip()) > MAX_TRUSTEE_LABEL:
-            raise InvalidElectionError(f"{where}.label: at most {MAX_TRUSTEE_LABEL} characters")
+            raise _refuse(f"{where}.label", "at most %(max)s characters", max=MAX_TRUSTEE_LABEL)
         if (
             not isinstance(staff, str)
             or len(staff.strip()) > 254
             or not _EMAIL.match(staff.strip().lower())
         ):
-            raise InvalidElectionError(f"{where}.staff: the e-mail of a staff account")
+            raise _refuse(f"{where}.staff", "the e-mail of a staff account")
         parsed.append(TrusteeSpec(label.strip(), staff.strip().lower()))
     if len({t.label for t in parsed}) != len(parsed):
-        raise InvalidElectionError("trustees: two trustees have the same label")
+        raise _refuse("trustees", "two trustees have the same label")
     if len({t.staff for t in parsed}) != len(parsed):
-        raise InvalidElectionError("trustees: one staff account is named twice")
+        raise _refuse("trustees", "one staff account is named twice")
     threshold = _count(data["threshold"], field="threshold", low=1, high=len(parsed))
     return {"mode": mode, "trustees": tuple(parsed), "threshold": threshold}
 
@@ -355,5 +382,5 @@ def _mode(data: Mapping[str, Any], *, default: Mode) -> dict[str, Any]:
 def _batch_seconds(value: object) -> int:
     seconds = _count(value, field="batch_seconds", low=MIN_BATCH_SECONDS, high=MAX_BATCH_SECONDS)
     if seconds % 60:
-        raise InvalidElectionError("batch_seconds: whole minutes (a multiple of 60)")
+        raise _refuse("batch_seconds", "whole minutes (a multiple of 60)")
     return seconds

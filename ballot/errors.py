@@ -13,6 +13,8 @@ The RFC 9474 error names ("message too long", "invalid input", "blinding error",
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from parvis.kernel.errors import (
     ConflictError,
     DomainError,
@@ -255,9 +257,30 @@ class NotATrusteeError(ForbiddenError):
 
 
 class InvalidElectionError(InvalidInputError):
-    """An election definition (file, staff or platform API) breaks a rule."""
+    """An election definition (file, staff or platform API) breaks a rule.
+
+    ``field`` is the path of the member at fault in the definition (``"title"``,
+    ``"eligibility.population"``, ``"questions[0].options[2].cost"``; ``None`` for the
+    definition as a whole), so that a form can show the reason next to the field.
+    ``message`` and ``params`` are the reason without the path, as a message id and its
+    ``%``-parameters (a page translates the id, then fills it in); ``detail`` stays the
+    English sentence every client already reads.
+    """
 
     title = "Invalid election definition"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        field: str | None = None,
+        message: str | None = None,
+        params: Mapping[str, object] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.field = field
+        self.message = message if message is not None else detail
+        self.params: Mapping[str, object] = dict(params or {})
 
 
 class ManifestNotPublishedError(NotFoundError):

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Body, Depends, Header, Response
+from fastapi import Depends, Header, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from ballot.api import DEFINITION_OPENAPI, DefinitionBody
 from ballot.links import booth_link
 from ballot.service import service_from
 from consent.clients import ApiClient, authenticate
@@ -31,7 +32,6 @@ router = api_router(prefix="/api/ballot/v1", tags=["ballot platform API"])
 BALLOT_SCOPE = "api:ballot"
 
 Ctx = Annotated[AppContext, Depends(get_ctx)]
-Definition = Annotated[dict[str, Any], Body(description="election definition (docs/ballot-api.md)")]
 
 
 def platform(
@@ -81,8 +81,13 @@ def list_elections(ctx: Ctx, client: Platform) -> dict[str, Any]:
         return {"elections": [_absolute(ctx, service.status(session, r)) for r in rows]}
 
 
-@router.post("/elections", summary="Create a draft election", status_code=201)
-def create_election(data: Definition, ctx: Ctx, client: Platform) -> dict[str, Any]:
+@router.post(
+    "/elections",
+    summary="Create a draft election",
+    status_code=201,
+    openapi_extra=DEFINITION_OPENAPI,
+)
+def create_election(ctx: Ctx, client: Platform, data: DefinitionBody) -> dict[str, Any]:
     with ctx.db.write_session() as session:
         row = service_from(ctx).create(
             session, data=data, actor=client.audit_actor, owner_client=client.id
@@ -98,9 +103,11 @@ def election_status(election_id: str, ctx: Ctx, client: Platform) -> dict[str, A
     return _status(ctx, election_id, client)
 
 
-@router.put("/elections/{election_id}", summary="Edit a draft election")
+@router.put(
+    "/elections/{election_id}", summary="Edit a draft election", openapi_extra=DEFINITION_OPENAPI
+)
 def update_election(
-    election_id: str, data: Definition, ctx: Ctx, client: Platform
+    election_id: str, ctx: Ctx, client: Platform, data: DefinitionBody
 ) -> dict[str, Any]:
     with ctx.db.write_session() as session:
         service_from(ctx).update(

@@ -47,9 +47,38 @@ MAX_AMOUNT = 10**12
 
 
 class InvalidQuestionError(InvalidInputError):
-    """A question definition (election file, manifest) is malformed or inconsistent."""
+    """A question definition (election file, manifest) is malformed or inconsistent.
+
+    As :class:`ballot.errors.InvalidElectionError`: ``field`` is the path of the member at
+    fault (``"questions[1].options[0].cost"``), ``message`` and ``params`` the reason as a
+    message id and its ``%``-parameters, ``detail`` the English sentence.
+    """
 
     title = "Invalid question definition"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        field: str | None = None,
+        message: str | None = None,
+        params: Mapping[str, object] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.field = field
+        self.message = message if message is not None else detail
+        self.params: Mapping[str, object] = dict(params or {})
+
+
+def _refuse(
+    where: str | None, path: str | None, message: str, **params: object
+) -> InvalidQuestionError:
+    """The error for ``message`` about the member at ``path`` (``where`` names it in the
+    English detail, as clients have always read it)."""
+    reason = message % params if params else message
+    return InvalidQuestionError(
+        f"{where}: {reason}" if where else reason, field=path, message=message, params=params
+    )
 
 
 class InvalidChoiceError(InvalidInputError):
@@ -70,30 +99,35 @@ class BallotType(StrEnum):
     RANKED = "ranked"
 
 
-def _labels(value: object, *, where: str) -> dict[str, str]:
+def _labels(value: object, *, where: str, path: str) -> dict[str, str]:
     if isinstance(value, str) and value:
         return {"fr": value}
     if not isinstance(value, Mapping) or "fr" not in value:
-        raise InvalidQuestionError(f"{where}: a title needs at least a French text ('fr')")
+        raise _refuse(where, path, "a title needs at least a French text ('fr')")
     out: dict[str, str] = {}
     for lang, text in value.items():
         if lang not in {"fr", "en"} or not isinstance(text, str) or not text.strip():
-            raise InvalidQuestionError(f"{where}: titles are non-empty texts keyed 'fr' or 'en'")
+            at = f"{path}.{lang}" if lang in {"fr", "en"} else path
+            raise _refuse(where, at, "titles are non-empty texts keyed 'fr' or 'en'")
         out[str(lang)] = text
     return out
 
 
-def _int(value: object, *, where: str, low: int = 0, high: int = MAX_AMOUNT) -> int:
+def _int(value: object, *, where: str, path: str, low: int = 0, high: int = MAX_AMOUNT) -> int:
     # bool is an int subclass in Python; a JSON true is not a count.
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise InvalidQuestionError(f"{where}: must be an integer between {low} and {high}")
+        raise _refuse(
+            where, path, "must be an integer between %(low)s and %(high)s", low=low, high=high
+        )
     return value
 
 
-def _id(value: object, *, where: str) -> str:
+def _id(value: object, *, where: str, path: str) -> str:
     if not isinstance(value, str) or not _ID.match(value):
-        raise InvalidQuestionError(
-            f"{where}: ids are 1–64 lowercase letters, digits, '-' or '_' (first a letter/digit)"
+        raise _refuse(
+            where,
+            path,
+            "ids are 1–64 lowercase letters, digits, '-' or '_' (first a letter/digit)",
         )
     return value
 
@@ -163,63 +197,76 @@ _FIELDS = {
 }
 
 
-def _parse_options(data: Mapping[str, Any], kind: BallotType, *, where: str) -> tuple[Option, ...]:
+def _parse_options(
+    data: Mapping[str, Any], kind: BallotType, *, where: str, path: str
+) -> tuple[Option, ...]:
     raw_options = data.get("options")
     if not isinstance(raw_options, Sequence) or isinstance(raw_options, str):
-        raise InvalidQuestionError(f"{where}: options must be a list")
+        raise _refuse(where, f"{path}.options", "options must be a list")
     if not 1 <= len(raw_options) <= MAX_OPTIONS:
-        raise InvalidQuestionError(f"{where}: between 1 and {MAX_OPTIONS} options")
+        raise _refuse(where, f"{path}.options", "between 1 and %(max)s options", max=MAX_OPTIONS)
     options: list[Option] = []
     for i, raw in enumerate(raw_options):
-        at = f"{where}.options[{i}]"
+        at, at_path = f"{where}.options[{i}]", f"{path}.options[{i}]"
         if not isinstance(raw, Mapping) or set(raw) - {"id", "title", "cost"}:
-            raise InvalidQuestionError(f"{at}: members are id, title, cost")
+            raise _refuse(at, at_path, "members are id, title, cost")
         cost = raw.get("cost")
         if kind is BallotType.BUDGET:
-            cost = _int(cost, where=f"{at}.cost", low=1)
+            cost = _int(cost, where=f"{at}.cost", path=f"{at_path}.cost", low=1)
         elif cost is not None:
-            raise InvalidQuestionError(f"{at}: cost only for budget questions")
+            raise _refuse(at, f"{at_path}.cost", "cost only for budget questions")
         options.append(
             Option(
-                id=_id(raw.get("id"), where=f"{at}.id"),
-                title=_labels(raw.get("title"), where=f"{at}.title"),
+                id=_id(raw.get("id"), where=f"{at}.id", path=f"{at_path}.id"),
+                title=_labels(raw.get("title"), where=f"{at}.title", path=f"{at_path}.title"),
                 cost=cost,
             )
         )
-    if len({o.id for o in options}) != len(options):
-        raise InvalidQuestionError(f"{where}: option ids must be unique")
+    seen: set[str] = set()
+    for i, option in enumerate(options):
+        if option.id in seen:
+            raise _refuse(where, f"{path}.options[{i}].id", "option ids must be unique")
+        seen.add(option.id)
     return tuple(options)
 
 
 def _count_bounds(
-    data: Mapping[str, Any], kind: BallotType, n: int, *, where: str
+    data: Mapping[str, Any], kind: BallotType, n: int, *, where: str, path: str
 ) -> dict[str, Any]:
     """``min``/``max`` (or ``exactly``) of approval and ranked questions."""
     if "exactly" in data:
         if "min" in data or "max" in data:
-            raise InvalidQuestionError(f"{where}: give either exactly or min/max")
-        k = _int(data["exactly"], where=f"{where}.exactly", low=1, high=n)
+            raise _refuse(where, f"{path}.exactly", "give either exactly or min/max")
+        k = _int(data["exactly"], where=f"{where}.exactly", path=f"{path}.exactly", low=1, high=n)
         low, high = k, k
     else:
         default_min = 1 if kind is BallotType.RANKED else 0
-        low = _int(data.get("min", default_min), where=f"{where}.min", high=n)
-        high = _int(data.get("max", n), where=f"{where}.max", low=1, high=n)
+        low = _int(data.get("min", default_min), where=f"{where}.min", path=f"{path}.min", high=n)
+        high = _int(data.get("max", n), where=f"{where}.max", path=f"{path}.max", low=1, high=n)
     if low > high:
-        raise InvalidQuestionError(f"{where}: min ({low}) is greater than max ({high})")
+        raise _refuse(
+            where, f"{path}.min", "min (%(low)s) is greater than max (%(high)s)", low=low, high=high
+        )
     if kind is BallotType.RANKED and low < 1:
-        raise InvalidQuestionError(f"{where}: a ranking ranks at least one option")
+        raise _refuse(where, f"{path}.min", "a ranking ranks at least one option")
     return {"min": low, "max": high}
 
 
 def _budget_fields(
-    data: Mapping[str, Any], options: Sequence[Option], *, where: str
+    data: Mapping[str, Any], options: Sequence[Option], *, where: str, path: str
 ) -> dict[str, Any]:
-    envelope = _int(data.get("envelope"), where=f"{where}.envelope", low=1)
+    envelope = _int(data.get("envelope"), where=f"{where}.envelope", path=f"{path}.envelope", low=1)
     max_count = data.get("max_count")
     if max_count is not None:
-        max_count = _int(max_count, where=f"{where}.max_count", low=1, high=len(options))
+        max_count = _int(
+            max_count,
+            where=f"{where}.max_count",
+            path=f"{path}.max_count",
+            low=1,
+            high=len(options),
+        )
     if min(o.cost or 0 for o in options) > envelope:
-        raise InvalidQuestionError(f"{where}: no project fits in the envelope")
+        raise _refuse(where, f"{path}.envelope", "no project fits in the envelope")
     return {
         "min": 0,
         "max": max_count or len(options),
@@ -228,7 +275,7 @@ def _budget_fields(
     }
 
 
-def _grade_fields(data: Mapping[str, Any], n: int, *, where: str) -> dict[str, Any]:
+def _grade_fields(data: Mapping[str, Any], n: int, *, where: str, path: str) -> dict[str, Any]:
     grades = data.get("grades")
     if (
         not isinstance(grades, Sequence)
@@ -237,38 +284,48 @@ def _grade_fields(data: Mapping[str, Any], n: int, *, where: str) -> dict[str, A
         or not all(isinstance(g, str) and g.strip() for g in grades)
         or len(set(grades)) != len(grades)
     ):
-        raise InvalidQuestionError(f"{where}: grades are 2 to 10 distinct labels, best first")
+        raise _refuse(where, f"{path}.grades", "grades are 2 to 10 distinct labels, best first")
     return {"min": n, "max": n, "grades": tuple(grades)}
 
 
 def parse_question(data: object, *, where: str = "question") -> Question:
     """Parse one question definition, refusing unknown members and impossible rules."""
+    path = where  # the member's place in the definition ("questions[2]"), for forms
     if not isinstance(data, Mapping):
-        raise InvalidQuestionError(f"{where}: must be an object")
-    qid = _id(data.get("id"), where=f"{where}.id")
+        raise _refuse(where, path, "must be an object")
+    qid = _id(data.get("id"), where=f"{where}.id", path=f"{path}.id")
     where = f"question {qid}"
     try:
         kind = BallotType(str(data.get("type")))
     except ValueError:
-        raise InvalidQuestionError(
-            f"{where}: type must be one of {', '.join(t.value for t in BallotType)}"
+        raise _refuse(
+            where,
+            f"{path}.type",
+            "type must be one of %(types)s",
+            types=", ".join(t.value for t in BallotType),
         ) from None
     unknown = set(data) - _FIELDS[kind]
     if unknown:
-        raise InvalidQuestionError(f"{where}: unknown member(s) {sorted(unknown)} for {kind}")
-    options = _parse_options(data, kind, where=where)
+        raise _refuse(
+            where,
+            path,
+            "unknown member(s) %(members)s for %(type)s",
+            members=sorted(unknown),
+            type=kind,
+        )
+    options = _parse_options(data, kind, where=where, path=path)
     if kind is BallotType.SINGLE:
         fields: dict[str, Any] = {"min": 1, "max": 1}
     elif kind in {BallotType.APPROVAL, BallotType.RANKED}:
-        fields = _count_bounds(data, kind, len(options), where=where)
+        fields = _count_bounds(data, kind, len(options), where=where, path=path)
     elif kind is BallotType.BUDGET:
-        fields = _budget_fields(data, options, where=where)
+        fields = _budget_fields(data, options, where=where, path=path)
     else:
-        fields = _grade_fields(data, len(options), where=where)
+        fields = _grade_fields(data, len(options), where=where, path=path)
     return Question(
         id=qid,
         type=kind,
-        title=_labels(data.get("title"), where=f"{where}.title"),
+        title=_labels(data.get("title"), where=f"{where}.title", path=f"{path}.title"),
         options=options,
         **fields,
     )
@@ -277,12 +334,17 @@ def parse_question(data: object, *, where: str = "question") -> Question:
 def parse_questions(data: object) -> tuple[Question, ...]:
     """Parse the question list of an election; ids must be unique."""
     if not isinstance(data, Sequence) or isinstance(data, str):
-        raise InvalidQuestionError("questions must be a list")
+        raise _refuse(None, "questions", "questions must be a list")
     if not 1 <= len(data) <= MAX_QUESTIONS:
-        raise InvalidQuestionError(f"an election has between 1 and {MAX_QUESTIONS} questions")
+        raise _refuse(
+            None, "questions", "an election has between 1 and %(max)s questions", max=MAX_QUESTIONS
+        )
     questions = tuple(parse_question(q, where=f"questions[{i}]") for i, q in enumerate(data))
-    if len({q.id for q in questions}) != len(questions):
-        raise InvalidQuestionError("question ids must be unique")
+    seen: set[str] = set()
+    for i, question in enumerate(questions):
+        if question.id in seen:
+            raise _refuse(None, f"questions[{i}].id", "question ids must be unique")
+        seen.add(question.id)
     return questions
 
 

@@ -1,6 +1,8 @@
 """Staff HTML pages for elections (ADR 0006, "Definitions, platforms, CLI"; paper voters:
-franceconnect.md, "An election's rule says"): the list, drafts from a file or
-a text area, the lifecycle, paper voters and paper totals.
+franceconnect.md, "An election's rule says"): the list, the election form
+(:mod:`ballot.election_form`) and drafts from a file or a text area (read by
+:mod:`ballot.definition_reader`, as the CLI and the APIs read them), the lifecycle, paper
+voters and paper totals.
 
 Adapters only, like :mod:`ballot.api`: every action calls the same
 :class:`~ballot.service.ElectionService` method as the JSON API, with the staff member's
@@ -22,25 +24,44 @@ transaction.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Final
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
 
 import yaml
-from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException
+from starlette.formparsers import MultiPartException
 
 import identity
 from ballot.definition import Status
+from ballot.definition_reader import MAX_DEFINITION_BYTES, read_definition
+from ballot.election_form import (
+    ElectionForm,
+    FieldError,
+    apply,
+    error_of,
+    fill_defaults,
+    form_from_definition,
+    form_from_fields,
+    to_definition,
+)
 from ballot.errors import (
     ElectionNotFoundError,
+    ElectionStateError,
+    InvalidElectionError,
     PaperVoteRecordedError,
     TokenAlreadyIssuedError,
 )
 from ballot.service import BoardNotIntegratedError, ElectionService, service_from
 from ballot.tables import ElectionRow, PaperTotalsRow, VoterRow
+from parvis.kernel import i18n
 from parvis.kernel.context import AppContext
 from parvis.kernel.errors import (
     ConflictError,
@@ -63,9 +84,19 @@ __all__ = ["MAX_DEFINITION_BYTES", "STEPS", "router"]
 router = APIRouter(prefix="/staff/scrutins", include_in_schema=False)
 
 Ctx = Annotated[AppContext, Depends(get_ctx)]
+Text = Annotated[str, Form()]
 
-#: Largest definition accepted from the form: a ballot of 50 questions of 100 options fits.
-MAX_DEFINITION_BYTES: Final = 262_144
+#: The question types (ballot/questions.py) as the form names them (message ids).
+TYPE_LABELS: Final[Mapping[str, str]] = {
+    "single": "Single choice",
+    "approval": "Approval (several options)",
+    "budget": "Participatory budget (costs and envelope)",
+    "majority_judgment": "Majority judgment (grades)",
+    "ranked": "Ranking",
+}
+
+#: Most fields in one posted election form: 50 questions of 100 options, four fields each.
+MAX_FORM_FIELDS: Final = 25_000
 HOME: Final = "/staff/scrutins"
 
 
@@ -376,46 +407,6 @@ def elections_page(request: Request, ctx: Ctx, staff: ListReader) -> Response:
 # -- definitions ---------------------------------------------------------------------------
 
 
-class _NoAliasLoader(yaml.SafeLoader):
-    """YAML without anchors and aliases: a definition never needs them, and refusing them
-    rules out "billion laughs" expansion in what the parser builds."""
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        if self.check_event(yaml.AliasEvent):
-            peek: Callable[[], Any] = self.peek_event
-            event = peek()
-            raise yaml.composer.ComposerError(
-                None, None, "aliases (*name) are not accepted", event.start_mark
-            )
-        return super().compose_node(parent, index)
-
-
-class DefinitionTextError(InvalidInputError):
-    """The submitted definition is not readable YAML or JSON, too large, or not UTF-8."""
-
-    title = "Unreadable definition"
-
-
-def read_definition(raw: bytes) -> object:
-    """Parse a definition file or text as ``parvis election create`` does (YAML, a superset
-    of JSON), with the same refusals the form can explain."""
-    if len(raw) > MAX_DEFINITION_BYTES:
-        raise DefinitionTextError(f"the definition is larger than {MAX_DEFINITION_BYTES} bytes")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise DefinitionTextError("the definition is not UTF-8 text") from None
-    if not text.strip():
-        raise DefinitionTextError("give a definition: choose a file or fill in the text area")
-    try:
-        return yaml.load(text, Loader=_NoAliasLoader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
-        problem = getattr(exc, "problem", None) or "syntax error"
-        raise DefinitionTextError(f"neither YAML nor JSON{where}: {problem}") from None
-
-
 def definition_text(definition: Mapping[str, Any]) -> str:
     """A definition as the YAML an officer edits (reads back to the same definition)."""
     text: str = yaml.safe_dump(
@@ -424,69 +415,252 @@ def definition_text(definition: Mapping[str, Any]) -> str:
     return text
 
 
+def _zone(ctx: AppContext) -> ZoneInfo:
+    """The city's time zone, in which the form's dates are typed (the calendar its
+    deadlines run in: ``PARVIS_CONSENT_TIMEZONE``, Europe/Paris by default)."""
+    return ZoneInfo(ctx.settings.consent_timezone)
+
+
+def _field_id(name: str) -> str:
+    """An HTML id for a field name such as ``questions[0].options[1].cost``."""
+    return re.sub(r"[^a-zA-Z0-9_-]+", "-", name).strip("-") or "form"
+
+
+def _translated(errors: Mapping[str, FieldError], lang: str) -> dict[str, str]:
+    """Each reason in the page's language: its message id translated (the English id when
+    the catalogue has none), then filled in with its parameters."""
+    messages = i18n.catalog(lang)
+    out = {}
+    for name, error in errors.items():
+        params = {
+            k: ", ".join(map(str, v)) if isinstance(v, list | tuple) else v
+            for k, v in error.params.items()
+        }
+        text = messages.get(error.message, error.message)
+        try:
+            out[name] = text % params if params else text
+        except (KeyError, TypeError, ValueError):  # a translation missing a parameter
+            out[name] = error.message % params if params else error.message
+    return out
+
+
+def _rules(ctx: AppContext, current: str) -> list[dict[str, str]]:
+    """The eligibility rules to choose from (identity's), the current one kept even if it
+    was since removed so that the form shows what the draft says."""
+    with ctx.db.read_session() as session:
+        rules = [{"id": r.id, "name": r.name} for r in identity.service_from(ctx).rules(session)]
+    if current and current not in {r["id"] for r in rules}:
+        rules.append({"id": current, "name": current})
+    return rules
+
+
 def _form(
     request: Request,
+    ctx: AppContext,
     *,
     election_id: str | None,
-    text: str,
-    error: str = "",
+    form: ElectionForm,
+    text: str = "",
+    errors: Mapping[str, FieldError] | None = None,
+    import_error: str = "",
+    focus: str = "",
     status: int = 200,
 ) -> Response:
+    """The election form (fields) and, below it, the file/text import."""
+    lang = page_language(request, ctx.settings)
+    shown = _translated(errors or {}, lang)
     return render(
         request,
         "ballot/staff/form.html",
-        {"election_id": election_id, "text": text, "error": error},
+        {
+            "election_id": election_id,
+            "form": form,
+            "errors": shown,
+            "general_error": shown.get("", ""),
+            "rules": _rules(ctx, form.rule),
+            "types": TYPE_LABELS,
+            "zone": ctx.settings.consent_timezone,
+            "fid": _field_id,
+            "focus": focus,
+            "text": text,
+            "error": import_error,
+        },
         status_code=status,
     )
 
 
-async def _submitted(upload: UploadFile | None, text: str) -> bytes:
+async def _submitted(upload: object, text: str) -> bytes:
     """The uploaded file if one was chosen, else the text area (read at most the limit + 1
     bytes, so an oversized upload is refused without being held in memory)."""
-    if upload is not None and upload.filename:
+    if isinstance(upload, UploadFile) and upload.filename:
         data: bytes = await upload.read(MAX_DEFINITION_BYTES + 1)
         if data:
             return data
     return text.encode("utf-8")
 
 
-Upload = Annotated[UploadFile | None, File()]
-Text = Annotated[str, Form()]
+def _texts(posted: FormData) -> dict[str, str]:
+    """The posted text fields (the first value of a name that appears twice)."""
+    fields: dict[str, str] = {}
+    for name, value in posted.multi_items():
+        if isinstance(value, str) and name not in fields:
+            fields[name] = value
+    return fields
+
+
+def _save(
+    ctx: AppContext,
+    staff: Staff,
+    election_id: str | None,
+    data: object,
+) -> str:
+    """``POST /elections`` or ``PUT /elections/{id}``: the same service calls as the API."""
+    service = service_from(ctx)
+    with ctx.db.write_session() as session:
+        if election_id is None:
+            return service.create(session, data=data, actor=staff.audit_actor).id
+        service.update(session, election_id=election_id, data=data, actor=staff.audit_actor)
+        return election_id
+
+
+def _from_fields(  # noqa: PLR0911 - one page per outcome, as the other handlers here
+    request: Request,
+    ctx: AppContext,
+    staff: Staff,
+    election_id: str | None,
+    fields: Mapping[str, str],
+) -> Response:
+    """The form's fields: a button (add/remove) shows the form again; "save" turns the
+    fields into a definition and saves it, or shows each reason next to its field."""
+    form = form_from_fields(fields)
+    action = fields.get("action", "save")
+    focus = apply(form, action)
+    if focus is not None:
+        fill_defaults(form)
+        return _form(request, ctx, election_id=election_id, form=form, focus=focus)
+    data, errors = to_definition(form, zone=_zone(ctx), election_id=election_id)
+    if errors:
+        return _form(request, ctx, election_id=election_id, form=form, errors=errors, status=422)
+    try:
+        saved = _save(ctx, staff, election_id, data)
+    except ElectionNotFoundError:
+        return _refusal(request, 404, "Election not found", "There is no election at this address.")
+    except InvalidElectionError as exc:
+        name, error = error_of(exc)
+        return _form(
+            request, ctx, election_id=election_id, form=form, errors={name: error}, status=422
+        )
+    except ElectionStateError:
+        return _form(
+            request,
+            ctx,
+            election_id=election_id,
+            form=form,
+            errors={"": FieldError("Only a draft can be edited.")},
+            status=409,
+        )
+    except (InvalidInputError, ConflictError) as exc:
+        return _form(
+            request,
+            ctx,
+            election_id=election_id,
+            form=form,
+            errors={"": FieldError(exc.detail)},
+            status=_status_of(exc),
+        )
+    return _done(saved, "cree" if election_id is None else "modifie")
+
+
+def _from_text(
+    request: Request,
+    ctx: AppContext,
+    staff: Staff,
+    election_id: str | None,
+    raw: bytes,
+) -> Response:
+    """A file or the text area (YAML or JSON), read by the one definition reader."""
+    try:
+        data = read_definition(raw)
+        saved = _save(ctx, staff, election_id, data)
+    except ElectionNotFoundError:
+        return _refusal(request, 404, "Election not found", "There is no election at this address.")
+    except (InvalidInputError, ElectionStateError) as exc:
+        shown = raw.decode("utf-8", "replace") if len(raw) <= MAX_DEFINITION_BYTES else ""
+        form = ElectionForm()
+        if election_id is not None:
+            form = _stored_form(ctx, election_id) or form
+        return _form(
+            request,
+            ctx,
+            election_id=election_id,
+            form=form,
+            text=shown,
+            import_error=_reason(exc, page_language(request, ctx.settings)),
+            status=_status_of(exc),
+        )
+    return _done(saved, "cree" if election_id is None else "modifie")
+
+
+def _reason(exc: DomainError, lang: str) -> str:
+    """A refusal in the page's language: the reason translated when it has a message id,
+    prefixed with the member it is about."""
+    if isinstance(exc, ElectionStateError):
+        return _translated({"": FieldError("Only a draft can be edited.")}, lang)[""]
+    if not isinstance(exc, InvalidElectionError):
+        return exc.detail
+    text = _translated({"": FieldError(exc.message, exc.params)}, lang)[""]
+    if not exc.field:
+        return text
+    # The member's name stays as written in the file; French puts a space before a colon.
+    return f"{exc.field} : {text}" if lang == "fr" else f"{exc.field}: {text}"
+
+
+def _stored_form(ctx: AppContext, election_id: str) -> ElectionForm | None:
+    service = service_from(ctx)
+    try:
+        with ctx.db.read_session() as session:
+            stored = service.definition(service.get(session, election_id, drafts=True))
+    except ElectionNotFoundError:
+        return None
+    return form_from_definition(stored.to_json(), zone=_zone(ctx))
+
+
+async def _post_definition(
+    request: Request, ctx: AppContext, staff: Staff, election_id: str | None
+) -> Response:
+    """The form's fields, or a file or text to import. A form of 50 questions of 100 options
+    has about 20,000 fields; more is refused with a page, not a 400."""
+    try:
+        posted = await request.form(max_files=1, max_fields=MAX_FORM_FIELDS)
+    except (HTTPException, MultiPartException):
+        return _refusal(
+            request,
+            413,
+            "Form too large",
+            "The form has too many fields. Split the election or import it as a file.",
+        )
+    try:
+        fields = _texts(posted)
+        refused = _csrf(request, fields.get("csrf_token", ""))
+        if refused is not None:
+            return refused
+        if fields.get("form") == "fields":
+            return await run_in_threadpool(_from_fields, request, ctx, staff, election_id, fields)
+        raw = await _submitted(posted.get("definition_file"), fields.get("definition", ""))
+        return await run_in_threadpool(_from_text, request, ctx, staff, election_id, raw)
+    finally:
+        await posted.close()
 
 
 @router.get("/nouveau", response_class=HTMLResponse)
-def new_page(request: Request, staff: Officer) -> Response:
-    return _form(request, election_id=None, text="")
+def new_page(request: Request, ctx: Ctx, staff: Officer) -> Response:
+    return _form(request, ctx, election_id=None, form=ElectionForm())
 
 
 @router.post("/nouveau")
-async def create(
-    request: Request,
-    *,
-    ctx: Ctx,
-    staff: Officer,
-    definition_file: Upload = None,
-    definition: Text = "",
-    csrf_token: Text = "",
-) -> Response:
-    """``POST /elections`` from a form: a file upload or the text area."""
-    refused = _csrf(request, csrf_token)
-    if refused is not None:
-        return refused
-    raw = await _submitted(definition_file, definition)
-
-    def work() -> Response:
-        service = service_from(ctx)
-        try:
-            data = read_definition(raw)
-            with ctx.db.write_session() as session:
-                election_id = service.create(session, data=data, actor=staff.audit_actor).id
-        except InvalidInputError as exc:
-            shown = raw.decode("utf-8", "replace") if len(raw) <= MAX_DEFINITION_BYTES else ""
-            return _form(request, election_id=None, text=shown, error=exc.detail, status=422)
-        return _done(election_id, "cree")
-
-    return await run_in_threadpool(work)
+async def create(request: Request, ctx: Ctx, staff: Officer) -> Response:
+    """``POST /elections`` from a page: the form's fields, or a file or text to import."""
+    return await _post_definition(request, ctx, staff, None)
 
 
 @router.get("/{election_id}/modifier", response_class=HTMLResponse)
@@ -495,7 +669,7 @@ def edit_page(request: Request, election_id: str, ctx: Ctx, staff: Officer) -> R
     try:
         with ctx.db.read_session() as session:
             row = service.get(session, election_id, drafts=True)
-            text = definition_text(service.definition(row).to_json())
+            stored = service.definition(row).to_json()
             current = row.status
     except ElectionNotFoundError:
         return _refusal(request, 404, "Election not found", "There is no election at this address.")
@@ -508,48 +682,19 @@ def edit_page(request: Request, election_id: str, ctx: Ctx, staff: Officer) -> R
             {"error_message": "Only a draft can be edited."},
             status=409,
         )
-    return _form(request, election_id=row.id, text=text)
+    return _form(
+        request,
+        ctx,
+        election_id=row.id,
+        form=form_from_definition(stored, zone=_zone(ctx)),
+        text=definition_text(stored),
+    )
 
 
 @router.post("/{election_id}/modifier")
-async def update(
-    request: Request,
-    *,
-    election_id: str,
-    ctx: Ctx,
-    staff: Officer,
-    definition_file: Upload = None,
-    definition: Text = "",
-    csrf_token: Text = "",
-) -> Response:
-    """``PUT /elections/{id}`` from a form (drafts only)."""
-    refused = _csrf(request, csrf_token)
-    if refused is not None:
-        return refused
-    raw = await _submitted(definition_file, definition)
-
-    def work() -> Response:
-        service = service_from(ctx)
-        try:
-            data = read_definition(raw)
-            with ctx.db.write_session() as session:
-                service.update(session, election_id=election_id, data=data, actor=staff.audit_actor)
-        except ElectionNotFoundError:
-            return _refusal(
-                request, 404, "Election not found", "There is no election at this address."
-            )
-        except (InvalidInputError, ConflictError) as exc:
-            shown = raw.decode("utf-8", "replace") if len(raw) <= MAX_DEFINITION_BYTES else ""
-            return _form(
-                request,
-                election_id=election_id,
-                text=shown,
-                error=exc.detail,
-                status=_status_of(exc),
-            )
-        return _done(election_id, "modifie")
-
-    return await run_in_threadpool(work)
+async def update(request: Request, election_id: str, ctx: Ctx, staff: Officer) -> Response:
+    """``PUT /elections/{id}`` from a page (drafts only): fields, file or text."""
+    return await _post_definition(request, ctx, staff, election_id)
 
 
 # -- paper votes ---------------------------------------------------------------------------

@@ -198,20 +198,22 @@ def test_bad_definitions_are_explained_on_the_form_and_nothing_is_written(
 
     good = definition(clock)
     backwards = {**good, "closes_at": good["opens_at"]}
+    # Every reason in French (the member's name stays as written in the file).
     cases: list[tuple[Response, str]] = [
-        (create("title: [unclosed"), "neither YAML nor JSON (line 1"),
-        (create(""), "give a definition"),
-        (create("- a list"), "an election definition is a JSON or YAML object"),
-        (create(yaml.safe_dump(backwards)), "closes_at must be after opens_at"),
+        (create("title: [unclosed"), "ni YAML ni JSON (ligne "),
+        (create(""), "la définition est vide"),
+        (create("- a list"), "une définition de scrutin est un objet JSON ou YAML"),
+        (create(yaml.safe_dump(backwards)), "closes_at : doit être après l’ouverture"),
         (
             create(yaml.safe_dump({**good, "colour": "red"})),
-            "unknown member(s): [&#39;colour&#39;]",
+            "membre(s) inconnu(s) : colour",
         ),
-        (create(file=b"title: \xff\xfe"), "the definition is not UTF-8 text"),
-        (create("a: &x [1]\nb: *x\n"), "aliases (*name) are not accepted"),
+        (create(file=b"title: \xff\xfe"), "la définition n’est pas un texte UTF-8"),
+        (create("a: &x [1]\nb: *x\n"), "les ancres (&amp;nom) ne sont pas acceptées"),
+        (create("b: *x\n"), "les alias (*nom) ne sont pas acceptés (ligne 1, colonne 4)"),
         (
             create("x" * (staff_pages.MAX_DEFINITION_BYTES + 1)),
-            f"larger than {staff_pages.MAX_DEFINITION_BYTES} bytes",
+            f"la définition dépasse {staff_pages.MAX_DEFINITION_BYTES} octets",
         ),
     ]
     for response, detail in cases:
@@ -227,9 +229,12 @@ def test_bad_definitions_are_explained_on_the_form_and_nothing_is_written(
 
     # Edit: the form shows the stored definition as YAML that reads back the same.
     election = new_election_id(create(yaml.safe_dump(good)))
+    again = create(yaml.safe_dump(good))
+    assert again.status_code == 422
+    assert "un scrutin avec cet identifiant existe déjà" in again.text
     edit = client.get(f"{HOME}/{election}/modifier")
     assert edit.status_code == 200
-    shown = re.search(r"<textarea[^>]*>(.*?)</textarea>", edit.text, re.S)
+    shown = re.search(r'<textarea id="definition"[^>]*>(.*?)</textarea>', edit.text, re.S)
     assert shown is not None
     reread = parse_definition(yaml.safe_load(html.unescape(shown.group(1))))
     assert reread.to_json() == parse_definition(good).to_json()
@@ -243,10 +248,10 @@ def test_bad_definitions_are_explained_on_the_form_and_nothing_is_written(
 
     bad = update(yaml.safe_dump({**good, "min_anonymity_set": 0}))
     assert bad.status_code == 422
-    assert "min_anonymity_set: an integer from 1" in bad.text
+    assert "min_anonymity_set : un nombre entier de 1 à 100000000" in bad.text
     other_id = update(yaml.safe_dump({**good, "id": "0c6d1c1e-8a5b-4bd4-9f57-0a3b7f3c2d11"}))
     assert other_id.status_code == 422
-    assert "an election keeps its id" in other_id.text
+    assert "id : un scrutin garde son identifiant" in other_id.text
     service = service_from(ctx)
     with ctx.db.read_session() as db:
         assert service.definition(service.get(db, election, drafts=True)).min_anonymity_set == 1
@@ -262,7 +267,7 @@ def test_bad_definitions_are_explained_on_the_form_and_nothing_is_written(
     assert "Seul un brouillon peut être modifié." in frozen.text
     late = update(yaml.safe_dump(good))
     assert late.status_code == 409
-    assert "only a draft can be edited" in late.text
+    assert "Seul un brouillon peut être modifié." in late.text
 
 
 def test_wrong_role_missing_csrf_and_no_session_are_refused(

@@ -1,5 +1,8 @@
 """Staff election pages in a real browser (ADR 0006, "Definitions, platforms, CLI";
-ballot/staff_pages.py): an election officer signs in with password and TOTP, creates a draft from
+ballot/staff_pages.py): an election officer builds a participatory budget with the election form
+(a question of each type, options and costs added with its buttons, a mistake shown next to its
+field);
+an election officer signs in with password and TOTP, creates a draft from
 the text area (after a refused definition), schedules and opens it through the confirmation pages;
 an agent marks a paper voter; the officer closes early (forced), enters the paper totals, tallies
 and publishes; the results page shows the paper ballots separately. Every staff page passes the
@@ -48,6 +51,8 @@ class Setup:
     server: ServerProcess
     officer: Account
     agent: Account
+    #: Another officer: a TOTP code is accepted once, so two tests cannot share an account.
+    form_officer: Account
     paper_voter: str
 
 
@@ -76,6 +81,12 @@ def staff_server(live_server: ServerProcess) -> Iterator[Setup]:
             agent = staff.create(
                 db, email="agent@demo.invalid", roles=frozenset({Role.AGENT}), actor="system:test"
             )
+            form_officer = staff.create(
+                db,
+                email="officier-formulaire@demo.invalid",
+                roles=frozenset({Role.ELECTION_OFFICER}),
+                actor="system:test",
+            )
             citizen = identity.service_from(ctx).create_citizen(
                 db, pivot_hash_value=secrets.token_hex(32), acr="eidas1", birth_year=1970
             )
@@ -83,6 +94,7 @@ def staff_server(live_server: ServerProcess) -> Iterator[Setup]:
             server=live_server,
             officer=Account(officer.email, officer.password, officer.totp_uri),
             agent=Account(agent.email, agent.password, agent.totp_uri),
+            form_officer=Account(form_officer.email, form_officer.password, form_officer.totp_uri),
             paper_voter=citizen.id,
         )
     finally:
@@ -174,17 +186,17 @@ def test_officer_and_agent_run_an_election_with_paper_votes(
         officer.get_by_label("Ou la définition sous forme de texte").fill(
             text.replace("population: 100", "population: 0")
         )
-        officer.get_by_role("button", name="Créer le brouillon").click()
+        officer.get_by_role("button", name="Créer le brouillon depuis cette définition").click()
         alert = officer.get_by_role("alert")
         expect(alert).to_contain_text("La définition n’est pas valide")
-        expect(alert).to_contain_text("eligibility.population: an integer from 1")
+        expect(alert).to_contain_text("eligibility.population : un nombre entier de 1")
         expect(officer.get_by_label("Ou la définition sous forme de texte")).to_have_attribute(
             "aria-invalid", "true"
         )
         assert_accessible(officer)
 
         officer.get_by_label("Ou la définition sous forme de texte").fill(text)
-        officer.get_by_role("button", name="Créer le brouillon").click()
+        officer.get_by_role("button", name="Créer le brouillon depuis cette définition").click()
         expect(officer).to_have_url(re.compile(rf"/staff/scrutins/{ELECTION_ID}\?fait=cree$"))
         expect(officer.get_by_role("status")).to_have_text(
             "Le brouillon du scrutin est enregistré."
@@ -238,3 +250,87 @@ def test_officer_and_agent_run_an_election_with_paper_votes(
     finally:
         officer_context.close()
         agent_context.close()
+
+
+def test_officer_builds_a_budget_election_with_the_form(
+    browser: Browser, staff_server: Setup
+) -> None:
+    """The form as a town hall uses it: every field typed or chosen in the browser, the
+    buttons posting the form back, a French error next to the field, axe on each state."""
+    server = staff_server.server
+    context = staff_context(browser)
+    try:
+        officer = context.new_page()
+        sign_in(officer, server, staff_server.form_officer, "/staff/scrutins/nouveau")
+        expect(officer.get_by_role("heading", level=1)).to_have_text("Nouveau scrutin")
+        assert_accessible(officer)
+
+        officer.get_by_label("Titre en français").fill("Budget participatif des écoles")
+        officer.get_by_label("Ouverture le").fill("2026-09-01T08:00")
+        officer.get_by_label("Clôture le").fill("2026-09-30T20:00")
+        officer.get_by_label("Règle d’éligibilité").select_option(demo.DEMO_RULE)
+        officer.get_by_label("Population éligible").fill("2 500")
+        officer.get_by_label("Bulletins en clair").check()
+        officer.get_by_label("Question en français").fill("Quels projets pour les écoles ?")
+        officer.get_by_label("Type").select_option("budget")
+        officer.get_by_role("button", name="Afficher les champs de ce type").click()
+        officer.get_by_label("Enveloppe (euros)").fill("10 000")
+        option = "#questions-0-options-{}-{}"
+        officer.locator(option.format(0, "title-fr")).fill("Potager")
+        officer.locator(option.format(0, "cost")).fill("4 000")
+        officer.locator(option.format(1, "title-fr")).fill("Préau")
+        officer.locator(option.format(1, "cost")).fill("7 000")
+        officer.get_by_role("button", name="Ajouter une option à la question 1").click()
+        expect(officer.locator(option.format(2, "title-fr"))).to_be_focused()
+        officer.locator(option.format(2, "title-fr")).fill("Livres")
+        assert_accessible(officer)
+
+        # One question of each other type, their own fields shown by one round trip.
+        others = {1: "approval", 2: "majority_judgment", 3: "ranked", 4: "single"}
+        for _ in others:
+            officer.get_by_role("button", name="Ajouter une question").click()
+        for q, kind in others.items():
+            officer.locator(f"#questions-{q}-title-fr").fill(f"Question {kind}")
+            officer.locator(f"#questions-{q}-type").select_option(kind)
+            for o in range(2):
+                officer.locator(f"#questions-{q}-options-{o}-title-fr").fill(f"Choix {o + 1}")
+        officer.get_by_role("button", name="Afficher les champs de ce type").first.click()
+        expect(officer.locator("#questions-1-max")).to_be_visible()
+        expect(officer.locator("#questions-2-grades")).to_have_value(
+            "Très bien\nBien\nAssez bien\nPassable\nInsuffisant"
+        )
+        expect(officer.locator("#questions-3-min")).to_be_visible()
+        expect(officer.locator("#questions-0-envelope")).to_have_value("10 000")
+        assert_accessible(officer)
+
+        # The third project has no cost: said next to its field, nothing saved.
+        officer.get_by_role("button", name="Créer le brouillon", exact=True).first.click()
+        expect(officer.locator("#questions-0-options-2-cost-error")).to_have_text(
+            "Ce champ est obligatoire."
+        )
+        expect(officer.locator(option.format(2, "cost"))).to_have_attribute("aria-invalid", "true")
+        expect(officer.get_by_role("alert")).to_contain_text("Le scrutin n’est pas enregistré")
+        expect(officer.locator(option.format(1, "title-fr"))).to_have_value("Préau")
+        assert_accessible(officer)
+
+        officer.locator(option.format(2, "cost")).fill("1 500")
+        officer.get_by_role("button", name="Créer le brouillon", exact=True).last.click()
+        expect(officer).to_have_url(re.compile(r"/staff/scrutins/[0-9a-f-]{36}\?fait=cree$"))
+        expect(officer.get_by_role("status")).to_have_text(
+            "Le brouillon du scrutin est enregistré."
+        )
+        expect(officer.get_by_role("heading", level=1)).to_have_text(
+            "Budget participatif des écoles"
+        )
+        assert_accessible(officer)
+
+        # The edit page shows what was saved, as typed.
+        officer.get_by_role("link", name="Modifier le brouillon").click()
+        expect(officer.get_by_label("Enveloppe (euros)")).to_have_value("10000")
+        expect(officer.locator(option.format(2, "title-fr"))).to_have_value("Livres")
+        expect(officer.get_by_label("Ouverture le")).to_have_value("2026-09-01T08:00")
+        expect(officer.locator("#questions-2-type")).to_have_value("majority_judgment")
+        expect(officer.locator("#questions-4-title-fr")).to_have_value("Question single")
+        assert_accessible(officer)
+    finally:
+        context.close()
