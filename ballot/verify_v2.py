@@ -635,11 +635,13 @@ def _cell_sums(counted: Sequence[bytes], cells: int) -> list[bytes]:
 
 @dataclass
 class _Counted:
-    """Counted ballots (last per nullifier) and every ballot leaf."""
+    """Counted ballots (last per nullifier), every ballot leaf, and how many ballot or
+    nullifier faults were found."""
 
     by_nullifier: dict[bytes, tuple[int, bytes]] = field(default_factory=dict)
     leaves: dict[int, bytes] = field(default_factory=dict)
     shown: int = 0
+    faults: int = 0
 
 
 def _check_ballots(
@@ -671,8 +673,11 @@ def _check_ballots(
             counted.leaves[index] = outcome.leaf
             if outcome.fault is not None:
                 failures.add(outcome.fault, index=index)
+                counted.faults += 1
                 continue
             earlier = counted.by_nullifier.get(outcome.nullifier)
+            if earlier is not None and (not terms.revote or outcome.seq <= earlier[0]):
+                counted.faults += 1
             if earlier is not None and not terms.revote:
                 failures.add(
                     "a second ballot on the same token (re-voting is not allowed)", index=index
@@ -705,10 +710,18 @@ def _check_sums(  # noqa: PLR0911 - each malformed shape stops the comparison
         return None
     index = walk.sums
     entry = entries[index]
-    if not ballots:
+    # With a ballot at fault the recount means nothing (the ballot lines say why): said once,
+    # and the published sums still serve to check the partial decryptions and the results.
+    compare = not counted.faults
+    if not compare:
+        failures.add(
+            f"tally-sums not compared with the ballots: {counted.faults} ballot(s) fail",
+            index=index,
+        )
+    elif not ballots:
         failures.add("no ballot is counted: no tally-sums is published (§10.4)", index=index)
         return None
-    if type(entry["ballots"]) is not int or entry["ballots"] != ballots:
+    elif type(entry["ballots"]) is not int or entry["ballots"] != ballots:
         failures.add(
             f"tally-sums counts {entry['ballots']} ballots, the board has {ballots}", index=index
         )
@@ -746,9 +759,11 @@ def _check_sums(  # noqa: PLR0911 - each malformed shape stops the comparison
             )
             return None
         if item["label"] != label:
-            failures.add(f"tally-sums: the label {item['label']!r} is not {label!r}", index=index)
+            failures.add(
+                f"tally-sums: the label {str(item['label'])[:64]!r} is not {label!r}", index=index
+            )
             return None
-        if raw != mine:
+        if compare and raw != mine:
             wrong.append(label)
         try:
             published.append((label, Ciphertext.from_bytes(raw)))
@@ -1075,7 +1090,11 @@ def _verify(  # noqa: PLR0915 - the checks of §10.5 in order
             f"{report.counted_ballots} counted ballots; {len(partials)} partial "
             "decryption(s) verify against their trustees' public shares"
         )
-    tally = _Tally(len(counted.by_nullifier), sums, partials)
+    ballots = len(counted.by_nullifier)
+    if counted.faults and walk.sums is not None:
+        published = entries[walk.sums]["ballots"]
+        ballots = published if type(published) is int and published >= 0 else ballots
+    tally = _Tally(ballots, sums, partials)
     report.recounted = _check_results(entries, walk, manifest, tally, failures)
     if report.recounted:
         report.checks.append("the published results equal the decrypted counts (§6)")
