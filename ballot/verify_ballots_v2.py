@@ -42,6 +42,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from audit.merkle import leaf_hash
 from ballot.encrypted_ballot import EncryptedBallotError, verify_encrypted_ballot
+from ballot.fast_ballot_proofs import FastProofs
 from ballot.group import Point
 from ballot.jcs import canonical
 from ballot.questions import Question
@@ -67,6 +68,25 @@ class BallotContext:
     election_text: str
     manifest_hash: bytes
     joint_key: Point
+    fast: FastProofs
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        questions: tuple[Question, ...],
+        issuer_key: rsa.RSAPublicKey,
+        election_id: bytes,
+        election_text: str,
+        manifest_hash: bytes,
+        joint_key: Point,
+    ) -> BallotContext:
+        fast = FastProofs(
+            questions, key=joint_key, election=election_text, manifest_hash=manifest_hash
+        )
+        return cls(
+            questions, issuer_key, election_id, election_text, manifest_hash, joint_key, fast
+        )
 
     @property
     def modulus_len(self) -> int:
@@ -128,7 +148,7 @@ def _check(entry: object, ctx: BallotContext) -> tuple[bytes, int, bytes]:
     except InvalidSignature:
         raise _BallotFaultError("token signature does not verify under the manifest key") from None
     try:
-        signed = rfc8785.dumps(ballot)
+        signed = canonical(ballot)  # RFC 8785; plain JSON text takes json.dumps's fast path
     except (rfc8785.CanonicalizationError, ValueError, TypeError, RecursionError) as exc:
         raise _BallotFaultError(f"the ballot has no RFC 8785 form: {exc}") from None
     vk = msg[32:64]
@@ -136,6 +156,9 @@ def _check(entry: object, ctx: BallotContext) -> tuple[bytes, int, bytes]:
         nacl.bindings.crypto_sign_open(ballot_sig + signed, vk)
     except (nacl.exceptions.BadSignatureError, nacl.exceptions.ValueError):
         raise _BallotFaultError("ballot signature does not verify") from None
+    cells = ctx.fast.verified_cells(vk, ballot["encrypted"])
+    if cells is not None:
+        return nullifier(msg), seq, cells
     context = Context(ctx.election_text, ctx.manifest_hash, vk)
     try:
         verified = verify_encrypted_ballot(

@@ -655,7 +655,7 @@ def _check_ballots(
     progress: Progress | None,
 ) -> _Counted:
     terms = manifest.terms
-    ctx = BallotContext(
+    ctx = BallotContext.of(
         questions=terms.questions,
         issuer_key=terms.public_key(),
         election_id=terms.election_id,
