@@ -32,7 +32,6 @@ Checks, in this order:
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -849,17 +848,18 @@ def _check_partials(
     failures: _Failures,
 ) -> dict[int, list[Point]]:
     valid: dict[int, list[Point]] = {}
-    seen: set[object] = set()
+    seen: set[int] = set()
     for index in walk.partials:
         if sums is None:
             failures.add("partial decryption not checked: no valid tally-sums", index=index)
             continue
         document = entries[index]["partials"]
         number = document.get("trustee") if isinstance(document, dict) else None
-        if isinstance(number, int) and number in seen:
-            failures.add(f"a second partial decryption by trustee {number}", index=index)
-            continue
-        seen.add(number)
+        if type(number) is int:
+            if number in seen:
+                failures.add(f"a second partial decryption by trustee {number}", index=index)
+                continue
+            seen.add(number)
         try:
             trustee_number, points = _check_partial(document, manifest, sums)
         except InvalidInputError as exc:
@@ -987,7 +987,7 @@ def verify_encrypted_board(
     every failure, one line each (module docstring for the checks and their order)."""
     failures = _Failures()
     report = VerificationReport()
-    with contextlib.suppress(_StopError):
+    try:
         _verify(
             export,
             failures,
@@ -998,6 +998,12 @@ def verify_encrypted_board(
             chunk=chunk,
             progress=progress,
         )
+    except _StopError:
+        pass
+    except (TypeError, KeyError, AttributeError, IndexError, RecursionError) as exc:
+        # A shape no check above anticipated: still one line, never a traceback (the
+        # checks already recorded stay).
+        failures.add(f"the board is malformed: {type(exc).__name__}: {str(exc)[:200]}")
     if failures.lines:
         raise EncryptedBoardError(failures.lines)
     return report
