@@ -6,6 +6,10 @@ optional), so an auditor can run it alone: ``python -m ballot.verify (FILE|URL) 
 CODE]`` or ``parvis verify-board``. ``tests/ballot/test_verify_standalone.py`` runs it with
 SQLAlchemy, FastAPI, Starlette, Alembic, Uvicorn and Authlib made unimportable.
 
+A board whose entry 0 is a ``dkg-setup`` is an encrypted election (board-format.md §10):
+:func:`verify_board` hands it to :mod:`ballot.verify_v2`, which runs every check of §10.5
+and reports every failure. What follows is version 1.
+
 Checks (board-format.md §8), failing on the first discrepancy with the entry index:
 
 1. the export's format; entry 0 is the manifest; the board origin and key are the
