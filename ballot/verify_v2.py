@@ -1099,7 +1099,9 @@ def _verify(  # noqa: PLR0915 - the checks of §10.5 in order
     ballots = len(counted.by_nullifier)
     if counted.faults and walk.sums is not None:
         published = entries[walk.sums]["ballots"]
-        ballots = published if type(published) is int and published >= 0 else ballots
+        # The published count bounds the discrete logarithms: never above the ballots shown.
+        if type(published) is int and 0 <= published <= counted.shown:
+            ballots = published
     tally = _Tally(ballots, sums, partials)
     report.recounted = _check_results(entries, walk, manifest, tally, failures)
     if report.recounted:

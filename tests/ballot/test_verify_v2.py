@@ -378,3 +378,18 @@ def test_a_larger_board_with_re_votes_verifies_in_two_processes() -> None:
     report = verify_board(built.export(), workers=2, chunk=2)
     assert (report.ballots_on_board, report.counted_ballots) == (15, 12)
     assert report.recounted
+
+
+def test_a_published_count_above_the_ballots_shown_does_not_bound_the_decryption(
+    example: EncryptedBoard,
+) -> None:
+    # With a ballot at fault the results are checked against the published count; one above
+    # the ballots on the board would make baby-step giant-step enormous: it is not used.
+    def inflate(entries: Entries) -> None:
+        entries[kinds(entries, "ballot")[0]]["cast"]["ballot"]["seq"] = 9
+        entries[kinds(entries, "tally-sums")[0]]["ballots"] = 10**12
+
+    assert failures(example, inflate) == [
+        "entry 10: ballot signature does not verify",
+        "entry 15: tally-sums not compared with the ballots: 1 ballot(s) fail",
+    ]
