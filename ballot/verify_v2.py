@@ -1072,21 +1072,7 @@ def _verify(  # noqa: PLR0915 - the checks of §10.5 in order
 
     close = entries[walk.close] if walk.close is not None else None
     report.tokens_issued = close["tokens_issued"] if close is not None else walk.issued
-    tokens = report.tokens_issued
-    if isinstance(tokens, int):
-        if report.counted_ballots > tokens:
-            failures.add(
-                f"{report.counted_ballots} ballots counted but only {tokens} tokens issued"
-            )
-        elif tokens > terms.eligible_population:
-            failures.add(
-                f"{tokens} tokens issued for an eligible population of {terms.eligible_population}"
-            )
-        else:
-            report.checks.append(
-                f"ballots ({report.counted_ballots}) ≤ tokens issued ({tokens}) ≤ eligible "
-                f"population ({terms.eligible_population})"
-            )
+    _check_counts(report, terms, failures)
 
     sums = _check_sums(entries, walk, manifest, counted, failures)
     partials = _check_partials(entries, walk, manifest, sums, failures)
@@ -1108,6 +1094,24 @@ def _verify(  # noqa: PLR0915 - the checks of §10.5 in order
         report.checks.append("the published results equal the decrypted counts (§6)")
     if receipt is not None:
         _find_receipt(receipt, counted, report, failures)
+
+
+def _check_counts(report: VerificationReport, terms: Manifest, failures: _Failures) -> None:
+    """Counted ballots ≤ tokens issued ≤ eligible population (§8.6)."""
+    tokens = report.tokens_issued
+    if type(tokens) is not int:
+        return
+    if report.counted_ballots > tokens:
+        failures.add(f"{report.counted_ballots} ballots counted but only {tokens} tokens issued")
+    elif tokens > terms.eligible_population:
+        failures.add(
+            f"{tokens} tokens issued for an eligible population of {terms.eligible_population}"
+        )
+    else:
+        report.checks.append(
+            f"ballots ({report.counted_ballots}) ≤ tokens issued ({tokens}) ≤ eligible "
+            f"population ({terms.eligible_population})"
+        )
 
 
 def _find_receipt(

@@ -393,3 +393,11 @@ def test_a_published_count_above_the_ballots_shown_does_not_bound_the_decryption
         "entry 10: ballot signature does not verify",
         "entry 15: tally-sums not compared with the ballots: 1 ballot(s) fail",
     ]
+
+
+def test_more_ballots_than_tokens_issued(example: EncryptedBoard) -> None:
+    def fewer_tokens(entries: Entries) -> None:
+        for index in (*kinds(entries, "close"), *kinds(entries, "results")):
+            entries[index]["tokens_issued"] = 2
+
+    assert failures(example, fewer_tokens) == ["3 ballots counted but only 2 tokens issued"]
