@@ -153,6 +153,7 @@ class EncryptedBoard:
         threshold: int = 2,
         population: int = 10,
         failed_attempts: int = 0,
+        paper: bool = False,
     ) -> EncryptedBoard:
         stream = Stream(seed)
         key = vector_key()
@@ -172,7 +173,7 @@ class EncryptedBoard:
             board_key=signer.verifier.text,
             revote=True,
             min_anonymity_set=1,
-            paper=False,
+            paper=paper,
         ).to_json()
         terms["format"] = "parvis-manifest-v2"
         built = cls(stream=stream, key=key, signer=signer, terms=terms)
@@ -357,12 +358,19 @@ class EncryptedBoard:
     def issuance(self, day: str) -> None:
         self.entries.append(board.issuance_entry(day=day, tokens_issued=self.tokens_issued))
 
-    def close(self, *, decrypting: Sequence[int] = (1, 3)) -> None:
-        """Close, publish the sums, the partial decryptions of ``decrypting`` and the
-        results combined from them."""
+    def close(
+        self,
+        *,
+        decrypting: Sequence[int] = (1, 3),
+        paper: tuple[int, dict[str, dict[str, int]]] | None = None,
+    ) -> None:
+        """Close, publish the ``paper`` ballots (voters, counts) if any, the sums, the
+        partial decryptions of ``decrypting`` and the results combined from them."""
         self.entries.append(
             board.close_entry(closed_at="2026-03-31T20:00:00Z", tokens_issued=self.tokens_issued)
         )
+        if paper is not None:
+            self.entries.append(board.paper_entry(voters=paper[0], counts=paper[1]))
         questions = self.questions
         ballots = [ballot for _, ballot in self.counted.values()]
         counts: dict[str, list[int]] = {q.id: [] for q in questions}
@@ -416,7 +424,7 @@ class EncryptedBoard:
                 "ballots": len(ballots),
                 "publication": "encrypted",
                 "results": results_from_counts(questions, counts, ballots=len(ballots)),
-                "paper": None,
+                "paper": {"voters": paper[0], "counts": paper[1]} if paper else None,
                 "trustees": sorted(decrypting) if ballots else [],
             }
         )

@@ -401,3 +401,31 @@ def test_more_ballots_than_tokens_issued(example: EncryptedBoard) -> None:
             entries[index]["tokens_issued"] = 2
 
     assert failures(example, fewer_tokens) == ["3 ballots counted but only 2 tokens issued"]
+
+
+def test_paper_ballots_are_carried_by_the_results() -> None:
+    built = EncryptedBoard.create(seed=b"paper", paper=True)
+    voter = built.voting_right()
+    built.cast(voter, {"parc": "gare", "budget": ["velos"]})
+    counts = {"parc": {"tilleuls": 4, "gare": 1}, "budget": {"jardin": 2}}
+    built.close(paper=(5, counts))
+    report = verify_board(built.export(), workers=1)
+    assert report.recounted
+    assert [e["kind"] for e in built.entries[-6:-3]] == ["close", "paper", "tally-sums"]
+
+    entries = copy.deepcopy(built.entries)
+    entries[-1]["paper"]["voters"] = 6
+    with pytest.raises(EncryptedBoardError) as raised:
+        verify_board(built.resigned(entries), workers=1)
+    assert raised.value.failures == [
+        f"entry {len(entries) - 1}: results do not carry the paper counts"
+    ]
+
+
+def test_a_paper_entry_without_a_paper_channel(example: EncryptedBoard) -> None:
+    def add_paper(entries: Entries) -> None:
+        entries.insert(15, {"kind": "paper", "voters": 1, "counts": {}})
+
+    assert failures(example, add_paper)[0] == (
+        "entry 15: a paper entry but the manifest has no paper channel"
+    )
