@@ -36,7 +36,7 @@ import nacl.bindings
 from ballot.fast_ballot_proofs import floor_operations
 from ballot.token import b64u_decode
 from ballot.verify import verify_board
-from ballot.verify_v2 import parse_manifest_v2
+from ballot.verify_v2_entries import parse_manifest_v2
 from tests.ballot.encrypted_board import build_board
 
 #: One ballot's floor: ``(fixed-base scalars, [(scalar, point)] for variable-base)``.
