@@ -245,6 +245,11 @@ def _document_member(entry: Mapping[str, Any], name: str) -> dict[str, Any] | No
     return value if isinstance(value, dict) else None
 
 
+def _a(kind: str) -> str:
+    """``a dkg-setup``, ``an issuance``: the article and the kind, for failure lines."""
+    return f"{'an' if kind[:1] in 'aeiou' else 'a'} {kind}"
+
+
 def walk_entries(entries: Sequence[object], failures: Failures) -> Walk:
     """Kinds and order (§10.1); every entry out of place is one failure."""
     walk = Walk()
@@ -261,7 +266,7 @@ def walk_entries(entries: Sequence[object], failures: Failures) -> Walk:
             continue
         members = _MEMBERS[kind]
         if set(entry) != members:
-            failures.add(f"a {kind} entry has exactly the members {sorted(members)}", index=index)
+            failures.add(f"{_a(kind)} entry has exactly the members {sorted(members)}", index=index)
             continue
         problem = _place(walk, index, entry, kind)
         if problem:
@@ -296,13 +301,13 @@ def _place_ceremony(  # noqa: PLR0911 - one answer per rule of §10.1
         return None
     if kind in {"dkg-round1", "dkg-signature"}:
         if not ceremony or not walk.attempts:
-            return f"a {kind} outside a ceremony attempt"
+            return f"{_a(kind)} outside a ceremony attempt"
         attempt = walk.attempts[-1]
         document = _document_member(entry, "round1" if kind == "dkg-round1" else "signature")
         who = (document or {}).get("sender" if kind == "dkg-round1" else "signer")
         n = attempt.parsed.config.n if attempt.parsed is not None else 0
         if document is None or type(who) is not int or not 1 <= who <= n:
-            return f"a {kind} entry names no participant of its attempt"
+            return f"{_a(kind)} entry names no participant of its attempt"
         if kind == "dkg-round1":
             if attempt.signatures:
                 return "a dkg-round1 after a signature of its attempt"
@@ -340,10 +345,10 @@ def _place_open(walk: Walk, index: int, entry: dict[str, Any], kind: str) -> str
             return "the manifest comes right after dkg-complete"
         return None
     if walk.manifest is None:
-        return f"a {kind} entry before the manifest"
+        return f"{_a(kind)} entry before the manifest"
     if kind in {"issuance", "ballot"}:
         if walk.close is not None:
-            return f"a {kind} entry after the close entry"
+            return f"{_a(kind)} entry after the close entry"
         if kind == "ballot":
             walk.ballots.append(index)
             return None
@@ -364,9 +369,9 @@ def _place_open(walk: Walk, index: int, entry: dict[str, Any], kind: str) -> str
 
 def _place_tally(walk: Walk, index: int, kind: str) -> str | None:  # noqa: PLR0911 - one answer per rule of §10.1
     if walk.manifest is None:
-        return f"a {kind} entry before the manifest"
+        return f"{_a(kind)} entry before the manifest"
     if walk.close is None:
-        return f"a {kind} entry before the close entry"
+        return f"{_a(kind)} entry before the close entry"
     if walk.results is not None:
         return "an entry after the results"
     if kind == "paper":

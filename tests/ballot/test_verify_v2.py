@@ -429,3 +429,49 @@ def test_a_paper_entry_without_a_paper_channel(example: EncryptedBoard) -> None:
     assert failures(example, add_paper)[0] == (
         "entry 15: a paper entry but the manifest has no paper channel"
     )
+
+
+def _swap(entries: Entries, first: int, second: int) -> None:
+    entries[first], entries[second] = entries[second], entries[first]
+
+
+ORDER_FAULTS: dict[str, tuple[Callable[[Entries], None], str]] = {
+    "a second round-1 message from one trustee": (
+        lambda e: e.insert(3, copy.deepcopy(e[1])),
+        "entry 3: a second dkg-round1 from participant 3 (entry 1)",
+    ),
+    "a signature before every round-1 message": (
+        lambda e: _swap(e, 3, 4),
+        "entry 3: a dkg-signature before all 3 round-1 entries of its attempt",
+    ),
+    "the manifest not right after dkg-complete": (
+        lambda e: e.insert(8, {"kind": "issuance", "day": "2026-03-01", "tokens_issued": 0}),
+        "entry 8: an issuance entry before the manifest",
+    ),
+    "a partial decryption before the sums": (
+        lambda e: _swap(e, 15, 16),
+        "entry 15: a partial-decryption before tally-sums",
+    ),
+    "an entry after the results": (
+        lambda e: e.append({"kind": "paper", "voters": 1, "counts": {}}),
+        "entry 19: an entry after the results",
+    ),
+    "a withheld entry": (
+        lambda e: e.insert(14, {"withheld": b64u_encode(bytes(32))}),
+        "entry 14: nothing is withheld on an encrypted board (§10.1)",
+    ),
+    "an unknown kind": (
+        lambda e: e.insert(14, {"kind": "comment", "text": "hello"}),
+        "entry 14: unknown entry kind 'comment'",
+    ),
+    "a member too many": (
+        lambda e: e[14].update(note="late"),
+        "entry 14: a close entry has exactly the members ['closed_at', 'kind', 'tokens_issued']",
+    ),
+}
+
+
+@pytest.mark.parametrize("fault", sorted(ORDER_FAULTS))
+def test_kinds_and_order(example: EncryptedBoard, fault: str) -> None:
+    alter, line = ORDER_FAULTS[fault]
+    assert line in failures(example, alter)
