@@ -475,3 +475,11 @@ ORDER_FAULTS: dict[str, tuple[Callable[[Entries], None], str]] = {
 def test_kinds_and_order(example: EncryptedBoard, fault: str) -> None:
     alter, line = ORDER_FAULTS[fault]
     assert line in failures(example, alter)
+
+
+def test_a_board_still_open_verifies_what_it_holds(example: EncryptedBoard) -> None:
+    # The live board is public from entry 0 (§10.1): ceremony, manifest and ballots so far.
+    entries = copy.deepcopy(example.entries[: kinds(example.entries, "close")[0]])
+    report = verify_board(example.resigned(entries), workers=1)
+    assert (report.entries, report.ballots_on_board, report.counted_ballots) == (14, 4, 3)
+    assert not report.recounted
