@@ -480,6 +480,11 @@ def test_kinds_and_order(example: EncryptedBoard, fault: str) -> None:
 def test_a_board_still_open_verifies_what_it_holds(example: EncryptedBoard) -> None:
     # The live board is public from entry 0 (§10.1): ceremony, manifest and ballots so far.
     entries = copy.deepcopy(example.entries[: kinds(example.entries, "close")[0]])
+    entries.append({"kind": "issuance", "day": "2026-03-02", "tokens_issued": 3})
     report = verify_board(example.resigned(entries), workers=1)
-    assert (report.entries, report.ballots_on_board, report.counted_ballots) == (14, 4, 3)
-    assert not report.recounted
+    assert (report.entries, report.ballots_on_board, report.counted_ballots) == (15, 4, 3)
+    assert (report.tokens_issued, report.recounted) == (3, False)
+    # As in version 1, the last issuance count bounds the ballots counted so far (§8.6).
+    with pytest.raises(EncryptedBoardError) as raised:
+        verify_board(example.resigned(entries[:-1]), workers=1)
+    assert raised.value.failures == ["3 ballots counted but only 2 tokens issued"]
