@@ -361,7 +361,8 @@ def verify_board(
     workers: Annotated[int | None, typer.Option(help="processes (default: every core)")] = None,
 ) -> None:
     """Verify an election's bulletin board independently (voting-protocol.md, "Verification
-    anyone can run"); fails naming the first discrepancy."""
+    anyone can run"); fails naming the first discrepancy (every failure, one line each, for
+    an encrypted board: board-format.md §10.5)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from ballot.verify import load_export
@@ -385,7 +386,9 @@ def verify_board(
                 export, trusted_key=key, receipt=receipt, workers=workers, progress=show
             )
     except (DomainError, ValueError) as exc:
-        typer.echo(f"error: {' '.join(str(exc).split())}", err=True)
+        # An encrypted board reports every failure, one line each (board-format.md §10.5).
+        for line in getattr(exc, "failures", None) or [str(exc)]:
+            typer.echo(f"error: {' '.join(line.split())}", err=True)
         raise typer.Exit(1) from None
     for line in report.checks:
         typer.echo(f"ok  {line}")

@@ -6,6 +6,10 @@ optional), so an auditor can run it alone: ``python -m ballot.verify (FILE|URL) 
 CODE]`` or ``parvis verify-board``. ``tests/ballot/test_verify_standalone.py`` runs it with
 SQLAlchemy, FastAPI, Starlette, Alembic, Uvicorn and Authlib made unimportable.
 
+A board whose entry 0 is a ``dkg-setup`` is an encrypted election (board-format.md §10):
+:func:`verify_board` hands it to :mod:`ballot.verify_v2`, which runs every check of §10.5
+and reports every failure. What follows is version 1.
+
 Checks (board-format.md §8), failing on the first discrepancy with the entry index:
 
 1. the export's format; entry 0 is the manifest; the board origin and key are the
@@ -617,12 +621,35 @@ def verify_board(
     progress: Progress | None = None,
 ) -> VerificationReport:
     """Verify a board export (parsed JSON); raise :class:`BoardVerificationError` at the
-    first fault (see the module docstring for the order).
+    first fault (see the module docstring for the order). A board whose entry 0 is a
+    ``dkg-setup`` is an encrypted election (board-format.md §10): it is verified by
+    :func:`ballot.verify_v2.verify_encrypted_board`, which raises
+    :class:`ballot.verify_v2.EncryptedBoardError` (a :class:`BoardVerificationError` whose
+    ``failures`` lists every failure, one line each).
 
     Ballots are verified in chunks of ``chunk`` (default: see :func:`_default_chunk`) by
     ``workers`` processes (default: every core); a board of fewer than two chunks is
     verified in this process. ``progress(stage, done, total)`` is called after each chunk.
     """
+    entries = export.get("entries")
+    if (
+        isinstance(entries, list)
+        and entries
+        and isinstance(entries[0], Mapping)
+        and entries[0].get("kind") == "dkg-setup"
+    ):
+        # An encrypted election (board-format.md §10): its own checks, every failure
+        # reported (ballot/verify_v2.py imports this module, hence the late import).
+        from ballot.verify_v2 import verify_encrypted_board
+
+        return verify_encrypted_board(
+            export,
+            trusted_key=trusted_key,
+            receipt=receipt,
+            workers=workers,
+            chunk=chunk,
+            progress=progress,
+        )
     report = VerificationReport()
     entries, manifest = _open_export(export, trusted_key=trusted_key, report=report)
     walk = _walk(entries)
@@ -961,7 +988,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             progress=_terminal_progress if sys.stderr.isatty() else None,
         )
     except (OSError, ValueError, DomainError) as exc:
-        print(f"FAILED: {exc}", file=sys.stderr)
+        # One line per failure: an encrypted board reports every failure (verify_v2.py).
+        for line in getattr(exc, "failures", None) or [str(exc)]:
+            print(f"FAILED: {line}", file=sys.stderr)
+        return 1
+    except RecursionError:  # a hostile export nested deeper than the interpreter's stack
+        print("FAILED: the export nests JSON too deeply", file=sys.stderr)
         return 1
     for line in report.checks:
         print(f"ok  {line}")

@@ -240,3 +240,29 @@ def test_verify_board_says_what_a_non_json_url_returned(tmp_path: Path) -> None:
     assert f"{page} is not a board export (JSON): got a file, 13 bytes" in one_line_error(
         run(["verify-board", str(page)], {})
     )
+
+
+def test_verify_board_checks_an_encrypted_board_one_line_per_failure(tmp_path: Path) -> None:
+    example = REPO / "docs" / "examples" / "board-example-v2.json"
+    verified = run(["verify-board", str(example), "--workers", "1"], {})
+    assert verified.exit_code == 0, verified.output
+    assert verified.stdout.splitlines()[-1] == (
+        "verified: election 5e1f3a2b-7c4d-4e8f-9a0b-1c2d3e4f5a6b, 19 entries, 3 ballot(s) counted"
+    )
+    export = json.loads(example.read_text())
+    export["entries"][-1]["publication"] = "aggregate"
+    export["entries"][7]["attempt"] = 2
+    altered = tmp_path / "altered.json"
+    altered.write_text(json.dumps(export))
+    failed = run(["verify-board", str(altered), "--workers", "1"], {})
+    assert failed.exit_code == 1
+    assert failed.stderr.splitlines() == [
+        "error: entry 7: dkg-complete: attempt is not the ceremony's",
+        "error: checkpoint 0: its root for size 9 is not the root of the entries (an entry was "
+        "altered, removed, added or reordered)",
+        "error: checkpoint 1: its root for size 12 is not the root of the entries (an entry was "
+        "altered, removed, added or reordered)",
+        "error: checkpoint 2: its root for size 19 is not the root of the entries (an entry was "
+        "altered, removed, added or reordered)",
+        "error: entry 18: the publication of an encrypted election is 'encrypted'",
+    ]

@@ -25,7 +25,9 @@ from typing import Any
 
 import pytest
 
+from audit.merkle import leaf_hash
 from ballot import board
+from ballot.jcs import canonical
 from tests.support.boards import BoardBuilder, build_board
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -158,3 +160,41 @@ def test_fetches_the_board_from_a_url(built: BoardBuilder, tmp_path: Path) -> No
     assert missing.returncode == 1
     assert "FAILED: cannot fetch http://127.0.0.1:" in missing.stderr
     assert "404" in missing.stderr
+
+
+def test_verifies_an_encrypted_board_without_the_web_and_database_stack(tmp_path: Path) -> None:
+    # board-format.md §10: the ceremony, every proof (in two forked workers, one ballot per
+    # task), the sums, the partial decryptions and the results, with the verify extra only.
+    example = ROOT / "docs" / "examples" / "board-example-v2.json"
+    export = json.loads(example.read_text())
+    ballot = next(i for i, e in enumerate(export["entries"]) if e["kind"] == "ballot")
+    code = board.tracking_code(leaf_hash(canonical(export["entries"][ballot])))
+
+    result = run_verifier(example, "--chunk", "1", "--receipt", code)
+
+    assert result.returncode == 0, result.stderr
+    assert refused(result) == "REFUSED: []"
+    lines = result.stdout.splitlines()
+    assert lines[-1] == (
+        "verified: election 5e1f3a2b-7c4d-4e8f-9a0b-1c2d3e4f5a6b, 3 ballot(s) counted"
+    )
+    assert "ok  the published results equal the decrypted counts (§6)" in lines
+    assert f"ok  receipt {code} names entry {ballot}" in lines
+
+
+def test_an_altered_encrypted_board_fails_one_line_per_failure(tmp_path: Path) -> None:
+    export = json.loads((ROOT / "docs" / "examples" / "board-example-v2.json").read_text())
+    del export["entries"][-2]  # trustee 3's partial decryption, not re-signed
+    path = tmp_path / "altered.json"
+    path.write_text(json.dumps(export))
+
+    result = run_verifier(path, "--chunk", "1")
+
+    assert result.returncode == 1
+    assert refused(result) == "REFUSED: []"
+    assert result.stdout == ""
+    assert [line for line in result.stderr.splitlines() if line.startswith("FAILED")] == [
+        "FAILED: checkpoint 2 covers 19 entries but the export has 18",
+        "FAILED: the last checkpoint covers 19 of the 18 entries",
+        "FAILED: entry 17: 1 valid partial decryption(s), the threshold is 2",
+    ]
