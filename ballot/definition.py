@@ -20,7 +20,11 @@ that are not keys (voting-protocol.md, "Keys and the bulletin board"; ``docs/boa
 published in the manifest: the verifier checks #ballots ≤ #tokens issued ≤ population.
 
 Lifecycle: ``draft → scheduled → open → closed → tallied → published``, one step at a time,
-each by an election officer (:func:`check_transition`). Only drafts can be edited.
+each by an election officer (:func:`check_transition`). An encrypted election passes through
+``decrypting`` between ``closed`` and ``tallied``: its tally appends the homomorphic sums
+and waits for the trustees' partial decryptions (docs/board-format.md §10.4); the results
+entry that completes it comes with the threshold-th partial decryption. Only drafts can be
+edited.
 """
 
 from __future__ import annotations
@@ -86,6 +90,8 @@ class Status(StrEnum):
     SCHEDULED = "scheduled"
     OPEN = "open"
     CLOSED = "closed"
+    #: An encrypted election's sums are on the board; waiting for the trustees (§10.4).
+    DECRYPTING = "decrypting"
     TALLIED = "tallied"
     PUBLISHED = "published"
 
@@ -98,14 +104,23 @@ _NEXT: Final[Mapping[Status, Status]] = {
     Status.CLOSED: Status.TALLIED,
     Status.TALLIED: Status.PUBLISHED,
 }
+#: The encrypted election's detour: closed → decrypting → tallied (§10.4).
+_ALSO: Final[Mapping[Status, Status]] = {
+    Status.CLOSED: Status.DECRYPTING,
+    Status.DECRYPTING: Status.TALLIED,
+}
 
 
 def check_transition(current: Status, target: Status) -> None:
     """Raise :class:`ElectionStateError` unless ``target`` is the step after ``current``."""
-    if _NEXT.get(current) is not target:
+    if _NEXT.get(current) is not target and _ALSO.get(current) is not target:
         raise ElectionStateError(
             f"an election that is {current.value} cannot become {target.value}"
-            + (f" (next step: {_NEXT[current].value})" if current in _NEXT else ""),
+            + (
+                f" (next step: {(_NEXT.get(current) or _ALSO[current]).value})"
+                if current in _NEXT or current in _ALSO
+                else ""
+            ),
             status=current.value,
         )
 
