@@ -255,6 +255,35 @@ def partial(
         typer.echo(_status_line(ctx, election_id))
 
 
+@election_app.command("simulate")
+@_errors
+def simulate(
+    election_id: ElectionId,
+    voters: Annotated[int, typer.Option("--voters", help="how many fictitious voters")],
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="seed of the random choices (reproducible)")
+    ] = None,
+    url: Annotated[
+        str | None,
+        typer.Option(
+            "--url", help="the running Parvis they talk to (default http://127.0.0.1:PARVIS_PORT)"
+        ),
+    ] = None,
+) -> None:
+    """Cast N random valid ballots through the real HTTP path, as booths do (token, then
+    cast; encrypted in an encrypted election). Refused in production unless the election is
+    a rehearsal. The last line is JSON: counts and timing."""
+    import json
+
+    from ballot.simulation import simulate as run
+
+    with _context() as ctx:
+        report = run(ctx, election_id=election_id, voters=voters, seed=seed, base_url=url)
+    typer.echo(json.dumps(report.to_json(), sort_keys=True))
+    if report.cast != voters:
+        raise typer.Exit(1)
+
+
 @election_app.command("export-board")
 @_errors
 def export_board(

@@ -132,9 +132,7 @@ class VotingRight:
             raise MalformedCastError(
                 f"seq must be an integer in ({self.last_seq}, {MAX_SEQ}]", field="ballot.seq"
             )
-        ballot = Ballot(
-            election_id=self.election_id, seq=seq, choices=choices, encrypted=encrypted
-        )
+        ballot = Ballot(election_id=self.election_id, seq=seq, choices=choices, encrypted=encrypted)
         request = CastRequest(
             token=self.token,
             ballot=ballot,

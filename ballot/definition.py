@@ -14,7 +14,15 @@ that are not keys (voting-protocol.md, "Keys and the bulletin board"; ``docs/boa
     min_anonymity_set: 10
     paper: false
     batch_seconds: 600                             # board batches (ADR 0009); default 600
+    rehearsal: false                               # a rehearsal (below); default false
     questions: [...]                               # ballot/questions.py
+
+``rehearsal: true`` marks a dress rehearsal: an election run only to try the service out
+(staff training, a load test before the real vote). It is the only kind of election that
+``parvis election simulate`` may fill with fictitious voters in production. The flag is part
+of the definition only (frozen at scheduling, shown in the status document); it says nothing
+on the board, whose results a rehearsal should never be mistaken for — give it a title that
+says so.
 
 ``population`` is the number of people eligible when the election opens, an upper bound
 published in the manifest: the verifier checks #ballots ≤ #tokens issued ≤ population.
@@ -61,6 +69,7 @@ DEFINITION_MEMBERS: Final = frozenset(
         "min_anonymity_set",
         "paper",
         "batch_seconds",
+        "rehearsal",
         "questions",
     }
 )
@@ -70,6 +79,7 @@ _REQUIRED: Final = DEFINITION_MEMBERS - {
     "paper",
     "min_anonymity_set",
     "batch_seconds",
+    "rehearsal",
 }
 _RULE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 #: Upper bound of an eligible population (France has ~68 million inhabitants).
@@ -180,10 +190,12 @@ class ElectionDefinition:
     paper: bool
     questions: tuple[Question, ...]
     batch_seconds: int = DEFAULT_BATCH_SECONDS
+    rehearsal: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        """The canonical definition (the form stored and shown back to its author)."""
-        return {
+        """The canonical definition (the form stored and shown back to its author);
+        ``rehearsal`` only when true, so definitions stored before it read back the same."""
+        out: dict[str, Any] = {
             "id": str(self.election_id),
             "title": dict(self.title),
             "opens_at": format_time(self.opens_at),
@@ -195,6 +207,9 @@ class ElectionDefinition:
             "batch_seconds": self.batch_seconds,
             "questions": [q.to_json() for q in self.questions],
         }
+        if self.rehearsal:
+            out["rehearsal"] = True
+        return out
 
 
 def parse_definition(
@@ -258,6 +273,7 @@ def parse_definition(
         paper=_flag(data, "paper", False),
         questions=questions,
         batch_seconds=_batch_seconds(data.get("batch_seconds", DEFAULT_BATCH_SECONDS)),
+        rehearsal=_flag(data, "rehearsal", False),
     )
 
 

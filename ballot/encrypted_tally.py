@@ -239,11 +239,11 @@ class Encryption:
             ciphertext_bytes = _hex(item.get("ciphertext"), 64)
             if ciphertext_bytes != bytes.fromhex(wanted["ciphertext"]):
                 raise refuse(f"{label!r}: the ciphertext is not the sum", label)
+            proof_bytes = _hex(item.get("proof"), 96)
+            if proof_bytes is None:
+                raise refuse(f"{label!r}: the proof is 96 bytes of lowercase hex", label)
             try:
                 partial = Point.decode(_hex(item.get("partial"), 32) or b"")
-                proof_bytes = _hex(item.get("proof"), 96)
-                if proof_bytes is None:
-                    raise GroupError("the proof is 96 bytes of lowercase hex")
                 verify_decryption(
                     context,
                     public_share=trustee.public_share,
@@ -252,7 +252,8 @@ class Encryption:
                     proof=DecryptionProof.from_bytes(proof_bytes),
                 )
             except (GroupError, ProofError, ValueError) as error:
-                raise refuse(f"the partial decryption of {label!r} is refused: {error}", label)
+                detail = f"the partial decryption of {label!r} is refused: {error}"
+                raise refuse(detail, label) from None
             points.append(partial)
         return index, points
 
@@ -272,7 +273,9 @@ def cell_label(question: str, cell: int) -> str:
     return f"{question}/{cell}"
 
 
-def sums_document(election_id: str, questions: Sequence[Question], sums: CellSums) -> dict[str, Any]:
+def sums_document(
+    election_id: str, questions: Sequence[Question], sums: CellSums
+) -> dict[str, Any]:
     """``parvis-tally-sums-v1``: each question in manifest order, each cell in wire order."""
     return {
         "format": SUMS_FORMAT,
@@ -313,7 +316,9 @@ def decrypt_counts(
     """Per question, each cell's count: ``M·G = β − Σ λ_i·D_i`` over every trustee in
     ``partials`` (already checked; at least the threshold), then ``M`` by baby-step
     giant-step up to ``ballots`` (§10.4)."""
-    ciphertexts = [Ciphertext.from_bytes(bytes.fromhex(c["ciphertext"])) for c in sums["ciphertexts"]]
+    ciphertexts = [
+        Ciphertext.from_bytes(bytes.fromhex(c["ciphertext"])) for c in sums["ciphertexts"]
+    ]
     flat = []
     for position, ciphertext in enumerate(ciphertexts):
         factor = combine_partials({i: points[position] for i, points in partials.items()})

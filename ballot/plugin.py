@@ -15,6 +15,12 @@ from typing import Any
 import consent
 from ballot import api, booth_pages, locale_fr, locale_staff_fr, pages, platform_api, staff_pages
 from ballot.cli import election_app, verify_board
+from ballot.encrypted_ballot import BallotProofError, MalformedEncryptedBallotError
+from ballot.encrypted_tally import (
+    DuplicatePartialError,
+    InvalidEncryptionError,
+    WrongPartialDecryptionError,
+)
 from ballot.errors import (
     BackendUnavailableError,
     BallotTooLargeError,
@@ -41,12 +47,6 @@ from ballot.errors import (
     UnknownBackendError,
     UnknownReceiptError,
     WrongElectionError,
-)
-from ballot.encrypted_ballot import BallotProofError, MalformedEncryptedBallotError
-from ballot.encrypted_tally import (
-    DuplicatePartialError,
-    InvalidEncryptionError,
-    WrongPartialDecryptionError,
 )
 from ballot.keys import KeyDecryptionError
 from ballot.questions import InvalidChoiceError, InvalidQuestionError

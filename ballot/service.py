@@ -47,18 +47,18 @@ from ballot.board import (
 from ballot.box import MAX_PAGE, BallotBox, PreparedBallot
 from ballot.casting import CastCommitter
 from ballot.definition import ElectionDefinition, Status, check_transition, parse_definition
-from ballot.errors import (
-    ElectionStateError,
-    InvalidElectionError,
-    InvalidPaperTotalsError,
-    TallyCheckError,
-)
 from ballot.encrypted_ballot import cell_labels, parse_encrypted_ballot
 from ballot.encrypted_tally import (
     DuplicatePartialError,
     context_document,
     decrypt_counts,
     sums_document,
+)
+from ballot.errors import (
+    ElectionStateError,
+    InvalidElectionError,
+    InvalidPaperTotalsError,
+    TallyCheckError,
 )
 from ballot.homomorphic_tally import cell_sums, results_from_counts
 from ballot.keys import seal_rsa_key
@@ -272,6 +272,7 @@ class ElectionService(ElectionRecords):
             "paper": definition.paper,
             "min_anonymity_set": definition.min_anonymity_set,
             "batch_seconds": definition.batch_seconds,
+            "rehearsal": definition.rehearsal,
             "questions": [q.to_json() for q in definition.questions],
             "key_id": b64u_encode(manifest.issuer_key_id) if manifest is not None else None,
             "board_origin": board.origin if board is not None else None,
@@ -596,9 +597,7 @@ class ElectionService(ElectionRecords):
             counted = self.box.count(session, name, end=close_index)
         questions = definition.questions
         ballots = [parse_encrypted_ballot(questions, data) for data in counted.values()]
-        sums = (
-            sums_document(row.id, questions, cell_sums(questions, ballots)) if ballots else None
-        )
+        sums = sums_document(row.id, questions, cell_sums(questions, ballots)) if ballots else None
         failure: str | None = None
         with self.ctx.db.write_session() as session:
             row = self._row(session, election_id, lock=True)
