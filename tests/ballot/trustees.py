@@ -54,31 +54,42 @@ class DealtTrustees:
         self, index: int, *, sums: dict[str, Any], context: dict[str, Any]
     ) -> dict[str, Any]:
         """Trustee ``index``'s ``parvis-partial-decryptions-v1`` document."""
-        manifest_hash = bytes.fromhex(context["manifest_hash"])
-        proof_context = Context(context["election"], manifest_hash, self.static_key(index).encoded)
-        items = []
-        for item in sums["ciphertexts"]:
-            ciphertext = Ciphertext.from_bytes(bytes.fromhex(item["ciphertext"]))
-            partial, proof = prove_decryption(
-                proof_context, share=self.shares[index], ciphertext=ciphertext
-            )
-            items.append(
-                {
-                    "label": item["label"],
-                    "ciphertext": item["ciphertext"],
-                    "partial": partial.encoded.hex(),
-                    "proof": proof.to_bytes().hex(),
-                }
-            )
-        return {
-            "format": PARTIALS_FORMAT,
-            "election": context["election"],
-            "manifest_hash": context["manifest_hash"],
-            "trustee": index,
-            "trustee_key": self.static_key(index).encoded.hex(),
-            "public_share": self.public_share(index).encoded.hex(),
-            "partials": items,
-        }
+        return partials_document(
+            index=index,
+            share=self.shares[index],
+            static_key=self.static_key(index),
+            sums=sums,
+            context=context,
+        )
+
+
+def partials_document(
+    *, index: int, share: Scalar, static_key: Point, sums: dict[str, Any], context: dict[str, Any]
+) -> dict[str, Any]:
+    """What ``parvis-trustee decrypt`` writes for trustee ``index`` holding ``share``."""
+    manifest_hash = bytes.fromhex(context["manifest_hash"])
+    proof_context = Context(context["election"], manifest_hash, static_key.encoded)
+    items = []
+    for item in sums["ciphertexts"]:
+        ciphertext = Ciphertext.from_bytes(bytes.fromhex(item["ciphertext"]))
+        partial, proof = prove_decryption(proof_context, share=share, ciphertext=ciphertext)
+        items.append(
+            {
+                "label": item["label"],
+                "ciphertext": item["ciphertext"],
+                "partial": partial.encoded.hex(),
+                "proof": proof.to_bytes().hex(),
+            }
+        )
+    return {
+        "format": PARTIALS_FORMAT,
+        "election": context["election"],
+        "manifest_hash": context["manifest_hash"],
+        "trustee": index,
+        "trustee_key": static_key.encoded.hex(),
+        "public_share": Point.base_times(share).encoded.hex(),
+        "partials": items,
+    }
 
 
 def deal(*, seed: int, trustees: int = 3, threshold: int = 2) -> DealtTrustees:
