@@ -338,9 +338,14 @@ def partial_decryption(
 ) -> dict[str, Any]:
     """docs/board-format.md §10.4: verified against the trustee's public share before it is
     appended; a wrong one is refused naming the trustee and the label, a second one from the
-    same trustee too. The threshold-th completes the tally (the results entry)."""
-    return _service(ctx).add_partial_decryption(
-        election_id=election_id, document=document, actor=staff.audit_actor
+    same trustee too. The threshold-th completes the tally (the results entry). Only the
+    staff member the definition names as that trustee may upload it."""
+    service = _service(ctx)
+    return service.add_partial_decryption(
+        election_id=election_id,
+        document=document,
+        actor=staff.audit_actor,
+        trustee=service.trustee_index(election_id=election_id, staff=staff),
     )
 
 

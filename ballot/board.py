@@ -17,6 +17,17 @@ bytes are the Merkle leaf (RFC 6962 §2.1: leaf hash = SHA-256(0x00 ‖ bytes)).
               (encrypted elections, §10.4)
 ``partial-decryption`` ``{"kind": "partial-decryption", "partials": PARTIALS}`` (§10.4)
 
+Version 2, encrypted elections (board-format.md §10.1), before the manifest:
+
+``dkg-setup``      ``{"kind": "dkg-setup", "setup": SETUP}`` (``parvis-dkg-setup-v1``)
+``dkg-round1``     ``{"kind": "dkg-round1", "round1": ROUND1}`` (``parvis-dkg-round1-v1``)
+``dkg-signature``  ``{"kind": "dkg-signature", "signature": SIGNATURE}``
+``dkg-complete``   ``{"kind": "dkg-complete", "attempt": K, "group_key": HEX,
+                   "verification_shares": [HEX, …], "transcript_sha512": HEX}``
+
+The trustee documents are carried verbatim, in the lowercase hex ``parvis-trustee`` writes
+(docs/trustee-tool.md, "File formats").
+
 A board export is ``{"format": "parvis-board-export-v1", "origin": ORIGIN, "entries":
 [ENTRY | {"withheld": LEAF-HASH}], "checkpoints": [SIGNED-NOTE, …]}``; an entry is withheld
 (only its leaf hash shown) while the election is open, and for good when fewer ballots than
@@ -41,6 +52,10 @@ __all__ = [
     "InvalidEntryError",
     "ballot_entry",
     "close_entry",
+    "dkg_complete_entry",
+    "dkg_round1_entry",
+    "dkg_setup_entry",
+    "dkg_signature_entry",
     "entry_bytes",
     "entry_leaf_hash",
     "issuance_entry",
@@ -54,17 +69,13 @@ __all__ = [
 ]
 
 EXPORT_FORMAT: Final = "parvis-board-export-v1"
-KINDS: Final = frozenset(
-    {
-        "manifest",
-        "issuance",
-        "ballot",
-        "close",
-        "paper",
-        "results",
-        "tally-sums",
-        "partial-decryption",
-    }
+DKG_KINDS: Final = frozenset({"dkg-setup", "dkg-round1", "dkg-signature", "dkg-complete"})
+#: Encrypted elections' tally (board-format.md §10.4).
+TALLY_KINDS: Final = frozenset({"tally-sums", "partial-decryption"})
+KINDS: Final = (
+    frozenset({"manifest", "issuance", "ballot", "close", "paper", "results"})
+    | DKG_KINDS
+    | TALLY_KINDS
 )
 
 
@@ -113,6 +124,38 @@ def nullifier_hash(nullifier: bytes) -> str:
 
 def manifest_entry(manifest: Manifest) -> dict[str, Any]:
     return {"kind": "manifest", "manifest": manifest.to_json()}
+
+
+def dkg_setup_entry(setup: Mapping[str, Any]) -> dict[str, Any]:
+    """board-format.md §10.1: the officer's ``parvis-dkg-setup-v1`` document, verbatim."""
+    return {"kind": "dkg-setup", "setup": dict(setup)}
+
+
+def dkg_round1_entry(round1: Mapping[str, Any]) -> dict[str, Any]:
+    """board-format.md §10.1: a trustee's ``parvis-dkg-round1-v1`` document, verbatim."""
+    return {"kind": "dkg-round1", "round1": dict(round1)}
+
+
+def dkg_signature_entry(signature: Mapping[str, Any]) -> dict[str, Any]:
+    """board-format.md §10.1: a trustee's ``parvis-dkg-signature-v1`` document, verbatim."""
+    return {"kind": "dkg-signature", "signature": dict(signature)}
+
+
+def dkg_complete_entry(
+    *,
+    attempt: int,
+    group_key: bytes,
+    verification_shares: Sequence[bytes],
+    transcript_sha512: bytes,
+) -> dict[str, Any]:
+    """board-format.md §10.1: appended by the server once the ``n`` signatures verify."""
+    return {
+        "kind": "dkg-complete",
+        "attempt": attempt,
+        "group_key": group_key.hex(),
+        "verification_shares": [share.hex() for share in verification_shares],
+        "transcript_sha512": transcript_sha512.hex(),
+    }
 
 
 def issuance_entry(*, day: str, tokens_issued: int) -> dict[str, Any]:

@@ -726,7 +726,7 @@ class BallotBox(ElectionRecords):
             )
             # An encrypted election's board is public from entry 0: every ballot is a
             # ciphertext, only sums are ever decrypted (docs/board-format.md §10.1).
-            reveal = reveal or self.encryption(session, row.id) is not None
+            reveal = reveal or definition.encrypted
             notes = [
                 note
                 for size, note in session.execute(

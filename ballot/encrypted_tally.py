@@ -21,18 +21,16 @@ ballot/trustee.py), in the board's own encodings:
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
-
-import rfc8785
 
 from ballot.decryption_proof import DecryptionProof, verify_decryption
 from ballot.elgamal import Ciphertext, decrypt_to_point, dlog
 from ballot.encrypted_ballot import EncryptedBallot, grid_shape, verify_encrypted_ballot
 from ballot.group import GroupError, Point
 from ballot.homomorphic_tally import CellSums
+from ballot.manifest import manifest_hash
 from ballot.questions import Question
 from ballot.token import b64u_decode_or_none
 from ballot.transcript import Context, ProofError
@@ -49,7 +47,6 @@ __all__ = [
     "cell_label",
     "context_document",
     "decrypt_counts",
-    "manifest_hash",
     "parse_sums_document",
     "sums_document",
 ]
@@ -83,11 +80,6 @@ class DuplicatePartialError(ConflictError):
     """This trustee's partial decryption is already on the board (at most one each, §10.1)."""
 
     title = "Partial decryption already on the board"
-
-
-def manifest_hash(manifest: Mapping[str, Any]) -> bytes:
-    """``SHA-256(JCS(manifest))`` of the whole v2 manifest (§10.2, "Manifest hashes")."""
-    return hashlib.sha256(rfc8785.dumps(dict(manifest))).digest()
 
 
 def _point(text: object, where: str) -> Point:

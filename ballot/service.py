@@ -46,6 +46,7 @@ from ballot.board import (
 )
 from ballot.box import MAX_PAGE, BallotBox, PreparedBallot
 from ballot.casting import CastCommitter
+from ballot.ceremonies import CeremonyUseCases
 from ballot.definition import ElectionDefinition, Status, check_transition, parse_definition
 from ballot.encrypted_ballot import cell_labels, parse_encrypted_ballot
 from ballot.encrypted_tally import (
@@ -66,13 +67,13 @@ from ballot.manifest import Manifest, format_time
 from ballot.publication import decide_publication
 from ballot.records import (
     BoardNotIntegratedError,
-    ElectionRecords,
     board_log_name,
     canonical_id,
     coarse,
 )
 from ballot.tables import (
     BoardRow,
+    CeremonyRow,
     CommitmentRow,
     ElectionKeyRow,
     ElectionRow,
@@ -86,6 +87,7 @@ from ballot.token import b64u_encode
 from ballot.voters import VoterRegister
 from parvis.kernel.context import AppContext
 from parvis.kernel.errors import DomainError, ForbiddenError
+from parvis.kernel.principal import Role, Staff
 
 __all__ = [
     "BoardNotIntegratedError",
@@ -102,8 +104,10 @@ log = logging.getLogger("parvis.ballot")
 INTEGRATION_TIMEOUT: Final = 30.0
 
 
-class ElectionService(ElectionRecords):
-    """The ballot domain's use cases for one process. Get it with ``ballot.service_from``."""
+class ElectionService(CeremonyUseCases):
+    """The ballot domain's use cases for one process. Get it with ``ballot.service_from``.
+
+    The key ceremony of encrypted elections is :class:`ballot.ceremonies.CeremonyUseCases`."""
 
     def __init__(self, ctx: AppContext) -> None:
         super().__init__(ctx)
@@ -268,6 +272,7 @@ class ElectionService(ElectionRecords):
             "opens_at": format_time(definition.opens_at),
             "closes_at": format_time(definition.closes_at),
             "eligibility_rule": definition.eligibility_rule,
+            "mode": definition.mode.value,
             "revote": definition.revote,
             "paper": definition.paper,
             "min_anonymity_set": definition.min_anonymity_set,
@@ -304,9 +309,22 @@ class ElectionService(ElectionRecords):
                 raise InvalidElectionError(
                     f"eligibility.rule: no identity rule {definition.eligibility_rule!r}"
                 )
+            self._check_trustees(session, definition)
             row.status = Status.SCHEDULED.value
             row.updated_at = self.now
             self._record(session, "election.scheduled", actor=actor, election=row.id)
+
+    def _check_trustees(self, session: Session, definition: ElectionDefinition) -> None:
+        """Every trustee of an encrypted election is an active staff account with the
+        trustee role (docs/adr/0018-encrypted-elections.md, "Who may upload what")."""
+        accounts = identity.staff_service_from(self.ctx)
+        for position, trustee in enumerate(definition.trustees):
+            found = accounts.find(session, email=trustee.staff)
+            if found is None or not found.has(Role.TRUSTEE):
+                raise InvalidElectionError(
+                    f"trustees[{position}].staff: no active staff account with the trustee "
+                    f"role for the trustee {trustee.label!r}"
+                )
 
     def open(self, *, election_id: str, actor: str) -> None:
         """scheduled → open (voting-protocol.md, "Keys and the bulletin board").
@@ -315,6 +333,10 @@ class ElectionService(ElectionRecords):
         log with its own Ed25519 key), appends the manifest, waits until the manifest is
         entry 0 under a signed checkpoint, and only then opens: no token can be issued
         before the key is committed.
+
+        An encrypted election (board-format.md §10) made its key and board when its key
+        ceremony started; it opens only once ``dkg-complete`` is on the board, and the v2
+        manifest, with the joint key in ``encryption``, goes right after it.
         """
         with self.ctx.db.read_session() as session:
             row = self._row(session, election_id, drafts=True)
@@ -323,26 +345,51 @@ class ElectionService(ElectionRecords):
                 check_transition(status, Status.OPEN)
             definition = self.definition(row)
             prepared = session.get(BoardRow, row.id) is not None
+            complete_leaf: bytes | None = None
+            if definition.encrypted:
+                ceremony = session.get(CeremonyRow, row.id)
+                if ceremony is None or ceremony.complete is None:
+                    raise ElectionStateError(
+                        "an encrypted election opens once its key ceremony is complete "
+                        "(dkg-complete on the board)",
+                        status=status.value,
+                    )
+                complete_leaf = self.complete_leaf(ceremony)
         if definition.closes_at <= self.now:
             raise ElectionStateError("the closing time is already past", status=status.value)
-        key = None if prepared else rsabssa.generate_key(self.settings.ballot_key_bits)
+        if complete_leaf is not None:
+            self._wait_integrated(board_log_name(row.id), complete_leaf)
+        needs_key = not prepared and not definition.encrypted
+        key = rsabssa.generate_key(self.settings.ballot_key_bits) if needs_key else None
         with self.ctx.db.write_session() as session:
             row = self._row(session, election_id, lock=True, drafts=True)
             check_transition(Status(row.status), Status.OPEN)
             board = session.get(BoardRow, row.id)
-            if board is None:
+            if board is None and definition.encrypted:
+                board = self._open_encrypted_board(session, row=row, definition=definition)
+            elif board is None:
                 assert key is not None  # made above, or a concurrent open prepared the board
                 board = self._create_board(
                     session, row=row, definition=definition, key=key, actor=actor
                 )
             manifest_hash, name = board.manifest_hash, board.log
-        self._wait_integrated(name, manifest_hash)
+        index = self._wait_integrated(name, manifest_hash)
         with self.ctx.db.write_session() as session:
             row = self._row(session, election_id, lock=True, drafts=True)
             check_transition(Status(row.status), Status.OPEN)
-            first = self.audit.entries(session, log=name, start=0, end=1, reveal_sealed=True)[0]
-            if first.index != 0 or not hmac.compare_digest(first.leaf_hash, manifest_hash):
-                raise BoardNotIntegratedError("the manifest is not entry 0 of the board")
+            # Public: the manifest is entry 0. Encrypted: right after dkg-complete (§10.1).
+            expected = 0 if complete_leaf is None else index
+            first = self.audit.entries(
+                session, log=name, start=expected, end=expected + 1, reveal_sealed=True
+            )[0]
+            if first.index != expected or not hmac.compare_digest(first.leaf_hash, manifest_hash):
+                raise BoardNotIntegratedError("the manifest is not where it belongs on the board")
+            if complete_leaf is not None:
+                before = self.audit.entries(
+                    session, log=name, start=index - 1, end=index, reveal_sealed=True
+                )[0]
+                if not hmac.compare_digest(before.leaf_hash, complete_leaf):
+                    raise BoardNotIntegratedError("the manifest does not follow dkg-complete")
             self._milestone(session, row.id, name)
             row.status = Status.OPEN.value
             row.updated_at = self.now
@@ -408,6 +455,38 @@ class ElectionService(ElectionRecords):
         self._record(session, "election.keys_generated", actor="system", election=row.id)
         return board
 
+    def _open_encrypted_board(
+        self, session: Session, *, row: ElectionRow, definition: ElectionDefinition
+    ) -> BoardRow:
+        """The v2 manifest (board-format.md §10.2): the terms fixed when the ceremony
+        started, and ``encryption`` from the ceremony whose ``dkg-complete`` is on the
+        board; then the board's row, as :meth:`_create_board` makes it for public ones."""
+        found = session.get(CeremonyRow, row.id)
+        assert found is not None
+        assert found.terms is not None
+        manifest = Manifest.from_terms(json.loads(found.terms)).with_encryption(
+            self.encryption(session, row.id)
+        )
+        name = board_log_name(row.id)
+        data = entry_bytes(manifest_entry(manifest))
+        self.audit.append(session, log=name, data=data)
+        board = BoardRow(
+            election_id=row.id,
+            log=name,
+            origin=manifest.board_origin,
+            verifier_key=manifest.board_key,
+            manifest_hash=leaf_hash(data),
+            close_hash=None,
+            results_hash=None,
+            issued_published=0,
+            issued_published_at=None,
+            tokens_issued=0,
+            batched_through=boundary_at_or_before(self.now, definition.batch_seconds),
+        )
+        session.add(board)
+        session.flush()
+        return board
+
     def _wait_integrated(self, name: str, leaf: bytes) -> int:
         """Index of ``leaf`` in the board, integrating now or waiting for the sequencer."""
         deadline = time.monotonic() + INTEGRATION_TIMEOUT
@@ -465,7 +544,7 @@ class ElectionService(ElectionRecords):
             # An encrypted election's ballots are ciphertexts: its board is public whatever
             # the count (docs/board-format.md §10.1).
             unsealed = (
-                self.encryption(session, row.id) is not None
+                definition.encrypted
                 or decide_publication(
                     counted=self.box.counted(session, row.id),
                     min_anonymity_set=definition.min_anonymity_set,
@@ -505,7 +584,7 @@ class ElectionService(ElectionRecords):
         """
         with self.ctx.db.read_session() as session:
             row = self._row(session, election_id)
-            encryption = self.encryption(session, row.id)
+            encryption = self.encrypted_params(session, row.id)
             if encryption is not None and row.status == Status.DECRYPTING:
                 # A tally interrupted after the threshold-th partial decryption: finish it.
                 return self._finish_decryption(election_id=row.id, actor=actor) or {
@@ -592,7 +671,7 @@ class ElectionService(ElectionRecords):
         with self.ctx.db.read_session() as session:
             row = self._row(session, election_id)
             definition = self.definition(row)
-            encryption = self.encryption(session, row.id)
+            encryption = self.encrypted_params(session, row.id)
             assert encryption is not None
             counted = self.box.count(session, name, end=close_index)
         questions = definition.questions
@@ -679,7 +758,7 @@ class ElectionService(ElectionRecords):
         the trustees whose partial decryption is on the board."""
         with self.ctx.db.read_session() as session:
             row = self._row(session, election_id)
-            encryption = self.encryption(session, row.id)
+            encryption = self.encrypted_params(session, row.id)
             if encryption is None:
                 raise ElectionStateError("this election is not encrypted", status=row.status)
             board = self._board(session, row.id)
@@ -717,6 +796,12 @@ class ElectionService(ElectionRecords):
             ],
         }
 
+    def trustee_index(self, *, election_id: str, staff: Staff) -> int:
+        """The participant index of a signed-in trustee in this election (403 otherwise)."""
+        with self.ctx.db.read_session() as session:
+            row = self._row(session, election_id)
+            return self.trustee_position(session, self.definition(row), staff)
+
     def add_partial_decryption(
         self, *, election_id: str, document: object, actor: str, trustee: int | None = None
     ) -> dict[str, Any]:
@@ -739,7 +824,7 @@ class ElectionService(ElectionRecords):
                 status=inputs["status"],
             )
         with self.ctx.db.read_session() as session:
-            encryption = self.encryption(session, election_id)
+            encryption = self.encrypted_params(session, election_id)
             assert encryption is not None
         index, _points = encryption.check_partials(document, sums=inputs["sums"])
         if trustee is not None and index != trustee:
@@ -803,7 +888,7 @@ class ElectionService(ElectionRecords):
             if row.status != Status.DECRYPTING:
                 return None
             definition = self.definition(row)
-            encryption = self.encryption(session, row.id)
+            encryption = self.encrypted_params(session, row.id)
             assert encryption is not None
             board = self._board(session, row.id)
             assert board.close_hash is not None

@@ -4,8 +4,8 @@ encrypted election (docs/board-format.md §10.4), one row each.
 The primary key ``(election_id, trustee)`` refuses a trustee's second upload even while the
 first still waits for the audit sequencer. Existing elections start with none.
 
-Revision ID: ballot_0005
-Revises: ballot_0004
+Revision ID: ballot_0006
+Revises: ballot_0005
 Create Date: 2026-12-07
 """
 
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "ballot_0005"
-down_revision: str | None = "ballot_0004"
+revision: str = "ballot_0006"
+down_revision: str | None = "ballot_0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
