@@ -28,6 +28,7 @@ from parvis.backup import find_pg_tool
 from parvis.kernel.clock import FixedClock
 from parvis.kernel.context import AppContext
 from tests.ballot.elections import ALL_TYPES, OFFICER, definition, setup_rule
+from tests.ballot.encrypted import open_encrypted_election
 from tests.ballot.test_cli_and_server import context
 from tests.support.server import ServerProcess
 
@@ -153,3 +154,25 @@ def test_a_public_election_holds_its_choices_in_clear_so_the_search_can_fail(
     # Its board shows only commitments while open, and nothing logs a choice.
     assert found_in(seen["pages"]) == []
     assert found_in(seen["logs"]) == []
+
+
+def _open_encrypted(ctx: AppContext) -> str:
+    opened = open_encrypted_election(
+        ctx,
+        FixedClock(),
+        questions=ALL_TYPES,
+        opens_at="2020-01-01T00:00:00Z",
+        closes_at="2099-01-01T00:00:00Z",
+    )
+    return opened.election_id
+
+
+def test_nothing_in_clear_while_an_encrypted_election_is_open(
+    database_url: str, tmp_path: Path
+) -> None:
+    seen = _everything_after_voting(database_url, tmp_path, _open_encrypted)
+    assert found_in(seen["storage"]) == []
+    assert found_in(seen["logs"]) == []
+    assert found_in(seen["pages"]) == []
+    # The pages did show the ballots — as ciphertexts: the board is public (§10.1).
+    assert seen["pages"].count(b'"encrypted":{"') >= VOTERS
