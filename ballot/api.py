@@ -55,6 +55,10 @@ Officer = Annotated[Staff, Depends(require_staff(Role.ELECTION_OFFICER))]
 #: docs/board-format.md §10.4: a trustee uploads its own partial decryption.
 TrusteeStaff = Annotated[Staff, Depends(require_staff(Role.TRUSTEE))]
 Agent = Annotated[Staff, Depends(require_staff(Role.AGENT))]
+#: docs/adr/0018-encrypted-elections.md, "Who may upload what": trustees send their own
+#: messages; the officer starts, imports and restarts; both read the ceremony's files.
+Trustee = Annotated[Staff, Depends(require_staff(Role.TRUSTEE))]
+CeremonyReader = Annotated[Staff, Depends(require_staff(Role.ELECTION_OFFICER, Role.TRUSTEE))]
 SignedInCitizen = Annotated[Citizen, Depends(signed_in_citizen)]
 #: The session's CSRF token in ``X-CSRF-Token``: every state-changing call of a signed-in
 #: citizen (docs/ballot-api.md). After ``SignedInCitizen`` in a signature: 401 comes first.
@@ -84,6 +88,21 @@ class TokenResponse(BaseModel):
 class PaperVoter(BaseModel):
     model_config = ConfigDict(extra="forbid")
     citizen: str = Field(min_length=1, max_length=64, description="the citizen's pseudonym")
+
+
+class StaticKey(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    static_key: str = Field(max_length=128, description="hex, from parvis-trustee keygen")
+
+
+class CeremonyStart(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    static_keys: list[str] | None = Field(
+        default=None, max_length=15, description="hex, in trustee order (else those registered)"
+    )
+
+
+Document = Annotated[dict[str, Any], Body(description="a parvis-trustee document (JSON)")]
 
 
 class PaperTotals(BaseModel):
@@ -372,3 +391,108 @@ def paper_totals(election_id: str, body: PaperTotals, ctx: Ctx, staff: Officer) 
     return _service(ctx).set_paper_totals(
         election_id=election_id, voters=body.voters, counts=body.counts, actor=staff.audit_actor
     )
+
+
+# -- the key ceremony (docs/adr/0018-encrypted-elections.md; board-format.md §10.1) ---------
+
+
+@router.get("/elections/{election_id}/ceremony", summary="Where the key ceremony stands")
+def ceremony_state(election_id: str, ctx: Ctx, staff: CeremonyReader) -> dict[str, Any]:
+    with ctx.db.read_session() as session:
+        return _service(ctx).ceremony_state(session, election_id)
+
+
+@router.post(
+    "/elections/{election_id}/ceremony/static-key",
+    summary="A trustee registers their static key (parvis-trustee keygen)",
+)
+def ceremony_static_key(
+    election_id: str, body: StaticKey, ctx: Ctx, staff: Trustee
+) -> dict[str, Any]:
+    position = _service(ctx).register_static_key(
+        election_id=election_id, staff=staff, static_key=body.static_key
+    )
+    return {"election": election_id, "participant": position}
+
+
+@router.post(
+    "/elections/{election_id}/ceremony/start",
+    summary="Write dkg-setup (officer): keys, board, terms; returns setup.json",
+)
+def ceremony_start(
+    election_id: str, ctx: Ctx, staff: Officer, body: CeremonyStart | None = None
+) -> dict[str, Any]:
+    return _service(ctx).start_ceremony(
+        election_id=election_id,
+        actor=staff.audit_actor,
+        static_keys=body.static_keys if body is not None else None,
+    )
+
+
+@router.get("/elections/{election_id}/ceremony/setup.json", summary="The setup (dkg-setup)")
+def ceremony_setup(election_id: str, ctx: Ctx, staff: CeremonyReader) -> dict[str, Any]:
+    with ctx.db.read_session() as session:
+        return _service(ctx).setup_of(session, election_id)
+
+
+@router.post(
+    "/elections/{election_id}/ceremony/round1",
+    summary="A trustee's round-1 message (parvis-trustee round1), checked then appended",
+)
+def ceremony_round1(election_id: str, body: Document, ctx: Ctx, staff: Trustee) -> dict[str, Any]:
+    position = _service(ctx).submit_round1(election_id=election_id, staff=staff, document=body)
+    with ctx.db.read_session() as session:
+        return {"participant": position, **_service(ctx).ceremony_state(session, election_id)}
+
+
+@router.get(
+    "/elections/{election_id}/ceremony/round1s.json",
+    summary="The setup and every round-1 message, from the board (for round2 and round3)",
+)
+def ceremony_round1s(election_id: str, ctx: Ctx, staff: CeremonyReader) -> dict[str, Any]:
+    with ctx.db.read_session() as session:
+        return _service(ctx).round1s_of(session, election_id)
+
+
+@router.post(
+    "/elections/{election_id}/ceremony/signature",
+    summary="A trustee's transcript signature (parvis-trustee round3), checked then appended",
+)
+def ceremony_signature(
+    election_id: str, body: Document, ctx: Ctx, staff: Trustee
+) -> dict[str, Any]:
+    service = _service(ctx)
+    service.submit_signature(election_id=election_id, staff=staff, document=body)
+    with ctx.db.read_session() as session:
+        return service.ceremony_state(session, election_id)
+
+
+@router.get(
+    "/elections/{election_id}/ceremony/ceremony.json",
+    summary="The complete ceremony (for parvis-trustee check)",
+)
+def ceremony_document(election_id: str, ctx: Ctx, staff: CeremonyReader) -> dict[str, Any]:
+    with ctx.db.read_session() as session:
+        return _service(ctx).ceremony_document(session, election_id)
+
+
+@router.post(
+    "/elections/{election_id}/ceremony/import",
+    summary="A complete ceremony made with parvis-trustee (officer), checked then appended",
+)
+def ceremony_import(election_id: str, body: Document, ctx: Ctx, staff: Officer) -> dict[str, Any]:
+    service = _service(ctx)
+    service.import_ceremony(election_id=election_id, document=body, actor=staff.audit_actor)
+    with ctx.db.read_session() as session:
+        return service.ceremony_state(session, election_id)
+
+
+@router.post(
+    "/elections/{election_id}/ceremony/new-attempt",
+    summary="Abandon the current attempt (officer); the next setup has attempt + 1",
+)
+def ceremony_new_attempt(election_id: str, ctx: Ctx, staff: Officer) -> dict[str, Any]:
+    service = _service(ctx)
+    service.new_attempt(election_id=election_id, actor=staff.audit_actor)
+    with ctx.db.read_session() as session:
+        return service.ceremony_state(session, election_id)

@@ -36,6 +36,13 @@ election_app = typer.Typer(
 
 ElectionId = Annotated[str, typer.Argument(help="election id (UUID)")]
 
+ceremony_app = typer.Typer(
+    help="The key ceremony of an encrypted election (docs/adr/0018-encrypted-elections.md): "
+    "start it, import a ceremony made with parvis-trustee, see where it stands.",
+    no_args_is_help=True,
+)
+election_app.add_typer(ceremony_app, name="ceremony")
+
 
 @contextmanager
 def _context() -> Iterator[AppContext]:
@@ -303,6 +310,133 @@ def export_board(
             for chunk in service.export_chunks(election_id, reveal=reveal):
                 handle.write(chunk)
     typer.echo(f"board of {election_id} written to {out}")
+
+
+def _read_json(path: Path) -> object:
+    import json
+
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InvalidInputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidInputError(f"{path} is not JSON: {exc}".splitlines()[0]) from None
+
+
+def _write_json(document: object, out: Path | None) -> None:
+    import json
+
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        typer.echo(f"written to {out}")
+
+
+@ceremony_app.command("start")
+@_errors
+def ceremony_start(
+    election_id: ElectionId,
+    static_key: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--static-key",
+            help="a trustee's static key (hex, from parvis-trustee keygen), once per trustee "
+            "in the definition's order; without it, the keys the trustees registered",
+        ),
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="write setup.json here")] = None,
+) -> None:
+    """Write dkg-setup: make the issuance key and the board, fix the terms (board-format.md
+    §10.1) and give setup.json to the trustees."""
+    from ballot.service import service_from
+
+    with _context() as ctx:
+        setup = service_from(ctx).start_ceremony(
+            election_id=election_id, actor=CLI_ACTOR, static_keys=static_key or None
+        )
+    _write_json(setup, out)
+
+
+@ceremony_app.command("import")
+@_errors
+def ceremony_import(
+    election_id: ElectionId,
+    file: Annotated[Path, typer.Argument(help="ceremony.json (parvis-dkg-ceremony-v1)")],
+) -> None:
+    """Check a complete ceremony made with parvis-trustee and put every message and
+    dkg-complete on the board (then `parvis election open`)."""
+    from ballot.service import service_from
+
+    document = _read_json(file)
+    with _context() as ctx:
+        service_from(ctx).import_ceremony(
+            election_id=election_id, document=document, actor=CLI_ACTOR
+        )
+        typer.echo(_ceremony_line(ctx, election_id))
+
+
+@ceremony_app.command("status")
+@_errors
+def ceremony_status(election_id: ElectionId) -> None:
+    """Where the ceremony stands: each trustee's key, round-1 message and signature."""
+    from ballot.service import service_from
+
+    with _context() as ctx:
+        typer.echo(_ceremony_line(ctx, election_id))
+        with ctx.db.read_session() as session:
+            state = service_from(ctx).ceremony_state(session, election_id)
+        for trustee in state["trustees"]:
+            marks = [
+                "key" if trustee["static_key"] else "no key",
+                "round 1" if trustee["round1"] else "no round 1",
+                "signed" if trustee["signature"] else "not signed",
+            ]
+            typer.echo(f"  {trustee['position']}. {trustee['label']}: {', '.join(marks)}")
+
+
+@ceremony_app.command("export")
+@_errors
+def ceremony_export(
+    election_id: ElectionId,
+    what: Annotated[str, typer.Argument(help="setup, round1s or ceremony")],
+    out: Annotated[Path | None, typer.Option("--out", help="file to write")] = None,
+) -> None:
+    """Write setup.json, round1s.json or ceremony.json (docs/trustee-tool.md) from the board."""
+    from ballot.service import service_from
+
+    readers = {"setup": "setup_of", "round1s": "round1s_of", "ceremony": "ceremony_document"}
+    if what not in readers:
+        raise InvalidInputError("export setup, round1s or ceremony")
+    with _context() as ctx, ctx.db.read_session() as session:
+        document = getattr(service_from(ctx), readers[what])(session, election_id)
+    _write_json(document, out)
+
+
+@ceremony_app.command("new-attempt")
+@_errors
+def ceremony_new_attempt(election_id: ElectionId) -> None:
+    """Abandon the current attempt (a trustee gone): its entries stay on the board; the
+    trustees make fresh keys and the ceremony starts again with attempt + 1."""
+    from ballot.service import service_from
+
+    with _context() as ctx:
+        attempt = service_from(ctx).new_attempt(election_id=election_id, actor=CLI_ACTOR)
+    typer.echo(f"election {election_id}: attempt {attempt}; register fresh static keys")
+
+
+def _ceremony_line(ctx: AppContext, election_id: str) -> str:
+    from ballot.service import service_from
+
+    with ctx.db.read_session() as session:
+        state = service_from(ctx).ceremony_state(session, election_id)
+    done = sum(1 for t in state["trustees"] if t["signature"])
+    return (
+        f"election {state['election']}: ceremony attempt {state['attempt']}, step "
+        f"{state['step']} ({state['threshold']} of {len(state['trustees'])} trustees; "
+        f"{done} signature(s))"
+    )
 
 
 def verify_board(

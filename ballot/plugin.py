@@ -13,7 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import consent
-from ballot import api, booth_pages, locale_fr, locale_staff_fr, pages, platform_api, staff_pages
+from ballot import (
+    api,
+    booth_pages,
+    locale_fr,
+    locale_staff_fr,
+    pages,
+    platform_api,
+    staff_pages,
+    trustee_pages,
+)
 from ballot.cli import election_app, verify_board
 from ballot.encrypted_ballot import BallotProofError, MalformedEncryptedBallotError
 from ballot.encrypted_tally import (
@@ -167,6 +176,7 @@ PLUGIN = DomainPlugin(
         pages.router,
         booth_pages.router,
         staff_pages.router,
+        trustee_pages.router,
     ),
     template_dir=_HERE / "templates",
     static_dir=_STATIC if _STATIC.is_dir() else None,
