@@ -23,6 +23,7 @@ from ballot.encrypted_tally import (
     Encryption,
     WrongPartialDecryptionError,
     context_document,
+    counted_sums,
     decrypt_counts,
     parse_sums_document,
     sums_document,
@@ -87,6 +88,12 @@ def test_every_ballot_verifies_under_its_own_vk_and_a_replayed_one_fails() -> No
     # The same ciphertexts and proofs cast under another token's vk (ballot copying).
     with pytest.raises(BallotProofError, match=r"question maire: cell"):
         ENCRYPTION.verify_ballot(QUESTIONS, vk=_vk(99), data=WIRE[0])
+
+
+def test_the_sums_read_from_the_cells_alone_are_the_full_parse_sums() -> None:
+    assert counted_sums(QUESTIONS, WIRE) == cell_sums(
+        QUESTIONS, [parse_encrypted_ballot(QUESTIONS, w) for w in WIRE]
+    )
 
 
 def test_the_sums_document_is_what_the_trustee_tool_reads() -> None:
