@@ -344,6 +344,24 @@ def decryption(election_id: str, ctx: Ctx) -> dict[str, Any]:
     return _service(ctx).decryption_inputs(election_id)
 
 
+@router.get(
+    "/elections/{election_id}/decryption/sums.json",
+    summary="The tally-sums entry's sums: parvis-trustee decrypt --ciphertexts",
+)
+def decryption_sums(election_id: str, ctx: Ctx) -> dict[str, Any]:
+    sums: dict[str, Any] = _service(ctx).decryption_inputs(election_id)["sums"]
+    return sums
+
+
+@router.get(
+    "/elections/{election_id}/decryption/context.json",
+    summary="The tally-sums entry's decryption context: parvis-trustee decrypt --context",
+)
+def decryption_context(election_id: str, ctx: Ctx) -> dict[str, Any]:
+    context: dict[str, Any] = _service(ctx).decryption_inputs(election_id)["context"]
+    return context
+
+
 @router.post(
     "/elections/{election_id}/partial-decryptions",
     summary="A trustee's partial decryption (parvis-trustee decrypt output)",
