@@ -584,8 +584,8 @@ class ElectionService(CeremonyUseCases):
         """
         with self.ctx.db.read_session() as session:
             row = self._row(session, election_id)
-            encryption = self.encrypted_params(session, row.id)
-            if encryption is not None and row.status == Status.DECRYPTING:
+            encrypted = self.definition(row).encrypted
+            if encrypted and row.status == Status.DECRYPTING:
                 # A tally interrupted after the threshold-th partial decryption: finish it.
                 return self._finish_decryption(election_id=row.id, actor=actor) or {
                     "ballots": None,
@@ -596,7 +596,7 @@ class ElectionService(CeremonyUseCases):
             name, close_hash = board.log, board.close_hash
         assert close_hash is not None, "a closed election has a close entry"
         close_index = self._wait_integrated(name, close_hash)
-        if encryption is not None:
+        if encrypted:
             return self._tally_encrypted(
                 election_id=row.id, actor=actor, name=name, close_index=close_index
             )
