@@ -153,6 +153,8 @@ def board(
         # An encrypted election's board is public from entry 0 (docs/board-format.md §10.1).
         if row.status != "published" and not service.is_encrypted(session, row.id):
             return service.board_view(session, election_id, start=start, limit=limit)
+        # Refused here (404 before the board exists), not half-way through the stream.
+        service.checkpoint(session, row.id)
     return StreamingResponse(service.export_chunks(election_id), media_type="application/json")
 
 

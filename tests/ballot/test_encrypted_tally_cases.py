@@ -10,6 +10,7 @@ import random
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
 from ballot.service import service_from
 from ballot.simulation import random_choices
@@ -17,7 +18,7 @@ from ballot.tally import tally
 from parvis.kernel.clock import FixedClock
 from parvis.kernel.context import AppContext
 from tests.ballot.elections import OFFICER, setup_rule
-from tests.ballot.encrypted import open_encrypted_election
+from tests.ballot.encrypted import open_encrypted_election, scheduled_encrypted_election
 from tests.ballot.test_encrypted_cli import _vote
 from tests.ballot.trustees import partials_document
 
@@ -91,3 +92,15 @@ def test_no_ballot_no_decryption(app: FastAPI, clock: FixedClock) -> None:
     assert json.dumps(results["results"], sort_keys=True) == json.dumps(
         tally(questions, []), sort_keys=True
     )
+
+
+def test_the_board_of_an_encrypted_election_before_its_opening_is_a_404(
+    app: FastAPI, client: TestClient, clock: FixedClock
+) -> None:
+    """Not a stream that breaks half-way: the board does not exist yet."""
+    ctx: AppContext = app.state.ctx
+    setup_rule(ctx)
+    election, _trustees = scheduled_encrypted_election(ctx, clock)
+    response = client.get(f"/elections/{election}/board")
+    assert response.status_code == 404
+    assert response.json()["type"].endswith("/manifest-not-published")
