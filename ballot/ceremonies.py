@@ -131,7 +131,7 @@ class CeremonyUseCases(ElectionRecords):
     def ceremony_state(self, session: Session, election_id: str) -> dict[str, Any]:
         """Where the ceremony stands (docs/ballot-api.md, "Key ceremony"): public facts only
         (labels, positions, counts), never an e-mail."""
-        row = self._row(session, election_id, drafts=True)
+        row = self._row(session, election_id)  # drafts have no ceremony yet
         definition = self._encrypted(row)
         found = session.get(CeremonyRow, row.id)
         keys = _keys(found) if found is not None else {}

@@ -3,12 +3,25 @@
 Seeds, in identity's demo city (rule ``budget-participatif``, seeded by identity before
 ballot runs), two open elections with fixed ids, so that running the demo again finds them:
 
-* a participatory budget — a budget ballot, 8 projects within a 400 000 € envelope;
-* a consultation — a single-choice question.
+* a participatory budget — a budget ballot, 8 projects within a 400 000 € envelope — as an
+  **encrypted** election (docs/adr/0018-encrypted-elections.md, "Demo trustees") with three
+  demo trustees, any two of whom can decrypt the results;
+* a consultation — a single-choice question — as a **public-ballot** election (mode
+  ``public``: the server sees each choice), so that both modes are in the demo.
 
 Both allow re-voting and publish individual ballots from 3 ballots on (fewer: aggregates
 only, the minimum anonymity set at work). Idempotent: an election that exists is moved
 forward to ``open`` if it is still a draft or scheduled, and left alone otherwise.
+
+The demo trustees (demo only, never in production): three staff accounts with the trustee
+role (``garant-1@demo.parvis.test`` …), and a key ceremony run by the demo itself
+(:mod:`ballot.ceremony_local`) — so the three shares exist, for a moment, in one process,
+which is exactly what a real ceremony avoids. Each trustee's share is then sealed as
+``parvis-trustee round2`` seals it (:mod:`ballot.trustee_file`, Argon2id at libsodium's
+MODERATE cost, about 3 s a file) under a random passphrase, in ``DATA_DIR/demo-trustees/``:
+``share-N.sealed``, ``share-N.passphrase`` and ``garant-N.txt`` (the staff account's e-mail,
+password and TOTP URI), so that ``parvis-trustee decrypt --passphrase-file …`` works at the
+tally. A ceremony interrupted by a crash is abandoned and started again (a new attempt).
 """
 
 from __future__ import annotations
@@ -16,17 +29,35 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, Final
 
 from parvis.kernel.context import AppContext
 
-__all__ = ["BUDGET_ID", "CONSULTATION_ID", "DEMO_RULE", "definitions", "seed_demo"]
+__all__ = [
+    "BUDGET_ID",
+    "CONSULTATION_ID",
+    "DEMO_RULE",
+    "DEMO_TRUSTEES",
+    "TRUSTEE_DIR",
+    "definitions",
+    "seed_demo",
+]
 
 DEMO_RULE: Final = "budget-participatif"
 BUDGET_ID: Final = uuid.UUID("5b1a3c2e-7d4f-4e6a-9b8c-0d1e2f3a4b5c")
 CONSULTATION_ID: Final = uuid.UUID("6c2b4d3f-8e5a-4f7b-8c9d-1e2f3a4b5c6d")
 _ACTOR: Final = "system:demo"
 _POPULATION: Final = 12_000  # eligible residents of the (fictitious) demo city
+#: The participatory budget's trustees: (label, staff e-mail); any 2 of 3 decrypt.
+DEMO_TRUSTEES: Final = (
+    ("Mairie", "garant-1@demo.parvis.test"),
+    ("Opposition municipale", "garant-2@demo.parvis.test"),
+    ("Conseil citoyen", "garant-3@demo.parvis.test"),
+)
+DEMO_THRESHOLD: Final = 2
+#: Under the data directory (``var/`` for ``make demo``).
+TRUSTEE_DIR: Final = "demo-trustees"
 
 _PROJECTS: Final = (
     ("jardins", "Jardins partagés près de la gare", "Shared gardens near the station", 45_000),
@@ -79,8 +110,6 @@ def definitions(now: datetime) -> list[dict[str, Any]]:
     opens = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     closes = opens + timedelta(days=60)
     common = {
-        # Public-ballot elections (docs/adr/0018-encrypted-elections.md, "Modes").
-        "mode": "public",
         "opens_at": _time(opens),
         "closes_at": _time(closes),
         "eligibility": {"rule": DEMO_RULE, "population": _POPULATION},
@@ -94,6 +123,9 @@ def definitions(now: datetime) -> list[dict[str, Any]]:
         "id": str(BUDGET_ID),
         "title": {"fr": "Budget participatif 2026", "en": "Participatory budget 2026"},
         **common,
+        "mode": "encrypted",
+        "trustees": [{"label": label, "staff": email} for label, email in DEMO_TRUSTEES],
+        "threshold": DEMO_THRESHOLD,
         "questions": [
             {
                 "id": "projets",
@@ -117,6 +149,8 @@ def definitions(now: datetime) -> list[dict[str, Any]]:
             "en": "Consultation: Market Street car-free on Saturdays?",
         },
         **common,
+        # A public-ballot election (docs/adr/0018-encrypted-elections.md, "Modes").
+        "mode": "public",
         "questions": [
             {
                 "id": "pietonnisation",
@@ -159,10 +193,84 @@ def seed_demo(ctx: AppContext) -> Iterator[str]:
                 service.create(session, data=definition, actor=_ACTOR)
                 status = Status.DRAFT
         if status is Status.DRAFT:
+            if definition["mode"] == "encrypted":
+                yield from _demo_trustees(ctx)
             service.schedule(election_id=election_id, actor=_ACTOR)
             status = Status.SCHEDULED
+        if status is Status.SCHEDULED and definition["mode"] == "encrypted":
+            yield from _demo_ceremony(ctx, election_id)
         if status is Status.SCHEDULED:
             service.open(election_id=election_id, actor=_ACTOR)
             yield f"ballot: opened « {title} » — booth /scrutins/{election_id}/isoloir"
         else:
             yield f"ballot: « {title} » already {status.value} — /scrutins/{election_id}/isoloir"
+
+
+def _trustee_dir(ctx: AppContext) -> Path:
+    directory = Path(ctx.settings.data_dir) / TRUSTEE_DIR
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return directory
+
+
+def _demo_trustees(ctx: AppContext) -> Iterator[str]:
+    """The three demo trustees' staff accounts (created once; their sign-in details in
+    ``DATA_DIR/demo-trustees/garant-N.txt``, mode 0600)."""
+    import identity
+    from ballot.trustee_file import write_atomic
+    from parvis.kernel.principal import Role
+
+    accounts = identity.staff_service_from(ctx)
+    directory = _trustee_dir(ctx)
+    for number, (label, email) in enumerate(DEMO_TRUSTEES, 1):
+        with ctx.db.write_session() as session:
+            if accounts.find(session, email=email) is not None:
+                continue
+            created = accounts.create(
+                session, email=email, roles=frozenset({Role.TRUSTEE}), actor=_ACTOR
+            )
+        text = (
+            f"{label}\ne-mail: {created.email}\npassword: {created.password}\n"
+            f"TOTP: {created.totp_uri}\n"
+        )
+        write_atomic(directory / f"garant-{number}.txt", text.encode(), replace=True)
+        yield f"ballot: demo trustee {number} ({label}): {directory / f'garant-{number}.txt'}"
+
+
+def _demo_ceremony(ctx: AppContext, election_id: str) -> Iterator[str]:
+    """Run the budget's key ceremony for the demo trustees and seal their shares
+    (module docstring); nothing to do once ``dkg-complete`` is on the board."""
+    import secrets
+
+    from ballot.ceremony_local import new_static_keys, run_ceremony
+    from ballot.service import service_from
+    from ballot.trustee_file import seal, write_atomic
+
+    service = service_from(ctx)
+    with ctx.db.read_session() as session:
+        state = service.ceremony_state(session, election_id)
+    if state["step"] == "complete":
+        return
+    if state["step"] != "keys":  # a run interrupted mid-ceremony: start a new attempt
+        service.new_attempt(election_id=election_id, actor=_ACTOR)
+    statics = new_static_keys(len(DEMO_TRUSTEES))
+    setup = service.start_ceremony(
+        election_id=election_id,
+        actor=_ACTOR,
+        static_keys=[s.public.encoded.hex() for s in statics],
+    )
+    ceremony = run_ceremony(setup, statics)
+    directory = _trustee_dir(ctx)
+    # The shares are sealed before the ceremony goes on the board: an election never opens
+    # with a key whose shares the demo did not keep.
+    for share in ceremony.shares:
+        passphrase = secrets.token_urlsafe(24)
+        sealed = seal(ceremony.share_secret(share.index), passphrase)
+        write_atomic(directory / f"share-{share.index}.sealed", sealed, replace=True)
+        write_atomic(
+            directory / f"share-{share.index}.passphrase", f"{passphrase}\n".encode(), replace=True
+        )
+    service.import_ceremony(election_id=election_id, document=ceremony.document, actor=_ACTOR)
+    yield (
+        f"ballot: key ceremony of the budget done ({DEMO_THRESHOLD} of {len(DEMO_TRUSTEES)} "
+        f"demo trustees); shares sealed in {directory}"
+    )

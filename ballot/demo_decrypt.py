@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Final
 
 from ballot.definition import Status
+from ballot.demo import TRUSTEE_DIR
 from ballot.errors import ElectionStateError
 from ballot.service import service_from
 from ballot.trustee import main as trustee_tool
@@ -29,8 +30,6 @@ from parvis.kernel.errors import InvalidInputError
 
 __all__ = ["TRUSTEE_DIR", "decrypt_demo"]
 
-#: Where the demo keeps its trustees' sealed shares, under the data directory (ballot/demo.py).
-TRUSTEE_DIR: Final = "demo-trustees"
 ACTOR: Final = "system:demo"
 
 

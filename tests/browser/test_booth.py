@@ -53,6 +53,9 @@ ROOT = Path(__file__).resolve().parents[2]
 STATIC = ROOT / "ballot" / "static"
 CODE = re.compile(r"^[A-Z2-7]{4}(-[A-Z2-7]{4}){3}$")
 ALL_TYPES_ID = uuid.UUID("7d3c5e4a-9f6b-4a8c-9d0e-2f3a4b5c6d7e")
+#: The demo's participatory budget is an encrypted election (ballot/demo.py); this booth
+#: casts public (version 1) ballots, so these tests vote on a public copy of it.
+BUDGET_ID = uuid.UUID("8e4d6f5b-0a7c-4b9d-8e1f-3a4b5c6d7e8f")
 
 
 def _context(server: ServerProcess) -> AppContext:
@@ -106,6 +109,14 @@ def _all_types_definition() -> dict[str, Any]:
     }
 
 
+def _public_budget() -> dict[str, Any]:
+    """The demo's participatory budget as a public-ballot election (the booth's version 1)."""
+    budget = next(d for d in demo.definitions(datetime.now(UTC)) if d["id"] == str(demo.BUDGET_ID))
+    for member in ("trustees", "threshold"):
+        budget.pop(member)
+    return {**budget, "id": str(BUDGET_ID), "mode": "public"}
+
+
 @pytest.fixture(scope="module")
 def demo_server(live_server: ServerProcess) -> Iterator[ServerProcess]:
     """The live server seeded as `make demo` does, plus an election with every other type."""
@@ -120,8 +131,10 @@ def demo_server(live_server: ServerProcess) -> Iterator[ServerProcess]:
         service = service_from(ctx)
         with ctx.db.write_session() as session:
             service.create(session, data=_all_types_definition(), actor="staff:test")
-        service.schedule(election_id=str(ALL_TYPES_ID), actor="staff:test")
-        service.open(election_id=str(ALL_TYPES_ID), actor="staff:test")
+            service.create(session, data=_public_budget(), actor="staff:test")
+        for election in (ALL_TYPES_ID, BUDGET_ID):
+            service.schedule(election_id=str(election), actor="staff:test")
+            service.open(election_id=str(election), actor="staff:test")
         yield live_server
     finally:
         ctx.db.dispose()
@@ -267,7 +280,7 @@ def test_vote_check_the_receipt_and_revote(paris_page: Page, demo_server: Server
     requests: list[Request] = []
     page.on("request", lambda r: requests.append(r) if "/static/" not in r.url else None)
     posts = lambda: [r for r in requests if r.method == "POST"]  # noqa: E731
-    _booth(page, demo_server, demo.BUDGET_ID)
+    _booth(page, demo_server, BUDGET_ID)
     expect(page.get_by_role("heading", level=1)).to_have_text("Budget participatif 2026")
 
     # The voting right is obtained as soon as the booth opens, before anything is filled:
@@ -282,7 +295,7 @@ def test_vote_check_the_receipt_and_revote(paris_page: Page, demo_server: Server
     assert "cookie" in headers
     assert headers.get("x-csrf-token")
     assert page.locator("#ballot-form input:checked").count() == 0
-    stored = _stored(page, demo.BUDGET_ID)
+    stored = _stored(page, BUDGET_ID)
     assert stored["right"]["last_seq"] == 0
     assert stored["legacy_right"] is None
     assert_accessible(page)
@@ -318,7 +331,7 @@ def test_vote_check_the_receipt_and_revote(paris_page: Page, demo_server: Server
     assert cast["ballot"]["seq"] == 1
     assert cast["ballot"]["choices"] == {"projets": ["jardins", "pistes-cyclables", "aire-de-jeux"]}
     assert cast["token"] == stored["right"]["token"]
-    assert _stored(page, demo.BUDGET_ID)["right"]["last_seq"] == 1
+    assert _stored(page, BUDGET_ID)["right"]["last_seq"] == 1
 
     # Pending until the boundary: the tracker says when, then "Inclus" with the proof.
     _track_pending(page, code, at)
@@ -334,7 +347,7 @@ def test_vote_check_the_receipt_and_revote(paris_page: Page, demo_server: Server
             assert code.replace("-", "") not in r.url, r.url
 
     # Re-vote from the same browser: no new token, a higher seq, a new tracking code.
-    _booth(page, demo_server, demo.BUDGET_ID)
+    _booth(page, demo_server, BUDGET_ID)
     expect(page.locator("#booth-notice")).to_contain_text("Vous avez déjà voté")
     expect(page.locator("#booth-notice")).to_contain_text(code)
     expect(page.locator("#cast")).to_have_text("Voter à nouveau")
@@ -353,13 +366,13 @@ def test_vote_check_the_receipt_and_revote(paris_page: Page, demo_server: Server
 
     # Both ballots are committed on the public board; the first code still tracks, also
     # through an older link with the code in the query, and says it is no longer counted.
-    board = httpx.get(f"{demo_server.url}/elections/{demo.BUDGET_ID}/board").json()
+    board = httpx.get(f"{demo_server.url}/elections/{BUDGET_ID}/board").json()
     leaves = {c["leaf_hash"] for c in board["commitments"]}
     assert {_leaf_of(cast), _leaf_of(revote)} <= leaves
-    page.goto(f"{demo_server.url}/scrutins/{demo.BUDGET_ID}/suivi?code={code}")
+    page.goto(f"{demo_server.url}/scrutins/{BUDGET_ID}/suivi?code={code}")
     _replaced(page, code)
     assert_accessible(page)
-    page.goto(f"{demo_server.url}/scrutins/{demo.BUDGET_ID}/suivi")
+    page.goto(f"{demo_server.url}/scrutins/{BUDGET_ID}/suivi")
     page.get_by_role("textbox", name="Code de suivi").fill(code.lower().replace("-", " "))
     page.get_by_role("button", name="Vérifier").click()
     _replaced(page, code)
@@ -443,10 +456,10 @@ def test_a_right_kept_by_an_older_booth_moves_to_indexeddb(
     sign_in(page, demo_server, "accents")
     posts: list[Request] = []
     page.on("request", lambda r: posts.append(r) if r.method == "POST" else None)
-    _booth(page, demo_server, demo.BUDGET_ID)
+    _booth(page, demo_server, BUDGET_ID)
     _right_kept(page)
-    right = _stored(page, demo.BUDGET_ID)["right"]
-    manifest = httpx.get(f"{demo_server.url}/elections/{demo.BUDGET_ID}/manifest").json()
+    right = _stored(page, BUDGET_ID)["right"]
+    manifest = httpx.get(f"{demo_server.url}/elections/{BUDGET_ID}/manifest").json()
     # What an older booth left: the right after one ballot (last_seq 1), and its receipt.
     old_right = {**right, "last_seq": 1}
     old_receipt = {
@@ -473,17 +486,17 @@ def test_a_right_kept_by_an_older_booth_moves_to_indexeddb(
           localStorage.setItem('parvis:right:' + election, right);
           localStorage.setItem('parvis:receipt:' + election, receipt);
         }""",
-        [str(demo.BUDGET_ID), json.dumps(old_right), json.dumps(old_receipt)],
+        [str(BUDGET_ID), json.dumps(old_right), json.dumps(old_receipt)],
     )
-    before = _stored(page, demo.BUDGET_ID)
+    before = _stored(page, BUDGET_ID)
     assert before["right"] is None
     assert before["legacy_right"] is not None
 
-    _booth(page, demo_server, demo.BUDGET_ID)
+    _booth(page, demo_server, BUDGET_ID)
     notice = page.locator("#booth-notice")
     expect(notice).to_contain_text("Vous avez déjà voté depuis ce navigateur")
     expect(notice).to_contain_text("ABCD-EFGH-IJKL-MNOP")
-    after = _stored(page, demo.BUDGET_ID)
+    after = _stored(page, BUDGET_ID)
     assert after["right"] == old_right
     assert after["receipt"] == old_receipt
     assert after["legacy_right"] is None
@@ -592,7 +605,7 @@ def test_the_tracker_explains_a_failed_check_in_french(
     leaf = hashlib.sha256(b"a ballot the board never signed").digest()
     code = tracking_code(leaf)
     forged = {
-        "election": str(demo.BUDGET_ID),
+        "election": str(BUDGET_ID),
         "tracking_code": code,
         "leaf_hash": base64.urlsafe_b64encode(leaf).rstrip(b"=").decode(),
         "status": "included",
@@ -612,7 +625,7 @@ def test_the_tracker_explains_a_failed_check_in_french(
         route.fulfill(**answers.pop(0))  # type: ignore[arg-type]
 
     page.route("**/receipts/**", board)
-    page.goto(f"{demo_server.url}/scrutins/{demo.BUDGET_ID}/suivi#code={code}")
+    page.goto(f"{demo_server.url}/scrutins/{BUDGET_ID}/suivi#code={code}")
     expect(page.locator("#tracker-verdict")).to_contain_text("La preuve n’a pas été vérifiée")
     expect(page.locator("#tracker-result li")).to_have_text(
         "L’état signé du tableau d’affichage n’est pas signé avec la clé publiée pour ce vote."
@@ -635,7 +648,7 @@ def test_on_a_phone_signed_out_and_unknown_election(
     )
     page = context.new_page()
     try:
-        for election in (demo.BUDGET_ID, demo.CONSULTATION_ID):
+        for election in (BUDGET_ID, demo.CONSULTATION_ID):
             _booth(page, demo_server, election)
             assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
         expect(page.locator("#booth-notice")).to_contain_text("connectez-vous d’abord")
@@ -645,11 +658,11 @@ def test_on_a_phone_signed_out_and_unknown_election(
         assert box is not None
         assert box["height"] >= 44
         assert_accessible(page)
-        page.goto(f"{demo_server.url}/scrutins/{demo.BUDGET_ID}/suivi")
+        page.goto(f"{demo_server.url}/scrutins/{BUDGET_ID}/suivi")
         expect(page.locator("#tracker-form")).to_be_visible()
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
         # Signed out, the election page offers to sign in before getting the right early.
-        page.goto(f"{demo_server.url}/scrutins/{demo.BUDGET_ID}")
+        page.goto(f"{demo_server.url}/scrutins/{BUDGET_ID}")
         expect(page.locator("#early-status")).to_have_text(
             "Connectez-vous pour obtenir votre droit de vote maintenant."
         )
