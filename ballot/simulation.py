@@ -1,10 +1,12 @@
 """``parvis election simulate``: fictitious voters cast random valid ballots through the real
 HTTP path, exactly as booths do (docs/ballot-api.md, "Simulated voting").
 
-For each of ``N`` voters: a pseudonymous account is created with the residency evidence the
-election's rule accepts (self-declaration, else an in-person confirmation recorded by
-``system:simulate``) and signed in through the real session store — the sandbox's
-FranceConnect sign-in knows only its dozen test identities, one account each — then, over
+For each of ``N`` voters: a fictitious identity (born abroad, of an age the rule accepts)
+signs in as FranceConnect's return does (identity's ``sign_in_citizen``: a pseudonymous
+account, the birth date sealed), gets the residency evidence the election's rule accepts
+(self-declaration, else an in-person confirmation recorded by ``system:simulate``) and a
+session in the real session store — the sandbox's own sign-in knows only its dozen test
+identities, one account each — then, over
 HTTP: the token request (``POST /elections/{id}/tokens`` with the session cookie and its
 CSRF token: RFC 9474 blinding and finalisation by :mod:`ballot.client`), and the cast
 (``POST /elections/{id}/ballots``, no cookie), with clear choices in a public-ballot
@@ -29,7 +31,7 @@ import uuid
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
@@ -46,6 +48,7 @@ from ballot.questions import BallotType, Question, check_choice, parse_questions
 from ballot.service import service_from
 from ballot.token import b64u_decode, b64u_encode
 from identity.eligibility import Evidence
+from identity.franceconnect import IdentityPivot
 from parvis.kernel.context import AppContext
 from parvis.kernel.errors import ForbiddenError, InvalidInputError
 from parvis.kernel.principal import Citizen
@@ -55,6 +58,9 @@ from parvis.kernel.settings import Mode
 __all__ = ["SimulationReport", "random_choices", "simulate"]
 
 ACTOR = "system:simulate"
+#: A COG country code other than France's (99100): a fictitious voter born abroad needs no
+#: birthplace commune (identity/franceconnect.py, ``IdentityPivot``).
+_ABROAD = "99109"
 #: Most voters one run creates (a rehearsal's load test; a bigger one runs several times).
 MAX_VOTERS = 100_000
 
@@ -118,9 +124,9 @@ class SimulationReport:
         }
 
 
-def _evidence(ctx: AppContext, rule_id: str) -> tuple[Any, str, str, int, str]:
+def _evidence(ctx: AppContext, rule_id: str) -> tuple[Any, str, str, date, str]:
     """How a fictitious voter satisfies the rule: evidence kind, territory, commune, birth
-    year, acr."""
+    date, acr."""
     service = identity.service_from(ctx)
     with ctx.db.read_session() as session:
         rule = service.rule(session, rule_id)
@@ -140,29 +146,38 @@ def _evidence(ctx: AppContext, rule_id: str) -> tuple[Any, str, str, int, str]:
         )
     low = rule.min_age if rule.min_age is not None else 18
     high = rule.max_age if rule.max_age is not None else max(low, 70)
-    # A birth year in the middle of the allowed ages, a year clear of either bound.
-    age = (low + high) // 2 if high - low >= 2 else low
+    age = (low + high) // 2
+    # Half a year past that birthday on the rule's reference date: clear of either bound.
     reference: date = rule.reference_date
-    birth_year = reference.year - age - (1 if age == low else 0)
-    return kind, territory.id, sorted(territory.communes)[0], birth_year, rule.min_acr
+    born = reference.replace(year=reference.year - age, day=1) - timedelta(days=183)
+    return kind, territory.id, sorted(territory.communes)[0], born, rule.min_acr
 
 
 def _citizen_session(
-    ctx: AppContext, evidence: tuple[Any, str, str, int, str]
+    ctx: AppContext, evidence: tuple[Any, str, str, date, str]
 ) -> tuple[tuple[str, str], str]:
-    """A new eligible pseudonymous account, signed in: ((cookie name, value), CSRF token)."""
-    kind, territory, commune, birth_year, acr = evidence
+    """A new eligible pseudonymous account, signed in as FranceConnect's return does it
+    (identity's ``sign_in_citizen`` with a fictitious identity pivot born abroad), with the
+    residency evidence; then a session: ((cookie name, value), CSRF token)."""
+    kind, territory, commune, born, acr = evidence
     service = identity.service_from(ctx)
+    pivot = IdentityPivot(
+        family_name="SIMULATION",
+        given_name=f"Votant {secrets.token_hex(8)}",
+        birthdate=born.isoformat(),
+        birthplace="",
+        birthcountry=_ABROAD,
+    )
     with ctx.db.write_session() as db:
-        citizen = service.create_citizen(
-            db, pivot_hash_value=secrets.token_hex(32), acr=acr, birth_year=birth_year
+        citizen = service.sign_in_citizen(
+            db, sub=f"simulated-{secrets.token_hex(16)}", acr=acr, pivot=pivot
         )
         if kind is Evidence.SELF_DECLARATION:
             service.self_declare(
-                db, citizen_id=citizen.id, territory_id=territory, commune_code=commune
+                db, citizen_id=citizen, territory_id=territory, commune_code=commune
             )
         else:
-            code = service.new_desk_code(db, citizen_id=citizen.id)
+            code = service.new_desk_code(db, citizen_id=citizen)
             service.record_in_person(
                 db,
                 agent=ACTOR,
@@ -171,7 +186,7 @@ def _citizen_session(
                 commune_code=commune,
                 reason="fictitious voter of a rehearsal (parvis election simulate)",
             )
-        web = ctx.sessions.create(db, Citizen(citizen.id))
+        web = ctx.sessions.create(db, Citizen(citizen))
     assert web.cookie is not None
     return (cookie_name(secure=ctx.settings.secure_cookies), web.cookie), web.csrf_token
 

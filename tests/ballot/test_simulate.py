@@ -6,13 +6,16 @@ rehearsal (ballot/definition.py, ``rehearsal``)."""
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
 import pytest
 import yaml
 
+import identity
 from ballot.service import service_from
 from ballot.simulation import simulate
+from identity.eligibility import Evidence, Rule
 from parvis.kernel.clock import FixedClock
 from parvis.kernel.errors import ForbiddenError, InvalidInputError
 from parvis.kernel.settings import Mode
@@ -43,11 +46,32 @@ def test_simulated_voters_cast_through_http(database_url: str, tmp_path: Path) -
     setup_rule(ctx)
     ctx.db.dispose()
     election = _open_from_cli(env, tmp_path)
+    # A second election whose rule has age bounds (eligibility reads the sealed birth date).
+    ctx = context(env)
+    with ctx.db.write_session() as db:
+        identity.service_from(ctx).save_rule(
+            db,
+            Rule(
+                id="ballot-youth",
+                name="Conseil des jeunes",
+                territory_id="ballot-town",
+                accepted_evidence=frozenset({Evidence.IN_PERSON}),
+                reference_date=date(2026, 6, 1),
+                min_age=16,
+                max_age=25,
+            ),
+            actor="system:test",
+        )
+    ctx.db.dispose()
+    youth = _open_from_cli(env, tmp_path, eligibility={"rule": "ballot-youth", "population": 10})
     with ServerProcess(env) as server:
         result = run(
             ["election", "simulate", election, "--voters", "4", "--seed", "7", "--url", server.url],
             env,
         )
+        young = run(["election", "simulate", youth, "--voters", "2", "--url", server.url], env)
+    assert young.exit_code == 0, young.output
+    assert json.loads(young.stdout.strip().splitlines()[-1])["cast"] == 2
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report["mode"] == "public"
