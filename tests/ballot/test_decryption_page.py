@@ -42,6 +42,16 @@ def test_trustees_decrypt_from_their_page(
     service.close(election_id=election, actor=OFFICER.audit_actor, force=True)
     service.tally(election_id=election, actor=OFFICER.audit_actor)
 
+    # The election's pages while it waits for the trustees: its status, in words.
+    as_staff(client, app, OFFICER)
+    staff_page = client.get(f"/staff/scrutins/{election}")
+    assert staff_page.status_code == 200
+    assert "en cours de déchiffrement" in staff_page.text
+    client.cookies.clear()
+    public_page = client.get(f"/scrutins/{election}")
+    assert public_page.status_code == 200
+    assert "en cours de déchiffrement" in public_page.text
+
     csrf = as_staff(client, app, opened.trustees[0].principal)
     page = client.get(f"{HOME}/{election}")
     assert page.status_code == 200
