@@ -97,6 +97,7 @@ def test_the_sums_read_from_the_cells_alone_are_the_full_parse_sums() -> None:
 
 
 def test_the_sums_document_is_what_the_trustee_tool_reads() -> None:
+    assert ENCRYPTION is not None
     labels = [item["label"] for item in SUMS["ciphertexts"]]
     assert SUMS["format"] == "parvis-tally-sums-v1"
     assert labels[0] == "maire/0"
