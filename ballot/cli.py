@@ -276,6 +276,9 @@ def simulate(
             "--url", help="the running Parvis they talk to (default http://127.0.0.1:PARVIS_PORT)"
         ),
     ] = None,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", help="voters at a time (1 to 64)")
+    ] = 1,
 ) -> None:
     """Cast N random valid ballots through the real HTTP path, as booths do (token, then
     cast; encrypted in an encrypted election). Refused in production unless the election is
@@ -285,7 +288,14 @@ def simulate(
     from ballot.simulation import simulate as run
 
     with _context() as ctx:
-        report = run(ctx, election_id=election_id, voters=voters, seed=seed, base_url=url)
+        report = run(
+            ctx,
+            election_id=election_id,
+            voters=voters,
+            seed=seed,
+            base_url=url,
+            concurrency=concurrency,
+        )
     typer.echo(json.dumps(report.to_json(), sort_keys=True))
     if report.cast != voters:
         raise typer.Exit(1)

@@ -26,10 +26,12 @@ from __future__ import annotations
 
 import random
 import secrets
+import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -63,6 +65,8 @@ ACTOR = "system:simulate"
 _ABROAD = "99109"
 #: Most voters one run creates (a rehearsal's load test; a bigger one runs several times).
 MAX_VOTERS = 100_000
+#: Most voters at a time.
+MAX_CONCURRENCY = 64
 
 
 def random_choice(question: Question, rng: random.Random) -> Any:
@@ -199,17 +203,101 @@ def _problem(response: httpx.Response) -> str:
     return str(kind).rsplit("/", 1)[-1] or f"http-{response.status_code}"
 
 
-def simulate(  # noqa: PLR0915 - one voter's protocol, step by step
+@dataclass(frozen=True, slots=True)
+class _Election:
+    """What every voter needs of the manifest (as ``GET …/manifest`` serves it)."""
+
+    id: str
+    key: rsa.RSAPublicKey
+    key_id: bytes
+    questions: tuple[Question, ...]
+    encryption: Encryption | None
+
+    @classmethod
+    def fetch(cls, url: str, election_id: str) -> _Election:
+        """``GET /elections/{id}/manifest``, as the booth reads it."""
+        with httpx.Client(base_url=url, timeout=60) as client:
+            manifest = client.get(f"/elections/{election_id}/manifest")
+        if manifest.status_code != 200:
+            raise ElectionStateError(
+                f"GET manifest answered {manifest.status_code}", status=Status.OPEN.value
+            )
+        document = manifest.json()
+        key = serialization.load_der_public_key(
+            b64u_decode(document["issuer"]["spki"], field="issuer.spki")
+        )
+        assert isinstance(key, rsa.RSAPublicKey)
+        return cls(
+            id=election_id,
+            key=key,
+            key_id=b64u_decode(document["issuer"]["key_id"], field="issuer.key_id"),
+            questions=parse_questions(document["questions"]),
+            encryption=Encryption.of_manifest(document),
+        )
+
+
+def _vote(
+    ctx: AppContext,
+    client: httpx.Client,
+    election: _Election,
+    evidence: tuple[Any, str, str, date, str],
+    choices: dict[str, Any],
+) -> tuple[str | None, float]:
+    """One voter, as a booth: token over HTTP, then the cast (encrypted when the election
+    is). Returns the refusal (``"token:<problem>"``, ``"cast:<problem>"``) or None, and the
+    seconds spent encrypting."""
+    cookie, csrf = _citizen_session(ctx, evidence)
+    pending = begin_issuance(
+        election.key, election_id=uuid.UUID(election.id), committed_key_id=election.key_id
+    )
+    issued = client.post(
+        f"/elections/{election.id}/tokens",
+        json={"blinded_msg": b64u_encode(pending.blinded_msg)},
+        headers={"Cookie": f"{cookie[0]}={cookie[1]}", "X-CSRF-Token": csrf},
+    )
+    client.cookies.clear()
+    if issued.status_code != 200:
+        return f"token:{_problem(issued)}", 0.0
+    right = pending.finish(b64u_decode(issued.json()["blind_sig"], field="blind_sig"))
+    encrypting = 0.0
+    if election.encryption is not None:
+        began = time.monotonic()
+        answers = encrypt_ballot(
+            election.questions,
+            key=election.encryption.joint_key,
+            context=election.encryption.ballot_context(right.voter_key),
+            choices=choices,
+        ).to_json()
+        encrypting = time.monotonic() - began
+        _right, request = right.cast(answers, encrypted=True)
+    else:
+        _right, request = right.cast(choices)
+    # No cookie at all: the cast is anonymous (a fresh jar, as the booth's credentials: omit).
+    cast = client.post(
+        f"/elections/{election.id}/ballots",
+        content=request.to_json_bytes(),
+        headers={"Content-Type": "application/json"},
+    )
+    if cast.status_code != 201:
+        return f"cast:{_problem(cast)}", encrypting
+    return None, encrypting
+
+
+def simulate(
     ctx: AppContext,
     *,
     election_id: str,
     voters: int,
     seed: int | None = None,
     base_url: str | None = None,
+    concurrency: int = 1,
 ) -> SimulationReport:
-    """Cast ``voters`` random valid ballots in the open election through HTTP."""
+    """Cast ``voters`` random valid ballots in the open election through HTTP, from
+    ``concurrency`` voters at a time."""
     if not 1 <= voters <= MAX_VOTERS:
         raise InvalidInputError(f"--voters: from 1 to {MAX_VOTERS}")
+    if not 1 <= concurrency <= MAX_CONCURRENCY:
+        raise InvalidInputError(f"--concurrency: from 1 to {MAX_CONCURRENCY}")
     service = service_from(ctx)
     with ctx.db.read_session() as session:
         row = service.get(session, election_id)
@@ -230,67 +318,46 @@ def simulate(  # noqa: PLR0915 - one voter's protocol, step by step
             f"{definition.eligible_population})"
         )
     seed = secrets.randbits(32) if seed is None else seed
-    # Reproducible choices only; every secret comes from the OS (module docstring).
-    rng = random.Random(seed)  # noqa: S311 - draws choices, never a secret
     evidence = _evidence(ctx, definition.eligibility_rule)
-    url = base_url or f"http://127.0.0.1:{ctx.settings.port}"
+    url = (base_url or f"http://127.0.0.1:{ctx.settings.port}").rstrip("/")
     if not url.startswith(("http://", "https://")):
         raise InvalidInputError("--url: an http(s) URL of a Parvis server on this database")
-    with httpx.Client(base_url=url.rstrip("/"), timeout=60) as client:
-        manifest = client.get(f"/elections/{row.id}/manifest")
-        if manifest.status_code != 200:
-            raise ElectionStateError(f"GET manifest answered {manifest.status_code}", status=status)
-        document = manifest.json()
-        encryption = Encryption.of_manifest(document)
-        questions = parse_questions(document["questions"])
-        key = serialization.load_der_public_key(
-            b64u_decode(document["issuer"]["spki"], field="issuer.spki")
-        )
-        assert isinstance(key, rsa.RSAPublicKey)
-        key_id = b64u_decode(document["issuer"]["key_id"], field="issuer.key_id")
-        report = SimulationReport(
-            election=row.id,
-            mode="encrypted" if encryption is not None else "public",
-            voters=voters,
-            seed=seed,
-        )
-        started = time.monotonic()
-        for _ in range(voters):
-            cookie, csrf = _citizen_session(ctx, evidence)
-            pending = begin_issuance(key, election_id=uuid.UUID(row.id), committed_key_id=key_id)
-            client.cookies.clear()
-            issued = client.post(
-                f"/elections/{row.id}/tokens",
-                json={"blinded_msg": b64u_encode(pending.blinded_msg)},
-                headers={"Cookie": f"{cookie[0]}={cookie[1]}", "X-CSRF-Token": csrf},
-            )
-            if issued.status_code != 200:
-                report.refused[f"token:{_problem(issued)}"] += 1
-                continue
-            right = pending.finish(b64u_decode(issued.json()["blind_sig"], field="blind_sig"))
-            report.tokens += 1
-            choices = random_choices(questions, rng)
-            if encryption is not None:
-                began = time.monotonic()
-                answers = encrypt_ballot(
-                    questions,
-                    key=encryption.joint_key,
-                    context=encryption.ballot_context(right.voter_key),
-                    choices=choices,
-                ).to_json()
-                report.encrypt_seconds += time.monotonic() - began
-                _right, request = right.cast(answers, encrypted=True)
-            else:
-                _right, request = right.cast(choices)
-            client.cookies.clear()
-            cast = client.post(
-                f"/elections/{row.id}/ballots",
-                content=request.to_json_bytes(),
-                headers={"Content-Type": "application/json"},
-            )
-            if cast.status_code == 201:
-                report.cast += 1
-            else:
-                report.refused[f"cast:{_problem(cast)}"] += 1
-        report.seconds = time.monotonic() - started
+    election = _Election.fetch(url, row.id)
+    # Reproducible choices only, drawn in voter order whatever the concurrency; every secret
+    # comes from the OS (module docstring).
+    rng = random.Random(seed)  # noqa: S311 - draws choices, never a secret
+    choices = [random_choices(election.questions, rng) for _ in range(voters)]
+    report = SimulationReport(
+        election=row.id,
+        mode="encrypted" if election.encryption is not None else "public",
+        voters=voters,
+        seed=seed,
+    )
+    local = threading.local()
+    clients: list[httpx.Client] = []
+    lock = threading.Lock()
+
+    def one(index: int) -> tuple[str | None, float]:
+        client = getattr(local, "client", None)
+        if client is None:
+            client = local.client = httpx.Client(base_url=url, timeout=60)
+            with lock:
+                clients.append(client)
+        return _vote(ctx, client, election, evidence, choices[index])
+
+    started = time.monotonic()
+    try:
+        with ThreadPoolExecutor(max_workers=concurrency) as pool:
+            for refusal, encrypting in pool.map(one, range(voters)):
+                report.encrypt_seconds += encrypting
+                if refusal is None:
+                    report.tokens += 1
+                    report.cast += 1
+                else:
+                    report.tokens += not refusal.startswith("token:")
+                    report.refused[refusal] += 1
+    finally:
+        for client in clients:
+            client.close()
+    report.seconds = time.monotonic() - started
     return report

@@ -65,10 +65,8 @@ def test_simulated_voters_cast_through_http(database_url: str, tmp_path: Path) -
     ctx.db.dispose()
     youth = _open_from_cli(env, tmp_path, eligibility={"rule": "ballot-youth", "population": 10})
     with ServerProcess(env) as server:
-        result = run(
-            ["election", "simulate", election, "--voters", "4", "--seed", "7", "--url", server.url],
-            env,
-        )
+        args = ["election", "simulate", election, "--voters", "4", "--seed", "7"]
+        result = run([*args, "--url", server.url, "--concurrency", "3"], env)
         young = run(["election", "simulate", youth, "--voters", "2", "--url", server.url], env)
     assert young.exit_code == 0, young.output
     assert json.loads(young.stdout.strip().splitlines()[-1])["cast"] == 2
