@@ -184,6 +184,9 @@ def test_encrypted_election_end_to_end(
     assert results["trustees"] == [1, 3]
     assert results["ballots"] == 4
     assert results["results"] == tally(questions, list(last.values()))
+    page = client.get(f"/scrutins/{election}/resultats")
+    assert page.status_code == 200
+    assert "seulement ces totaux, par les garants numéros 1, 3." in page.text
 
     # The CLI exports the whole board: manifest … ballots, close, sums, partials, results.
     out = tmp_path / "board.json"
