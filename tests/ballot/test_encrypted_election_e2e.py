@@ -113,6 +113,14 @@ def test_encrypted_election_end_to_end(
     assert refused.status_code == 422, refused.text
     assert refused.json()["type"].endswith("/invalid-ballot-proof")
     assert "question parc: cell" in refused.json()["detail"]
+    # A malformed encrypted ballot (a cell missing) is refused naming the question.
+    broken = copy.deepcopy(ballots[0]["cast"]["ballot"]["encrypted"])
+    broken["budget"]["cells"].pop()
+    thief.right, request = thief.right.cast(broken, encrypted=True)
+    malformed = thief.post_cast(request.to_json_bytes())
+    assert malformed.status_code == 422, malformed.text
+    assert malformed.json()["type"].endswith("/malformed-cast")
+    assert "budget" in malformed.json()["detail"]
     # A clear ballot has no place in an encrypted election.
     thief.right, request = thief.right.cast({"parc": "gare"})
     clear = thief.post_cast(request.to_json_bytes())
