@@ -27,11 +27,17 @@ from typing import Any, Final
 
 from ballot.decryption_proof import DecryptionProof, verify_decryption
 from ballot.elgamal import ZERO, Ciphertext, decrypt_to_point, dlog
-from ballot.encrypted_ballot import EncryptedBallot, grid_shape, verify_encrypted_ballot
+from ballot.encrypted_ballot import (
+    EncryptedBallot,
+    envelope_bits,
+    grid_shape,
+    sum_ranges,
+    verify_encrypted_ballot,
+)
 from ballot.group import GroupError, Point
 from ballot.homomorphic_tally import CellSums
 from ballot.manifest import manifest_hash
-from ballot.questions import Question
+from ballot.questions import BallotType, Question
 from ballot.token import b64u_decode_or_none
 from ballot.transcript import Context, ProofError
 from ballot.trustee import CONTEXT_FORMAT, PARTIALS_FORMAT, SUMS_FORMAT, combine_partials
@@ -45,9 +51,11 @@ __all__ = [
     "Trustee",
     "WrongPartialDecryptionError",
     "cell_label",
+    "check_entry_sizes",
     "context_document",
     "counted_sums",
     "decrypt_counts",
+    "entry_sizes",
     "parse_sums_document",
     "sums_document",
 ]
@@ -314,6 +322,53 @@ def counted_sums(questions: Sequence[Question], counted: Sequence[Mapping[str, A
                     raise InvalidInputError(f"question {q.id}: cell {cell} is not base64url")
                 row[cell] = row[cell] + Ciphertext.from_bytes(raw)
     return {qid: tuple(row) for qid, row in totals.items()}
+
+
+#: Largest board entry (C2SP tlog-tiles: an entry's length fits in 16 bits).
+MAX_ENTRY_BYTES: Final = 0xFFFF
+#: Room in a cast entry for everything but the encrypted answers: the token (an RSA
+#: signature of up to 8192 bits is 1,366 characters), the ballot signature, ids and names.
+_CAST_OVERHEAD: Final = 2_048
+#: Room in a partial-decryption entry for its fixed members (hex keys, hashes, names).
+_PARTIALS_OVERHEAD: Final = 1_024
+
+
+def _b64u(size: int) -> int:
+    """Characters of ``size`` bytes in unpadded base64url, with quotes and a comma."""
+    return (4 * size + 2) // 3 + 3
+
+
+def entry_sizes(questions: Sequence[Question]) -> tuple[int, int]:
+    """Upper bounds, in bytes, of an encrypted election's largest board entries: a cast
+    (every cell with its 0/1 proof, every range proof, a budget's bits and envelope proof;
+    sizes fixed by the questions, ballot/encrypted_ballot.py "Wire form") and a trustee's
+    partial decryption (per cell: label, ciphertext, factor and proof in hex)."""
+    cast = _CAST_OVERHEAD
+    partials = _PARTIALS_OVERHEAD
+    for q in questions:
+        rows, columns = grid_shape(q)
+        cells = rows * columns
+        cast += len(q.id) + 64 + cells * (_b64u(64) + _b64u(256))
+        cast += sum(_b64u(128 * (r.hi - r.lo + 1)) for r in sum_ranges(q))
+        bits = envelope_bits(q) if q.type is BallotType.BUDGET else 0
+        if bits:
+            cast += bits * (_b64u(64) + _b64u(256)) + _b64u(128) + 48
+        label = len(q.id) + len(str(cells)) + 1
+        partials += cells * (label + 2 * (64 + 32 + 96) + 64)
+    return cast, partials
+
+
+def check_entry_sizes(questions: Sequence[Question]) -> None:
+    """Refuse questions whose encrypted ballot or partial decryption could not be a board
+    entry (at most 65,535 bytes): better at the definition than at the first cast."""
+    cast, partials = entry_sizes(questions)
+    largest = max(cast, partials)
+    if largest > MAX_ENTRY_BYTES:
+        raise InvalidEncryptionError(
+            f"questions: encrypted, these ballots need up to {largest} bytes on the bulletin "
+            f"board, and a board entry holds at most {MAX_ENTRY_BYTES}: fewer options, "
+            "grades or ranked positions"
+        )
 
 
 def context_document(election_id: str, hash_: bytes) -> dict[str, Any]:

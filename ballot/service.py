@@ -51,6 +51,7 @@ from ballot.definition import ElectionDefinition, Status, check_transition, pars
 from ballot.encrypted_ballot import cell_labels, parse_encrypted_ballot
 from ballot.encrypted_tally import (
     DuplicatePartialError,
+    check_entry_sizes,
     context_document,
     decrypt_counts,
     sums_document,
@@ -310,6 +311,9 @@ class ElectionService(CeremonyUseCases):
                     f"eligibility.rule: no identity rule {definition.eligibility_rule!r}"
                 )
             self._check_trustees(session, definition)
+            if definition.encrypted:
+                # Every cast and every partial decryption must fit a board entry (§10.3).
+                check_entry_sizes(definition.questions)
             row.status = Status.SCHEDULED.value
             row.updated_at = self.now
             self._record(session, "election.scheduled", actor=actor, election=row.id)

@@ -17,18 +17,23 @@ import uuid
 from typing import Any
 
 import pytest
+import rfc8785
 
 from ballot.encrypted_ballot import BallotProofError, encrypt_ballot, parse_encrypted_ballot
 from ballot.encrypted_tally import (
     Encryption,
+    InvalidEncryptionError,
     WrongPartialDecryptionError,
+    check_entry_sizes,
     context_document,
     counted_sums,
     decrypt_counts,
+    entry_sizes,
     parse_sums_document,
     sums_document,
 )
 from ballot.homomorphic_tally import cell_sums, results_from_counts
+from ballot.questions import parse_questions
 from ballot.tally import tally
 from tests.ballot.encrypted_questions import QUESTIONS, random_choices
 from tests.ballot.trustees import DealtTrustees, deal
@@ -174,3 +179,26 @@ def test_a_wrong_partial_decryption_is_refused_naming_the_trustee(
     ENCRYPTION.check_partials(TRUSTEES.partials(2, sums=SUMS, context=CONTEXT), sums=SUMS)
     with pytest.raises(WrongPartialDecryptionError, match=message):
         ENCRYPTION.check_partials(_tampered(change), sums=SUMS)
+
+
+def test_questions_too_big_for_a_board_entry_are_refused() -> None:
+    """A cast and a partial decryption are each one board entry (at most 65,535 bytes)."""
+    check_entry_sizes(QUESTIONS)
+    cast, partials = entry_sizes(QUESTIONS)
+    assert cast > len(rfc8785.dumps(WIRE[0]))
+    assert partials > 0
+    options = [{"id": f"o{i}", "title": f"Option {i}"} for i in range(12)]
+    ranked = parse_questions(
+        [
+            {
+                "id": "rang",
+                "type": "ranked",
+                "title": "Classez",
+                "min": 1,
+                "max": 12,
+                "options": options,
+            }
+        ]
+    )
+    with pytest.raises(InvalidEncryptionError, match="at most 65535"):
+        check_entry_sizes(ranked)

@@ -9,9 +9,11 @@ import json
 import random
 from typing import Any
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from ballot.encrypted_tally import InvalidEncryptionError
 from ballot.service import service_from
 from ballot.simulation import random_choices
 from ballot.tally import tally
@@ -104,3 +106,23 @@ def test_the_board_of_an_encrypted_election_before_its_opening_is_a_404(
     response = client.get(f"/elections/{election}/board")
     assert response.status_code == 404
     assert response.json()["type"].endswith("/manifest-not-published")
+
+
+def test_an_encrypted_ballot_too_big_for_the_board_is_refused_at_scheduling(
+    app: FastAPI, clock: FixedClock
+) -> None:
+    ctx: AppContext = app.state.ctx
+    setup_rule(ctx)
+    options = [{"id": f"o{i}", "title": f"Option {i}"} for i in range(12)]
+    big = [
+        {
+            "id": "rang",
+            "type": "ranked",
+            "title": "Classez",
+            "min": 1,
+            "max": 12,
+            "options": options,
+        }
+    ]
+    with pytest.raises(InvalidEncryptionError, match="fewer options"):
+        scheduled_encrypted_election(ctx, clock, questions=big)
