@@ -53,6 +53,8 @@ Who = Annotated[Principal, Depends(current_principal)]
 #: ADR 0006, "Definitions, platforms, CLI": each transition by an election officer; paper
 #: voters are marked by an agent (franceconnect.md, "An election's rule says").
 Officer = Annotated[Staff, Depends(require_staff(Role.ELECTION_OFFICER))]
+#: docs/board-format.md §10.4: a trustee uploads its own partial decryption.
+TrusteeStaff = Annotated[Staff, Depends(require_staff(Role.TRUSTEE))]
 Agent = Annotated[Staff, Depends(require_staff(Role.AGENT))]
 #: docs/adr/0018-encrypted-elections.md, "Who may upload what": trustees send their own
 #: messages; the officer starts, imports and restarts; both read the ceremony's files.
@@ -176,8 +178,11 @@ def board(
     service = _service(ctx)
     with ctx.db.read_session() as session:
         row = service.get(session, election_id)
-        if row.status != "published":
+        # An encrypted election's board is public from entry 0 (docs/board-format.md §10.1).
+        if row.status != "published" and not service.is_encrypted(session, row.id):
             return service.board_view(session, election_id, start=start, limit=limit)
+        # Refused here (404 before the board exists), not half-way through the stream.
+        service.checkpoint(session, row.id)
     return StreamingResponse(service.export_chunks(election_id), media_type="application/json")
 
 
@@ -227,11 +232,14 @@ _CAST_SCHEMA: Final = {
                     },
                     "ballot": {
                         "type": "object",
-                        "required": ["election", "seq", "choices"],
+                        "description": "choices (§4), or encrypted in an encrypted election "
+                        "(§10.3)",
+                        "required": ["election", "seq"],
                         "properties": {
                             "election": {"type": "string", "format": "uuid"},
                             "seq": {"type": "integer", "minimum": 1},
                             "choices": {"type": "object"},
+                            "encrypted": {"type": "object"},
                         },
                     },
                     "ballot_sig": {"type": "string"},
@@ -266,8 +274,10 @@ async def cast_ballot(election_id: str, request: Request) -> JSONResponse:
     # millisecond) and runs here, on the event loop: spread over many threads it would only
     # fight for the GIL with the committer, whose latency sets the throughput. Only the
     # first ballot of an election in this process reads the manifest from the database,
-    # on a worker thread.
-    if service.knows(election_id):
+    # on a worker thread. An encrypted ballot's proofs cost tens of milliseconds: they are
+    # checked on a worker thread too, so that one ballot does not hold up the others (nor
+    # the committer, which never verifies anything: docs/board-format.md §10.3).
+    if service.knows(election_id) and not service.encrypted_known(election_id):
         prepared = service.prepare_cast(election_id, body)
     else:
         prepared = await run_in_threadpool(service.prepare_cast, election_id, body)
@@ -363,6 +373,56 @@ def close_election(
 def tally_election(election_id: str, ctx: Ctx, staff: Officer) -> dict[str, Any]:
     _service(ctx).tally(election_id=election_id, actor=staff.audit_actor)
     return _status_of(ctx, election_id)
+
+
+@router.get(
+    "/elections/{election_id}/decryption",
+    summary="What the trustees decrypt: the sums, the context, who has decrypted",
+)
+def decryption(election_id: str, ctx: Ctx) -> dict[str, Any]:
+    return _service(ctx).decryption_inputs(election_id)
+
+
+@router.get(
+    "/elections/{election_id}/decryption/sums.json",
+    summary="The tally-sums entry's sums: parvis-trustee decrypt --ciphertexts",
+)
+def decryption_sums(election_id: str, ctx: Ctx) -> dict[str, Any]:
+    sums: dict[str, Any] = _service(ctx).decryption_inputs(election_id)["sums"]
+    return sums
+
+
+@router.get(
+    "/elections/{election_id}/decryption/context.json",
+    summary="The tally-sums entry's decryption context: parvis-trustee decrypt --context",
+)
+def decryption_context(election_id: str, ctx: Ctx) -> dict[str, Any]:
+    context: dict[str, Any] = _service(ctx).decryption_inputs(election_id)["context"]
+    return context
+
+
+@router.post(
+    "/elections/{election_id}/partial-decryptions",
+    summary="A trustee's partial decryption (parvis-trustee decrypt output)",
+    status_code=201,
+)
+def partial_decryption(
+    election_id: str,
+    document: Annotated[dict[str, Any], Body(description="parvis-partial-decryptions-v1")],
+    ctx: Ctx,
+    staff: TrusteeStaff,
+) -> dict[str, Any]:
+    """docs/board-format.md §10.4: verified against the trustee's public share before it is
+    appended; a wrong one is refused naming the trustee and the label, a second one from the
+    same trustee too. The threshold-th completes the tally (the results entry). Only the
+    staff member the definition names as that trustee may upload it."""
+    service = _service(ctx)
+    return service.add_partial_decryption(
+        election_id=election_id,
+        document=document,
+        actor=staff.audit_actor,
+        trustee=service.trustee_index(election_id=election_id, staff=staff),
+    )
 
 
 @router.post("/elections/{election_id}/publish", summary="tallied → published")

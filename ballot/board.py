@@ -10,7 +10,12 @@ bytes are the Merkle leaf (RFC 6962 §2.1: leaf hash = SHA-256(0x00 ‖ bytes)).
 ``close``     ``{"kind": "close", "closed_at": RFC3339, "tokens_issued": N}``
 ``paper``     ``{"kind": "paper", "voters": N, "counts": {question: {option: N}}}``
 ``results``   ``{"kind": "results", "tokens_issued": N, "ballots": N, "publication":
-              "individual"|"aggregate", "results": TALLY, "paper": PAPER-COUNTS|null}``
+              "individual"|"aggregate", "results": TALLY, "paper": PAPER-COUNTS|null}``;
+              for an encrypted election ``"publication": "encrypted"`` and ``"trustees":
+              [INDEX, …]`` (§10.1)
+``tally-sums`` ``{"kind": "tally-sums", "ballots": N, "sums": SUMS, "context": CONTEXT}``
+              (encrypted elections, §10.4)
+``partial-decryption`` ``{"kind": "partial-decryption", "partials": PARTIALS}`` (§10.4)
 
 Version 2, encrypted elections (board-format.md §10.1), before the manifest:
 
@@ -57,14 +62,20 @@ __all__ = [
     "manifest_entry",
     "nullifier_hash",
     "paper_entry",
+    "partial_decryption_entry",
     "results_entry",
+    "tally_sums_entry",
     "tracking_code",
 ]
 
 EXPORT_FORMAT: Final = "parvis-board-export-v1"
 DKG_KINDS: Final = frozenset({"dkg-setup", "dkg-round1", "dkg-signature", "dkg-complete"})
+#: Encrypted elections' tally (board-format.md §10.4).
+TALLY_KINDS: Final = frozenset({"tally-sums", "partial-decryption"})
 KINDS: Final = (
-    frozenset({"manifest", "issuance", "ballot", "close", "paper", "results"}) | DKG_KINDS
+    frozenset({"manifest", "issuance", "ballot", "close", "paper", "results"})
+    | DKG_KINDS
+    | TALLY_KINDS
 )
 
 
@@ -170,8 +181,11 @@ def results_entry(
     individual: bool,
     results: Mapping[str, Any],
     paper: Mapping[str, Any] | None,
+    trustees: Sequence[int] | None = None,
 ) -> dict[str, Any]:
-    return {
+    """The results entry; with ``trustees`` (an encrypted election, §10.1) its publication
+    is ``"encrypted"`` and it lists the sorted indices of the trustees combined."""
+    entry: dict[str, Any] = {
         "kind": "results",
         "tokens_issued": tokens_issued,
         "ballots": ballots,
@@ -179,6 +193,22 @@ def results_entry(
         "results": dict(results),
         "paper": dict(paper) if paper is not None else None,
     }
+    if trustees is not None:
+        entry["publication"] = "encrypted"
+        entry["trustees"] = sorted(trustees)
+    return entry
+
+
+def tally_sums_entry(
+    *, ballots: int, sums: Mapping[str, Any], context: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The homomorphic sums over the counted ballots and the decryption context (§10.4)."""
+    return {"kind": "tally-sums", "ballots": ballots, "sums": dict(sums), "context": dict(context)}
+
+
+def partial_decryption_entry(partials: Mapping[str, Any]) -> dict[str, Any]:
+    """A trustee's ``parvis-partial-decryptions-v1`` document, verbatim (§10.4)."""
+    return {"kind": "partial-decryption", "partials": dict(partials)}
 
 
 def export(

@@ -170,8 +170,21 @@ def tally_election(
         service = service_from(ctx)
         results = service.tally(election_id=election_id, actor=CLI_ACTOR)
         typer.echo(_status_line(ctx, election_id))
-        typer.echo(f"ballots counted: {results['ballots']}")
-        if verify:
+        if results["ballots"] is not None:
+            typer.echo(f"ballots counted: {results['ballots']}")
+        if results.get("status") == "decrypting":
+            # docs/board-format.md §10.4: the trustees decrypt the sums now on the board.
+            typer.echo(
+                "sums on the board; waiting for the trustees' partial decryptions "
+                f"(parvis election sums {election_id} --out DIR, then parvis-trustee decrypt, "
+                f"then parvis election partial {election_id} FILE)"
+            )
+            return
+        with ctx.db.read_session() as session:
+            encrypted = service.is_encrypted(session, election_id)
+        # The verifier of boards of encrypted elections is not wired yet (ballot/verify.py
+        # checks version 1 boards).
+        if verify and not encrypted:
             report = run_verifier(service.export(election_id, reveal=True))
             typer.echo(f"board verified: {len(report.checks)} checks passed")
 
@@ -202,6 +215,96 @@ def paper_totals(
     typer.echo(f"paper totals recorded for {election_id}")
 
 
+@election_app.command("sums")
+@_errors
+def sums(
+    election_id: ElectionId,
+    out: Annotated[Path, typer.Option("--out", help="directory for sums.json and context.json")],
+) -> None:
+    """Write what the trustees decrypt (docs/trustee-tool.md, "Decrypting the results"):
+    the tally-sums entry's sums.json and context.json."""
+    import json
+
+    from ballot.service import service_from
+
+    with _context() as ctx:
+        inputs = service_from(ctx).decryption_inputs(election_id)
+    out.mkdir(parents=True, exist_ok=True)
+    for name in ("sums", "context"):
+        (out / f"{name}.json").write_text(json.dumps(inputs[name], indent=1) + "\n", "utf-8")
+    done = [t["index"] for t in inputs["trustees"] if t["decrypted"]]
+    typer.echo(
+        f"{out / 'sums.json'} and {out / 'context.json'} written; "
+        f"{len(done)} of the {inputs['threshold']} partial decryptions needed are on the board"
+    )
+
+
+@election_app.command("partial")
+@_errors
+def partial(
+    election_id: ElectionId,
+    file: Annotated[Path, typer.Argument(help="a trustee's parvis-trustee decrypt output")],
+) -> None:
+    """Append a trustee's partial decryption (verified first; docs/board-format.md §10.4);
+    with the threshold-th, the results entry follows and the election is tallied."""
+    import json
+
+    from ballot.service import service_from
+
+    try:
+        document = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InvalidInputError(f"cannot read {file} as JSON: {exc}") from None
+    with _context() as ctx:
+        outcome = service_from(ctx).add_partial_decryption(
+            election_id=election_id, document=document, actor=CLI_ACTOR
+        )
+        typer.echo(
+            f"trustee {outcome['trustee']}'s partial decryption is on the board "
+            f"({outcome['partials']} of {outcome['threshold']} needed)"
+        )
+        typer.echo(_status_line(ctx, election_id))
+
+
+@election_app.command("simulate")
+@_errors
+def simulate(
+    election_id: ElectionId,
+    voters: Annotated[int, typer.Option("--voters", help="how many fictitious voters")],
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="seed of the random choices (reproducible)")
+    ] = None,
+    url: Annotated[
+        str | None,
+        typer.Option(
+            "--url", help="the running Parvis they talk to (default http://127.0.0.1:PARVIS_PORT)"
+        ),
+    ] = None,
+    concurrency: Annotated[
+        int, typer.Option("--concurrency", help="voters at a time (1 to 64)")
+    ] = 1,
+) -> None:
+    """Cast N random valid ballots through the real HTTP path, as booths do (token, then
+    cast; encrypted in an encrypted election). Refused in production unless the election is
+    a rehearsal. The last line is JSON: counts and timing."""
+    import json
+
+    from ballot.simulation import simulate as run
+
+    with _context() as ctx:
+        report = run(
+            ctx,
+            election_id=election_id,
+            voters=voters,
+            seed=seed,
+            base_url=url,
+            concurrency=concurrency,
+        )
+    typer.echo(json.dumps(report.to_json(), sort_keys=True))
+    if report.cast != voters:
+        raise typer.Exit(1)
+
+
 @election_app.command("export-board")
 @_errors
 def export_board(
@@ -216,7 +319,7 @@ def export_board(
         service = service_from(ctx)
         with ctx.db.read_session() as session:
             status = service.get(session, election_id).status
-        reveal = status in {"closed", "tallied", "published"}
+        reveal = status in {"closed", "decrypting", "tallied", "published"}
         with out.open("wb") as handle:
             for chunk in service.export_chunks(election_id, reveal=reveal):
                 handle.write(chunk)

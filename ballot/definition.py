@@ -19,6 +19,7 @@ that are not keys (voting-protocol.md, "Keys and the bulletin board"; ``docs/boa
       - {label: "Mairie", staff: "maire@ville.fr"} # staff: e-mail of a staff account (trustee role)
       - {label: "Opposition", staff: "opp@ville.fr"}
     threshold: 2                                   # encrypted only: 1 ≤ t ≤ n trustees decrypt
+    rehearsal: false                               # a rehearsal (below); default false
     questions: [...]                               # ballot/questions.py
 
 ``mode`` (docs/adr/0018-encrypted-elections.md, board-format.md §10): ``encrypted`` — ballots
@@ -28,11 +29,22 @@ submitted without ``mode`` is encrypted; a definition **stored** before modes ex
 none and reads as public (:func:`parse_definition` ``stored=True``), so that the elections of
 an existing database keep their meaning without a migration.
 
+``rehearsal: true`` marks a dress rehearsal: an election run only to try the service out
+(staff training, a load test before the real vote). It is the only kind of election that
+``parvis election simulate`` may fill with fictitious voters in production. The flag is part
+of the definition only (frozen at scheduling, shown in the status document); it says nothing
+on the board, whose results a rehearsal should never be mistaken for — give it a title that
+says so.
+
 ``population`` is the number of people eligible when the election opens, an upper bound
 published in the manifest: the verifier checks #ballots ≤ #tokens issued ≤ population.
 
 Lifecycle: ``draft → scheduled → open → closed → tallied → published``, one step at a time,
-each by an election officer (:func:`check_transition`). Only drafts can be edited.
+each by an election officer (:func:`check_transition`). An encrypted election passes through
+``decrypting`` between ``closed`` and ``tallied``: its tally appends the homomorphic sums
+and waits for the trustees' partial decryptions (docs/board-format.md §10.4); the results
+entry that completes it comes with the threshold-th partial decryption. Only drafts can be
+edited.
 """
 
 from __future__ import annotations
@@ -72,6 +84,7 @@ DEFINITION_MEMBERS: Final = frozenset(
         "min_anonymity_set",
         "paper",
         "batch_seconds",
+        "rehearsal",
         "questions",
         "mode",
         "trustees",
@@ -84,6 +97,7 @@ _REQUIRED: Final = DEFINITION_MEMBERS - {
     "paper",
     "min_anonymity_set",
     "batch_seconds",
+    "rehearsal",
     "mode",
     "trustees",
     "threshold",
@@ -133,6 +147,8 @@ class Status(StrEnum):
     SCHEDULED = "scheduled"
     OPEN = "open"
     CLOSED = "closed"
+    #: An encrypted election's sums are on the board; waiting for the trustees (§10.4).
+    DECRYPTING = "decrypting"
     TALLIED = "tallied"
     PUBLISHED = "published"
 
@@ -145,14 +161,23 @@ _NEXT: Final[Mapping[Status, Status]] = {
     Status.CLOSED: Status.TALLIED,
     Status.TALLIED: Status.PUBLISHED,
 }
+#: The encrypted election's detour: closed → decrypting → tallied (§10.4).
+_ALSO: Final[Mapping[Status, Status]] = {
+    Status.CLOSED: Status.DECRYPTING,
+    Status.DECRYPTING: Status.TALLIED,
+}
 
 
 def check_transition(current: Status, target: Status) -> None:
     """Raise :class:`ElectionStateError` unless ``target`` is the step after ``current``."""
-    if _NEXT.get(current) is not target:
+    if _NEXT.get(current) is not target and _ALSO.get(current) is not target:
         raise ElectionStateError(
             f"an election that is {current.value} cannot become {target.value}"
-            + (f" (next step: {_NEXT[current].value})" if current in _NEXT else ""),
+            + (
+                f" (next step: {(_NEXT.get(current) or _ALSO[current]).value})"
+                if current in _NEXT or current in _ALSO
+                else ""
+            ),
             status=current.value,
         )
 
@@ -227,13 +252,15 @@ class ElectionDefinition:
     mode: Mode = Mode.PUBLIC
     trustees: tuple[TrusteeSpec, ...] = ()
     threshold: int | None = None
+    rehearsal: bool = False
 
     @property
     def encrypted(self) -> bool:
         return self.mode is Mode.ENCRYPTED
 
     def to_json(self) -> dict[str, Any]:
-        """The canonical definition (the form stored and shown back to its author)."""
+        """The canonical definition (the form stored and shown back to its author);
+        ``rehearsal`` only when true, so definitions stored before it read back the same."""
         out: dict[str, Any] = {
             "id": str(self.election_id),
             "title": dict(self.title),
@@ -250,6 +277,8 @@ class ElectionDefinition:
         if self.encrypted:
             out["trustees"] = [{"label": t.label, "staff": t.staff} for t in self.trustees]
             out["threshold"] = self.threshold
+        if self.rehearsal:
+            out["rehearsal"] = True
         return out
 
 
@@ -330,6 +359,7 @@ def parse_definition(
         paper=_flag(data, "paper", False),
         questions=questions,
         batch_seconds=_batch_seconds(data.get("batch_seconds", DEFAULT_BATCH_SECONDS)),
+        rehearsal=_flag(data, "rehearsal", False),
         **_mode(data, default=Mode.PUBLIC if stored else Mode.ENCRYPTED),
     )
 

@@ -15,6 +15,8 @@ MESSAGES = {
     "scheduled": "programmé",
     "open": "ouvert",
     "closed": "clos",
+    "decrypting": "en cours de déchiffrement",
+    "The ballots were encrypted: no ballot was ever decrypted, only these totals, by the trustees numbered": "Les bulletins étaient chiffrés : aucun bulletin n’a jamais été déchiffré, seulement ces totaux, par les garants numéros",
     "tallied": "dépouillé",
     "published": "publié",
     "Vote": "Voter",

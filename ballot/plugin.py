@@ -24,6 +24,12 @@ from ballot import (
     trustee_pages,
 )
 from ballot.cli import election_app, verify_board
+from ballot.encrypted_ballot import BallotProofError, MalformedEncryptedBallotError
+from ballot.encrypted_tally import (
+    DuplicatePartialError,
+    InvalidEncryptionError,
+    WrongPartialDecryptionError,
+)
 from ballot.errors import (
     BackendUnavailableError,
     BallotTooLargeError,
@@ -58,6 +64,7 @@ from ballot.keys import KeyDecryptionError
 from ballot.questions import InvalidChoiceError, InvalidQuestionError
 from ballot.service import (
     BoardNotIntegratedError,
+    NotThisTrusteeError,
     service_from,
 )
 from ballot.verify import BoardVerificationError
@@ -191,6 +198,10 @@ PLUGIN = DomainPlugin(
         (InvalidCeremonyMessageError, 422, "invalid-ceremony-message"),
         (NotATrusteeError, 403, "not-a-trustee"),
         (TallyCheckError, 409, "tally-check-failed"),
+        (DuplicatePartialError, 409, "partial-decryption-duplicate"),
+        (NotThisTrusteeError, 403, "not-this-trustee"),
+        (WrongPartialDecryptionError, 422, "invalid-partial-decryption"),
+        (InvalidEncryptionError, 422, "invalid-election"),
         (TokenAlreadyIssuedError, 409, "token-already-issued"),
         (EligiblePopulationReachedError, 409, "eligible-population-reached"),
         (PaperVoteRecordedError, 409, "paper-vote-recorded"),
@@ -205,6 +216,8 @@ PLUGIN = DomainPlugin(
         (WrongElectionError, 422, "wrong-election"),
         (MalformedTokenError, 422, "malformed-cast"),
         (MalformedCastError, 422, "malformed-cast"),
+        (BallotProofError, 422, "invalid-ballot-proof"),
+        (MalformedEncryptedBallotError, 422, "malformed-cast"),
         (InvalidChoiceError, 422, "invalid-ballot"),
         (InvalidQuestionError, 422, "invalid-election"),
         (InvalidElectionError, 422, "invalid-election"),

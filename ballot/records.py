@@ -24,6 +24,7 @@ import audit
 from audit.errors import TreeRangeError
 from ballot import auditing
 from ballot.definition import ElectionDefinition, Status, parse_definition
+from ballot.encrypted_tally import Encryption
 from ballot.errors import (
     ElectionNotFoundError,
     ManifestNotPublishedError,
@@ -79,6 +80,9 @@ class ElectionRecords:
         self._lock = threading.Lock()
         self._manifests: dict[str, Manifest] = {}
         self._public_keys: dict[str, rsa.RSAPublicKey] = {}
+        #: Per election whose manifest is loaded: its encryption parameters (a v2 manifest,
+        #: docs/board-format.md §10.2) or None (a public-ballot election).
+        self._encryptions: dict[str, Encryption | None] = {}
         self._definitions: dict[tuple[str, str], ElectionDefinition] = {}
 
     # -- helpers ------------------------------------------------------------------------
@@ -161,10 +165,31 @@ class ElectionRecords:
         if not first or not hmac.compare_digest(first[0].leaf_hash, board.manifest_hash):
             raise ManifestNotPublishedError("the manifest is not on the board yet")
         manifest = Manifest.from_json(json.loads(first[0].data)["manifest"])
+        self._remember(election_id, manifest)
+        return manifest
+
+    def _remember(self, election_id: str, manifest: Manifest) -> None:
+        """Cache a manifest read from the board, its RSA key and its encryption parameters."""
+        encryption = Encryption.of_manifest(manifest.to_json())
         with self._lock:
             self._manifests[election_id] = manifest
             self._public_keys[election_id] = manifest.public_key()
-        return manifest
+            self._encryptions[election_id] = encryption
+
+    def encrypted_params(self, session: Session, election_id: str) -> Encryption | None:
+        """The election's encryption parameters (docs/board-format.md §10.2), or None for a
+        public-ballot election (v1 manifest). Needs the manifest on the board."""
+        election_id = canonical_id(election_id)
+        with self._lock:
+            if election_id in self._encryptions:
+                return self._encryptions[election_id]
+        self._manifest(session, election_id)
+        with self._lock:
+            return self._encryptions[election_id]
+
+    def is_encrypted(self, session: Session, election_id: str) -> bool:
+        """Whether the election is encrypted (its definition's ``mode``)."""
+        return self.definition(self._row(session, election_id, drafts=True)).encrypted
 
     def manifest(self, session: Session, election_id: str) -> dict[str, Any]:
         """The manifest as committed in entry 0 (once the election is open)."""

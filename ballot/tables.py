@@ -54,6 +54,7 @@ __all__ = [
     "ElectionRow",
     "MilestoneRow",
     "PaperTotalsRow",
+    "PartialDecryptionRow",
     "PendingBallotRow",
     "TallyFailureRow",
     "VoterRow",
@@ -258,3 +259,16 @@ class CeremonyRow(Base):
     round1: Mapped[str] = mapped_column(Text, nullable=False)
     signatures: Mapped[str] = mapped_column(Text, nullable=False)
     complete: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class PartialDecryptionRow(Base):
+    """A trustee's partial decryption appended to the board of an encrypted election
+    (docs/board-format.md §10.4): at most one per trustee, the primary key refusing a second
+    even while the first waits for the audit sequencer. ``leaf_hash`` is its board entry's.
+    """
+
+    __tablename__ = "ballot_partial_decryptions"
+
+    election_id: Mapped[str] = mapped_column(ForeignKey("ballot_elections.id"), primary_key=True)
+    trustee: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False)

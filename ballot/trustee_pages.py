@@ -62,6 +62,7 @@ NOTICES: Final[Mapping[str, str]] = {
     "demarre": "The ceremony has started: the setup is on the bulletin board.",
     "importe": "The ceremony is checked and on the bulletin board.",
     "tentative": "A new attempt begins: each trustee makes and registers a fresh static key.",
+    "dechiffrement": "Your partial decryption is checked and on the bulletin board.",
 }
 
 
@@ -97,6 +98,12 @@ def _values(request: Request, ctx: AppContext, staff: Staff, election_id: str) -
             position = None
     if position is None and not staff.has(Role.ELECTION_OFFICER):
         raise NotATrusteeError("you are not a trustee of this election")
+    # After the tally: the sums to decrypt and who has (docs/board-format.md §10.4).
+    decryption = (
+        service.decryption_inputs(row.id)
+        if row.status in {"decrypting", "tallied", "published"}
+        else None
+    )
     api = f"/elections/{row.id}/ceremony"
     return {
         "election_id": row.id,
@@ -111,7 +118,15 @@ def _values(request: Request, ctx: AppContext, staff: Staff, election_id: str) -
             "setup": f"{api}/setup.json",
             "round1s": f"{api}/round1s.json",
             "ceremony": f"{api}/ceremony.json",
+            "sums": f"/elections/{row.id}/decryption/sums.json",
+            "context": f"/elections/{row.id}/decryption/context.json",
         },
+        "decryption": decryption,
+        "decrypted": bool(
+            decryption is not None
+            and position is not None
+            and decryption["trustees"][position - 1]["decrypted"]
+        ),
     }
 
 
@@ -351,4 +366,40 @@ async def new_attempt(
         notice="tentative",
         action=action,
         role=Role.ELECTION_OFFICER,
+    )
+
+
+@router.post("/{election_id}/dechiffrement")
+async def upload_partials(
+    request: Request,
+    *,
+    election_id: str,
+    ctx: Ctx,
+    staff: StaffOrLogin,
+    document: Upload = None,
+    csrf_token: Text = "",
+) -> Response:
+    """A trustee's ``parvis-trustee decrypt`` output (docs/board-format.md §10.4): checked
+    against its public share and the published sums, then appended; the threshold-th
+    completes the tally."""
+    data = await _read(document)
+
+    def action(service: Any, who: Staff) -> None:
+        service.add_partial_decryption(
+            election_id=election_id,
+            document=data,
+            actor=who.audit_actor,
+            trustee=service.trustee_index(election_id=election_id, staff=who),
+        )
+
+    chosen = action if data is not None else _file_missing
+    return await _act(
+        request,
+        ctx=ctx,
+        staff=staff,
+        election_id=election_id,
+        csrf_token=csrf_token,
+        notice="dechiffrement",
+        action=chosen,
+        role=Role.TRUSTEE,
     )

@@ -145,15 +145,25 @@ def serve(
     _serve(settings)
 
 
-@app.command("demo")
+demo_app = typer.Typer(
+    help="The local demo: without a sub-command, create ./var/, seed it and serve.",
+    invoke_without_command=True,
+)
+app.add_typer(demo_app, name="demo")
+
+
+@demo_app.callback()
 @one_line_errors
 def demo(
+    context: typer.Context,
     port: Annotated[
         int | None,
         typer.Option(help="listen port (default: PARVIS_PORT, else 8000)", min=1, max=65535),
     ] = None,
 ) -> None:
     """Create ./var/, upgrade the SQLite database, seed demo data and serve on 127.0.0.1."""
+    if context.invoked_subcommand is not None:
+        return
     import os
 
     from parvis import migrate
@@ -177,6 +187,30 @@ def demo(
         typer.echo(line)
     typer.echo(f"Parvis demo: http://127.0.0.1:{settings.port}")
     _serve(settings)
+
+
+@demo_app.command("decrypt")
+@one_line_errors
+def demo_decrypt(
+    election_id: Annotated[str, typer.Argument(help="a closed encrypted demo election (UUID)")],
+) -> None:
+    """After the close: the demo trustees decrypt the sums with their sealed shares
+    (parvis-trustee decrypt) and upload their partial decryptions, so that the tally
+    completes (docs/board-format.md §10.4). Demo and test modes only."""
+    import os
+
+    os.environ.setdefault("PARVIS_MODE", Mode.DEMO.value)
+    settings = settings_from_env()
+    if settings.mode is Mode.PRODUCTION:
+        fail("`parvis demo decrypt` refuses to run in production mode")
+    from ballot.demo_decrypt import decrypt_demo
+
+    ctx = cli_context(settings)
+    try:
+        for line in decrypt_demo(ctx, election_id):
+            typer.echo(line)
+    finally:
+        ctx.db.dispose()
 
 
 def require_free_port(host: str, port: int) -> None:
