@@ -103,6 +103,24 @@ function handle(req) {
     case 'verify':
       verify(req);
       return { ok: true };
+    case 'encrypt_ballot': {
+      // A whole ballot as the booth makes it (encryptBallot over the manifest's questions),
+      // with CSPRNG randomness, or the seeded randomness when req.seed is given.
+      const ctx = context(req.context);
+      const key = lib.Point.decode(dec(req.key)).withTables();
+      const rng = req.seed ? seeded(req.seed) : undefined;
+      return { encrypted: lib.encryptBallot(req.questions, { key, context: ctx, choices: req.choices, ...(rng ? { rng } : {}) }) };
+    }
+    case 'verify_ballot': {
+      try {
+        lib.verifyEncryptedBallot(req.questions, lib.Point.decode(dec(req.key)), context(req.context), req.encrypted);
+      } catch (err) {
+        return { error: String(err.message), name: err.name, question: err.question ?? null, part: err.part ?? null };
+      }
+      return { ok: true };
+    }
+    case 'manifest_hash':
+      return { hash: enc(lib.manifestHash(req.manifest)) };
     case 'sum': {
       const total = lib.sumCiphertexts(req.ciphertexts.map((c) => lib.Ciphertext.fromBytes(dec(c))));
       return { ciphertext: enc(total.toBytes()) };
