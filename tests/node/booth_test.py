@@ -616,3 +616,39 @@ def test_a_python_right_is_usable_by_the_booth(node: Node, issuer: Any) -> None:
         {**stored, "extra": 1},
     ):
         assert "error" in node("parse_right", right=bad, election=str(ELECTION))
+
+
+def test_the_booth_takes_the_issuer_key_of_an_encrypted_election(node: Node, issuer: Any) -> None:
+    """A v2 manifest (docs/board-format.md §10.2) carries the same issuer member as v1."""
+    manifest = _manifest(issuer, format="parvis-manifest-v2")
+    key_id = manifest["issuer"]["key_id"]
+    answer = node.ok("committed_key", manifest=manifest, election=str(ELECTION), page_key_id=key_id)
+    assert answer["spki"] == manifest["issuer"]["spki"]
+    unknown = _manifest(issuer, format="parvis-manifest-v3")
+    assert "error" in node(
+        "committed_key", manifest=unknown, election=str(ELECTION), page_key_id=key_id
+    )
+
+
+def test_an_encrypted_ballot_is_signed_like_a_clear_one(node: Node, issuer: Any) -> None:
+    """§10.3: the ballot carries ``encrypted`` instead of ``choices``; ``ballot_sig`` is the
+    token's vk's Ed25519 signature over JCS(ballot), and the leaf hash is the board's."""
+    public_key = issuer.public_key()
+    right = obtain_voting_right(
+        public_key,
+        election_id=ELECTION,
+        committed_key_id=rsabssa.key_id(public_key),
+        transport=lambda blinded: rsabssa.blind_sign(issuer, blinded),
+    )
+    stored = json.loads(right.to_json())
+    encrypted = {"parc": {"cells": ["AA"], "cell_proofs": [], "sum_proofs": []}}
+    signed = node.ok("sign", right=stored, encrypted=encrypted)
+    request = signed["request"]
+    assert request["ballot"] == {"election": str(ELECTION), "seq": 1, "encrypted": encrypted}
+    assert request["token"] == stored["token"]
+    vk = TokenMessage.from_bytes(b64u_decode(request["token"]["msg"], field="msg")).voter_key
+    nacl.signing.VerifyKey(vk).verify(
+        canonical(request["ballot"]), b64u_decode(request["ballot_sig"], field="sig")
+    )
+    leaf = merkle.leaf_hash(canonical({"kind": "ballot", "cast": request}))
+    assert signed["leaf_hash"] == b64u(leaf)

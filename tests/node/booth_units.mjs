@@ -74,7 +74,7 @@ async function handle(req) {
     case 'parse_right':
       return { right: lib.parseVotingRight(req.right, req.election) };
     case 'sign': {
-      const { request, right } = lib.signBallot(req.right, req.choices);
+      const { request, right } = lib.signBallot(req.right, req.encrypted ? { encrypted: req.encrypted } : { choices: req.choices });
       return { request, right, leaf_hash: enc(lib.castLeafHash(request)) };
     }
     case 'verify_token':

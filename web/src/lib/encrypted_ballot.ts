@@ -201,15 +201,16 @@ export interface EncryptedQuestion {
   readonly envelopeProof: DisjunctiveProof | null;
 }
 
-/** A question's wire form (the top of this file). */
-export interface EncryptedQuestionJson {
+/** A question's wire form (the top of this file); a type, not an interface, so that it is
+ *  JSON (jcs.ts) for signing. */
+export type EncryptedQuestionJson = {
   cells: string[];
   cell_proofs: string[];
   sum_proofs: string[];
   bits?: string[];
   bit_proofs?: string[];
   envelope_proof?: string;
-}
+};
 
 export type EncryptedBallotJson = Record<string, EncryptedQuestionJson>;
 
