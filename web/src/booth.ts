@@ -26,8 +26,7 @@
 //    browser never sends: the code never travels in a request with the session cookie.
 
 import { byId, fetchJson, label, Messages, requiredData, scriptStarted, setText, show } from './dom.js';
-import { encryptBallot, jointKey, manifestHash, MANIFEST_V2 } from './lib/encrypted_ballot.js';
-import type { Point } from './lib/group.js';
+import { electionEncryption, encryptForVoter, MANIFEST_V2, type ElectionEncryption } from './lib/encrypted_ballot.js';
 import { committedKey, type ManifestLike } from './lib/issuance.js';
 import { checkReceiptLeaf, ReceiptError, verifyInclusionEvidence, verifyPromise } from './lib/receipt.js';
 import { castLeafHash, rightVoterKey, signBallot, type BallotContent, type VotingRight } from './lib/right.js';
@@ -41,21 +40,12 @@ import {
   type Problem,
   type Question,
 } from './lib/rules.js';
-import { Context } from './lib/transcript.js';
 import { apiMessage, clockTime, definitiveRefusal, obtainRight } from './obtain.js';
 import * as store from './store.js';
 
 interface Manifest extends ManifestLike {
   title: Record<string, string>;
   questions: Question[];
-}
-
-/** What an encrypted election's ballots are bound to (docs/board-format.md §10.2-10.3). */
-interface Encryption {
-  /** encryption.joint_key, strictly decoded, with its tables. */
-  key: Point;
-  /** SHA-256(JCS(manifest)) of the manifest as fetched. */
-  manifestHash: Uint8Array;
 }
 
 interface Receipt {
@@ -130,7 +120,7 @@ class Booth {
     private readonly spki: Uint8Array,
     private readonly m: Messages,
     /** Null for a public-ballot (v1) election: the ballot carries its clear choices. */
-    private readonly encryption: Encryption | null,
+    private readonly encryption: ElectionEncryption | null,
   ) {}
 
   async start(): Promise<void> {
@@ -486,8 +476,7 @@ class Booth {
     // Let the page show the state before the main thread is busy with the cryptography (a
     // timer, not requestAnimationFrame, which never fires in a background tab).
     await new Promise((resolve) => setTimeout(resolve, 50));
-    const context = new Context(this.cfg.election, this.encryption.manifestHash, rightVoterKey(right));
-    return { encrypted: encryptBallot(this.manifest.questions, { key: this.encryption.key, context, choices }) };
+    return { encrypted: encryptForVoter(this.encryption, this.manifest.questions, { vk: rightVoterKey(right), choices }) };
   }
 
   private async showReceipt(receipt: Receipt, leaf: Uint8Array, seq: number): Promise<void> {
@@ -583,10 +572,11 @@ async function main(): Promise<void> {
     byId('ballot-form').remove();
     return;
   }
-  let encryption: Encryption | null = null;
+  let encryption: ElectionEncryption | null = null;
   if (manifest.format === MANIFEST_V2) {
     try {
-      encryption = { key: jointKey(manifest), manifestHash: manifestHash(manifest) };
+      // committedKey checked manifest.election = this page's election: the proofs name it.
+      encryption = electionEncryption(manifest);
     } catch (err) {
       // No ballot can be encrypted to this election's key: nothing to fill in, nothing sent.
       setText(status, '');

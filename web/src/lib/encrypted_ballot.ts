@@ -490,24 +490,45 @@ export function manifestHash(manifest: unknown): Uint8Array {
   return sha256(canonical(manifest as Json));
 }
 
-/** The joint key Y of an encrypted election's manifest (`encryption.joint_key`), strictly
- *  decoded, with its multiplication tables (every cell multiplies it). */
-export function jointKey(manifest: { format?: unknown; encryption?: unknown }): Point {
+/** What an encrypted election's ballots are bound to, from its manifest (§10.2-10.3). */
+export interface ElectionEncryption {
+  /** The manifest's election id: the first member of every proof's context. */
+  readonly election: string;
+  /** encryption.joint_key, strictly decoded, with its multiplication tables. */
+  readonly key: Point;
+  /** SHA-256(JCS(manifest)) of the manifest as fetched. */
+  readonly manifestHash: Uint8Array;
+}
+
+/** The joint key and the manifest hash of an encrypted election's manifest (format
+ *  parvis-manifest-v2); EncryptedBallotError if it is not one or its key is refused. */
+export function electionEncryption(manifest: { format?: unknown; election?: unknown; encryption?: unknown }): ElectionEncryption {
   if (manifest.format !== MANIFEST_V2 || !isObject(manifest.encryption)) {
     throw new EncryptedBallotError(`not an encrypted election's manifest (${MANIFEST_V2})`);
   }
+  if (typeof manifest.election !== 'string') throw new EncryptedBallotError('the manifest names no election');
   const { group, joint_key: text } = manifest.encryption;
   if (group !== 'ed25519') throw new EncryptedBallotError('the election key is not in the group ed25519');
   if (typeof text !== 'string') throw new EncryptedBallotError('the manifest has no joint key');
+  let key: Point;
   try {
-    return Point.decode(b64uDecode(text, 'encryption.joint_key')).withTables();
+    // Point.decode refuses the identity and every small-order point: a ballot "encrypted" to
+    // them would be readable by anyone.
+    key = Point.decode(b64uDecode(text, 'encryption.joint_key'));
   } catch (error) {
     throw new EncryptedBallotError(`encryption.joint_key: ${(error as Error).message}`);
   }
+  return { election: manifest.election, key: key.withTables(), manifestHash: manifestHash(manifest) };
 }
 
-/** The context of a ballot's proofs (§10.3): "parvis-ballot-v2", the election id, the
- *  manifest hash and the ballot's Ed25519 vk (from its token message). */
-export function ballotContext(election: string, manifestDigest: Uint8Array, vk: Uint8Array): Context {
-  return new Context(election, manifestDigest, vk);
+/** A voter's ballot in an encrypted election: `choices` encrypted and proved to the joint key,
+ *  every proof's context (the election, the manifest hash, `vk`) naming the voting right's key
+ *  vk, so that the cells cannot be cast again under another token. */
+export function encryptForVoter(
+  encryption: ElectionEncryption,
+  questions: readonly Question[],
+  s: { vk: Uint8Array; choices: Choices; rng?: () => Scalar },
+): EncryptedBallotJson {
+  const context = new Context(encryption.election, encryption.manifestHash, s.vk);
+  return encryptBallot(questions, { key: encryption.key, context, choices: s.choices, ...(s.rng ? { rng: s.rng } : {}) });
 }
