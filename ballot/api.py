@@ -52,7 +52,13 @@ Who = Annotated[Principal, Depends(current_principal)]
 #: ADR 0006, "Definitions, platforms, CLI": each transition by an election officer; paper
 #: voters are marked by an agent (franceconnect.md, "An election's rule says").
 Officer = Annotated[Staff, Depends(require_staff(Role.ELECTION_OFFICER))]
+#: docs/board-format.md §10.4: a trustee uploads its own partial decryption.
+TrusteeStaff = Annotated[Staff, Depends(require_staff(Role.TRUSTEE))]
 Agent = Annotated[Staff, Depends(require_staff(Role.AGENT))]
+#: docs/adr/0018-encrypted-elections.md, "Who may upload what": trustees send their own
+#: messages; the officer starts, imports and restarts; both read the ceremony's files.
+Trustee = Annotated[Staff, Depends(require_staff(Role.TRUSTEE))]
+CeremonyReader = Annotated[Staff, Depends(require_staff(Role.ELECTION_OFFICER, Role.TRUSTEE))]
 SignedInCitizen = Annotated[Citizen, Depends(signed_in_citizen)]
 #: The session's CSRF token in ``X-CSRF-Token``: every state-changing call of a signed-in
 #: citizen (docs/ballot-api.md). After ``SignedInCitizen`` in a signature: 401 comes first.
@@ -82,6 +88,21 @@ class TokenResponse(BaseModel):
 class PaperVoter(BaseModel):
     model_config = ConfigDict(extra="forbid")
     citizen: str = Field(min_length=1, max_length=64, description="the citizen's pseudonym")
+
+
+class StaticKey(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    static_key: str = Field(max_length=128, description="hex, from parvis-trustee keygen")
+
+
+class CeremonyStart(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    static_keys: list[str] | None = Field(
+        default=None, max_length=15, description="hex, in trustee order (else those registered)"
+    )
+
+
+Document = Annotated[dict[str, Any], Body(description="a parvis-trustee document (JSON)")]
 
 
 class PaperTotals(BaseModel):
@@ -129,7 +150,8 @@ def board(
     service = _service(ctx)
     with ctx.db.read_session() as session:
         row = service.get(session, election_id)
-        if row.status != "published":
+        # An encrypted election's board is public from entry 0 (docs/board-format.md §10.1).
+        if row.status != "published" and not service.is_encrypted(session, row.id):
             return service.board_view(session, election_id, start=start, limit=limit)
     return StreamingResponse(service.export_chunks(election_id), media_type="application/json")
 
@@ -180,11 +202,14 @@ _CAST_SCHEMA: Final = {
                     },
                     "ballot": {
                         "type": "object",
-                        "required": ["election", "seq", "choices"],
+                        "description": "choices (§4), or encrypted in an encrypted election "
+                        "(§10.3)",
+                        "required": ["election", "seq"],
                         "properties": {
                             "election": {"type": "string", "format": "uuid"},
                             "seq": {"type": "integer", "minimum": 1},
                             "choices": {"type": "object"},
+                            "encrypted": {"type": "object"},
                         },
                     },
                     "ballot_sig": {"type": "string"},
@@ -219,8 +244,10 @@ async def cast_ballot(election_id: str, request: Request) -> JSONResponse:
     # millisecond) and runs here, on the event loop: spread over many threads it would only
     # fight for the GIL with the committer, whose latency sets the throughput. Only the
     # first ballot of an election in this process reads the manifest from the database,
-    # on a worker thread.
-    if service.knows(election_id):
+    # on a worker thread. An encrypted ballot's proofs cost tens of milliseconds: they are
+    # checked on a worker thread too, so that one ballot does not hold up the others (nor
+    # the committer, which never verifies anything: docs/board-format.md §10.3).
+    if service.knows(election_id) and not service.encrypted_known(election_id):
         prepared = service.prepare_cast(election_id, body)
     else:
         prepared = await run_in_threadpool(service.prepare_cast, election_id, body)
@@ -309,6 +336,38 @@ def tally_election(election_id: str, ctx: Ctx, staff: Officer) -> dict[str, Any]
     return _status_of(ctx, election_id)
 
 
+@router.get(
+    "/elections/{election_id}/decryption",
+    summary="What the trustees decrypt: the sums, the context, who has decrypted",
+)
+def decryption(election_id: str, ctx: Ctx) -> dict[str, Any]:
+    return _service(ctx).decryption_inputs(election_id)
+
+
+@router.post(
+    "/elections/{election_id}/partial-decryptions",
+    summary="A trustee's partial decryption (parvis-trustee decrypt output)",
+    status_code=201,
+)
+def partial_decryption(
+    election_id: str,
+    document: Annotated[dict[str, Any], Body(description="parvis-partial-decryptions-v1")],
+    ctx: Ctx,
+    staff: TrusteeStaff,
+) -> dict[str, Any]:
+    """docs/board-format.md §10.4: verified against the trustee's public share before it is
+    appended; a wrong one is refused naming the trustee and the label, a second one from the
+    same trustee too. The threshold-th completes the tally (the results entry). Only the
+    staff member the definition names as that trustee may upload it."""
+    service = _service(ctx)
+    return service.add_partial_decryption(
+        election_id=election_id,
+        document=document,
+        actor=staff.audit_actor,
+        trustee=service.trustee_index(election_id=election_id, staff=staff),
+    )
+
+
 @router.post("/elections/{election_id}/publish", summary="tallied → published")
 def publish_election(election_id: str, ctx: Ctx, staff: Officer) -> dict[str, Any]:
     _service(ctx).publish(election_id=election_id, actor=staff.audit_actor)
@@ -332,3 +391,108 @@ def paper_totals(election_id: str, body: PaperTotals, ctx: Ctx, staff: Officer) 
     return _service(ctx).set_paper_totals(
         election_id=election_id, voters=body.voters, counts=body.counts, actor=staff.audit_actor
     )
+
+
+# -- the key ceremony (docs/adr/0018-encrypted-elections.md; board-format.md §10.1) ---------
+
+
+@router.get("/elections/{election_id}/ceremony", summary="Where the key ceremony stands")
+def ceremony_state(election_id: str, ctx: Ctx, staff: CeremonyReader) -> dict[str, Any]:
+    with ctx.db.read_session() as session:
+        return _service(ctx).ceremony_state(session, election_id)
+
+
+@router.post(
+    "/elections/{election_id}/ceremony/static-key",
+    summary="A trustee registers their static key (parvis-trustee keygen)",
+)
+def ceremony_static_key(
+    election_id: str, body: StaticKey, ctx: Ctx, staff: Trustee
+) -> dict[str, Any]:
+    position = _service(ctx).register_static_key(
+        election_id=election_id, staff=staff, static_key=body.static_key
+    )
+    return {"election": election_id, "participant": position}
+
+
+@router.post(
+    "/elections/{election_id}/ceremony/start",
+    summary="Write dkg-setup (officer): keys, board, terms; returns setup.json",
+)
+def ceremony_start(
+    election_id: str, ctx: Ctx, staff: Officer, body: CeremonyStart | None = None
+) -> dict[str, Any]:
+    return _service(ctx).start_ceremony(
+        election_id=election_id,
+        actor=staff.audit_actor,
+        static_keys=body.static_keys if body is not None else None,
+    )
+
+
+@router.get("/elections/{election_id}/ceremony/setup.json", summary="The setup (dkg-setup)")
+def ceremony_setup(election_id: str, ctx: Ctx, staff: CeremonyReader) -> dict[str, Any]:
+    with ctx.db.read_session() as session:
+        return _service(ctx).setup_of(session, election_id)
+
+
+@router.post(
+    "/elections/{election_id}/ceremony/round1",
+    summary="A trustee's round-1 message (parvis-trustee round1), checked then appended",
+)
+def ceremony_round1(election_id: str, body: Document, ctx: Ctx, staff: Trustee) -> dict[str, Any]:
+    position = _service(ctx).submit_round1(election_id=election_id, staff=staff, document=body)
+    with ctx.db.read_session() as session:
+        return {"participant": position, **_service(ctx).ceremony_state(session, election_id)}
+
+
+@router.get(
+    "/elections/{election_id}/ceremony/round1s.json",
+    summary="The setup and every round-1 message, from the board (for round2 and round3)",
+)
+def ceremony_round1s(election_id: str, ctx: Ctx, staff: CeremonyReader) -> dict[str, Any]:
+    with ctx.db.read_session() as session:
+        return _service(ctx).round1s_of(session, election_id)
+
+
+@router.post(
+    "/elections/{election_id}/ceremony/signature",
+    summary="A trustee's transcript signature (parvis-trustee round3), checked then appended",
+)
+def ceremony_signature(
+    election_id: str, body: Document, ctx: Ctx, staff: Trustee
+) -> dict[str, Any]:
+    service = _service(ctx)
+    service.submit_signature(election_id=election_id, staff=staff, document=body)
+    with ctx.db.read_session() as session:
+        return service.ceremony_state(session, election_id)
+
+
+@router.get(
+    "/elections/{election_id}/ceremony/ceremony.json",
+    summary="The complete ceremony (for parvis-trustee check)",
+)
+def ceremony_document(election_id: str, ctx: Ctx, staff: CeremonyReader) -> dict[str, Any]:
+    with ctx.db.read_session() as session:
+        return _service(ctx).ceremony_document(session, election_id)
+
+
+@router.post(
+    "/elections/{election_id}/ceremony/import",
+    summary="A complete ceremony made with parvis-trustee (officer), checked then appended",
+)
+def ceremony_import(election_id: str, body: Document, ctx: Ctx, staff: Officer) -> dict[str, Any]:
+    service = _service(ctx)
+    service.import_ceremony(election_id=election_id, document=body, actor=staff.audit_actor)
+    with ctx.db.read_session() as session:
+        return service.ceremony_state(session, election_id)
+
+
+@router.post(
+    "/elections/{election_id}/ceremony/new-attempt",
+    summary="Abandon the current attempt (officer); the next setup has attempt + 1",
+)
+def ceremony_new_attempt(election_id: str, ctx: Ctx, staff: Officer) -> dict[str, Any]:
+    service = _service(ctx)
+    service.new_attempt(election_id=election_id, actor=staff.audit_actor)
+    with ctx.db.read_session() as session:
+        return service.ceremony_state(session, election_id)

@@ -10,7 +10,23 @@ bytes are the Merkle leaf (RFC 6962 §2.1: leaf hash = SHA-256(0x00 ‖ bytes)).
 ``close``     ``{"kind": "close", "closed_at": RFC3339, "tokens_issued": N}``
 ``paper``     ``{"kind": "paper", "voters": N, "counts": {question: {option: N}}}``
 ``results``   ``{"kind": "results", "tokens_issued": N, "ballots": N, "publication":
-              "individual"|"aggregate", "results": TALLY, "paper": PAPER-COUNTS|null}``
+              "individual"|"aggregate", "results": TALLY, "paper": PAPER-COUNTS|null}``;
+              for an encrypted election ``"publication": "encrypted"`` and ``"trustees":
+              [INDEX, …]`` (§10.1)
+``tally-sums`` ``{"kind": "tally-sums", "ballots": N, "sums": SUMS, "context": CONTEXT}``
+              (encrypted elections, §10.4)
+``partial-decryption`` ``{"kind": "partial-decryption", "partials": PARTIALS}`` (§10.4)
+
+Version 2, encrypted elections (board-format.md §10.1), before the manifest:
+
+``dkg-setup``      ``{"kind": "dkg-setup", "setup": SETUP}`` (``parvis-dkg-setup-v1``)
+``dkg-round1``     ``{"kind": "dkg-round1", "round1": ROUND1}`` (``parvis-dkg-round1-v1``)
+``dkg-signature``  ``{"kind": "dkg-signature", "signature": SIGNATURE}``
+``dkg-complete``   ``{"kind": "dkg-complete", "attempt": K, "group_key": HEX,
+                   "verification_shares": [HEX, …], "transcript_sha512": HEX}``
+
+The trustee documents are carried verbatim, in the lowercase hex ``parvis-trustee`` writes
+(docs/trustee-tool.md, "File formats").
 
 A board export is ``{"format": "parvis-board-export-v1", "origin": ORIGIN, "entries":
 [ENTRY | {"withheld": LEAF-HASH}], "checkpoints": [SIGNED-NOTE, …]}``; an entry is withheld
@@ -36,18 +52,31 @@ __all__ = [
     "InvalidEntryError",
     "ballot_entry",
     "close_entry",
+    "dkg_complete_entry",
+    "dkg_round1_entry",
+    "dkg_setup_entry",
+    "dkg_signature_entry",
     "entry_bytes",
     "entry_leaf_hash",
     "issuance_entry",
     "manifest_entry",
     "nullifier_hash",
     "paper_entry",
+    "partial_decryption_entry",
     "results_entry",
+    "tally_sums_entry",
     "tracking_code",
 ]
 
 EXPORT_FORMAT: Final = "parvis-board-export-v1"
-KINDS: Final = frozenset({"manifest", "issuance", "ballot", "close", "paper", "results"})
+DKG_KINDS: Final = frozenset({"dkg-setup", "dkg-round1", "dkg-signature", "dkg-complete"})
+#: Encrypted elections' tally (board-format.md §10.4).
+TALLY_KINDS: Final = frozenset({"tally-sums", "partial-decryption"})
+KINDS: Final = (
+    frozenset({"manifest", "issuance", "ballot", "close", "paper", "results"})
+    | DKG_KINDS
+    | TALLY_KINDS
+)
 
 
 class InvalidEntryError(InvalidInputError):
@@ -97,6 +126,38 @@ def manifest_entry(manifest: Manifest) -> dict[str, Any]:
     return {"kind": "manifest", "manifest": manifest.to_json()}
 
 
+def dkg_setup_entry(setup: Mapping[str, Any]) -> dict[str, Any]:
+    """board-format.md §10.1: the officer's ``parvis-dkg-setup-v1`` document, verbatim."""
+    return {"kind": "dkg-setup", "setup": dict(setup)}
+
+
+def dkg_round1_entry(round1: Mapping[str, Any]) -> dict[str, Any]:
+    """board-format.md §10.1: a trustee's ``parvis-dkg-round1-v1`` document, verbatim."""
+    return {"kind": "dkg-round1", "round1": dict(round1)}
+
+
+def dkg_signature_entry(signature: Mapping[str, Any]) -> dict[str, Any]:
+    """board-format.md §10.1: a trustee's ``parvis-dkg-signature-v1`` document, verbatim."""
+    return {"kind": "dkg-signature", "signature": dict(signature)}
+
+
+def dkg_complete_entry(
+    *,
+    attempt: int,
+    group_key: bytes,
+    verification_shares: Sequence[bytes],
+    transcript_sha512: bytes,
+) -> dict[str, Any]:
+    """board-format.md §10.1: appended by the server once the ``n`` signatures verify."""
+    return {
+        "kind": "dkg-complete",
+        "attempt": attempt,
+        "group_key": group_key.hex(),
+        "verification_shares": [share.hex() for share in verification_shares],
+        "transcript_sha512": transcript_sha512.hex(),
+    }
+
+
 def issuance_entry(*, day: str, tokens_issued: int) -> dict[str, Any]:
     return {"kind": "issuance", "day": day, "tokens_issued": tokens_issued}
 
@@ -120,8 +181,11 @@ def results_entry(
     individual: bool,
     results: Mapping[str, Any],
     paper: Mapping[str, Any] | None,
+    trustees: Sequence[int] | None = None,
 ) -> dict[str, Any]:
-    return {
+    """The results entry; with ``trustees`` (an encrypted election, §10.1) its publication
+    is ``"encrypted"`` and it lists the sorted indices of the trustees combined."""
+    entry: dict[str, Any] = {
         "kind": "results",
         "tokens_issued": tokens_issued,
         "ballots": ballots,
@@ -129,6 +193,22 @@ def results_entry(
         "results": dict(results),
         "paper": dict(paper) if paper is not None else None,
     }
+    if trustees is not None:
+        entry["publication"] = "encrypted"
+        entry["trustees"] = sorted(trustees)
+    return entry
+
+
+def tally_sums_entry(
+    *, ballots: int, sums: Mapping[str, Any], context: Mapping[str, Any]
+) -> dict[str, Any]:
+    """The homomorphic sums over the counted ballots and the decryption context (§10.4)."""
+    return {"kind": "tally-sums", "ballots": ballots, "sums": dict(sums), "context": dict(context)}
+
+
+def partial_decryption_entry(partials: Mapping[str, Any]) -> dict[str, Any]:
+    """A trustee's ``parvis-partial-decryptions-v1`` document, verbatim (§10.4)."""
+    return {"kind": "partial-decryption", "partials": dict(partials)}
 
 
 def export(

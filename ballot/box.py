@@ -41,8 +41,10 @@ from ballot.board import (
 from ballot.casting import CastCommitter
 from ballot.definition import Status
 from ballot.errors import (
+    BallotTooLargeError,
     ElectionNotFoundError,
     ElectionStateError,
+    MalformedCastError,
     ResultsNotPublishedError,
     StaleRevoteError,
     TokenAlreadyUsedError,
@@ -71,6 +73,8 @@ __all__ = ["BALLOT_PREFIX", "MAX_PAGE", "BallotBox", "PreparedBallot"]
 #: The leaf bytes of every ballot entry start with this (RFC 8785 sorts "cast" < "kind"):
 #: the export recognises ballots without parsing them.
 BALLOT_PREFIX: Final = b'{"cast":'
+#: Largest board entry (C2SP tlog-tiles: an entry's length fits in 16 bits).
+MAX_ENTRY_BYTES: Final = 0xFFFF
 #: Most commitments one board page lists.
 MAX_PAGE: Final = 100_000
 _CHUNK: Final = 1000
@@ -87,6 +91,12 @@ class PreparedBallot:
     @classmethod
     def of(cls, verified: VerifiedCast) -> PreparedBallot:
         data = entry_bytes({"kind": "ballot", "cast": verified.request.to_json()})
+        if len(data) > MAX_ENTRY_BYTES:
+            # Refused here, alone: in the pool it would make its whole batch fail to go on
+            # the board (an entry of a C2SP tlog-tiles log is at most 65,535 bytes).
+            raise BallotTooLargeError(
+                f"the ballot's board entry would exceed {MAX_ENTRY_BYTES} bytes"
+            )
         return cls(verified=verified, data=data, leaf=leaf_hash(data))
 
 
@@ -202,7 +212,9 @@ class BallotBox(ElectionRecords):
             )
 
     def count(self, session: Session, name: str, *, end: int) -> dict[bytes, Any]:
-        """The counted ballots' choices by nullifier: per token, the highest ``seq``.
+        """The counted ballots' choices by nullifier: per token, the highest ``seq`` — the
+        ``choices`` object, or for an encrypted election the ``encrypted`` one (its proofs
+        were checked before the cast was acknowledged).
 
         The ballot box accepted a re-vote only with a higher ``seq`` (conditional update),
         so on the board a token's last ballot is its highest; this is the verifier's own
@@ -217,7 +229,8 @@ class BallotBox(ElectionRecords):
             seq = request["ballot"]["seq"]
             earlier = counted.get(nullifier)
             if earlier is None or seq > earlier[0]:
-                counted[nullifier] = (seq, request["ballot"]["choices"])
+                ballot = request["ballot"]
+                counted[nullifier] = (seq, ballot.get("choices", ballot.get("encrypted")))
         return {n: choices for n, (_seq, choices) in counted.items()}
 
     # -- casting (the voter is unknown here) --------------------------------------------
@@ -227,10 +240,18 @@ class BallotBox(ElectionRecords):
         with self._lock:
             return election_id in self._public_keys
 
+    def encrypted_known(self, election_id: str) -> bool:
+        """Whether this process knows the election to be encrypted (its manifest in memory)."""
+        with self._lock:
+            return self._encryptions.get(election_id) is not None
+
     def prepare_cast(self, election_id: str, body: bytes | Mapping[str, object]) -> PreparedBallot:
         """Verify a cast request against the election's manifest (no database write):
-        token signature, election id, ballot signature (``verify_cast``) and the ballot
-        rules (``check_choices``). Whether the election is open is checked at commit."""
+        token signature, election id, ballot signature (``verify_cast``), then the ballot
+        rules (``check_choices``) or, in an encrypted election, every proof of the encrypted
+        ballot (docs/board-format.md §10.3) — the cheap checks first, so that a forged
+        token costs no proof verification. Whether the election is open is checked at
+        commit, by the committer, which never verifies a proof."""
         election_id = canonical_id(election_id)
         with self._lock:
             manifest = self._manifests.get(election_id)
@@ -241,8 +262,26 @@ class BallotBox(ElectionRecords):
             with self._lock:
                 manifest = self._manifests[election_id]
                 public_key = self._public_keys[election_id]
+        with self._lock:
+            encryption = self._encryptions.get(election_id)
         verified = verify_cast(public_key, expected_election_id=manifest.election_id, cast=body)
-        check_choices(manifest.questions, verified.choices)
+        if encryption is None:
+            if verified.ballot.encrypted:
+                raise MalformedCastError(
+                    "this election's ballots carry clear choices, not an encrypted ballot",
+                    field="ballot.encrypted",
+                )
+            check_choices(manifest.questions, verified.choices)
+        else:
+            if not verified.ballot.encrypted:
+                # A clear ballot in an encrypted election would put choices on the board.
+                raise MalformedCastError(
+                    "this election is encrypted: its ballots carry encrypted, not choices",
+                    field="ballot.choices",
+                )
+            encryption.verify_ballot(
+                manifest.questions, vk=verified.voter_key, data=verified.choices
+            )
         return PreparedBallot.of(verified)
 
     def cast_batch(
@@ -667,7 +706,8 @@ class BallotBox(ElectionRecords):
 
         ``reveal`` says whether ballot entries are shown; by default only when the election
         is published and at least ``min_anonymity_set`` ballots were counted. Otherwise
-        ballot entries are withheld (their leaf hash only). Entries up to the latest
+        ballot entries are withheld (their leaf hash only) — except in an encrypted
+        election, whose entries are all shown at every stage (§10.1). Entries up to the latest
         checkpoint, which is the export's last checkpoint.
         """
         with self.ctx.db.read_session() as session:
@@ -684,6 +724,9 @@ class BallotBox(ElectionRecords):
                     counted=counted, min_anonymity_set=definition.min_anonymity_set
                 ).individual
             )
+            # An encrypted election's board is public from entry 0: every ballot is a
+            # ciphertext, only sums are ever decrypted (docs/board-format.md §10.1).
+            reveal = reveal or definition.encrypted
             notes = [
                 note
                 for size, note in session.execute(

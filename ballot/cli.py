@@ -36,6 +36,13 @@ election_app = typer.Typer(
 
 ElectionId = Annotated[str, typer.Argument(help="election id (UUID)")]
 
+ceremony_app = typer.Typer(
+    help="The key ceremony of an encrypted election (docs/adr/0018-encrypted-elections.md): "
+    "start it, import a ceremony made with parvis-trustee, see where it stands.",
+    no_args_is_help=True,
+)
+election_app.add_typer(ceremony_app, name="ceremony")
+
 
 @contextmanager
 def _context() -> Iterator[AppContext]:
@@ -159,8 +166,21 @@ def tally_election(
         service = service_from(ctx)
         results = service.tally(election_id=election_id, actor=CLI_ACTOR)
         typer.echo(_status_line(ctx, election_id))
-        typer.echo(f"ballots counted: {results['ballots']}")
-        if verify:
+        if results["ballots"] is not None:
+            typer.echo(f"ballots counted: {results['ballots']}")
+        if results.get("status") == "decrypting":
+            # docs/board-format.md §10.4: the trustees decrypt the sums now on the board.
+            typer.echo(
+                "sums on the board; waiting for the trustees' partial decryptions "
+                f"(parvis election sums {election_id} --out DIR, then parvis-trustee decrypt, "
+                f"then parvis election partial {election_id} FILE)"
+            )
+            return
+        with ctx.db.read_session() as session:
+            encrypted = service.is_encrypted(session, election_id)
+        # The verifier of boards of encrypted elections is not wired yet (ballot/verify.py
+        # checks version 1 boards).
+        if verify and not encrypted:
             report = run_verifier(service.export(election_id, reveal=True))
             typer.echo(f"board verified: {len(report.checks)} checks passed")
 
@@ -191,6 +211,86 @@ def paper_totals(
     typer.echo(f"paper totals recorded for {election_id}")
 
 
+@election_app.command("sums")
+@_errors
+def sums(
+    election_id: ElectionId,
+    out: Annotated[Path, typer.Option("--out", help="directory for sums.json and context.json")],
+) -> None:
+    """Write what the trustees decrypt (docs/trustee-tool.md, "Decrypting the results"):
+    the tally-sums entry's sums.json and context.json."""
+    import json
+
+    from ballot.service import service_from
+
+    with _context() as ctx:
+        inputs = service_from(ctx).decryption_inputs(election_id)
+    out.mkdir(parents=True, exist_ok=True)
+    for name in ("sums", "context"):
+        (out / f"{name}.json").write_text(json.dumps(inputs[name], indent=1) + "\n", "utf-8")
+    done = [t["index"] for t in inputs["trustees"] if t["decrypted"]]
+    typer.echo(
+        f"{out / 'sums.json'} and {out / 'context.json'} written; "
+        f"{len(done)} of the {inputs['threshold']} partial decryptions needed are on the board"
+    )
+
+
+@election_app.command("partial")
+@_errors
+def partial(
+    election_id: ElectionId,
+    file: Annotated[Path, typer.Argument(help="a trustee's parvis-trustee decrypt output")],
+) -> None:
+    """Append a trustee's partial decryption (verified first; docs/board-format.md §10.4);
+    with the threshold-th, the results entry follows and the election is tallied."""
+    import json
+
+    from ballot.service import service_from
+
+    try:
+        document = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise InvalidInputError(f"cannot read {file} as JSON: {exc}") from None
+    with _context() as ctx:
+        outcome = service_from(ctx).add_partial_decryption(
+            election_id=election_id, document=document, actor=CLI_ACTOR
+        )
+        typer.echo(
+            f"trustee {outcome['trustee']}'s partial decryption is on the board "
+            f"({outcome['partials']} of {outcome['threshold']} needed)"
+        )
+        typer.echo(_status_line(ctx, election_id))
+
+
+@election_app.command("simulate")
+@_errors
+def simulate(
+    election_id: ElectionId,
+    voters: Annotated[int, typer.Option("--voters", help="how many fictitious voters")],
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="seed of the random choices (reproducible)")
+    ] = None,
+    url: Annotated[
+        str | None,
+        typer.Option(
+            "--url", help="the running Parvis they talk to (default http://127.0.0.1:PARVIS_PORT)"
+        ),
+    ] = None,
+) -> None:
+    """Cast N random valid ballots through the real HTTP path, as booths do (token, then
+    cast; encrypted in an encrypted election). Refused in production unless the election is
+    a rehearsal. The last line is JSON: counts and timing."""
+    import json
+
+    from ballot.simulation import simulate as run
+
+    with _context() as ctx:
+        report = run(ctx, election_id=election_id, voters=voters, seed=seed, base_url=url)
+    typer.echo(json.dumps(report.to_json(), sort_keys=True))
+    if report.cast != voters:
+        raise typer.Exit(1)
+
+
 @election_app.command("export-board")
 @_errors
 def export_board(
@@ -205,11 +305,138 @@ def export_board(
         service = service_from(ctx)
         with ctx.db.read_session() as session:
             status = service.get(session, election_id).status
-        reveal = status in {"closed", "tallied", "published"}
+        reveal = status in {"closed", "decrypting", "tallied", "published"}
         with out.open("wb") as handle:
             for chunk in service.export_chunks(election_id, reveal=reveal):
                 handle.write(chunk)
     typer.echo(f"board of {election_id} written to {out}")
+
+
+def _read_json(path: Path) -> object:
+    import json
+
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InvalidInputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidInputError(f"{path} is not JSON: {exc}".splitlines()[0]) from None
+
+
+def _write_json(document: object, out: Path | None) -> None:
+    import json
+
+    text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        typer.echo(f"written to {out}")
+
+
+@ceremony_app.command("start")
+@_errors
+def ceremony_start(
+    election_id: ElectionId,
+    static_key: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--static-key",
+            help="a trustee's static key (hex, from parvis-trustee keygen), once per trustee "
+            "in the definition's order; without it, the keys the trustees registered",
+        ),
+    ] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="write setup.json here")] = None,
+) -> None:
+    """Write dkg-setup: make the issuance key and the board, fix the terms (board-format.md
+    §10.1) and give setup.json to the trustees."""
+    from ballot.service import service_from
+
+    with _context() as ctx:
+        setup = service_from(ctx).start_ceremony(
+            election_id=election_id, actor=CLI_ACTOR, static_keys=static_key or None
+        )
+    _write_json(setup, out)
+
+
+@ceremony_app.command("import")
+@_errors
+def ceremony_import(
+    election_id: ElectionId,
+    file: Annotated[Path, typer.Argument(help="ceremony.json (parvis-dkg-ceremony-v1)")],
+) -> None:
+    """Check a complete ceremony made with parvis-trustee and put every message and
+    dkg-complete on the board (then `parvis election open`)."""
+    from ballot.service import service_from
+
+    document = _read_json(file)
+    with _context() as ctx:
+        service_from(ctx).import_ceremony(
+            election_id=election_id, document=document, actor=CLI_ACTOR
+        )
+        typer.echo(_ceremony_line(ctx, election_id))
+
+
+@ceremony_app.command("status")
+@_errors
+def ceremony_status(election_id: ElectionId) -> None:
+    """Where the ceremony stands: each trustee's key, round-1 message and signature."""
+    from ballot.service import service_from
+
+    with _context() as ctx:
+        typer.echo(_ceremony_line(ctx, election_id))
+        with ctx.db.read_session() as session:
+            state = service_from(ctx).ceremony_state(session, election_id)
+        for trustee in state["trustees"]:
+            marks = [
+                "key" if trustee["static_key"] else "no key",
+                "round 1" if trustee["round1"] else "no round 1",
+                "signed" if trustee["signature"] else "not signed",
+            ]
+            typer.echo(f"  {trustee['position']}. {trustee['label']}: {', '.join(marks)}")
+
+
+@ceremony_app.command("export")
+@_errors
+def ceremony_export(
+    election_id: ElectionId,
+    what: Annotated[str, typer.Argument(help="setup, round1s or ceremony")],
+    out: Annotated[Path | None, typer.Option("--out", help="file to write")] = None,
+) -> None:
+    """Write setup.json, round1s.json or ceremony.json (docs/trustee-tool.md) from the board."""
+    from ballot.service import service_from
+
+    readers = {"setup": "setup_of", "round1s": "round1s_of", "ceremony": "ceremony_document"}
+    if what not in readers:
+        raise InvalidInputError("export setup, round1s or ceremony")
+    with _context() as ctx, ctx.db.read_session() as session:
+        document = getattr(service_from(ctx), readers[what])(session, election_id)
+    _write_json(document, out)
+
+
+@ceremony_app.command("new-attempt")
+@_errors
+def ceremony_new_attempt(election_id: ElectionId) -> None:
+    """Abandon the current attempt (a trustee gone): its entries stay on the board; the
+    trustees make fresh keys and the ceremony starts again with attempt + 1."""
+    from ballot.service import service_from
+
+    with _context() as ctx:
+        attempt = service_from(ctx).new_attempt(election_id=election_id, actor=CLI_ACTOR)
+    typer.echo(f"election {election_id}: attempt {attempt}; register fresh static keys")
+
+
+def _ceremony_line(ctx: AppContext, election_id: str) -> str:
+    from ballot.service import service_from
+
+    with ctx.db.read_session() as session:
+        state = service_from(ctx).ceremony_state(session, election_id)
+    done = sum(1 for t in state["trustees"] if t["signature"])
+    return (
+        f"election {state['election']}: ceremony attempt {state['attempt']}, step "
+        f"{state['step']} ({state['threshold']} of {len(state['trustees'])} trustees; "
+        f"{done} signature(s))"
+    )
 
 
 def verify_board(

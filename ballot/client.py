@@ -110,13 +110,21 @@ class VotingRight:
         """Verify the token under the election key (RFC 9474 §4.5); raise on failure."""
         self.token.verify(public_key)
 
+    @property
+    def voter_key(self) -> bytes:
+        """The ballot's Ed25519 ``vk`` (from the token message): the ``vk`` of every proof
+        of an encrypted ballot cast with this right (docs/board-format.md §10.3)."""
+        return self.token.message.voter_key
+
     def cast(
-        self, choices: dict[str, JSONValue], *, seq: int | None = None
+        self, choices: dict[str, JSONValue], *, seq: int | None = None, encrypted: bool = False
     ) -> tuple[VotingRight, CastRequest]:
         """Sign a ballot; return the updated right (``last_seq = seq``) and the request.
 
         ``seq`` defaults to ``last_seq + 1`` and must exceed ``last_seq``: the ballot box
-        keeps, per nullifier, the ballot with the highest ``seq`` (re-voting).
+        keeps, per nullifier, the ballot with the highest ``seq`` (re-voting). With
+        ``encrypted``, ``choices`` is an encrypted ballot's wire form (made with
+        :attr:`voter_key` in its context) and goes in the ballot's ``encrypted`` member.
         """
         if seq is None:
             seq = self.last_seq + 1
@@ -124,7 +132,7 @@ class VotingRight:
             raise MalformedCastError(
                 f"seq must be an integer in ({self.last_seq}, {MAX_SEQ}]", field="ballot.seq"
             )
-        ballot = Ballot(election_id=self.election_id, seq=seq, choices=choices)
+        ballot = Ballot(election_id=self.election_id, seq=seq, choices=choices, encrypted=encrypted)
         request = CastRequest(
             token=self.token,
             ballot=ballot,

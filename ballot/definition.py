@@ -14,13 +14,37 @@ that are not keys (voting-protocol.md, "Keys and the bulletin board"; ``docs/boa
     min_anonymity_set: 10
     paper: false
     batch_seconds: 600                             # board batches (ADR 0009); default 600
+    mode: encrypted                                # or public (docs/adr/0018); default encrypted
+    trustees:                                      # encrypted only: 1 to 15, in participant order
+      - {label: "Mairie", staff: "maire@ville.fr"} # staff: e-mail of a staff account (trustee role)
+      - {label: "Opposition", staff: "opp@ville.fr"}
+    threshold: 2                                   # encrypted only: 1 ≤ t ≤ n trustees decrypt
+    rehearsal: false                               # a rehearsal (below); default false
     questions: [...]                               # ballot/questions.py
+
+``mode`` (docs/adr/0018-encrypted-elections.md, board-format.md §10): ``encrypted`` — ballots
+are ElGamal ciphertexts to the trustees' joint key, made in a key ceremony before the
+opening — or ``public`` — the server sees each choice (board-format.md §1–§9). A definition
+submitted without ``mode`` is encrypted; a definition **stored** before modes existed has
+none and reads as public (:func:`parse_definition` ``stored=True``), so that the elections of
+an existing database keep their meaning without a migration.
+
+``rehearsal: true`` marks a dress rehearsal: an election run only to try the service out
+(staff training, a load test before the real vote). It is the only kind of election that
+``parvis election simulate`` may fill with fictitious voters in production. The flag is part
+of the definition only (frozen at scheduling, shown in the status document); it says nothing
+on the board, whose results a rehearsal should never be mistaken for — give it a title that
+says so.
 
 ``population`` is the number of people eligible when the election opens, an upper bound
 published in the manifest: the verifier checks #ballots ≤ #tokens issued ≤ population.
 
 Lifecycle: ``draft → scheduled → open → closed → tallied → published``, one step at a time,
-each by an election officer (:func:`check_transition`). Only drafts can be edited.
+each by an election officer (:func:`check_transition`). An encrypted election passes through
+``decrypting`` between ``closed`` and ``tallied``: its tally appends the homomorphic sums
+and waits for the trustees' partial decryptions (docs/board-format.md §10.4); the results
+entry that completes it comes with the threshold-th partial decryption. Only drafts can be
+edited.
 """
 
 from __future__ import annotations
@@ -40,8 +64,11 @@ from parvis.kernel.errors import InvalidInputError
 
 __all__ = [
     "DEFINITION_MEMBERS",
+    "MAX_TRUSTEES",
     "ElectionDefinition",
+    "Mode",
     "Status",
+    "TrusteeSpec",
     "check_transition",
     "parse_definition",
 ]
@@ -57,7 +84,11 @@ DEFINITION_MEMBERS: Final = frozenset(
         "min_anonymity_set",
         "paper",
         "batch_seconds",
+        "rehearsal",
         "questions",
+        "mode",
+        "trustees",
+        "threshold",
     }
 )
 _REQUIRED: Final = DEFINITION_MEMBERS - {
@@ -66,8 +97,14 @@ _REQUIRED: Final = DEFINITION_MEMBERS - {
     "paper",
     "min_anonymity_set",
     "batch_seconds",
+    "rehearsal",
+    "mode",
+    "trustees",
+    "threshold",
 }
 _RULE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
+#: What identity's staff accounts accept (identity/staff.py): one "@" inside, ≤ 254.
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
 #: Upper bound of an eligible population (France has ~68 million inhabitants).
 MAX_POPULATION: Final = 100_000_000
 MAX_TITLE: Final = 300
@@ -76,6 +113,30 @@ MAX_TITLE: Final = 300
 DEFAULT_BATCH_SECONDS: Final = 600
 MIN_BATCH_SECONDS: Final = 60
 MAX_BATCH_SECONDS: Final = 86_400
+#: Trustees of an encrypted election (docs/adr/0018-encrypted-elections.md, "Modes"): at
+#: least one, at most 15 — every trustee must take part in the whole ceremony (ADR 0012,
+#: "Consequences"), and each more trustee is one more person to gather on the day; a
+#: council's groups and a few independent figures fit well under 15.
+MAX_TRUSTEES: Final = 15
+MAX_TRUSTEE_LABEL: Final = 64
+
+
+class Mode(StrEnum):
+    """How ballots are kept (board-format.md §10): encrypted to the trustees' joint key, or
+    public to the server (the weaker, explicit choice)."""
+
+    ENCRYPTED = "encrypted"
+    PUBLIC = "public"
+
+
+@dataclass(frozen=True, slots=True)
+class TrusteeSpec:
+    """One trustee of the definition: a public label (on the board and in the manifest) and
+    the e-mail of the staff account (trustee role) that acts for them. The e-mail stays in
+    the definition: it never goes on the board."""
+
+    label: str
+    staff: str
 
 
 class Status(StrEnum):
@@ -86,6 +147,8 @@ class Status(StrEnum):
     SCHEDULED = "scheduled"
     OPEN = "open"
     CLOSED = "closed"
+    #: An encrypted election's sums are on the board; waiting for the trustees (§10.4).
+    DECRYPTING = "decrypting"
     TALLIED = "tallied"
     PUBLISHED = "published"
 
@@ -98,14 +161,23 @@ _NEXT: Final[Mapping[Status, Status]] = {
     Status.CLOSED: Status.TALLIED,
     Status.TALLIED: Status.PUBLISHED,
 }
+#: The encrypted election's detour: closed → decrypting → tallied (§10.4).
+_ALSO: Final[Mapping[Status, Status]] = {
+    Status.CLOSED: Status.DECRYPTING,
+    Status.DECRYPTING: Status.TALLIED,
+}
 
 
 def check_transition(current: Status, target: Status) -> None:
     """Raise :class:`ElectionStateError` unless ``target`` is the step after ``current``."""
-    if _NEXT.get(current) is not target:
+    if _NEXT.get(current) is not target and _ALSO.get(current) is not target:
         raise ElectionStateError(
             f"an election that is {current.value} cannot become {target.value}"
-            + (f" (next step: {_NEXT[current].value})" if current in _NEXT else ""),
+            + (
+                f" (next step: {(_NEXT.get(current) or _ALSO[current]).value})"
+                if current in _NEXT or current in _ALSO
+                else ""
+            ),
             status=current.value,
         )
 
@@ -165,10 +237,19 @@ class ElectionDefinition:
     paper: bool
     questions: tuple[Question, ...]
     batch_seconds: int = DEFAULT_BATCH_SECONDS
+    mode: Mode = Mode.PUBLIC
+    trustees: tuple[TrusteeSpec, ...] = ()
+    threshold: int | None = None
+    rehearsal: bool = False
+
+    @property
+    def encrypted(self) -> bool:
+        return self.mode is Mode.ENCRYPTED
 
     def to_json(self) -> dict[str, Any]:
-        """The canonical definition (the form stored and shown back to its author)."""
-        return {
+        """The canonical definition (the form stored and shown back to its author);
+        ``rehearsal`` only when true, so definitions stored before it read back the same."""
+        out: dict[str, Any] = {
             "id": str(self.election_id),
             "title": dict(self.title),
             "opens_at": format_time(self.opens_at),
@@ -179,7 +260,14 @@ class ElectionDefinition:
             "paper": self.paper,
             "batch_seconds": self.batch_seconds,
             "questions": [q.to_json() for q in self.questions],
+            "mode": self.mode.value,
         }
+        if self.encrypted:
+            out["trustees"] = [{"label": t.label, "staff": t.staff} for t in self.trustees]
+            out["threshold"] = self.threshold
+        if self.rehearsal:
+            out["rehearsal"] = True
+        return out
 
 
 def parse_definition(
@@ -187,11 +275,13 @@ def parse_definition(
     *,
     new_id: Callable[[], uuid.UUID] = uuid.uuid4,
     election_id: uuid.UUID | None = None,
+    stored: bool = False,
 ) -> ElectionDefinition:
     """Strictly parse a definition; unknown members are refused.
 
     ``election_id`` forces the id (an update keeps its election's id; a different ``id`` in
-    the body is refused); otherwise the body's ``id`` or ``new_id()``.
+    the body is refused); otherwise the body's ``id`` or ``new_id()``. Without ``mode`` a
+    submitted definition is encrypted, a ``stored`` one (written before modes existed) public.
     """
     if not isinstance(data, Mapping):
         raise InvalidElectionError("an election definition is a JSON or YAML object")
@@ -243,7 +333,53 @@ def parse_definition(
         paper=_flag(data, "paper", False),
         questions=questions,
         batch_seconds=_batch_seconds(data.get("batch_seconds", DEFAULT_BATCH_SECONDS)),
+        rehearsal=_flag(data, "rehearsal", False),
+        **_mode(data, default=Mode.PUBLIC if stored else Mode.ENCRYPTED),
     )
+
+
+def _mode(data: Mapping[str, Any], *, default: Mode) -> dict[str, Any]:
+    """``mode``, ``trustees`` and ``threshold`` (docs/adr/0018-encrypted-elections.md)."""
+    given = data.get("mode", default.value)
+    if given not in {m.value for m in Mode}:
+        raise InvalidElectionError("mode: 'encrypted' or 'public'")
+    mode = Mode(given)
+    if mode is Mode.PUBLIC:
+        extra = sorted({"trustees", "threshold"} & set(data))
+        if extra:
+            raise InvalidElectionError(f"{', '.join(extra)}: only for an encrypted election")
+        return {"mode": mode}
+    if "trustees" not in data or "threshold" not in data:
+        raise InvalidElectionError(
+            "an encrypted election names its trustees and threshold "
+            "(or say mode: public for a public-ballot election)"
+        )
+    trustees = data["trustees"]
+    if not isinstance(trustees, list) or not 1 <= len(trustees) <= MAX_TRUSTEES:
+        raise InvalidElectionError(f"trustees: a list of 1 to {MAX_TRUSTEES} trustees")
+    parsed: list[TrusteeSpec] = []
+    for position, item in enumerate(trustees, 1):
+        where = f"trustees[{position - 1}]"
+        if not isinstance(item, Mapping) or set(item) != {"label", "staff"}:
+            raise InvalidElectionError(f"{where}: exactly {{label, staff}}")
+        label, staff = item["label"], item["staff"]
+        if not isinstance(label, str) or not label.strip():
+            raise InvalidElectionError(f"{where}.label: a non-empty text")
+        if len(label.strip()) > MAX_TRUSTEE_LABEL:
+            raise InvalidElectionError(f"{where}.label: at most {MAX_TRUSTEE_LABEL} characters")
+        if (
+            not isinstance(staff, str)
+            or len(staff.strip()) > 254
+            or not _EMAIL.match(staff.strip().lower())
+        ):
+            raise InvalidElectionError(f"{where}.staff: the e-mail of a staff account")
+        parsed.append(TrusteeSpec(label.strip(), staff.strip().lower()))
+    if len({t.label for t in parsed}) != len(parsed):
+        raise InvalidElectionError("trustees: two trustees have the same label")
+    if len({t.staff for t in parsed}) != len(parsed):
+        raise InvalidElectionError("trustees: one staff account is named twice")
+    threshold = _count(data["threshold"], field="threshold", low=1, high=len(parsed))
+    return {"mode": mode, "trustees": tuple(parsed), "threshold": threshold}
 
 
 def _batch_seconds(value: object) -> int:

@@ -79,6 +79,8 @@ def definitions(now: datetime) -> list[dict[str, Any]]:
     opens = now.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     closes = opens + timedelta(days=60)
     common = {
+        # Public-ballot elections (docs/adr/0018-encrypted-elections.md, "Modes").
+        "mode": "public",
         "opens_at": _time(opens),
         "closes_at": _time(closes),
         "eligibility": {"rule": DEMO_RULE, "population": _POPULATION},

@@ -26,10 +26,12 @@ __all__ = [
     "BallotTooLargeError",
     "BlindInputError",
     "BlindingError",
+    "CeremonyStateError",
     "ElectionNotFoundError",
     "ElectionStateError",
     "EligiblePopulationReachedError",
     "InvalidBallotSignatureError",
+    "InvalidCeremonyMessageError",
     "InvalidElectionError",
     "InvalidKeyError",
     "InvalidLengthError",
@@ -39,6 +41,7 @@ __all__ = [
     "MalformedTokenError",
     "ManifestNotPublishedError",
     "MessageTooLongError",
+    "NotATrusteeError",
     "NotEligibleError",
     "OutOfRangeError",
     "PaperVoteRecordedError",
@@ -222,6 +225,33 @@ class ElectionStateError(ConflictError):
     def __init__(self, detail: str, *, status: str) -> None:
         super().__init__(detail)
         self.status = status
+
+
+class CeremonyStateError(ConflictError):
+    """The key ceremony is not at the step this message or action belongs to (not started,
+    already complete, a duplicate, a round-1 message after the signatures began…;
+    docs/adr/0018-encrypted-elections.md, "The ceremony in the lifecycle")."""
+
+    title = "Not possible at this step of the key ceremony"
+
+
+class InvalidCeremonyMessageError(InvalidInputError):
+    """A ceremony message fails its check (board-format.md §10.1; ADR 0012 decision 4);
+    nothing was appended. ``participant`` is the participant it names or comes from, when
+    known. The detail names the fault (envelope signature, sender, context, transcript…)."""
+
+    title = "Invalid key ceremony message"
+
+    def __init__(self, detail: str, *, participant: int | None = None) -> None:
+        super().__init__(detail)
+        self.participant = participant
+
+
+class NotATrusteeError(ForbiddenError):
+    """The signed-in staff member is not one of this election's trustees (or acts for
+    another participant than their own)."""
+
+    title = "Not a trustee of this election"
 
 
 class InvalidElectionError(InvalidInputError):

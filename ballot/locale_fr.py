@@ -15,6 +15,7 @@ MESSAGES = {
     "scheduled": "programmé",
     "open": "ouvert",
     "closed": "clos",
+    "decrypting": "en cours de déchiffrement",
     "tallied": "dépouillé",
     "published": "publié",
     "Vote": "Voter",

@@ -22,6 +22,14 @@ often the board integrates the ballots waiting: at every multiple of it since th
 epoch, in a random order (docs/adr/0009-batched-boards.md).
 
 Times are UTC, whole seconds, written ``YYYY-MM-DDTHH:MM:SSZ`` (RFC 3339 §5.6).
+
+Version 2 (board-format.md §10.2, encrypted elections): every member above with
+``"format": "parvis-manifest-v2"`` plus ``encryption`` (:class:`Encryption`: the joint key of
+the trustees' ceremony, the threshold, the attempt, the transcript hash and each trustee's
+label, static key and public share). Two hashes (§10.2, "Manifest hashes"):
+:func:`manifest_hash` = ``SHA-256(JCS(manifest))`` of the whole manifest, the context of
+every proof; :func:`terms_hash` = ``SHA-256(JCS(manifest without "encryption"))``, which the
+ceremony's setup binds (the terms are fixed before the ceremony, the key after it).
 """
 
 from __future__ import annotations
@@ -29,7 +37,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -39,20 +47,35 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from audit.note import VerifierKey
 from ballot import rsabssa
+from ballot.group import GroupError, Point
 from ballot.questions import InvalidQuestionError, Question, parse_questions
 from ballot.token import TOKEN_VARIANT, b64u_decode, b64u_encode, election_id_text
 from ballot.token import parse_election_id as _parse_election_id
 from parvis.kernel.errors import InvalidInputError
 
 __all__ = [
+    "CEREMONY_SUITE",
+    "GROUP",
     "MANIFEST_FORMAT",
+    "MANIFEST_FORMAT_V2",
+    "Encryption",
+    "EncryptionTrustee",
     "InvalidManifestError",
     "Manifest",
     "format_time",
+    "manifest_hash",
     "parse_time",
+    "terms_hash",
 ]
 
 MANIFEST_FORMAT: Final = "parvis-manifest-v1"
+MANIFEST_FORMAT_V2: Final = "parvis-manifest-v2"
+#: board-format.md §10.2: the group of the ciphertexts and the ceremony's ciphersuite.
+GROUP: Final = "ed25519"
+CEREMONY_SUITE: Final = "COCKTAIL(Ed25519, SHA-512)"
+_ENCRYPTION_MEMBERS: Final = frozenset(
+    {"group", "ceremony", "joint_key", "threshold", "attempt", "transcript_sha512", "trustees"}
+)
 _MEMBERS = frozenset(
     {
         "format",
@@ -109,6 +132,122 @@ def _count(value: object, *, field: str, low: int = 0) -> int:
     return value
 
 
+def _without_encryption(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in manifest.items() if k != "encryption"}
+
+
+def manifest_hash(manifest: Mapping[str, Any]) -> bytes:
+    """``SHA-256(JCS(manifest))`` (board-format.md §10.2): the whole manifest, as published."""
+    return hashlib.sha256(rfc8785.dumps(dict(manifest))).digest()
+
+
+def terms_hash(manifest: Mapping[str, Any]) -> bytes:
+    """``SHA-256(JCS(manifest without its "encryption" member))`` (board-format.md §10.2):
+    the ``manifest_hash`` of the ceremony's setup, computed before the joint key exists."""
+    return hashlib.sha256(rfc8785.dumps(_without_encryption(manifest))).digest()
+
+
+def _point(value: object, *, field: str) -> Point:
+    try:
+        data = b64u_decode(value, field=field)
+        return Point.decode(data)
+    except GroupError as exc:
+        raise InvalidManifestError(f"{field}: {exc}") from None
+    except InvalidInputError as exc:
+        raise InvalidManifestError(str(exc)) from None
+
+
+@dataclass(frozen=True, slots=True)
+class EncryptionTrustee:
+    """Participant ``i`` of the ceremony (``trustees[i-1]``): label and static key as in the
+    setup, ``public_share`` = ``Y_i``."""
+
+    label: str
+    static_key: Point
+    public_share: Point
+
+
+@dataclass(frozen=True, slots=True)
+class Encryption:
+    """The ``encryption`` member of a v2 manifest (board-format.md §10.2)."""
+
+    joint_key: Point
+    threshold: int
+    attempt: int
+    transcript_sha512: bytes
+    trustees: tuple[EncryptionTrustee, ...]
+
+    def __post_init__(self) -> None:
+        if not self.trustees:
+            raise InvalidManifestError("encryption.trustees: at least one trustee")
+        if not 1 <= self.threshold <= len(self.trustees):
+            raise InvalidManifestError("encryption.threshold is from 1 to the trustee count")
+        if self.attempt < 1:
+            raise InvalidManifestError("encryption.attempt is at least 1")
+        if len(self.transcript_sha512) != 64:
+            raise InvalidManifestError("encryption.transcript_sha512 is 64 bytes")
+        if len({t.static_key for t in self.trustees}) != len(self.trustees):
+            raise InvalidManifestError("encryption.trustees: two trustees share a static key")
+        if any(not t.label for t in self.trustees):
+            raise InvalidManifestError("encryption.trustees: every label is a non-empty text")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "group": GROUP,
+            "ceremony": CEREMONY_SUITE,
+            "joint_key": b64u_encode(self.joint_key.encoded),
+            "threshold": self.threshold,
+            "attempt": self.attempt,
+            "transcript_sha512": b64u_encode(self.transcript_sha512),
+            "trustees": [
+                {
+                    "label": t.label,
+                    "static_key": b64u_encode(t.static_key.encoded),
+                    "public_share": b64u_encode(t.public_share.encoded),
+                }
+                for t in self.trustees
+            ],
+        }
+
+    @classmethod
+    def from_json(cls, obj: object) -> Encryption:
+        """Strict: exactly the members of §10.2, canonical B64U, valid group elements."""
+        data = _exact(obj, _ENCRYPTION_MEMBERS, where="manifest.encryption")
+        if data["group"] != GROUP:
+            raise InvalidManifestError(f"encryption.group must be {GROUP!r}")
+        if data["ceremony"] != CEREMONY_SUITE:
+            raise InvalidManifestError(f"encryption.ceremony must be {CEREMONY_SUITE!r}")
+        trustees = data["trustees"]
+        if not isinstance(trustees, list):
+            raise InvalidManifestError("encryption.trustees must be a list")
+        parsed = []
+        for position, item in enumerate(trustees):
+            where = f"encryption.trustees[{position}]"
+            entry = _exact(item, {"label", "static_key", "public_share"}, where=where)
+            if not isinstance(entry["label"], str):
+                raise InvalidManifestError(f"{where}.label must be a string")
+            parsed.append(
+                EncryptionTrustee(
+                    label=entry["label"],
+                    static_key=_point(entry["static_key"], field=f"{where}.static_key"),
+                    public_share=_point(entry["public_share"], field=f"{where}.public_share"),
+                )
+            )
+        try:
+            transcript = b64u_decode(
+                data["transcript_sha512"], field="encryption.transcript_sha512"
+            )
+        except InvalidInputError as exc:
+            raise InvalidManifestError(str(exc)) from None
+        return cls(
+            joint_key=_point(data["joint_key"], field="encryption.joint_key"),
+            threshold=_count(data["threshold"], field="encryption.threshold", low=1),
+            attempt=_count(data["attempt"], field="encryption.attempt", low=1),
+            transcript_sha512=transcript,
+            trustees=tuple(parsed),
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class Manifest:
     """A parsed, self-consistent manifest (construct with :meth:`create` or :meth:`from_json`)."""
@@ -127,6 +266,8 @@ class Manifest:
     min_anonymity_set: int
     paper: bool
     batch_seconds: int | None = None
+    #: Version 2 (an encrypted election) exactly when present (board-format.md §10.2).
+    encryption: Encryption | None = None
 
     def __post_init__(self) -> None:
         if self.closes_at <= self.opens_at:
@@ -167,9 +308,29 @@ class Manifest:
 
     # -- wire form -----------------------------------------------------------------------
 
+    @property
+    def encrypted(self) -> bool:
+        return self.encryption is not None
+
+    def terms_json(self) -> dict[str, Any]:
+        """An encrypted election's terms: the v2 manifest without ``encryption``, what the
+        ceremony's setup binds (:func:`terms_hash`). Known before the joint key exists."""
+        out = self.to_json()
+        out["format"] = MANIFEST_FORMAT_V2
+        out.pop("encryption", None)
+        return out
+
+    def hash(self) -> bytes:
+        """:func:`manifest_hash` of this manifest."""
+        return manifest_hash(self.to_json())
+
+    def with_encryption(self, encryption: Encryption) -> Manifest:
+        """The v2 manifest: these terms and the ceremony's outcome."""
+        return replace(self, encryption=encryption)
+
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "format": MANIFEST_FORMAT,
+            "format": MANIFEST_FORMAT if self.encryption is None else MANIFEST_FORMAT_V2,
             "election": election_id_text(self.election_id),
             "title": dict(self.title),
             "questions": [q.to_json() for q in self.questions],
@@ -191,6 +352,8 @@ class Manifest:
         }
         if self.batch_seconds is not None:
             out["batch_seconds"] = self.batch_seconds
+        if self.encryption is not None:
+            out["encryption"] = self.encryption.to_json()
         return out
 
     def canonical_bytes(self) -> bytes:
@@ -199,15 +362,43 @@ class Manifest:
 
     @classmethod
     def from_json(cls, obj: object) -> Manifest:
-        """Strictly parse a manifest; the published key id must match the published key."""
-        if not isinstance(obj, Mapping) or not _MEMBERS <= set(obj) <= _MEMBERS | _OPTIONAL:
+        """Strictly parse a manifest; the published key id must match the published key.
+
+        ``parvis-manifest-v1`` has no ``encryption``; ``parvis-manifest-v2`` must have it
+        (board-format.md §10.2). Use :meth:`from_terms` for v2 terms without it."""
+        version = obj.get("format") if isinstance(obj, Mapping) else None
+        required = _MEMBERS | ({"encryption"} if version == MANIFEST_FORMAT_V2 else set())
+        if not isinstance(obj, Mapping) or not required <= set(obj) <= required | _OPTIONAL:
             raise InvalidManifestError(
-                f"manifest must have exactly the members {sorted(_MEMBERS)} "
+                f"manifest must have exactly the members {sorted(required)} "
                 f"and may have {sorted(_OPTIONAL)}"
             )
-        data: Mapping[str, Any] = obj
-        if data["format"] != MANIFEST_FORMAT:
-            raise InvalidManifestError(f"manifest format must be {MANIFEST_FORMAT}")
+        if version not in {MANIFEST_FORMAT, MANIFEST_FORMAT_V2}:
+            raise InvalidManifestError(
+                f"manifest format must be {MANIFEST_FORMAT} or {MANIFEST_FORMAT_V2}"
+            )
+        encryption = (
+            Encryption.from_json(obj["encryption"]) if version == MANIFEST_FORMAT_V2 else None
+        )
+        return replace(cls._parse_terms(obj), encryption=encryption)
+
+    @classmethod
+    def from_terms(cls, obj: object) -> Manifest:
+        """Parse an encrypted election's terms (:meth:`terms_json`): a v2 manifest without
+        ``encryption``; the result has ``encryption`` None until :meth:`with_encryption`."""
+        if not isinstance(obj, Mapping) or obj.get("format") != MANIFEST_FORMAT_V2:
+            raise InvalidManifestError(
+                f"the terms of an encrypted election are {MANIFEST_FORMAT_V2}"
+            )
+        if not _MEMBERS <= set(obj) <= _MEMBERS | _OPTIONAL:
+            raise InvalidManifestError(
+                f"the terms have exactly the members {sorted(_MEMBERS)} "
+                f"and may have {sorted(_OPTIONAL)}"
+            )
+        return cls._parse_terms(obj)
+
+    @classmethod
+    def _parse_terms(cls, data: Mapping[str, Any]) -> Manifest:
         try:
             election_id = _parse_election_id(data["election"], field="manifest.election")
             questions = parse_questions(data["questions"])

@@ -13,22 +13,40 @@ from pathlib import Path
 from typing import Any
 
 import consent
-from ballot import api, booth_pages, locale_fr, locale_staff_fr, pages, platform_api, staff_pages
+from ballot import (
+    api,
+    booth_pages,
+    locale_fr,
+    locale_staff_fr,
+    pages,
+    platform_api,
+    staff_pages,
+    trustee_pages,
+)
 from ballot.cli import election_app, verify_board
+from ballot.encrypted_ballot import BallotProofError, MalformedEncryptedBallotError
+from ballot.encrypted_tally import (
+    DuplicatePartialError,
+    InvalidEncryptionError,
+    WrongPartialDecryptionError,
+)
 from ballot.errors import (
     BackendUnavailableError,
     BallotTooLargeError,
     BlindInputError,
+    CeremonyStateError,
     ElectionNotFoundError,
     ElectionStateError,
     EligiblePopulationReachedError,
     InvalidBallotSignatureError,
+    InvalidCeremonyMessageError,
     InvalidElectionError,
     InvalidPaperTotalsError,
     InvalidSignatureError,
     MalformedCastError,
     MalformedTokenError,
     ManifestNotPublishedError,
+    NotATrusteeError,
     NotEligibleError,
     PaperVoteRecordedError,
     RateLimitedError,
@@ -46,6 +64,7 @@ from ballot.keys import KeyDecryptionError
 from ballot.questions import InvalidChoiceError, InvalidQuestionError
 from ballot.service import (
     BoardNotIntegratedError,
+    NotThisTrusteeError,
     service_from,
 )
 from ballot.verify import BoardVerificationError
@@ -157,6 +176,7 @@ PLUGIN = DomainPlugin(
         pages.router,
         booth_pages.router,
         staff_pages.router,
+        trustee_pages.router,
     ),
     template_dir=_HERE / "templates",
     static_dir=_STATIC if _STATIC.is_dir() else None,
@@ -174,7 +194,14 @@ PLUGIN = DomainPlugin(
         (ResultsNotPublishedError, 404, "results-not-published"),
         (ElectionNotFoundError, 404, "election-not-found"),
         (ElectionStateError, 409, "election-state"),
+        (CeremonyStateError, 409, "ceremony-state"),
+        (InvalidCeremonyMessageError, 422, "invalid-ceremony-message"),
+        (NotATrusteeError, 403, "not-a-trustee"),
         (TallyCheckError, 409, "tally-check-failed"),
+        (DuplicatePartialError, 409, "partial-decryption-duplicate"),
+        (NotThisTrusteeError, 403, "not-this-trustee"),
+        (WrongPartialDecryptionError, 422, "invalid-partial-decryption"),
+        (InvalidEncryptionError, 422, "invalid-election"),
         (TokenAlreadyIssuedError, 409, "token-already-issued"),
         (EligiblePopulationReachedError, 409, "eligible-population-reached"),
         (PaperVoteRecordedError, 409, "paper-vote-recorded"),
@@ -189,6 +216,8 @@ PLUGIN = DomainPlugin(
         (WrongElectionError, 422, "wrong-election"),
         (MalformedTokenError, 422, "malformed-cast"),
         (MalformedCastError, 422, "malformed-cast"),
+        (BallotProofError, 422, "invalid-ballot-proof"),
+        (MalformedEncryptedBallotError, 422, "malformed-cast"),
         (InvalidChoiceError, 422, "invalid-ballot"),
         (InvalidQuestionError, 422, "invalid-election"),
         (InvalidElectionError, 422, "invalid-election"),

@@ -21,8 +21,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import audit
+from audit.errors import TreeRangeError
 from ballot import auditing
 from ballot.definition import ElectionDefinition, Status, parse_definition
+from ballot.encrypted_tally import Encryption
 from ballot.errors import (
     ElectionNotFoundError,
     ManifestNotPublishedError,
@@ -78,6 +80,9 @@ class ElectionRecords:
         self._lock = threading.Lock()
         self._manifests: dict[str, Manifest] = {}
         self._public_keys: dict[str, rsa.RSAPublicKey] = {}
+        #: Per election whose manifest is loaded: its encryption parameters (a v2 manifest,
+        #: docs/board-format.md §10.2) or None (a public-ballot election).
+        self._encryptions: dict[str, Encryption | None] = {}
         self._definitions: dict[tuple[str, str], ElectionDefinition] = {}
 
     # -- helpers ------------------------------------------------------------------------
@@ -119,7 +124,9 @@ class ElectionRecords:
         with self._lock:
             cached = self._definitions.get(key)
         if cached is None:
-            cached = parse_definition(json.loads(text), election_id=uuid.UUID(election_id))
+            cached = parse_definition(
+                json.loads(text), election_id=uuid.UUID(election_id), stored=True
+            )
             with self._lock:
                 self._definitions[key] = cached
         return cached
@@ -146,14 +153,43 @@ class ElectionRecords:
         if cached is not None:
             return cached
         board = self._board(session, election_id)
-        first = self.audit.entries(session, log=board.log, start=0, end=1, reveal_sealed=True)
+        # Entry 0 of a public election's board; right after dkg-complete on an encrypted
+        # one's (board-format.md §10.1).
+        try:
+            index = self.audit.index_of(session, log=board.log, leaf_hash=board.manifest_hash)
+        except TreeRangeError:
+            raise ManifestNotPublishedError("the manifest is not on the board yet") from None
+        first = self.audit.entries(
+            session, log=board.log, start=index, end=index + 1, reveal_sealed=True
+        )
         if not first or not hmac.compare_digest(first[0].leaf_hash, board.manifest_hash):
             raise ManifestNotPublishedError("the manifest is not on the board yet")
         manifest = Manifest.from_json(json.loads(first[0].data)["manifest"])
+        self._remember(election_id, manifest)
+        return manifest
+
+    def _remember(self, election_id: str, manifest: Manifest) -> None:
+        """Cache a manifest read from the board, its RSA key and its encryption parameters."""
+        encryption = Encryption.of_manifest(manifest.to_json())
         with self._lock:
             self._manifests[election_id] = manifest
             self._public_keys[election_id] = manifest.public_key()
-        return manifest
+            self._encryptions[election_id] = encryption
+
+    def encrypted_params(self, session: Session, election_id: str) -> Encryption | None:
+        """The election's encryption parameters (docs/board-format.md §10.2), or None for a
+        public-ballot election (v1 manifest). Needs the manifest on the board."""
+        election_id = canonical_id(election_id)
+        with self._lock:
+            if election_id in self._encryptions:
+                return self._encryptions[election_id]
+        self._manifest(session, election_id)
+        with self._lock:
+            return self._encryptions[election_id]
+
+    def is_encrypted(self, session: Session, election_id: str) -> bool:
+        """Whether the election is encrypted (its definition's ``mode``)."""
+        return self.definition(self._row(session, election_id, drafts=True)).encrypted
 
     def manifest(self, session: Session, election_id: str) -> dict[str, Any]:
         """The manifest as committed in entry 0 (once the election is open)."""

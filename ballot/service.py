@@ -40,45 +40,59 @@ from ballot.board import (
     issuance_entry,
     manifest_entry,
     paper_entry,
+    partial_decryption_entry,
     results_entry,
+    tally_sums_entry,
 )
 from ballot.box import MAX_PAGE, BallotBox, PreparedBallot
 from ballot.casting import CastCommitter
+from ballot.ceremonies import CeremonyUseCases
 from ballot.definition import ElectionDefinition, Status, check_transition, parse_definition
+from ballot.encrypted_ballot import cell_labels, parse_encrypted_ballot
+from ballot.encrypted_tally import (
+    DuplicatePartialError,
+    context_document,
+    decrypt_counts,
+    sums_document,
+)
 from ballot.errors import (
     ElectionStateError,
     InvalidElectionError,
     InvalidPaperTotalsError,
     TallyCheckError,
 )
+from ballot.homomorphic_tally import cell_sums, results_from_counts
 from ballot.keys import seal_rsa_key
 from ballot.manifest import Manifest, format_time
 from ballot.publication import decide_publication
 from ballot.records import (
     BoardNotIntegratedError,
-    ElectionRecords,
     board_log_name,
     canonical_id,
     coarse,
 )
 from ballot.tables import (
     BoardRow,
+    CeremonyRow,
     CommitmentRow,
     ElectionKeyRow,
     ElectionRow,
     MilestoneRow,
     PaperTotalsRow,
+    PartialDecryptionRow,
     TallyFailureRow,
 )
 from ballot.tally import tally
 from ballot.token import b64u_encode
 from ballot.voters import VoterRegister
 from parvis.kernel.context import AppContext
-from parvis.kernel.errors import DomainError
+from parvis.kernel.errors import DomainError, ForbiddenError
+from parvis.kernel.principal import Role, Staff
 
 __all__ = [
     "BoardNotIntegratedError",
     "ElectionService",
+    "NotThisTrusteeError",
     "PreparedBallot",
     "board_log_name",
     "service_from",
@@ -90,8 +104,10 @@ log = logging.getLogger("parvis.ballot")
 INTEGRATION_TIMEOUT: Final = 30.0
 
 
-class ElectionService(ElectionRecords):
-    """The ballot domain's use cases for one process. Get it with ``ballot.service_from``."""
+class ElectionService(CeremonyUseCases):
+    """The ballot domain's use cases for one process. Get it with ``ballot.service_from``.
+
+    The key ceremony of encrypted elections is :class:`ballot.ceremonies.CeremonyUseCases`."""
 
     def __init__(self, ctx: AppContext) -> None:
         super().__init__(ctx)
@@ -120,6 +136,9 @@ class ElectionService(ElectionRecords):
 
     def knows(self, election_id: str) -> bool:
         return self.box.knows(election_id)
+
+    def encrypted_known(self, election_id: str) -> bool:
+        return self.box.encrypted_known(election_id)
 
     def prepare_cast(self, election_id: str, body: bytes | Mapping[str, object]) -> PreparedBallot:
         return self.box.prepare_cast(election_id, body)
@@ -253,10 +272,12 @@ class ElectionService(ElectionRecords):
             "opens_at": format_time(definition.opens_at),
             "closes_at": format_time(definition.closes_at),
             "eligibility_rule": definition.eligibility_rule,
+            "mode": definition.mode.value,
             "revote": definition.revote,
             "paper": definition.paper,
             "min_anonymity_set": definition.min_anonymity_set,
             "batch_seconds": definition.batch_seconds,
+            "rehearsal": definition.rehearsal,
             "questions": [q.to_json() for q in definition.questions],
             "key_id": b64u_encode(manifest.issuer_key_id) if manifest is not None else None,
             "board_origin": board.origin if board is not None else None,
@@ -288,9 +309,22 @@ class ElectionService(ElectionRecords):
                 raise InvalidElectionError(
                     f"eligibility.rule: no identity rule {definition.eligibility_rule!r}"
                 )
+            self._check_trustees(session, definition)
             row.status = Status.SCHEDULED.value
             row.updated_at = self.now
             self._record(session, "election.scheduled", actor=actor, election=row.id)
+
+    def _check_trustees(self, session: Session, definition: ElectionDefinition) -> None:
+        """Every trustee of an encrypted election is an active staff account with the
+        trustee role (docs/adr/0018-encrypted-elections.md, "Who may upload what")."""
+        accounts = identity.staff_service_from(self.ctx)
+        for position, trustee in enumerate(definition.trustees):
+            found = accounts.find(session, email=trustee.staff)
+            if found is None or not found.has(Role.TRUSTEE):
+                raise InvalidElectionError(
+                    f"trustees[{position}].staff: no active staff account with the trustee "
+                    f"role for the trustee {trustee.label!r}"
+                )
 
     def open(self, *, election_id: str, actor: str) -> None:
         """scheduled → open (voting-protocol.md, "Keys and the bulletin board").
@@ -299,6 +333,10 @@ class ElectionService(ElectionRecords):
         log with its own Ed25519 key), appends the manifest, waits until the manifest is
         entry 0 under a signed checkpoint, and only then opens: no token can be issued
         before the key is committed.
+
+        An encrypted election (board-format.md §10) made its key and board when its key
+        ceremony started; it opens only once ``dkg-complete`` is on the board, and the v2
+        manifest, with the joint key in ``encryption``, goes right after it.
         """
         with self.ctx.db.read_session() as session:
             row = self._row(session, election_id, drafts=True)
@@ -307,26 +345,51 @@ class ElectionService(ElectionRecords):
                 check_transition(status, Status.OPEN)
             definition = self.definition(row)
             prepared = session.get(BoardRow, row.id) is not None
+            complete_leaf: bytes | None = None
+            if definition.encrypted:
+                ceremony = session.get(CeremonyRow, row.id)
+                if ceremony is None or ceremony.complete is None:
+                    raise ElectionStateError(
+                        "an encrypted election opens once its key ceremony is complete "
+                        "(dkg-complete on the board)",
+                        status=status.value,
+                    )
+                complete_leaf = self.complete_leaf(ceremony)
         if definition.closes_at <= self.now:
             raise ElectionStateError("the closing time is already past", status=status.value)
-        key = None if prepared else rsabssa.generate_key(self.settings.ballot_key_bits)
+        if complete_leaf is not None:
+            self._wait_integrated(board_log_name(row.id), complete_leaf)
+        needs_key = not prepared and not definition.encrypted
+        key = rsabssa.generate_key(self.settings.ballot_key_bits) if needs_key else None
         with self.ctx.db.write_session() as session:
             row = self._row(session, election_id, lock=True, drafts=True)
             check_transition(Status(row.status), Status.OPEN)
             board = session.get(BoardRow, row.id)
-            if board is None:
+            if board is None and definition.encrypted:
+                board = self._open_encrypted_board(session, row=row, definition=definition)
+            elif board is None:
                 assert key is not None  # made above, or a concurrent open prepared the board
                 board = self._create_board(
                     session, row=row, definition=definition, key=key, actor=actor
                 )
             manifest_hash, name = board.manifest_hash, board.log
-        self._wait_integrated(name, manifest_hash)
+        index = self._wait_integrated(name, manifest_hash)
         with self.ctx.db.write_session() as session:
             row = self._row(session, election_id, lock=True, drafts=True)
             check_transition(Status(row.status), Status.OPEN)
-            first = self.audit.entries(session, log=name, start=0, end=1, reveal_sealed=True)[0]
-            if first.index != 0 or not hmac.compare_digest(first.leaf_hash, manifest_hash):
-                raise BoardNotIntegratedError("the manifest is not entry 0 of the board")
+            # Public: the manifest is entry 0. Encrypted: right after dkg-complete (§10.1).
+            expected = 0 if complete_leaf is None else index
+            first = self.audit.entries(
+                session, log=name, start=expected, end=expected + 1, reveal_sealed=True
+            )[0]
+            if first.index != expected or not hmac.compare_digest(first.leaf_hash, manifest_hash):
+                raise BoardNotIntegratedError("the manifest is not where it belongs on the board")
+            if complete_leaf is not None:
+                before = self.audit.entries(
+                    session, log=name, start=index - 1, end=index, reveal_sealed=True
+                )[0]
+                if not hmac.compare_digest(before.leaf_hash, complete_leaf):
+                    raise BoardNotIntegratedError("the manifest does not follow dkg-complete")
             self._milestone(session, row.id, name)
             row.status = Status.OPEN.value
             row.updated_at = self.now
@@ -392,6 +455,38 @@ class ElectionService(ElectionRecords):
         self._record(session, "election.keys_generated", actor="system", election=row.id)
         return board
 
+    def _open_encrypted_board(
+        self, session: Session, *, row: ElectionRow, definition: ElectionDefinition
+    ) -> BoardRow:
+        """The v2 manifest (board-format.md §10.2): the terms fixed when the ceremony
+        started, and ``encryption`` from the ceremony whose ``dkg-complete`` is on the
+        board; then the board's row, as :meth:`_create_board` makes it for public ones."""
+        found = session.get(CeremonyRow, row.id)
+        assert found is not None
+        assert found.terms is not None
+        manifest = Manifest.from_terms(json.loads(found.terms)).with_encryption(
+            self.encryption(session, row.id)
+        )
+        name = board_log_name(row.id)
+        data = entry_bytes(manifest_entry(manifest))
+        self.audit.append(session, log=name, data=data)
+        board = BoardRow(
+            election_id=row.id,
+            log=name,
+            origin=manifest.board_origin,
+            verifier_key=manifest.board_key,
+            manifest_hash=leaf_hash(data),
+            close_hash=None,
+            results_hash=None,
+            issued_published=0,
+            issued_published_at=None,
+            tokens_issued=0,
+            batched_through=boundary_at_or_before(self.now, definition.batch_seconds),
+        )
+        session.add(board)
+        session.flush()
+        return board
+
     def _wait_integrated(self, name: str, leaf: bytes) -> int:
         """Index of ``leaf`` in the board, integrating now or waiting for the sequencer."""
         deadline = time.monotonic() + INTEGRATION_TIMEOUT
@@ -446,10 +541,15 @@ class ElectionService(ElectionRecords):
             # it (FOR UPDATE above). Below the minimum anonymity set the board stays sealed:
             # its individual ballots are never to be read, only aggregates (voting-protocol.md,
             # "Fairness").
-            unsealed = decide_publication(
-                counted=self.box.counted(session, row.id),
-                min_anonymity_set=definition.min_anonymity_set,
-            ).individual
+            # An encrypted election's ballots are ciphertexts: its board is public whatever
+            # the count (docs/board-format.md §10.1).
+            unsealed = (
+                definition.encrypted
+                or decide_publication(
+                    counted=self.box.counted(session, row.id),
+                    min_anonymity_set=definition.min_anonymity_set,
+                ).individual
+            )
             if unsealed:
                 self.audit.unseal(session, log=board.log, actor=actor)
             row.status = Status.CLOSED.value
@@ -484,11 +584,22 @@ class ElectionService(ElectionRecords):
         """
         with self.ctx.db.read_session() as session:
             row = self._row(session, election_id)
+            encryption = self.encrypted_params(session, row.id)
+            if encryption is not None and row.status == Status.DECRYPTING:
+                # A tally interrupted after the threshold-th partial decryption: finish it.
+                return self._finish_decryption(election_id=row.id, actor=actor) or {
+                    "ballots": None,
+                    "status": Status.DECRYPTING.value,
+                }
             check_transition(Status(row.status), Status.TALLIED)
             board = self._board(session, row.id)
             name, close_hash = board.log, board.close_hash
         assert close_hash is not None, "a closed election has a close entry"
         close_index = self._wait_integrated(name, close_hash)
+        if encryption is not None:
+            return self._tally_encrypted(
+                election_id=row.id, actor=actor, name=name, close_index=close_index
+            )
         failure: str | None = None
         with self.ctx.db.write_session() as session:
             row = self._row(session, election_id, lock=True)
@@ -508,23 +619,9 @@ class ElectionService(ElectionRecords):
                 closed_tokens=self._closed_tokens(session, name, close_index),
                 population=definition.eligible_population,
             )
-            previous = session.get(TallyFailureRow, row.id)
-            if failure is not None:
-                # The reason alone, committed on its own: the status, the board and the
-                # audit trail stay as the close left them.
-                if previous is None:
-                    session.add(TallyFailureRow(election_id=row.id, reason=failure))
-                else:
-                    previous.reason = failure
-            else:
-                if previous is not None:
-                    session.delete(previous)
+            if not _remember_failure(session, row.id, failure):
                 results = tally(definition.questions, list(counted.values()))
-                paper_counts = (
-                    {"voters": paper.voters, "counts": json.loads(paper.counts)}
-                    if paper is not None
-                    else None
-                )
+                paper_counts = _paper_of(paper)
                 entries = []
                 if paper_counts is not None:
                     entries.append(entry_bytes(paper_entry(**paper_counts)))
@@ -555,6 +652,294 @@ class ElectionService(ElectionRecords):
         with self.ctx.db.write_session() as session:
             self._milestone(session, row.id, name)
         return results
+
+    # -- encrypted elections: sums, trustees, results (docs/board-format.md §10.4) --------
+
+    def _tally_encrypted(
+        self, *, election_id: str, actor: str, name: str, close_index: int
+    ) -> dict[str, Any]:
+        """closed → decrypting: the check of :meth:`tally`, then the paper entry (if any) and
+        the ``tally-sums`` entry — each cell's homomorphic sum over the counted ballots (one
+        per nullifier, highest ``seq``) and the decryption context — which the trustees
+        decrypt. With no counted ballot there is nothing to decrypt (§10.4): the results
+        entry (every count 0, no trustee) follows at once and the election is tallied.
+
+        The sums are computed before the write transaction (point additions over every
+        counted ballot; the board up to the close entry no longer changes), so the election
+        row is locked only to check and append.
+        """
+        with self.ctx.db.read_session() as session:
+            row = self._row(session, election_id)
+            definition = self.definition(row)
+            encryption = self.encrypted_params(session, row.id)
+            assert encryption is not None
+            counted = self.box.count(session, name, end=close_index)
+        questions = definition.questions
+        ballots = [parse_encrypted_ballot(questions, data) for data in counted.values()]
+        sums = sums_document(row.id, questions, cell_sums(questions, ballots)) if ballots else None
+        failure: str | None = None
+        with self.ctx.db.write_session() as session:
+            row = self._row(session, election_id, lock=True)
+            check_transition(Status(row.status), Status.DECRYPTING)
+            paper = session.get(PaperTotalsRow, row.id)
+            if definition.paper and paper is None:
+                raise ElectionStateError(
+                    "this election has a paper channel: enter the paper totals first",
+                    status=row.status,
+                )
+            tokens = self.voters.tokens_issued(session, row.id)
+            failure = _tally_refusal(
+                ballots=len(ballots),
+                tokens=tokens,
+                closed_tokens=self._closed_tokens(session, name, close_index),
+                population=definition.eligible_population,
+            )
+            if not _remember_failure(session, row.id, failure):
+                paper_counts = _paper_of(paper)
+                entries = []
+                if paper_counts is not None:
+                    entries.append(entry_bytes(paper_entry(**paper_counts)))
+                board = self._board(session, row.id, lock=True)
+                if sums is not None:
+                    entries.append(
+                        entry_bytes(
+                            tally_sums_entry(
+                                ballots=len(ballots),
+                                sums=sums,
+                                context=context_document(row.id, encryption.manifest_hash),
+                            )
+                        )
+                    )
+                    row.status = Status.DECRYPTING.value
+                    event = "election.sums_published"
+                else:
+                    zero = {q.id: (0,) * len(cell_labels(q)) for q in questions}
+                    entries.append(
+                        entry_bytes(
+                            results_entry(
+                                tokens_issued=tokens,
+                                ballots=0,
+                                individual=False,
+                                results=results_from_counts(questions, zero, ballots=0),
+                                paper=paper_counts,
+                                trustees=[],
+                            )
+                        )
+                    )
+                    board.results_hash = leaf_hash(entries[-1])
+                    row.status = Status.TALLIED.value
+                    event = "election.tallied"
+                self.audit.append_many(session, log=name, data=entries)
+                row.updated_at = self.now
+                self._record(session, event, actor=actor, election=row.id, ballots=len(ballots))
+                last = leaf_hash(entries[-1])
+                status = row.status
+        if failure is not None:
+            raise TallyCheckError(f"tally refused, nothing recorded: {failure}", reason=failure)
+        self._wait_integrated(name, last)
+        with self.ctx.db.write_session() as session:
+            self._milestone(session, row.id, name)
+        return {"ballots": len(ballots), "status": status}
+
+    def _after_close(self, session: Session, name: str, close_hash: bytes) -> list[dict[str, Any]]:
+        """The entries after the close entry, parsed (a handful: paper, sums, partials)."""
+        start = self.audit.index_of(session, log=name, leaf_hash=close_hash) + 1
+        size = self.audit.head(session, log=name).size
+        return [
+            json.loads(entry.data)
+            for entry in self.audit.entries(
+                session, log=name, start=start, end=size, reveal_sealed=True
+            )
+        ]
+
+    def decryption_inputs(self, election_id: str) -> dict[str, Any]:
+        """What the trustees decrypt (docs/trustee-tool.md, "Decrypting the results"): the
+        ``sums`` and ``context`` documents of the ``tally-sums`` entry, the threshold and
+        the trustees whose partial decryption is on the board."""
+        with self.ctx.db.read_session() as session:
+            row = self._row(session, election_id)
+            encryption = self.encrypted_params(session, row.id)
+            if encryption is None:
+                raise ElectionStateError("this election is not encrypted", status=row.status)
+            board = self._board(session, row.id)
+            if board.close_hash is None:
+                raise ElectionStateError("the election is not closed", status=row.status)
+            sums = next(
+                (
+                    e
+                    for e in self._after_close(session, board.log, board.close_hash)
+                    if e.get("kind") == "tally-sums"
+                ),
+                None,
+            )
+            if sums is None:
+                raise ElectionStateError(
+                    "the sums are not on the board: tally the election first", status=row.status
+                )
+            done = sorted(
+                session.scalars(
+                    select(PartialDecryptionRow.trustee).where(
+                        PartialDecryptionRow.election_id == row.id
+                    )
+                )
+            )
+        return {
+            "election": row.id,
+            "status": row.status,
+            "ballots": sums["ballots"],
+            "sums": sums["sums"],
+            "context": sums["context"],
+            "threshold": encryption.threshold,
+            "trustees": [
+                {"index": t.index, "label": t.label, "decrypted": t.index in done}
+                for t in encryption.trustees
+            ],
+        }
+
+    def trustee_index(self, *, election_id: str, staff: Staff) -> int:
+        """The participant index of a signed-in trustee in this election (403 otherwise)."""
+        with self.ctx.db.read_session() as session:
+            row = self._row(session, election_id)
+            return self.trustee_position(session, self.definition(row), staff)
+
+    def add_partial_decryption(
+        self, *, election_id: str, document: object, actor: str, trustee: int | None = None
+    ) -> dict[str, Any]:
+        """Append one trustee's ``parvis-trustee decrypt`` output to the board of a
+        decrypting election (docs/board-format.md §10.4) and, with the threshold-th, the
+        results.
+
+        The document is verified first, outside any transaction (:meth:`Encryption.
+        check_partials`: the trustee's static key and public share as the manifest states
+        them, exactly the sums of the ``tally-sums`` entry, every proof): a wrong one is
+        refused naming the trustee and the label, and nothing is appended. A trustee's
+        second upload is refused (:class:`DuplicatePartialError`). ``trustee``, when given
+        (a trustee signed in through the API), must be the document's. Returns the trustee,
+        how many partial decryptions are on the board, the threshold and the status.
+        """
+        inputs = self.decryption_inputs(election_id)
+        if inputs["status"] != Status.DECRYPTING:
+            raise ElectionStateError(
+                "partial decryptions are accepted while the election is decrypting",
+                status=inputs["status"],
+            )
+        with self.ctx.db.read_session() as session:
+            encryption = self.encrypted_params(session, election_id)
+            assert encryption is not None
+        index, _points = encryption.check_partials(document, sums=inputs["sums"])
+        if trustee is not None and index != trustee:
+            raise NotThisTrusteeError(
+                f"this document is trustee {index}'s partial decryption, not yours"
+            )
+        assert isinstance(document, Mapping)
+        data = entry_bytes(partial_decryption_entry(document))
+        with self.ctx.db.write_session() as session:
+            row = self._row(session, election_id, lock=True)
+            if row.status != Status.DECRYPTING:
+                raise ElectionStateError(
+                    "partial decryptions are accepted while the election is decrypting",
+                    status=row.status,
+                )
+            if session.get(PartialDecryptionRow, (row.id, index)) is not None:
+                raise DuplicatePartialError(
+                    f"trustee {index}'s partial decryption is already on the board"
+                )
+            board = self._board(session, row.id)
+            name = board.log
+            self.audit.append(session, log=name, data=data)
+            session.add(
+                PartialDecryptionRow(election_id=row.id, trustee=index, leaf_hash=leaf_hash(data))
+            )
+            session.flush()
+            have = int(
+                session.scalar(
+                    select(func.count())
+                    .select_from(PartialDecryptionRow)
+                    .where(PartialDecryptionRow.election_id == row.id)
+                )
+                or 0
+            )
+            self._record(
+                session, "partial_decryption.added", actor=actor, election=row.id, trustee=index
+            )
+        self._wait_integrated(name, leaf_hash(data))
+        with self.ctx.db.write_session() as session:
+            self._milestone(session, election_id, name)
+        status = Status.DECRYPTING.value
+        if have >= encryption.threshold:
+            finished = self._finish_decryption(election_id=election_id, actor=actor)
+            status = finished["status"] if finished is not None else status
+        return {
+            "election": election_id,
+            "trustee": index,
+            "partials": have,
+            "threshold": encryption.threshold,
+            "status": status,
+        }
+
+    def _finish_decryption(self, *, election_id: str, actor: str) -> dict[str, Any] | None:
+        """decrypting → tallied once at least ``threshold`` partial decryptions are on the
+        board: combine them (Lagrange at 0), baby-step giant-step bounded by the counted
+        ballots, results by the rules of §6 plus the paper totals, the ``results`` entry
+        with ``publication: "encrypted"`` and the trustees combined. None if not yet (or
+        another process finished first)."""
+        with self.ctx.db.read_session() as session:
+            row = self._row(session, election_id)
+            if row.status != Status.DECRYPTING:
+                return None
+            definition = self.definition(row)
+            encryption = self.encrypted_params(session, row.id)
+            assert encryption is not None
+            board = self._board(session, row.id)
+            assert board.close_hash is not None
+            name = board.log
+            after = self._after_close(session, name, board.close_hash)
+        sums_entry = next(e for e in after if e.get("kind") == "tally-sums")
+        partials: dict[int, list[Any]] = {}
+        for entry in after:
+            if entry.get("kind") == "partial-decryption":
+                index, points = encryption.check_partials(
+                    entry["partials"], sums=sums_entry["sums"]
+                )
+                partials[index] = points
+        if len(partials) < encryption.threshold:
+            return None
+        ballots = int(sums_entry["ballots"])
+        counts = decrypt_counts(
+            definition.questions, sums=sums_entry["sums"], partials=partials, ballots=ballots
+        )
+        results = results_from_counts(definition.questions, counts, ballots=ballots)
+        with self.ctx.db.write_session() as session:
+            row = self._row(session, election_id, lock=True)
+            if row.status != Status.DECRYPTING:
+                return None
+            check_transition(Status(row.status), Status.TALLIED)
+            data = entry_bytes(
+                results_entry(
+                    tokens_issued=self.voters.tokens_issued(session, row.id),
+                    ballots=ballots,
+                    individual=False,
+                    results=results,
+                    paper=_paper_of(session.get(PaperTotalsRow, row.id)),
+                    trustees=sorted(partials),
+                )
+            )
+            self.audit.append(session, log=name, data=data)
+            board = self._board(session, row.id, lock=True)
+            board.results_hash = leaf_hash(data)
+            row.status = Status.TALLIED.value
+            row.updated_at = self.now
+            self._record(
+                session,
+                "election.tallied",
+                actor=actor,
+                election=row.id,
+                trustees=sorted(partials),
+            )
+        self._wait_integrated(name, leaf_hash(data))
+        with self.ctx.db.write_session() as session:
+            self._milestone(session, election_id, name)
+        return {**results, "status": Status.TALLIED.value}
 
     def _closed_tokens(self, session: Session, name: str, close_index: int) -> int | None:
         """The token count the close entry states (None if the entry is not a close)."""
@@ -663,6 +1048,36 @@ class ElectionService(ElectionRecords):
                 )
             self._record(session, "paper_totals.entered", actor=actor, election=row.id)
         return clean
+
+
+class NotThisTrusteeError(ForbiddenError):
+    """A trustee uploaded another trustee's partial decryption (HTTP 403)."""
+
+    title = "Not this trustee's partial decryption"
+
+
+def _remember_failure(session: Session, election_id: str, failure: str | None) -> bool:
+    """Record (or clear) the reason of a failed tally check (ADR 0010); whether it failed.
+
+    The reason alone, committed on its own: the status, the board and the audit trail stay
+    as the close left them.
+    """
+    previous = session.get(TallyFailureRow, election_id)
+    if failure is not None:
+        if previous is None:
+            session.add(TallyFailureRow(election_id=election_id, reason=failure))
+        else:
+            previous.reason = failure
+        return True
+    if previous is not None:
+        session.delete(previous)
+    return False
+
+
+def _paper_of(paper: PaperTotalsRow | None) -> dict[str, Any] | None:
+    if paper is None:
+        return None
+    return {"voters": paper.voters, "counts": json.loads(paper.counts)}
 
 
 def _tally_refusal(

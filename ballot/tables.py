@@ -48,11 +48,13 @@ NO_ROWID: Final = {"sqlite_with_rowid": False}
 __all__ = [
     "BallotRow",
     "BoardRow",
+    "CeremonyRow",
     "CommitmentRow",
     "ElectionKeyRow",
     "ElectionRow",
     "MilestoneRow",
     "PaperTotalsRow",
+    "PartialDecryptionRow",
     "PendingBallotRow",
     "TallyFailureRow",
     "VoterRow",
@@ -232,3 +234,41 @@ class TallyFailureRow(Base):
 
     election_id: Mapped[str] = mapped_column(ForeignKey("ballot_elections.id"), primary_key=True)
     reason: Mapped[str] = mapped_column(Text, nullable=False)
+
+
+class CeremonyRow(Base):
+    """An encrypted election's key ceremony (docs/adr/0018-encrypted-elections.md; ADR 0012
+    decision 4; board-format.md §10.1), from the first static key registered to
+    ``dkg-complete``.
+
+    Everything here is public or goes on the board: ``static_keys`` (``{position: hex}``,
+    registered by the trustees, or given by the officer), ``terms`` (the v2 manifest without
+    ``encryption``, fixed when the ceremony starts, JCS text), ``setup`` (the ``dkg-setup``
+    document), ``round1`` and ``signatures`` (``{position: document}`` as appended), and
+    ``complete`` (the ``dkg-complete`` entry). No secret: the trustees keep theirs in sealed
+    files. ``attempt`` counts the attempts (a new ``dkg-setup`` starts the next one).
+    """
+
+    __tablename__ = "ballot_ceremonies"
+
+    election_id: Mapped[str] = mapped_column(ForeignKey("ballot_elections.id"), primary_key=True)
+    attempt: Mapped[int] = mapped_column(Integer, nullable=False)
+    static_keys: Mapped[str] = mapped_column(Text, nullable=False)
+    terms: Mapped[str | None] = mapped_column(Text, nullable=True)
+    setup: Mapped[str | None] = mapped_column(Text, nullable=True)
+    round1: Mapped[str] = mapped_column(Text, nullable=False)
+    signatures: Mapped[str] = mapped_column(Text, nullable=False)
+    complete: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class PartialDecryptionRow(Base):
+    """A trustee's partial decryption appended to the board of an encrypted election
+    (docs/board-format.md §10.4): at most one per trustee, the primary key refusing a second
+    even while the first waits for the audit sequencer. ``leaf_hash`` is its board entry's.
+    """
+
+    __tablename__ = "ballot_partial_decryptions"
+
+    election_id: Mapped[str] = mapped_column(ForeignKey("ballot_elections.id"), primary_key=True)
+    trustee: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False)

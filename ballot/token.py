@@ -19,14 +19,16 @@ Formats (strict: anything else is refused)::
     cast request   = {"token": {"msg_prefix": B64, "msg": B64, "sig": B64},
                       "ballot": {"election": UUID, "seq": INT, "choices": OBJECT},
                       "ballot_sig": B64}
+    encrypted ballot = {"election": UUID, "seq": INT, "encrypted": OBJECT}
+                      (docs/board-format.md §10.3: an encrypted election's ballot)
     ballot_sig     = Ed25519(sk, JCS(ballot))
 
 ``B64`` is base64url without padding, in its one canonical form (re-encoding the decoded
 bytes gives the same text). ``UUID`` is the 16-byte election id in RFC 9562 lowercase
 hyphenated form (``str(uuid.UUID(bytes=election_id))``). ``seq`` is an integer in
 ``[1, 2^53 - 1]`` (RFC 8785 §3.2.2.3 integers must be exact IEEE doubles). JSON objects
-have exactly the listed members, no duplicates. ``choices`` is any JSON object: its
-validity under the ballot rules is checked elsewhere.
+have exactly the listed members, no duplicates. ``choices`` (or ``encrypted``) is any JSON
+object: its validity under the ballot rules, or its proofs, are checked elsewhere.
 
 Public names (``__all__``): ``TOKEN_DOMAIN``, ``TOKEN_MESSAGE_LENGTH``, ``TOKEN_VARIANT``,
 ``MAX_SEQ``, ``JSONValue``, ``TokenMessage``, ``Token``, ``Ballot``, ``CastRequest``,
@@ -330,15 +332,20 @@ def _safe_int(text: str) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Ballot:
-    """``{"election", "seq", "choices"}``; the object that ``ballot_sig`` signs (JCS).
+    """``{"election", "seq", "choices"}``, or ``{"election", "seq", "encrypted"}`` for an
+    encrypted election (docs/board-format.md §10.3); the object that ``ballot_sig`` signs
+    (JCS).
 
-    ``choices`` is stored as its own deep copy (through its canonical form), so the
-    ballot cannot change after it was signed or verified.
+    ``choices`` holds the answer object whichever member carries it: the clear choices, or,
+    with ``encrypted``, the encrypted ballot's wire form (ballot/encrypted_ballot.py). It is
+    stored as its own deep copy (through its canonical form), so the ballot cannot change
+    after it was signed or verified.
     """
 
     election_id: bytes
     seq: int
     choices: dict[str, JSONValue]
+    encrypted: bool = False
     _choices_jcs: bytes = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -349,46 +356,52 @@ class Ballot:
             raise MalformedCastError(
                 f"ballot.seq must be an integer in [1, {MAX_SEQ}]", field="ballot.seq"
             )
+        if not isinstance(self.encrypted, bool):
+            raise MalformedCastError("ballot.encrypted is a flag", field="ballot")
+        member = self.member
         if not isinstance(self.choices, dict):
-            raise MalformedCastError("ballot.choices must be a JSON object", field="ballot.choices")
-        choices_jcs = _canonical(self.choices, field="ballot.choices")
+            raise MalformedCastError(
+                f"ballot.{member} must be a JSON object", field=f"ballot.{member}"
+            )
+        choices_jcs = _canonical(self.choices, field=f"ballot.{member}")
         object.__setattr__(self, "_choices_jcs", choices_jcs)
         object.__setattr__(self, "choices", json.loads(choices_jcs, parse_int=_safe_int))
+
+    @property
+    def member(self) -> str:
+        """The member that carries the answers: ``choices`` or ``encrypted``."""
+        return "encrypted" if self.encrypted else "choices"
 
     def to_json(self) -> dict[str, JSONValue]:
         return {
             "election": election_id_text(self.election_id),
             "seq": self.seq,
-            "choices": json.loads(self._choices_jcs),
+            self.member: json.loads(self._choices_jcs),
         }
 
     def canonical_bytes(self) -> bytes:
         """RFC 8785 canonical JSON of the ballot: the bytes ``ballot_sig`` signs.
 
-        Assembled from the canonical ``choices`` computed once at construction: RFC 8785
-        §3.2.3 sorts members by UTF-16 code units ("choices" < "election" < "seq"), the
-        UUID text needs no escaping, and §3.2.2.3 writes an integer below 2^53 as its
-        plain decimal digits. A test compares this with ``rfc8785.dumps(to_json())``.
+        Assembled from the canonical answers computed once at construction: RFC 8785
+        §3.2.3 sorts members by UTF-16 code units ("choices" < "election" < "encrypted" <
+        "seq"), the UUID text needs no escaping, and §3.2.2.3 writes an integer below 2^53
+        as its plain decimal digits. A test compares this with ``rfc8785.dumps(to_json())``.
         """
-        return b"".join(
-            (
-                b'{"choices":',
-                self._choices_jcs,
-                b',"election":"',
-                election_id_text(self.election_id).encode("ascii"),
-                b'","seq":',
-                str(self.seq).encode("ascii"),
-                b"}",
-            )
-        )
+        election = b'"election":"' + election_id_text(self.election_id).encode("ascii") + b'"'
+        seq = b'"seq":' + str(self.seq).encode("ascii")
+        if self.encrypted:
+            return b"{" + election + b',"encrypted":' + self._choices_jcs + b"," + seq + b"}"
+        return b'{"choices":' + self._choices_jcs + b"," + election + b"," + seq + b"}"
 
     @classmethod
     def from_json(cls, obj: object, *, path: str = "ballot") -> Ballot:
-        members = _exact_object(obj, ("election", "seq", "choices"), path=path)
-        choices = members["choices"]
+        encrypted = isinstance(obj, Mapping) and "encrypted" in obj
+        member = "encrypted" if encrypted else "choices"
+        members = _exact_object(obj, ("election", "seq", member), path=path)
+        choices = members[member]
         if not isinstance(choices, dict):
             raise MalformedCastError(
-                f"{path}.choices must be a JSON object", field=f"{path}.choices"
+                f"{path}.{member} must be a JSON object", field=f"{path}.{member}"
             )
         seq = members["seq"]
         if type(seq) is not int:
@@ -397,6 +410,7 @@ class Ballot:
             election_id=parse_election_id(members["election"], field=f"{path}.election"),
             seq=seq,
             choices=choices,
+            encrypted=encrypted,
         )
 
 

@@ -44,6 +44,8 @@ __all__ = [
     "combine_partials",
     "lagrange_at_zero",
     "main",
+    "parse_round1",
+    "round1_entry",
     "verify_ceremony",
 ]
 
@@ -238,6 +240,12 @@ def _parse_round1(setup: Setup, value: object, position: int, where: str) -> dkg
         raise CeremonyError(
             f"participant {position}: the round-1 envelope signature does not verify"
         ) from exc
+
+
+#: The server checks each round-1 message as it arrives (ballot/ceremony.py) and the
+#: in-memory ceremony (ballot/ceremony_local.py) makes them, exactly as the tool does.
+round1_entry = _round1_entry
+parse_round1 = _parse_round1
 
 
 def _extension(setup: Setup, messages: Sequence[dkg.Round1Message]) -> bytes:

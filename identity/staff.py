@@ -133,6 +133,16 @@ class StaffService:
         uri = pyotp.TOTP(totp_secret).provisioning_uri(name=email, issuer_name=ISSUER_NAME)
         return NewStaff(staff_id=staff_id, email=email, password=password, totp_uri=uri)
 
+    def find(self, session: Session, *, email: str) -> Staff | None:
+        """The active staff account with this e-mail, as a principal (no password check):
+        how an encrypted election's definition names its trustees
+        (docs/adr/0018-encrypted-elections.md, "Who may upload what")."""
+        normal = email.strip().lower()[:254]
+        row = session.scalar(select(StaffRow).where(StaffRow.email == normal))
+        if row is None or not row.active:
+            return None
+        return Staff(row.id, frozenset(Role(r) for r in row.roles.split(",") if r))
+
     def totp_secret(self, row: StaffRow) -> str:
         return open_sealed(self._totp_key, row.totp_secret, row.id.encode()).decode()
 

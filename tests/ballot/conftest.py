@@ -12,9 +12,13 @@ from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
+from fastapi import FastAPI
 
 from ballot import rsabssa
 from ballot.rsa_backends import BACKEND_NAMES, RSABackend, get_backend
+from parvis.kernel.clock import FixedClock
+from tests.ballot.elections import setup_rule
+from tests.ballot.encrypted import EncryptedElection, open_encrypted_election
 
 VECTOR_FILE = (
     Path(__file__).resolve().parents[1] / "vectors" / "rfc9474" / "test_vectors_rfc9474.json"
@@ -101,3 +105,12 @@ def keys(key_2048: rsa.RSAPrivateKey, key_3072: rsa.RSAPrivateKey) -> dict[int, 
 @pytest.fixture(params=CONCRETE_BACKENDS)
 def backend(request: pytest.FixtureRequest) -> RSABackend:
     return get_backend(request.param)
+
+
+@pytest.fixture
+def encrypted_election(app: FastAPI, clock: FixedClock) -> EncryptedElection:
+    """An open encrypted election, 2 of 3 trustees, through the real service
+    (tests/ballot/encrypted.py, :func:`~tests.ballot.encrypted.open_encrypted_election`)."""
+    ctx = app.state.ctx
+    setup_rule(ctx)
+    return open_encrypted_election(ctx, clock)

@@ -103,8 +103,10 @@ GOOD_ALL: dict[str, Any] = {
 
 
 def definition(clock: FixedClock, **overrides: Any) -> dict[str, Any]:
-    """A definition that opens now and closes in a week."""
+    """A public-ballot definition that opens now and closes in a week (encrypted ones:
+    tests/ballot/encrypted.py)."""
     data: dict[str, Any] = {
+        "mode": "public",
         "id": str(uuid.uuid4()),
         "title": {"fr": "Budget participatif 2026", "en": "Participatory budget 2026"},
         "opens_at": format_time(clock.now()),

@@ -14,13 +14,14 @@ import pytest
 from audit.merkle import CompactRange
 from audit.note import Checkpoint, sign_note
 from ballot.charts import bar_chart, stacked_chart
-from ballot.definition import Status, check_transition, parse_definition
+from ballot.definition import Mode, Status, check_transition, parse_definition
 from ballot.errors import ElectionStateError, InvalidElectionError
 from ballot.verify import BoardVerificationError, verify_board
 from tests.ballot.elections import ALL_TYPES
 from tests.support.boards import ORIGIN, BoardBuilder, build_board
 
 BASE: dict[str, Any] = {
+    "mode": "public",
     "title": {"fr": "Consultation", "en": "Consultation"},
     "opens_at": "2026-03-01T08:00:00Z",
     "closes_at": "2026-03-31T20:00:00Z",
@@ -78,12 +79,16 @@ def test_missing_members_and_a_changed_id() -> None:
 
 
 def test_the_lifecycle_moves_one_step_forward_only() -> None:
-    order = list(Status)
-    for current, target in itertools.pairwise(order):
+    """Public elections go closed → tallied; encrypted ones detour through decrypting
+    (docs/board-format.md §10.4). Nothing else moves."""
+    public = [s for s in Status if s is not Status.DECRYPTING]
+    encrypted = list(Status)
+    allowed = set(itertools.pairwise(public)) | set(itertools.pairwise(encrypted))
+    for current, target in allowed:
         check_transition(current, target)
-    for current in order:
-        for target in order:
-            if order.index(target) != order.index(current) + 1:
+    for current in Status:
+        for target in Status:
+            if (current, target) not in allowed:
                 with pytest.raises(ElectionStateError):
                     check_transition(current, target)
 
@@ -143,3 +148,93 @@ def test_aggregate_boards_with_withheld_revotes_verify() -> None:
         verify_board(_withhold(build_board(4, revoters=2), ballots=7), workers=1)
     with pytest.raises(BoardVerificationError, match="between 0 and 6"):
         verify_board(_withhold(build_board(4, revoters=2), ballots=-1), workers=1)
+
+
+# -- modes (docs/adr/0018-encrypted-elections.md) -----------------------------------------
+
+TRUSTEES: list[dict[str, str]] = [
+    {"label": "Mairie", "staff": "maire@ville.test"},
+    {"label": "Opposition", "staff": "opposition@ville.test"},
+    {"label": "Société civile", "staff": "asso@ville.test"},
+]
+ENCRYPTED: dict[str, Any] = {
+    **{k: v for k, v in BASE.items() if k != "mode"},
+    "trustees": TRUSTEES,
+    "threshold": 2,
+}
+
+
+def test_a_new_definition_is_encrypted_by_default_and_round_trips() -> None:
+    parsed = parse_definition(ENCRYPTED)
+    assert parsed.mode is Mode.ENCRYPTED
+    assert parsed.encrypted
+    assert [t.label for t in parsed.trustees] == ["Mairie", "Opposition", "Société civile"]
+    assert parsed.threshold == 2
+    stored = parsed.to_json()
+    assert stored["mode"] == "encrypted"
+    assert stored["trustees"] == TRUSTEES
+    assert parse_definition(stored) == parsed
+    # Every question type is allowed in an encrypted election (board-format.md §10.2).
+    assert {q.type.value for q in parsed.questions} == {
+        "single", "budget", "approval", "majority_judgment", "ranked",
+    }  # fmt: skip
+    # E-mails are compared in lower case, as staff accounts store them.
+    shouted = [{**t, "staff": t["staff"].upper()} for t in TRUSTEES]
+    assert parse_definition({**ENCRYPTED, "trustees": shouted}).trustees == parsed.trustees
+
+
+def test_a_stored_definition_without_mode_reads_as_public() -> None:
+    """Definitions stored before modes existed (no ``mode``) keep their meaning."""
+    legacy = {k: v for k, v in BASE.items() if k != "mode"}
+    assert parse_definition(legacy, stored=True).mode is Mode.PUBLIC
+    with pytest.raises(InvalidElectionError, match="names its trustees"):
+        parse_definition(legacy)  # submitted now: encrypted, so it needs trustees
+    public = parse_definition(BASE)
+    assert public.mode is Mode.PUBLIC
+    assert public.to_json()["mode"] == "public"
+    assert "trustees" not in public.to_json()
+    assert "threshold" not in public.to_json()
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"mode": "secret"}, "mode: 'encrypted' or 'public'"),
+        ({"trustees": None}, "a list of 1 to 15"),
+        ({"trustees": []}, "a list of 1 to 15"),
+        ({"trustees": [TRUSTEES[0]] * 16}, "a list of 1 to 15"),
+        ({"trustees": [{"label": "A"}]}, r"trustees\[0\]: exactly \{label, staff\}"),
+        ({"trustees": [{"label": " ", "staff": "a@b.test"}]}, r"trustees\[0\].label"),
+        ({"trustees": [{"label": "x" * 65, "staff": "a@b.test"}]}, "at most 64"),
+        ({"trustees": [{"label": "A", "staff": "nobody"}]}, r"trustees\[0\].staff"),
+        ({"trustees": [{"label": "A", "staff": 7}]}, r"trustees\[0\].staff"),
+        ({"trustees": [TRUSTEES[0], {**TRUSTEES[1], "label": "Mairie"}]}, "same label"),
+        ({"trustees": [TRUSTEES[0], {**TRUSTEES[1], "staff": "MAIRE@ville.test"}]}, "twice"),
+        ({"threshold": 0}, "threshold: an integer from 1 to 3"),
+        ({"threshold": 4}, "threshold: an integer from 1 to 3"),
+        ({"threshold": True}, "threshold"),
+        ({"threshold": "2"}, "threshold"),
+    ],
+)
+def test_bad_encrypted_definitions_are_refused(change: dict[str, Any], message: str) -> None:
+    with pytest.raises(InvalidElectionError, match=message):
+        parse_definition({**ENCRYPTED, **change})
+
+
+@pytest.mark.parametrize("missing", ["trustees", "threshold"])
+def test_an_encrypted_definition_needs_trustees_and_threshold(missing: str) -> None:
+    with pytest.raises(InvalidElectionError, match="names its trustees and threshold"):
+        parse_definition({k: v for k, v in ENCRYPTED.items() if k != missing})
+
+
+@pytest.mark.parametrize("extra", [{"trustees": TRUSTEES}, {"threshold": 1}])
+def test_a_public_definition_refuses_trustees(extra: dict[str, Any]) -> None:
+    with pytest.raises(InvalidElectionError, match="only for an encrypted election"):
+        parse_definition({**BASE, **extra})
+
+
+def test_one_trustee_and_fifteen_are_the_bounds() -> None:
+    one = parse_definition({**ENCRYPTED, "trustees": TRUSTEES[:1], "threshold": 1})
+    assert len(one.trustees) == 1
+    many = [{"label": f"T{i}", "staff": f"t{i}@ville.test"} for i in range(15)]
+    assert parse_definition({**ENCRYPTED, "trustees": many, "threshold": 15}).threshold == 15

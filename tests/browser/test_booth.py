@@ -70,6 +70,7 @@ def _all_types_definition() -> dict[str, Any]:
     opens = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
     options = [{"id": o, "title": {"fr": f"Option {o.upper()}"}} for o in ("a", "b", "c")]
     return {
+        "mode": "public",
         "id": str(ALL_TYPES_ID),
         "title": {"fr": "Toutes les questions"},
         "opens_at": opens.strftime("%Y-%m-%dT%H:%M:%SZ"),

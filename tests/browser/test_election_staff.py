@@ -120,6 +120,7 @@ def definition() -> str:
     opens = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
     return yaml.safe_dump(
         {
+            "mode": "public",
             "id": str(ELECTION_ID),
             "title": {"fr": "Nom de la nouvelle place", "en": "Name of the new square"},
             "opens_at": opens.strftime("%Y-%m-%dT%H:%M:%SZ"),
