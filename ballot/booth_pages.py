@@ -70,6 +70,11 @@ BOOTH_MESSAGES: Final[dict[str, str]] = {
         "in the public manifest. Nothing was sent. Please report this to the town hall. "
         "({detail})"
     ),
+    "bad-election-key": (
+        "Voting is stopped on this device: the encryption key in the election's public "
+        "manifest is not valid, so no ballot can be encrypted. Nothing was sent. Please "
+        "report this to the town hall. ({detail})"
+    ),
     "already-voted": (
         "You have already voted from this browser; this election does not allow changing a vote."
     ),
@@ -115,6 +120,7 @@ BOOTH_MESSAGES: Final[dict[str, str]] = {
         "to vote later from this device and this browser. If you lose this device or clear "
         "this browser's data before voting, the right is lost: it is issued only once."
     ),
+    "encrypting": "Encrypting your ballot on this device…",
     "sending": "Sending your ballot… (a short random wait protects your anonymity)",
     "sent": "Your ballot was recorded.",
     "receipt-included": (
@@ -150,6 +156,11 @@ BOOTH_MESSAGES: Final[dict[str, str]] = {
     "server-refused-ballot": (
         "The ballot box refused this ballot as not valid for the election's rules. Please "
         "check your answers."
+    ),
+    "ballot-proof-refused": (
+        "The ballot box refused the encrypted ballot: one of its proofs did not verify. "
+        "Nothing was counted. Please try again; if it happens again, report it to the town "
+        "hall."
     ),
     "rate-limited": "Too many attempts: please wait a few minutes and try again.",
     "network": (

@@ -120,6 +120,7 @@ BOOTH_MESSAGES = {
     # booth script
     "Loading the ballot…": "Chargement du bulletin…",
     "The election manifest could not be loaded, so nothing was sent. Please try again later. ({detail})": "Le manifeste du scrutin n’a pas pu être chargé : rien n’a été envoyé. Veuillez réessayer plus tard. ({detail})",
+    "Voting is stopped on this device: the encryption key in the election's public manifest is not valid, so no ballot can be encrypted. Nothing was sent. Please report this to the town hall. ({detail})": "Le vote est arrêté sur cet appareil : la clé de chiffrement du manifeste public du scrutin n’est pas valide, aucun bulletin ne peut donc être chiffré. Rien n’a été envoyé. Veuillez le signaler à la mairie. ({detail})",
     "Voting is stopped on this device: the election key offered is not the one committed in the public manifest. Nothing was sent. Please report this to the town hall. ({detail})": "Le vote est arrêté sur cet appareil : la clé de scrutin proposée n’est pas celle engagée dans le manifeste public. Rien n’a été envoyé. Veuillez le signaler à la mairie. ({detail})",
     "You have already voted from this browser; this election does not allow changing a vote.": "Vous avez déjà voté depuis ce navigateur ; ce scrutin ne permet pas de modifier un vote.",
     "You have already voted from this browser. You can vote again until the close: only your last ballot counts.": "Vous avez déjà voté depuis ce navigateur. Vous pouvez voter à nouveau jusqu’à la clôture : seul votre dernier bulletin compte.",
@@ -147,6 +148,7 @@ BOOTH_MESSAGES = {
     "Your anonymous voting right is ready and kept in this browser.": "Votre droit de vote anonyme est prêt et conservé dans ce navigateur.",
     "Your voting right is kept in this browser: vote now, or close this page and come back to vote later from this device and this browser. If you lose this device or clear this browser's data before voting, the right is lost: it is issued only once.": "Votre droit de vote est conservé dans ce navigateur : votez maintenant, ou fermez cette page et revenez voter plus tard depuis cet appareil et ce navigateur. Si vous perdez cet appareil ou effacez les données de ce navigateur avant de voter, le droit est perdu : il n’est délivré qu’une fois.",
     "Recorded — will appear on the board at about {time}. Your browser checked the board's signed promise; check your ballot on the tracker after that time.": "Enregistré — apparaîtra sur le tableau vers {time}. Votre navigateur a vérifié la promesse signée du tableau d’affichage ; vérifiez votre bulletin sur la page de suivi après cette heure.",
+    "Encrypting your ballot on this device…": "Chiffrement de votre bulletin sur cet appareil…",
     "Sending your ballot… (a short random wait protects your anonymity)": "Envoi de votre bulletin… (une courte attente aléatoire protège votre anonymat)",
     "Your ballot was recorded.": "Votre bulletin a été enregistré.",
     "Checked by your browser: your ballot is entry {index} of the public board, in a checkpoint of {size} entries signed with the board's key.": "Vérifié par votre navigateur : votre bulletin est l’entrée {index} du tableau d’affichage public, dans un point de contrôle de {size} entrées signé avec la clé du tableau.",
@@ -157,6 +159,7 @@ BOOTH_MESSAGES = {
     "This election is not open for voting.": "Ce scrutin n’est pas ouvert au vote.",
     "This voting right has already been used, and this election does not allow changing a vote.": "Ce droit de vote a déjà été utilisé, et ce scrutin ne permet pas de modifier un vote.",
     "A more recent ballot from this voting right is already in the ballot box. Reload the page and vote again if you wish.": "Un bulletin plus récent de ce droit de vote est déjà dans l’urne. Rechargez la page et votez à nouveau si vous le souhaitez.",
+    "The ballot box refused the encrypted ballot: one of its proofs did not verify. Nothing was counted. Please try again; if it happens again, report it to the town hall.": "L’urne a refusé le bulletin chiffré : l’une de ses preuves n’a pas été vérifiée. Rien n’a été compté. Veuillez réessayer ; si cela se reproduit, signalez-le à la mairie.",
     "The ballot box refused this ballot as not valid for the election's rules. Please check your answers.": "L’urne a refusé ce bulletin, non conforme aux règles du scrutin. Veuillez vérifier vos réponses.",
     "Too many attempts: please wait a few minutes and try again.": "Trop de tentatives : veuillez patienter quelques minutes puis réessayer.",
     "Parvis could not be reached. Check your connection and try again: your voting right is kept.": "Parvis est injoignable. Vérifiez votre connexion et réessayez : votre droit de vote est conservé.",

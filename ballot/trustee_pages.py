@@ -375,7 +375,7 @@ async def upload_partials(
     *,
     election_id: str,
     ctx: Ctx,
-    staff: StaffOrLogin,
+    staff: TrusteeOrOfficer,
     document: Upload = None,
     csrf_token: Text = "",
 ) -> Response:

@@ -6,8 +6,10 @@ fragment), sees it "Included" with its verified proof once the server integrates
 and re-votes; "get my voting right now, vote later on this device" on the election page,
 then a vote after a reload without the session; an older booth's right moved from
 localStorage to IndexedDB; the booth refuses a manifest key it was not served with; every
-ballot type through the form, the ranking with the keyboard only. Headless Chromium, both
-databases (``live_server``).
+ballot type through the form, the ranking with the keyboard only; an encrypted election
+(docs/board-format.md §10), every type encrypted and proved in the page, the server checking
+every proof and the board holding the ciphertexts. Headless Chromium, both databases
+(``live_server``).
 
 The server runs in ``test`` mode, where no publisher thread integrates batches: the tests
 integrate pending ballots themselves with ``ElectionService.integrate_batches(force=True)``
@@ -56,6 +58,7 @@ ALL_TYPES_ID = uuid.UUID("7d3c5e4a-9f6b-4a8c-9d0e-2f3a4b5c6d7e")
 #: The demo's participatory budget is an encrypted election (ballot/demo.py); this booth
 #: casts public (version 1) ballots, so these tests vote on a public copy of it.
 BUDGET_ID = uuid.UUID("8e4d6f5b-0a7c-4b9d-8e1f-3a4b5c6d7e8f")
+ENCRYPTED_ID = uuid.UUID("2e9f6a1c-3b7d-4c5e-8f0a-1b2c3d4e5f60")
 
 
 def _context(server: ServerProcess) -> AppContext:
@@ -136,6 +139,67 @@ def demo_server(live_server: ServerProcess) -> Iterator[ServerProcess]:
             service.schedule(election_id=str(election), actor="staff:test")
             service.open(election_id=str(election), actor="staff:test")
         yield live_server
+    finally:
+        ctx.db.dispose()
+
+
+def _encrypted_definition(trustees: list[str]) -> dict[str, Any]:
+    """Every question type (the demo's participatory budget among them) in an encrypted
+    election (docs/board-format.md §10.2), with ``trustees`` (staff e-mails), 2 of them to
+    decrypt."""
+    data = _all_types_definition()
+    budget = next(d for d in demo.definitions(datetime.now(UTC)) if d["id"] == str(demo.BUDGET_ID))
+    single = {
+        "id": "avis",
+        "type": "single",
+        "title": {"fr": "Votre avis"},
+        "options": [{"id": o, "title": {"fr": o.capitalize()}} for o in ("oui", "non")],
+    }
+    data.update(
+        id=str(ENCRYPTED_ID),
+        title={"fr": "Budget chiffré"},
+        revote=True,
+        mode="encrypted",
+        questions=[budget["questions"][0], single, *data["questions"]],
+        trustees=[{"label": f"Garant {i}", "staff": email} for i, email in enumerate(trustees)],
+        threshold=2,
+    )
+    return data
+
+
+@pytest.fixture(scope="module")
+def encrypted_election(demo_server: ServerProcess) -> Iterator[ServerProcess]:
+    """An encrypted election opened through the real service: three trustee accounts, the key
+    ceremony run in memory for them (ballot/ceremony_local.py) and imported onto the board,
+    then the v2 manifest."""
+    import identity
+    from ballot.ceremony_local import new_static_keys, run_ceremony
+    from parvis.kernel.principal import Role
+
+    ctx = _context(demo_server)
+    try:
+        service = service_from(ctx)
+        emails = [f"garant-{i}-{uuid.uuid4().hex[:6]}@ville.test" for i in range(3)]
+        accounts = identity.staff_service_from(ctx)
+        with ctx.db.write_session() as db:
+            for email in emails:
+                accounts.create(
+                    db, email=email, roles=frozenset({Role.TRUSTEE}), actor="system:test"
+                )
+            service.create(db, data=_encrypted_definition(emails), actor="staff:test")
+        service.schedule(election_id=str(ENCRYPTED_ID), actor="staff:test")
+        statics = new_static_keys(3)
+        setup = service.start_ceremony(
+            election_id=str(ENCRYPTED_ID),
+            actor="staff:test",
+            static_keys=[k.public.encoded.hex() for k in statics],
+        )
+        ceremony = run_ceremony(setup, statics)
+        service.import_ceremony(
+            election_id=str(ENCRYPTED_ID), document=ceremony.document, actor="staff:test"
+        )
+        service.open(election_id=str(ENCRYPTED_ID), actor="staff:test")
+        yield demo_server
     finally:
         ctx.db.dispose()
 
@@ -595,6 +659,110 @@ def test_every_ballot_type_with_the_keyboard(page: Page, demo_server: ServerProc
     _booth(page, demo_server, ALL_TYPES_ID)
     expect(page.locator("#booth-notice")).to_contain_text("ne permet pas de modifier un vote")
     expect(page.locator("#cast")).to_be_disabled()
+
+
+def _status_log(page: Page) -> None:
+    """Record every text #booth-status shows (the encryption state lasts a fraction of a
+    second: polling could miss it)."""
+    page.add_init_script(
+        """document.addEventListener('DOMContentLoaded', () => {
+          const status = document.getElementById('booth-status');
+          if (!status) return;
+          window.statusLog = [];
+          new MutationObserver(() => window.statusLog.push(status.textContent))
+            .observe(status, { childList: true, characterData: true, subtree: true });
+        });"""
+    )
+
+
+def test_an_encrypted_ballot_of_every_type(
+    paris_page: Page, encrypted_election: ServerProcess
+) -> None:
+    """docs/board-format.md §10.3 in the browser: the booth encrypts and proves every answer
+    on the device ("Chiffrement de votre bulletin…"), casts ``encrypted`` without any clear
+    choice, the server checks every proof and acknowledges it, and the public board holds
+    exactly those ciphertexts, which verify under the manifest; the tracker finds the ballot;
+    a re-vote is encrypted again, with the same voting right."""
+    from ballot.encrypted_ballot import verify_encrypted_ballot
+    from ballot.group import Point
+    from ballot.jcs import canonical
+    from ballot.questions import parse_questions
+    from ballot.token import TokenMessage, b64u_decode
+    from ballot.transcript import Context
+
+    page = paris_page
+    server = encrypted_election
+    _status_log(page)
+    sign_in(page, server, "test")
+    posted: list[dict[str, Any]] = []
+    page.on(
+        "request",
+        lambda r: (
+            posted.append(json.loads(r.post_data or "{}"))
+            if r.url.endswith("/ballots") and r.method == "POST"
+            else None
+        ),
+    )
+    _booth(page, server, ENCRYPTED_ID)
+    expect(page.get_by_role("heading", level=1)).to_have_text("Budget chiffré")
+    _right_kept(page)
+    for project in ("jardins", "pistes-cyclables"):
+        page.locator(f"#q-projets-{project}").check()
+    page.locator("#q-avis-non").check()
+    page.locator("#q-choix-a").check()
+    page.locator("#q-choix-c").check()
+    page.locator("#q-mentions-a-0").check()
+    page.locator("#q-mentions-b-2").check()
+    page.locator("#q-ordre-b").check()
+    page.locator("#q-ordre-a").check()
+    code, at = _cast(page)
+    statuses = page.evaluate("window.statusLog")
+    encrypting = statuses.index("Chiffrement de votre bulletin sur cet appareil…")
+    assert any(text.startswith("Envoi de votre bulletin") for text in statuses[encrypting:])
+
+    # What was sent: the encrypted form only, for exactly the manifest's questions.
+    cast = posted[0]
+    assert set(cast["ballot"]) == {"election", "seq", "encrypted"}
+    manifest = httpx.get(f"{server.url}/elections/{ENCRYPTED_ID}/manifest").json()
+    assert manifest["format"] == "parvis-manifest-v2"
+    questions = parse_questions(manifest["questions"])
+    assert list(cast["ballot"]["encrypted"]) == [q.id for q in questions]
+    assert "jardins" not in json.dumps(cast)
+    # The board, public from entry 0 in an encrypted election, holds exactly these
+    # ciphertexts once the batch is integrated, and they verify under the manifest.
+    _track_pending(page, code, at)
+    assert _integrate(server) >= 1
+    page.reload()
+    _included(page, code)
+    board = httpx.get(f"{server.url}/elections/{ENCRYPTED_ID}/board").json()
+    on_board = [e["cast"] for e in board["entries"] if e.get("kind") == "ballot"]
+    assert on_board == [cast]
+    vk = TokenMessage.from_bytes(b64u_decode(cast["token"]["msg"], field="msg")).voter_key
+    key = Point.decode(b64u_decode(manifest["encryption"]["joint_key"], field="key"))
+    context = Context(str(ENCRYPTED_ID), hashlib.sha256(canonical(manifest)).digest(), vk)
+    verify_encrypted_ballot(questions, key, context, on_board[0]["ballot"]["encrypted"])
+
+    # Re-vote: encrypted again (new ciphertexts), seq 2, same token.
+    _booth(page, server, ENCRYPTED_ID)
+    expect(page.locator("#booth-notice")).to_contain_text("Vous avez déjà voté")
+    page.locator("#q-projets-composteurs").check()
+    page.locator("#q-avis-oui").check()
+    page.locator("#q-choix-b").check()
+    page.locator("#q-choix-c").check()
+    page.locator("#q-mentions-a-1").check()
+    page.locator("#q-mentions-b-1").check()
+    page.locator("#q-ordre-c").check()
+    page.locator("#q-ordre-b").check()
+    second, _ = _cast(page)
+    assert second != code
+    revote = posted[-1]
+    assert revote["ballot"]["seq"] == 2
+    assert revote["token"] == cast["token"]
+    assert (
+        revote["ballot"]["encrypted"]["projets"]["cells"]
+        != (cast["ballot"]["encrypted"]["projets"]["cells"])
+    )
+    verify_encrypted_ballot(questions, key, context, revote["ballot"]["encrypted"])
 
 
 def test_the_tracker_explains_a_failed_check_in_french(

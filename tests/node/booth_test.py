@@ -42,9 +42,12 @@ from audit.promise import PromiseBody, open_promise
 from ballot import rsabssa
 from ballot.board import ballot_entry, entry_leaf_hash, tracking_code
 from ballot.client import VotingRight, obtain_voting_right
+from ballot.encrypted_ballot import BallotProofError, verify_encrypted_ballot
+from ballot.group import Point, Scalar
 from ballot.jcs import canonical
 from ballot.questions import InvalidChoiceError, check_choices, parse_questions
 from ballot.token import TokenMessage, b64u_decode, b64u_encode, nullifier, parse_cast, verify_cast
+from ballot.transcript import Context
 from tests.audit.vectors import load_inclusion_probes
 from tests.support.node import NodeDriver, start_node
 
@@ -616,3 +619,140 @@ def test_a_python_right_is_usable_by_the_booth(node: Node, issuer: Any) -> None:
         {**stored, "extra": 1},
     ):
         assert "error" in node("parse_right", right=bad, election=str(ELECTION))
+
+
+def test_the_booth_takes_the_issuer_key_of_an_encrypted_election(node: Node, issuer: Any) -> None:
+    """A v2 manifest (docs/board-format.md §10.2) carries the same issuer member as v1."""
+    manifest = _manifest(issuer, format="parvis-manifest-v2")
+    key_id = manifest["issuer"]["key_id"]
+    answer = node.ok("committed_key", manifest=manifest, election=str(ELECTION), page_key_id=key_id)
+    assert answer["spki"] == manifest["issuer"]["spki"]
+    unknown = _manifest(issuer, format="parvis-manifest-v3")
+    assert "error" in node(
+        "committed_key", manifest=unknown, election=str(ELECTION), page_key_id=key_id
+    )
+
+
+def test_an_encrypted_ballot_is_signed_like_a_clear_one(node: Node, issuer: Any) -> None:
+    """§10.3: the ballot carries ``encrypted`` instead of ``choices``; ``ballot_sig`` is the
+    token's vk's Ed25519 signature over JCS(ballot), and the leaf hash is the board's."""
+    public_key = issuer.public_key()
+    right = obtain_voting_right(
+        public_key,
+        election_id=ELECTION,
+        committed_key_id=rsabssa.key_id(public_key),
+        transport=lambda blinded: rsabssa.blind_sign(issuer, blinded),
+    )
+    stored = json.loads(right.to_json())
+    encrypted = {"parc": {"cells": ["AA"], "cell_proofs": [], "sum_proofs": []}}
+    signed = node.ok("sign", right=stored, encrypted=encrypted)
+    request = signed["request"]
+    assert request["ballot"] == {"election": str(ELECTION), "seq": 1, "encrypted": encrypted}
+    assert request["token"] == stored["token"]
+    vk = TokenMessage.from_bytes(b64u_decode(request["token"]["msg"], field="msg")).voter_key
+    nacl.signing.VerifyKey(vk).verify(
+        canonical(request["ballot"]), b64u_decode(request["ballot_sig"], field="sig")
+    )
+    leaf = merkle.leaf_hash(canonical({"kind": "ballot", "cast": request}))
+    assert signed["leaf_hash"] == b64u(leaf)
+
+
+def _encrypted_manifest(issuer: Any, joint_key: bytes) -> dict[str, Any]:
+    questions = parse_questions(
+        [
+            {
+                "id": "budget",
+                "type": "budget",
+                "title": {"fr": "Budget"},
+                "envelope": 1000,
+                "options": [
+                    {"id": "jardin", "title": {"fr": "Jardin"}, "cost": 400},
+                    {"id": "velos", "title": {"fr": "Vélos"}, "cost": 500},
+                    {"id": "bancs", "title": {"fr": "Bancs"}, "cost": 200},
+                ],
+            },
+            {
+                "id": "parc",
+                "type": "single",
+                "title": {"fr": "Parc"},
+                "options": [
+                    {"id": "gare", "title": {"fr": "Gare"}},
+                    {"id": "lac", "title": {"fr": "Lac"}},
+                ],
+            },
+        ]
+    )
+    return _manifest(
+        issuer,
+        format="parvis-manifest-v2",
+        questions=[q.to_json() for q in questions],
+        encryption={"group": "ed25519", "joint_key": b64u(joint_key), "threshold": 1},
+    )
+
+
+def test_the_booth_casts_an_encrypted_ballot_python_verifies(node: Node, issuer: Any) -> None:
+    """docs/board-format.md §10.3, the booth's whole step: the joint key and
+    SHA-256(JCS(manifest)) from the v2 manifest, the choices encrypted with the right's vk in
+    every proof's context, the ballot signed; Python checks the signature and every proof
+    under the context it builds itself, and refuses the same cells under another right."""
+    public_key = issuer.public_key()
+
+    def new_right() -> dict[str, Any]:
+        right = obtain_voting_right(
+            public_key,
+            election_id=ELECTION,
+            committed_key_id=rsabssa.key_id(public_key),
+            transport=lambda blinded: rsabssa.blind_sign(issuer, blinded),
+        )
+        stored: dict[str, Any] = json.loads(right.to_json())
+        return stored
+
+    key = Point.base_times(Scalar.random())
+    manifest = _encrypted_manifest(issuer, key.encoded)
+    questions = parse_questions(manifest["questions"])
+    right = new_right()
+    choices = {"budget": ["jardin", "bancs"], "parc": "lac"}
+    signed = node.ok("sign_encrypted", manifest=manifest, right=right, choices=choices)
+    request = signed["request"]
+    assert set(request["ballot"]) == {"election", "seq", "encrypted"}
+    assert signed["right"]["last_seq"] == 1
+    vk = TokenMessage.from_bytes(b64u_decode(request["token"]["msg"], field="msg")).voter_key
+    nacl.signing.VerifyKey(vk).verify(
+        canonical(request["ballot"]), b64u_decode(request["ballot_sig"], field="sig")
+    )
+    context = Context(str(ELECTION), hashlib.sha256(canonical(manifest)).digest(), vk)
+    verify_encrypted_ballot(questions, key, context, request["ballot"]["encrypted"])
+    assert signed["leaf_hash"] == b64u(
+        merkle.leaf_hash(canonical({"kind": "ballot", "cast": request}))
+    )
+    other_vk = TokenMessage.from_bytes(
+        b64u_decode(new_right()["token"]["msg"], field="m")
+    ).voter_key
+    with pytest.raises(BallotProofError):
+        verify_encrypted_ballot(
+            questions,
+            key,
+            Context(str(ELECTION), context.manifest_hash, other_vk),
+            request["ballot"]["encrypted"],
+        )
+    # Another manifest (here another title) is another hash: every proof fails under it.
+    retitled = hashlib.sha256(canonical({**manifest, "title": {"fr": "Autre"}})).digest()
+    with pytest.raises(BallotProofError):
+        verify_encrypted_ballot(
+            questions, key, Context(str(ELECTION), retitled, vk), request["ballot"]["encrypted"]
+        )
+
+
+@pytest.mark.parametrize(
+    "joint_key",
+    [
+        bytes([1]) + bytes(31),  # the identity: ballots would be readable by anyone
+        bytes.fromhex("c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a"),
+        ((2**255 - 19) + 1).to_bytes(32, "little"),  # non-canonical
+    ],
+)
+def test_the_booth_refuses_an_unusable_joint_key(node: Node, issuer: Any, joint_key: bytes) -> None:
+    manifest = _encrypted_manifest(issuer, joint_key)
+    right = {"format": "x"}
+    answer = node("sign_encrypted", manifest=manifest, right=right, choices={})
+    assert answer["error"].startswith("EncryptedBallotError: encryption.joint_key"), answer

@@ -74,7 +74,15 @@ async function handle(req) {
     case 'parse_right':
       return { right: lib.parseVotingRight(req.right, req.election) };
     case 'sign': {
-      const { request, right } = lib.signBallot(req.right, req.choices);
+      const { request, right } = lib.signBallot(req.right, req.encrypted ? { encrypted: req.encrypted } : { choices: req.choices });
+      return { request, right, leaf_hash: enc(lib.castLeafHash(request)) };
+    }
+    case 'sign_encrypted': {
+      // What the booth does in an encrypted election (booth.ts): the joint key and manifest
+      // hash from the manifest, the choices encrypted under the right's vk, then signed.
+      const encryption = lib.electionEncryption(req.manifest);
+      const encrypted = lib.encryptForVoter(encryption, req.manifest.questions, { vk: lib.rightVoterKey(req.right), choices: req.choices });
+      const { request, right } = lib.signBallot(req.right, { encrypted });
       return { request, right, leaf_hash: enc(lib.castLeafHash(request)) };
     }
     case 'verify_token':

@@ -103,6 +103,24 @@ function handle(req) {
     case 'verify':
       verify(req);
       return { ok: true };
+    case 'encrypt_ballot': {
+      // A whole ballot as the booth makes it (encryptBallot over the manifest's questions),
+      // with CSPRNG randomness, or the seeded randomness when req.seed is given.
+      const ctx = context(req.context);
+      const key = lib.Point.decode(dec(req.key)).withTables();
+      const rng = req.seed ? seeded(req.seed) : undefined;
+      return { encrypted: lib.encryptBallot(req.questions, { key, context: ctx, choices: req.choices, ...(rng ? { rng } : {}) }) };
+    }
+    case 'verify_ballot': {
+      try {
+        lib.verifyEncryptedBallot(req.questions, lib.Point.decode(dec(req.key)), context(req.context), req.encrypted);
+      } catch (err) {
+        return { error: String(err.message), name: err.name, question: err.question ?? null, part: err.part ?? null };
+      }
+      return { ok: true };
+    }
+    case 'manifest_hash':
+      return { hash: enc(lib.manifestHash(req.manifest)) };
     case 'sum': {
       const total = lib.sumCiphertexts(req.ciphertexts.map((c) => lib.Ciphertext.fromBytes(dec(c))));
       return { ciphertext: enc(total.toBytes()) };
@@ -136,6 +154,29 @@ function handle(req) {
         verify_ms.push(cpu() - t);
       }
       return { tables_ms, prove_ms: median(prove_ms), verify_ms: median(verify_ms) };
+    }
+    case 'bench_ballot': {
+      // req.runs whole ballots (encryptBallot on req.questions and req.choices), each timed in
+      // CPU time of this process and in wall time; the key's tables once, before, as the booth
+      // makes them when the page opens. Medians in ms.
+      const ctx = context(req.context);
+      const cpu = () => {
+        const { user, system } = process.cpuUsage();
+        return (user + system) / 1000;
+      };
+      let t = cpu();
+      const key = lib.Point.decode(dec(req.key)).withTables();
+      const tables_ms = cpu() - t;
+      const cpu_ms = [];
+      const wall_ms = [];
+      for (let i = 0; i < req.runs; i++) {
+        t = cpu();
+        const w = performance.now();
+        lib.encryptBallot(req.questions, { key, context: ctx, choices: req.choices });
+        wall_ms.push(performance.now() - w);
+        cpu_ms.push(cpu() - t);
+      }
+      return { tables_ms, cpu_ms: median(cpu_ms), wall_ms: median(wall_ms) };
     }
     default:
       throw new Error(`unknown op ${req.op}`);

@@ -12,9 +12,13 @@
 //    with the session cookie and the CSRF header, Finalize (§4.4, which verifies), and store
 //    the right in IndexedDB at once (web/src/obtain.ts, web/src/store.ts). Issuance then
 //    happens when the page opens, casting minutes later: no time link between the two.
-// 3. When the citizen validates: sign the ballot (Ed25519 over RFC 8785 JCS), store last_seq,
-//    wait a random 1-5 s, and cast with credentials omitted: the cast request carries no
-//    cookie and no referrer.
+// 3. When the citizen validates: in an encrypted election (manifest format
+//    parvis-manifest-v2, docs/board-format.md §10), encrypt and prove the choices on the
+//    device to the manifest's joint key, every proof bound to the election, the manifest hash
+//    SHA-256(JCS(manifest)) and the right's vk (§10.3), so the ballot carries `encrypted`
+//    instead of `choices` and the server never sees a clear choice; then sign the ballot
+//    (Ed25519 over RFC 8785 JCS), store last_seq, wait a random 1-5 s, and cast with
+//    credentials omitted: the cast request carries no cookie and no referrer.
 // 4. Check the receipt on the device: the leaf hash is our ballot's, the tracking code is
 //    derived from it, and either the board's signed promise (a pending ballot: it appears at
 //    the next batch boundary, docs/ballot-api.md) or the inclusion proof to a checkpoint the
@@ -22,9 +26,10 @@
 //    browser never sends: the code never travels in a request with the session cookie.
 
 import { byId, fetchJson, label, Messages, requiredData, scriptStarted, setText, show } from './dom.js';
+import { electionEncryption, encryptForVoter, MANIFEST_V2, type ElectionEncryption } from './lib/encrypted_ballot.js';
 import { committedKey, type ManifestLike } from './lib/issuance.js';
 import { checkReceiptLeaf, ReceiptError, verifyInclusionEvidence, verifyPromise } from './lib/receipt.js';
-import { castLeafHash, signBallot, type VotingRight } from './lib/right.js';
+import { castLeafHash, rightVoterKey, signBallot, type BallotContent, type VotingRight } from './lib/right.js';
 import {
   checkChoices,
   countBounds,
@@ -114,6 +119,8 @@ class Booth {
     private readonly manifest: Manifest,
     private readonly spki: Uint8Array,
     private readonly m: Messages,
+    /** Null for a public-ballot (v1) election: the ballot carries its clear choices. */
+    private readonly encryption: ElectionEncryption | null,
   ) {}
 
   async start(): Promise<void> {
@@ -445,7 +452,7 @@ class Booth {
     this.form.setAttribute('aria-busy', 'true');
     try {
       const right = await this.ensureRight();
-      const { request, right: next } = signBallot(right, choices);
+      const { request, right: next } = signBallot(right, await this.content(right, choices));
       // Stored before sending: a retry after an unknown outcome uses a higher seq.
       await store.saveRight(next);
       this.right = next;
@@ -460,6 +467,16 @@ class Booth {
       this.busy = false;
       this.form.setAttribute('aria-busy', 'false');
     }
+  }
+
+  /** The ballot's content: the clear choices (v1), or their encryption and proofs (v2). */
+  private async content(right: VotingRight, choices: Choices): Promise<BallotContent> {
+    if (!this.encryption) return { choices };
+    this.say('encrypting');
+    // Let the page show the state before the main thread is busy with the cryptography (a
+    // timer, not requestAnimationFrame, which never fires in a background tab).
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    return { encrypted: encryptForVoter(this.encryption, this.manifest.questions, { vk: rightVoterKey(right), choices }) };
   }
 
   private async showReceipt(receipt: Receipt, leaf: Uint8Array, seq: number): Promise<void> {
@@ -555,8 +572,24 @@ async function main(): Promise<void> {
     byId('ballot-form').remove();
     return;
   }
+  let encryption: ElectionEncryption | null = null;
+  if (manifest.format === MANIFEST_V2) {
+    try {
+      // committedKey checked manifest.election = this page's election: the proofs name it.
+      encryption = electionEncryption(manifest);
+    } catch (err) {
+      // No ballot can be encrypted to this election's key: nothing to fill in, nothing sent.
+      setText(status, '');
+      const errors = byId('booth-errors');
+      setText(errors, m.t('badElectionKey', { detail: err instanceof Error ? err.message : String(err) }));
+      show(errors);
+      errors.focus();
+      byId('ballot-form').remove();
+      return;
+    }
+  }
   setText(status, '');
-  await new Booth(cfg, manifest, spki, m).start();
+  await new Booth(cfg, manifest, spki, m, encryption).start();
 }
 
 void main();

@@ -88,6 +88,7 @@ export function apiMessage(m: Messages, err: unknown): string {
       'token-already-used': 'alreadyVotedNoCode',
       'stale-revote': 'staleRevote',
       'invalid-ballot': 'serverRefusedBallot',
+      'invalid-ballot-proof': 'ballotProofRefused',
       'rate-limited': 'rateLimited',
       'unauthenticated': 'signInFirst',
       'network': 'network',

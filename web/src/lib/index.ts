@@ -14,3 +14,4 @@ export * from './transcript.js';
 export * from './elgamal.js';
 export * from './range.js';
 export * from './zeroone.js';
+export * from './encrypted_ballot.js';

@@ -26,6 +26,9 @@ export interface ManifestIssuer {
   variant: string;
 }
 
+/** The manifest formats the booth knows (docs/board-format.md §3 and §10.2). */
+export const MANIFEST_FORMATS: readonly string[] = ['parvis-manifest-v1', 'parvis-manifest-v2'];
+
 /** What the booth needs from the manifest (docs/board-format.md §3). */
 export interface ManifestLike {
   format: string;
@@ -41,7 +44,8 @@ export interface ManifestLike {
  * signatures; voting-protocol.md "Keys and the bulletin board").
  */
 export function committedKey(manifest: ManifestLike, election: string, pageKeyId: string): Uint8Array {
-  if (manifest.format !== 'parvis-manifest-v1') throw new UncommittedKeyError('not a Parvis manifest');
+  // v1: public-ballot elections (§3); v2: encrypted elections (§10.2), same issuer member.
+  if (!MANIFEST_FORMATS.includes(manifest.format)) throw new UncommittedKeyError('not a Parvis manifest');
   if (manifest.election !== election) throw new UncommittedKeyError('the manifest is for another election');
   if (manifest.issuer.variant !== TOKEN_VARIANT) throw new UncommittedKeyError(`the variant is not ${TOKEN_VARIANT}`);
   const spki = b64uDecode(manifest.issuer.spki, 'issuer.spki');

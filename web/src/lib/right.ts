@@ -33,11 +33,14 @@ export interface VotingRight {
   last_seq: number;
 }
 
-export interface BallotJson {
-  election: string;
-  seq: number;
-  choices: { [question: string]: Json };
-}
+/** A ballot: clear `choices` (docs/board-format.md §4) or, in an encrypted election, the
+ *  `encrypted` wire form (§10.3, web/src/lib/encrypted_ballot.ts) — never both. */
+export type BallotJson =
+  | { election: string; seq: number; choices: { [question: string]: Json } }
+  | { election: string; seq: number; encrypted: { [question: string]: Json } };
+
+/** What a ballot says, without its election and seq (which signBallot adds). */
+export type BallotContent = { choices: { [question: string]: Json } } | { encrypted: { [question: string]: Json } };
 
 export interface CastRequest {
   token: TokenJson;
@@ -86,19 +89,26 @@ export function parseVotingRight(obj: unknown, election: string): VotingRight {
   return right as unknown as VotingRight;
 }
 
+/** The ballot's Ed25519 public key vk, from the right's token message (§4): the key every
+ *  proof of an encrypted ballot is bound to (§10.3). */
+export const rightVoterKey = (right: VotingRight): Uint8Array =>
+  parseTokenMessage(b64uDecode(right.token.msg, 'token.msg')).voterKey;
+
 /** The JCS bytes that ballot_sig signs (docs/board-format.md §4). */
 export const ballotBytes = (ballot: BallotJson): Uint8Array => canonical(ballot as unknown as Json);
 
 /**
- * Sign a ballot with the right's ephemeral key (RFC 8032 §5.1.6 Ed25519 over JCS(ballot)).
+ * Sign a ballot (its clear choices, or its encrypted form in an encrypted election) with the
+ * right's ephemeral key (RFC 8032 §5.1.6 Ed25519 over JCS(ballot)).
  * `seq` is last_seq + 1: the ballot box keeps the highest seq per token (re-voting).
  * Returns the cast request and the right to store (last_seq = seq) — store it BEFORE
  * sending, so that a re-vote after an uncertain outcome always uses a higher seq.
  */
-export function signBallot(right: VotingRight, choices: BallotJson['choices']): { request: CastRequest; right: VotingRight } {
+export function signBallot(right: VotingRight, content: BallotContent): { request: CastRequest; right: VotingRight } {
   const seq = right.last_seq + 1;
   if (seq > MAX_SEQ) throw new VotingRightError('no sequence number left');
-  const ballot: BallotJson = { election: right.election, seq, choices };
+  const ballot: BallotJson =
+    'encrypted' in content ? { election: right.election, seq, encrypted: content.encrypted } : { election: right.election, seq, choices: content.choices };
   const signature = ed.sign(ballotBytes(ballot), b64uDecode(right.signing_key, 'signing_key'));
   return {
     request: { token: { ...right.token }, ballot, ballot_sig: b64uEncode(signature) },
