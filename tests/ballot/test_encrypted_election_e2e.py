@@ -17,6 +17,7 @@ import random
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
@@ -26,6 +27,7 @@ from ballot.encrypted_tally import Encryption
 from ballot.questions import parse_questions
 from ballot.simulation import random_choices
 from ballot.tally import tally
+from ballot.verify import BoardVerificationError, verify_board
 from parvis.cli import build_cli
 from parvis.kernel.clock import FixedClock
 from parvis.kernel.context import AppContext
@@ -216,3 +218,15 @@ def test_encrypted_election_end_to_end(
         "partial-decryption",
         "results",
     ]
+
+    # The server's board and the verifier written from board-format.md §10 agree: the whole
+    # export — ceremony, manifest, every proof, sums, partials, results — verifies, with
+    # the board key pinned from the manifest the citizens saw.
+    board = json.loads(out.read_text())
+    report = verify_board(board, trusted_key=manifest["board"]["key"])
+    assert report.checks
+    # … and the same export with one partial decryption's trustee list changed does not.
+    forged = copy.deepcopy(board)
+    forged["entries"][-1]["trustees"] = [1, 2]
+    with pytest.raises(BoardVerificationError):
+        verify_board(forged)
