@@ -26,7 +26,6 @@ DEMO_RULE: Final = "budget-participatif"
 BUDGET_ID: Final = uuid.UUID("5b1a3c2e-7d4f-4e6a-9b8c-0d1e2f3a4b5c")
 CONSULTATION_ID: Final = uuid.UUID("6c2b4d3f-8e5a-4f7b-8c9d-1e2f3a4b5c6d")
 _ACTOR: Final = "system:demo"
-_POPULATION: Final = 12_000  # eligible residents of the (fictitious) demo city
 
 _PROJECTS: Final = (
     ("jardins", "Jardins partagés près de la gare", "Shared gardens near the station", 45_000),
@@ -81,7 +80,7 @@ def definitions(now: datetime) -> list[dict[str, Any]]:
     common = {
         "opens_at": _time(opens),
         "closes_at": _time(closes),
-        "eligibility": {"rule": DEMO_RULE, "population": _POPULATION},
+        "eligibility": {"rule": DEMO_RULE},
         "revote": True,
         "min_anonymity_set": 3,
         "paper": False,

@@ -23,7 +23,7 @@ MESSAGES = {
     # definition form
     "Edit the draft": "Modifier le brouillon",
     "The definition is not valid; nothing was saved:": "La définition n’est pas valide ; rien n’a été enregistré :",
-    "The same format as the command parvis election create: YAML or JSON with title, opens_at, closes_at (UTC, ending in Z), eligibility (rule and population), revote, min_anonymity_set, paper and questions (docs/ballot-api.md). If you choose a file, it is used instead of the text.": "Le même format que la commande parvis election create : YAML ou JSON avec title, opens_at, closes_at (UTC, terminés par Z), eligibility (rule et population), revote, min_anonymity_set, paper et questions (docs/ballot-api.md). Si vous choisissez un fichier, il remplace le texte.",
+    "The same format as the command parvis election create: YAML or JSON with title, opens_at, closes_at (UTC, ending in Z), eligibility (rule; the eligible population is counted from the census when the election opens), revote, min_anonymity_set, paper and questions (docs/ballot-api.md). If you choose a file, it is used instead of the text.": "Le même format que la commande parvis election create : YAML ou JSON avec title, opens_at, closes_at (UTC, terminés par Z), eligibility (rule ; la population éligible est comptée d’après le recensement à l’ouverture), revote, min_anonymity_set, paper et questions (docs/ballot-api.md). Si vous choisissez un fichier, il remplace le texte.",
     "Definition file (YAML or JSON)": "Fichier de définition (YAML ou JSON)",
     "Or the definition as text": "Ou la définition sous forme de texte",
     "Save the draft": "Enregistrer le brouillon",
@@ -33,6 +33,7 @@ MESSAGES = {
     "The election refused this step:": "Le scrutin a refusé cette étape :",
     "Eligibility rule": "Règle d’éligibilité",
     "eligible population:": "population éligible :",
+    "counted from the census when it opens": "comptée d’après le recensement à l’ouverture",
     "Changing one's vote": "Modification du vote",
     "Paper channel": "Vote sur papier",
     "Minimum anonymity set": "Seuil d’anonymat",

@@ -354,7 +354,10 @@ class ElectionService(ElectionRecords):
             opens_at=definition.opens_at,
             closes_at=definition.closes_at,
             eligibility_rule=definition.eligibility_rule,
-            eligible_population=definition.eligible_population,
+            # Counted now from the census and the rule, never typed (ballot-secrecy.md §3).
+            eligible_population=identity.eligible_population(
+                self.ctx, session, rule_id=definition.eligibility_rule
+            ),
             issuer_spki=key.public_key().public_bytes(
                 serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
             ),
@@ -506,7 +509,7 @@ class ElectionService(ElectionRecords):
                 ballots=len(counted),
                 tokens=tokens,
                 closed_tokens=self._closed_tokens(session, name, close_index),
-                population=definition.eligible_population,
+                population=self._manifest(session, row.id).eligible_population,
             )
             previous = session.get(TallyFailureRow, row.id)
             if failure is not None:

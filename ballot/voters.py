@@ -151,8 +151,9 @@ class VoterRegister(ElectionRecords):
         # Before identity's decision: a cheap read that spares it. The conditional update in
         # issue_token is what actually holds the cap.
         board = session.get(BoardRow, row.id)
-        if board is not None and board.tokens_issued >= definition.eligible_population:
-            return self._population_reached(definition), ("eligible_population_reached",)
+        population = self._manifest(session, row.id).eligible_population
+        if board is not None and board.tokens_issued >= population:
+            return self._population_reached(population), ("eligible_population_reached",)
         try:
             # Neither stored nor audited (ballot-secrecy.md §2): a timed decision written
             # here would time the issuance; the voter register keeps the day only.
@@ -173,11 +174,11 @@ class VoterRegister(ElectionRecords):
         return None, ()
 
     @staticmethod
-    def _population_reached(definition: ElectionDefinition) -> EligiblePopulationReachedError:
+    def _population_reached(population: int) -> EligiblePopulationReachedError:
         return EligiblePopulationReachedError(
             f"as many tokens were issued as the election's eligible population "
-            f"({definition.eligible_population}): no more can be",
-            population=definition.eligible_population,
+            f"({population}): no more can be",
+            population=population,
         )
 
     def eligibility(self, *, election_id: str, citizen: str) -> dict[str, Any]:
@@ -234,7 +235,7 @@ class VoterRegister(ElectionRecords):
                     # commit, not through the signature; READ COMMITTED re-evaluates the
                     # condition once it holds the lock. No row changed: the cap is reached,
                     # and the rollback discards the record and the signature.
-                    population = self.definition(row).eligible_population
+                    population = self._manifest(session, row.id).eligible_population
                     counted = cast(
                         "CursorResult[Any]",
                         session.execute(
@@ -248,7 +249,7 @@ class VoterRegister(ElectionRecords):
                         ),
                     )
                     if counted.rowcount != 1:
-                        raise self._population_reached(self.definition(row))
+                        raise self._population_reached(population)
                     return signature
         except IntegrityError:
             # A concurrent request of the same citizen recorded its token (or a paper vote)

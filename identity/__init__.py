@@ -9,6 +9,8 @@ that domain's public surface"):
   decision stored and audited;
 - :func:`check_eligibility` — the same decision, neither stored nor audited (the ballot
   domain calls it before issuing a token: ballot-secrecy.md §2);
+- :func:`eligible_population` — how many may vote under a rule, counted when an election
+  opens (ballot-secrecy.md §3);
 - :func:`service_from` — the :class:`~identity.service.IdentityService` of a context;
 - the eligibility vocabulary: :class:`EligibilityDecision`, :class:`Reason`,
   :class:`Evidence`, :class:`Rule`, :class:`Territory`.
@@ -38,6 +40,7 @@ __all__ = [
     "Territory",
     "check_eligibility",
     "eligibility_for",
+    "eligible_population",
     "export_citizen",
     "franceconnect_client",
     "sandbox_from",
@@ -84,6 +87,13 @@ def check_eligibility(
     return service_from(ctx).check_eligibility(
         session, citizen_pseudonym=citizen_pseudonym, rule_id=rule_id
     )
+
+
+def eligible_population(ctx: AppContext, session: Session, *, rule_id: str) -> int:
+    """How many people may hold a voting right under ``rule_id`` now, counted from the
+    territory's census and the other residency evidence the rule accepts (ballot-secrecy.md
+    §3): what an election's manifest publishes when it opens."""
+    return service_from(ctx).eligible_population(session, rule_id=rule_id)
 
 
 def export_citizen(ctx: AppContext, session: Session, *, citizen_pseudonym: str) -> dict[str, Any]:

@@ -74,7 +74,7 @@ def _all_types_definition() -> dict[str, Any]:
         "title": {"fr": "Toutes les questions"},
         "opens_at": opens.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "closes_at": (opens + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "eligibility": {"rule": demo.DEMO_RULE, "population": 100},
+        "eligibility": {"rule": demo.DEMO_RULE},
         "revote": False,
         "min_anonymity_set": 1,
         "paper": False,
