@@ -19,6 +19,7 @@ from parvis.kernel.errors import (
     ForbiddenError,
     InvalidInputError,
     NotFoundError,
+    UnauthenticatedError,
 )
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "InvalidLengthError",
     "InvalidPaperTotalsError",
     "InvalidSignatureError",
+    "IssuanceAuthenticationRequiredError",
     "MalformedCastError",
     "MalformedTokenError",
     "ManifestNotPublishedError",
@@ -258,6 +260,14 @@ class TokenAlreadyIssuedError(ConflictError):
     issuance step 4: "has no token yet"); also refuses a paper mark after issuance."""
 
     title = "Voting token already issued"
+
+
+class IssuanceAuthenticationRequiredError(UnauthenticatedError):
+    """A voting right is issued only on a fresh FranceConnect authentication whose nonce
+    binds the election and the blinded message (ballot-secrecy.md §3): none was found in
+    the session for this blinded message."""
+
+    title = "FranceConnect authentication required for this voting right"
 
 
 class EligiblePopulationReachedError(ConflictError):

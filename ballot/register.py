@@ -138,5 +138,5 @@ def parse_entry(data: bytes) -> dict[str, Any]:
     """A register leaf's JSON object (its shape is checked by the verifier)."""
     value = json.loads(data)
     if not isinstance(value, dict):
-        raise ValueError("a register entry is a JSON object")
+        raise TypeError("a register entry is a JSON object")
     return value

@@ -122,6 +122,14 @@ class ElectionService(ElectionRecords):
             election_id=election_id, citizen=citizen, blinded_msg=blinded_msg, proof=proof
         )
 
+    def export_register(self, election_id: str, *, actor: str) -> dict[str, Any]:
+        """The issuance register for scrutineers (ballot-secrecy.md §3), its download an
+        audit event (who, which election; nothing of its content)."""
+        export = self.voters.register_export(election_id)
+        with self.ctx.db.write_session() as session:
+            self._record(session, "register.exported", actor=actor, election=export["election"])
+        return export
+
     def mark_paper_voter(self, *, election_id: str, citizen: str, actor: str) -> None:
         self.voters.mark_paper_voter(election_id=election_id, citizen=citizen, actor=actor)
 
@@ -446,9 +454,7 @@ class ElectionService(ElectionRecords):
             self._flush_register(election_id, force=force)
             if self._close(election_id, actor=actor, force=force):
                 return
-        raise BoardNotIntegratedError(
-            "the issuance register kept growing while closing; try again"
-        )
+        raise BoardNotIntegratedError("the issuance register kept growing while closing; try again")
 
     def _flush_register(self, election_id: str, *, force: bool) -> None:
         with self.ctx.db.write_session() as session:

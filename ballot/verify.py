@@ -775,7 +775,7 @@ class _Walk:
     withheld: int = 0
     issued: int | None = None
     #: The issuance register's last (size, root) shown on the board (ballot-secrecy.md §3).
-    register: tuple[int, str] | None = None
+    register: tuple[int, object] | None = None
 
 
 def _walk(entries: Sequence[Mapping[str, Any]]) -> _Walk:

@@ -118,6 +118,9 @@ class VoterRegister(ElectionRecords):
         )
         self.signatures = TokenBucket(self.settings.ballot_signatures_per_second)
         self.backend = get_backend(self.settings.rsa_backend)
+        # A register takes a batch's entries under one checkpoint (ADR 0009, ADR 0018), in
+        # whichever process leads the audit sequencer: every process registers it.
+        self.audit.integrate_whole(register.register_log_name(""))
 
     def tokens_issued(self, session: Session, election_id: str) -> int:
         """Tokens issued: the issuance register's size, its waiting entries included
@@ -236,6 +239,17 @@ class VoterRegister(ElectionRecords):
             "paper_vote": existing is not None and existing.channel == PAPER,
         }
 
+    def check_issuable(self, *, election_id: str, citizen: str) -> str:
+        """Raise the refusal a token request would meet now (ballot-secrecy.md §3: checked
+        before the FranceConnect round trip, and again when the token is issued); return
+        the election's canonical id. Stores nothing."""
+        with self.ctx.db.read_session() as session:
+            row = self._row(session, election_id)
+            refusal, _reasons = self._issuance_refusal(session, row, citizen)
+        if refusal is not None:
+            raise refusal
+        return row.id
+
     def issue_token(
         self,
         *,
@@ -335,16 +349,20 @@ class VoterRegister(ElectionRecords):
         archive = False
         if proof is not None:
             thumbprint = register.jwk_thumbprint(proof.jwk)
-            make = postgresql.insert if session.get_bind().dialect.name == "postgresql" else (
-                sqlite.insert
+            make = (
+                postgresql.insert
+                if session.get_bind().dialect.name == "postgresql"
+                else (sqlite.insert)
             )
-            archive = bool(
+            inserted = cast(
+                "CursorResult[Any]",
                 session.execute(
                     make(cast(Table, RegisterKeyRow.__table__))
                     .values(election_id=election_id, thumbprint=thumbprint)
                     .on_conflict_do_nothing()
-                ).rowcount
+                ),
             )
+            archive = inserted.rowcount == 1
         entry = register.issuance_entry(
             election_id=election_id,
             day=self.now.astimezone(UTC).date().isoformat(),

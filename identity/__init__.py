@@ -25,12 +25,14 @@ from identity.eligibility import EligibilityDecision, Evidence, Reason, Rule, Te
 if TYPE_CHECKING:
     import httpx
     from sqlalchemy.orm import Session
+    from starlette.responses import Response
 
     from identity.relying_party import FranceConnectClient
     from identity.sandbox import Sandbox
     from identity.service import IdentityService
     from identity.staff import StaffService
     from parvis.kernel.context import AppContext
+    from parvis.kernel.sessions import WebSession
 
 __all__ = [
     "EligibilityDecision",
@@ -43,9 +45,11 @@ __all__ = [
     "eligible_population",
     "export_citizen",
     "franceconnect_client",
+    "issuance_authorization",
     "sandbox_from",
     "service_from",
     "staff_service_from",
+    "take_issuance_authentication",
     "use_franceconnect_http",
 ]
 
@@ -99,6 +103,28 @@ def eligible_population(ctx: AppContext, session: Session, *, rule_id: str) -> i
 def export_citizen(ctx: AppContext, session: Session, *, citizen_pseudonym: str) -> dict[str, Any]:
     """Identity's part of an Art. 15 access request (the consent exporter registry calls it)."""
     return service_from(ctx).export_citizen(session, citizen_pseudonym=citizen_pseudonym)
+
+
+def issuance_authorization(
+    ctx: AppContext, response: Response, *, nonce: str, return_to: str
+) -> str:
+    """The FranceConnect URL of one issuance's authentication, bound to ``nonce``
+    (ballot-secrecy.md §3); its state goes in a sealed cookie on ``response``. The callback
+    verifies the ID token, checks it is the signed-in citizen's and keeps it in the session
+    until :func:`take_issuance_authentication`; then the browser goes to ``return_to``."""
+    from identity.pages import issuance_authorization as authorize
+
+    return authorize(ctx, response, nonce=nonce, return_to=return_to)
+
+
+def take_issuance_authentication(
+    ctx: AppContext, session: WebSession | None, *, nonce: str
+) -> tuple[str, dict[str, Any]] | None:
+    """The ID token (as received) and the public JWK that signed it, of this session's
+    issuance authentication whose nonce is ``nonce``; None otherwise. Single use."""
+    from identity.pages import take_issuance_authentication as take
+
+    return take(ctx, session, nonce=nonce)
 
 
 def sandbox_from(ctx: AppContext) -> Sandbox:

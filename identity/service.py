@@ -256,6 +256,13 @@ class IdentityService:
         self._audit_citizen(session, "identity.citizen.signed_in", citizen.id, details={"acr": acr})
         return citizen.id
 
+    def citizen_for_sub(self, session: Session, *, sub: str) -> str | None:
+        """The pseudonym of the account linked to this FranceConnect ``sub`` (its keyed
+        hash), or None. Reads only: an issuance's authentication writes no sign-in trace
+        (ballot-secrecy.md §2 and §3)."""
+        link = session.get(FranceConnectLinkRow, keyed_hash(self._sub_key, sub.encode()))
+        return link.citizen_id if link is not None else None
+
     # -- attributes released to platforms with consent (ADR 0008) -----------------------
 
     @property

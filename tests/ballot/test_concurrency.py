@@ -29,7 +29,6 @@ from parvis.kernel.clock import FixedClock
 from parvis.kernel.context import AppContext
 from parvis.kernel.settings import Settings
 from tests.ballot.elections import (
-    RULE,
     Voter,
     later,
     make_citizen,

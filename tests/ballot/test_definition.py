@@ -74,7 +74,8 @@ def test_a_typed_population_is_read_and_ignored() -> None:
     """ballot-secrecy.md §3: the eligible population is counted when the election opens,
     never typed. A definition stored before (with a population) still parses; the number
     it typed is dropped from the canonical definition."""
-    legacy = parse_definition({**BASE, "eligibility": {"rule": "residents-11", "population": 12000}})
+    typed = {"rule": "residents-11", "population": 12000}
+    legacy = parse_definition({**BASE, "eligibility": typed})
     assert legacy.to_json()["eligibility"] == {"rule": "residents-11"}
     assert "population" not in str(legacy.to_json())
 

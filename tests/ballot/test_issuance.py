@@ -29,7 +29,6 @@ from parvis.tables import metadata
 from tests.ballot.elections import (
     AGENT,
     GOOD_CHOICES,
-    RULE,
     Voter,
     later,
     make_citizen,
