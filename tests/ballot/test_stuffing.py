@@ -268,7 +268,7 @@ def test_tokens_signed_by_the_operator_with_voter_rows_are_caught_by_the_counts(
                     day=clock.now().date(),
                 )
             )
-    report, board = _close_and_verify(ctx, clock, election, tmp_path)
+    report, _board = _close_and_verify(ctx, clock, election, tmp_path)
     assert any("4 ballots counted but only 1 tokens issued" in f for f in report.failures), (
         report.failures
     )
