@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import secrets
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,13 +23,16 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from joserfc import jwt
+from joserfc.jwk import ECKey
 from sqlalchemy import delete, select
+from typer.testing import CliRunner
 
 import identity
+from audit.tables import EventRow
 from ballot import register, rsabssa
 from ballot.client import VotingRight, begin_issuance
 from ballot.demo import DEMO_RULE
@@ -38,9 +43,12 @@ from ballot.tables import ElectionKeyRow, RegisterPendingRow, VoterRow
 from ballot.token import b64u_decode, b64u_encode
 from ballot.verify_register import RegisterReport, verify_register
 from parvis.app import create_app
+from parvis.cli import build_cli
 from parvis.kernel.clock import FixedClock
 from parvis.kernel.context import AppContext
+from parvis.kernel.principal import Role, Staff
 from tests.ballot.elections import OFFICER, post_anonymously
+from tests.support.auth import sign_in
 
 PUBLIC_URL = "http://127.0.0.1:8000"
 CHOICE = {"projets": ["jardins"]}
@@ -68,7 +76,7 @@ def ctx(fc_app: FastAPI) -> Iterator[AppContext]:
 @pytest.fixture
 def back_channel(fc_app: FastAPI, ctx: AppContext) -> Iterator[TestClient]:
     with TestClient(fc_app, base_url=PUBLIC_URL) as channel:
-        identity.use_franceconnect_http(ctx, channel)
+        identity.use_franceconnect_http(ctx, channel)  # type: ignore[arg-type]
         yield channel
 
 
@@ -97,7 +105,7 @@ class Citizen:
         marker = 'data-csrf="'
         self.csrf = booth.text[booth.text.index(marker) + len(marker) :].split('"', 1)[0]
 
-    def _choose(self, page: httpx.Response) -> httpx.Response:
+    def _choose(self, page: Any) -> Any:
         if page.status_code == 303:  # FranceConnect's single sign-on: no page at all
             return page
         assert page.status_code == 200, page.text
@@ -298,9 +306,6 @@ def test_register_rows_without_a_franceconnect_signature_are_caught(
     )
     _pending_entry(ctx, election, unsigned)
     # A token "signed" by the operator's own key, archived in the entry.
-    from joserfc import jwt
-    from joserfc.jwk import ECKey
-
     own = ECKey.generate_key("P-256", parameters={"kid": "fc-lookalike"})
     blinded = secrets.token_bytes(32)
     claims = {
@@ -416,3 +421,118 @@ def test_one_citizen_issued_twice_is_caught(
     report, _board = _close_and_verify(ctx, clock, election, tmp_path)
     assert any("one citizen, two voting rights" in f for f in report.failures), report.failures
     assert uuid.UUID(report.election) == uuid.UUID(election)
+
+
+# -- the scrutineers' tools ------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+#: ``python -m ballot.verify_register`` in an interpreter that refuses (and records) every
+#: import outside the verifier's dependencies — joserfc and Authlib included: the ID tokens
+#: are verified with cryptography alone.
+RUNNER = (
+    (Path(__file__).resolve().parent / "test_verify_standalone.py")
+    .read_text()
+    .split('RUNNER = r"""', 1)[1]
+    .split('"""', 1)[0]
+    .replace('["ballot.verify", *sys.argv[1:]]', '["ballot.verify_register", *sys.argv[1:]]')
+    .replace('run_module("ballot.verify",', 'run_module("ballot.verify_register",')
+)
+
+
+def _standalone(*args: str) -> Any:
+    return subprocess.run(
+        [sys.executable, "-c", RUNNER, *args],
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_verify_register_runs_alone_and_prints_one_line_per_failure(
+    fc_app: FastAPI, ctx: AppContext, back_channel: TestClient, clock: FixedClock, tmp_path: Path
+) -> None:
+    election = _open(ctx, clock)
+    _honest(fc_app, ctx, election, ["test", "accents"])
+    _report, board = _close_and_verify(ctx, clock, election, tmp_path)
+    exported = service_from(ctx).export_register(election, actor="staff:s")
+    (tmp_path / "board.json").write_text(json.dumps(board))
+    (tmp_path / "jwks.json").write_text(
+        json.dumps(back_channel.get("/fc-sandbox/api/v2/jwks").json())
+    )
+    good = tmp_path / "register.json"
+    good.write_text(json.dumps(exported))
+    ok = _standalone(
+        str(good), "--board", str(tmp_path / "board.json"), "--fc-jwks", str(tmp_path / "jwks.json")
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert "REFUSED: []" in ok.stderr
+    assert ok.stdout.splitlines()[-1] == (
+        f"verified: issuance register of election {election}, 2 entries"
+    )
+    # Two faults: the second entry's citizen replaced by the first's token (one citizen
+    # twice, and a nonce for another blinded message), and the export's root kept.
+    bad = json.loads(json.dumps(exported))
+    bad["entries"][1]["id_token"] = bad["entries"][0]["id_token"]
+    bad["entries"][1]["fc_key"] = bad["entries"][0]["fc_key"]
+    (tmp_path / "bad.json").write_text(json.dumps(bad))
+    failed = _standalone(str(tmp_path / "bad.json"), "--board", str(tmp_path / "board.json"))
+    assert failed.returncode == 1
+    lines = [line for line in failed.stderr.splitlines() if line.startswith("FAILED: ")]
+    assert "FAILED: register: its size and root are not those of its entries" in lines
+    assert (
+        "FAILED: entry 1: the nonce does not bind this election and this blinded message" in lines
+    )
+    assert any("root at size 2 is not the board's" in line for line in lines), lines
+    assert failed.stdout == ""
+
+
+def test_the_register_goes_to_scrutineers_only(
+    fc_app: FastAPI, ctx: AppContext, back_channel: TestClient, clock: FixedClock, tmp_path: Path
+) -> None:
+    """The register holds FranceConnect ID tokens: only a scrutineer downloads it over
+    HTTP (an audit event); the CLI writes the same export; ``verify-register`` exits 0 on
+    it and 1 with one line per failure."""
+    election = _open(ctx, clock)
+    _honest(fc_app, ctx, election, ["test"])
+    service_from(ctx).integrate_batches(force=True)
+    url = f"/elections/{election}/register"
+    with TestClient(fc_app, base_url=PUBLIC_URL) as client:
+        assert client.get(url).status_code == 401
+        sign_in(client, fc_app, Staff("officer-9", frozenset({Role.ELECTION_OFFICER})))
+        assert client.get(url).status_code == 403
+    with TestClient(fc_app, base_url=PUBLIC_URL) as client:
+        sign_in(client, fc_app, Staff("scrutineer-1", frozenset({Role.SCRUTINEER})))
+        served = client.get(url)
+    assert served.status_code == 200, served.text
+    assert served.json()["size"] == 1
+    assert served.json()["entries"][0]["id_token"].count(".") == 2
+    env = {
+        "PARVIS_MODE": "test",
+        "PARVIS_DATABASE_URL": ctx.settings.database_url,
+        "PARVIS_DATA_DIR": str(ctx.settings.data_dir),
+    }
+    runner = CliRunner()
+    out = tmp_path / "register.json"
+    written = runner.invoke(
+        build_cli(), ["election", "export-register", election, "--out", str(out)], env=env
+    )
+    assert written.exit_code == 0, written.output
+    assert json.loads(out.read_text())["root"] == served.json()["root"]
+    checked = runner.invoke(build_cli(), ["election", "verify-register", str(out)], env=env)
+    assert checked.exit_code == 0, checked.output
+    assert "verified: issuance register of election" in checked.stdout
+    bad = json.loads(out.read_text())
+    bad["entries"][0]["id_token"] = None
+    out.write_text(json.dumps(bad))
+    refused = runner.invoke(build_cli(), ["election", "verify-register", str(out)], env=env)
+    assert refused.exit_code == 1
+    assert "FAILED: entry 0: no FranceConnect ID token backs this issuance" in refused.stderr
+    with ctx.db.read_session() as db:
+        events = db.scalars(
+            select(EventRow.actor).where(EventRow.event_type == "ballot.register.exported")
+        ).all()
+    assert "staff:scrutineer-1" in events
+    assert "system:cli" in events
