@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import consent
+import identity
 from ballot import api, booth_pages, locale_fr, locale_staff_fr, pages, platform_api, staff_pages
 from ballot.cli import election_app, verify_board
 from ballot.errors import (
@@ -74,6 +75,14 @@ def _export(export: consent.ExportContext) -> dict[str, Any]:
 def setup(ctx: AppContext) -> None:
     service_from(ctx)
     consent.register_exporter("ballot", _export)
+    identity.register_voting_rights(ctx, _voting_rights)
+
+
+def _voting_rights(ctx: AppContext, pseudonym: str) -> list[dict[str, str]]:
+    """The account page's list (ballot-secrecy.md §3): each election where a voting right
+    was issued to this citizen, and the day — the voter list's row, nothing finer."""
+    with ctx.db.read_session() as session:
+        return service_from(ctx).voters.rights_of(session, pseudonym)
 
 
 class Publisher:

@@ -562,6 +562,23 @@ class VoterRegister(ElectionRecords):
 
     # -- Art. 15 ------------------------------------------------------------------------
 
+    def rights_of(self, session: Session, citizen: str) -> list[dict[str, str]]:
+        """The elections where a voting right was issued to this citizen, with the day
+        (the voter list's row: nothing finer exists), for their account page."""
+        return [
+            {
+                "election": election.id,
+                "title": self.definition(election).title["fr"],
+                "day": voter.day.isoformat(),
+            }
+            for voter, election in session.execute(
+                select(VoterRow, ElectionRow)
+                .join(ElectionRow, ElectionRow.id == VoterRow.election_id)
+                .where(VoterRow.citizen == citizen, VoterRow.channel == ONLINE)
+                .order_by(VoterRow.day, ElectionRow.opens_at)
+            )
+        ]
+
     def voter_list_of(self, session: Session, citizen: str) -> list[dict[str, Any]]:
         """Whether this citizen received a token (or voted on paper), per election — and
         nothing else: no time, nothing about any ballot."""

@@ -18,6 +18,7 @@ that domain's public surface"):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from identity.eligibility import EligibilityDecision, Evidence, Reason, Rule, Territory
@@ -46,11 +47,13 @@ __all__ = [
     "export_citizen",
     "franceconnect_client",
     "issuance_authorization",
+    "register_voting_rights",
     "sandbox_from",
     "service_from",
     "staff_service_from",
     "take_issuance_authentication",
     "use_franceconnect_http",
+    "voting_rights_of",
 ]
 
 
@@ -125,6 +128,24 @@ def take_issuance_authentication(
     from identity.pages import take_issuance_authentication as take
 
     return take(ctx, session, nonce=nonce)
+
+
+#: A domain's list of the voting rights issued to a citizen, for the account page:
+#: ``provider(ctx, pseudonym) -> [{"election": ID, "title": TEXT, "day": "YYYY-MM-DD"}]``.
+VotingRights = Callable[["AppContext", str], list[dict[str, str]]]
+
+
+def register_voting_rights(ctx: AppContext, provider: VotingRights) -> None:
+    """Let the account page list the elections where a voting right was issued to the
+    citizen, and on which day (ballot-secrecy.md §3: so that a right issued without them
+    is noticed). The ballot domain registers its voter list here at setup."""
+    ctx.extensions["identity.voting_rights"] = provider
+
+
+def voting_rights_of(ctx: AppContext, pseudonym: str) -> list[dict[str, str]]:
+    """What the registered provider lists for this citizen (none without a provider)."""
+    provider = ctx.extensions.get("identity.voting_rights")
+    return list(provider(ctx, pseudonym)) if provider is not None else []
 
 
 def sandbox_from(ctx: AppContext) -> Sandbox:

@@ -484,6 +484,8 @@ def _account_values(ctx: AppContext, pseudonym: str) -> dict[str, Any]:
         "self_declaration_territories": sorted(
             {r.territory_id for r in rules if Evidence.SELF_DECLARATION in r.accepted_evidence}
         ),
+        # ballot-secrecy.md §3: the citizen sees every right issued in their name, by day.
+        "voting_rights": identity.voting_rights_of(ctx, pseudonym),
     }
 
 

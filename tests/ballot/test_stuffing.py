@@ -536,3 +536,36 @@ def test_the_register_goes_to_scrutineers_only(
         ).all()
     assert "staff:scrutineer-1" in events
     assert "system:cli" in events
+
+
+def test_a_citizen_sees_every_right_issued_in_their_name(
+    fc_app: FastAPI, ctx: AppContext, back_channel: TestClient, clock: FixedClock
+) -> None:
+    """The account page lists the elections where a right was issued to the citizen, by
+    day — the one they obtained, and the one the operator recorded in their name."""
+    election = _open(ctx, clock)
+    other = _open(ctx, clock)
+    with TestClient(fc_app, base_url=PUBLIC_URL, follow_redirects=False) as browser:
+        citizen = Citizen(browser, election, "test")
+        citizen.sign_in()
+        before = browser.get("/mon-compte").text
+        assert "Aucun droit de vote n’a été délivré en votre nom." in before
+        citizen.obtain()
+        with ctx.db.read_session() as db:
+            pseudonym = db.scalars(
+                select(VoterRow.citizen).where(VoterRow.election_id == election)
+            ).one()
+        with ctx.db.write_session() as db:  # the operator, in the citizen's name
+            db.add(
+                VoterRow(
+                    election_id=other, citizen=pseudonym, channel="online", day=clock.now().date()
+                )
+            )
+        page = browser.get("/mon-compte")
+    assert page.status_code == 200
+    listed = page.text[page.text.index('id="voting-rights-list"') :].split("</ul>", 1)[0]
+    day = clock.now().date().isoformat()
+    assert listed.count(f'<time datetime="{day}">{day}</time>') == 2
+    assert f'href="/scrutins/{election}"' in listed
+    assert f'href="/scrutins/{other}"' in listed
+    assert "Vos droits de vote" in page.text
