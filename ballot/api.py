@@ -248,6 +248,14 @@ def eligibility(election_id: str, ctx: Ctx, citizen: SignedInCitizen) -> dict[st
     return _service(ctx).eligibility(election_id=election_id, citizen=citizen.pseudonym)
 
 
+class IssuanceRequest(TokenRequest):
+    """The blinded message, and the page FranceConnect's round trip comes back to."""
+
+    return_to: str | None = Field(
+        default=None, max_length=300, description="a path of this site (default: the booth)"
+    )
+
+
 class IssuanceStart(BaseModel):
     authorize_url: str = Field(description="FranceConnect's authorization URL to go to")
     nonce: str = Field(description="B64U(SHA-256('parvis-issuance-v1' ‖ id ‖ SHA-256(blinded)))")
@@ -267,7 +275,7 @@ def _blinded(body: TokenRequest) -> bytes:
 )
 def start_issuance(
     election_id: str,
-    body: TokenRequest,
+    body: IssuanceRequest,
     ctx: Ctx,
     citizen: SignedInCitizen,
     _csrf: CsrfChecked,
@@ -282,7 +290,11 @@ def start_issuance(
     election = service.voters.check_issuable(election_id=election_id, citizen=citizen.pseudonym)
     nonce = register.issuance_nonce(election, register.blinded_hash(blinded))
     url = identity.issuance_authorization(
-        ctx, response, nonce=nonce, return_to=f"/scrutins/{election}/isoloir"
+        ctx,
+        response,
+        nonce=nonce,
+        # identity keeps only a same-origin path (anything else: the booth).
+        return_to=body.return_to or f"/scrutins/{election}/isoloir",
     )
     return IssuanceStart(authorize_url=url, nonce=nonce)
 

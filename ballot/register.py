@@ -1,6 +1,6 @@
 """The issuance register of an election: its entries, the FranceConnect nonce that binds an
 issuance to one blinded message, and the register export (ballot-secrecy.md §3;
-``docs/board-format.md`` §11; ADR 0018).
+``docs/board-format.md`` §11; ADR 0019).
 
 Pure core, with the verifier's dependencies only (cryptography, rfc8785 and the pure
 :mod:`audit.merkle`): the server writes with it, ``parvis election verify-register`` reads

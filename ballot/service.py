@@ -414,7 +414,7 @@ class ElectionService(ElectionRecords):
         )
         session.add(board)
         session.flush()
-        # The issuance register, sealed like the board (ballot-secrecy.md §3; ADR 0018).
+        # The issuance register, sealed like the board (ballot-secrecy.md §3; ADR 0019).
         self.voters.create_register(session, row.id, actor=actor)
         self._record(session, "election.keys_generated", actor="system", election=row.id)
         return board

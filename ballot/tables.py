@@ -238,7 +238,7 @@ class TallyFailureRow(Base):
 
 
 class RegisterRow(Base):
-    """An election's issuance register (ballot-secrecy.md §3; ADR 0018): the sealed audit log
+    """An election's issuance register (ballot-secrecy.md §3; ADR 0019): the sealed audit log
     ``log`` that holds one entry per token issued, how many entries were appended to it
     (``size``: the tokens issued once the pending ones are counted), the register size last
     shown on the board, and the last batch boundary at which waiting entries were appended
@@ -255,7 +255,7 @@ class RegisterRow(Base):
 
 class RegisterPendingRow(Base):
     """A register entry written with its token, waiting for the next batch boundary to go
-    into the register in a random order with the others of its batch (ADR 0009, ADR 0018).
+    into the register in a random order with the others of its batch (ADR 0009, ADR 0019).
 
     Keyed by the blinded message's hash (random): no time, no issuance order; ``WITHOUT
     ROWID`` on SQLite. The entry is the register leaf's bytes (``ballot.register``)."""

@@ -1,4 +1,4 @@
-"""The issuance-register verifier for scrutineers (ballot-secrecy.md §3; ADR 0018):
+"""The issuance-register verifier for scrutineers (ballot-secrecy.md §3; ADR 0019):
 ``parvis election verify-register FILE [--board FILE|URL] [--fc-jwks FILE|URL]``, also
 ``python -m ballot.verify_register``.
 

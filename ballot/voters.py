@@ -118,7 +118,7 @@ class VoterRegister(ElectionRecords):
         )
         self.signatures = TokenBucket(self.settings.ballot_signatures_per_second)
         self.backend = get_backend(self.settings.rsa_backend)
-        # A register takes a batch's entries under one checkpoint (ADR 0009, ADR 0018), in
+        # A register takes a batch's entries under one checkpoint (ADR 0009, ADR 0019), in
         # whichever process leads the audit sequencer: every process registers it.
         self.audit.integrate_whole(register.register_log_name(""))
 
@@ -331,7 +331,7 @@ class VoterRegister(ElectionRecords):
         assert refusal is not None
         raise refusal
 
-    # -- the issuance register (ballot-secrecy.md §3; ADR 0018) --------------------------
+    # -- the issuance register (ballot-secrecy.md §3; ADR 0019) --------------------------
 
     def _register_entry(
         self,

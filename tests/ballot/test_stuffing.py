@@ -1,4 +1,4 @@
-"""Ballot stuffing by the operator becomes visible (ballot-secrecy.md §3; ADR 0018).
+"""Ballot stuffing by the operator becomes visible (ballot-secrecy.md §3; ADR 0019).
 
 The operator holds the database and the master secret. Each test plays what it can do —
 sign tokens with the election key, add voter-list rows, add register entries without a

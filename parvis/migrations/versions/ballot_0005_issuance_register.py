@@ -1,4 +1,4 @@
-"""The issuance register (ballot-secrecy.md §3; ADR 0018).
+"""The issuance register (ballot-secrecy.md §3; ADR 0019).
 
 * ``ballot_registers``: an election's register — its sealed audit log, how many entries it
   holds, the size last shown on the board, the last batch boundary it took entries at;
