@@ -354,15 +354,17 @@ class VoterRegister(ElectionRecords):
                 if session.get_bind().dialect.name == "postgresql"
                 else (sqlite.insert)
             )
-            inserted = cast(
-                "CursorResult[Any]",
+            # RETURNING, not rowcount: psycopg reports -1 for INSERT … ON CONFLICT here.
+            table = cast(Table, RegisterKeyRow.__table__)
+            archive = (
                 session.execute(
-                    make(cast(Table, RegisterKeyRow.__table__))
+                    make(table)
                     .values(election_id=election_id, thumbprint=thumbprint)
                     .on_conflict_do_nothing()
-                ),
+                    .returning(table.c.thumbprint)
+                ).first()
+                is not None
             )
-            archive = inserted.rowcount == 1
         entry = register.issuance_entry(
             election_id=election_id,
             day=self.now.astimezone(UTC).date().isoformat(),
