@@ -9,8 +9,9 @@ an election, and then:
    a token: ``POST /elections/{id}/tokens`` with a blinded message prepared beforehand
    (session lookup, eligibility decision, voter-list record, the issuance register's entry
    (ballot-secrecy.md §3, ADR 0019), RFC 9474 ``BlindSign`` with its output check,
-   commit). The FranceConnect round trip is the provider's time, not measured here. Reported as requests/s and as a ratio to the bare
-   ``blind_sign`` rate of the same key measured in this process, single-threaded;
+   commit). The FranceConnect round trip is the provider's time, not measured here.
+   Reported as requests/s and as a ratio to the bare ``blind_sign`` rate of the same key
+   measured in this process, single-threaded;
 2. **warm-up** — ``/healthz`` and ``--warmup`` casts (first manifest load, statement
    caches, connection pool), not counted;
 3. **runs** — ``--runs`` times (at least 3): ``/healthz`` then casting, both at the same
