@@ -21,13 +21,21 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response, Streami
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+import identity
+from ballot import register
 from ballot.definition_reader import read_definition
-from ballot.errors import BallotTooLargeError, BlindInputError
-from ballot.service import ElectionService, service_from
+from ballot.errors import (
+    BallotTooLargeError,
+    BlindInputError,
+    IssuanceAuthenticationRequiredError,
+)
+from ballot.records import canonical_id
+from ballot.service import ElectionService, IssuanceProof, service_from
 from ballot.token import b64u_decode, b64u_encode
 from parvis.kernel.context import AppContext
 from parvis.kernel.errors import DomainError
 from parvis.kernel.principal import Citizen, Principal, Role, Staff
+from parvis.kernel.settings import Mode
 from parvis.kernel.web import (
     UnsupportedMediaTypeError,
     api_router,
@@ -36,6 +44,7 @@ from parvis.kernel.web import (
     get_ctx,
     require_staff,
     signed_in_citizen,
+    web_session,
 )
 
 __all__ = ["DEFINITION_OPENAPI", "MAX_CAST_BYTES", "DefinitionBody", "cast_router", "router"]
@@ -60,6 +69,7 @@ Agent = Annotated[Staff, Depends(require_staff(Role.AGENT))]
 #: messages; the officer starts, imports and restarts; both read the ceremony's files.
 Trustee = Annotated[Staff, Depends(require_staff(Role.TRUSTEE))]
 CeremonyReader = Annotated[Staff, Depends(require_staff(Role.ELECTION_OFFICER, Role.TRUSTEE))]
+Scrutineer = Annotated[Staff, Depends(require_staff(Role.SCRUTINEER))]
 SignedInCitizen = Annotated[Citizen, Depends(signed_in_citizen)]
 #: The session's CSRF token in ``X-CSRF-Token``: every state-changing call of a signed-in
 #: citizen (docs/ballot-api.md). After ``SignedInCitizen`` in a signature: 401 comes first.
@@ -295,24 +305,114 @@ def eligibility(election_id: str, ctx: Ctx, citizen: SignedInCitizen) -> dict[st
     return _service(ctx).eligibility(election_id=election_id, citizen=citizen.pseudonym)
 
 
+class IssuanceRequest(TokenRequest):
+    """The blinded message, and the page FranceConnect's round trip comes back to."""
+
+    return_to: str | None = Field(
+        default=None, max_length=300, description="a path of this site (default: the booth)"
+    )
+
+
+class IssuanceStart(BaseModel):
+    authorize_url: str = Field(description="FranceConnect's authorization URL to go to")
+    nonce: str = Field(description="B64U(SHA-256('parvis-issuance-v1' ‖ id ‖ SHA-256(blinded)))")
+
+
+def _blinded(body: TokenRequest) -> bytes:
+    try:
+        return b64u_decode(body.blinded_msg, field="blinded_msg")
+    except DomainError as exc:
+        raise BlindInputError(str(exc)) from None
+
+
+@router.post(
+    "/elections/{election_id}/issuance",
+    summary="Start the FranceConnect authentication that backs one token (send the blinded "
+    "message first)",
+)
+def start_issuance(
+    election_id: str,
+    body: IssuanceRequest,
+    ctx: Ctx,
+    citizen: SignedInCitizen,
+    _csrf: CsrfChecked,
+    response: Response,
+) -> IssuanceStart:
+    """ballot-secrecy.md §3: the booth sends its blinded message, gets FranceConnect's URL
+    with ``nonce = B64U(SHA-256("parvis-issuance-v1" ‖ election id ‖ SHA-256(blinded)))``;
+    after the round trip, ``POST …/tokens`` with the same blinded message gets the
+    signature. A citizen who would be refused is refused here, before FranceConnect."""
+    blinded = _blinded(body)
+    service = _service(ctx)
+    election = service.voters.check_issuable(election_id=election_id, citizen=citizen.pseudonym)
+    nonce = register.issuance_nonce(election, register.blinded_hash(blinded))
+    url = identity.issuance_authorization(
+        ctx,
+        response,
+        nonce=nonce,
+        # identity keeps only a same-origin path (anything else: the booth).
+        return_to=body.return_to or f"/scrutins/{election}/isoloir",
+    )
+    return IssuanceStart(authorize_url=url, nonce=nonce)
+
+
 @router.post(
     "/elections/{election_id}/tokens",
     summary="Get the election key's blind signature (RFC 9474 BlindSign)",
 )
 def issue_token(
-    election_id: str, body: TokenRequest, ctx: Ctx, citizen: SignedInCitizen, _csrf: CsrfChecked
+    election_id: str,
+    body: TokenRequest,
+    request: Request,
+    ctx: Ctx,
+    citizen: SignedInCitizen,
+    _csrf: CsrfChecked,
 ) -> TokenResponse:
-    try:
-        blinded = b64u_decode(body.blinded_msg, field="blinded_msg")
-    except DomainError as exc:
-        raise BlindInputError(str(exc)) from None
+    """The blind signature, on the session's FranceConnect authentication whose nonce binds
+    this election and this blinded message (``POST …/issuance`` first; ballot-secrecy.md
+    §3); the ID token goes into the issuance register with the token."""
+    blinded = _blinded(body)
+    election = canonical_id(election_id)
+    nonce = register.issuance_nonce(election, register.blinded_hash(blinded))
+    taken = identity.take_issuance_authentication(ctx, web_session(request, ctx), nonce=nonce)
+    proof = IssuanceProof(id_token=taken[0], jwk=taken[1]) if taken is not None else None
+    if proof is None and _issuance_needs_franceconnect(ctx, election):
+        raise IssuanceAuthenticationRequiredError(
+            "a voting right is issued on a FranceConnect authentication bound to its blinded "
+            "message: POST …/issuance first"
+        )
     signature = _service(ctx).issue_token(
-        election_id=election_id, citizen=citizen.pseudonym, blinded_msg=blinded
+        election_id=election, citizen=citizen.pseudonym, blinded_msg=blinded, proof=proof
     )
     return TokenResponse(blind_sig=b64u_encode(signature))
 
 
+def _issuance_needs_franceconnect(ctx: AppContext, election_id: str) -> bool:
+    """Whether a right without a bound FranceConnect authentication is refused
+    (ballot-secrecy.md §3; docs/adr/0019): as the setting says, else always except in test
+    mode and in a rehearsal (whose fictitious voters, ``parvis election simulate``, have no
+    FranceConnect identity; the register marks their entries unbound, and
+    ``verify-register`` refuses them — a rehearsal's register proves nothing)."""
+    required = ctx.settings.ballot_issuance_franceconnect
+    if required is not None:
+        return required
+    if ctx.settings.mode is Mode.TEST:
+        return False
+    return not _service(ctx).is_rehearsal(election_id)
+
+
 # -- staff ---------------------------------------------------------------------------------
+
+
+@router.get(
+    "/elections/{election_id}/register",
+    summary="The issuance register, for scrutineers (ballot-secrecy.md §3)",
+)
+def issuance_register(election_id: str, ctx: Ctx, staff: Scrutineer) -> dict[str, Any]:
+    """Every entry of the election's issuance register under its latest checkpoint
+    (``parvis election verify-register`` checks it). Scrutineers only: the entries are
+    FranceConnect ID tokens, personal data; each download is an audit event."""
+    return _service(ctx).export_register(election_id, actor=staff.audit_actor)
 
 
 def _status_of(ctx: AppContext, election_id: str) -> dict[str, Any]:

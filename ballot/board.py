@@ -7,6 +7,8 @@ bytes are the Merkle leaf (RFC 6962 §2.1: leaf hash = SHA-256(0x00 ‖ bytes)).
 ``issuance``  ``{"kind": "issuance", "day": "YYYY-MM-DD", "tokens_issued": N}`` — the running
               count of tokens issued, published periodically (never per voter)
 ``ballot``    ``{"kind": "ballot", "cast": CAST-REQUEST}`` (token, ballot, ballot_sig)
+``register``  ``{"kind": "register", "size": N, "root": B64U}`` — the issuance register's
+              size and root at a batch boundary (ballot-secrecy.md §3)
 ``close``     ``{"kind": "close", "closed_at": RFC3339, "tokens_issued": N}``
 ``paper``     ``{"kind": "paper", "voters": N, "counts": {question: {option: N}}}``
 ``results``   ``{"kind": "results", "tokens_issued": N, "ballots": N, "publication":
@@ -73,7 +75,7 @@ DKG_KINDS: Final = frozenset({"dkg-setup", "dkg-round1", "dkg-signature", "dkg-c
 #: Encrypted elections' tally (board-format.md §10.4).
 TALLY_KINDS: Final = frozenset({"tally-sums", "partial-decryption"})
 KINDS: Final = (
-    frozenset({"manifest", "issuance", "ballot", "close", "paper", "results"})
+    frozenset({"manifest", "issuance", "register", "ballot", "close", "paper", "results"})
     | DKG_KINDS
     | TALLY_KINDS
 )

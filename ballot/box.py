@@ -18,7 +18,7 @@ import functools
 import hashlib
 import hmac
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final, cast
@@ -383,7 +383,12 @@ class BallotBox(ElectionRecords):
 
     # -- batches (ADR 0009) ---------------------------------------------------------------
 
-    def integrate_batches(self, *, force: bool = False) -> int:
+    def integrate_batches(
+        self,
+        *,
+        force: bool = False,
+        before: Callable[[Session, str], Mapping[str, Any] | None] | None = None,
+    ) -> int:
         """Put each open election's waiting ballots on its board, once per boundary.
 
         Run by the publisher inside ``parvis serve`` (every second; only a passed boundary
@@ -391,8 +396,10 @@ class BallotBox(ElectionRecords):
         integrated boundary is behind the current one — or every open election with
         ``force`` — the pending pool goes on the board in a uniformly random order under one
         checkpoint (:meth:`_move_pending`). Several processes may run it: the board row's
-        lock and ``batched_through`` make each boundary integrate once. Returns how many
-        ballots went on boards.
+        lock and ``batched_through`` make each boundary integrate once.
+        ``before(session, election id)`` may give an entry that goes on the board first, in
+        the batch's transaction (the issuance register's size and root, ballot-secrecy.md
+        §3). Returns how many ballots went on boards.
         """
         now = self.now
         with self.ctx.db.read_session() as session:
@@ -407,10 +414,19 @@ class BallotBox(ElectionRecords):
                 now, self._definition_of(election_id, text).batch_seconds
             )
             if force or through is None or through < boundary:
-                total += self._integrate_batch(election_id, boundary=boundary, force=force)
+                total += self._integrate_batch(
+                    election_id, boundary=boundary, force=force, before=before
+                )
         return total
 
-    def _integrate_batch(self, election_id: str, *, boundary: datetime, force: bool) -> int:
+    def _integrate_batch(
+        self,
+        election_id: str,
+        *,
+        boundary: datetime,
+        force: bool,
+        before: Callable[[Session, str], Mapping[str, Any] | None] | None = None,
+    ) -> int:
         with self.ctx.db.write_session() as session:
             # FOR UPDATE on the election: the casts in flight (FOR SHARE) finish first and
             # the next ones wait for the batch (a fraction of a second), so a cast's
@@ -421,10 +437,13 @@ class BallotBox(ElectionRecords):
             through = board.batched_through
             if status != Status.OPEN or (not force and through is not None and through >= boundary):
                 return 0
+            first = before(session, election_id) if before is not None else None
+            if first is not None:
+                self.audit.append(session, log=board.log, data=entry_bytes(first))
             moved = self.move_pending(session, election_id, board.log)
             board.batched_through = boundary
             name = board.log
-        if moved:
+        if moved or first is not None:
             # Integrate now when this process may (no sequencer leader elsewhere); otherwise
             # the leader integrates the batch whole within its delay (integrate_whole).
             self.audit.integrate(log=name)

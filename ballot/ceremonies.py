@@ -406,7 +406,12 @@ class CeremonyUseCases(ElectionRecords):
             opens_at=definition.opens_at,
             closes_at=definition.closes_at,
             eligibility_rule=definition.eligibility_rule,
-            eligible_population=definition.eligible_population,
+            # Counted from the census and the rule, never typed (ballot-secrecy.md §3) —
+            # here, when the ceremony fixes the election's terms, because the ceremony's
+            # setup binds them (docs/adr/0018-encrypted-elections.md, "Hashes").
+            eligible_population=identity.eligible_population(
+                self.ctx, session, rule_id=definition.eligibility_rule
+            ),
             issuer_spki=key.public_key().public_bytes(
                 serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
             ),

@@ -495,3 +495,46 @@ def verify_board(
         f"verified: election {report.election}, {report.entries} entries, "
         f"{report.counted_ballots} ballot(s) counted"
     )
+
+
+@election_app.command("export-register")
+@_errors
+def export_register(
+    election_id: ElectionId,
+    out: Annotated[Path, typer.Option("--out", help="file to write the register to")],
+) -> None:
+    """Write the election's issuance register for its scrutineers (ballot-secrecy.md §3;
+    ``ballot.register``): every entry under the register's latest checkpoint. The register
+    holds FranceConnect ID tokens (personal data): hand it to the scrutineers only. The
+    export is an audit event."""
+    import json
+
+    from ballot.service import service_from
+
+    with _context() as ctx:
+        export = service_from(ctx).export_register(election_id, actor=CLI_ACTOR)
+        with out.open("w", encoding="utf-8") as handle:
+            json.dump(export, handle, ensure_ascii=False)
+    typer.echo(f"issuance register of {election_id} ({export['size']} entries) written to {out}")
+
+
+@election_app.command("verify-register")
+def verify_register(
+    source: Annotated[str, typer.Argument(help="issuance register export (JSON file)")],
+    board: Annotated[
+        str | None,
+        typer.Option("--board", help="the election's board export: a file or an http(s) URL"),
+    ] = None,
+    fc_jwks: Annotated[
+        str | None,
+        typer.Option("--fc-jwks", help="FranceConnect's published JWKS: a file or a URL"),
+    ] = None,
+) -> None:
+    """Check every entry of an issuance register (FranceConnect signature, nonce, one entry
+    per citizen, times in the voting period) and that it matches the board's root and
+    counts (ballot-secrecy.md §3). Exit 0 only when all hold; one line per failure."""
+    from ballot.verify_register import run
+
+    report = run(source, board=board, fc_jwks=fc_jwks)
+    if report.failures:
+        raise typer.Exit(1)

@@ -9,7 +9,7 @@ that are not keys (voting-protocol.md, "Keys and the bulletin board"; ``docs/boa
     title: {fr: "Budget participatif 2026", en: "Participatory budget 2026"}
     opens_at: 2026-03-01T08:00:00Z
     closes_at: 2026-03-31T20:00:00Z
-    eligibility: {rule: budget-participatif, population: 12000}
+    eligibility: {rule: budget-participatif}
     revote: true
     min_anonymity_set: 10
     paper: false
@@ -36,8 +36,11 @@ of the definition only (frozen at scheduling, shown in the status document); it 
 on the board, whose results a rehearsal should never be mistaken for — give it a title that
 says so.
 
-``population`` is the number of people eligible when the election opens, an upper bound
-published in the manifest: the verifier checks #ballots ≤ #tokens issued ≤ population.
+The eligible population is not part of a definition: it is counted from the territory's
+census and the rule when the election opens, and published in the manifest
+(ballot-secrecy.md §3); the verifier checks #ballots ≤ #tokens issued ≤ population. A
+``population`` typed in a definition written before (``eligibility: {rule, population}``)
+is still read and ignored.
 
 Lifecycle: ``draft → scheduled → open → closed → tallied → published``, one step at a time,
 each by an election officer (:func:`check_transition`). An encrypted election passes through
@@ -243,7 +246,6 @@ class ElectionDefinition:
     opens_at: datetime
     closes_at: datetime
     eligibility_rule: str
-    eligible_population: int
     revote: bool
     min_anonymity_set: int
     paper: bool
@@ -266,7 +268,7 @@ class ElectionDefinition:
             "title": dict(self.title),
             "opens_at": format_time(self.opens_at),
             "closes_at": format_time(self.closes_at),
-            "eligibility": {"rule": self.eligibility_rule, "population": self.eligible_population},
+            "eligibility": {"rule": self.eligibility_rule},
             "revote": self.revote,
             "min_anonymity_set": self.min_anonymity_set,
             "paper": self.paper,
@@ -324,8 +326,13 @@ def parse_definition(
         raise _refuse("id", "an election keeps its id")
     eid = election_id or parsed_id or new_id()
     eligibility = data["eligibility"]
-    if not isinstance(eligibility, Mapping) or set(eligibility) != {"rule", "population"}:
-        raise _refuse("eligibility", "exactly {rule, population}")
+    # A population typed by definitions written before it was counted is read and ignored
+    # (ballot-secrecy.md §3: counted from the census when the election opens, never typed).
+    if not isinstance(eligibility, Mapping) or set(eligibility) not in (
+        {"rule"},
+        {"rule", "population"},
+    ):
+        raise _refuse("eligibility", "exactly {rule}")
     rule = eligibility["rule"]
     if not isinstance(rule, str) or not _RULE_ID.match(rule):
         raise _refuse("eligibility.rule", "an identity rule id (a-z, 0-9, '-')")
@@ -349,9 +356,6 @@ def parse_definition(
         opens_at=opens_at,
         closes_at=closes_at,
         eligibility_rule=rule,
-        eligible_population=_count(
-            eligibility["population"], field="eligibility.population", low=1, high=MAX_POPULATION
-        ),
         revote=_flag(data, "revote", True),
         min_anonymity_set=_count(
             data.get("min_anonymity_set", 1), field="min_anonymity_set", low=1, high=MAX_POPULATION

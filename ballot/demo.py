@@ -48,7 +48,6 @@ DEMO_RULE: Final = "budget-participatif"
 BUDGET_ID: Final = uuid.UUID("5b1a3c2e-7d4f-4e6a-9b8c-0d1e2f3a4b5c")
 CONSULTATION_ID: Final = uuid.UUID("6c2b4d3f-8e5a-4f7b-8c9d-1e2f3a4b5c6d")
 _ACTOR: Final = "system:demo"
-_POPULATION: Final = 12_000  # eligible residents of the (fictitious) demo city
 #: The participatory budget's trustees: (label, staff e-mail); any 2 of 3 decrypt.
 DEMO_TRUSTEES: Final = (
     ("Mairie", "garant-1@demo.parvis.test"),
@@ -112,12 +111,16 @@ def definitions(now: datetime) -> list[dict[str, Any]]:
     common = {
         "opens_at": _time(opens),
         "closes_at": _time(closes),
-        "eligibility": {"rule": DEMO_RULE, "population": _POPULATION},
+        "eligibility": {"rule": DEMO_RULE},
         "revote": True,
         "min_anonymity_set": 3,
         "paper": False,
         # One-minute batches keep the README journey short (ADR 0009; default 600 s).
         "batch_seconds": 60,
+        # A fictitious city's elections are rehearsals (ballot/definition.py): `parvis
+        # election simulate` may fill them, and its voters, who have no FranceConnect
+        # identity, obtain rights the register marks unbound (docs/adr/0019).
+        "rehearsal": True,
     }
     budget = {
         "id": str(BUDGET_ID),

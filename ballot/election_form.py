@@ -10,7 +10,7 @@ only refuses what cannot be turned into a definition member at all (a count that
 whole number, a date that is not a date), so that several such mistakes are shown at once,
 and it asks the question parser about each question separately for the same reason.
 
-Field names are the definition's member paths (``title.fr``, ``eligibility.population``,
+Field names are the definition's member paths (``title.fr``, ``eligibility.rule``,
 ``questions[0].options[2].cost``, ``trustees[1].staff``), so that an error's ``field``
 (:class:`ballot.errors.InvalidElectionError`) names the input to show it next to
 (:func:`field_of`). Two inputs differ from their member: the dates, typed in the city's
@@ -110,7 +110,6 @@ class ElectionForm:
     opens_at: str = ""
     closes_at: str = ""
     rule: str = ""
-    population: str = ""
     revote: bool = True
     paper: bool = False
     min_anonymity_set: str = "1"
@@ -198,7 +197,6 @@ def form_from_fields(fields: Mapping[str, Any]) -> ElectionForm:
         opens_at=text("opens_at"),
         closes_at=text("closes_at"),
         rule=text("eligibility.rule"),
-        population=text("eligibility.population"),
         revote=text("revote") == "yes",
         paper=text("paper") == "yes",
         min_anonymity_set=text("min_anonymity_set"),
@@ -273,7 +271,6 @@ def form_from_definition(definition: Mapping[str, Any], *, zone: tzinfo) -> Elec
         opens_at=_local(definition.get("opens_at"), zone),
         closes_at=_local(definition.get("closes_at"), zone),
         rule=_text(eligibility.get("rule")),
-        population=_text(eligibility.get("population")),
         revote=definition.get("revote", True) is True,
         paper=definition.get("paper", False) is True,
         min_anonymity_set=_text(definition.get("min_anonymity_set", 1)),
@@ -439,8 +436,9 @@ def to_definition(
     data["closes_at"] = _moment(form.closes_at, "closes_at", zone, errors)
     if not form.rule:
         errors["eligibility.rule"] = FieldError("Choose a rule.")
-    population = _whole(form.population, "eligibility.population", errors, required=True)
-    data["eligibility"] = {"rule": form.rule, "population": population}
+    # The eligible population is counted from the census when the election opens
+    # (ballot-secrecy.md §3), never typed.
+    data["eligibility"] = {"rule": form.rule}
     data["revote"] = form.revote
     data["paper"] = form.paper
     anonymity = _whole(form.min_anonymity_set, "min_anonymity_set", errors, required=True)

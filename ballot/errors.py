@@ -21,6 +21,7 @@ from parvis.kernel.errors import (
     ForbiddenError,
     InvalidInputError,
     NotFoundError,
+    UnauthenticatedError,
 )
 
 __all__ = [
@@ -39,6 +40,7 @@ __all__ = [
     "InvalidLengthError",
     "InvalidPaperTotalsError",
     "InvalidSignatureError",
+    "IssuanceAuthenticationRequiredError",
     "MalformedCastError",
     "MalformedTokenError",
     "ManifestNotPublishedError",
@@ -311,6 +313,14 @@ class TokenAlreadyIssuedError(ConflictError):
     issuance step 4: "has no token yet"); also refuses a paper mark after issuance."""
 
     title = "Voting token already issued"
+
+
+class IssuanceAuthenticationRequiredError(UnauthenticatedError):
+    """A voting right is issued only on a fresh FranceConnect authentication whose nonce
+    binds the election and the blinded message (ballot-secrecy.md §3): none was found in
+    the session for this blinded message."""
+
+    title = "FranceConnect authentication required for this voting right"
 
 
 class EligiblePopulationReachedError(ConflictError):

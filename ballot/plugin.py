@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import consent
+import identity
 from ballot import (
     api,
     booth_pages,
@@ -43,6 +44,7 @@ from ballot.errors import (
     InvalidElectionError,
     InvalidPaperTotalsError,
     InvalidSignatureError,
+    IssuanceAuthenticationRequiredError,
     MalformedCastError,
     MalformedTokenError,
     ManifestNotPublishedError,
@@ -92,6 +94,14 @@ def _export(export: consent.ExportContext) -> dict[str, Any]:
 def setup(ctx: AppContext) -> None:
     service_from(ctx)
     consent.register_exporter("ballot", _export)
+    identity.register_voting_rights(ctx, _voting_rights)
+
+
+def _voting_rights(ctx: AppContext, pseudonym: str) -> list[dict[str, str]]:
+    """The account page's list (ballot-secrecy.md §3): each election where a voting right
+    was issued to this citizen, and the day — the voter list's row, nothing finer."""
+    with ctx.db.read_session() as session:
+        return service_from(ctx).voters.rights_of(session, pseudonym)
 
 
 class Publisher:
@@ -204,6 +214,7 @@ PLUGIN = DomainPlugin(
         (InvalidEncryptionError, 422, "invalid-election"),
         (TokenAlreadyIssuedError, 409, "token-already-issued"),
         (EligiblePopulationReachedError, 409, "eligible-population-reached"),
+        (IssuanceAuthenticationRequiredError, 401, "issuance-authentication-required"),
         (PaperVoteRecordedError, 409, "paper-vote-recorded"),
         (TokenAlreadyUsedError, 409, "token-already-used"),
         (StaleRevoteError, 409, "stale-revote"),

@@ -85,7 +85,7 @@ from ballot.tables import (
 )
 from ballot.tally import tally
 from ballot.token import b64u_encode
-from ballot.voters import VoterRegister
+from ballot.voters import IssuanceProof, VoterRegister
 from parvis.kernel.context import AppContext
 from parvis.kernel.errors import DomainError, ForbiddenError
 from parvis.kernel.principal import Role, Staff
@@ -93,6 +93,7 @@ from parvis.kernel.principal import Role, Staff
 __all__ = [
     "BoardNotIntegratedError",
     "ElectionService",
+    "IssuanceProof",
     "NotThisTrusteeError",
     "PreparedBallot",
     "board_log_name",
@@ -103,6 +104,8 @@ log = logging.getLogger("parvis.ballot")
 
 #: Longest wait for the audit sequencer when a transition needs its entry integrated.
 INTEGRATION_TIMEOUT: Final = 30.0
+#: Rounds a close makes when tokens keep being issued while it flushes the register.
+REGISTER_ATTEMPTS: Final = 5
 
 
 class ElectionService(CeremonyUseCases):
@@ -124,16 +127,36 @@ class ElectionService(CeremonyUseCases):
     def eligibility(self, *, election_id: str, citizen: str) -> dict[str, Any]:
         return self.voters.eligibility(election_id=election_id, citizen=citizen)
 
-    def issue_token(self, *, election_id: str, citizen: str, blinded_msg: bytes) -> bytes:
+    def issue_token(
+        self,
+        *,
+        election_id: str,
+        citizen: str,
+        blinded_msg: bytes,
+        proof: IssuanceProof | None = None,
+    ) -> bytes:
         return self.voters.issue_token(
-            election_id=election_id, citizen=citizen, blinded_msg=blinded_msg
+            election_id=election_id, citizen=citizen, blinded_msg=blinded_msg, proof=proof
         )
+
+    def export_register(self, election_id: str, *, actor: str) -> dict[str, Any]:
+        """The issuance register for scrutineers (ballot-secrecy.md §3), its download an
+        audit event (who, which election; nothing of its content)."""
+        export = self.voters.register_export(election_id)
+        with self.ctx.db.write_session() as session:
+            self._record(session, "register.exported", actor=actor, election=export["election"])
+        return export
 
     def mark_paper_voter(self, *, election_id: str, citizen: str, actor: str) -> None:
         self.voters.mark_paper_voter(election_id=election_id, citizen=citizen, actor=actor)
 
     def voter_list_of(self, session: Session, citizen: str) -> list[dict[str, Any]]:
         return self.voters.voter_list_of(session, citizen)
+
+    def is_rehearsal(self, election_id: str) -> bool:
+        """Whether the election's definition says ``rehearsal: true`` (ballot/definition.py)."""
+        with self.ctx.db.read_session() as session:
+            return self.definition(self._row(session, election_id)).rehearsal
 
     def knows(self, election_id: str) -> bool:
         return self.box.knows(election_id)
@@ -150,7 +173,11 @@ class ElectionService(CeremonyUseCases):
         return self.box.cast_batch(election_id, ballots)
 
     def integrate_batches(self, *, force: bool = False) -> int:
-        return self.box.integrate_batches(force=force)
+        """At each boundary: the issuance register takes its waiting entries, then the board
+        shows the register's size and root before the batch of ballots (ballot-secrecy.md
+        §3; ADR 0009)."""
+        self.voters.integrate_registers(force=force)
+        return self.box.integrate_batches(force=force, before=self.voters.board_register_entry)
 
     def board_view(
         self, session: Session, election_id: str, *, start: int = 0, limit: int = MAX_PAGE
@@ -421,7 +448,10 @@ class ElectionService(CeremonyUseCases):
             opens_at=definition.opens_at,
             closes_at=definition.closes_at,
             eligibility_rule=definition.eligibility_rule,
-            eligible_population=definition.eligible_population,
+            # Counted now from the census and the rule, never typed (ballot-secrecy.md §3).
+            eligible_population=identity.eligible_population(
+                self.ctx, session, rule_id=definition.eligibility_rule
+            ),
             issuer_spki=key.public_key().public_bytes(
                 serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
             ),
@@ -456,6 +486,8 @@ class ElectionService(CeremonyUseCases):
         )
         session.add(board)
         session.flush()
+        # The issuance register, sealed like the board (ballot-secrecy.md §3; ADR 0019).
+        self.voters.create_register(session, row.id, actor=actor)
         self._record(session, "election.keys_generated", actor="system", election=row.id)
         return board
 
@@ -519,6 +551,38 @@ class ElectionService(CeremonyUseCases):
         Refused before ``closes_at`` unless ``force`` (an officer's emergency close, audited
         as such). The close entry's time is coarse (whole minutes).
         """
+        for _attempt in range(REGISTER_ATTEMPTS):
+            # The register's last entries go into it and under a checkpoint first, so that
+            # the board shows its final size and root before the close entry
+            # (ballot-secrecy.md §3); a token issued meanwhile makes it go round again.
+            self._flush_register(election_id, force=force)
+            if self._close(election_id, actor=actor, force=force):
+                return
+        raise BoardNotIntegratedError("the issuance register kept growing while closing; try again")
+
+    def _flush_register(self, election_id: str, *, force: bool) -> None:
+        with self.ctx.db.write_session() as session:
+            row = self._row(session, election_id, lock=True)
+            check_transition(Status(row.status), Status.CLOSED)
+            if self.now < self.definition(row).closes_at and not force:
+                raise ElectionStateError(
+                    f"the election closes at {format_time(self.definition(row).closes_at)}; "
+                    "closing earlier needs force",
+                    status=row.status,
+                )
+            self.voters.move_register(session, row.id)
+        deadline = time.monotonic() + INTEGRATION_TIMEOUT
+        while not self.voters.register_integrated(election_id):
+            if time.monotonic() > deadline:
+                raise BoardNotIntegratedError(
+                    f"the audit sequencer has not integrated the issuance register within "
+                    f"{INTEGRATION_TIMEOUT:.0f} s; try again"
+                )
+            time.sleep(0.05)
+
+    def _close(self, election_id: str, *, actor: str, force: bool) -> bool:
+        """The close itself, once the register is integrated; False when a token was issued
+        since (its entry waits: the caller flushes the register again)."""
         with self.ctx.db.write_session() as session:
             row = self._row(session, election_id, lock=True)
             check_transition(Status(row.status), Status.CLOSED)
@@ -530,7 +594,12 @@ class ElectionService(CeremonyUseCases):
                     "closing earlier needs force",
                     status=row.status,
                 )
+            if self.voters.register_pending(session, row.id):
+                return False
             board = self._board(session, row.id, lock=True)
+            shown = self.voters.board_register_entry(session, row.id)
+            if shown is not None:
+                self.audit.append(session, log=board.log, data=entry_bytes(shown))
             # The last batch goes on the board before the close entry (ADR 0009).
             self.box.move_pending(session, row.id, board.log)
             data = entry_bytes(
@@ -573,6 +642,7 @@ class ElectionService(CeremonyUseCases):
         self.ctx.db.truncate_wal()
         with self.ctx.db.write_session() as session:
             self._milestone(session, row.id, name)
+        return True
 
     def tally(self, *, election_id: str, actor: str) -> dict[str, Any]:
         """closed → tallied: recount the board (one ballot per nullifier, highest ``seq``),
@@ -620,8 +690,9 @@ class ElectionService(CeremonyUseCases):
             failure = _tally_refusal(
                 ballots=len(counted),
                 tokens=tokens,
+                listed=self.voters.online_voters(session, row.id),
                 closed_tokens=self._closed_tokens(session, name, close_index),
-                population=definition.eligible_population,
+                population=self._manifest(session, row.id).eligible_population,
             )
             if not _remember_failure(session, row.id, failure):
                 results = tally(definition.questions, list(counted.values()))
@@ -695,8 +766,9 @@ class ElectionService(CeremonyUseCases):
             failure = _tally_refusal(
                 ballots=len(ballots),
                 tokens=tokens,
+                listed=self.voters.online_voters(session, row.id),
                 closed_tokens=self._closed_tokens(session, name, close_index),
-                population=definition.eligible_population,
+                population=self._manifest(session, row.id).eligible_population,
             )
             if not _remember_failure(session, row.id, failure):
                 paper_counts = _paper_of(paper)
@@ -1085,7 +1157,7 @@ def _paper_of(paper: PaperTotalsRow | None) -> dict[str, Any] | None:
 
 
 def _tally_refusal(
-    *, ballots: int, tokens: int, closed_tokens: int | None, population: int
+    *, ballots: int, tokens: int, listed: int, closed_tokens: int | None, population: int
 ) -> str | None:
     """Why the counts cannot be published, in one line (ADR 0010), or None.
 
@@ -1097,7 +1169,12 @@ def _tally_refusal(
     if closed_tokens is None:
         return "the close entry states no token count"
     if tokens != closed_tokens:
-        return f"{tokens} tokens issued on the voter list, {closed_tokens} on the close entry"
+        return f"{tokens} tokens issued in the register, {closed_tokens} on the close entry"
+    if listed != tokens:
+        # Each token writes one voter-list row and one register entry in one transaction
+        # (ballot-secrecy.md §3): a row without its entry, or the reverse, was written by
+        # someone else.
+        return f"{listed} online voters on the voter list, {tokens} tokens in the register"
     if tokens > population:
         return f"{tokens} tokens issued for an eligible population of {population}"
     return None

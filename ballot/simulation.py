@@ -283,6 +283,19 @@ def _vote(
     return None, encrypting
 
 
+def _check_room(ctx: AppContext, election_id: str, voters: int) -> None:
+    """No more simulated voters than the manifest's eligible population leaves room for."""
+    service = service_from(ctx)
+    with ctx.db.read_session() as session:
+        manifest = service.box.manifest(session, election_id)
+        population = int(manifest["eligibility"]["population"])
+        room = population - service.voters.tokens_issued(session, election_id)
+    if voters > room:
+        raise InvalidInputError(
+            f"--voters: only {room} more token(s) can be issued (eligible population {population})"
+        )
+
+
 def simulate(
     ctx: AppContext,
     *,
@@ -310,13 +323,7 @@ def simulate(
         )
     if status != Status.OPEN:
         raise ElectionStateError("simulated voters vote in an open election", status=status)
-    with ctx.db.read_session() as session:
-        room = definition.eligible_population - service.voters.tokens_issued(session, row.id)
-    if voters > room:
-        raise InvalidInputError(
-            f"--voters: only {room} more token(s) can be issued (eligible population "
-            f"{definition.eligible_population})"
-        )
+    _check_room(ctx, row.id, voters)
     seed = secrets.randbits(32) if seed is None else seed
     evidence = _evidence(ctx, definition.eligibility_rule)
     url = (base_url or f"http://127.0.0.1:{ctx.settings.port}").rstrip("/")

@@ -318,6 +318,22 @@ def _paper_state(ctx: AppContext, row: ElectionRow) -> dict[str, Any]:
     return {"marked": int(marked or 0), "entered": entered}
 
 
+def _population(ctx: AppContext, election_id: str, current: Status) -> int | None:
+    """The manifest's eligible population once the election opened; before, what it would
+    be counted as now (ballot-secrecy.md §3: counted when the election opens, never typed)."""
+    service = service_from(ctx)
+    with ctx.db.read_session() as session:
+        if current not in {Status.DRAFT, Status.SCHEDULED}:
+            population = service.manifest(session, election_id)["eligibility"]["population"]
+            return int(population)
+        rule = service.definition(service.get(session, election_id, drafts=True)).eligibility_rule
+        try:
+            count = identity.eligible_population(ctx, session, rule_id=rule)
+        except NotFoundError:
+            return None
+        return count
+
+
 def _election_values(
     request: Request, ctx: AppContext, staff: Staff, election_id: str
 ) -> dict[str, Any]:
@@ -347,7 +363,8 @@ def _election_values(
         "label": _label(definition.title, lang),
         "questions": questions,
         "rule": definition.eligibility_rule,
-        "population": definition.eligible_population,
+        "population": _population(ctx, row.id, current),
+        "population_final": current not in {Status.DRAFT, Status.SCHEDULED},
         "next_step": step,
         "links": _board_links(ctx, row.id, status),
         "paper": _paper_state(ctx, row) if definition.paper else None,

@@ -56,6 +56,9 @@ __all__ = [
     "PaperTotalsRow",
     "PartialDecryptionRow",
     "PendingBallotRow",
+    "RegisterKeyRow",
+    "RegisterPendingRow",
+    "RegisterRow",
     "TallyFailureRow",
     "VoterRow",
 ]
@@ -272,3 +275,46 @@ class PartialDecryptionRow(Base):
     election_id: Mapped[str] = mapped_column(ForeignKey("ballot_elections.id"), primary_key=True)
     trustee: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32), nullable=False)
+
+
+class RegisterRow(Base):
+    """An election's issuance register (ballot-secrecy.md §3; ADR 0019): the sealed audit log
+    ``log`` that holds one entry per token issued, how many entries were appended to it
+    (``size``: the tokens issued once the pending ones are counted), the register size last
+    shown on the board, and the last batch boundary at which waiting entries were appended
+    (a public time, like :attr:`BoardRow.batched_through`)."""
+
+    __tablename__ = "ballot_registers"
+
+    election_id: Mapped[str] = mapped_column(ForeignKey("ballot_elections.id"), primary_key=True)
+    log: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    size: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    published_size: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    batched_through: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class RegisterPendingRow(Base):
+    """A register entry written with its token, waiting for the next batch boundary to go
+    into the register in a random order with the others of its batch (ADR 0009, ADR 0019).
+
+    Keyed by the blinded message's hash (random): no time, no issuance order; ``WITHOUT
+    ROWID`` on SQLite. The entry is the register leaf's bytes (``ballot.register``)."""
+
+    __tablename__ = "ballot_register_pending"
+    __table_args__ = (NO_ROWID,)
+
+    election_id: Mapped[str] = mapped_column(ForeignKey("ballot_elections.id"), primary_key=True)
+    blinded_hash: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+
+
+class RegisterKeyRow(Base):
+    """A FranceConnect signing key already archived in an election's register (its RFC 7638
+    thumbprint): the first entry signed by a key carries the key, the others its thumbprint
+    only."""
+
+    __tablename__ = "ballot_register_keys"
+    __table_args__ = (NO_ROWID,)
+
+    election_id: Mapped[str] = mapped_column(ForeignKey("ballot_elections.id"), primary_key=True)
+    thumbprint: Mapped[str] = mapped_column(String(64), primary_key=True)

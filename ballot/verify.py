@@ -18,7 +18,8 @@ Checks (board-format.md §8), failing on the first discrepancy with the entry in
    each checkpoint's root equals the root recomputed from the entries at that size
    (which implies consistency between checkpoints), and the last covers every entry;
 3. entry kinds and order: one manifest first; ballots only before the close entry; issuance
-   counts never decrease; results only after close;
+   counts never decrease; the issuance register's size never decreases and, when the board
+   shows it, equals the close entry's tokens issued; results only after close;
 4. every ballot: the token verifies as RSA-PSS under the manifest key (RFC 9474 §4.5), its
    message names this election, the ballot signature verifies under the token's key, and
    the choices follow the question rules;
@@ -800,6 +801,8 @@ class _Walk:
     paper: Mapping[str, Any] | None = None
     withheld: int = 0
     issued: int | None = None
+    #: The issuance register's last (size, root) shown on the board (ballot-secrecy.md §3).
+    register: tuple[int, object] | None = None
 
 
 def _walk(entries: Sequence[Mapping[str, Any]]) -> _Walk:
@@ -835,12 +838,22 @@ def _walk_other(walk: _Walk, index: int, entry: Mapping[str, Any], kind: object)
         if not isinstance(count_, int) or (walk.issued is not None and count_ < walk.issued):
             raise BoardVerificationError("the issued-token count went down", index=index)
         walk.issued = count_
+    elif kind == "register":
+        _walk_register(walk, index, entry)
     elif kind == "close":
         if walk.close is not None:
             raise BoardVerificationError("a second close entry", index=index)
         count_ = entry.get("tokens_issued")
         if not isinstance(count_, int) or (walk.issued is not None and count_ < walk.issued):
             raise BoardVerificationError("close counts fewer tokens than issued", index=index)
+        # tokens_issued is the issuance register's size (ballot-secrecy.md §3): the register
+        # shown last before the close must be all of them.
+        if walk.register is not None and walk.register[0] != count_:
+            raise BoardVerificationError(
+                f"the close counts {count_} tokens but the issuance register holds "
+                f"{walk.register[0]}",
+                index=index,
+            )
         walk.close = entry
     elif kind == "paper":
         walk.paper = entry
@@ -850,6 +863,22 @@ def _walk_other(walk: _Walk, index: int, entry: Mapping[str, Any], kind: object)
         walk.results = (index, entry)
     else:
         raise BoardVerificationError(f"unknown entry kind {str(kind)[:32]!r}", index=index)
+
+
+def _walk_register(walk: _Walk, index: int, entry: Mapping[str, Any]) -> None:
+    """``{"kind": "register", "size": N, "root": B64U}`` (board-format.md §11): before the
+    close, sizes never decrease and the root is 32 bytes."""
+    size, root = entry.get("size"), entry.get("root")
+    if set(entry) != {"kind", "size", "root"} or type(size) is not int or size < 0:
+        raise BoardVerificationError("a register entry has kind, size and root", index=index)
+    raw = b64u_decode_or_none(root) if isinstance(root, str) else None
+    if raw is None or len(raw) != 32:
+        raise BoardVerificationError("a register root is 32 bytes in base64url", index=index)
+    if walk.close is not None:
+        raise BoardVerificationError("a register entry after the close entry", index=index)
+    if walk.register is not None and size < walk.register[0]:
+        raise BoardVerificationError("the issuance register shrank", index=index)
+    walk.register = (size, root)
 
 
 def _check_results(

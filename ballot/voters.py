@@ -12,17 +12,21 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import UTC
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Final, cast
 
 from cryptography.hazmat.primitives.asymmetric import rsa
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import CursorResult, Table, delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 import identity
-from ballot import auditing, rsabssa
-from ballot.definition import ElectionDefinition, Status
+from ballot import auditing, register, rsabssa
+from ballot.batches import boundary_at_or_before, shuffled
+from ballot.definition import Status
 from ballot.errors import (
     BlindInputError,
     ElectionStateError,
@@ -36,23 +40,38 @@ from ballot.errors import (
     TokenAlreadyIssuedError,
 )
 from ballot.keys import open_rsa_key
+from ballot.manifest import format_time
 from ballot.records import ElectionRecords, canonical_id
 from ballot.rsa_backends import get_backend
 from ballot.tables import (
     BoardRow,
     ElectionKeyRow,
     ElectionRow,
+    RegisterKeyRow,
+    RegisterPendingRow,
+    RegisterRow,
     VoterRow,
 )
 from parvis.kernel.context import AppContext
 from parvis.kernel.errors import DomainError, NotFoundError
 from parvis.kernel.ratelimit import SharedRateLimiter
 
-__all__ = ["ONLINE", "PAPER", "TokenBucket", "VoterRegister"]
+__all__ = ["ONLINE", "PAPER", "IssuanceProof", "TokenBucket", "VoterRegister"]
 
 #: Channels of the voter list.
 ONLINE: Final = "online"
 PAPER: Final = "paper"
+
+
+@dataclass(frozen=True, slots=True)
+class IssuanceProof:
+    """The FranceConnect authentication that backs one issuance, as identity verified it
+    (signature, ``iss``, ``aud``, ``exp``, ``acr`` and the issuance nonce: ballot-secrecy.md
+    §3): the ID token as received, and the provider's public key (JWK) that signed it — what
+    the register keeps so that a scrutineer can check it again."""
+
+    id_token: str
+    jwk: Mapping[str, Any]
 
 
 class TokenBucket:
@@ -99,9 +118,34 @@ class VoterRegister(ElectionRecords):
         )
         self.signatures = TokenBucket(self.settings.ballot_signatures_per_second)
         self.backend = get_backend(self.settings.rsa_backend)
+        # A register takes a batch's entries under one checkpoint (ADR 0009, ADR 0019), in
+        # whichever process leads the audit sequencer: every process registers it.
+        self.audit.integrate_whole(register.register_log_name(""))
 
     def tokens_issued(self, session: Session, election_id: str) -> int:
-        """Tokens issued (online voters in the register)."""
+        """Tokens issued: the issuance register's size, its waiting entries included
+        (ballot-secrecy.md §3). An election opened before the register existed counts its
+        online voters."""
+        kept = session.get(RegisterRow, election_id)
+        if kept is not None:
+            waiting = session.scalar(
+                select(func.count())
+                .select_from(RegisterPendingRow)
+                .where(RegisterPendingRow.election_id == election_id)
+            )
+            return kept.size + int(waiting or 0)
+        return int(
+            session.scalar(
+                select(func.count())
+                .select_from(VoterRow)
+                .where(VoterRow.election_id == election_id, VoterRow.channel == ONLINE)
+            )
+            or 0
+        )
+
+    def online_voters(self, session: Session, election_id: str) -> int:
+        """Citizens the voter list says received a token: with the register, as many as
+        its entries (one per token, ballot-secrecy.md §3), or the lists disagree."""
         return int(
             session.scalar(
                 select(func.count())
@@ -151,8 +195,9 @@ class VoterRegister(ElectionRecords):
         # Before identity's decision: a cheap read that spares it. The conditional update in
         # issue_token is what actually holds the cap.
         board = session.get(BoardRow, row.id)
-        if board is not None and board.tokens_issued >= definition.eligible_population:
-            return self._population_reached(definition), ("eligible_population_reached",)
+        population = self._manifest(session, row.id).eligible_population
+        if board is not None and board.tokens_issued >= population:
+            return self._population_reached(population), ("eligible_population_reached",)
         try:
             # Neither stored nor audited (ballot-secrecy.md §2): a timed decision written
             # here would time the issuance; the voter register keeps the day only.
@@ -173,11 +218,11 @@ class VoterRegister(ElectionRecords):
         return None, ()
 
     @staticmethod
-    def _population_reached(definition: ElectionDefinition) -> EligiblePopulationReachedError:
+    def _population_reached(population: int) -> EligiblePopulationReachedError:
         return EligiblePopulationReachedError(
             f"as many tokens were issued as the election's eligible population "
-            f"({definition.eligible_population}): no more can be",
-            population=definition.eligible_population,
+            f"({population}): no more can be",
+            population=population,
         )
 
     def eligibility(self, *, election_id: str, citizen: str) -> dict[str, Any]:
@@ -194,8 +239,32 @@ class VoterRegister(ElectionRecords):
             "paper_vote": existing is not None and existing.channel == PAPER,
         }
 
-    def issue_token(self, *, election_id: str, citizen: str, blinded_msg: bytes) -> bytes:
+    def check_issuable(self, *, election_id: str, citizen: str) -> str:
+        """Raise the refusal a token request would meet now (ballot-secrecy.md §3: checked
+        before the FranceConnect round trip, and again when the token is issued); return
+        the election's canonical id. Stores nothing."""
+        with self.ctx.db.read_session() as session:
+            row = self._row(session, election_id)
+            refusal, _reasons = self._issuance_refusal(session, row, citizen)
+        if refusal is not None:
+            raise refusal
+        return row.id
+
+    def issue_token(
+        self,
+        *,
+        election_id: str,
+        citizen: str,
+        blinded_msg: bytes,
+        proof: IssuanceProof | None = None,
+    ) -> bytes:
         """Protocol step 4: check, record (pseudonym, election, day), ``BlindSign``.
+
+        With the register (ballot-secrecy.md §3), the same transaction writes the register
+        entry: the FranceConnect ID token of ``proof`` (``None``: an issuance not bound to an
+        authentication, which the register shows as such and ``verify-register`` refuses),
+        the blinded message's hash and the day; it waits for the next batch boundary to go
+        into the register (:meth:`integrate_registers`).
 
         The record and the signature are in one transaction, the record first: a
         signature is never returned without its record, so no citizen gets two tokens. The
@@ -224,6 +293,7 @@ class VoterRegister(ElectionRecords):
                         )
                     )
                     session.flush()
+                    self._register_entry(session, row.id, blinded_msg=blinded_msg, proof=proof)
                     if not self.signatures.take():
                         raise RateLimitedError("the signer is busy; try again in a moment")
                     try:
@@ -234,7 +304,7 @@ class VoterRegister(ElectionRecords):
                     # commit, not through the signature; READ COMMITTED re-evaluates the
                     # condition once it holds the lock. No row changed: the cap is reached,
                     # and the rollback discards the record and the signature.
-                    population = self.definition(row).eligible_population
+                    population = self._manifest(session, row.id).eligible_population
                     counted = cast(
                         "CursorResult[Any]",
                         session.execute(
@@ -248,7 +318,7 @@ class VoterRegister(ElectionRecords):
                         ),
                     )
                     if counted.rowcount != 1:
-                        raise self._population_reached(self.definition(row))
+                        raise self._population_reached(population)
                     return signature
         except IntegrityError:
             # A concurrent request of the same citizen recorded its token (or a paper vote)
@@ -260,6 +330,192 @@ class VoterRegister(ElectionRecords):
             raise TokenAlreadyIssuedError("a voting token was already issued to you") from None
         assert refusal is not None
         raise refusal
+
+    # -- the issuance register (ballot-secrecy.md §3; ADR 0019) --------------------------
+
+    def _register_entry(
+        self,
+        session: Session,
+        election_id: str,
+        *,
+        blinded_msg: bytes,
+        proof: IssuanceProof | None,
+    ) -> None:
+        """The register entry of an issuance, waiting for the next boundary; the signing key
+        is archived in the first entry it signs (one row per key and election)."""
+        if session.get(RegisterRow, election_id) is None:
+            return  # opened before the register existed
+        digest = register.blinded_hash(blinded_msg)
+        archive = False
+        if proof is not None:
+            thumbprint = register.jwk_thumbprint(proof.jwk)
+            make = (
+                postgresql.insert
+                if session.get_bind().dialect.name == "postgresql"
+                else (sqlite.insert)
+            )
+            # RETURNING, not rowcount: psycopg reports -1 for INSERT … ON CONFLICT here.
+            table = cast(Table, RegisterKeyRow.__table__)
+            archive = (
+                session.execute(
+                    make(table)
+                    .values(election_id=election_id, thumbprint=thumbprint)
+                    .on_conflict_do_nothing()
+                    .returning(table.c.thumbprint)
+                ).first()
+                is not None
+            )
+        entry = register.issuance_entry(
+            election_id=election_id,
+            day=self.now.astimezone(UTC).date().isoformat(),
+            blinded_msg_hash=digest,
+            id_token=proof.id_token if proof is not None else None,
+            jwk=proof.jwk if proof is not None else None,
+            archive_key=archive,
+        )
+        session.add(
+            RegisterPendingRow(
+                election_id=election_id, blinded_hash=digest, data=register.entry_bytes(entry)
+            )
+        )
+        session.flush()
+
+    def create_register(self, session: Session, election_id: str, *, actor: str) -> None:
+        """The register of an election that opens: a private audit log, sealed before its
+        first entry (its entries are personal data for scrutineers only)."""
+        name = register.register_log_name(election_id)
+        self.audit.ensure_log(session, name=name, public=False)
+        self.audit.seal(session, log=name, actor=actor)
+        session.add(RegisterRow(election_id=election_id, log=name, size=0, published_size=0))
+        session.flush()
+
+    def move_register(self, session: Session, election_id: str) -> int:
+        """Append the waiting register entries to the register in a uniformly random order
+        (ADR 0009: no issuance order), in the caller's transaction, which holds the election
+        row ``FOR UPDATE`` (no issuance in flight). Returns how many were appended."""
+        kept = session.get(RegisterRow, election_id)
+        if kept is None:
+            return 0
+        waiting = session.execute(
+            select(RegisterPendingRow.blinded_hash, RegisterPendingRow.data).where(
+                RegisterPendingRow.election_id == election_id
+            )
+        ).all()
+        if not waiting:
+            return 0
+        batch = shuffled(waiting)
+        self.audit.append_many(session, log=kept.log, data=[bytes(r.data) for r in batch])
+        session.execute(
+            delete(RegisterPendingRow).where(RegisterPendingRow.election_id == election_id)
+        )
+        kept.size += len(batch)
+        return len(batch)
+
+    def integrate_registers(self, *, force: bool = False) -> int:
+        """At each batch boundary, the waiting entries of each open election's register go
+        into it, in a random order, under one checkpoint (like the board's ballots,
+        ADR 0009). Returns how many entries were appended."""
+        now = self.now
+        with self.ctx.db.read_session() as session:
+            candidates = session.execute(
+                select(ElectionRow.id, ElectionRow.definition, RegisterRow.batched_through)
+                .join(RegisterRow, RegisterRow.election_id == ElectionRow.id)
+                .where(ElectionRow.status == Status.OPEN.value)
+            ).all()
+        total = 0
+        for election_id, text, through in candidates:
+            boundary = boundary_at_or_before(
+                now, self._definition_of(election_id, text).batch_seconds
+            )
+            if force or through is None or through < boundary:
+                total += self._integrate_register(election_id, boundary=boundary)
+        return total
+
+    def _integrate_register(self, election_id: str, *, boundary: datetime) -> int:
+        with self.ctx.db.write_session() as session:
+            row = self._row(session, election_id, lock=True)
+            kept = session.get(RegisterRow, row.id)
+            if row.status != Status.OPEN or kept is None:
+                return 0
+            moved = self.move_register(session, row.id)
+            kept.batched_through = boundary
+            name = kept.log
+        if moved:
+            self.audit.integrate(log=name)
+            self.ctx.db.truncate_wal()
+        return moved
+
+    def register_integrated(self, election_id: str) -> bool:
+        """Whether every entry appended to the register is under its latest checkpoint
+        (integrating now when this process may)."""
+        with self.ctx.db.read_session() as session:
+            kept = session.get(RegisterRow, election_id)
+            if kept is None:
+                return True
+            name, size = kept.log, kept.size
+        self.audit.integrate(log=name)
+        with self.ctx.db.read_session() as session:
+            return self.audit.head(session, log=name).size >= size
+
+    def board_register_entry(self, session: Session, election_id: str) -> dict[str, Any] | None:
+        """The board entry showing the register's size and root (ballot-secrecy.md §3),
+        when the register grew since the board last showed it and all of it is integrated;
+        records that the board shows it. In the caller's transaction (the batch's)."""
+        kept = session.get(RegisterRow, election_id)
+        if kept is None:
+            return None
+        head = self.audit.head(session, log=kept.log)
+        if head.size != kept.size or head.size <= kept.published_size:
+            return None
+        kept.published_size = head.size
+        return {"kind": "register", "size": head.size, "root": register.b64u(head.root_hash)}
+
+    def register_pending(self, session: Session, election_id: str) -> int:
+        return int(
+            session.scalar(
+                select(func.count())
+                .select_from(RegisterPendingRow)
+                .where(RegisterPendingRow.election_id == election_id)
+            )
+            or 0
+        )
+
+    def register_export(self, election_id: str) -> dict[str, Any]:
+        """The register export (``ballot.register``), for scrutineers: every integrated
+        entry, in register order, with the FranceConnect parameters the entries are checked
+        against. Reads the sealed log as its owner."""
+        with self.ctx.db.read_session() as session:
+            row = self._row(session, election_id)
+            kept = session.get(RegisterRow, row.id)
+            if kept is None:
+                raise ManifestNotPublishedError("this election has no issuance register")
+            definition = self.definition(row)
+            head = self.audit.head(session, log=kept.log)
+            entries: list[Any] = []
+            for first in range(0, head.size, 1000):
+                entries.extend(
+                    json_entry.data
+                    for json_entry in self.audit.entries(
+                        session,
+                        log=kept.log,
+                        start=first,
+                        end=min(head.size, first + 1000),
+                        reveal_sealed=True,
+                    )
+                )
+        settings = self.settings
+        return {
+            "format": register.REGISTER_FORMAT,
+            "election": row.id,
+            "issuer": settings.fc_issuer,
+            "client_id": settings.fc_client_id,
+            "acr": settings.fc_acr,
+            "opens_at": format_time(definition.opens_at),
+            "closes_at": format_time(definition.closes_at),
+            "size": head.size,
+            "root": register.b64u(head.root_hash),
+            "entries": [register.parse_entry(bytes(data)) for data in entries],
+        }
 
     # -- paper votes --------------------------------------------------------------------
 
@@ -307,6 +563,23 @@ class VoterRegister(ElectionRecords):
             ) from None
 
     # -- Art. 15 ------------------------------------------------------------------------
+
+    def rights_of(self, session: Session, citizen: str) -> list[dict[str, str]]:
+        """The elections where a voting right was issued to this citizen, with the day
+        (the voter list's row: nothing finer exists), for their account page."""
+        return [
+            {
+                "election": election.id,
+                "title": self.definition(election).title["fr"],
+                "day": voter.day.isoformat(),
+            }
+            for voter, election in session.execute(
+                select(VoterRow, ElectionRow)
+                .join(ElectionRow, ElectionRow.id == VoterRow.election_id)
+                .where(VoterRow.citizen == citizen, VoterRow.channel == ONLINE)
+                .order_by(VoterRow.day, ElectionRow.opens_at)
+            )
+        ]
 
     def voter_list_of(self, session: Session, citizen: str) -> list[dict[str, Any]]:
         """Whether this citizen received a token (or voted on paper), per election — and

@@ -25,6 +25,7 @@ __all__ = [
     "IdentityError",
     "IdentityNotFoundError",
     "IdentityRuleError",
+    "IssuanceCitizenMismatchError",
     "ProviderUnavailableError",
     "PurposeNotRegisteredError",
     "StaffAccountError",
@@ -91,6 +92,13 @@ class ProviderUnavailableError(FranceConnectError):
     """FranceConnect answered an error status, an unexpected body, or not in time."""
 
     title = "FranceConnect unavailable"
+
+
+class IssuanceCitizenMismatchError(FranceConnectError):
+    """The FranceConnect authentication of an issuance is another citizen's than the one
+    signed in (ballot-secrecy.md §3): no voting right is issued on it."""
+
+    title = "Another citizen authenticated"
 
 
 class DuplicateIdentityError(IdentityError, ConflictError):

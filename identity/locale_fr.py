@@ -25,6 +25,11 @@ MESSAGES = {
     "FranceConnect is not answering properly right now. Please try again in a few minutes.": "FranceConnect ne répond pas correctement pour le moment. Veuillez réessayer dans quelques minutes.",
     "FranceConnect did not send the identity details Parvis needs (name, first names, date and place of birth). Contact your town hall.": "FranceConnect n’a pas transmis les données d’identité dont Parvis a besoin (nom, prénoms, date et lieu de naissance). Contactez votre mairie.",
     "This identity is already linked to another Parvis account. Contact your town hall.": "Cette identité est déjà rattachée à un autre compte Parvis. Contactez votre mairie.",
+    "Your voting rights": "Vos droits de vote",
+    "A voting right was issued in your name for these elections. If one was not obtained by you, tell the town hall and the election's scrutineers.": "Un droit de vote a été délivré en votre nom pour ces scrutins. Si vous n’en avez pas obtenu un vous-même, signalez-le à la mairie et aux assesseurs du scrutin.",
+    "issued on": "délivré le",
+    "No voting right has been issued in your name.": "Aucun droit de vote n’a été délivré en votre nom.",
+    "FranceConnect authenticated another person than the one signed in here: no voting right was issued. Sign in again as yourself.": "FranceConnect a authentifié une autre personne que celle connectée ici : aucun droit de vote n’a été délivré. Reconnectez-vous en votre nom.",
     "FranceConnect's answer could not be verified, so you were not signed in. Please try again.": "La réponse de FranceConnect n’a pas pu être vérifiée : vous n’êtes pas connecté. Veuillez réessayer.",
     "FranceConnect refused the sign-in request. Please try again later.": "FranceConnect a refusé la demande de connexion. Veuillez réessayer plus tard.",
     # the citizen's page

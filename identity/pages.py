@@ -8,6 +8,8 @@ a page that says what happened and what to do, never as a stack trace or JSON.
 
 from __future__ import annotations
 
+import hmac
+import json
 import secrets
 from datetime import date
 from typing import Annotated, Any
@@ -24,6 +26,7 @@ from identity.errors import (
     FranceConnectError,
     FranceConnectRefusedError,
     IdentityError,
+    IssuanceCitizenMismatchError,
     ProviderUnavailableError,
     StaffAuthenticationError,
     StateMismatchError,
@@ -100,6 +103,8 @@ FC_MESSAGES = {
     "rejected": "FranceConnect's answer could not be verified, so you were not signed in. "
     "Please try again.",
     "refused": "FranceConnect refused the sign-in request. Please try again later.",
+    "other_citizen": "FranceConnect authenticated another person than the one signed in here: "
+    "no voting right was issued. Sign in again as yourself.",
 }
 
 #: What to do, per reason a citizen is not eligible.
@@ -249,6 +254,8 @@ def _fc_error(request: Request, exc: IdentityError) -> Response:
         key, status = "state", 400
     elif isinstance(exc, ProviderUnavailableError):
         key, status = "unavailable", 502
+    elif isinstance(exc, IssuanceCitizenMismatchError):
+        key, status = "other_citizen", 403
     elif isinstance(exc, FranceConnectError) and exc.reason.startswith("claim"):
         key, status = "claims", 422
     elif isinstance(exc, FranceConnectError):
@@ -289,6 +296,93 @@ def session_acr(session: WebSession) -> str | None:
     return value if isinstance(value, str) and value in ACR_ORDER else None
 
 
+#: The web session's key for the FranceConnect authentication of an issuance in progress
+#: (ballot-secrecy.md §3): JSON ``{"nonce", "id_token", "jwk"}``, consumed by the token
+#: request whose blinded message the nonce binds (:func:`take_issuance_authentication`).
+SESSION_ISSUANCE = "fc_issuance"
+#: The sign-in-state value that marks an issuance's round trip (not a sign-in).
+ISSUANCE_PURPOSE = "issuance"
+
+
+def issuance_authorization(
+    ctx: AppContext, response: Response, *, nonce: str, return_to: str
+) -> str:
+    """Where to send the booth for the FranceConnect authentication of one issuance, its
+    ``state`` and ``nonce`` sealed in the sign-in cookie set on ``response``
+    (ballot-secrecy.md §3). No ``prompt``: FranceConnect's single sign-on makes the round
+    trip a pair of redirects while its session lasts (franceconnect.md, "Lifetimes")."""
+    auth = identity.franceconnect_client(ctx).begin(nonce=nonce)
+    _set_sign_in_state(
+        response,
+        ctx,
+        {
+            "state": auth.state,
+            "nonce": auth.nonce,
+            "purpose": ISSUANCE_PURPOSE,
+            "return_to": _local(return_to) or "/scrutins",
+        },
+    )
+    return auth.url
+
+
+def take_issuance_authentication(
+    ctx: AppContext, session: WebSession | None, *, nonce: str
+) -> tuple[str, dict[str, Any]] | None:
+    """The verified ID token and signing key of this session's issuance authentication
+    when its nonce is ``nonce``; removed from the session either way (single use)."""
+    if session is None or SESSION_ISSUANCE not in session.extra:
+        return None
+    raw = session.extra.pop(SESSION_ISSUANCE)
+    with ctx.db.write_session() as db:
+        ctx.sessions.save(db, session)
+    kept = json.loads(raw) if isinstance(raw, str) else None
+    if not isinstance(kept, dict) or not hmac.compare_digest(
+        str(kept.get("nonce", "")).encode(), nonce.encode()
+    ):
+        return None
+    return str(kept["id_token"]), dict(kept["jwk"])
+
+
+def _issuance_callback(
+    request: Request, ctx: AppContext, session: WebSession | None, pending: dict[str, str]
+) -> Response:
+    """The FranceConnect callback of an issuance (ballot-secrecy.md §3): the ID token is
+    verified as at sign-in (signature, ``iss``, ``aud``, ``exp``, ``acr``, and the nonce
+    that binds the election and the blinded message); its ``sub`` must be the signed-in
+    citizen's. Nothing is written but the session's note of the verified token: no sign-in
+    row, no audit event — the register entry written with the token is the record."""
+    client = identity.franceconnect_client(ctx)
+    try:
+        if session is None or not isinstance(session.principal, Citizen):
+            raise IssuanceCitizenMismatchError(
+                "no citizen is signed in in this browser", reason="issuance:no-session"
+            )
+        result = client.finish(
+            dict(request.query_params), state=pending["state"], nonce=pending["nonce"]
+        )
+        with ctx.db.read_session() as db:
+            owner = identity.service_from(ctx).citizen_for_sub(db, sub=result.sub)
+        if owner is None or not hmac.compare_digest(
+            owner.encode(), session.principal.pseudonym.encode()
+        ):
+            raise IssuanceCitizenMismatchError(
+                "FranceConnect authenticated another citizen", reason="issuance:other-citizen"
+            )
+        jwk = client.signing_jwk(result.id_token)
+    except IdentityError as exc:
+        failed = _fc_error(request, exc)
+        _forget_sign_in_state(failed, ctx)
+        return failed
+    session.extra[SESSION_ISSUANCE] = json.dumps(
+        {"nonce": pending["nonce"], "id_token": result.id_token, "jwk": jwk}
+    )
+    with ctx.db.write_session() as db:
+        ctx.sessions.save(db, session)
+    response = _redirect(_local(pending.get("return_to")) or "/scrutins")
+    _forget_sign_in_state(response, ctx)
+    return response
+
+
 @citizen_router.get("/auth/franceconnect/callback")
 def franceconnect_callback(request: Request, ctx: CtxDep) -> Response:
     session = web_session(request, ctx)
@@ -296,6 +390,8 @@ def franceconnect_callback(request: Request, ctx: CtxDep) -> Response:
     pending = _sign_in_state(ctx).open(
         request.cookies.get(sign_in_cookie_name(secure=ctx.settings.secure_cookies))
     )
+    if pending and pending.get("purpose") == ISSUANCE_PURPOSE:
+        return _issuance_callback(request, ctx, session, pending)
     state, nonce = (pending["state"], pending["nonce"]) if pending else ("", "")
     client = identity.franceconnect_client(ctx)
     try:
@@ -386,6 +482,8 @@ def _account_values(ctx: AppContext, pseudonym: str) -> dict[str, Any]:
         "self_declaration_territories": sorted(
             {r.territory_id for r in rules if Evidence.SELF_DECLARATION in r.accepted_evidence}
         ),
+        # ballot-secrecy.md §3: the citizen sees every right issued in their name, by day.
+        "voting_rights": identity.voting_rights_of(ctx, pseudonym),
     }
 
 

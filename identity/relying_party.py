@@ -259,12 +259,20 @@ class FranceConnectClient:
     # -- the flow -----------------------------------------------------------------------
 
     def begin(
-        self, *, prompt: str | None = None, idp_hint: str | None = None
+        self,
+        *,
+        prompt: str | None = None,
+        idp_hint: str | None = None,
+        nonce: str | None = None,
     ) -> AuthorizationRequest:
         """The authorization request: code flow, ``acr_values``, fresh ``state`` and
-        ``nonce`` of 43 characters (256 bits, above franceconnect.md's 32)."""
+        ``nonce`` of 43 characters (256 bits, above franceconnect.md's 32).
+
+        ``nonce`` replaces the random one for an authentication bound to a value: the
+        issuance nonce of ballot-secrecy.md §3 (43 characters, a SHA-256 digest in
+        base64url, which binds the ID token to one blinded message)."""
         state = secrets.token_urlsafe(32)
-        nonce = secrets.token_urlsafe(32)
+        nonce = nonce if nonce is not None else secrets.token_urlsafe(32)
         assert len(state) >= RP_RANDOM_MIN_LENGTH
         assert len(nonce) >= RP_RANDOM_MIN_LENGTH
         extra: dict[str, str] = {"nonce": nonce, "acr_values": self.config.acr}
@@ -351,6 +359,20 @@ class FranceConnectClient:
         return SignInResult(
             sub=str(claims["sub"]), acr=str(claims["acr"]), pivot=pivot, id_token=id_token
         )
+
+    def signing_jwk(self, token: str) -> dict[str, Any]:
+        """The public JWK of the provider key that signed ``token`` (already verified): what
+        an issuance register archives so that scrutineers check the signature later
+        (ballot-secrecy.md §3)."""
+        kid = token_header(token).get("kid")
+        alg = token_header(token).get("alg")
+        for key in self.keys().keys:
+            data = key.as_dict(private=False)
+            if (kid is None or data.get("kid") == kid) and (
+                {"RS256": "RSA", "ES256": "EC"}.get(str(alg)) == data.get("kty")
+            ):
+                return {k: v for k, v in data.items() if isinstance(v, str)}
+        raise TokenValidationError("the signing key is not in the JWKS", reason="unknown-kid")
 
     def _exchange(self, code: str) -> dict[str, Any]:
         """RFC 6749 §4.1.3 with ``client_secret_post`` (§2.3.1)."""

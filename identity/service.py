@@ -256,6 +256,13 @@ class IdentityService:
         self._audit_citizen(session, "identity.citizen.signed_in", citizen.id, details={"acr": acr})
         return citizen.id
 
+    def citizen_for_sub(self, session: Session, *, sub: str) -> str | None:
+        """The pseudonym of the account linked to this FranceConnect ``sub`` (its keyed
+        hash), or None. Reads only: an issuance's authentication writes no sign-in trace
+        (ballot-secrecy.md §2 and §3)."""
+        link = session.get(FranceConnectLinkRow, keyed_hash(self._sub_key, sub.encode()))
+        return link.citizen_id if link is not None else None
+
     # -- attributes released to platforms with consent (ADR 0008) -----------------------
 
     @property
@@ -1135,6 +1142,57 @@ class IdentityService:
             },
         )
         return decision
+
+    # -- the eligible population of an election ----------------------------------------
+
+    def eligible_population(self, session: Session, *, rule_id: str) -> int:
+        """How many people may hold a voting right under ``rule_id`` now: the upper bound an
+        election's manifest publishes when it opens (ballot-secrecy.md §3; voting-protocol.md,
+        "Verification": #tokens issued ≤ eligible population).
+
+        Counted, never typed: the people of the territory's active census (or electoral roll
+        when the rule requires it) in the communes the rule covers, when the rule accepts
+        census evidence, plus the citizens holding other residency evidence the rule accepts
+        (postal code, in person, self-declaration: valid, of the territory's COG vintage, in
+        a covered commune) whose identity is not already counted in the census. It is an
+        upper bound, deliberately: the census keeps keyed hashes only, so the rule's age
+        limits cannot be applied to its people (they are counted), and a paper voter is
+        counted (a paper vote is recorded during the election, after this count).
+        """
+        rule = self.rule(session, rule_id)
+        territories = self.territories(session)
+        communes = covered_communes(rule.territory_id, territories)
+        vintage = territories[rule.territory_id].cog_vintage
+        counted: set[str] = set()
+        if Evidence.CENSUS in rule.accepted_evidence:
+            query = (
+                select(CensusEntryRow.pivot_hash)
+                .join(CensusImportRow, CensusImportRow.id == CensusEntryRow.import_id)
+                .where(
+                    CensusImportRow.active.is_(True),
+                    CensusImportRow.cog_vintage == vintage,
+                    CensusEntryRow.commune_code.in_(sorted(communes)),
+                )
+            )
+            if rule.electoral_roll:
+                query = query.where(CensusImportRow.electoral_roll.is_(True))
+            counted.update(session.scalars(query))
+        other = {e.value for e in rule.accepted_evidence if e is not Evidence.CENSUS}
+        if other and not rule.electoral_roll:
+            counted.update(
+                session.scalars(
+                    select(CitizenRow.pivot_hash)
+                    .join(EvidenceRow, EvidenceRow.citizen_id == CitizenRow.id)
+                    .where(
+                        EvidenceRow.kind.in_(sorted(other)),
+                        EvidenceRow.cog_vintage == vintage,
+                        EvidenceRow.commune_code.in_(sorted(communes)),
+                        EvidenceRow.valid_until > self.now,
+                    )
+                    .distinct()
+                )
+            )
+        return len(counted)
 
     # -- data-subject requests --------------------------------------------------------
 

@@ -41,6 +41,7 @@ access_log = logging.getLogger("parvis.access")
 QUIET_ROUTES: Final = frozenset(
     {
         ("POST", "/elections/{election_id}/tokens"),
+        ("POST", "/elections/{election_id}/issuance"),
         ("POST", "/elections/{election_id}/ballots"),
     }
 )

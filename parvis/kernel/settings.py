@@ -197,6 +197,12 @@ class Settings(BaseSettings):
     ballot_signatures_per_second: Annotated[int, Field(ge=1, le=100000)] = Field(
         default=1000, description="blind signatures per second a worker grants at most"
     )
+    ballot_issuance_franceconnect: bool | None = Field(
+        default=None,
+        description="a voting right is issued only on a fresh FranceConnect authentication "
+        "bound to its blinded message (ballot-secrecy.md §3; default: on, except in test mode "
+        "where the session alone may do, and the register then marks the entry unbound)",
+    )
     trusted_proxies: str = Field(
         default="",
         description="reverse proxies (IP addresses or networks, comma-separated) whose "

@@ -111,7 +111,7 @@ def definition(clock: FixedClock, **overrides: Any) -> dict[str, Any]:
         "title": {"fr": "Budget participatif 2026", "en": "Participatory budget 2026"},
         "opens_at": format_time(clock.now()),
         "closes_at": format_time(clock.now() + timedelta(days=7)),
-        "eligibility": {"rule": RULE, "population": 1000},
+        "eligibility": {"rule": RULE},
         "revote": True,
         "min_anonymity_set": 1,
         "paper": False,
@@ -178,8 +178,44 @@ def signed_in(ctx: AppContext, principal: Citizen | Staff) -> tuple[tuple[str, s
     return (cookie_name(secure=ctx.settings.secure_cookies), session.cookie), session.csrf_token
 
 
-def open_election(ctx: AppContext, clock: FixedClock, **overrides: Any) -> str:
-    """Create, schedule and open an election through the service (as an officer)."""
+def _letters(n: int) -> str:
+    """A distinct name per number (normalisation keeps letters, not digits)."""
+    out = ""
+    while True:
+        n, rest = divmod(n, 26)
+        out += chr(ord("a") + rest)
+        if not n:
+            return out
+
+
+def seed_census(ctx: AppContext, people: int) -> None:
+    """Make ``people`` fictitious residents the active census of the test town (replacing
+    the one before): what the eligible population of an election opened next counts
+    (ballot-secrecy.md §3), besides the citizens holding other evidence."""
+    lines = ["family_name;given_names;birthdate;birthplace"]
+    lines += [f"Habitant {_letters(n)};Camille;1980-01-01;{COMMUNE}" for n in range(people)]
+    service = identity.service_from(ctx)
+    with ctx.db.write_session() as db:
+        if not people:
+            return
+        report = service.import_census(
+            db,
+            territory_id="ballot-town",
+            csv_text="\n".join(lines) + "\n",
+            electoral_roll=False,
+            actor="system:test",
+        )
+        service.activate_census(db, import_id=report.import_id, actor="system:test")
+
+
+def open_election(
+    ctx: AppContext, clock: FixedClock, *, population: int = 1000, **overrides: Any
+) -> str:
+    """Create, schedule and open an election through the service (as an officer), after
+    making ``population`` fictitious residents the town's census: the manifest's eligible
+    population is counted from it (plus the citizens holding other evidence) when the
+    election opens."""
+    seed_census(ctx, population)
     service = service_from(ctx)
     with ctx.db.write_session() as db:
         election_id = service.create(

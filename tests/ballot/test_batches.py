@@ -129,9 +129,10 @@ def test_ballots_appear_only_at_the_boundary_under_one_checkpoint(
     clock.current = due
     assert service.integrate_batches() == 5
     assert service.integrate_batches() == 0  # once per boundary
-    assert _counts(ctx, election) == (0, 5, 6)
+    # Manifest, the issuance register's size and root (ballot-secrecy.md §3), five ballots.
+    assert _counts(ctx, election) == (0, 5, 7)
     included = [fetch_receipt(client, election, r["tracking_code"]) for r in receipts]
-    assert {r["tree_size"] for r in included} == {6}  # one checkpoint for the batch
+    assert {r["tree_size"] for r in included} == {7}  # one checkpoint for the batch
     for receipt in included:
         check_receipt(receipt, manifest)
     assert client.get(f"/elections/{election}").json()["ballots"] == 5
@@ -157,11 +158,11 @@ def test_a_close_puts_the_last_batch_before_the_close_entry(
     service.publish(election_id=election, actor="staff:t")
     export = service.export(election)
     kinds = [e.get("kind") for e in export["entries"]]
-    assert kinds[:5] == ["manifest", "ballot", "ballot", "ballot", "close"]
+    assert kinds[:6] == ["manifest", "register", "ballot", "ballot", "ballot", "close"]
     leaves = {
         fetch_receipt(client, election, r["tracking_code"])["index"] for r in (first, second, third)
     }
-    assert leaves == {1, 2, 3}
+    assert leaves == {2, 3, 4}
     report = verify_board(export, workers=1)
     assert report.counted_ballots == 1
     assert report.recounted
@@ -203,13 +204,15 @@ def test_parallel_casts_across_a_boundary_each_appear_once(
     assert [r.status_code for r in responses] == [201] * len(bodies)
     integrated.append(service.integrate_batches(force=True))
     assert sum(integrated) == len(bodies)
-    assert _counts(ctx, election) == (0, len(bodies), len(bodies) + 1)
+    # Manifest, the issuance register's size and root (ballot-secrecy.md §3), the ballots.
+    assert _counts(ctx, election) == (0, len(bodies), len(bodies) + 2)
     with ctx.db.read_session() as db:
         assert db.scalar(select(func.count()).select_from(BallotRow)) == len(bodies)
     indexes = [
         fetch_receipt(client, election, r.json()["tracking_code"])["index"] for r in responses
     ]
-    assert sorted(indexes) == list(range(1, len(bodies) + 1))
+    # After the manifest and the register's size and root (ballot-secrecy.md §3).
+    assert sorted(indexes) == list(range(2, len(bodies) + 2))
 
 
 def test_an_acknowledged_ballot_survives_a_crash_before_its_boundary(tmp_path: Path) -> None:
@@ -241,7 +244,7 @@ def test_an_acknowledged_ballot_survives_a_crash_before_its_boundary(tmp_path: P
     assert _counts(ctx, election)[:2] == (3, 0)
     service = service_from(ctx)
     assert service.integrate_batches(force=True) == 3
-    assert _counts(ctx, election) == (0, 3, 4)
+    assert _counts(ctx, election) == (0, 3, 5)  # with the register's size and root
     with ctx.db.read_session() as db:
         for receipt in receipts:
             found = service.receipt(db, election, receipt["tracking_code"])

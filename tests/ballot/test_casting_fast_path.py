@@ -161,7 +161,8 @@ def test_concurrent_casts_share_batches_and_each_gets_its_own_receipt(
         check_receipt(receipt, manifest)
     assert len({r["index"] for r in included}) == len(bodies)
     # One checkpoint for the whole batch: every receipt names the same tree.
-    assert {r["tree_size"] for r in included} == {len(bodies) + 1}
+    # The manifest, the issuance register's size and root (ballot-secrecy.md §3), the ballots.
+    assert {r["tree_size"] for r in included} == {len(bodies) + 2}
     batches = service.committer.batches - before[0]
     assert service.committer.ballots - before[1] == len(bodies)
     assert 1 <= batches <= len(bodies)

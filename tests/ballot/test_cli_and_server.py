@@ -29,6 +29,7 @@ from tests.ballot.elections import (
     definition,
     make_citizen,
     open_election,
+    seed_census,
     setup_rule,
     signed_in,
 )
@@ -87,6 +88,7 @@ def test_election_cli_and_verify_board(database_url: str, tmp_path: Path) -> Non
     }
     ctx = context(env)
     setup_rule(ctx)
+    seed_census(ctx, 1000)  # what the manifest's eligible population counts at the opening
     clock = FixedClock()
     spec = definition(clock, questions=definition(clock)["questions"])
     spec["opens_at"] = "2020-01-01T00:00:00Z"

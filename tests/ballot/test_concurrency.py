@@ -29,7 +29,6 @@ from parvis.kernel.clock import FixedClock
 from parvis.kernel.context import AppContext
 from parvis.kernel.settings import Settings
 from tests.ballot.elections import (
-    RULE,
     Voter,
     later,
     make_citizen,
@@ -170,7 +169,7 @@ def test_parallel_issuance_never_passes_the_eligible_population(
     an election whose manifest states a population of five: exactly five get one."""
     ctx: AppContext = app.state.ctx
     setup_rule(ctx)
-    election = open_election(ctx, clock, eligibility={"rule": RULE, "population": 5})
+    election = open_election(ctx, clock, population=5)
     crowd = list(voters(ctx, client, election, PARALLEL))
     manifest = crowd[0].manifest()
     blinded = [
@@ -209,7 +208,7 @@ def test_the_cap_holds_when_a_concurrent_issuer_commits_last(
     ctx: AppContext = app.state.ctx
     setup_rule(ctx)
     service = service_from(ctx)
-    election = open_election(ctx, clock, eligibility={"rule": RULE, "population": 1})
+    election = open_election(ctx, clock, population=1)
     citizen = make_citizen(ctx)
     manifest = Voter(client, election, ("x", "y")).manifest()
     blinded = begin_issuance(

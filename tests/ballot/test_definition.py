@@ -25,7 +25,7 @@ BASE: dict[str, Any] = {
     "title": {"fr": "Consultation", "en": "Consultation"},
     "opens_at": "2026-03-01T08:00:00Z",
     "closes_at": "2026-03-31T20:00:00Z",
-    "eligibility": {"rule": "residents-11", "population": 1200},
+    "eligibility": {"rule": "residents-11"},
     "questions": ALL_TYPES,
 }
 
@@ -56,9 +56,9 @@ def test_a_definition_parses_with_defaults_and_round_trips() -> None:
         ({"closes_at": "2026-03-01T08:00:00Z"}, "closes_at must be after opens_at"),
         ({"opens_at": "2026-03-01 08:00"}, "2026-03-01T08:00:00Z"),
         ({"opens_at": datetime(2026, 3, 1, 8)}, "UTC"),
-        ({"eligibility": {"rule": "Résidents", "population": 1}}, "eligibility.rule"),
-        ({"eligibility": {"rule": "r", "population": 0}}, "eligibility.population"),
-        ({"eligibility": {"rule": "r"}}, "exactly {rule, population}"),
+        ({"eligibility": {"rule": "Résidents"}}, "eligibility.rule"),
+        ({"eligibility": {"rule": "r", "voters": 10}}, "exactly {rule}"),
+        ({"eligibility": {}}, "exactly {rule}"),
         ({"min_anonymity_set": 0}, "min_anonymity_set"),
         ({"revote": "yes"}, "revote: true or false"),
         ({"questions": []}, "between 1 and"),
@@ -69,6 +69,16 @@ def test_a_definition_parses_with_defaults_and_round_trips() -> None:
 def test_bad_definitions_are_refused_precisely(change: dict[str, Any], message: str) -> None:
     with pytest.raises(InvalidElectionError, match=message):
         parse_definition({**BASE, **change})
+
+
+def test_a_typed_population_is_read_and_ignored() -> None:
+    """ballot-secrecy.md §3: the eligible population is counted when the election opens,
+    never typed. A definition stored before (with a population) still parses; the number
+    it typed is dropped from the canonical definition."""
+    typed = {"rule": "residents-11", "population": 12000}
+    legacy = parse_definition({**BASE, "eligibility": typed})
+    assert legacy.to_json()["eligibility"] == {"rule": "residents-11"}
+    assert "population" not in str(legacy.to_json())
 
 
 def test_missing_members_and_a_changed_id() -> None:

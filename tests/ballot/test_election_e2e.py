@@ -25,6 +25,7 @@ from tests.ballot.elections import (
     fetch_receipt,
     integrate,
     later,
+    seed_census,
     session_cookie,
     setup_rule,
     voters,
@@ -41,6 +42,8 @@ def staff_call(client: TestClient, ctx: AppContext, method: str, path: str, **kw
 def test_protocol_end_to_end(app: FastAPI, client: TestClient, clock: FixedClock) -> None:
     ctx: AppContext = app.state.ctx
     setup_rule(ctx)
+    # The town's census: 1000 residents (the manifest counts them when the election opens).
+    seed_census(ctx, 1000)
 
     # An election officer defines the election, schedules it and opens it.
     draft = staff_call(client, ctx, "POST", "/elections", json=definition(clock))
@@ -63,7 +66,7 @@ def test_protocol_end_to_end(app: FastAPI, client: TestClient, clock: FixedClock
     # Manifest first: entry 0 of the board, checkpointed, with the key id the booth checks.
     manifest = Manifest.from_json(client.get(f"/elections/{election}/manifest").json())
     assert opened["key_id"] == b64u_encode(manifest.issuer_key_id)
-    assert manifest.eligible_population == 1000
+    assert manifest.eligible_population == 1000  # counted from the census, never typed
     assert manifest.revote
     board = client.get(f"/elections/{election}/board").json()
     assert board["size"] >= 1

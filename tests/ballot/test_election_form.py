@@ -36,7 +36,6 @@ def base_fields() -> dict[str, str]:
         "opens_at": "2026-02-01T09:00",
         "closes_at": "2026-07-01T20:00",
         "eligibility.rule": RULE,
-        "eligibility.population": "12 000",
         "revote": "yes",
         "min_anonymity_set": "10",
         "batch_minutes": "15",
@@ -240,7 +239,7 @@ def test_officer_builds_saves_and_edits_an_election_with_the_form(
     }
     assert definition["opens_at"] == "2026-02-01T08:00:00Z"  # 09:00 in Paris, winter
     assert definition["closes_at"] == "2026-07-01T18:00:00Z"  # 20:00 in Paris, summer
-    assert definition["eligibility"] == {"rule": RULE, "population": 12000}
+    assert definition["eligibility"] == {"rule": RULE}  # the population is counted, not typed
     assert (definition["revote"], definition["paper"]) == (True, False)
     assert (definition["min_anonymity_set"], definition["batch_seconds"]) == (10, 900)
     assert definition["questions"] == EXPECTED_QUESTIONS
@@ -253,7 +252,6 @@ def test_officer_builds_saves_and_edits_an_election_with_the_form(
         ("title.en", "Participatory budget 2026"),
         ("opens_at", "2026-02-01T09:00"),
         ("closes_at", "2026-07-01T20:00"),
-        ("eligibility.population", "12000"),
         ("batch_minutes", "15"),
         ("questions[2].envelope", "1000"),
         ("questions[2].options[1].cost", "300"),
@@ -303,7 +301,6 @@ def test_each_mistake_is_shown_in_french_next_to_its_field(
             "title.fr": "",
             "opens_at": "demain matin",
             "eligibility.rule": "",
-            "eligibility.population": "beaucoup",
             "min_anonymity_set": "",
             "batch_minutes": "0",
             "questions[0].options[1].title.fr": "",
@@ -319,7 +316,6 @@ def test_each_mistake_is_shown_in_french_next_to_its_field(
         "title.fr": "Ce champ est obligatoire.",
         "opens_at": "Une date et une heure, par exemple 2026-03-01 08:00.",
         "eligibility.rule": "Choisissez une règle.",
-        "eligibility.population": "Un nombre entier, par exemple 12 ou 1 500.",
         "min_anonymity_set": "Ce champ est obligatoire.",
         "batch_minutes": "De 1 à 1440 minutes.",
         "questions[0].options[1].title.fr": "Ce champ est obligatoire.",
@@ -360,11 +356,6 @@ def test_each_mistake_is_shown_in_french_next_to_its_field(
     # The definition's own rules, one at a time as the parser finds them.
     for changes, name, message in [
         ({"closes_at": "2026-01-01T08:00"}, "closes_at", "doit être après l’ouverture"),
-        (
-            {"eligibility.population": "0"},
-            "eligibility.population",
-            "un nombre entier de 1 à 100000000",
-        ),
         ({"min_anonymity_set": "0"}, "min_anonymity_set", "un nombre entier de 1 à 100000000"),
         ({"title.fr": "x" * 301}, "title.fr", "au plus 300 caractères"),
         (

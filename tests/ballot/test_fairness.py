@@ -21,6 +21,7 @@ from starlette.routing import Mount
 from typer.testing import CliRunner
 
 import audit
+from ballot.register import register_log_name
 from ballot.service import board_log_name, service_from
 from parvis.cli import build_cli
 from parvis.kernel.clock import FixedClock
@@ -278,9 +279,13 @@ def test_the_board_is_unsealed_at_the_close_only_from_the_anonymity_set(
             for e in trail.query(db, event_type="audit.log.sealed")
             + trail.query(db, event_type="audit.log.unsealed")
         ]
+    # Each election's issuance register is sealed at the opening too, and stays so: its
+    # entries are for scrutineers only (ballot-secrecy.md §3).
     assert changes == [
         ("audit.log.sealed", OFFICER.audit_actor, board_log_name(enough)),
+        ("audit.log.sealed", OFFICER.audit_actor, register_log_name(enough)),
         ("audit.log.sealed", OFFICER.audit_actor, board_log_name(few)),
+        ("audit.log.sealed", OFFICER.audit_actor, register_log_name(few)),
         ("audit.log.unsealed", OFFICER.audit_actor, board_log_name(enough)),
     ]
     sign_in_dpo = session_cookie(ctx, DPO)

@@ -29,7 +29,6 @@ from parvis.tables import metadata
 from tests.ballot.elections import (
     AGENT,
     GOOD_CHOICES,
-    RULE,
     Voter,
     later,
     make_citizen,
@@ -296,7 +295,7 @@ def test_issuance_stops_at_the_eligible_population(
     anything is recorded or signed, and the count published at close agrees."""
     ctx: AppContext = app.state.ctx
     setup_rule(ctx)
-    election = open_election(ctx, clock, eligibility={"rule": RULE, "population": 2})
+    election = open_election(ctx, clock, population=2)
     crowd = list(voters(ctx, client, election, 3))
     for voter in crowd[:2]:
         voter.obtain_right()

@@ -21,7 +21,14 @@ from identity.oidc.clients import Registration
 from identity.oidc.service import oidc_from
 from parvis.kernel.clock import FixedClock
 from parvis.kernel.context import AppContext
-from tests.ballot.elections import GOOD_CHOICES, definition, later, setup_rule, voters
+from tests.ballot.elections import (
+    GOOD_CHOICES,
+    definition,
+    later,
+    seed_census,
+    setup_rule,
+    voters,
+)
 from tests.consent.factories import catalogue
 
 API = "/api/ballot/v1"
@@ -122,6 +129,7 @@ def test_a_platform_runs_its_elections_through_the_api(
     service.schedule(election_id=election, actor="staff:officer")
     frozen = client.put(f"{API}/elections/{election}", json=spec, headers=bearer(ours))
     assert frozen.status_code == 409
+    seed_census(ctx, 1000)  # the manifest counts the town's census at the opening
     service.open(election_id=election, actor="staff:officer")
 
     link = client.post(

@@ -23,6 +23,7 @@ from tests.ballot.elections import (
     definition,
     later,
     open_election,
+    seed_census,
     session_cookie,
     setup_rule,
     voters,
@@ -104,22 +105,22 @@ def test_a_failed_tally_records_nothing_and_publication_waits(
     assert refused.headers["content-type"].startswith("application/problem+json")
     problem = refused.json()
     assert problem["type"] == PROBLEM + "tally-check-failed"
-    assert (
-        problem["detail"]
-        == "tally refused, nothing recorded: 2 ballots counted but only 1 tokens issued"
+    assert problem["detail"] == (
+        "tally refused, nothing recorded: 1 online voters on the voter list, "
+        "2 tokens in the register"
     )
     assert "\n" not in problem["detail"]
     # Nothing recorded — no entry, no status change, no audit event — but the reason.
     status, results_hash, size, events, failure = _trace(ctx, election)
     assert (status, results_hash, size, events) == closed[:4]
-    assert failure == "2 ballots counted but only 1 tokens issued"
+    assert failure == "1 online voters on the voter list, 2 tokens in the register"
 
     blocked = _officer(client, ctx, f"/elections/{election}/publish")
     assert blocked.status_code == 409, blocked.text
     assert blocked.json()["type"] == PROBLEM + "tally-check-failed"
     assert blocked.json()["detail"] == (
         "publication refused: the last tally failed its check: "
-        "2 ballots counted but only 1 tokens issued"
+        "1 online voters on the voter list, 2 tokens in the register"
     )
     assert _trace(ctx, election)[:4] == closed[:4]
 
@@ -142,8 +143,8 @@ def test_a_failed_tally_records_nothing_and_publication_waits(
 def test_the_tally_refuses_tokens_unlike_the_close_entry(
     app: FastAPI, client: TestClient, clock: FixedClock
 ) -> None:
-    """A token recorded after the close (the voter list changed under the board) would make
-    the results entry state another count than the close entry: refused too."""
+    """A voter-list row written after the close without its register entry (the voter
+    list changed under the board) disagrees with the issuance register: refused too."""
     ctx: AppContext = app.state.ctx
     setup_rule(ctx)
     election = open_election(ctx, clock)
@@ -159,7 +160,7 @@ def test_the_tally_refuses_tokens_unlike_the_close_entry(
     refused = _officer(client, ctx, f"/elections/{election}/tally")
     assert refused.status_code == 409, refused.text
     assert refused.json()["detail"].endswith(
-        "2 tokens issued on the voter list, 1 on the close entry"
+        "2 online voters on the voter list, 1 tokens in the register"
     )
     assert _trace(ctx, election)[0] == "closed"
 
@@ -172,6 +173,7 @@ def test_the_cli_says_why_in_one_line(database_url: str, tmp_path: Path) -> None
     }
     ctx = context(env)
     setup_rule(ctx)
+    seed_census(ctx, 1000)
     service = service_from(ctx)
     spec = definition(FixedClock())
     spec["opens_at"] = "2020-01-01T00:00:00Z"
@@ -187,13 +189,14 @@ def test_the_cli_says_why_in_one_line(database_url: str, tmp_path: Path) -> None
 
     tallied = run(["election", "tally", election], env)
     assert one_line_error(tallied) == (
-        "error: tally refused, nothing recorded: 2 ballots counted but only 1 tokens issued"
+        "error: tally refused, nothing recorded: 1 online voters on the voter list, "
+        "2 tokens in the register"
     )
     assert tallied.stdout == ""
     published = run(["election", "publish", election], env)
     assert one_line_error(published) == (
         "error: publication refused: the last tally failed its check: "
-        "2 ballots counted but only 1 tokens issued"
+        "1 online voters on the voter list, 2 tokens in the register"
     )
     assert published.stdout == ""
     with ctx.db.read_session() as db:

@@ -32,6 +32,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -39,9 +40,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from playwright.sync_api import Browser, BrowserContext, Page, Request, Route, expect
 
-from ballot import booth_pages, demo, locale_fr
+from ballot import booth_pages, demo, locale_fr, register
 from ballot.board import tracking_code
 from ballot.service import service_from
+from ballot.token import b64u_decode
 from identity.plugin import seed_demo as seed_identity
 from parvis import locale_fr as kernel_fr
 from parvis.kernel.context import AppContext, build_context
@@ -81,7 +83,7 @@ def _all_types_definition() -> dict[str, Any]:
         "title": {"fr": "Toutes les questions"},
         "opens_at": opens.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "closes_at": (opens + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "eligibility": {"rule": demo.DEMO_RULE, "population": 100},
+        "eligibility": {"rule": demo.DEMO_RULE},
         "revote": False,
         "min_anonymity_set": 1,
         "paper": False,
@@ -358,6 +360,22 @@ def test_vote_check_the_receipt_and_revote(paris_page: Page, demo_server: Server
     headers = tokens[0].all_headers()
     assert "cookie" in headers
     assert headers.get("x-csrf-token")
+    # ballot-secrecy.md §3: the blinded message went first to …/issuance, then the browser
+    # through FranceConnect (the sandbox's single sign-on: no page) with the nonce that binds
+    # this election and that blinded message, then the token request for the same message.
+    issuance = [r for r in posts() if r.url.endswith("/issuance")]
+    assert len(issuance) == 1
+    blinded = json.loads(issuance[0].post_data or "")["blinded_msg"]
+    assert json.loads(tokens[0].post_data or "")["blinded_msg"] == blinded
+    authorize = [r for r in requests if "/fc-sandbox/api/v2/authorize" in r.url]
+    assert len(authorize) == 1, [r.url for r in requests]
+    nonce = parse_qs(urlsplit(authorize[0].url).query)["nonce"][0]
+    assert nonce == register.issuance_nonce(
+        str(demo.BUDGET_ID), register.blinded_hash(b64u_decode(blinded, field="blinded"))
+    )
+    callback = [r for r in requests if "/auth/franceconnect/callback" in r.url]
+    order = [requests.index(r) for r in (issuance[0], authorize[0], callback[0], tokens[0])]
+    assert order == sorted(order)
     assert page.locator("#ballot-form input:checked").count() == 0
     stored = _stored(page, BUDGET_ID)
     assert stored["right"]["last_seq"] == 0
@@ -376,7 +394,7 @@ def test_vote_check_the_receipt_and_revote(paris_page: Page, demo_server: Server
     expect(summary).to_contain_text("plus que l’enveloppe de 400")
     expect(page.locator("#q-projets-error")).to_be_visible()
     assert_accessible(page)
-    assert len(posts()) == 1  # still only the token request
+    assert len(posts()) == 2  # still only the issuance and token requests
 
     page.get_by_role("checkbox", name=re.compile("^Tiers-lieu")).uncheck()
     page.get_by_role("checkbox", name=re.compile("^Jardins")).check()
@@ -616,6 +634,8 @@ def test_the_booth_refuses_a_key_it_was_not_served_with(
 def test_every_ballot_type_with_the_keyboard(page: Page, demo_server: ServerProcess) -> None:
     sign_in(page, demo_server, "nom_usage")
     _booth(page, demo_server, ALL_TYPES_ID)
+    # The right first: the booth goes through FranceConnect and back (ballot-secrecy.md §3).
+    _right_kept(page)
     assert_accessible(page)
     # Approval (exactly 2) and majority judgment left incomplete: one message per rule.
     page.get_by_role("checkbox", name="Option A").first.check()

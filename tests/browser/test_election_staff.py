@@ -137,7 +137,7 @@ def definition() -> str:
             "title": {"fr": "Nom de la nouvelle place", "en": "Name of the new square"},
             "opens_at": opens.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "closes_at": (opens + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            "eligibility": {"rule": demo.DEMO_RULE, "population": 100},
+            "eligibility": {"rule": demo.DEMO_RULE},
             "revote": True,
             "min_anonymity_set": 1,
             "paper": True,
@@ -184,12 +184,12 @@ def test_officer_and_agent_run_an_election_with_paper_votes(
         assert_accessible(officer)
         text = definition()
         officer.get_by_label("Ou la définition sous forme de texte").fill(
-            text.replace("population: 100", "population: 0")
+            text.replace("min_anonymity_set: 1", "min_anonymity_set: 0")
         )
         officer.get_by_role("button", name="Créer le brouillon depuis cette définition").click()
         alert = officer.get_by_role("alert")
         expect(alert).to_contain_text("La définition n’est pas valide")
-        expect(alert).to_contain_text("eligibility.population : un nombre entier de 1")
+        expect(alert).to_contain_text("min_anonymity_set : un nombre entier de 1")
         expect(officer.get_by_label("Ou la définition sous forme de texte")).to_have_attribute(
             "aria-invalid", "true"
         )

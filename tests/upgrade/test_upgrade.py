@@ -210,7 +210,7 @@ def test_the_server_refuses_a_schema_ahead_of_the_code(
             sa.text(
                 "UPDATE alembic_version SET version_num = 'ballot_9999' WHERE version_num = :head"
             ),
-            {"head": "ballot_0006"},
+            {"head": "ballot_0007"},
         )
     engine.dispose()
     settings = _settings(empty_database_url, tmp_path)

@@ -69,6 +69,8 @@ class EarlyRight {
     }
     this.button.addEventListener('click', () => void this.obtain());
     show(this.button);
+    // Back from FranceConnect with an issuance in progress (ballot-secrecy.md §3): finish it.
+    if ((await store.loadPendingIssuance(this.cfg.election)) !== undefined) void this.obtain();
   }
 
   /** A final state: the message, the booth link when a right is kept, no button. */

@@ -199,3 +199,34 @@ export async function loadReceipt(election: string): Promise<StoredReceipt | nul
 export async function saveReceipt(election: string, receipt: StoredReceipt): Promise<void> {
   await put(RECEIPTS, election, receipt); // best effort: the receipt is also on screen
 }
+
+// An issuance in progress (ballot-secrecy.md §3): the booth sent its blinded message and
+// went to FranceConnect; what it needs to finish when it comes back (the blinding state
+// and the ephemeral key seed) waits here, in the rights store under its own key, and is
+// deleted once the right is stored.
+const pendingKey = (election: string) => `issuance:${election}`;
+
+/** Keep the blinding state across the FranceConnect round trip; true once committed. */
+export function savePendingIssuance(election: string, state: unknown): Promise<boolean> {
+  return put(RIGHTS, pendingKey(election), state);
+}
+
+export async function loadPendingIssuance(election: string): Promise<unknown> {
+  try {
+    return await get(RIGHTS, pendingKey(election));
+  } catch {
+    return undefined;
+  }
+}
+
+export async function deletePendingIssuance(election: string): Promise<void> {
+  const db = await database();
+  if (!db) return;
+  try {
+    const tx = db.transaction(RIGHTS, 'readwrite');
+    tx.objectStore(RIGHTS).delete(pendingKey(election));
+    await committed(tx);
+  } catch {
+    // best effort: a stale state is refused by the server (its nonce is single use)
+  }
+}

@@ -73,10 +73,27 @@ export async function importIssuerKey(spki: Uint8Array): Promise<CryptoKey> {
 }
 
 export interface PendingIssuance {
-  /** Send this to POST /elections/{id}/tokens. */
+  /** Send this to POST /elections/{id}/issuance, then to POST /elections/{id}/tokens. */
   blindedMsg: Uint8Array;
+  /** What to keep across the FranceConnect round trip to finish later (resumeIssuance). */
+  state: PendingIssuanceState;
   /** RFC 9474 §4.4 Finalize (which verifies the signature) → the voting right. */
   finish(blindSig: Uint8Array): Promise<VotingRight>;
+}
+
+/**
+ * The blinding state of an issuance in progress, as the booth keeps it in IndexedDB while
+ * the citizen goes through FranceConnect (ballot-secrecy.md §3): secret (the ephemeral key
+ * seed and the blinding inverse), never sent anywhere.
+ */
+export interface PendingIssuanceState {
+  format: 'parvis-pending-issuance-v1';
+  election: string;
+  seed: string;
+  msg: string;
+  prepared: string;
+  inv: string;
+  blinded_msg: string;
 }
 
 /** Steps 1-3: ephemeral Ed25519 key, 32-byte nonce, token message, Prepare and Blind. */
@@ -90,8 +107,41 @@ export async function beginIssuance(spki: Uint8Array, election: string, random: 
   const prepared = suite.prepare(msg);
   // RFC 9474 §4.2 Blind.
   const { blindedMsg, inv } = await suite.blind(publicKey, prepared);
+  return pendingFrom(publicKey, election, seed, msg, prepared, inv, blindedMsg);
+}
+
+/** The issuance kept before the FranceConnect round trip, ready to finish (same key). */
+export async function resumeIssuance(spki: Uint8Array, election: string, kept: unknown): Promise<PendingIssuance> {
+  const s = kept as Partial<PendingIssuanceState> | null;
+  if (!s || s.format !== 'parvis-pending-issuance-v1' || s.election !== election) {
+    throw new Error('no issuance of this election in progress on this device');
+  }
+  const field = (name: keyof PendingIssuanceState) => b64uDecode(String(s[name]), name);
+  const publicKey = await importIssuerKey(spki);
+  return pendingFrom(publicKey, election, field('seed'), field('msg'), field('prepared'), field('inv'), field('blinded_msg'));
+}
+
+function pendingFrom(
+  publicKey: CryptoKey,
+  election: string,
+  seed: Uint8Array,
+  msg: Uint8Array,
+  prepared: Uint8Array,
+  inv: Uint8Array,
+  blindedMsg: Uint8Array,
+): PendingIssuance {
+  const suite = RSABSSA.SHA384.PSS.Randomized();
   return {
     blindedMsg,
+    state: {
+      format: 'parvis-pending-issuance-v1',
+      election,
+      seed: b64uEncode(seed),
+      msg: b64uEncode(msg),
+      prepared: b64uEncode(prepared),
+      inv: b64uEncode(inv),
+      blinded_msg: b64uEncode(blindedMsg),
+    },
     async finish(blindSig: Uint8Array): Promise<VotingRight> {
       // RFC 9474 §4.4 Finalize: unblind, then RSASSA-PSS-VERIFY; throws on a bad answer.
       const sig = await suite.finalize(publicKey, prepared, blindSig, inv);
