@@ -60,7 +60,7 @@ from ballot.errors import (
 )
 from ballot.group import GroupError, Point
 from ballot.keys import seal_rsa_key
-from ballot.manifest import Encryption, Manifest, terms_hash
+from ballot.manifest import Encryption, terms_hash
 from ballot.records import ElectionRecords, board_log_name
 from ballot.tables import CeremonyRow, ElectionKeyRow, ElectionRow
 from ballot.trustee import Ceremony, CeremonyError, Setup, verify_ceremony
@@ -399,28 +399,17 @@ class CeremonyUseCases(ElectionRecords):
             )
         )
         self._record(session, "election.keys_generated", actor="system", election=row.id)
-        manifest = Manifest(
-            election_id=definition.election_id.bytes,
-            title=dict(definition.title),
-            questions=definition.questions,
-            opens_at=definition.opens_at,
-            closes_at=definition.closes_at,
-            eligibility_rule=definition.eligibility_rule,
-            # Counted from the census and the rule, never typed (ballot-secrecy.md §3) —
-            # here, when the ceremony fixes the election's terms, because the ceremony's
-            # setup binds them (docs/adr/0018-encrypted-elections.md, "Hashes").
-            eligible_population=identity.eligible_population(
-                self.ctx, session, rule_id=definition.eligibility_rule
-            ),
+        manifest = definition.manifest(
             issuer_spki=key.public_key().public_bytes(
                 serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
             ),
             board_origin=info.origin,
             board_key=info.verifier_key,
-            revote=definition.revote,
-            min_anonymity_set=definition.min_anonymity_set,
-            paper=definition.paper,
-            batch_seconds=definition.batch_seconds,
+            # Counted from the census and the rule, never typed (ballot-secrecy.md §3), when
+            # the ceremony fixes the terms (docs/adr/0018-encrypted-elections.md, "Hashes").
+            population=identity.eligible_population(
+                self.ctx, session, rule_id=definition.eligibility_rule
+            ),
         )
         return rfc8785.dumps(manifest.terms_json()).decode()
 

@@ -61,7 +61,7 @@ from enum import StrEnum
 from typing import Any, Final
 
 from ballot.errors import ElectionStateError, InvalidElectionError
-from ballot.manifest import format_time, parse_time
+from ballot.manifest import Manifest, format_time, parse_time
 from ballot.questions import InvalidQuestionError, Question, parse_questions
 from parvis.kernel.errors import InvalidInputError
 
@@ -259,6 +259,29 @@ class ElectionDefinition:
     @property
     def encrypted(self) -> bool:
         return self.mode is Mode.ENCRYPTED
+
+    def manifest(
+        self, *, issuer_spki: bytes, board_origin: str, board_key: str, population: int
+    ) -> Manifest:
+        """The manifest of these terms (board-format.md §3; an encrypted election's terms
+        before its ``encryption``, §10.2), with the election's keys, its board and the
+        eligible population counted from the census (ballot-secrecy.md §3)."""
+        return Manifest(
+            election_id=self.election_id.bytes,
+            title=dict(self.title),
+            questions=self.questions,
+            opens_at=self.opens_at,
+            closes_at=self.closes_at,
+            eligibility_rule=self.eligibility_rule,
+            eligible_population=population,
+            issuer_spki=issuer_spki,
+            board_origin=board_origin,
+            board_key=board_key,
+            revote=self.revote,
+            min_anonymity_set=self.min_anonymity_set,
+            paper=self.paper,
+            batch_seconds=self.batch_seconds,
+        )
 
     def to_json(self) -> dict[str, Any]:
         """The canonical definition (the form stored and shown back to its author);

@@ -441,26 +441,16 @@ class ElectionService(CeremonyUseCases):
         # (voting-protocol.md, "Fairness"; ADR 0003, "Sealed logs"). Ballot serves the board itself.
         info = self.audit.ensure_log(session, name=name, public=False)
         self.audit.seal(session, log=name, actor=actor)
-        manifest = Manifest(
-            election_id=definition.election_id.bytes,
-            title=dict(definition.title),
-            questions=definition.questions,
-            opens_at=definition.opens_at,
-            closes_at=definition.closes_at,
-            eligibility_rule=definition.eligibility_rule,
-            # Counted now from the census and the rule, never typed (ballot-secrecy.md §3).
-            eligible_population=identity.eligible_population(
-                self.ctx, session, rule_id=definition.eligibility_rule
-            ),
+        manifest = definition.manifest(
             issuer_spki=key.public_key().public_bytes(
                 serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
             ),
             board_origin=info.origin,
             board_key=info.verifier_key,
-            revote=definition.revote,
-            min_anonymity_set=definition.min_anonymity_set,
-            paper=definition.paper,
-            batch_seconds=definition.batch_seconds,
+            # Counted from the census and the rule, never typed (ballot-secrecy.md §3).
+            population=identity.eligible_population(
+                self.ctx, session, rule_id=definition.eligibility_rule
+            ),
         )
         data = entry_bytes(manifest_entry(manifest))
         self.audit.append(session, log=name, data=data)

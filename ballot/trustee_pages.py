@@ -13,7 +13,7 @@ status the JSON API would give; nothing is appended.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Final
 from urllib.parse import urlencode
 
@@ -220,6 +220,39 @@ def _file_missing(_service: Any, _staff: Staff) -> None:
     )
 
 
+async def _act_on_file(
+    request: Request,
+    *,
+    ctx: AppContext,
+    staff: Staff,
+    election_id: str,
+    csrf_token: str,
+    document: UploadFile | None,
+    notice: str,
+    role: Role,
+    submit: Callable[[Any, Staff, object], None],
+) -> Response:
+    """:func:`_act` for a form that uploads a ``parvis-trustee`` file: ``submit(service,
+    staff, document)`` once the file reads as JSON, else the refusal of a missing file."""
+    data = await _read(document)
+
+    def action(service: Any, who: Staff) -> None:
+        if data is None:
+            _file_missing(service, who)
+        submit(service, who, data)
+
+    return await _act(
+        request,
+        ctx=ctx,
+        staff=staff,
+        election_id=election_id,
+        csrf_token=csrf_token,
+        notice=notice,
+        action=action,
+        role=role,
+    )
+
+
 @router.post("/{election_id}/cle")
 async def register_key(
     request: Request,
@@ -257,21 +290,20 @@ async def upload_round1(
     document: Upload = None,
     csrf_token: Text = "",
 ) -> Response:
-    data = await _read(document)
 
-    def action(service: Any, who: Staff) -> None:
+    def submit(service: Any, who: Staff, data: object) -> None:
         service.submit_round1(election_id=election_id, staff=who, document=data)
 
-    chosen = action if data is not None else _file_missing
-    return await _act(
+    return await _act_on_file(
         request,
         ctx=ctx,
         staff=staff,
         election_id=election_id,
         csrf_token=csrf_token,
+        document=document,
         notice="tour1",
-        action=chosen,
         role=Role.TRUSTEE,
+        submit=submit,
     )
 
 
@@ -285,21 +317,20 @@ async def upload_signature(
     document: Upload = None,
     csrf_token: Text = "",
 ) -> Response:
-    data = await _read(document)
 
-    def action(service: Any, who: Staff) -> None:
+    def submit(service: Any, who: Staff, data: object) -> None:
         service.submit_signature(election_id=election_id, staff=who, document=data)
 
-    chosen = action if data is not None else _file_missing
-    return await _act(
+    return await _act_on_file(
         request,
         ctx=ctx,
         staff=staff,
         election_id=election_id,
         csrf_token=csrf_token,
+        document=document,
         notice="signature",
-        action=chosen,
         role=Role.TRUSTEE,
+        submit=submit,
     )
 
 
@@ -332,21 +363,20 @@ async def import_ceremony(
     document: Upload = None,
     csrf_token: Text = "",
 ) -> Response:
-    data = await _read(document)
 
-    def action(service: Any, who: Staff) -> None:
+    def submit(service: Any, who: Staff, data: object) -> None:
         service.import_ceremony(election_id=election_id, document=data, actor=who.audit_actor)
 
-    chosen = action if data is not None else _file_missing
-    return await _act(
+    return await _act_on_file(
         request,
         ctx=ctx,
         staff=staff,
         election_id=election_id,
         csrf_token=csrf_token,
+        document=document,
         notice="importe",
-        action=chosen,
         role=Role.ELECTION_OFFICER,
+        submit=submit,
     )
 
 
@@ -382,9 +412,8 @@ async def upload_partials(
     """A trustee's ``parvis-trustee decrypt`` output (docs/board-format.md §10.4): checked
     against its public share and the published sums, then appended; the threshold-th
     completes the tally."""
-    data = await _read(document)
 
-    def action(service: Any, who: Staff) -> None:
+    def submit(service: Any, who: Staff, data: object) -> None:
         service.add_partial_decryption(
             election_id=election_id,
             document=data,
@@ -392,14 +421,14 @@ async def upload_partials(
             trustee=service.trustee_index(election_id=election_id, staff=who),
         )
 
-    chosen = action if data is not None else _file_missing
-    return await _act(
+    return await _act_on_file(
         request,
         ctx=ctx,
         staff=staff,
         election_id=election_id,
         csrf_token=csrf_token,
+        document=document,
         notice="dechiffrement",
-        action=chosen,
         role=Role.TRUSTEE,
+        submit=submit,
     )

@@ -19,7 +19,7 @@ from ballot.service import service_from
 from parvis.kernel.clock import FixedClock
 from parvis.kernel.context import AppContext
 from parvis.kernel.principal import Role, Staff
-from tests.ballot.elections import OFFICER, definition
+from tests.ballot.elections import OFFICER, definition, seed_census
 
 LABELS = ("Mairie", "Opposition", "Société civile", "Conseil des jeunes", "Habitants")
 
@@ -89,10 +89,20 @@ def scheduled_encrypted_election(
 
 
 def open_encrypted_election(
-    ctx: AppContext, clock: FixedClock, *, n: int = 3, threshold: int = 2, **overrides: Any
+    ctx: AppContext,
+    clock: FixedClock,
+    *,
+    n: int = 3,
+    threshold: int = 2,
+    population: int = 1000,
+    **overrides: Any,
 ) -> EncryptedElection:
     """An encrypted election opened through the service (create → schedule → start the
-    ceremony → import the whole ceremony → open). Needs ``setup_rule(ctx)`` first."""
+    ceremony → import the whole ceremony → open), after making ``population`` fictitious
+    residents the town's census: the eligible population is counted from it when the
+    ceremony fixes the terms (docs/adr/0018-encrypted-elections.md). Needs
+    ``setup_rule(ctx)`` first."""
+    seed_census(ctx, population)
     service = service_from(ctx)
     election_id, trustees = scheduled_encrypted_election(
         ctx, clock, n=n, threshold=threshold, **overrides

@@ -19,7 +19,7 @@ from identity.eligibility import Evidence, Rule
 from parvis.kernel.clock import FixedClock
 from parvis.kernel.errors import ForbiddenError, InvalidInputError
 from parvis.kernel.settings import Mode
-from tests.ballot.elections import ALL_TYPES, definition, setup_rule
+from tests.ballot.elections import ALL_TYPES, definition, seed_census, setup_rule
 from tests.ballot.test_cli_and_server import context, run
 from tests.support.server import ServerProcess
 
@@ -44,6 +44,9 @@ def test_simulated_voters_cast_through_http(database_url: str, tmp_path: Path) -
     }
     ctx = context(env)
     setup_rule(ctx)
+    # The eligible population is counted from the census at the opening (ballot-secrecy.md
+    # §3); simulated voters, who hold other evidence made later, fit within it.
+    seed_census(ctx, 50)
     ctx.db.dispose()
     election = _open_from_cli(env, tmp_path)
     # A second election whose rule has age bounds (eligibility reads the sealed birth date).
@@ -55,7 +58,7 @@ def test_simulated_voters_cast_through_http(database_url: str, tmp_path: Path) -
                 id="ballot-youth",
                 name="Conseil des jeunes",
                 territory_id="ballot-town",
-                accepted_evidence=frozenset({Evidence.IN_PERSON}),
+                accepted_evidence=frozenset({Evidence.CENSUS, Evidence.IN_PERSON}),
                 reference_date=date(2026, 6, 1),
                 min_age=16,
                 max_age=25,

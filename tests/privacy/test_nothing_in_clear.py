@@ -27,7 +27,7 @@ from ballot.simulation import simulate
 from parvis.backup import find_pg_tool
 from parvis.kernel.clock import FixedClock
 from parvis.kernel.context import AppContext
-from tests.ballot.elections import ALL_TYPES, OFFICER, definition, setup_rule
+from tests.ballot.elections import ALL_TYPES, OFFICER, definition, seed_census, setup_rule
 from tests.ballot.encrypted import open_encrypted_election
 from tests.ballot.test_cli_and_server import context
 from tests.support.server import ServerProcess
@@ -103,6 +103,7 @@ def served_bytes(url: str, election: str) -> bytes:
 
 
 def _open_public(ctx: AppContext) -> str:
+    seed_census(ctx, 1000)  # the eligible population is counted from it at the opening
     clock = FixedClock()
     spec = definition(clock, questions=ALL_TYPES)
     spec["opens_at"] = "2020-01-01T00:00:00Z"
