@@ -2,12 +2,14 @@
 
 In one run, each figure against a baseline measured in that run:
 
-1. **Floor.** The operations a verification cannot avoid, each timed alone through bare
-   libsodium (``nacl.bindings``): a fixed-base and a variable-base scalar multiplication, and a
-   strict point validation (``crypto_core_ed25519_is_valid_point``, whose subgroup check is a
-   multiplication by the group order ``L``). A ballot's *floor* is the count of each that its
-   verification needs (``_floor_counts``) times their cost; the *multiplications-only* floor
-   leaves validation out (the definition of ADR 0011's measurement).
+1. **Floor.** The operations a verification cannot avoid, run alone through bare libsodium
+   (``nacl.bindings``): fixed-base and variable-base scalar multiplications, and strict point
+   validations (``crypto_core_ed25519_is_valid_point``, whose subgroup check is a
+   multiplication by the group order ``L``). A ballot's *floor* is each of them as many times
+   as its verification needs (``_floor_counts``), timed alternately with the verification
+   itself, repetition by repetition, so that both meet the same load on a shared machine; the
+   *multiplications-only* floor leaves validation out (the definition of ADR 0011's
+   measurement). Each operation's own cost is printed first.
 2. **Question types.** For the demo's consultation (single, 3 options) and participatory
    budget (8 projects, 400 000 € envelope: ballot/demo.py), an approval of 0 to 8 among 8
    (Belenios's shape below), majority judgment with 5 options and 6 grades and a ranking of 1
@@ -24,8 +26,9 @@ In one run, each figure against a baseline measured in that run:
    is verified by Python, so each figure is known to be that of a real ballot.
 4. **Verification at scale.** ``--ballots`` budget ballots verified from their JSON text by
    ``--workers`` processes (multiprocessing, chunks of ``CHUNK``): ``--distinct`` different
-   ballots, each with its own ballot key, verified in turn. Reported as ballots per second
-   (wall) and as the floor over the workers' CPU time, and over wall time × workers.
+   ballots, each with its own ballot key, verified in turn; every ``FLOOR_EVERY``-th ballot,
+   the worker also runs the floor, timed apart. Reported as ballots per second (wall) and as the
+   floor over the workers' CPU time of verification, and over wall time × workers.
 5. **Tally.** Of ``--ballots`` ballots, after an in-memory COCKTAIL-DKG ceremony of 3
    trustees, threshold 2 (ballot/cocktail_dkg.py, as ballot/trustee.py runs it): the
    homomorphic sums (ballot/homomorphic_tally.py ``cell_sums``), the partial decryptions of
@@ -158,9 +161,31 @@ def _floor_counts(question: Question) -> dict[str, int]:
     }
 
 
-def floor_seconds(counts: dict[str, int], unit: dict[str, float], *, validation: bool) -> float:
-    kinds = ("fixed", "variable", "validation") if validation else ("fixed", "variable")
-    return sum(counts[k] * unit[k] for k in kinds)
+def floor_runs(counts: dict[str, int]) -> tuple[Callable[[], None], Callable[[], None]]:
+    """Two functions doing a ballot's floor through bare libsodium, each operation alone: its
+    scalar multiplications, and its point validations."""
+    scalar = Scalar.random().encoded
+    point = sodium.crypto_scalarmult_ed25519_base_noclamp(Scalar.random().encoded)
+    fixed, variable, validation = counts["fixed"], counts["variable"], counts["validation"]
+
+    def multiplications() -> None:
+        for _ in range(fixed):
+            sodium.crypto_scalarmult_ed25519_base_noclamp(scalar)
+        for _ in range(variable):
+            sodium.crypto_scalarmult_ed25519_noclamp(scalar, point)
+
+    def validations() -> None:
+        for _ in range(validation):
+            sodium.crypto_core_ed25519_is_valid_point(point)
+
+    return multiplications, validations
+
+
+def _cpu(run: Callable[[], object], calls: int = 1) -> float:
+    start = time.process_time()
+    for _ in range(calls):
+        run()
+    return (time.process_time() - start) / calls
 
 
 # --- questions and ballots -----------------------------------------------------------------------
@@ -225,8 +250,10 @@ def raw_bytes(wire: dict[str, Any]) -> int:
 
 
 def question_types(
-    questions: dict[str, Question], choices: dict[str, Any], *, key: Point, reps: int, unit: Any
+    questions: dict[str, Question], choices: dict[str, Any], *, key: Point, reps: int
 ) -> dict[str, Any]:
+    """Per shape: sizes, encryption, verification, and the floor run alone but interleaved with
+    the verification, repetition by repetition, so both see the same load."""
     context = Context("bench", MANIFEST_HASH, bytes(32))
     report: dict[str, Any] = {}
     for name, question in questions.items():
@@ -243,25 +270,32 @@ def question_types(
             return verify_encrypted_ballot([q], key, context, json.loads(t))
 
         proving = _median_cpu(prove, reps)
-        verifying = _median_cpu(verify, reps)
         counts = _floor_counts(question)
-        floor = floor_seconds(counts, unit, validation=True)
-        mult_floor = floor_seconds(counts, unit, validation=False)
+        multiplications, validations = floor_runs(counts)
+        verifying, floors, mult_floors = [], [], []
+        for _ in range(reps):
+            verifying.append(_cpu(verify, 3))
+            mult_floors.append(_cpu(multiplications, 3))
+            floors.append(mult_floors[-1] + _cpu(validations, 3))
+        verify_s = statistics.median(verifying)
+        floor = statistics.median(floors)
+        ratio = statistics.median(f / v for f, v in zip(floors, verifying, strict=True))
+        mult_ratio = statistics.median(f / v for f, v in zip(mult_floors, verifying, strict=True))
         report[name] = {
             "json_bytes": len(text),
             "raw_bytes": raw_bytes(json.loads(text)),
             "prove_ms": round(proving * 1e3, 2),
-            "verify_ms": round(verifying * 1e3, 2),
+            "verify_ms": round(verify_s * 1e3, 2),
             "floor_ms": round(floor * 1e3, 2),
-            "floor_over_verify": round(floor / verifying, 3),
-            "mult_floor_over_verify": round(mult_floor / verifying, 3),
+            "floor_over_verify": round(ratio, 3),
+            "mult_floor_over_verify": round(mult_ratio, 3),
             "floor_counts": counts,
         }
         print(
             f"{name:18} json {len(text):6} B  raw {report[name]['raw_bytes']:6} B  "
-            f"prove {proving * 1e3:6.1f} ms  verify {verifying * 1e3:6.1f} ms  "
-            f"floor {floor * 1e3:6.1f} ms  floor/verify {floor / verifying:.3f} "
-            f"(multiplications only {mult_floor / verifying:.3f})",
+            f"prove {proving * 1e3:6.1f} ms  verify {verify_s * 1e3:6.1f} ms  "
+            f"floor {floor * 1e3:6.1f} ms  floor/verify {ratio:.3f} "
+            f"(multiplications only {mult_ratio:.3f})",
             flush=True,
         )
     return report
@@ -298,43 +332,65 @@ class Ceremony:
 # --- verification at scale ---------------------------------------------------------------------
 
 _WORK: dict[str, Any] = {}
+FLOOR_EVERY = 20  # one floor sample per this many ballots verified, in the same process
 
 
 def _worker_setup(question: dict[str, Any], key: bytes, texts: list[tuple[str, bytes]]) -> None:
     _WORK["questions"] = parse_questions([question])
     _WORK["key"] = Point.decode(key)
     _WORK["texts"] = texts
+    _WORK["floor"] = floor_runs(_floor_counts(_WORK["questions"][0]))
 
 
-def _verify_chunk(task: tuple[int, int]) -> float:
-    """Verify ``count`` ballots from the ``start``-th (in turn over the distinct ones); return
-    the CPU seconds this process spent."""
+def _verify_chunk(task: tuple[int, int]) -> tuple[float, float, int]:
+    """Verify ``count`` ballots from the ``start``-th (in turn over the distinct ones), and run
+    a ballot's floor after every ``FLOOR_EVERY``-th; return the CPU seconds of the
+    verifications, of the floor samples, and the number of samples."""
     start, count = task
     questions, key, texts = _WORK["questions"], _WORK["key"], _WORK["texts"]
-    began = time.process_time()
+    multiplications, validations = _WORK["floor"]
+    verifying = flooring = 0.0
+    samples = 0
     for i in range(start, start + count):
         text, vk = texts[i % len(texts)]
+        began = time.process_time()
         verify_encrypted_ballot(
             questions, key, Context("bench", MANIFEST_HASH, vk), json.loads(text)
         )
-    return time.process_time() - began
+        verifying += time.process_time() - began
+        if i % FLOOR_EVERY == 0:
+            began = time.process_time()
+            multiplications()
+            validations()
+            flooring += time.process_time() - began
+            samples += 1
+    return verifying, flooring, samples
 
 
 def verify_many(
     definition: dict[str, Any], key: Point, texts: list[tuple[str, bytes]], *, n: int, workers: int
-) -> tuple[float, float]:
-    """(wall seconds, worker CPU seconds) to verify ``n`` ballots on ``workers`` processes."""
+) -> dict[str, float]:
+    """Verify ``n`` ballots on ``workers`` processes: wall seconds, CPU seconds of the
+    verifications, and the floor's CPU seconds per ballot sampled in those processes."""
     # At least four tasks per worker, so that none waits for the last one for long.
     size = max(1, min(CHUNK, math.ceil(n / (4 * workers))))
     tasks = [(start, min(size, n - start)) for start in range(0, n, size)]
     with multiprocessing.get_context("fork").Pool(
         workers, initializer=_worker_setup, initargs=(definition, key.encoded, texts)
     ) as pool:
-        pool.map(_verify_chunk, [(0, 1)] * workers)  # start-up and imports, not timed
+        pool.map(_verify_chunk, [(1, 1)] * workers)  # start-up and imports, not timed
         began = time.perf_counter()
-        cpu = sum(pool.imap_unordered(_verify_chunk, tasks))
+        results = list(pool.imap_unordered(_verify_chunk, tasks))
         wall = time.perf_counter() - began
-    return wall, cpu
+    cpu = sum(r[0] for r in results)
+    floor_cpu = sum(r[1] for r in results)
+    samples = sum(r[2] for r in results)
+    # The wall time without the floor samples' share of the work.
+    return {
+        "wall": wall * cpu / (cpu + floor_cpu),
+        "cpu": cpu,
+        "floor": floor_cpu / samples,
+    }
 
 
 # --- the booth in Chromium ---------------------------------------------------------------------
@@ -663,7 +719,7 @@ def main() -> None:
     print(f"key ceremony (COCKTAIL-DKG, 3 trustees, threshold 2): {report['ceremony_ms']} ms")
 
     questions, choices = shapes()
-    report["types"] = question_types(questions, choices, key=key, reps=reps, unit=unit)
+    report["types"] = question_types(questions, choices, key=key, reps=reps)
     budget = questions["budget"]
 
     # The demo budget ballot: Python and the booth in Chromium.
@@ -715,22 +771,23 @@ def main() -> None:
     for i in range(n):
         for k, v in enumerate(cell_values(budget, budget_choice(budget, (i % distinct) * 37))):
             expected[k] += v
-    wall, cpu = verify_many(definition, key, texts, n=n_verify, workers=args.workers)
-    floor = report["types"]["budget"]["floor_ms"] / 1e3
+    measured = verify_many(definition, key, texts, n=n_verify, workers=args.workers)
+    wall, cpu, floor = measured["wall"], measured["cpu"], measured["floor"]
     report["verify_many"] = {
         "ballots": n_verify,
         "distinct": distinct,
         "wall_s": round(wall, 2),
         "worker_cpu_s": round(cpu, 2),
         "ballots_per_s": round(n_verify / wall, 1),
+        "floor_ms": round(floor * 1e3, 2),
         "floor_over_cpu": round(n_verify * floor / cpu, 3),
         "floor_over_wall_x_workers": round(n_verify * floor / (wall * args.workers), 3),
     }
     print(
         f"verification of {n_verify} budget ballots on {args.workers} processes: {wall:.1f} s "
-        f"wall, {cpu:.1f} s CPU, {n_verify / wall:.0f} ballots/s; floor/CPU "
-        f"{report['verify_many']['floor_over_cpu']:.3f}, floor/(wall × workers) "
-        f"{report['verify_many']['floor_over_wall_x_workers']:.3f}",
+        f"wall, {cpu:.1f} s CPU, {n_verify / wall:.0f} ballots/s; floor (sampled in the "
+        f"workers) {floor * 1e3:.1f} ms; floor/CPU {report['verify_many']['floor_over_cpu']:.3f}, "
+        f"floor/(wall × workers) {report['verify_many']['floor_over_wall_x_workers']:.3f}",
         flush=True,
     )
 
