@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 BENCH_ARGS ?= --quick
 
 .DEFAULT_GOAL := help
-.PHONY: help demo test lint typecheck contracts pytest bench install node-deps system-deps clean
+.PHONY: help demo test lint typecheck contracts pytest bench install node-deps system-deps bench-deps clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -44,6 +44,9 @@ endif
 system-deps: ## Install PostgreSQL server binaries when missing (as root; else print the command)
 	@scripts/ensure-system-deps.sh
 
+bench-deps: ## system-deps, plus Debian's belenios-tool (bench/encrypted.py's anchor)
+	@scripts/ensure-system-deps.sh bench
+
 demo: $(STAMP) node-deps ## Run Parvis on http://127.0.0.1:8000 (PORT=N for another port) with the embedded SQLite defaults
 	$(BIN)/parvis demo $(if $(PORT),--port $(PORT))
 
@@ -63,7 +66,7 @@ pytest: $(STAMP) node-deps system-deps ## The test suite on SQLite and on a real
 
 test: lint typecheck contracts pytest ## Everything CI runs: lint, types, contracts, tests
 
-bench: $(STAMP) node-deps system-deps ## Run every benchmark in bench/ (BENCH_ARGS=--quick by default)
+bench: $(STAMP) node-deps bench-deps ## Run every benchmark in bench/ (BENCH_ARGS=--quick by default)
 	@set -e; for script in bench/*.py; do \
 	  echo "== $$script"; $(BIN)/python $$script $(BENCH_ARGS); done
 

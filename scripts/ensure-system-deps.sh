@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Make sure the system packages the test suite needs are present:
+# Make sure the system packages the test suite or the benchmarks need are present:
 #   - PostgreSQL server binaries (initdb, pg_ctl), for the PostgreSQL half of the suite;
-#   - Chromium, for the browser tests (when the suite has them: see tests/browser/).
+#   - Chromium, for the browser tests (when the suite has them: see tests/browser/);
+#   - with the argument `bench` (`make bench`), also Debian's belenios-tool, the anchor
+#     bench/encrypted.py measures Parvis's encrypted ballots against.
 # As root, missing packages are installed from Debian; otherwise the script fails with the
-# command to run. It never lets the suite silently skip a database or a browser.
+# command to run. It never lets the suite silently skip a database or a browser, nor the
+# benchmark its anchor.
 set -euo pipefail
 
 need=()
@@ -15,6 +18,9 @@ have_pg() {
 have_pg || need+=(postgresql)
 if [ -d tests/browser ] && ! command -v chromium >/dev/null 2>&1; then
   need+=(chromium)
+fi
+if [ "${1:-}" = bench ] && ! command -v belenios-tool >/dev/null 2>&1; then
+  need+=(belenios-tool)
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 
