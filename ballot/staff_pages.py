@@ -40,6 +40,7 @@ from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 
 import identity
+from ballot.batches import next_boundary
 from ballot.definition import Status
 from ballot.definition_reader import MAX_DEFINITION_BYTES, read_definition
 from ballot.election_form import (
@@ -371,6 +372,11 @@ def _election_values(
         "paper_open": current in {Status.SCHEDULED, Status.OPEN},
         "paper_totals_open": current is Status.CLOSED,
         "early": current is Status.OPEN and service.now < definition.closes_at,
+        "next_batch": (
+            next_boundary(service.now, definition.batch_seconds).astimezone(_zone(ctx))
+            if current is Status.OPEN
+            else None
+        ),
     }
 
 

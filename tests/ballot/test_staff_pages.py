@@ -15,6 +15,7 @@ import html
 import re
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import yaml
 from fastapi import FastAPI
@@ -22,6 +23,7 @@ from fastapi.testclient import TestClient
 
 import audit
 from ballot import locale_staff_fr, staff_pages
+from ballot.batches import next_boundary
 from ballot.definition import parse_definition
 from ballot.service import service_from
 from parvis.kernel.clock import FixedClock
@@ -451,7 +453,15 @@ def test_nothing_of_the_ballots_shows_while_open(
     for voter in people:
         voter.obtain_right()
         codes.append(voter.vote({"parc": UNIQUE_OPTION, "budget": ["fresque"]})["tracking_code"])
-    assert re.search(r'id="ballots">0<', snapshot()[f"officer {HOME}/{election}"])
+    waiting = snapshot()
+    officer_page = waiting[f"officer {HOME}/{election}"]
+    assert re.search(r'id="ballots">0<', officer_page)
+    # ADR 0009: the officer sees the board's counts and when the next batch goes on it, never
+    # how many ballots wait: between two boundaries no staff page moves at all.
+    assert waiting == before
+    assert "Bulletins sur le tableau d’affichage" in officer_page
+    boundary = next_boundary(clock.now(), 600).astimezone(ZoneInfo("Europe/Paris"))
+    assert f'datetime="{boundary.isoformat()}">{boundary:%H:%M}</time>' in officer_page
     assert service_from(ctx).integrate_batches(force=True) == 3  # the boundary passes
     after = snapshot()
     for key, page in after.items():
