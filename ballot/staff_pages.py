@@ -415,6 +415,26 @@ def _done(election_id: str, notice: str) -> Response:
     return RedirectResponse(f"{HOME}/{election_id}?{urlencode({'fait': notice})}", status_code=303)
 
 
+def desk_elections(ctx: AppContext, lang: str) -> list[dict[str, Any]]:
+    """The town hall desk's list (identity's desk page): the elections that are not drafts
+    and not yet published, with their paper channel and the staff page where agents
+    record paper voters. Titles and statuses only, as the public list."""
+    service = service_from(ctx)
+    with ctx.db.read_session() as session:
+        rows = [service.status(session, row) for row in service.elections(session)]
+    return [
+        {
+            "id": s["id"],
+            "title": _label(s["title"], lang),
+            "status": s["status"],
+            "paper": s["paper"],
+            "href": f"{HOME}/{s['id']}",
+        }
+        for s in rows
+        if s["status"] in {Status.SCHEDULED.value, Status.OPEN.value, Status.CLOSED.value}
+    ]
+
+
 @router.get("", response_class=HTMLResponse)
 def elections_page(request: Request, ctx: Ctx, staff: ListReader) -> Response:
     """Every election (drafts for election officers only, as ``GET /elections``)."""

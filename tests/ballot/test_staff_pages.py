@@ -517,3 +517,29 @@ def _pseudonym(ctx: AppContext, voter: Voter) -> str:
     assert loaded is not None
     assert isinstance(loaded.principal, Citizen)
     return loaded.principal.pseudonym
+
+
+def test_the_desk_lists_the_elections_agents_work_on(
+    app: FastAPI, client: TestClient, clock: FixedClock
+) -> None:
+    """The town hall desk lists the scheduled, open and closed elections with a link to
+    each one's staff page (where paper voters are recorded); never a draft."""
+    ctx: AppContext = app.state.ctx
+    setup_rule(ctx, paper_votes=True)
+    name, value = session_cookie(ctx, AGENT)
+    empty = client.get("/staff/guichet", headers={"Cookie": f"{name}={value}"})
+    assert empty.status_code == 200
+    assert 'id="no-elections"' in empty.text
+    election = open_election(ctx, clock, paper=True)
+    with ctx.db.write_session() as db:
+        draft = (
+            service_from(ctx)
+            .create(db, data=definition(clock, paper=True), actor=OFFICER.audit_actor)
+            .id
+        )
+    desk = client.get("/staff/guichet", headers={"Cookie": f"{name}={value}"})
+    assert desk.status_code == 200
+    assert f'<a href="{HOME}/{election}">' in desk.text
+    assert "ouvert · votes papier enregistrés sur la page du scrutin" in desk.text
+    assert draft not in desk.text
+    assert 'id="no-elections"' not in desk.text
