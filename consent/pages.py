@@ -25,10 +25,11 @@ from consent import service_from
 from consent.access import access_records, record_access
 from consent.auditing import checkpoint_status
 from consent.bases import BASES, RIGHT_ARTICLES, LegalBasis, Right
-from consent.catalogue import Purpose
+from consent.catalogue import Disposition, Purpose, RetentionStart
 from consent.errors import LegalBasisError, MinorConsentError, StaleNoticeError
 from consent.ledger import Actor, ActorKind, Method, Status
 from consent.register import RegisterEntry, register_csv, register_json
+from consent.register_form import RECIPIENT_KINDS, RECIPIENT_ROWS, apply_fields, duration_parts
 from parvis.kernel.context import AppContext
 from parvis.kernel.errors import DomainError, ForbiddenError, UnauthenticatedError
 from parvis.kernel.principal import Citizen, Principal, Role, Staff
@@ -426,7 +427,57 @@ def _purpose_values(
         "warnings": record.purpose.warnings(),
         "definition": yaml.safe_dump(record.purpose.to_dict(), allow_unicode=True, sort_keys=False),
         "statuses": [s.value for s in Status],
+        "fields": _fields_of(record.purpose),
+        "field_errors": {},
+        "bases": [b.value for b in LegalBasis],
+        "starts": [(s.value, _STARTS[s]) for s in RetentionStart],
+        "dispositions": [(d.value, _DISPOSITIONS[d]) for d in Disposition],
+        "recipient_kinds": [(k, _KINDS[k]) for k in RECIPIENT_KINDS],
+        "recipient_rows": len(record.purpose.recipients) + RECIPIENT_ROWS,
     }
+
+
+#: The form's choices in words (message ids of the French catalogue).
+_STARTS = {
+    RetentionStart.COLLECTION: "from collection",
+    RetentionStart.CONSENT_END: "from the end of consent",
+    RetentionStart.LAST_ACTIVITY: "from the person's last activity",
+}
+_DISPOSITIONS = {
+    Disposition.DESTRUCTION: "destruction",
+    Disposition.VERSEMENT: "transfer to the public archives",
+    Disposition.TRI: "selection (a sample kept in the public archives)",
+}
+_KINDS = {
+    "internal": "internal service",
+    "external": "external organisation",
+    "authority": "public authority",
+}
+
+
+def _fields_of(purpose: Purpose) -> dict[str, str]:
+    """The field-by-field form's values for ``purpose`` (names as :mod:`consent.register_form`
+    reads them back)."""
+    fields = {
+        "label.fr": purpose.label.fr,
+        "label.en": purpose.label.en,
+        "description.fr": purpose.description.fr,
+        "description.en": purpose.description.en,
+        "legal_basis": purpose.legal_basis.value,
+        "legal_basis_detail": purpose.legal_basis_detail,
+    }
+    validity = str(purpose.consent_validity) if purpose.consent_validity else None
+    for unit, n in duration_parts(validity).items():
+        fields[f"consent_validity.{unit}"] = str(n) if n else ""
+    for i, c in enumerate(purpose.data_categories):
+        for unit, n in duration_parts(str(c.retention)).items():
+            fields[f"category.{i}.retention.{unit}"] = str(n) if n else ""
+        fields[f"category.{i}.retention_from"] = c.retention_from.value
+        fields[f"category.{i}.disposition"] = c.disposition.value
+    for i, r in enumerate(purpose.recipients):
+        fields[f"recipient.{i}.name"] = r.name
+        fields[f"recipient.{i}.kind"] = r.kind
+    return fields
 
 
 @dpo_router.get("/finalites/{purpose_id}", response_class=HTMLResponse)
@@ -473,6 +524,41 @@ def purpose_edit(
             definition=definition,
             error=str(exc) if isinstance(exc, DomainError | ValueError) else "invalid YAML",
         )
+        return _page(request, "consent/dpo_purpose.html", values, status=422)
+    return _redirect(f"/dpo/finalites/{purpose_id}?done=saved")
+
+
+@dpo_router.post("/finalites/{purpose_id}/champs")
+async def purpose_edit_fields(
+    purpose_id: str, request: Request, ctx: CtxDep, staff: DpoOrAdminDep
+) -> Response:
+    """Save a new version of a register entry from its field-by-field form (Art. 30(1)):
+    errors are shown next to their field and nothing is saved until every field is right."""
+    form = await request.form()
+    posted = {k: v for k, v in form.items() if isinstance(v, str)}
+    check_csrf(request, posted.get("csrf_token", ""))
+    reason = posted.get("reason", "")[:2000]
+    service = service_from(ctx)
+    lang = _lang(request)
+    with ctx.db.read_session() as session:
+        current = service.purpose(session, purpose_id).purpose
+    data, errors = apply_fields(current.to_dict(), posted)
+    if not errors:
+        try:
+            purpose = Purpose.from_dict(data, controller_id=current.controller_id)
+            with ctx.db.write_session() as session:
+                service.save_purpose(session, purpose, actor=staff.audit_actor, reason=reason)
+        except (ValueError, DomainError):
+            # The catalogue's own checks (e.g. a consent basis with a special category's
+            # condition missing) name internals in English: the page says it in words.
+            errors["form"] = (
+                "These values do not make a valid register entry. Check the legal basis "
+                "and the periods."
+            )
+    if errors:
+        with ctx.db.read_session() as session:
+            values = _purpose_values(ctx, session, purpose_id, lang)
+        values.update(fields=posted, field_errors=errors, reason=reason)
         return _page(request, "consent/dpo_purpose.html", values, status=422)
     return _redirect(f"/dpo/finalites/{purpose_id}?done=saved")
 

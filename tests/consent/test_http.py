@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import json
 from datetime import timedelta
+from html.parser import HTMLParser
 from typing import Any
 
 import httpx
@@ -499,3 +500,131 @@ def test_api_keys_are_stored_as_keyed_hashes_and_revocable(
     with loaded.db.write_session() as session:
         revoke_client(loaded, session, client_id="decidim", actor="staff:admin")
     problem(client.get("/api/consent/v1/purposes", headers=auth), 401, "consent-api-client")
+
+
+class _FormReader(HTMLParser):
+    """The fields a browser would send for the form ``form_id`` of a page, as rendered."""
+
+    def __init__(self, form_id: str) -> None:
+        super().__init__()
+        self.form_id = form_id
+        self.inside = False
+        self.fields: dict[str, str] = {}
+        self._select: str | None = None
+        self._textarea: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "form":
+            self.inside = a.get("id") == self.form_id
+        if not self.inside:
+            return
+        if tag == "input" and "name" in a:
+            self.fields[a["name"]] = a.get("value", "")
+        elif tag == "select":
+            self._select = a["name"]
+        elif tag == "option" and self._select is not None:
+            if "selected" in a or self._select not in self.fields:
+                self.fields[self._select] = a["value"]
+        elif tag == "textarea":
+            self._textarea = a["name"]
+            self.fields[a["name"]] = ""
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self.inside = False
+        elif tag == "select":
+            self._select = None
+        elif tag == "textarea":
+            self._textarea = None
+
+    def handle_data(self, data: str) -> None:
+        if self._textarea is not None:
+            self.fields[self._textarea] += data
+
+
+def _fields(page: str) -> dict[str, str]:
+    reader = _FormReader("fields-form")
+    reader.feed(page)
+    return reader.fields
+
+
+def test_register_entry_edited_field_by_field(
+    client: TestClient, app: FastAPI, loaded: AppContext
+) -> None:
+    """Art. 30(1): the DPO changes the purpose's text, its legal basis details, a retention
+    period and the recipients in a form, without YAML; each save is a new version."""
+    session = sign_in(client, app, DPO)
+    fields = _fields(client.get("/dpo/finalites/newsletter").text)
+    assert fields["legal_basis"] == "consent"
+    assert fields["consent_validity.years"] == "1"
+    assert fields["category.0.retention_from"]
+    fields.update(
+        {
+            "description.fr": "Lettre d’information mensuelle de la ville",
+            "legal_basis_detail": "Consentement recueilli sur le site de la ville",
+            "consent_validity.years": "2",
+            "category.0.retention.years": "",
+            "category.0.retention.months": "13",
+            "category.0.disposition": "destruction",
+            "reason": "durées revues",
+        }
+    )
+    empty_row = next(
+        k for k, v in fields.items() if k.startswith("recipient.") and k.endswith(".name") and not v
+    )
+    fields[empty_row] = "Service communication"
+    fields[empty_row.replace(".name", ".kind")] = "internal"
+    with loaded.db.read_session() as db:
+        before = len(service_from(loaded).purpose_history(db, "newsletter"))
+    saved = client.post("/dpo/finalites/newsletter/champs", data=fields, follow_redirects=False)
+    assert saved.status_code == 303, saved.text
+    with loaded.db.read_session() as db:
+        record = service_from(loaded).purpose(db, "newsletter")
+        history = service_from(loaded).purpose_history(db, "newsletter")
+    purpose = record.purpose
+    assert purpose.description.fr == "Lettre d’information mensuelle de la ville"
+    assert purpose.legal_basis_detail == "Consentement recueilli sur le site de la ville"
+    assert str(purpose.consent_validity) == "P2Y"
+    assert str(purpose.data_categories[0].retention) == "P13M"
+    assert ("Service communication", "internal") in [(r.name, r.kind) for r in purpose.recipients]
+    assert len(history) == before + 1
+    assert "durées revues" in [v.reason for v in history]
+    assert session.csrf_token == fields["csrf_token"]
+
+
+def test_register_form_errors_are_french_and_next_to_their_field(
+    client: TestClient, app: FastAPI, loaded: AppContext
+) -> None:
+    sign_in(client, app, DPO)
+    fields = _fields(client.get("/dpo/finalites/newsletter").text)
+    with loaded.db.read_session() as db:
+        version = service_from(loaded).purpose(db, "newsletter").version
+    fields.update(
+        {
+            "label.fr": "",
+            "category.0.retention.years": "beaucoup",
+            "consent_validity.years": "",
+            "consent_validity.months": "",
+            "consent_validity.days": "",
+            "legal_basis": "whim",
+        }
+    )
+    refused = client.post(
+        "/dpo/finalites/newsletter/champs",
+        data=fields,
+        headers={"Accept-Language": "fr"},
+        follow_redirects=False,
+    )
+    assert refused.status_code == 422
+    text = html.unescape(refused.text)
+    assert 'id="err-label-fr">Ce champ est obligatoire.' in text
+    assert (
+        'id="err-category-0-retention">Indiquez des nombres entiers d’années, de mois et de jours.'
+        in text
+    )
+    assert 'id="err-legal_basis">Choisissez l’une des six bases légales.' in text
+    assert "La fiche du registre n’a pas été enregistrée" in text
+    assert 'value="beaucoup"' in text  # what was typed stays in the form
+    with loaded.db.read_session() as db:
+        assert service_from(loaded).purpose(db, "newsletter").version == version
