@@ -36,7 +36,7 @@ from parvis.kernel.principal import Citizen, Principal, Role, Staff
 from parvis.kernel.staffguard import staff_required
 from parvis.kernel.web import check_csrf, current_principal, ensure_session, get_ctx, render
 
-__all__ = ["citizen_router", "dpo_router"]
+__all__ = ["citizen_router", "desk_router", "dpo_router"]
 
 citizen_router = APIRouter(prefix="/mes-donnees", include_in_schema=False)
 dpo_router = APIRouter(prefix="/dpo", include_in_schema=False)
@@ -729,3 +729,183 @@ def access_page(
             },
         },
     )
+
+
+# --- town hall desk: a minor's joint consent, a request made on someone's behalf ---------------
+
+desk_router = APIRouter(prefix="/staff/guichet/donnees", include_in_schema=False)
+
+DeskDep = Annotated[
+    Staff, Depends(staff_required(Role.AGENT, Role.ADMIN, form_page="/staff/guichet/donnees"))
+]
+
+#: What an agent records for a minor and their parent (Loi 78-17 art. 45: given jointly;
+#: refusal and withdrawal are open to either).
+_JOINT_CHOICES = {"give": Status.GIVEN, "refuse": Status.REFUSED, "withdraw": Status.WITHDRAWN}
+_DESK_METHODS = {"in_person": Method.IN_PERSON, "paper_form": Method.PAPER}
+_DESK_CHANNELS = ("desk", "post", "email")
+_DESK_FAILED = (
+    "Nothing was recorded: check the pseudonyms, the processing and the choice, then try again."
+)
+
+
+def _desk_values(ctx: AppContext, session: Session) -> dict[str, Any]:
+    service = service_from(ctx)
+    purposes = [
+        r.purpose
+        for r in service.purposes(session, active_only=True)
+        if r.purpose.legal_basis is LegalBasis.CONSENT
+    ]
+    return {
+        "consent_purposes": purposes,
+        "controllers": service.controllers(session),
+        "all_purposes": [r.purpose for r in service.purposes(session, active_only=True)],
+        "rights": [r.value for r in dsr.REQUESTABLE],
+        "channels": _DESK_CHANNELS,
+        "posted": {},
+    }
+
+
+def _desk_page(
+    request: Request, ctx: AppContext, extra: dict[str, Any] | None = None, *, status: int = 200
+) -> Response:
+    with ctx.db.read_session() as session:
+        values = _desk_values(ctx, session)
+    values.update(extra or {})
+    values["notice"] = {
+        "joint": "The joint consent was recorded.",
+        "request": "The request was registered; its deadline runs from today.",
+    }.get(request.query_params.get("done") or "")
+    return _page(request, "consent/desk.html", values, status=status)
+
+
+@desk_router.get("", response_class=HTMLResponse)
+def desk_page(request: Request, ctx: CtxDep, staff: DeskDep) -> Response:
+    """The desk's forms for what a person cannot do alone on their privacy page."""
+    return _desk_page(request, ctx)
+
+
+@desk_router.post("/consentement-conjoint")
+def desk_joint_consent(
+    *,
+    request: Request,
+    ctx: CtxDep,
+    staff: DeskDep,
+    csrf_token: CsrfField,
+    subject: Annotated[str, Form(max_length=64)] = "",
+    guardian: Annotated[str, Form(max_length=64)] = "",
+    purpose: Annotated[str, Form(max_length=64)] = "",
+    choice: Annotated[str, Form(max_length=16)] = "",
+    method: Annotated[str, Form(max_length=16)] = "",
+) -> Response:
+    """A minor's consent given, refused or withdrawn jointly with a holder of parental
+    authority (Loi 78-17 art. 45), recorded by the agent who saw them both."""
+    check_csrf(request, csrf_token)
+    posted = {
+        "subject": subject.strip(),
+        "guardian": guardian.strip(),
+        "purpose": purpose,
+        "choice": choice,
+        "method": method,
+    }
+    errors: dict[str, str] = {}
+    for name in ("subject", "guardian"):
+        if not posted[name]:
+            errors[name] = "This field is required."
+    if posted["subject"] and posted["subject"] == posted["guardian"]:
+        errors["guardian"] = "The holder of parental authority is another person than the minor."
+    if choice not in _JOINT_CHOICES:
+        errors["choice"] = "Choose what the minor and their parent decided."
+    if method not in _DESK_METHODS:
+        errors["method"] = "Choose how they expressed it."
+    if not errors:
+        service = service_from(ctx)
+        try:
+            with ctx.db.write_session() as session:
+                record = service.purpose(session, purpose)
+                current = service.current_notice(session, record.purpose.controller_id, "fr")
+                service.record(
+                    session,
+                    subject=posted["subject"],
+                    purpose_id=purpose,
+                    status=_JOINT_CHOICES[choice],
+                    actor=Actor(
+                        ActorKind.PARENTAL, guardian=posted["guardian"], agent=staff.audit_actor
+                    ),
+                    method=_DESK_METHODS[method],
+                    interface="parvis:desk",
+                    notice_id=current.id if current is not None else None,
+                )
+        except DomainError as exc:
+            errors["form"] = (
+                _error_text(exc)
+                if isinstance(exc, LegalBasisError | StaleNoticeError)
+                else _DESK_FAILED
+            )
+    if errors:
+        return _desk_page(request, ctx, {"joint_errors": errors, "posted": posted}, status=422)
+    return _redirect("/staff/guichet/donnees?done=joint")
+
+
+@desk_router.post("/demande")
+def desk_request(
+    *,
+    request: Request,
+    ctx: CtxDep,
+    staff: DeskDep,
+    csrf_token: CsrfField,
+    subject: Annotated[str, Form(max_length=64)] = "",
+    right: Annotated[str, Form(max_length=32)] = "",
+    controller: Annotated[str, Form(max_length=64)] = "",
+    purpose: Annotated[str, Form(max_length=64)] = "",
+    channel: Annotated[str, Form(max_length=16)] = "",
+    identity_method: Annotated[str, Form(max_length=300)] = "",
+    mandate: Annotated[str, Form(max_length=300)] = "",
+    note: Annotated[str, Form(max_length=dsr.MAX_NOTE)] = "",
+) -> Response:
+    """A data-subject request brought by someone acting for the person (a mandate holder, a
+    legal representative), at the desk, by post or by e-mail (GDPR Art. 12; the mandate is
+    kept, sealed, with the request's text)."""
+    check_csrf(request, csrf_token)
+    posted = {
+        "subject": subject.strip(),
+        "right": right,
+        "controller": controller,
+        "purpose": purpose,
+        "channel": channel,
+        "identity_method": identity_method.strip(),
+        "mandate": mandate.strip(),
+        "note": note,
+    }
+    errors: dict[str, str] = {}
+    for name in ("subject", "mandate", "identity_method"):
+        if not posted[name]:
+            errors[name] = "This field is required."
+    if right not in {r.value for r in dsr.REQUESTABLE}:
+        errors["right"] = "Choose the right the person exercises."
+    if channel not in _DESK_CHANNELS:
+        errors["channel"] = "Choose how the request arrived."
+    if not errors:
+        text = f"Mandat : {posted['mandate']}" + (f"\n\n{note.strip()}" if note.strip() else "")
+        try:
+            with ctx.db.write_session() as session:
+                dsr.open_request(
+                    ctx,
+                    session,
+                    subject=posted["subject"],
+                    controller_id=controller,
+                    right=Right(right),
+                    purpose_id=purpose or None,
+                    opened_by=staff.audit_actor,
+                    channel=channel,
+                    identity_method=posted["identity_method"],
+                    note=text[: dsr.MAX_NOTE],
+                )
+        except DomainError:
+            errors["form"] = (
+                "Nothing was recorded: check the pseudonym, the controller and the processing "
+                "(an objection names the processing it objects to)."
+            )
+    if errors:
+        return _desk_page(request, ctx, {"request_errors": errors, "posted": posted}, status=422)
+    return _redirect("/staff/guichet/donnees?done=request")

@@ -78,6 +78,8 @@ MESSAGES = {
     "Postal address": "Adresse postale",
     "Send me a letter": "M’envoyer un courrier",
     "Elections under way": "Scrutins en cours",
+    "Personal data": "Données personnelles",
+    "A minor's consent given with a parent, or a request made on someone's behalf": "Consentement d’un mineur donné avec un parent, ou demande faite pour le compte d’une personne",
     "paper votes recorded on the election's page": "votes papier enregistrés sur la page du scrutin",
     "online only": "en ligne uniquement",
     "No election is scheduled, open or waiting for its count.": "Aucun scrutin n’est programmé, ouvert ou en attente de dépouillement.",

@@ -13,6 +13,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from consent import requests as dsr
 from consent import service_from
 from consent.access import access_records
 from consent.auditing import audit_of
@@ -543,10 +544,14 @@ class _FormReader(HTMLParser):
             self.fields[self._textarea] += data
 
 
-def _fields(page: str) -> dict[str, str]:
-    reader = _FormReader("fields-form")
+def _read_form(page: str, form_id: str) -> dict[str, str]:
+    reader = _FormReader(form_id)
     reader.feed(page)
     return reader.fields
+
+
+def _fields(page: str) -> dict[str, str]:
+    return _read_form(page, "fields-form")
 
 
 def test_register_entry_edited_field_by_field(
@@ -628,3 +633,69 @@ def test_register_form_errors_are_french_and_next_to_their_field(
     assert 'value="beaucoup"' in text  # what was typed stays in the form
     with loaded.db.read_session() as db:
         assert service_from(loaded).purpose(db, "newsletter").version == version
+
+
+AGENT = Staff("agent-1", frozenset({Role.AGENT}))
+
+
+def test_desk_records_a_minors_joint_consent(
+    client: TestClient, app: FastAPI, loaded: AppContext
+) -> None:
+    """Loi 78-17 art. 45: the agent records a consent given jointly by a minor and a holder
+    of parental authority, in a form (not JSON); a missing parent is refused in French."""
+    sign_in(client, app, AGENT)
+    desk = client.get("/staff/guichet/donnees")
+    assert desk.status_code == 200
+    fields = _read_form(desk.text, "joint-form")
+    assert fields["purpose"] == "newsletter"
+    refused = client.post(
+        "/staff/guichet/donnees/consentement-conjoint",
+        data={**fields, "subject": "mineur-1", "choice": "give"},
+        follow_redirects=False,
+    )
+    assert refused.status_code == 422
+    assert 'id="joint-err-guardian">Ce champ est obligatoire.' in html.unescape(refused.text)
+    saved = client.post(
+        "/staff/guichet/donnees/consentement-conjoint",
+        data={**fields, "subject": "mineur-1", "guardian": "parent-1", "choice": "give"},
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303, saved.text
+    assert "Le consentement conjoint est enregistré." in client.get(saved.headers["location"]).text
+    with loaded.db.read_session() as db:
+        state = service_from(loaded).check(db, "mineur-1", "newsletter").to_json()
+        events = audit_of(loaded).query(db, subject="mineur-1")
+    assert state["status"] == "given"
+    assert any(e.details.get("joint_with") == "citizen:parent-1" for e in events), events
+
+
+def test_desk_registers_a_request_made_on_someones_behalf(
+    client: TestClient, app: FastAPI, loaded: AppContext
+) -> None:
+    sign_in(client, app, AGENT)
+    fields = _read_form(client.get("/staff/guichet/donnees").text, "behalf-form")
+    refused = client.post(
+        "/staff/guichet/donnees/demande",
+        data={**fields, "subject": "alice", "identity_method": "carte d’identité"},
+        follow_redirects=False,
+    )
+    assert refused.status_code == 422
+    assert 'id="behalf-err-mandate">Ce champ est obligatoire.' in html.unescape(refused.text)
+    saved = client.post(
+        "/staff/guichet/donnees/demande",
+        data={
+            **fields,
+            "subject": "alice",
+            "right": "access",
+            "channel": "post",
+            "identity_method": "carte d’identité du mandataire et de la personne",
+            "mandate": "Mandat écrit de Mme B., réf. M-2026-14",
+        },
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303, saved.text
+    with loaded.db.read_session() as db:
+        opened = [r for r in dsr.queue(loaded, db) if r.subject == "alice"]
+    assert [(r.right.value, r.channel, r.identity_checked) for r in opened] == [
+        ("access", "post", True)
+    ]
