@@ -7,6 +7,7 @@ from parvis.kernel.i18n import register_catalog
 __all__ = ["MESSAGES", "register"]
 
 MESSAGES = {
+    "spreadsheet, one sheet per activity": "tableur, une feuille par activité de traitement",
     "Personal data at the desk": "Données personnelles au guichet",
     "Back to the town hall desk": "Retour au guichet",
     "A minor's consent, given with a parent": "Consentement d’un mineur, donné avec un parent",

@@ -30,6 +30,8 @@ from consent.errors import LegalBasisError, MinorConsentError, StaleNoticeError
 from consent.ledger import Actor, ActorKind, Method, Status
 from consent.register import RegisterEntry, register_csv, register_json
 from consent.register_form import RECIPIENT_KINDS, RECIPIENT_ROWS, apply_fields, duration_parts
+from consent.register_ods import MEDIA_TYPE as ODS_MEDIA_TYPE
+from consent.register_ods import register_ods
 from parvis.kernel.context import AppContext
 from parvis.kernel.errors import DomainError, ForbiddenError, UnauthenticatedError
 from parvis.kernel.principal import Citizen, Principal, Role, Staff
@@ -387,18 +389,23 @@ def dpo_home(request: Request, ctx: CtxDep, staff: DpoDep) -> Response:
 
 @dpo_router.get("/registre/{controller_id}.{fmt}")
 def register_export(controller_id: str, fmt: str, ctx: CtxDep, staff: DpoOrAdminDep) -> Response:
-    if fmt not in {"csv", "json"}:
-        raise ForbiddenError("the register is exported as csv or json")
-    text, media = export_register(ctx, controller_id, fmt)
+    if fmt not in EXPORT_FORMATS:
+        raise ForbiddenError("the register is exported as csv, json or ods")
+    content, media = export_register(ctx, controller_id, fmt)
     return Response(
-        text,
+        content,
         media_type=media,
         headers={"content-disposition": f'attachment; filename="registre-{controller_id}.{fmt}"'},
     )
 
 
-def export_register(ctx: AppContext, controller_id: str, fmt: str) -> tuple[str, str]:
-    """The register of one controller as (text, media type) — shared with the CLI."""
+#: The register's export formats (consent.register, consent.register_ods).
+EXPORT_FORMATS = ("csv", "json", "ods")
+
+
+def export_register(ctx: AppContext, controller_id: str, fmt: str) -> tuple[str | bytes, str]:
+    """The register of one controller as (text or, for ODS, bytes; media type) — shared
+    with the CLI."""
     service = service_from(ctx)
     with ctx.db.read_session() as session:
         controller = service.controller(session, controller_id)
@@ -409,6 +416,8 @@ def export_register(ctx: AppContext, controller_id: str, fmt: str) -> tuple[str,
     now = ctx.clock.now()
     if fmt == "csv":
         return register_csv(controller, entries, generated_at=now), "text/csv; charset=utf-8"
+    if fmt == "ods":
+        return register_ods(controller, entries, generated_at=now), ODS_MEDIA_TYPE
     document = register_json(controller, entries, generated_at=now)
     return json.dumps(document, ensure_ascii=False, indent=2), "application/json"
 

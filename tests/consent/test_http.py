@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import html
+import io
 import json
 from datetime import timedelta
 from html.parser import HTMLParser
@@ -23,7 +25,7 @@ from consent.receipts import ReceiptKey, verify_receipt
 from parvis.kernel.clock import FixedClock
 from parvis.kernel.context import AppContext
 from parvis.kernel.principal import Citizen, Role, Staff
-from tests.consent.factories import catalogue
+from tests.consent.factories import catalogue, read_ods
 from tests.support.auth import sign_in
 
 PROBLEM = "tag:parvis.fr,2026:problem/"
@@ -386,6 +388,18 @@ def test_register_export_and_edit(client: TestClient, app: FastAPI, loaded: AppC
     assert csv_text.text.startswith("feuille,rubrique,élément,champ,valeur")
     as_json = client.get("/dpo/registre/ville-exemple.json").json()
     assert len(as_json["activities"]) == 3
+    workbook = client.get("/dpo/registre/ville-exemple.ods")
+    assert workbook.status_code == 200
+    assert workbook.headers["content-type"] == "application/vnd.oasis.opendocument.spreadsheet"
+    assert 'filename="registre-ville-exemple.ods"' in workbook.headers["content-disposition"]
+    assert workbook.content[:2] == b"PK"
+    assert workbook.content[30:38] == b"mimetype"  # ODF 1.2 §3.3: first, uncompressed
+    sheets = read_ods(workbook.content)
+    csv_rows = list(csv.reader(io.StringIO(csv_text.text)))[1:]
+    assert list(sheets) == list(dict.fromkeys(r[0] for r in csv_rows))
+    assert len(sheets) == 1 + 3  # the front page, then one sheet per activity
+    for name, rows in sheets.items():
+        assert rows[1:] == [r[1:] for r in csv_rows if r[0] == name]
     page = client.get("/dpo/finalites/newsletter")
     assert page.status_code == 200
     definition = page.text.split('class="definition" rows="30" spellcheck="false">')[1].split(
