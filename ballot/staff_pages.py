@@ -41,6 +41,7 @@ from starlette.formparsers import MultiPartException
 
 import identity
 from ballot.batches import next_boundary
+from ballot.booth_pages import format_euros
 from ballot.definition import Status
 from ballot.definition_reader import MAX_DEFINITION_BYTES, read_definition
 from ballot.election_form import (
@@ -351,7 +352,16 @@ def _election_values(
             "id": q.id,
             "title": _label(q.title, lang),
             "type": q.type.value,
-            "options": [{"id": o.id, "title": _label(o.title, lang)} for o in q.options],
+            "type_label": TYPE_LABELS[q.type.value],
+            "envelope": format_euros(q.envelope, lang) if q.envelope is not None else None,
+            "options": [
+                {
+                    "id": o.id,
+                    "title": _label(o.title, lang),
+                    "cost": format_euros(o.cost, lang) if o.cost is not None else None,
+                }
+                for o in q.options
+            ],
         }
         for q in definition.questions
     ]

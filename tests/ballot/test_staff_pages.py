@@ -543,3 +543,17 @@ def test_the_desk_lists_the_elections_agents_work_on(
     assert "ouvert · votes papier enregistrés sur la page du scrutin" in desk.text
     assert draft not in desk.text
     assert 'id="no-elections"' not in desk.text
+
+
+def test_the_officer_page_shows_amounts_in_euros_and_types_in_words(
+    app: FastAPI, client: TestClient, clock: FixedClock
+) -> None:
+    ctx: AppContext = app.state.ctx
+    setup_rule(ctx)
+    election = open_election(ctx, clock)
+    name, value = session_cookie(ctx, OFFICER)
+    page = client.get(f"{HOME}/{election}", headers={"Cookie": f"{name}={value}"}).text
+    assert '<span class="envelope">1\u202f000\u00a0€</span>' in page
+    assert '<span class="cost">400\u00a0€</span>' in page
+    assert "(Budget participatif (coûts et enveloppe))" in page
+    assert "(budget)" not in page
