@@ -9,6 +9,7 @@ import pytest
 from playwright.sync_api import Browser
 
 from ballot.charts import bar_chart, stacked_chart
+from tests.browser.conftest import assert_accessible
 
 STYLESHEET = Path(__file__).parents[2] / "parvis" / "static" / "parvis.css"
 
@@ -67,10 +68,12 @@ def test_no_chart_text_overflows_its_box(browser: Browser, viewport: int) -> Non
         page = context.new_page()
         stylesheet = STYLESHEET.read_text(encoding="utf-8")
         page.set_content(
-            f'<!doctype html><html lang="fr"><head><meta charset="utf-8"><style>{stylesheet}'
-            f"</style></head><body><main>{''.join(charts)}</main></body></html>"
+            f'<!doctype html><html lang="fr"><head><meta charset="utf-8"><title>Résultats</title>'
+            f"<style>{stylesheet}</style></head><body><main><h1>Résultats</h1>"
+            f"{''.join(charts)}</main></body></html>"
         )
         boxes = page.evaluate(MEASURE)
+        assert_accessible(page)
     finally:
         context.close()
     assert {box["cls"] for box in boxes} == {"label", "value", "legend"}
