@@ -43,6 +43,40 @@ MESSAGES = {
     "Votes": "Votes",
     "Cost": "Coût",
     "Spent:": "Dépensé :",
+    "of an envelope of": "sur une enveloppe de",
+    "How the winner is decided: the option with the most votes wins. When several "
+    "options have the same highest number of votes, they all win; options with as many "
+    "votes are listed in the order of the ballot.": "Comment le gagnant est désigné : "
+    "l’option qui a le plus de voix l’emporte. Si plusieurs options ont le même nombre de "
+    "voix le plus élevé, elles l’emportent toutes ; les options à égalité de voix sont "
+    "présentées dans l’ordre du bulletin.",
+    "How projects are funded: projects are taken from the most voted to the least "
+    "voted; between projects with as many votes, the cheaper one comes first, then the "
+    "order of the ballot. A project with at least one vote is funded if its cost fits in "
+    "what is left of the envelope; otherwise it is skipped and the next one is "
+    "considered, until the maximum number of projects is funded.": "Comment les projets "
+    "sont financés : on prend les projets du plus voté au moins voté ; entre projets à "
+    "égalité de voix, le moins cher passe d’abord, puis l’ordre du bulletin. Un projet qui "
+    "a au moins une voix est financé si son coût tient dans ce qui reste de l’enveloppe ; "
+    "sinon il est passé et l’on examine le suivant, jusqu’au nombre maximal de projets "
+    "financés.",
+    "How the winner is decided: options are ranked by their majority grade, the grade "
+    "of the median voter (the lower one when there are two). When two options have the "
+    "same majority grade, one median vote is set aside for each and their majority "
+    "grades are compared again, as many times as needed (Balinski and Laraki's rule).": ""
+    "Comment le gagnant est désigné : les options sont classées selon leur mention "
+    "majoritaire, celle de l’électeur médian (la plus basse s’il y en a deux). Si deux "
+    "options ont la même mention majoritaire, on retire à chacune une voix médiane et l’on "
+    "compare de nouveau leurs mentions majoritaires, autant de fois que nécessaire (règle "
+    "de Balinski et Laraki).",
+    "How the winner is decided: among n options, an option ranked r-th on a ballot gets "
+    "n − r points, an unranked option none (Borda count); the most points wins. Between "
+    "options with as many points, the one ranked first on more ballots comes first, "
+    "then the order of the ballot.": "Comment le gagnant est désigné : parmi n options, "
+    "une option classée au rang r sur un bulletin reçoit n − r points, une option non "
+    "classée aucun (méthode de Borda) ; le plus de points l’emporte. Entre options à "
+    "égalité de points, celle classée première sur le plus de bulletins passe d’abord, "
+    "puis l’ordre du bulletin.",
     "Paper ballots (counted separately)": "Bulletins papier (comptés à part)",
 }
 

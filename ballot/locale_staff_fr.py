@@ -18,7 +18,11 @@ MESSAGES = {
     "Counts only: no page shows a ballot or a running total before the close.": "Des décomptes seulement : aucune page ne montre un bulletin ou un résultat partiel avant la clôture.",
     "No election yet.": "Aucun scrutin pour l’instant.",
     "Voting period (UTC)": "Période de vote (UTC)",
-    "Ballots received": "Bulletins reçus",
+    "Ballots on the bulletin board": "Bulletins sur le tableau d’affichage",
+    "Next batch on the board": "Prochain lot sur le tableau",
+    "local time": "heure locale",
+    "Envelope:": "Enveloppe :",
+    "A ballot cast now waits for the next batch: it goes on the board at that time, with the other ballots of the batch, in a random order. These counts are the board's: they move only when a batch goes on it, so that nobody can tell when a given ballot arrived.": "Un bulletin déposé maintenant attend le prochain lot : il est placé sur le tableau à cette heure, avec les autres bulletins du lot, dans un ordre aléatoire. Ces nombres sont ceux du tableau : ils ne changent qu’à l’arrivée d’un lot, pour que personne ne puisse savoir quand un bulletin donné est arrivé.",
     "Back to the elections": "Retour aux scrutins",
     # definition form
     "Edit the draft": "Modifier le brouillon",

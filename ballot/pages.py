@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
+from ballot.booth_pages import format_euros
 from ballot.charts import bar_chart, stacked_chart
 from ballot.definition import Status
 from ballot.questions import BallotType, Question
@@ -20,7 +21,41 @@ from ballot.service import service_from
 from parvis.kernel.context import AppContext
 from parvis.kernel.web import get_ctx, page_language, render
 
-__all__ = ["router"]
+__all__ = ["TIE_BREAKS", "router"]
+
+#: How each question type ranks its options and breaks ties, in words for people
+#: (board-format.md §6 is the rule; these sentences say the same thing).
+TIE_BREAKS: dict[str, str] = {
+    "single": (
+        "How the winner is decided: the option with the most votes wins. When several "
+        "options have the same highest number of votes, they all win; options with as many "
+        "votes are listed in the order of the ballot."
+    ),
+    "approval": (
+        "How the winner is decided: the option with the most votes wins. When several "
+        "options have the same highest number of votes, they all win; options with as many "
+        "votes are listed in the order of the ballot."
+    ),
+    "budget": (
+        "How projects are funded: projects are taken from the most voted to the least "
+        "voted; between projects with as many votes, the cheaper one comes first, then the "
+        "order of the ballot. A project with at least one vote is funded if its cost fits in "
+        "what is left of the envelope; otherwise it is skipped and the next one is "
+        "considered, until the maximum number of projects is funded."
+    ),
+    "majority_judgment": (
+        "How the winner is decided: options are ranked by their majority grade, the grade "
+        "of the median voter (the lower one when there are two). When two options have the "
+        "same majority grade, one median vote is set aside for each and their majority "
+        "grades are compared again, as many times as needed (Balinski and Laraki's rule)."
+    ),
+    "ranked": (
+        "How the winner is decided: among n options, an option ranked r-th on a ballot gets "
+        "n − r points, an unranked option none (Borda count); the most points wins. Between "
+        "options with as many points, the one ranked first on more ballots comes first, "
+        "then the order of the ballot."
+    ),
+}
 
 router = APIRouter(include_in_schema=False)
 
@@ -38,7 +73,12 @@ def _question_view(question: Question, result: dict[str, Any], lang: str) -> dic
     names = {o.id: _label(o.title, lang) for o in question.options}
     title = _label(question.title, lang)
     chart_id = f"chart-{question.id}"
-    view: dict[str, Any] = {"id": question.id, "title": title, "type": question.type.value}
+    view: dict[str, Any] = {
+        "id": question.id,
+        "title": title,
+        "type": question.type.value,
+        "rule": TIE_BREAKS[question.type.value],
+    }
     if question.type is BallotType.MAJORITY_JUDGMENT:
         grades = list(question.grades)
         order = result["ranking"]
@@ -88,13 +128,18 @@ def _question_view(question: Question, result: dict[str, Any], lang: str) -> dic
             {
                 "option": names[o],
                 "value": counts[o],
-                "cost": question.cost_of(o) if question.type is BallotType.BUDGET else None,
+                "cost": (
+                    format_euros(question.cost_of(o), lang)
+                    if question.type is BallotType.BUDGET
+                    else None
+                ),
                 "winner": o in marked,
             }
             for o in order
         ]
         if question.type is BallotType.BUDGET:
-            view["spent"], view["envelope"] = result["spent"], result["envelope"]
+            view["spent"] = format_euros(result["spent"], lang)
+            view["envelope"] = format_euros(result["envelope"], lang)
         values = [counts[o] for o in order]
         marks = [o in marked for o in order]
         unit = "votes"

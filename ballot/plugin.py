@@ -95,6 +95,7 @@ def setup(ctx: AppContext) -> None:
     service_from(ctx)
     consent.register_exporter("ballot", _export)
     identity.register_voting_rights(ctx, _voting_rights)
+    identity.register_desk_elections(ctx, staff_pages.desk_elections)
 
 
 def _voting_rights(ctx: AppContext, pseudonym: str) -> list[dict[str, str]]:

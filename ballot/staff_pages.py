@@ -40,6 +40,8 @@ from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 
 import identity
+from ballot.batches import next_boundary
+from ballot.booth_pages import format_euros
 from ballot.definition import Status
 from ballot.definition_reader import MAX_DEFINITION_BYTES, read_definition
 from ballot.election_form import (
@@ -350,7 +352,16 @@ def _election_values(
             "id": q.id,
             "title": _label(q.title, lang),
             "type": q.type.value,
-            "options": [{"id": o.id, "title": _label(o.title, lang)} for o in q.options],
+            "type_label": TYPE_LABELS[q.type.value],
+            "envelope": format_euros(q.envelope, lang) if q.envelope is not None else None,
+            "options": [
+                {
+                    "id": o.id,
+                    "title": _label(o.title, lang),
+                    "cost": format_euros(o.cost, lang) if o.cost is not None else None,
+                }
+                for o in q.options
+            ],
         }
         for q in definition.questions
     ]
@@ -371,6 +382,11 @@ def _election_values(
         "paper_open": current in {Status.SCHEDULED, Status.OPEN},
         "paper_totals_open": current is Status.CLOSED,
         "early": current is Status.OPEN and service.now < definition.closes_at,
+        "next_batch": (
+            next_boundary(service.now, definition.batch_seconds).astimezone(_zone(ctx))
+            if current is Status.OPEN
+            else None
+        ),
     }
 
 
@@ -407,6 +423,26 @@ def _refused_step(
 
 def _done(election_id: str, notice: str) -> Response:
     return RedirectResponse(f"{HOME}/{election_id}?{urlencode({'fait': notice})}", status_code=303)
+
+
+def desk_elections(ctx: AppContext, lang: str) -> list[dict[str, Any]]:
+    """The town hall desk's list (identity's desk page): the elections that are not drafts
+    and not yet published, with their paper channel and the staff page where agents
+    record paper voters. Titles and statuses only, as the public list."""
+    service = service_from(ctx)
+    with ctx.db.read_session() as session:
+        rows = [service.status(session, row) for row in service.elections(session)]
+    return [
+        {
+            "id": s["id"],
+            "title": _label(s["title"], lang),
+            "status": s["status"],
+            "paper": s["paper"],
+            "href": f"{HOME}/{s['id']}",
+        }
+        for s in rows
+        if s["status"] in {Status.SCHEDULED.value, Status.OPEN.value, Status.CLOSED.value}
+    ]
 
 
 @router.get("", response_class=HTMLResponse)

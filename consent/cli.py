@@ -48,19 +48,27 @@ def _context() -> Iterator[AppContext]:
 @_one_line
 def register(
     controller: Annotated[str, typer.Option("--controller", help="controller id")],
-    fmt: Annotated[str, typer.Option("--format", help="csv or json")] = "csv",
+    fmt: Annotated[str, typer.Option("--format", help="csv, json or ods")] = "csv",
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="file to write (default: stdout)")
     ] = None,
 ) -> None:
-    """Export a controller's Art. 30 register in the CNIL model layout (CSV or JSON)."""
+    """Export a controller's Art. 30 register in the CNIL model layout (CSV, JSON or ODS)."""
     from consent.errors import CatalogueError
-    from consent.pages import export_register
+    from consent.pages import EXPORT_FORMATS, export_register
 
-    if fmt not in {"csv", "json"}:
-        raise CatalogueError("--format must be csv or json")
+    if fmt not in EXPORT_FORMATS:
+        raise CatalogueError("--format must be csv, json or ods")
     with _context() as ctx:
         text, _media = export_register(ctx, controller, fmt)
+    if isinstance(text, bytes):
+        if output is None:
+            sys.stdout.buffer.write(text)
+            sys.stdout.flush()
+        else:
+            output.write_bytes(text)
+            typer.echo(f"register of {controller} written to {output}")
+        return
     if output is None:
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
     else:

@@ -38,7 +38,7 @@ from consent.errors import (
     WebhookTimestampError,
 )
 from consent.metrics import WebhookCollector
-from consent.pages import citizen_router, dpo_router
+from consent.pages import citizen_router, desk_router, dpo_router
 from parvis.kernel.context import AppContext, DomainPlugin
 from parvis.kernel.settings import Mode
 
@@ -188,7 +188,7 @@ def seed_demo(ctx: AppContext) -> Iterator[str]:
 PLUGIN = DomainPlugin(
     name="consent",
     setup=setup,
-    routers=(router, citizen_router, dpo_router),
+    routers=(router, citizen_router, dpo_router, desk_router),
     template_dir=HERE / "templates",
     static_dir=HERE / "static",
     cli_groups={"consent": consent_app},

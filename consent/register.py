@@ -11,7 +11,9 @@ writes the same content:
   ``activities``, with stable English keys;
 * CSV (RFC 4180, UTF-8): one row per field with the columns ``feuille, rubrique, élément,
   champ, valeur`` — the sheet, the section and the row label of the CNIL model — so that a
-  spreadsheet (LibreOffice, Excel) can filter it back into one sheet per activity.
+  spreadsheet (LibreOffice, Excel) can filter it back into one sheet per activity;
+* ODS (OpenDocument spreadsheet, ISO/IEC 26300; :mod:`consent.register_ods`): the same rows,
+  one sheet per ``feuille`` as in the CNIL's workbook.
 
 Both are generated from the live catalogue, so they cannot disagree with it. Pure module.
 """
@@ -28,7 +30,10 @@ from typing import Any
 from consent.bases import BASES
 from consent.catalogue import Controller, Disposition, Purpose, RetentionStart
 
-__all__ = ["FORMAT", "RegisterEntry", "register_csv", "register_json"]
+__all__ = ["COLUMNS", "FORMAT", "RegisterEntry", "register_csv", "register_json", "register_rows"]
+
+#: The columns of the CSV export (the ODS export has one sheet per ``feuille``).
+COLUMNS = ("feuille", "rubrique", "élément", "champ", "valeur")
 
 FORMAT = "parvis-art30-register/v1"
 
@@ -146,11 +151,21 @@ def register_csv(
     """The register as CSV rows ``feuille, rubrique, élément, champ, valeur``."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(["feuille", "rubrique", "élément", "champ", "valeur"])
+    writer.writerow(COLUMNS)
+    writer.writerows(register_rows(controller, entries, generated_at=generated_at))
+    return out.getvalue()
+
+
+def register_rows(
+    controller: Controller, entries: Sequence[RegisterEntry], *, generated_at: datetime
+) -> list[tuple[str, str, str, str, str]]:
+    """Every field of the register as ``(feuille, rubrique, élément, champ, valeur)``: the
+    front page's, then each activity's sheet (the CNIL model's order)."""
+    rows: list[tuple[str, str, str, str, str]] = []
     front = "Registre des activités de traitement"
 
     def row(sheet: str, section: str, item: str, name: str, value: object) -> None:
-        writer.writerow([sheet, section, item, name, "" if value is None else str(value)])
+        rows.append((sheet, section, item, name, "" if value is None else str(value)))
 
     row(front, "Document", "", "Date d'édition", generated_at.isoformat())
     row(front, "Organisme", "", "Nom", controller.name)
@@ -179,7 +194,7 @@ def register_csv(
         row(front, "Activités", item, "Mise à jour", _date(entry.updated_at))
     for entry in ordered:
         _activity_rows(row, controller, entry)
-    return out.getvalue()
+    return rows
 
 
 def _activity_rows(row: Any, controller: Controller, entry: RegisterEntry) -> None:

@@ -42,11 +42,13 @@ __all__ = [
     "Rule",
     "Territory",
     "check_eligibility",
+    "desk_elections_of",
     "eligibility_for",
     "eligible_population",
     "export_citizen",
     "franceconnect_client",
     "issuance_authorization",
+    "register_desk_elections",
     "register_voting_rights",
     "sandbox_from",
     "service_from",
@@ -146,6 +148,23 @@ def voting_rights_of(ctx: AppContext, pseudonym: str) -> list[dict[str, str]]:
     """What the registered provider lists for this citizen (none without a provider)."""
     provider = ctx.extensions.get("identity.voting_rights")
     return list(provider(ctx, pseudonym)) if provider is not None else []
+
+
+#: ``(ctx, language) -> [{"id", "title", "status", "paper", "href"}]``.
+DeskElections = Callable[["AppContext", str], list[dict[str, Any]]]
+
+
+def register_desk_elections(ctx: AppContext, provider: DeskElections) -> None:
+    """Let the town hall desk list the elections an agent works on (scheduled, open or
+    closed: where paper voters are recorded and totals entered). The ballot domain
+    registers its list here at setup, as for :func:`register_voting_rights`."""
+    ctx.extensions["identity.desk_elections"] = provider
+
+
+def desk_elections_of(ctx: AppContext, lang: str) -> list[dict[str, Any]]:
+    """What the registered provider lists for the desk (none without a provider)."""
+    provider = ctx.extensions.get("identity.desk_elections")
+    return list(provider(ctx, lang)) if provider is not None else []
 
 
 def sandbox_from(ctx: AppContext) -> Sandbox:

@@ -48,6 +48,7 @@ from parvis.kernel.web import (
     current_principal,
     ensure_session,
     get_ctx,
+    page_language,
     render,
     start_session,
     web_session,
@@ -946,9 +947,7 @@ def export_letters(
         with ctx.db.write_session() as db:
             export = identity.service_from(ctx).export_letters(db, actor=staff.audit_actor)
     except IdentityError as exc:
-        return _admin_page(
-            request, ctx, "identity/staff_desk.html", {"error": exc.detail}, status=409
-        )
+        return _desk_page(request, ctx, {"error": exc.detail}, status=409)
     return Response(
         export.csv_text,
         media_type="text/csv; charset=utf-8",
@@ -959,9 +958,27 @@ def export_letters(
     )
 
 
+def _desk_page(
+    request: Request,
+    ctx: AppContext,
+    extra: dict[str, Any] | None = None,
+    *,
+    status: int = 200,
+) -> Response:
+    """The desk with the elections agents work on beside its forms."""
+    elections = identity.desk_elections_of(ctx, page_language(request, ctx.settings))
+    return _admin_page(
+        request,
+        ctx,
+        "identity/staff_desk.html",
+        {"elections": elections, **(extra or {})},
+        status=status,
+    )
+
+
 @staff_router.get("/guichet", response_class=HTMLResponse)
 def desk_page(request: Request, ctx: CtxDep, staff: AgentDep) -> Response:
-    return _admin_page(request, ctx, "identity/staff_desk.html")
+    return _desk_page(request, ctx)
 
 
 @staff_router.post("/guichet")
@@ -988,10 +1005,8 @@ def desk_verify(
                 reason=reason,
             )
     except IdentityError as exc:
-        return _admin_page(
-            request, ctx, "identity/staff_desk.html", {"error": exc.detail}, status=422
-        )
-    return _admin_page(request, ctx, "identity/staff_desk.html", {"notice": "Residence confirmed."})
+        return _desk_page(request, ctx, {"error": exc.detail}, status=422)
+    return _desk_page(request, ctx, {"notice": "Residence confirmed."})
 
 
 @staff_router.post("/guichet/vote-papier")
@@ -1022,7 +1037,5 @@ def desk_paper_vote(
                 birthcountry=birthcountry,
             )
     except IdentityError as exc:
-        return _admin_page(
-            request, ctx, "identity/staff_desk.html", {"error": exc.detail}, status=422
-        )
-    return _admin_page(request, ctx, "identity/staff_desk.html", {"notice": "Paper vote recorded."})
+        return _desk_page(request, ctx, {"error": exc.detail}, status=422)
+    return _desk_page(request, ctx, {"notice": "Paper vote recorded."})

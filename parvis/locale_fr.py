@@ -42,6 +42,13 @@ MESSAGES = {
     "The page could not be shown because of an error on our side. It has been recorded. "
     "Please try again in a few minutes.": "La page n’a pas pu être affichée à cause d’une "
     "erreur de notre côté. Elle a été enregistrée. Veuillez réessayer dans quelques minutes.",
+    "You need to sign in to see this page. Sign in, then open the page again.": "Vous devez "
+    "vous connecter pour voir cette page. Connectez-vous, puis ouvrez de nouveau la page.",
+    "Information not accepted": "Informations non acceptées",
+    "What was sent could not be used: a field is missing or is not in the expected "
+    "form. Go back, check the form and send it again.": "Les informations envoyées n’ont pas "
+    "pu être utilisées : un champ manque ou n’a pas la forme attendue. Revenez en arrière, "
+    "vérifiez le formulaire et envoyez-le de nouveau.",
     "Form expired": "Formulaire expiré",
     "This form has expired, for example because it stayed open too long. Go back, reload "
     "the page and send the form again.": "Ce formulaire a expiré, par exemple parce qu’il est "

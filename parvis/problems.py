@@ -14,7 +14,7 @@ header is added here, for every route, rather than by a special route class.
 OAuth/OIDC endpoints do not go through here: they keep RFC 6749 §5.2 error bodies.
 
 A browser that asks for a page (``Accept`` weighing ``text/html`` above JSON,
-:mod:`parvis.negotiation`) gets a 403, 404, 405 or 500 as an HTML page in its language
+:mod:`parvis.negotiation`) gets a 401, 403, 404, 405, 422 or 500 as an HTML page in its language
 (architecture.md, "Web": French first, English available) with the same status and headers;
 the page says what happened in words for people and, like the problem body, nothing internal.
 
@@ -92,6 +92,10 @@ _FIELD_VALUE = re.compile(r"^[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?$")
 #: ids of the French catalogue, :mod:`parvis.locale_fr`). Nothing here depends on the error's
 #: own detail, which is English and may name internals.
 ERROR_PAGES: dict[int, tuple[str, str]] = {
+    401: (
+        "Sign-in required",
+        "You need to sign in to see this page. Sign in, then open the page again.",
+    ),
     403: (
         "Access refused",
         "You cannot see this page with the account you are signed in with. Sign in with "
@@ -106,6 +110,11 @@ ERROR_PAGES: dict[int, tuple[str, str]] = {
         "Action not possible here",
         "This address cannot be used this way. Go back to the previous page and use its "
         "links and buttons.",
+    ),
+    422: (
+        "Information not accepted",
+        "What was sent could not be used: a field is missing or is not in the expected "
+        "form. Go back, check the form and send it again.",
     ),
     500: (
         "Something went wrong",
@@ -258,8 +267,12 @@ def install_problem_handlers(
             detail = None
         return problem(exc.status_code, detail=detail, headers=dict(exc.headers or {}))
 
-    async def on_validation_error(_request: Request, exc: Exception) -> ProblemResponse:
+    async def on_validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
+        if _wants_page(request, 422):
+            # The field names and pydantic's messages are English and technical: the page
+            # explains in words, the form's own page shows errors next to its fields.
+            return error_page(request, 422)
         # Only location, message and error type: the submitted value ("input") could be a
         # secret or personal data and is never echoed back.
         errors = [

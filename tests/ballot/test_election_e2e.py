@@ -192,6 +192,12 @@ def test_protocol_end_to_end(app: FastAPI, client: TestClient, clock: FixedClock
     assert "<table>" in page.text
     assert 'role="img"' in page.text
     assert "<desc" in page.text
+    # Amounts as people read them (French: narrow no-break space between thousands, no-break
+    # space before €), and each question's rule in words (board-format.md §6).
+    assert "sur une enveloppe de 1\u202f000\u00a0€" in page.text
+    assert "<td>400\u00a0€</td>" in page.text
+    assert "le moins cher passe d’abord" in page.text
+    assert "elles l’emportent toutes" in page.text
 
 
 def test_aggregate_publication_below_the_anonymity_set(

@@ -15,6 +15,7 @@ import html
 import re
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import yaml
 from fastapi import FastAPI
@@ -22,6 +23,7 @@ from fastapi.testclient import TestClient
 
 import audit
 from ballot import locale_staff_fr, staff_pages
+from ballot.batches import next_boundary
 from ballot.definition import parse_definition
 from ballot.service import service_from
 from parvis.kernel.clock import FixedClock
@@ -451,7 +453,15 @@ def test_nothing_of_the_ballots_shows_while_open(
     for voter in people:
         voter.obtain_right()
         codes.append(voter.vote({"parc": UNIQUE_OPTION, "budget": ["fresque"]})["tracking_code"])
-    assert re.search(r'id="ballots">0<', snapshot()[f"officer {HOME}/{election}"])
+    waiting = snapshot()
+    officer_page = waiting[f"officer {HOME}/{election}"]
+    assert re.search(r'id="ballots">0<', officer_page)
+    # ADR 0009: the officer sees the board's counts and when the next batch goes on it, never
+    # how many ballots wait: between two boundaries no staff page moves at all.
+    assert waiting == before
+    assert "Bulletins sur le tableau d’affichage" in officer_page
+    boundary = next_boundary(clock.now(), 600).astimezone(ZoneInfo("Europe/Paris"))
+    assert f'datetime="{boundary.isoformat()}">{boundary:%H:%M}</time>' in officer_page
     assert service_from(ctx).integrate_batches(force=True) == 3  # the boundary passes
     after = snapshot()
     for key, page in after.items():
@@ -507,3 +517,43 @@ def _pseudonym(ctx: AppContext, voter: Voter) -> str:
     assert loaded is not None
     assert isinstance(loaded.principal, Citizen)
     return loaded.principal.pseudonym
+
+
+def test_the_desk_lists_the_elections_agents_work_on(
+    app: FastAPI, client: TestClient, clock: FixedClock
+) -> None:
+    """The town hall desk lists the scheduled, open and closed elections with a link to
+    each one's staff page (where paper voters are recorded); never a draft."""
+    ctx: AppContext = app.state.ctx
+    setup_rule(ctx, paper_votes=True)
+    name, value = session_cookie(ctx, AGENT)
+    empty = client.get("/staff/guichet", headers={"Cookie": f"{name}={value}"})
+    assert empty.status_code == 200
+    assert 'id="no-elections"' in empty.text
+    election = open_election(ctx, clock, paper=True)
+    with ctx.db.write_session() as db:
+        draft = (
+            service_from(ctx)
+            .create(db, data=definition(clock, paper=True), actor=OFFICER.audit_actor)
+            .id
+        )
+    desk = client.get("/staff/guichet", headers={"Cookie": f"{name}={value}"})
+    assert desk.status_code == 200
+    assert f'<a href="{HOME}/{election}">' in desk.text
+    assert "ouvert · votes papier enregistrés sur la page du scrutin" in desk.text
+    assert draft not in desk.text
+    assert 'id="no-elections"' not in desk.text
+
+
+def test_the_officer_page_shows_amounts_in_euros_and_types_in_words(
+    app: FastAPI, client: TestClient, clock: FixedClock
+) -> None:
+    ctx: AppContext = app.state.ctx
+    setup_rule(ctx)
+    election = open_election(ctx, clock)
+    name, value = session_cookie(ctx, OFFICER)
+    page = client.get(f"{HOME}/{election}", headers={"Cookie": f"{name}={value}"}).text
+    assert '<span class="envelope">1\u202f000\u00a0€</span>' in page
+    assert '<span class="cost">400\u00a0€</span>' in page
+    assert "(Budget participatif (coûts et enveloppe))" in page
+    assert "(budget)" not in page

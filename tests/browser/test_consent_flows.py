@@ -157,3 +157,105 @@ def test_access_request_dpo_completes_citizen_downloads(
     assert data["format"] == "parvis-subject-export/v1"
     assert data["scope"] == "access"
     assert data["consent"]["requests"][0]["right"] == "access"
+
+
+def test_dpo_edits_a_register_entry_field_by_field(
+    browser: Browser, consent_server: tuple[ServerProcess, dict[str, str]]
+) -> None:
+    """The register edited in a form (GDPR Art. 30(1)): a French error next to its field,
+    then a new version saved; axe on both pages."""
+    server, _ = consent_server
+    ctx = build_context(
+        load_settings(
+            mode="test",
+            database_url=server.env["PARVIS_DATABASE_URL"],
+            data_dir=server.env["PARVIS_DATA_DIR"],
+            public_url=server.url,
+        )
+    )
+    try:
+        with ctx.db.write_session() as db:
+            dpo = identity.staff_service_from(ctx).create(
+                db, email="dpo2@demo.invalid", roles=frozenset({Role.DPO}), actor="system:test"
+            )
+    finally:
+        ctx.db.dispose()
+    staff = browser.new_context(locale="fr-FR")
+    staff.set_default_timeout(15_000)
+    try:
+        console = staff.new_page()
+        console.goto(server.url + "/staff/login")
+        console.get_by_label("Courriel").fill(dpo.email)
+        console.get_by_label("Mot de passe").fill(dpo.password)
+        console.get_by_label("Code de votre application d’authentification").fill(
+            pyotp.parse_uri(dpo.totp_uri).now()
+        )
+        console.get_by_role("button", name="Se connecter").click()
+        console.goto(server.url + "/dpo")
+        console.locator("#register tbody th a").first.click()
+        form = console.locator("#fields-form")
+        expect(form).to_be_visible()
+        assert_accessible(console)
+        form.get_by_label("Nom (français)").fill("")
+        form.get_by_role("button", name="Enregistrer une nouvelle version").click()
+        expect(console.locator("#err-label-fr")).to_have_text("Ce champ est obligatoire.")
+        expect(form.get_by_label("Nom (français)")).to_have_attribute("aria-invalid", "true")
+        assert_accessible(console)
+        form.get_by_label("Nom (français)").fill("Lettre d’information de la ville")
+        form.get_by_label("Motif de la modification").fill("intitulé revu")
+        form.get_by_role("button", name="Enregistrer une nouvelle version").click()
+        expect(console.get_by_role("status")).to_contain_text("enregistrée")
+        expect(console.get_by_role("heading", level=1)).to_have_text(
+            "Lettre d’information de la ville"
+        )
+    finally:
+        staff.close()
+
+
+def test_agent_records_a_joint_consent_at_the_desk(
+    browser: Browser, consent_server: tuple[ServerProcess, dict[str, str]]
+) -> None:
+    """The desk's personal-data forms (Loi 78-17 art. 45; a request on someone's behalf):
+    reached from the desk, a French error next to its field, then recorded; axe on each."""
+    server, _ = consent_server
+    ctx = build_context(
+        load_settings(
+            mode="test",
+            database_url=server.env["PARVIS_DATABASE_URL"],
+            data_dir=server.env["PARVIS_DATA_DIR"],
+            public_url=server.url,
+        )
+    )
+    try:
+        with ctx.db.write_session() as db:
+            agent = identity.staff_service_from(ctx).create(
+                db, email="agent@demo.invalid", roles=frozenset({Role.AGENT}), actor="system:test"
+            )
+    finally:
+        ctx.db.dispose()
+    staff = browser.new_context(locale="fr-FR")
+    staff.set_default_timeout(15_000)
+    try:
+        desk = staff.new_page()
+        desk.goto(server.url + "/staff/login")
+        desk.get_by_label("Courriel").fill(agent.email)
+        desk.get_by_label("Mot de passe").fill(agent.password)
+        desk.get_by_label("Code de votre application d’authentification").fill(
+            pyotp.parse_uri(agent.totp_uri).now()
+        )
+        desk.get_by_role("button", name="Se connecter").click()
+        desk.goto(server.url + "/staff/guichet")
+        desk.locator("#desk-data").click()
+        expect(desk.get_by_role("heading", level=1)).to_have_text("Données personnelles au guichet")
+        assert_accessible(desk)
+        form = desk.locator("#joint-form")
+        form.get_by_label("Pseudonyme du mineur").fill("mineur-demo")
+        form.get_by_label("Ils donnent leur consentement").check()
+        form.get_by_role("button", name="Enregistrer le consentement conjoint").click()
+        expect(desk.locator("#joint-err-guardian")).to_have_text("Ce champ est obligatoire.")
+        assert_accessible(desk)
+        form.get_by_label("Pseudonyme du titulaire de l’autorité parentale").fill("parent-demo")
+        form.get_by_role("button", name="Enregistrer le consentement conjoint").click()
+        expect(desk.get_by_role("status")).to_have_text("Le consentement conjoint est enregistré.")
+    finally:
+        staff.close()

@@ -269,7 +269,6 @@ def test_officer_builds_a_budget_election_with_the_form(
         officer.get_by_label("Ouverture le").fill("2026-09-01T08:00")
         officer.get_by_label("Clôture le").fill("2026-09-30T20:00")
         officer.get_by_label("Règle d’éligibilité").select_option(demo.DEMO_RULE)
-        officer.get_by_label("Population éligible").fill("2 500")
         officer.get_by_label("Bulletins en clair").check()
         officer.get_by_label("Question en français").fill("Quels projets pour les écoles ?")
         officer.get_by_label("Type").select_option("budget")

@@ -166,3 +166,33 @@ def test_platform_logout_offers_to_return_or_to_sign_out(
     expect(page).to_have_url(back + "?state=s1")
     page.goto(demo_server.url + "/mon-compte")
     expect(page).to_have_url(demo_server.url + "/connexion")
+
+
+def test_the_franceconnect_button_as_its_guidelines_show_it(
+    page: Page, live_server: ServerProcess
+) -> None:
+    """FranceConnect's partner guidelines: "S’identifier avec" over "FranceConnect" in bold
+    on the State's blue, the logo on the left, "Qu’est-ce que FranceConnect ?" under it, and
+    nothing of the button fetched from another site."""
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(live_server.url + "/connexion")
+    button = page.locator("a.fr-connect")
+    expect(button).to_have_accessible_name("S’identifier avec FranceConnect")
+    expect(button).to_have_attribute("href", "/auth/franceconnect/login")
+    expect(button).to_have_css("background-color", "rgb(0, 0, 145)")
+    expect(button.locator(".fr-connect__brand")).to_have_css("font-weight", "700")
+    login, brand, logo = (
+        button.locator(selector).bounding_box()
+        for selector in (".fr-connect__login", ".fr-connect__brand", "svg.fr-connect__logo")
+    )
+    assert login is not None
+    assert brand is not None
+    assert logo is not None
+    assert brand["y"] >= login["y"] + login["height"] - 1, "FranceConnect goes under the login line"
+    assert logo["x"] + logo["width"] <= login["x"], "the logo is on the left"
+    help_link = page.get_by_role("link", name="Qu’est-ce que FranceConnect ?")
+    expect(help_link).to_have_attribute("href", "https://franceconnect.gouv.fr/")
+    expect(help_link).to_have_attribute("target", "_blank")
+    assert_accessible(page)
+    assert all(url.startswith(live_server.url) for url in requested), requested

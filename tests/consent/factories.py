@@ -4,6 +4,7 @@ participatory budget (public task) and the electoral-roll check (legal obligatio
 from __future__ import annotations
 
 import copy
+import io
 from typing import Any
 
 CONTROLLER: dict[str, Any] = {
@@ -116,4 +117,23 @@ def catalogue(*, controller_id: str = "ville-exemple") -> dict[str, Any]:
                 "purposes": [purpose(NEWSLETTER), purpose(PARTICIPATION), purpose(ROLL)],
             }
         ]
+    }
+
+
+def read_ods(data: bytes) -> dict[str, list[list[str]]]:
+    """Every sheet of an ODS workbook as rows of cell texts (read back with odfpy)."""
+    from odf import teletype
+    from odf.opendocument import load
+    from odf.table import Table, TableCell, TableRow
+
+    document = load(io.BytesIO(data))
+    return {
+        table.getAttribute("name"): [
+            [
+                "\n".join(teletype.extractText(p) for p in cell.childNodes)
+                for cell in row.getElementsByType(TableCell)
+            ]
+            for row in table.getElementsByType(TableRow)
+        ]
+        for table in document.spreadsheet.getElementsByType(Table)
     }

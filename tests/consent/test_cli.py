@@ -17,7 +17,7 @@ from consent.ledger import Actor, ActorKind, Method, Status
 from parvis.cli import build_cli
 from parvis.kernel.context import build_context
 from parvis.kernel.settings import Settings
-from tests.consent.factories import catalogue
+from tests.consent.factories import catalogue, read_ods
 
 runner = CliRunner()
 
@@ -77,9 +77,26 @@ def test_register_export_csv_and_json(loaded: Path, env: dict[str, str], tmp_pat
     assert "unknown" in one_line_error(
         run(["register", "--controller", "unknown", "--format", "csv"], env)
     )
-    assert "csv or json" in one_line_error(
-        run(["register", "--controller", "ville-exemple", "--format", "ods"], env)
+    assert "csv, json or ods" in one_line_error(
+        run(["register", "--controller", "ville-exemple", "--format", "xlsx"], env)
     )
+    workbook = tmp_path / "registre.ods"
+    result = run(
+        ["register", "--controller", "ville-exemple", "--format", "ods", "-o", str(workbook)], env
+    )
+    assert result.exit_code == 0, result.output
+    sheets = read_ods(workbook.read_bytes())
+    as_csv = run(["register", "--controller", "ville-exemple"], env).stdout
+    csv_rows = list(csv.reader(io.StringIO(as_csv)))[1:]
+    assert list(sheets) == list(dict.fromkeys(r[0] for r in csv_rows))
+
+    def fields(rows: list[list[str]]) -> list[list[str]]:
+        # the two exports were generated a moment apart: their edition times differ
+        return [r for r in rows if r[2] != "Date d'édition"]
+
+    for name, rows in sheets.items():
+        assert rows[0] == ["rubrique", "élément", "champ", "valeur"]
+        assert fields(rows[1:]) == fields([r[1:] for r in csv_rows if r[0] == name])
 
 
 def test_load_refuses_a_bad_file_without_writing(env: dict[str, str], tmp_path: Path) -> None:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import csv
 import html
+import io
 import json
 from datetime import timedelta
+from html.parser import HTMLParser
 from typing import Any
 
 import httpx
@@ -12,6 +15,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from consent import requests as dsr
 from consent import service_from
 from consent.access import access_records
 from consent.auditing import audit_of
@@ -21,7 +25,7 @@ from consent.receipts import ReceiptKey, verify_receipt
 from parvis.kernel.clock import FixedClock
 from parvis.kernel.context import AppContext
 from parvis.kernel.principal import Citizen, Role, Staff
-from tests.consent.factories import catalogue
+from tests.consent.factories import catalogue, read_ods
 from tests.support.auth import sign_in
 
 PROBLEM = "tag:parvis.fr,2026:problem/"
@@ -384,6 +388,18 @@ def test_register_export_and_edit(client: TestClient, app: FastAPI, loaded: AppC
     assert csv_text.text.startswith("feuille,rubrique,élément,champ,valeur")
     as_json = client.get("/dpo/registre/ville-exemple.json").json()
     assert len(as_json["activities"]) == 3
+    workbook = client.get("/dpo/registre/ville-exemple.ods")
+    assert workbook.status_code == 200
+    assert workbook.headers["content-type"] == "application/vnd.oasis.opendocument.spreadsheet"
+    assert 'filename="registre-ville-exemple.ods"' in workbook.headers["content-disposition"]
+    assert workbook.content[:2] == b"PK"
+    assert workbook.content[30:38] == b"mimetype"  # ODF 1.2 §3.3: first, uncompressed
+    sheets = read_ods(workbook.content)
+    csv_rows = list(csv.reader(io.StringIO(csv_text.text)))[1:]
+    assert list(sheets) == list(dict.fromkeys(r[0] for r in csv_rows))
+    assert len(sheets) == 1 + 3  # the front page, then one sheet per activity
+    for name, rows in sheets.items():
+        assert rows[1:] == [r[1:] for r in csv_rows if r[0] == name]
     page = client.get("/dpo/finalites/newsletter")
     assert page.status_code == 200
     definition = page.text.split('class="definition" rows="30" spellcheck="false">')[1].split(
@@ -499,3 +515,201 @@ def test_api_keys_are_stored_as_keyed_hashes_and_revocable(
     with loaded.db.write_session() as session:
         revoke_client(loaded, session, client_id="decidim", actor="staff:admin")
     problem(client.get("/api/consent/v1/purposes", headers=auth), 401, "consent-api-client")
+
+
+class _FormReader(HTMLParser):
+    """The fields a browser would send for the form ``form_id`` of a page, as rendered."""
+
+    def __init__(self, form_id: str) -> None:
+        super().__init__()
+        self.form_id = form_id
+        self.inside = False
+        self.fields: dict[str, str] = {}
+        self._select: str | None = None
+        self._textarea: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "form":
+            self.inside = a.get("id") == self.form_id
+        if not self.inside:
+            return
+        if tag == "input" and "name" in a:
+            self.fields[a["name"]] = a.get("value", "")
+        elif tag == "select":
+            self._select = a["name"]
+        elif tag == "option" and self._select is not None:
+            if "selected" in a or self._select not in self.fields:
+                self.fields[self._select] = a["value"]
+        elif tag == "textarea":
+            self._textarea = a["name"]
+            self.fields[a["name"]] = ""
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "form":
+            self.inside = False
+        elif tag == "select":
+            self._select = None
+        elif tag == "textarea":
+            self._textarea = None
+
+    def handle_data(self, data: str) -> None:
+        if self._textarea is not None:
+            self.fields[self._textarea] += data
+
+
+def _read_form(page: str, form_id: str) -> dict[str, str]:
+    reader = _FormReader(form_id)
+    reader.feed(page)
+    return reader.fields
+
+
+def _fields(page: str) -> dict[str, str]:
+    return _read_form(page, "fields-form")
+
+
+def test_register_entry_edited_field_by_field(
+    client: TestClient, app: FastAPI, loaded: AppContext
+) -> None:
+    """Art. 30(1): the DPO changes the purpose's text, its legal basis details, a retention
+    period and the recipients in a form, without YAML; each save is a new version."""
+    session = sign_in(client, app, DPO)
+    fields = _fields(client.get("/dpo/finalites/newsletter").text)
+    assert fields["legal_basis"] == "consent"
+    assert fields["consent_validity.years"] == "1"
+    assert fields["category.0.retention_from"]
+    fields.update(
+        {
+            "description.fr": "Lettre d’information mensuelle de la ville",
+            "legal_basis_detail": "Consentement recueilli sur le site de la ville",
+            "consent_validity.years": "2",
+            "category.0.retention.years": "",
+            "category.0.retention.months": "13",
+            "category.0.disposition": "destruction",
+            "reason": "durées revues",
+        }
+    )
+    empty_row = next(
+        k for k, v in fields.items() if k.startswith("recipient.") and k.endswith(".name") and not v
+    )
+    fields[empty_row] = "Service communication"
+    fields[empty_row.replace(".name", ".kind")] = "internal"
+    with loaded.db.read_session() as db:
+        before = len(service_from(loaded).purpose_history(db, "newsletter"))
+    saved = client.post("/dpo/finalites/newsletter/champs", data=fields, follow_redirects=False)
+    assert saved.status_code == 303, saved.text
+    with loaded.db.read_session() as db:
+        record = service_from(loaded).purpose(db, "newsletter")
+        history = service_from(loaded).purpose_history(db, "newsletter")
+    purpose = record.purpose
+    assert purpose.description.fr == "Lettre d’information mensuelle de la ville"
+    assert purpose.legal_basis_detail == "Consentement recueilli sur le site de la ville"
+    assert str(purpose.consent_validity) == "P2Y"
+    assert str(purpose.data_categories[0].retention) == "P13M"
+    assert ("Service communication", "internal") in [(r.name, r.kind) for r in purpose.recipients]
+    assert len(history) == before + 1
+    assert "durées revues" in [v.reason for v in history]
+    assert session.csrf_token == fields["csrf_token"]
+
+
+def test_register_form_errors_are_french_and_next_to_their_field(
+    client: TestClient, app: FastAPI, loaded: AppContext
+) -> None:
+    sign_in(client, app, DPO)
+    fields = _fields(client.get("/dpo/finalites/newsletter").text)
+    with loaded.db.read_session() as db:
+        version = service_from(loaded).purpose(db, "newsletter").version
+    fields.update(
+        {
+            "label.fr": "",
+            "category.0.retention.years": "beaucoup",
+            "consent_validity.years": "",
+            "consent_validity.months": "",
+            "consent_validity.days": "",
+            "legal_basis": "whim",
+        }
+    )
+    refused = client.post(
+        "/dpo/finalites/newsletter/champs",
+        data=fields,
+        headers={"Accept-Language": "fr"},
+        follow_redirects=False,
+    )
+    assert refused.status_code == 422
+    text = html.unescape(refused.text)
+    assert 'id="err-label-fr">Ce champ est obligatoire.' in text
+    assert (
+        'id="err-category-0-retention">Indiquez des nombres entiers d’années, de mois et de jours.'
+        in text
+    )
+    assert 'id="err-legal_basis">Choisissez l’une des six bases légales.' in text
+    assert "La fiche du registre n’a pas été enregistrée" in text
+    assert 'value="beaucoup"' in text  # what was typed stays in the form
+    with loaded.db.read_session() as db:
+        assert service_from(loaded).purpose(db, "newsletter").version == version
+
+
+AGENT = Staff("agent-1", frozenset({Role.AGENT}))
+
+
+def test_desk_records_a_minors_joint_consent(
+    client: TestClient, app: FastAPI, loaded: AppContext
+) -> None:
+    """Loi 78-17 art. 45: the agent records a consent given jointly by a minor and a holder
+    of parental authority, in a form (not JSON); a missing parent is refused in French."""
+    sign_in(client, app, AGENT)
+    desk = client.get("/staff/guichet/donnees")
+    assert desk.status_code == 200
+    fields = _read_form(desk.text, "joint-form")
+    assert fields["purpose"] == "newsletter"
+    refused = client.post(
+        "/staff/guichet/donnees/consentement-conjoint",
+        data={**fields, "subject": "mineur-1", "choice": "give"},
+        follow_redirects=False,
+    )
+    assert refused.status_code == 422
+    assert 'id="joint-err-guardian">Ce champ est obligatoire.' in html.unescape(refused.text)
+    saved = client.post(
+        "/staff/guichet/donnees/consentement-conjoint",
+        data={**fields, "subject": "mineur-1", "guardian": "parent-1", "choice": "give"},
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303, saved.text
+    assert "Le consentement conjoint est enregistré." in client.get(saved.headers["location"]).text
+    with loaded.db.read_session() as db:
+        state = service_from(loaded).check(db, "mineur-1", "newsletter").to_json()
+        events = audit_of(loaded).query(db, subject="mineur-1")
+    assert state["status"] == "given"
+    assert any(e.details.get("joint_with") == "citizen:parent-1" for e in events), events
+
+
+def test_desk_registers_a_request_made_on_someones_behalf(
+    client: TestClient, app: FastAPI, loaded: AppContext
+) -> None:
+    sign_in(client, app, AGENT)
+    fields = _read_form(client.get("/staff/guichet/donnees").text, "behalf-form")
+    refused = client.post(
+        "/staff/guichet/donnees/demande",
+        data={**fields, "subject": "alice", "identity_method": "carte d’identité"},
+        follow_redirects=False,
+    )
+    assert refused.status_code == 422
+    assert 'id="behalf-err-mandate">Ce champ est obligatoire.' in html.unescape(refused.text)
+    saved = client.post(
+        "/staff/guichet/donnees/demande",
+        data={
+            **fields,
+            "subject": "alice",
+            "right": "access",
+            "channel": "post",
+            "identity_method": "carte d’identité du mandataire et de la personne",
+            "mandate": "Mandat écrit de Mme B., réf. M-2026-14",
+        },
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303, saved.text
+    with loaded.db.read_session() as db:
+        opened = [r for r in dsr.queue(loaded, db) if r.subject == "alice"]
+    assert [(r.right.value, r.channel, r.identity_checked) for r in opened] == [
+        ("access", "post", True)
+    ]

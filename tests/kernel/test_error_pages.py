@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, text
 
-from parvis.kernel.errors import ForbiddenError
+from parvis.kernel.errors import ForbiddenError, InvalidInputError, UnauthenticatedError
 from parvis.kernel.sessions import cookie_name
 from parvis.kernel.web import CsrfError, api_router
 from parvis.negotiation import prefers_html
@@ -22,6 +22,10 @@ BROWSER_ACCEPT = (
 )
 
 
+class _ExpiredTokenError(UnauthenticatedError):
+    www_authenticate = 'Bearer error="invalid_token"'
+
+
 @pytest.fixture
 def probe(app: FastAPI) -> Iterator[TestClient]:
     router = api_router(prefix="/probe")
@@ -29,6 +33,14 @@ def probe(app: FastAPI) -> Iterator[TestClient]:
     @router.get("/forbidden")
     def forbidden() -> None:
         raise ForbiddenError("staff role election_officer required, caller has dpo")
+
+    @router.get("/unauthenticated")
+    def unauthenticated() -> None:
+        raise _ExpiredTokenError("bearer token for election_officer expired")
+
+    @router.get("/invalid")
+    def invalid() -> None:
+        raise InvalidInputError("field election_officer must be an integer")
 
     @router.get("/csrf")
     def csrf() -> None:
@@ -49,6 +61,9 @@ def probe(app: FastAPI) -> Iterator[TestClient]:
 
 CASES = [
     ("GET", "/probe/forbidden", 403, "Accès refusé", "Access refused"),
+    ("GET", "/probe/unauthenticated", 401, "Connexion nécessaire", "Sign-in required"),
+    ("GET", "/probe/invalid", 422, "Informations non acceptées", "Information not accepted"),
+    ("GET", "/probe/count?n=many", 422, "Informations non acceptées", "Information not accepted"),
     ("GET", "/probe/csrf", 403, "Formulaire expiré", "Form expired"),
     ("GET", "/no/such/page", 404, "Page introuvable", "Page not found"),
     ("POST", "/", 405, "Action impossible ici", "Action not possible here"),
@@ -103,11 +118,21 @@ def test_every_other_client_keeps_problem_json(
     assert SECRET_MESSAGE not in response.text
 
 
-def test_an_error_without_a_page_stays_problem_json_for_browsers(probe: TestClient) -> None:
-    # 422 is a script's mistake: there is no page for it, even for a caller preferring HTML.
-    response = probe.get("/probe/count?n=many", headers={"Accept": BROWSER_ACCEPT})
+def test_a_401_page_keeps_its_challenge(probe: TestClient) -> None:
+    """RFC 9110 §15.5.2: a 401 carries WWW-Authenticate, as a page too."""
+    response = probe.get("/probe/unauthenticated", headers={"Accept": BROWSER_ACCEPT})
+    assert response.status_code == 401
+    assert response.headers["content-type"].startswith("text/html")
+    assert response.headers["www-authenticate"] == 'Bearer error="invalid_token"'
+
+
+def test_a_422_page_does_not_echo_the_request(probe: TestClient) -> None:
+    response = probe.get(
+        "/probe/count?n=hunter2", headers={"Accept": BROWSER_ACCEPT, "Accept-Language": "fr"}
+    )
     assert response.status_code == 422
-    assert response.headers["content-type"] == "application/problem+json"
+    assert "hunter2" not in response.text
+    assert "int_parsing" not in response.text
 
 
 @pytest.mark.parametrize(
