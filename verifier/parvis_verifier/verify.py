@@ -1,10 +1,11 @@
 """The independent board verifier (voting-protocol.md, "Verification anyone can run").
 
 Pure apart from an optional process pool: it needs no web server and no database, only the
-verification libraries (the ``verify`` extra: cryptography, PyNaCl, rfc8785; gmpy2 is
-optional), so an auditor can run it alone: ``python -m parvis_verifier.verify (FILE|URL) [--receipt
-CODE]`` or ``parvis verify-board``. ``tests/ballot/test_verify_standalone.py`` runs it with
-SQLAlchemy, FastAPI, Starlette, Alembic, Uvicorn and Authlib made unimportable.
+verifier distribution's dependencies (verifier/pyproject.toml, ADR 0020: cryptography,
+PyNaCl, rfc8785; gmpy2 is optional), so an auditor can run it alone: ``parvis-verify
+(FILE|URL) [--receipt CODE] [--prev-checkpoint FILE]``, ``python -m ballot.verify`` or
+``parvis verify-board``. ``tests/ballot/test_verify_standalone.py`` runs it with SQLAlchemy,
+FastAPI, Starlette, Alembic, Uvicorn and Authlib made unimportable.
 
 A board whose entry 0 is a ``dkg-setup`` is an encrypted election (board-format.md §10):
 :func:`verify_board` hands it to :mod:`parvis_verifier.verify_v2`, which runs every check of §10.5
@@ -28,7 +29,10 @@ Checks (board-format.md §8), failing on the first discrepancy with the entry in
    the same token is;
 6. #ballots ≤ #tokens issued ≤ eligible population;
 7. the published tally equals the recount; paper counts appear separately;
-8. optionally, a receipt's tracking code names a ballot on the board.
+8. optionally, a receipt's tracking code names a ballot on the board;
+9. optionally, the board extends a checkpoint kept from earlier (§8.2): that checkpoint is
+   this board's (origin, key), covers no more entries, and its root is the root of the first
+   ``size`` entries — checked with the tree (2), so a rewritten history fails there.
 
 Precedence when a board has several faults: the export's shape and entry order (3), then
 the checkpoints' signatures and sizes, then the tree (2) — an altered entry is first of all

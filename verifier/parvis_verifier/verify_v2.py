@@ -1,8 +1,9 @@
 """The verifier of encrypted (version 2) boards: board-format.md §10, §10.5.
 
-Pure apart from the process pool of :mod:`parvis_verifier.verify_v2_ballots`; only the ``verify``
-extra (cryptography, PyNaCl, rfc8785). :func:`parvis_verifier.verify.verify_board` hands a board
-here when its entry 0 is a ``dkg-setup``. Unlike version 1, which stops at the first
+Pure apart from the process pool of :mod:`parvis_verifier.verify_v2_ballots`; only the
+verifier distribution's dependencies (cryptography, PyNaCl, rfc8785).
+:func:`parvis_verifier.verify.verify_board` hands a board here when its entry 0 is a
+``dkg-setup``. Unlike version 1, which stops at the first
 discrepancy, every check runs and every failure is one line (``entry N: …`` when an entry is
 at fault), so that an auditor sees everything wrong with a board at once; a check that
 cannot run because what it needs failed says so once instead of repeating the cause.

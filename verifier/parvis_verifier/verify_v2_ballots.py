@@ -1,8 +1,8 @@
 """Encrypted ballots on a version-2 board: token, ballot signature, every proof
 (board-format.md §10.3, §10.5.2), checked in chunks by a process pool.
 
-Pure apart from the pool (the ``verify`` extra only, like :mod:`parvis_verifier.verify`). A ballot
-entry verifies when, in order:
+Pure apart from the pool (the verifier distribution's dependencies only, like
+:mod:`parvis_verifier.verify`). A ballot entry verifies when, in order:
 
 1. it has exactly the members of §10.3 (``ballot`` = ``election``, ``seq``, ``encrypted``);
 2. the token is an RSASSA-PSS signature under the manifest key (RFC 9474 §4.5) on a message

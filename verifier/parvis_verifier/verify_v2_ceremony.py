@@ -6,7 +6,7 @@ the manifest's ``encryption`` equal to its outcome, the setup bound to the manif
 terms; earlier attempts numbered 1, 2, …, for the same election, with fresh static keys and
 entries of their own ceremony.
 
-Pure core (the ``verify`` extra only).
+Pure core (the verifier distribution's dependencies only).
 """
 
 from __future__ import annotations

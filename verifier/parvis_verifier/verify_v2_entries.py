@@ -2,9 +2,9 @@
 manifest (board-format.md §10.2) and the kinds and order of the entries (§10.1, with the
 decisions written there).
 
-Pure core (the ``verify`` extra only). :mod:`parvis_verifier.verify_v2` runs the checks;
-:mod:`parvis_verifier.verify_v2_ceremony` and :mod:`parvis_verifier.verify_v2_tally` check what
-these entries carry.
+Pure core (the verifier distribution's dependencies only).
+:mod:`parvis_verifier.verify_v2` runs the checks; :mod:`parvis_verifier.verify_v2_ceremony`
+and :mod:`parvis_verifier.verify_v2_tally` check what these entries carry.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ against its trustee's public share over the published sums, at least ``threshold
 and the results: Lagrange combination of the listed trustees, baby-step giant-step bounded by
 the counted ballots, §6 from the per-cell counts, the paper entry.
 
-Pure core (the ``verify`` extra only).
+Pure core (the verifier distribution's dependencies only).
 """
 
 from __future__ import annotations
