@@ -4,9 +4,11 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml verifier/pyproject.toml | cksum | cut -d' ' -f1)
 NODE_STAMP := web/node_modules/.installed-$(shell cat web/package-lock.json 2>/dev/null | cksum | cut -d' ' -f1)
 PACKAGES := parvis identity ballot consent audit
+# The verifier distribution's package (verifier/, ADR 0020), type-checked from its source tree.
+MYPY_MODULES := $(addprefix -p ,$(PACKAGES) parvis_verifier)
 PYTEST_ARGS ?=
 BENCH_ARGS ?= --quick
 
@@ -16,9 +18,12 @@ BENCH_ARGS ?= --quick
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-$(STAMP): requirements.lock pyproject.toml
+# The verifier distribution (verifier/, ADR 0020) is installed from the source tree before
+# the server that depends on it; its three dependencies are in the lock.
+$(STAMP): requirements.lock pyproject.toml verifier/pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --disable-pip-version-check --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps -e ./verifier
 	$(BIN)/python -m pip install -q --disable-pip-version-check --no-deps -e .
 	@rm -f $(VENV)/.installed-* && touch $@
 
@@ -55,7 +60,7 @@ lint: $(STAMP) ## ruff (lint and format check)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP) node-deps ## mypy --strict on every package; tsc on the booth
-	$(BIN)/mypy --strict $(PACKAGES)
+	$(BIN)/mypy --strict $(MYPY_MODULES)
 	npm --prefix web run typecheck
 
 contracts: $(STAMP) ## import-linter: the dependency rule of architecture.md

@@ -197,9 +197,18 @@ def verify(
         str | None,
         typer.Option("--key", help="trusted verifier key (default: PARVIS_AUDIT_VERIFIER_KEYS)"),
     ] = None,
+    prev_checkpoint: Annotated[
+        Path | None,
+        typer.Option(
+            "--prev-checkpoint",
+            help="a signed checkpoint of this log kept from earlier: the log must extend it",
+            metavar="FILE",
+        ),
+    ] = None,
 ) -> None:
-    """Check the checkpoint signature, consistency with the remembered checkpoint and every
-    entry; exit 1 naming the first discrepancy."""
+    """Check the checkpoint signature, consistency with the remembered checkpoint (and with
+    the one given with --prev-checkpoint) and every entry; exit 1 naming the first
+    discrepancy."""
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
@@ -207,6 +216,12 @@ def verify(
     from audit.service import service_from
     from audit.verifier import HttpSource, LocalSource, LogSource, configured_key, verify_log
 
+    previous = None
+    if prev_checkpoint is not None:
+        try:
+            previous = prev_checkpoint.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InvalidInputError(f"--prev-checkpoint {prev_checkpoint}: {exc}") from None
     settings = load_settings()
     trusted = (
         VerifierKey.parse(key_text)
@@ -246,6 +261,7 @@ def verify(
                 state_path=state,
                 progress=lambda n: progress.advance(task, n),
                 on_size=on_size,
+                previous_checkpoint=previous,
             )
         finally:
             progress.stop()

@@ -649,6 +649,24 @@ class AuditService:
         """The latest signed checkpoint of ``log`` (C2SP tlog-checkpoint note)."""
         return self.head(session, log=log).note
 
+    def checkpoints(self, session: Session, *, log: str, end: int) -> list[str]:
+        """Every signed checkpoint of ``log`` of a size in ``1..end``, by size: all the log
+        ever signed up to that tree, for exports a verifier checks against a checkpoint it
+        kept (board-format.md §7, §8.2)."""
+        target, head = self._with_head(session, log)
+        end = self._size(end, head)
+        return list(
+            session.scalars(
+                select(CheckpointRow.note)
+                .where(
+                    CheckpointRow.log_id == target.id,
+                    CheckpointRow.size > 0,
+                    CheckpointRow.size <= end,
+                )
+                .order_by(CheckpointRow.size)
+            )
+        )
+
     def inclusion_proof(
         self, session: Session, *, log: str, index: int, size: int | None = None
     ) -> InclusionProof:

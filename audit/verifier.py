@@ -31,7 +31,7 @@ import binascii
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -87,6 +87,8 @@ class State:
     size: int
     root: bytes
     checkpoint: str
+    #: How the failure messages name it: the state file's, or one given on the command line.
+    label: str = "remembered"
 
     @classmethod
     def load(cls, path: Path) -> State | None:
@@ -176,20 +178,20 @@ def _check_against_state(
 ) -> None:
     if checkpoint.size < state.size:
         raise LogVerificationError(
-            f"the checkpoint has size {checkpoint.size}, smaller than the remembered size "
+            f"the checkpoint has size {checkpoint.size}, smaller than the {state.label} size "
             f"{state.size}: entries were removed",
             index=checkpoint.size,
         )
     if checkpoint.size == state.size:
         if checkpoint.root_hash != state.root:
             raise LogVerificationError(
-                f"the checkpoint of size {state.size} has another root than the remembered "
+                f"the checkpoint of size {state.size} has another root than the {state.label} "
                 "one: the log was rewritten (or shows different views)"
             )
-        lines.append(f"same tree as the remembered checkpoint of size {state.size}")
+        lines.append(f"same tree as the {state.label} checkpoint of size {state.size}")
         return
     if state.size == 0:
-        lines.append("the remembered checkpoint is the empty tree: nothing to prove")
+        lines.append(f"the {state.label} checkpoint is the empty tree: nothing to prove")
         return
     try:
         proof = source.consistency(state.size, checkpoint.size)
@@ -202,11 +204,11 @@ def _check_against_state(
         )
     except (ConsistencyProofError, TreeRangeError) as exc:
         raise LogVerificationError(
-            f"the checkpoint of size {checkpoint.size} is not consistent with the remembered "
+            f"the checkpoint of size {checkpoint.size} is not consistent with the {state.label} "
             f"checkpoint of size {state.size}: the log was rewritten or forked ({exc})"
         ) from None
     lines.append(
-        f"consistent with the remembered checkpoint of size {state.size} "
+        f"consistent with the {state.label} checkpoint of size {state.size} "
         f"({len(proof)}-hash RFC 9162 proof)"
     )
 
@@ -214,9 +216,11 @@ def _check_against_state(
 def _recompute(
     source: LogSource,
     checkpoint: Checkpoint,
-    state: State | None,
+    kept: Sequence[State],
     progress: Callable[[int], None],
 ) -> None:
+    """Recompute the tree from every entry; at the size of each kept checkpoint (the state
+    file's, the one given with ``--prev-checkpoint``) the root must be that checkpoint's."""
     compact = merkle.CompactRange.empty()
     for start, end in _chunks(checkpoint.size):
         try:
@@ -236,24 +240,42 @@ def _recompute(
                     "serves (the entry was rewritten)",
                     index=start + offset,
                 )
-        if state is not None and start < state.size <= end:
-            # The remembered size may fall inside this chunk: check the root exactly there.
-            cut = state.size - start
-            before = compact.append(leaves[:cut]).compact_range
-            if before.root() != state.root:
+        done = start
+        # A kept size may fall inside this chunk: check the root exactly there.
+        for state in sorted(kept, key=lambda s: s.size):
+            if not start < state.size <= end:
+                continue
+            compact = compact.append(leaves[done - start : state.size - start]).compact_range
+            done = state.size
+            if compact.root() != state.root:
                 raise LogVerificationError(
-                    f"entries 0 to {state.size - 1} no longer give the root of the remembered "
-                    f"checkpoint of size {state.size}: an entry below {state.size} was "
-                    "changed or removed"
+                    f"entries 0 to {state.size - 1} no longer give the root of the "
+                    f"{state.label} checkpoint of size {state.size}: an entry below "
+                    f"{state.size} was changed or removed"
                 )
-            compact = before.append(leaves[cut:]).compact_range
-        else:
-            compact = compact.append(leaves).compact_range
+        compact = compact.append(leaves[done - start :]).compact_range
         progress(end - start)
     if compact.root() != checkpoint.root_hash:
         raise LogVerificationError(
             f"the {checkpoint.size} entries do not give the checkpoint's root hash"
         )
+
+
+def _open_previous(note: str, key: VerifierKey) -> State:
+    """A checkpoint given with ``--prev-checkpoint``: it must be this log's (its origin and a
+    signature by the trusted key)."""
+    try:
+        checkpoint = open_checkpoint(note, origin=key.name, log_key=key).checkpoint
+    except NoteError as exc:
+        raise LogVerificationError(f"the previous checkpoint is not this log's: {exc}") from None
+    return State(
+        origin=key.name,
+        verifier_key=key.text,
+        size=checkpoint.size,
+        root=checkpoint.root_hash,
+        checkpoint=note,
+        label="previous",
+    )
 
 
 def verify_log(
@@ -263,10 +285,15 @@ def verify_log(
     state_path: Path | None,
     progress: Callable[[int], None] = lambda _n: None,
     on_size: Callable[[int], None] = lambda _n: None,
+    previous_checkpoint: str | None = None,
 ) -> VerifyReport:
     """Run every check (module docstring) and update the state file; raise on the first
     failure with :class:`~audit.errors.LogVerificationError` (or a
-    :class:`~audit.errors.StateFileError` for an unusable state file)."""
+    :class:`~audit.errors.StateFileError` for an unusable state file).
+
+    ``previous_checkpoint`` is a signed checkpoint of this log kept from earlier (by the
+    caller, a witness, a newspaper): the log must extend it, which the consistency proof
+    from its size and the recomputed root at its size both show (board-format.md §8.2)."""
     state = State.load(state_path) if state_path is not None else None
     key, how = _choose_key(source, configured_key, state)
     lines = [f"verifier key {key.text} ({how})"]
@@ -281,12 +308,18 @@ def verify_log(
         f"checkpoint of {checkpoint.origin}: size {checkpoint.size}, root "
         f"{base64.b64encode(checkpoint.root_hash).decode()}, signature valid"
     )
+    kept: list[State] = []
     if state is not None:
         _check_against_state(source, state, checkpoint, lines)
+        kept.append(state)
     else:
         lines.append("no remembered checkpoint: this run only starts the record")
+    if previous_checkpoint is not None:
+        previous = _open_previous(previous_checkpoint, key)
+        _check_against_state(source, previous, checkpoint, lines)
+        kept.append(previous)
     on_size(checkpoint.size)
-    _recompute(source, checkpoint, state, progress)
+    _recompute(source, checkpoint, kept, progress)
     lines.append(f"recomputed the tree from all {checkpoint.size} entries: the root matches")
     if state_path is not None:
         State(

@@ -59,7 +59,6 @@ from ballot.tables import (
     BoardRow,
     CommitmentRow,
     ElectionRow,
-    MilestoneRow,
     PendingBallotRow,
 )
 from ballot.tiles import TileCache, TileReader
@@ -727,7 +726,7 @@ class BallotBox(ElectionRecords):
         is published and at least ``min_anonymity_set`` ballots were counted. Otherwise
         ballot entries are withheld (their leaf hash only) — except in an encrypted
         election, whose entries are all shown at every stage (§10.1). Entries up to the latest
-        checkpoint, which is the export's last checkpoint.
+        checkpoint; every checkpoint the log signed up to it, the latest last.
         """
         with self.ctx.db.read_session() as session:
             row = self._row(session, election_id)
@@ -746,14 +745,9 @@ class BallotBox(ElectionRecords):
             # An encrypted election's board is public from entry 0: every ballot is a
             # ciphertext, only sums are ever decrypted (docs/board-format.md §10.1).
             reveal = reveal or definition.encrypted
-            notes = [
-                note
-                for size, note in session.execute(
-                    select(MilestoneRow.size, MilestoneRow.note)
-                    .where(MilestoneRow.election_id == row.id, MilestoneRow.size < head.size)
-                    .order_by(MilestoneRow.size)
-                )
-            ] + [head.note]
+            # Every checkpoint the board's log signed, up to the head (§7): a verifier
+            # holding any one of them can check that this export extends it (§8.2).
+            notes = self.audit.checkpoints(session, log=board.log, end=head.size) or [head.note]
             yield (
                 json.dumps({"format": EXPORT_FORMAT, "origin": board.origin, "checkpoints": notes})[
                     :-1

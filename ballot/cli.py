@@ -458,6 +458,14 @@ def verify_board(
         str | None, typer.Option("--key", help="the board verifier key you trust")
     ] = None,
     workers: Annotated[int | None, typer.Option(help="processes (default: every core)")] = None,
+    prev_checkpoint: Annotated[
+        Path | None,
+        typer.Option(
+            "--prev-checkpoint",
+            help="a checkpoint of this board kept from earlier: the board must extend it",
+            metavar="FILE",
+        ),
+    ] = None,
 ) -> None:
     """Verify an election's bulletin board independently (voting-protocol.md, "Verification
     anyone can run"); fails naming the first discrepancy (every failure, one line each, for
@@ -468,6 +476,7 @@ def verify_board(
     from ballot.verify import verify_board as run_verifier
 
     try:
+        previous = None if prev_checkpoint is None else prev_checkpoint.read_text(encoding="utf-8")
         export = load_export(source)
         with Progress(
             TextColumn("{task.description}"),
@@ -482,9 +491,14 @@ def verify_board(
                 progress.update(task, completed=done, total=total)
 
             report = run_verifier(
-                export, trusted_key=key, receipt=receipt, workers=workers, progress=show
+                export,
+                trusted_key=key,
+                receipt=receipt,
+                workers=workers,
+                progress=show,
+                previous_checkpoint=previous,
             )
-    except (DomainError, ValueError) as exc:
+    except (DomainError, ValueError, OSError) as exc:
         # An encrypted board reports every failure, one line each (board-format.md §10.5).
         for line in getattr(exc, "failures", None) or [str(exc)]:
             typer.echo(f"error: {' '.join(line.split())}", err=True)

@@ -1,63 +1,12 @@
-"""The root of every domain's exception tree.
-
-House style (style.md): each domain defines its own exceptions under :class:`DomainError`,
-with typed context attributes and **no HTTP status codes**. One table in the composition
-root (:mod:`parvis.problems`) maps them to RFC 9457 problem types, most specific class
-first. This module is pure: it imports nothing from FastAPI, Starlette or SQLAlchemy.
+"""The old path of :mod:`parvis_verifier.errors`, which ships in the standalone verifier
+distribution (``verifier/``, ADR 0020). This module *is* that module (the same object in
+``sys.modules``), so the server's imports, its monkeypatches and ``python -m`` keep working
+and no code is copied.
 """
 
-from __future__ import annotations
+import sys
 
-__all__ = [
-    "ConflictError",
-    "DomainError",
-    "ForbiddenError",
-    "InvalidInputError",
-    "NotFoundError",
-    "UnauthenticatedError",
-]
+from parvis_verifier import errors as _module
+from parvis_verifier.errors import *  # noqa: F403
 
-
-class DomainError(Exception):
-    """Base class of every error a domain raises on purpose.
-
-    ``title`` is a short, stable, human summary of the failure class (safe to show to a
-    client); the exception message (``str(exc)``) is the precise detail, which must never
-    contain personal data, secrets or key material.
-    """
-
-    title: str = "Domain error"
-
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail)
-        self.detail = detail
-
-
-class InvalidInputError(DomainError):
-    """The caller sent something malformed, out of range or contrary to a rule."""
-
-    title = "Invalid input"
-
-
-class NotFoundError(DomainError):
-    """The named object does not exist (or the caller may not know that it does)."""
-
-    title = "Not found"
-
-
-class ConflictError(DomainError):
-    """The request contradicts the current state (duplicate, already done, wrong phase)."""
-
-    title = "Conflict"
-
-
-class UnauthenticatedError(DomainError):
-    """No principal, or a principal that cannot be trusted any more."""
-
-    title = "Authentication required"
-
-
-class ForbiddenError(DomainError):
-    """The principal is known but lacks the role or right for this operation."""
-
-    title = "Forbidden"
+sys.modules[__name__] = _module

@@ -21,7 +21,7 @@ from typer.testing import CliRunner, Result
 
 from audit import AuditService, merkle, open_promise, service_from
 from audit.errors import LogRollbackError, LogVerificationError, StateFileError
-from audit.note import Checkpoint, Signer, VerifierKey
+from audit.note import Checkpoint, Signer, VerifierKey, sign_note
 from audit.verifier import HttpSource, verify_log
 from parvis.cli import build_cli
 from parvis.kernel.context import AppContext
@@ -368,3 +368,67 @@ def test_cli_verify_url_against_a_real_server(
     assert "answered 401" in denied
     assert "the log audit is not public, and --url verifies public logs only" in denied
     assert "cannot fetch http://127.0.0.1:1/logs/audit: ConnectError" in unreachable
+
+
+def test_verify_against_a_previous_checkpoint(
+    env: dict[str, str], *, ctx: AppContext, service: AuditService, tmp_path: Path
+) -> None:
+    # `verify --prev-checkpoint FILE`: a checkpoint kept by anyone (not the state file): the
+    # log must extend it (consistency proof from its size, root recomputed at its size).
+    record_many(service, ctx, 5)
+    service.integrate()
+    kept = tmp_path / "kept.checkpoint"
+    kept.write_text(ok(run(env, "checkpoint")))
+    record_many(service, ctx, 3)
+    service.integrate()
+
+    out = ok(run(env, "verify", "--prev-checkpoint", str(kept)))
+    assert "consistent with the previous checkpoint of size 5" in out
+    assert "recomputed the tree from all 8 entries: the root matches" in out
+
+    # A checkpoint of another log: same name, another key; then another log's name.
+    body = kept.read_text().split("\n\n")[0] + "\n"
+    other = tmp_path / "other.checkpoint"
+    other.write_text(
+        sign_note(body, signers=[Signer(name=Checkpoint.parse(body).origin, seed=b"\x09" * 32)])
+    )
+    assert "error: the previous checkpoint is not this log's: " in one_line_error(
+        run(env, "verify", "--prev-checkpoint", str(other))
+    )
+    with ctx.db.write_session() as session:
+        service.ensure_log(session, name="board", public=True)
+        service.append(session, log="board", data=b"board entry")
+    service.integrate()
+    other.write_text(ok(run(env, "checkpoint", "--log", "board")))
+    assert "error: the previous checkpoint is not this log's: " in one_line_error(
+        run(env, "verify", "--prev-checkpoint", str(other))
+    )
+
+    # The operator rewrites entry 2, rebuilds the tree and re-signs with the real key.
+    with ctx.db.read_session() as session:
+        old = [e.data for e in service.entries(session, log="audit", start=0, end=8)]
+    forged = old[2].replace(b"test.event", b"test.other")
+    operator(
+        ctx,
+        "DELETE FROM audit_entries WHERE log_id = (SELECT id FROM audit_logs WHERE name = 'audit')",
+        "DELETE FROM audit_nodes WHERE log_id = (SELECT id FROM audit_logs WHERE name = 'audit')",
+        "DELETE FROM audit_checkpoints WHERE size > 0 AND log_id = "
+        "(SELECT id FROM audit_logs WHERE name = 'audit')",
+        f"UPDATE audit_events SET event_type = 'test.other', "
+        f"leaf_hash = {blob(ctx, merkle.leaf_hash(forged))} "
+        f"WHERE leaf_hash = {blob(ctx, merkle.leaf_hash(old[2]))}",
+    )
+    with ctx.db.write_session() as session:
+        service.append_many(session, log="audit", data=[*old[:2], forged, *old[3:]])
+    (service.memory.directory / "audit.checkpoint").unlink()
+    service.integrate()
+    assert "the root matches" in ok(run(env, "verify"))  # self-consistent on its own
+
+    error = one_line_error(run(env, "verify", "--prev-checkpoint", str(kept)))
+    assert error.startswith(
+        "error: the checkpoint of size 8 is not consistent with the previous checkpoint of "
+        "size 5: the log was rewritten or forked"
+    )
+    assert "--prev-checkpoint" in one_line_error(
+        run(env, "verify", "--prev-checkpoint", str(tmp_path / "none"))
+    )

@@ -441,9 +441,9 @@ def test_bad_invocations_and_missing_files_are_one_line_errors(tmp_path: Path) -
 RUNNER = r"""
 import atexit, importlib.abc, sys
 
-ALLOWED = {"ballot", "cryptography", "_cffi_backend", "nacl", "_sodium", "rfc8785"} | set(
-    sys.stdlib_module_names
-)
+# ballot.trustee is parvis_verifier.trustee (the verifier distribution, ADR 0020).
+ALLOWED = {"ballot", "parvis_verifier", "cryptography", "_cffi_backend", "nacl", "_sodium",
+           "rfc8785"} | set(sys.stdlib_module_names)
 # Optional imports that libraries probe and do without (cryptography's bcrypt support, the
 # standard library's Jython check).
 PROBES = {"bcrypt", "org"}

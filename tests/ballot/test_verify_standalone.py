@@ -3,8 +3,9 @@
 dependencies — no web server, no database — so an auditor can run it alone).
 
 Each test runs ``python -m ballot.verify`` in a fresh interpreter whose import system refuses
-every third-party distribution outside the ``verify`` extra of pyproject.toml (cryptography
-and its cffi backend, PyNaCl, rfc8785, optionally gmpy2) and every module of the web and
+every third-party distribution outside the verifier distribution's dependencies
+(verifier/pyproject.toml, ADR 0020: cryptography and its cffi backend, PyNaCl, rfc8785,
+optionally gmpy2) and every module of the web and
 database stack — SQLAlchemy, FastAPI, Starlette, Alembic, Uvicorn, Authlib and
 ``parvis.kernel.db`` by name. A refused import is also recorded, so that one swallowed by an
 ``except ImportError`` still fails the test. The board is a real export from
@@ -17,6 +18,7 @@ import copy
 import functools
 import http.server
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -38,7 +40,7 @@ import atexit, importlib.abc, sys
 
 STACK = ("sqlalchemy", "fastapi", "starlette", "alembic", "uvicorn", "authlib",
          "parvis.kernel.db")
-ALLOWED = {"audit", "ballot", "parvis", "cryptography", "_cffi_backend", "nacl",
+ALLOWED = {"audit", "ballot", "parvis", "parvis_verifier", "cryptography", "_cffi_backend", "nacl",
            "_sodium", "rfc8785", "gmpy2"} | set(sys.stdlib_module_names)
 # Optional imports that libraries probe and do without: cryptography's SSH key support
 # (bcrypt), the standard library's Jython check (org.python.core).
@@ -69,7 +71,12 @@ def run_verifier(source: Path | str, *args: str) -> subprocess.CompletedProcess[
     return subprocess.run(
         [sys.executable, "-c", RUNNER, str(source), "--workers", "2", "--chunk", "4", *args],
         cwd=ROOT,
-        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+        # verifier/ too: the verifier distribution's source tree (ADR 0020), for a checkout
+        # where `make install` has not installed it into the interpreter's environment.
+        env={
+            "PYTHONPATH": os.pathsep.join((str(ROOT), str(ROOT / "verifier"))),
+            "PATH": "/usr/bin:/bin",
+        },
         capture_output=True,
         text=True,
         timeout=300,
