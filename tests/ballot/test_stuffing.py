@@ -155,6 +155,8 @@ def _open(ctx: AppContext, clock: FixedClock) -> str:
         "opens_at": format_time(clock.now()),
         "closes_at": format_time(clock.now() + timedelta(days=7)),
         "eligibility": {"rule": DEMO_RULE},
+        # The register does not depend on the mode; a public election keeps this test short.
+        "mode": "public",
         "min_anonymity_set": 1,
         "batch_seconds": 600,
         "questions": [
