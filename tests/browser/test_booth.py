@@ -371,7 +371,7 @@ def test_vote_check_the_receipt_and_revote(paris_page: Page, demo_server: Server
     assert len(authorize) == 1, [r.url for r in requests]
     nonce = parse_qs(urlsplit(authorize[0].url).query)["nonce"][0]
     assert nonce == register.issuance_nonce(
-        str(demo.BUDGET_ID), register.blinded_hash(b64u_decode(blinded, field="blinded"))
+        str(BUDGET_ID), register.blinded_hash(b64u_decode(blinded, field="blinded"))
     )
     callback = [r for r in requests if "/auth/franceconnect/callback" in r.url]
     order = [requests.index(r) for r in (issuance[0], authorize[0], callback[0], tokens[0])]
